@@ -1,0 +1,160 @@
+"""``omni-detective run``: the batch command, upstream's command line plus limits, cache and cost reporting.
+
+Upstream's ``--input_path IN --output_path OUT --num_workers N`` works unchanged; ``--input``, ``--output`` and
+``--workers`` are aliases. The cache defaults to a file beside the output (``out.jsonl`` → ``out.cache.sqlite``),
+so resuming a job reuses it and deleting the job's files deletes it; pass ``--cache-path`` to share one cache
+between jobs (for instance ``~/.cache/omni-detective/cache.sqlite``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from detective.batch import BatchConfig, run_batch, sidecar_path
+
+
+def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
+    if not path:
+        return None
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"{path}: cannot read the price table ({exc})", param_hint="--price-table") from exc
+    ok = isinstance(table, dict) and all(
+        isinstance(v, dict) and all(isinstance(x, int | float) for x in v.values()) for v in table.values()
+    )
+    if not ok:
+        raise click.BadParameter(
+            f'{path}: expected {{"model": {{"prompt": dollars per 1M tokens, "completion": ...}}}}',
+            param_hint="--price-table",
+        )
+    return table
+
+
+@click.command("run")
+@click.option("--input_path", "--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept.")
+@click.option("--output_path", "--output", "output_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Output JSONL; appended to, and records already in it are skipped (resume).")
+@click.option("--num_workers", "--workers", "workers", default=10, show_default=True, type=click.IntRange(1),
+              help="Clips in flight at once.")
+@click.option("--media-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder that relative media paths are under (default: the manifest's folder).")
+@click.option("--caption-field", default="caption", show_default=True,
+              help="Output field for the Markdown caption (e.g. predicted_caption for Omni-Cloze).")
+@click.option("--offline/--online", default=None, help="Force offline (no remote model) or online mode.")
+@click.option("--max-rounds", type=click.IntRange(1), default=None, help="Rounds of plan → query → observe.")
+@click.option("--planner", default=None, help="Planner name (default: llm when online, rule offline).")
+@click.option("--captioner", default=None, help="Captioner name (default: llm when online, template offline).")
+@click.option("--tools", "tools", default=None, help="Comma list of tool names (default: every applicable tool).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+@click.option("--cache-path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SQLite cache file (default: beside the output, OUT.cache.sqlite).")
+@click.option("--rpm", type=float, default=None, help="Requests per minute per endpoint.")
+@click.option("--tpm", type=float, default=None, help="Tokens per minute per endpoint.")
+@click.option("--max-concurrent-requests", type=click.IntRange(1), default=16, show_default=True,
+              help="Concurrent requests per endpoint, over all clips.")
+@click.option("--price-table", type=click.Path(exists=True, dir_okay=False), default=None,
+              help='JSON {model: {"prompt": $/1M tokens, "completion": $/1M tokens}} for the cost estimate.')
+@click.option("--log-json", type=click.Path(dir_okay=False), default=None, help="Append JSON log lines to FILE.")
+@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
+              help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).")
+@click.option("--progress/--no-progress", default=None, help="Progress line on standard error (default: on a TTY).")
+def run(
+    input_path: Path,
+    output_path: Path,
+    workers: int,
+    media_root: Path | None,
+    caption_field: str,
+    offline: bool | None,
+    max_rounds: int | None,
+    planner: str | None,
+    captioner: str | None,
+    tools: str | None,
+    no_cache: bool,
+    cache_path: Path | None,
+    rpm: float | None,
+    tpm: float | None,
+    max_concurrent_requests: int,
+    price_table: str | None,
+    log_json: str | None,
+    retries: int,
+    progress: bool | None,
+) -> None:
+    """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
+
+    Exits 0 when every clip is captioned, 1 when a clip failed or a line was invalid.
+    """
+    from detective import logs
+    from detective.cache import SQLiteCache
+    from detective.llm import EndpointLimits
+    from detective.settings import Settings
+
+    prices = _load_prices(price_table)
+    log_stream: Any = None
+    if log_json:
+        log_stream = open(log_json, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives for the run
+        logs.configure(json=True, level="INFO", stream=log_stream)
+    else:
+        logs.configure(json=False)
+    settings = Settings.from_env()
+    for secret in settings.secrets():
+        logs.add_secret(secret)
+    cache = None
+    if not no_cache:
+        cache = SQLiteCache(cache_path or sidecar_path(output_path, ".cache.sqlite"))
+    limits = EndpointLimits(
+        max_concurrent=max_concurrent_requests, requests_per_minute=rpm, tokens_per_minute=tpm
+    )
+    tool_names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
+
+    from detective.detective import Detective
+
+    def factory() -> Detective:
+        kwargs: dict[str, Any] = {
+            "tools": tool_names,
+            "planner": planner,
+            "captioner": captioner,
+            "settings": settings,
+            "offline": offline,
+            "cache": cache,
+            "limits": limits,
+        }
+        if max_rounds is not None:
+            kwargs["max_rounds"] = max_rounds
+        return Detective(**kwargs)
+
+    factory()  # fail fast on unknown tools, planners or captioners, before touching the output
+    config = BatchConfig(
+        input_path=input_path,
+        output_path=output_path,
+        workers=workers,
+        media_root=media_root,
+        caption_field=caption_field,
+        retries=retries,
+        price_table=prices,
+        progress=progress,
+    )
+    try:
+        summary = run_batch(config, factory)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished clips are saved; run the same command again to resume", err=True)
+        sys.exit(130)
+    finally:
+        if cache is not None:
+            cache.close()
+    click.echo(summary.render(), err=True)
+    if log_json:
+        import structlog
+
+        structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
+        log_stream.close()
+    sys.exit(summary.exit_code)

@@ -1,0 +1,149 @@
+"""The ``omni-detective`` command line. Plugins add sub-commands through the ``register_commands`` hook."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from detective import logs
+from detective.plugins import call_each, describe, get_registry
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="omni-detective")
+@click.option("--log-json", "log_json", type=click.Path(dir_okay=False), default=None,
+              help="Write structured JSON log lines to this file (default: readable lines on stderr).")
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR.")
+def cli(log_json: str | None, log_level: str | None) -> None:
+    """omni-detective: interrogate independent observers and write detailed, time-stamped captions."""
+    if log_json:
+        stream = open(log_json, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        logs.configure(json=True, level=log_level or "INFO", stream=stream)
+    else:
+        logs.configure(level=log_level)
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print the full RunResult as JSON instead of the caption.")
+@click.option("--offline", is_flag=True, help="Never call a remote model, even with OPENAI_API_KEY set.")
+@click.option("--mode", type=click.Choice(["detective", "direct"]), default="detective", show_default=True,
+              help="detective: the agent loop over observers; direct: one call to an omni model.")
+@click.option("--tools", default=None, help="Comma-separated tool names (default: every applicable tool).")
+@click.option("--planner", default=None, help="Planner name (default: llm when online, else rule).")
+@click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
+@click.option("--max-rounds", type=int, default=6, show_default=True, help="Rounds of plan → query → observe.")
+@click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")
+def caption(source: str, as_json: bool, offline: bool, mode: str, tools: str | None, planner: str | None,
+            captioner: str | None, max_rounds: int, no_prompt: bool) -> None:
+    """Caption one clip (a local file or a URL) and print the Markdown caption."""
+    from detective.detective import Detective
+    from detective.llm import LLMError
+    from detective.media import MediaError
+
+    try:
+        detective = Detective(
+            tools=tools.split(",") if tools else None, planner=planner, captioner=captioner,
+            max_rounds=max_rounds, offline=offline, mode=mode,
+            captioner_options={"no_prompt": True} if no_prompt else None,
+        )
+        result = detective.run(source)
+    except (MediaError, LLMError, KeyError, ValueError) as exc:
+        raise click.ClickException(f"{source}: {exc}") from exc
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        click.echo(result.caption_markdown.rstrip())
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+
+
+@cli.command()
+def plugins() -> None:
+    """Print the loaded plugins, their hooks, versions and registrations as JSON."""
+    click.echo(json.dumps(describe(), indent=2))
+
+
+@cli.command("tools")
+def tools_cmd() -> None:
+    """Print the registered tools as JSON: name, description, modalities, version, plugin."""
+    reg = get_registry()
+    out = [
+        {**r.value.spec().model_dump(exclude={"parameters"}), "plugin": r.plugin, "needs_api": r.value.needs_api}
+        for r in reg.tools.values()
+    ]
+    click.echo(json.dumps(out, indent=2))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "ascii", "png"]), default="mermaid",
+              show_default=True, help="mermaid text (offline), ascii art, or png through a local graphviz.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file (png needs it).")
+def graph(fmt: str, out: str | None) -> None:
+    """Draw the Detective graph. PNG uses a local graphviz `dot`; no web service is ever called."""
+    from detective.graph import graph as compiled
+
+    drawable = compiled.get_graph()
+    if fmt == "mermaid":
+        text = drawable.draw_mermaid()
+    elif fmt == "ascii":
+        text = _ascii(drawable)
+    else:
+        dot = shutil.which("dot")
+        if dot is None:
+            raise click.ClickException(
+                "PNG needs graphviz's `dot` on PATH (e.g. `apt-get install graphviz`); "
+                "use --format mermaid for an offline drawing. The mermaid.ink web service is never called."
+            )
+        if not out:
+            raise click.ClickException("--format png needs --out FILE")
+        source = _dot(drawable)
+        subprocess.run([dot, "-Tpng", "-o", out], input=source.encode(), check=True)
+        click.echo(out)
+        return
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(out)
+    else:
+        click.echo(text)
+
+
+def _edges(drawable: object) -> list[tuple[str, str, bool]]:
+    return [(e.source, e.target, e.conditional) for e in drawable.edges]  # type: ignore[attr-defined]
+
+
+def _ascii(drawable: object) -> str:
+    lines = ["Detective graph (-> fixed edge, ..> conditional edge)"]
+    for source, target, conditional in _edges(drawable):
+        lines.append(f"  {source} {'..>' if conditional else '-->'} {target}")
+    return "\n".join(lines)
+
+
+def _dot(drawable: object) -> str:
+    lines = ["digraph detective {", '  rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#f2f0ff"];']
+    for source, target, conditional in _edges(drawable):
+        style = ' [style=dashed]' if conditional else ""
+        lines.append(f'  "{source}" -> "{target}"{style};')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _add_core_commands() -> None:
+    from detective.batch_cli import run
+
+    cli.add_command(run)
+
+
+_add_core_commands()
+for _plugin, _error in call_each("register_commands", cli=cli).items():
+    print(f"omni-detective: plugin {_plugin} failed to add commands: {_error}", file=sys.stderr)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,218 @@
+"""The Detective as a LangGraph state machine: ``plan → query → observe → plan … → synthesize``.
+
+- ``plan`` applies the stop rule (budget, ``max_rounds``), then asks the planner for queries or ``finish``.
+- ``query`` drops queries already answered or for tools outside the tool box, and trims to the budget.
+- ``observe`` runs one query in one independent observer; the round's queries fan out with ``Send`` and run
+  concurrently (bounded by the ``max_concurrency`` of the run config). Their evidence merges in the reducer.
+- ``synthesize`` hands the evidence to the captioner.
+
+The stop rule is ours and lives in :func:`stop_reason`; LangGraph's recursion limit is only a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+import structlog
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from detective.captioning import CaptionJob
+from detective.evidence import EvidenceUpdate
+from detective.models import Evidence, Observation, Query, RoundRecord, ToolFailure
+from detective.planning import PlanInput
+from detective.state import (
+    Budget,
+    DetectiveContext,
+    DetectiveInput,
+    DetectiveOutput,
+    DetectiveState,
+    ObserveTask,
+)
+
+log = structlog.get_logger("detective.graph")
+
+
+def stop_reason(state: DetectiveState, ctx: DetectiveContext) -> str | None:
+    """Why the investigation must stop before planning the next round, or ``None`` to go on."""
+    next_round = state.get("round", 0) + 1
+    if next_round > ctx.max_rounds:
+        return f"max_rounds ({ctx.max_rounds}) reached"
+    usage = ctx.services.usage
+    budget: Budget = ctx.budget
+    if budget.max_calls is not None and usage.observer_calls + usage.llm_calls >= budget.max_calls:
+        return f"budget: {budget.max_calls} calls spent"
+    if budget.max_tokens is not None and usage.total_tokens >= budget.max_tokens:
+        return f"budget: {budget.max_tokens} tokens spent"
+    if budget.max_seconds is not None and time.monotonic() - state.get("started", time.monotonic()) >= budget.max_seconds:
+        return f"budget: {budget.max_seconds} s spent"
+    return None
+
+
+def applicable_tools(state: DetectiveState, ctx: DetectiveContext) -> list:
+    """The tools of the tool box whose modalities the clip has."""
+    media = state["media"]
+    return [t for t in ctx.tools.values() if t.applies_to(media)]
+
+
+async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
+    """Decide the next round's queries, or close the case."""
+    ctx = runtime.context
+    started = state.get("started") or time.monotonic()
+    reason = stop_reason({**state, "started": started}, ctx)
+    if reason:
+        return {"finished": True, "stop_reason": reason, "started": started}
+    rnd = state.get("round", 0) + 1
+    structlog.contextvars.bind_contextvars(round=rnd)
+    assert ctx.planner is not None, "the Detective always sets a planner"
+    decision = await ctx.planner.plan(
+        PlanInput(
+            media=state["media"],
+            evidence=state.get("evidence") or Evidence(),
+            tools=applicable_tools(state, ctx),
+            round=rnd,
+            max_rounds=ctx.max_rounds,
+            rounds=state.get("rounds", []),
+            trajectory=state.get("trajectory", []),
+            last_queries=state.get("last_queries", []),
+        )
+    )
+    update: dict = {"round": rnd, "planned": decision.queries, "started": started}
+    if decision.trajectory is not None:
+        update["trajectory"] = decision.trajectory
+    if decision.finish and not decision.queries:
+        update.update(finished=True, stop_reason=f"planner finished: {decision.rationale or 'case closed'}")
+    log.info("planned", queries=len(decision.queries), finish=decision.finish)
+    return update
+
+
+def after_plan(state: DetectiveState) -> Literal["query", "synthesize"]:
+    """Go on to query, or synthesize when the stop rule or the planner closed the case."""
+    return "synthesize" if state.get("finished") else "query"
+
+
+async def query(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
+    """Turn the plan into runnable queries: known tools only, nothing asked twice, within the budget."""
+    ctx = runtime.context
+    evidence = state.get("evidence") or Evidence()
+    answered = set(evidence.answered)
+    tools = {t.name for t in applicable_tools(state, ctx)}
+    runnable: list[Query] = []
+    seen: set[str] = set()
+    notes: list[str] = []
+    for q in state.get("planned", []):
+        if q.tool not in tools:
+            notes.append(f"round {state.get('round')}: dropped query for unavailable tool {q.tool!r}")
+            continue
+        if q.key in answered or q.key in seen:
+            continue
+        seen.add(q.key)
+        runnable.append(q)
+    runnable = runnable[: ctx.max_queries_per_round]
+    if ctx.budget.max_calls is not None:
+        usage = ctx.services.usage
+        left = max(0, ctx.budget.max_calls - usage.observer_calls - usage.llm_calls)
+        runnable = runnable[:left]
+    record = RoundRecord(round=state.get("round", 0), planned=state.get("planned", []), ran=runnable)
+    update: dict = {"queries": runnable, "last_queries": runnable, "rounds": [record], "notes": notes}
+    if not runnable:
+        update.update(finished=True, stop_reason="no new queries")
+    return update
+
+
+def fan_out(state: DetectiveState) -> list[Send] | Literal["synthesize"]:
+    """One ``Send`` per query: each runs in its own observer, concurrently."""
+    if state.get("finished") or not state.get("queries"):
+        return "synthesize"
+    return [
+        Send("observe", ObserveTask(media=state["media"], query=q, round=state.get("round", 0)))
+        for q in state["queries"]
+    ]
+
+
+async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict:
+    """Run one query in one independent observer and add what it reports to the evidence."""
+    ctx = runtime.context
+    q, media, rnd = task["query"], task["media"], task["round"]
+    tool = ctx.tools[q.tool]
+    structlog.contextvars.bind_contextvars(tool=tool.name, round=rnd)
+    services = ctx.services
+    services.usage.tool_calls[tool.name] = services.usage.tool_calls.get(tool.name, 0) + 1
+    cache_key = f"{media.content_hash}:{tool.name}:{tool.version}:{q.key}" if media.content_hash else None
+    observations: list[Observation] | None = None
+    if services.cache is not None and cache_key:
+        hit = services.cache.get("observe", cache_key)
+        if hit is not None:
+            observations = [Observation.model_validate(o) for o in hit]
+    try:
+        if observations is None:
+            observations = await asyncio.wait_for(tool.aobserve(media, q), timeout=ctx.observer_timeout)
+            if services.cache is not None and cache_key:
+                services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
+    except Exception as exc:  # an observer failure is evidence of absence, never a crash
+        error = f"{tool.name} on {media.source}: {type(exc).__name__}: {exc}"
+        if isinstance(exc, TimeoutError):
+            error = f"{tool.name} on {media.source}: no answer within {ctx.observer_timeout:.0f} s"
+        log.warning("observer failed", error=error)
+        failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)
+        return {"evidence": EvidenceUpdate(failures=[failure], answered=[q.key])}
+    stamped = [o.model_copy(update={"query_key": q.key, "round": rnd, "tool": o.tool or tool.name}) for o in observations]
+    log.info("observed", observations=len(stamped))
+    return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key])}
+
+
+async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
+    """Hand the evidence to the captioner; the planner first closes its conversation."""
+    ctx = runtime.context
+    evidence = state.get("evidence") or Evidence()
+    trajectory = list(state.get("trajectory", []))
+    conclude = getattr(ctx.planner, "conclude", None)
+    if conclude is not None:
+        trajectory = await conclude(
+            PlanInput(
+                media=state["media"],
+                evidence=evidence,
+                tools=applicable_tools(state, ctx),
+                round=state.get("round", 0),
+                max_rounds=ctx.max_rounds,
+                rounds=state.get("rounds", []),
+                trajectory=trajectory,
+                last_queries=state.get("last_queries", []),
+            )
+        )
+    assert ctx.captioner is not None, "the Detective always sets a captioner"
+    out = await ctx.captioner.caption(
+        CaptionJob(media=state["media"], evidence=evidence, trajectory=trajectory, options=ctx.captioner_options)
+    )
+    return {
+        "caption": out.caption,
+        "caption_markdown": out.markdown,
+        "trajectory": trajectory + out.trajectory,
+        "notes": out.notes,
+        "caption_prompt_hash": out.prompt_hash,
+        "stop_reason": state.get("stop_reason") or "finished",
+    }
+
+
+def build_graph() -> StateGraph:
+    """The uncompiled Detective graph."""
+    g = StateGraph(
+        DetectiveState, context_schema=DetectiveContext, input_schema=DetectiveInput, output_schema=DetectiveOutput
+    )
+    g.add_node("plan", plan)
+    g.add_node("query", query)
+    g.add_node("observe", observe)
+    g.add_node("synthesize", synthesize)
+    g.add_edge(START, "plan")
+    g.add_conditional_edges("plan", after_plan, ["query", "synthesize"])
+    g.add_conditional_edges("query", fan_out, ["observe", "synthesize"])
+    g.add_edge("observe", "plan")
+    g.add_edge("synthesize", END)
+    return g
+
+
+#: The compiled Detective graph (what ``langgraph.json`` and ``omni-detective graph`` point at).
+graph = build_graph().compile(name="detective")

@@ -1,0 +1,286 @@
+"""The LLM layer: OpenAI-compatible chat calls with timeouts, bounded retries, usage, cache and redaction.
+
+Retries live here and only here: the openai SDK's own retries are switched off (``max_retries=0``) so one layer
+decides. Retried: 429, 5xx, timeouts and connection errors, with exponential backoff that honours
+``Retry-After`` / ``retry-after-ms`` (capped). The API key never appears in an exception or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import openai
+import structlog
+
+from detective.logs import redact
+from detective.settings import Endpoint
+
+log = structlog.get_logger("detective.llm")
+
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+class LLMError(RuntimeError):
+    """A chat call failed for good. The message names the role, model, endpoint host and cause (never the key)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(redact(message))
+        self.status = status
+        self.retryable = retryable
+
+
+@dataclass
+class ChatReply:
+    """One chat completion, reduced to what callers use."""
+
+    content: str | None
+    tool_calls: list[dict[str, Any]]
+    message: dict[str, Any]
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    attempts: int = 1
+
+
+@dataclass
+class EndpointLimits:
+    """Per-endpoint limits shared by every clip of a batch: concurrent requests and requests per minute."""
+
+    max_concurrent: int = 16
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    _sems: dict[tuple[int, str], asyncio.Semaphore] = field(default_factory=dict)
+    _next_slot: dict[str, float] = field(default_factory=dict)
+    _tokens: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+
+    def semaphore(self, host: str) -> asyncio.Semaphore:
+        """The semaphore bounding concurrent requests to ``host`` on the running loop."""
+        key = (id(asyncio.get_running_loop()), host)
+        if key not in self._sems:
+            self._sems[key] = asyncio.Semaphore(self.max_concurrent)
+        return self._sems[key]
+
+    async def pace(self, host: str) -> None:
+        """Wait for the next request slot of ``host`` (requests and tokens per minute)."""
+        now = time.monotonic()
+        if self.requests_per_minute:
+            slot = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = slot + 60.0 / self.requests_per_minute
+            if slot > now:
+                await asyncio.sleep(slot - now)
+        if self.tokens_per_minute:
+            window = self._tokens.setdefault(host, [])
+            while True:
+                now = time.monotonic()
+                window[:] = [(t, n) for t, n in window if now - t < 60.0]
+                if sum(n for _, n in window) < self.tokens_per_minute:
+                    break
+                await asyncio.sleep(max(0.05, 60.0 - (now - window[0][0])))
+
+    def spent(self, host: str, tokens: int) -> None:
+        """Record tokens spent on ``host`` for the tokens-per-minute window."""
+        if self.tokens_per_minute:
+            self._tokens.setdefault(host, []).append((time.monotonic(), tokens))
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client(endpoint: Endpoint) -> openai.AsyncOpenAI:
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
+    cache_key = (endpoint.base_url, hashlib.sha256(key_value.encode()).hexdigest(), endpoint.timeout)
+    if cache_key not in per_loop:
+        per_loop[cache_key] = openai.AsyncOpenAI(
+            api_key=key_value or "missing",
+            base_url=endpoint.base_url,
+            timeout=endpoint.timeout,
+            max_retries=0,
+        )
+    return per_loop[cache_key]
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    if headers.get("retry-after-ms"):
+        try:
+            return float(headers["retry-after-ms"]) / 1000.0
+        except ValueError:
+            return None
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def request_key(endpoint: Endpoint, body: dict[str, Any]) -> str:
+    """Cache key of a chat request: model, endpoint host and the whole request body."""
+    blob = json.dumps({"host": endpoint.host, "model": endpoint.model, **body}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class LLMClient:
+    """Chat with one role's endpoint. Build through ``RunServices.llm(role)``."""
+
+    def __init__(self, endpoint: Endpoint, services: Any = None) -> None:
+        self.endpoint = endpoint
+        self.services = services
+
+    @property
+    def model(self) -> str:
+        """The model id this client calls."""
+        return self.endpoint.model
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        cache: bool = True,
+    ) -> ChatReply:
+        """One chat completion, retried on transient errors. Raises :class:`LLMError` when it fails for good."""
+        ep = self.endpoint
+        if not ep.available:
+            raise LLMError(
+                f"{ep.role} model {ep.model} at {ep.host}: no API key; set OPENAI_API_KEY or "
+                f"OMNI_DETECTIVE_{ep.role.upper()}_API_KEY, or run offline"
+            )
+        body: dict[str, Any] = {"messages": messages}
+        if tools:
+            body["tools"] = tools
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
+        if temperature is not None:
+            body["temperature"] = temperature
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if extra_body:
+            body["extra_body"] = extra_body
+        store = getattr(self.services, "cache", None) if cache else None
+        key = request_key(ep, body) if store is not None else ""
+        if store is not None:
+            hit = store.get("llm", key)
+            if hit is not None:
+                reply = ChatReply(**hit)
+                reply.cached = True
+                self._record(reply)
+                return reply
+        reply = await self._call_with_retries(body)
+        self._record(reply)
+        if store is not None:
+            data = dict(reply.__dict__)
+            data["cached"] = False
+            store.put("llm", key, data)
+        return reply
+
+    def _record(self, reply: ChatReply) -> None:
+        usage = getattr(self.services, "usage", None)
+        if usage is not None:
+            usage.add_model(self.endpoint.model, reply.prompt_tokens, reply.completion_tokens, cached=reply.cached)
+
+    async def _call_with_retries(self, body: dict[str, Any]) -> ChatReply:
+        ep = self.endpoint
+        limits = getattr(self.services, "limits", None)
+        last: Exception | None = None
+        for attempt in range(1, ep.max_attempts + 1):
+            try:
+                if limits is not None:
+                    await limits.pace(ep.host)
+                    async with limits.semaphore(ep.host):
+                        reply = await self._call_once(body)
+                    limits.spent(ep.host, reply.prompt_tokens + reply.completion_tokens)
+                else:
+                    reply = await self._call_once(body)
+                reply.attempts = attempt
+                return reply
+            except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply) as exc:
+                last = exc
+                status = getattr(exc, "status_code", None)
+                retryable = status is None or status in RETRYABLE_STATUS
+                if not retryable or attempt == ep.max_attempts:
+                    break
+                delay = _retry_after(exc)
+                if delay is None:
+                    delay = ep.backoff * (2 ** (attempt - 1)) * (0.75 + 0.5 * random.random())
+                delay = min(delay, ep.max_backoff)
+                log.info(
+                    "llm retry",
+                    role=ep.role,
+                    model=ep.model,
+                    host=ep.host,
+                    attempt=attempt,
+                    status=status,
+                    delay=round(delay, 3),
+                    error=redact(str(exc))[:200],
+                )
+                await asyncio.sleep(delay)
+        status = getattr(last, "status_code", None)
+        kind = type(last).__name__ if last else "error"
+        detail = redact(str(last))[:300] if last else ""
+        raise LLMError(
+            f"{ep.role} model {ep.model} at {ep.host} failed after {attempt} attempt(s): {kind}"
+            + (f" {status}" if status else "")
+            + (f": {detail}" if detail else ""),
+            status=status,
+            retryable=status is None or status in RETRYABLE_STATUS,
+        )
+
+    async def _call_once(self, body: dict[str, Any]) -> ChatReply:
+        client = _client(self.endpoint)
+        kwargs = dict(body)
+        extra = kwargs.pop("extra_body", None)
+        try:
+            completion = await client.chat.completions.create(
+                model=self.endpoint.model, extra_body=extra, **kwargs
+            )
+        except (json.JSONDecodeError, httpx.DecodingError, ValueError) as exc:
+            raise _BadReply(f"unreadable reply: {exc}") from exc
+        if not getattr(completion, "choices", None):
+            raise _BadReply("reply has no choices")
+        message = completion.choices[0].message
+        tool_calls = []
+        for call in message.tool_calls or []:
+            fn = getattr(call, "function", None)
+            if fn is None:
+                continue
+            tool_calls.append(
+                {"id": call.id, "type": "function", "function": {"name": fn.name, "arguments": fn.arguments or ""}}
+            )
+        msg: dict[str, Any] = {"role": "assistant", "content": message.content}
+        if tool_calls:
+            msg["tool_calls"] = tool_calls
+        usage = completion.usage
+        return ChatReply(
+            content=message.content,
+            tool_calls=tool_calls,
+            message=msg,
+            model=completion.model or self.endpoint.model,
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+        )
+
+
+class _BadReply(Exception):
+    """A 200 reply whose body could not be used (truncated JSON, no choices): retried like a 5xx."""

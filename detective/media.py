@@ -1,0 +1,465 @@
+"""Media decoding: probe clips, stream their audio and sample their frames, with PyAV.
+
+Every function decodes as a stream: audio arrives in blocks, frames one at a time, so a 2-hour video
+never sits in memory. Times are clip times in seconds. A frame is reported at its *true* presentation time:
+asking for t = 3.0 returns the frame on screen at 3.0 s together with the time it was first shown (e.g.
+2.96 s), never a frame re-stamped with the time that was asked for.
+
+Every failure is a :class:`MediaError` whose message starts with the clip's source and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import tempfile
+import wave
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import av
+import numpy as np
+
+from detective.models import MediaInfo, TimeSpan
+
+__all__ = [
+    "MediaError",
+    "audio_chunks",
+    "content_hash",
+    "frames_at",
+    "iter_audio",
+    "iter_frames",
+    "load_audio",
+    "open_media",
+    "probe",
+    "wav_bytes",
+]
+
+#: Forward gaps longer than this (seconds) are crossed by seeking instead of decoding every frame.
+SEEK_GAP = 2.0
+
+
+class MediaError(Exception):
+    """A clip cannot be read: the message starts with the clip's source and states the cause."""
+
+
+def _fail(source: str | os.PathLike[str], cause: str) -> MediaError:
+    return MediaError(f"{source}: {cause}")
+
+
+def _is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https")
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    """Open a local file with PyAV, turning every way it can fail into a MediaError."""
+    p = Path(path)
+    if not p.exists():
+        raise _fail(path, "file not found")
+    if p.is_dir():
+        raise _fail(path, "is a directory, not a media file")
+    if p.stat().st_size == 0:
+        raise _fail(path, "empty file (0 bytes)")
+    try:
+        return av.open(str(p), mode="r")
+    except av.FFmpegError as exc:
+        raise _fail(path, f"not a readable media file, or truncated/corrupt ({_reason(exc)})") from exc
+    except OSError as exc:
+        raise _fail(path, f"cannot be opened ({exc})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(": '", 1)[0]
+
+
+def _origin(container: Any) -> float:
+    """Clip time zero in container time: positive start offsets (MPEG-TS) are removed, negative ones kept."""
+    start = container.start_time
+    return max(0.0, start / av.time_base) if start is not None else 0.0
+
+
+def _duration(container: Any) -> float | None:
+    if container.duration is not None and container.duration > 0:
+        return container.duration / av.time_base
+    best = None
+    for stream in container.streams:
+        if stream.duration is not None and stream.time_base is not None:
+            value = float(stream.duration * stream.time_base)
+            best = value if best is None else max(best, value)
+    return best
+
+
+def _demuxed_duration(container: Any) -> float:
+    """Duration by reading packet timestamps (no decoding), for containers that do not state it."""
+    end = 0.0
+    for packet in container.demux():
+        if packet.pts is None or packet.time_base is None:
+            continue
+        t = float(packet.pts * packet.time_base) + float((packet.duration or 0) * packet.time_base)
+        end = max(end, t)
+    return end - _origin(container)
+
+
+def _decodes(container: Any, stream: Any) -> bool:
+    """True when at least one frame of ``stream`` decodes (catches truncated and garbage files)."""
+    for packet in container.demux(stream):
+        for _frame in packet.decode():
+            return True
+    return False
+
+
+def probe(source: str) -> MediaInfo:
+    """Probe a local clip: duration, streams, size, fps.
+
+    Raises :class:`MediaError` for a missing, empty, truncated or non-media file, a directory, a clip with no
+    audio or video stream, and a clip of 0 seconds.
+    """
+    path = str(source)
+    container = _open(path)
+    try:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is None and audio is None:
+            raise _fail(path, "has no audio or video stream")
+        duration = _duration(container)
+        if duration is None:
+            duration = _demuxed_duration(container)
+            container.seek(0)
+        if not duration or duration <= 0.0:
+            raise _fail(path, "is 0 seconds long: nothing to describe")
+        if not _decodes(container, video if video is not None else audio):
+            kind = "video" if video is not None else "audio"
+            raise _fail(path, f"no {kind} frame could be decoded (truncated or corrupt file)")
+        info = MediaInfo(
+            source=str(source),
+            path=path,
+            duration=round(duration, 6),
+            has_audio=audio is not None,
+            has_video=video is not None,
+            container=container.format.name,
+            size_bytes=Path(path).stat().st_size,
+        )
+        if video is not None:
+            rate = video.average_rate or video.guessed_rate
+            info.width = video.codec_context.width
+            info.height = video.codec_context.height
+            info.fps = round(float(rate), 6) if rate else None
+            info.video_codec = video.codec_context.name
+        if audio is not None:
+            info.audio_sample_rate = audio.codec_context.sample_rate
+            info.audio_channels = audio.codec_context.channels
+            info.audio_codec = audio.codec_context.name
+        return info
+    except av.FFmpegError as exc:
+        raise _fail(path, f"cannot be decoded, truncated or corrupt ({_reason(exc)})") from exc
+    finally:
+        container.close()
+
+
+def open_media(source: str, *, max_download_bytes: int = 2_000_000_000) -> MediaInfo:
+    """Probe a local path or download an http(s) URL to a temporary file and probe that.
+
+    The returned MediaInfo keeps ``source`` as given; ``path`` is the local file (for a URL, a file in a fresh
+    temporary directory the caller may delete) and ``content_hash`` is filled.
+    """
+    path = _download(source, max_download_bytes) if _is_url(source) else os.path.expanduser(source)
+    info = probe(path)
+    info.source = source
+    info.content_hash = content_hash(path)
+    return info
+
+
+def _download(url: str, max_bytes: int) -> str:
+    import httpx
+
+    suffix = Path(urlparse(url).path).suffix[:10] or ".media"
+    target = Path(tempfile.mkdtemp(prefix="omni-detective-")) / f"download{suffix}"
+    try:
+        with (
+            httpx.stream("GET", url, follow_redirects=True, timeout=httpx.Timeout(60.0)) as response,
+            target.open("wb") as fh,
+        ):
+            if response.status_code >= 400:
+                raise _fail(url, f"download failed with HTTP {response.status_code}")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > max_bytes:
+                raise _fail(url, f"download is {declared} bytes, over the {max_bytes}-byte limit")
+            written = 0
+            for block in response.iter_bytes():
+                written += len(block)
+                if written > max_bytes:
+                    raise _fail(url, f"download exceeds the {max_bytes}-byte limit")
+                fh.write(block)
+    except httpx.HTTPError as exc:
+        raise _fail(url, f"download failed ({type(exc).__name__}: {exc})") from exc
+    return str(target)
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """sha256 of the file's bytes (hex), read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- audio -------------------------------------------------------------------------------------------------
+
+
+def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
+    """Mono float32 samples at ``sr`` from clip time ``start`` on, in decoder-sized pieces.
+
+    Sample 0 of the concatenated output is clip time ``start``: the decode after a seek is trimmed, and a late
+    first frame is preceded by silence.
+    """
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            return
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        origin = _origin(container)
+        if start > 0:
+            container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        position: float | None = None  # clip time of the next sample to be produced
+        for frame in _decode(container, stream, path):
+            if position is None:
+                first = (frame.time - origin) if frame.time is not None else start
+                position = first
+                gap = round((first - start) * sr)
+                if gap > 0:
+                    yield np.zeros(gap, dtype=np.float32)
+                    position = start + gap / sr
+            for out in resampler.resample(frame):
+                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                skip = round((start - position) * sr) if position < start else 0
+                position += samples.size / sr
+                if skip >= samples.size:
+                    continue
+                yield samples[skip:]
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+    finally:
+        container.close()
+
+
+def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
+    """Decoded frames of ``stream``; a corrupt packet mid-file ends the stream with a MediaError."""
+    try:
+        for packet in container.demux(stream):
+            yield from packet.decode()
+    except av.FFmpegError as exc:
+        raise _fail(path, f"decoding failed mid-stream, file truncated or corrupt ({_reason(exc)})") from exc
+
+
+def load_audio(
+    path: str | os.PathLike[str], start: float | None = None, end: float | None = None, sr: int = 16000
+) -> np.ndarray:
+    """The clip's audio (first stream), float32 mono in [-1, 1] at ``sr``, from ``start`` to ``end`` seconds.
+
+    Sample 0 is clip time ``start`` (or 0). Returns an empty array when the clip has no audio stream.
+    """
+    begin = max(0.0, start or 0.0)
+    limit = None if end is None else max(0, round((end - begin) * sr))
+    pieces: list[np.ndarray] = []
+    have = 0
+    for block in _audio_blocks(str(path), begin, sr):
+        if limit is not None and have + block.size >= limit:
+            pieces.append(block[: limit - have])
+            have = limit
+            break
+        pieces.append(block)
+        have += block.size
+    if not pieces:
+        return np.zeros(0, dtype=np.float32)
+    return np.clip(np.concatenate(pieces), -1.0, 1.0)
+
+
+def iter_audio(
+    path: str | os.PathLike[str], block_seconds: float = 30.0, sr: int = 16000
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream the clip's audio as ``(block start time, samples)`` blocks of ``block_seconds`` (last shorter).
+
+    Only one block is held at a time. Yields nothing when the clip has no audio stream.
+    """
+    size = max(1, round(block_seconds * sr))
+    buffer = np.zeros(size, dtype=np.float32)
+    filled = 0
+    emitted = 0
+    for piece in _audio_blocks(str(path), 0.0, sr):
+        offset = 0
+        while offset < piece.size:
+            take = min(size - filled, piece.size - offset)
+            buffer[filled : filled + take] = piece[offset : offset + take]
+            filled += take
+            offset += take
+            if filled == size:
+                yield emitted / sr, np.clip(buffer, -1.0, 1.0)
+                emitted += size
+                buffer = np.zeros(size, dtype=np.float32)
+                filled = 0
+    if filled:
+        yield emitted / sr, np.clip(buffer[:filled], -1.0, 1.0)
+
+
+def audio_chunks(duration: float, max_seconds: float = 30.0) -> list[TimeSpan]:
+    """Split ``[0, duration]`` into the fewest equal spans of at most ``max_seconds``."""
+    if duration <= 0:
+        return []
+    count = max(1, math.ceil(duration / max_seconds - 1e-9))
+    step = duration / count
+    return [
+        TimeSpan(start=round(i * step, 6), end=round(min(duration, (i + 1) * step), 6)) for i in range(count)
+    ]
+
+
+def wav_bytes(samples: np.ndarray, sr: int = 16000) -> bytes:
+    """16-bit PCM mono WAV bytes of float samples in [-1, 1]."""
+    pcm = (np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1.0, 1.0) * 32767.0).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sr)
+        wav.writeframes(pcm.tobytes())
+    return out.getvalue()
+
+
+# --- frames ------------------------------------------------------------------------------------------------
+
+
+def _scaled(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _rgb(frame: Any, max_side: int | None) -> np.ndarray:
+    width, height = _scaled(frame.width, frame.height, max_side)
+    return frame.to_ndarray(format="rgb24", width=width, height=height)
+
+
+def _shown_frames(
+    path: str, times: Iterable[float], max_side: int | None
+) -> Iterator[tuple[float, float, np.ndarray]]:
+    """For each time of a non-decreasing sequence, ``(asked, true time, RGB)`` of the frame shown then.
+
+    Frames are decoded forward; a forward gap over :data:`SEEK_GAP` seconds (or a step backwards) seeks to the
+    keyframe before the target instead. Only the current and the previous frame are held.
+    """
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise _fail(path, "has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        origin = _origin(container)
+        frames: Iterator[Any] | None = None
+        prev: Any = None  # last decoded frame with time <= the target
+        ahead: Any = None  # first decoded frame with time > the target (not yet consumed)
+        last_time = -math.inf
+
+        def clip_time(frame: Any) -> float:
+            return (frame.time if frame.time is not None else 0.0) - origin
+
+        def restart(target: float) -> None:
+            nonlocal frames, prev, ahead
+            if target > 0:
+                container.seek(int((target + origin) / stream.time_base), stream=stream, backward=True)
+            else:
+                container.seek(0)
+            frames = _decode(container, stream, path)
+            prev = ahead = None
+
+        for asked in times:
+            if asked < last_time - 1e-9:
+                raise ValueError("_shown_frames needs non-decreasing times")
+            last_time = asked
+            reference = ahead if ahead is not None else prev
+            if frames is None or (reference is not None and asked - clip_time(reference) > SEEK_GAP):
+                restart(asked)
+            for attempt in range(2):
+                while True:
+                    if ahead is None:
+                        ahead = next(frames, None)  # type: ignore[arg-type]
+                        if ahead is None:
+                            break  # end of stream: the last frame stays on screen
+                    if clip_time(ahead) > asked + 1e-6:
+                        break
+                    prev, ahead = ahead, None
+                if prev is None and ahead is not None:
+                    # asked before the first frame (or the demuxer seeked past the target): show the first one
+                    prev, ahead = ahead, None
+                if prev is not None:
+                    break
+                if attempt == 0:
+                    restart(0.0)  # a seek past the last keyframe decoded nothing: read from the start
+            if prev is None:
+                raise _fail(path, "no video frame could be decoded")
+            yield asked, round(max(0.0, clip_time(prev)), 6), _rgb(prev, max_side)
+    finally:
+        container.close()
+
+
+def frames_at(
+    path: str | os.PathLike[str], times: list[float], max_side: int | None = None
+) -> list[tuple[float, np.ndarray]]:
+    """The frame shown at each of ``times``, as ``(true timestamp, RGB uint8 array)``, in the order asked.
+
+    ``max_side`` downscales (keeping the aspect ratio) so the longer side is at most that many pixels.
+    """
+    if not times:
+        return []
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    results: list[tuple[float, np.ndarray] | None] = [None] * len(times)
+    sorted_times = [max(0.0, float(times[i])) for i in order]
+    for index, (_asked, true_time, image) in zip(
+        order, _shown_frames(str(path), sorted_times, max_side), strict=True
+    ):
+        results[index] = (true_time, image)
+    return [r for r in results if r is not None]
+
+
+def iter_frames(
+    path: str | os.PathLike[str],
+    every: float,
+    start: float | None = None,
+    end: float | None = None,
+    max_side: int | None = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream the frames shown at ``start``, ``start + every``, … up to ``end`` (default: the clip's end).
+
+    Yields ``(true timestamp, RGB uint8 array)``; consecutive samples that land on the same frame (``every``
+    shorter than the frame interval) are yielded once.
+    """
+    if every <= 0:
+        raise ValueError(f"iter_frames: every must be positive, got {every}")
+    info = probe(str(path))
+    if not info.has_video:
+        raise _fail(path, "has no video stream")
+    begin = max(0.0, start or 0.0)
+    stop = min(info.duration, end) if end is not None else info.duration
+
+    def sample_times() -> Iterator[float]:
+        k = 0
+        while True:
+            t = begin + k * every
+            if t >= stop - 1e-6 and k > 0:
+                return
+            yield t
+            k += 1
+
+    last: float | None = None
+    for _asked, true_time, image in _shown_frames(str(path), sample_times(), max_side):
+        if last is not None and abs(true_time - last) < 1e-9:
+            continue
+        last = true_time
+        yield true_time, image

@@ -1,0 +1,65 @@
+"""Run services: what a node, tool or captioner needs during one run, without globals.
+
+A :class:`RunServices` is created per clip and made current with :func:`use_services`; tools reach it through
+:func:`current_services` (a context variable, so concurrent clips never share it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from detective.models import Usage
+from detective.settings import Settings
+
+
+class Cache(Protocol):
+    """A persistent key-value store for observer results and LLM replies (see :mod:`detective.cache`)."""
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The stored JSON value, or ``None``."""
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value."""
+
+
+@dataclass
+class RunServices:
+    """Per-run services: settings, the usage meter, an optional cache, limits, and a label for logs."""
+
+    settings: Settings = field(default_factory=Settings.from_env)
+    usage: Usage = field(default_factory=Usage)
+    cache: Cache | None = None
+    limits: Any = None  # detective.llm.EndpointLimits, shared across clips of a batch
+    clip: str = ""
+
+    def llm(self, role: str) -> Any:
+        """An :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""
+        from detective.llm import LLMClient
+
+        return LLMClient(self.settings.endpoint(role), services=self)
+
+
+_current: contextvars.ContextVar[RunServices | None] = contextvars.ContextVar("omni_detective_services", default=None)
+
+
+def current_services() -> RunServices:
+    """The services of the run in progress, or fresh defaults outside a run."""
+    services = _current.get()
+    if services is None:
+        services = RunServices()
+        _current.set(services)
+    return services
+
+
+@contextlib.contextmanager
+def use_services(services: RunServices) -> Iterator[RunServices]:
+    """Make ``services`` current for the enclosed block."""
+    token = _current.set(services)
+    try:
+        yield services
+    finally:
+        _current.reset(token)

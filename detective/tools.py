@@ -1,0 +1,227 @@
+"""Tools: the capabilities the Detective may call, and the adapters that make anything a Tool.
+
+A Tool answers one :class:`~detective.models.Query` about one clip with a list of
+:class:`~detective.models.Observation`. Each call is an *observer*: stateless, it sees the raw media and the
+query only, never the Detective's reasoning or other observers' answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from detective.models import Evidence, MediaInfo, Modality, Observation, Query, TimeSpan, ToolSpec
+
+
+class QuestionInput(BaseModel):
+    """Arguments of a tool that answers a natural-language question, optionally about a span."""
+
+    question: str = Field(description="What to ask about the clip.")
+    start: float | None = Field(default=None, description="Start of the span to examine, in seconds.")
+    end: float | None = Field(default=None, description="End of the span to examine, in seconds.")
+
+
+class SpanInput(BaseModel):
+    """Arguments of an analysis tool: an optional span of the clip (the whole clip when omitted)."""
+
+    start: float | None = Field(default=None, description="Start of the span to analyse, in seconds.")
+    end: float | None = Field(default=None, description="End of the span to analyse, in seconds.")
+
+
+class ToolError(RuntimeError):
+    """An observer could not answer: the message names the tool and the cause."""
+
+
+class Tool:
+    """Base class of every tool. Subclasses set the class attributes and implement :meth:`observe`.
+
+    ``observe`` may be a coroutine function or a plain function; plain functions run in a worker thread so
+    CPU-bound models (OCR, ASR) do not block the event loop.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    input_model: ClassVar[type[BaseModel]] = SpanInput
+    modalities: ClassVar[tuple[Modality, ...]] = ()
+    version: ClassVar[str] = "0"
+    #: True for tools whose answers depend on an LLM's question; the RulePlanner asks such tools only when asked.
+    asks_questions: ClassVar[bool] = False
+    #: True for tools that call a remote model; they join the tool box only when an endpoint is configured.
+    needs_api: ClassVar[bool] = False
+    #: The settings role whose endpoint a ``needs_api`` tool calls.
+    role: ClassVar[str] = "observer"
+    #: RulePlanner ordering: stage 0 tools run in the first broad pass, stage 1 tools after it (they can use the
+    #: first pass's evidence, e.g. OCR on shot keyframes).
+    stage: ClassVar[int] = 0
+
+    def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
+        """The queries of this tool's broad pass over the clip (RulePlanner). Default: the whole clip once."""
+        if self.asks_questions:
+            kind = "video" if media.has_video else "audio clip"
+            return [Query(tool=self.name, question=f"Describe the {kind} in as much detail as possible.")]
+        return [Query(tool=self.name)]
+
+    def recheck_queries(self, media: MediaInfo, evidence: Evidence, span: TimeSpan, claims: list[str]) -> list[Query]:
+        """Queries that re-examine ``span`` where sources disagree or are unsure (RulePlanner).
+
+        Default: question tools are asked which of the ``claims`` is right; analysis tools re-run on the span.
+        """
+        if self.asks_questions:
+            options = " or ".join(f"“{c}”" for c in claims) if claims else "what is there"
+            question = (
+                f"Between {span.start:.2f}s and {span.end:.2f}s, which is correct: {options}? "
+                "Answer only from what you perceive, and say if it is none of them."
+            )
+            return [Query(tool=self.name, question=question, span=span)]
+        return [Query(tool=self.name, span=span)]
+
+    def spec(self) -> ToolSpec:
+        """The planner-facing description of this tool."""
+        return ToolSpec(
+            name=self.name,
+            description=self.description,
+            parameters=self.input_model.model_json_schema(),
+            modalities=list(self.modalities),
+            version=self.version,
+        )
+
+    def applies_to(self, media: MediaInfo) -> bool:
+        """True when the clip has every modality this tool needs."""
+        return set(self.modalities) <= media.modalities
+
+    def observe(self, media: MediaInfo, query: Query) -> list[Observation] | Awaitable[list[Observation]]:
+        """Answer ``query`` about ``media``. Override in subclasses."""
+        raise ToolError(f"tool {self.name!r} does not implement observe()")
+
+    async def aobserve(self, media: MediaInfo, query: Query) -> list[Observation]:
+        """Run :meth:`observe` without blocking the event loop."""
+        if inspect.iscoroutinefunction(self.observe):
+            return await self.observe(media, query)
+        result = await asyncio.to_thread(self.observe, media, query)
+        if inspect.isawaitable(result):
+            result = await result
+        return list(result)
+
+    def __repr__(self) -> str:
+        return f"<Tool {self.name} v{self.version} {list(self.modalities)}>"
+
+
+class FunctionTool(Tool):
+    """A tool made from a function ``fn(media, query) -> list[Observation] | str``.
+
+    A string result becomes one ``description`` observation over the query's span.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[MediaInfo, Query], Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        modalities: Iterable[Modality] = (),
+        input_model: type[BaseModel] = QuestionInput,
+        version: str = "0",
+        asks_questions: bool = True,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__  # type: ignore[misc]
+        self.description = description or (inspect.getdoc(fn) or self.name).splitlines()[0]  # type: ignore[misc]
+        self.modalities = tuple(modalities)  # type: ignore[misc]
+        self.input_model = input_model  # type: ignore[misc]
+        self.version = version  # type: ignore[misc]
+        self.asks_questions = asks_questions  # type: ignore[misc]
+
+    async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
+        """Call the wrapped function and normalise its result."""
+        if inspect.iscoroutinefunction(self.fn):
+            result = await self.fn(media, query)
+        else:
+            result = await asyncio.to_thread(self.fn, media, query)
+        return _normalise(self.name, query, result)
+
+
+def _normalise(tool: str, query: Query, result: Any) -> list[Observation]:
+    if result is None:
+        return []
+    if isinstance(result, Observation):
+        return [result]
+    if isinstance(result, str):
+        return [Observation(tool=tool, kind="description", content=result, span=query.span)]
+    return [o if isinstance(o, Observation) else Observation.model_validate(o) for o in result]
+
+
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    modalities: Iterable[Modality] = (),
+    version: str = "0",
+) -> Callable[[Callable[[MediaInfo, Query], Any]], FunctionTool]:
+    """Decorator: turn ``fn(media, query)`` into a :class:`FunctionTool`."""
+
+    def wrap(fn: Callable[[MediaInfo, Query], Any]) -> FunctionTool:
+        return FunctionTool(fn, name=name, description=description, modalities=modalities, version=version)
+
+    return wrap
+
+
+class LangChainTool(Tool):
+    """Adapts a langchain-core ``BaseTool`` into a Tool.
+
+    The LangChain tool is called with the query's arguments (plus ``question`` when its schema has that
+    field); its string result becomes a ``description`` observation.
+    """
+
+    def __init__(self, lc_tool: Any, modalities: Iterable[Modality] = ()) -> None:
+        self.lc_tool = lc_tool
+        self.name = lc_tool.name  # type: ignore[misc]
+        self.description = lc_tool.description or lc_tool.name  # type: ignore[misc]
+        self.modalities = tuple(modalities)  # type: ignore[misc]
+        self.version = "langchain"  # type: ignore[misc]
+        self.asks_questions = True  # type: ignore[misc]
+        schema = getattr(lc_tool, "args_schema", None)
+        self.input_model = (  # type: ignore[misc]
+            schema if isinstance(schema, type) and issubclass(schema, BaseModel) else QuestionInput
+        )
+
+    def spec(self) -> ToolSpec:
+        """Use the LangChain tool's own argument schema."""
+        spec = super().spec()
+        try:
+            spec.parameters = self.lc_tool.tool_call_schema.model_json_schema()
+        except (AttributeError, TypeError):
+            spec.parameters = QuestionInput.model_json_schema()
+        return spec
+
+    async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
+        """Invoke the LangChain tool with the query's arguments."""
+        args = dict(query.arguments)
+        fields = set(self.lc_tool.args.keys()) if hasattr(self.lc_tool, "args") else set()
+        if query.question is not None and "question" in fields:
+            args.setdefault("question", query.question)
+        if "media_path" in fields:
+            args.setdefault("media_path", media.path or media.source)
+        if not args and query.question is not None:
+            args = {next(iter(fields), "input"): query.question} if fields else query.question  # type: ignore[assignment]
+        result = await self.lc_tool.ainvoke(args)
+        content = getattr(result, "content", result)
+        return [Observation(tool=self.name, kind="description", content=str(content), span=query.span)]
+
+
+def as_tool(obj: Any) -> Tool:
+    """Turn a Tool, a langchain-core BaseTool or a plain function into a Tool. Names are resolved elsewhere."""
+    if isinstance(obj, Tool):
+        return obj
+    try:
+        from langchain_core.tools import BaseTool
+    except ImportError:  # pragma: no cover - langchain-core is a dependency
+        BaseTool = ()  # type: ignore[assignment,misc]
+    if BaseTool and isinstance(obj, BaseTool):
+        return LangChainTool(obj)
+    if callable(obj):
+        return FunctionTool(obj)
+    raise TypeError(f"cannot use {obj!r} as a tool: pass a Tool, a tool name, a langchain BaseTool or a function")

@@ -1,0 +1,14 @@
+"""Entry point of the ``asr`` observer: registers :class:`~detective_asr.tool.ASRTool`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import detective
+from detective_asr.tool import ASRTool
+
+
+@detective.hookimpl
+def register_tools(register: Any) -> None:
+    """Register the ``asr`` tool (the model loads on first use)."""
+    register(ASRTool())

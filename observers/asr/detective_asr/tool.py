@@ -1,0 +1,199 @@
+"""The ``asr`` tool: speech segments with word timestamps, re-split at pauses so spans stay tight."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from detective import media as dmedia
+from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.tools import SpanInput, Tool, ToolError
+from detective_asr import model as whisper
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class Word:
+    """A word with clip-absolute times."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+def split_words(words: list[Word], max_pause: float = 0.5, max_seconds: float = 12.0) -> list[list[Word]]:
+    """Split a segment's words where the pause between two words exceeds ``max_pause`` seconds, or where the
+    piece would grow longer than ``max_seconds``."""
+    pieces: list[list[Word]] = []
+    for word in words:
+        if pieces:
+            current = pieces[-1]
+            pause = word.start - current[-1].end
+            if pause <= max_pause and word.end - current[0].start <= max_seconds:
+                current.append(word)
+                continue
+        pieces.append([word])
+    return pieces
+
+
+def snap_to_voice(
+    rms: np.ndarray, hop: float, start: float, end: float, first_end: float, last_start: float, reach: float = 0.4
+) -> tuple[float, float]:
+    """Move a piece's edges to where the voice really starts and stops.
+
+    Whisper's first word often starts a few hundred milliseconds early. ``rms`` is the frame energy of the
+    audio (frames of ``hop`` seconds, time 0 = first sample); the new start is the first loud frame between
+    ``start - reach`` and the end of the first word, the new end the last loud frame between the start of the
+    last word and ``end + reach``. "Loud" is within 26 dB of the piece's peak. Edges never cross the words.
+    """
+    lo, hi = max(0, int((start - reach) / hop)), min(len(rms), int(math.ceil((end + reach) / hop)))
+    if hi - lo < 2:
+        return start, end
+    loud = rms[lo:hi] >= max(0.05 * float(rms[lo:hi].max()), 1e-3)
+    frames = np.flatnonzero(loud)
+    if frames.size == 0:
+        return start, end
+    onset = (lo + frames[0]) * hop
+    offset = (lo + frames[-1] + 1) * hop
+    new_start = onset if onset < first_end else start
+    new_end = offset if offset > last_start else end
+    return round(new_start, 3), round(max(new_start, new_end), 3)
+
+
+def frame_rms(audio: np.ndarray, sr: int, hop: float = 0.01) -> np.ndarray:
+    """Root-mean-square energy of consecutive ``hop``-second frames."""
+    size = max(1, int(sr * hop))
+    usable = (len(audio) // size) * size
+    if usable == 0:
+        return np.zeros(0, dtype=np.float32)
+    frames = audio[:usable].astype(np.float32).reshape(-1, size)
+    return np.sqrt(np.mean(frames**2, axis=1))
+
+
+class ASRTool(Tool):
+    """Transcribes speech with faster-whisper (CPU, int8, VAD on, word timestamps).
+
+    The model is loaded once per process on first use; see :mod:`detective_asr.model` for how it is found and
+    verified. Long segments are re-split at pauses longer than 0.5 s and kept under 12 s.
+    """
+
+    name: ClassVar[str] = "asr"
+    description: ClassVar[str] = (
+        "Transcribe speech: segments with start/end times, word timestamps, language and confidence. "
+        "Arguments: optional start/end span in seconds (the whole clip when omitted)."
+    )
+    input_model: ClassVar[type[BaseModel]] = SpanInput
+    modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
+    version: ClassVar[str] = "0.1.0"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        beam_size: int = 5,
+        max_pause: float = 0.5,
+        max_segment: float = 12.0,
+    ) -> None:
+        self.model = model
+        self.beam_size = beam_size
+        self.max_pause = max_pause
+        self.max_segment = max_segment
+        self._lock = threading.Lock()
+
+    def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
+        """Speech segments over the query's span (the whole clip when none)."""
+        if not media.has_audio:
+            raise ToolError(f"asr: {media.source} has no audio stream; ASR does not apply")
+        args = SpanInput.model_validate(query.arguments)
+        span = _span(media, query, args)
+        source = whisper.resolve(self.model)
+        model = whisper.load(source)
+        try:
+            audio = dmedia.load_audio(media.path or media.source, start=span.start, end=span.end, sr=SAMPLE_RATE)
+        except dmedia.MediaError as exc:
+            raise ToolError(f"asr: could not decode audio: {exc}") from exc
+        if audio.size < SAMPLE_RATE // 10:
+            return []
+        # One transcription at a time per tool: CTranslate2 already uses every thread it was given.
+        with self._lock:
+            segments, info = model.transcribe(
+                audio,
+                beam_size=self.beam_size,
+                vad_filter=True,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            segments = list(segments)
+        rms = frame_rms(audio, SAMPLE_RATE)
+        observations: list[Observation] = []
+        for segment in segments:
+            observations.extend(self._observations(segment, info, span.start, source.label, rms))
+        return observations
+
+    def _observations(
+        self, segment: Any, info: Any, offset: float, model_label: str, rms: np.ndarray
+    ) -> list[Observation]:
+        words = [
+            Word(w.word, round(offset + w.start, 3), round(offset + w.end, 3), round(float(w.probability), 4))
+            for w in (segment.words or [])
+        ]
+        confidence = min(1.0, max(0.0, math.exp(float(segment.avg_logprob))))
+        common = {
+            "language": info.language,
+            "language_probability": round(float(info.language_probability), 4),
+            "no_speech_prob": round(float(segment.no_speech_prob), 4),
+            "model": model_label,
+        }
+        if not words:
+            text = segment.text.strip()
+            if not text:
+                return []
+            span = TimeSpan(start=round(offset + segment.start, 3), end=round(offset + segment.end, 3))
+            return [self._observation(text, span, confidence, [], common)]
+        out = []
+        for piece in split_words(words, self.max_pause, self.max_segment):
+            text = "".join(w.word for w in piece).strip()
+            if not text:
+                continue
+            start, end = snap_to_voice(
+                rms,
+                0.01,
+                piece[0].start - offset,
+                piece[-1].end - offset,
+                piece[0].end - offset,
+                piece[-1].start - offset,
+            )
+            span = TimeSpan(start=round(offset + start, 3), end=round(offset + end, 3))
+            out.append(self._observation(text, span, confidence, piece, common))
+        return out
+
+    def _observation(
+        self, text: str, span: TimeSpan, confidence: float, words: list[Word], common: dict[str, Any]
+    ) -> Observation:
+        payload = {
+            "words": [
+                {"word": w.word.strip(), "start": w.start, "end": w.end, "probability": w.probability} for w in words
+            ],
+            **common,
+        }
+        return Observation(
+            tool=self.name, kind="speech", content=text, span=span, confidence=round(confidence, 4), payload=payload
+        )
+
+
+def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
+    """The query's span, else the arguments' start/end, clipped to the clip."""
+    if query.span is not None:
+        start, end = query.span.start, query.span.end
+    else:
+        start = args.start if args.start is not None else 0.0
+        end = args.end if args.end is not None else media.duration
+    start = min(max(0.0, start), media.duration)
+    return TimeSpan(start=start, end=max(start, min(end, media.duration)))

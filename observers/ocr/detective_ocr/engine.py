@@ -1,0 +1,127 @@
+"""The OCR engine: rapidocr with the PP-OCR models that ship inside the rapidocr wheel, loaded once per process.
+
+rapidocr downloads a model whenever its configuration names one without a path, so every model is given by
+an explicit file path here and a missing file is an error, never a download.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detective.tools import ToolError
+
+#: The model files of the rapidocr==3.10.0 wheel (``rapidocr/models``).
+DET_MODEL = "PP-OCRv6_det_small.onnx"
+REC_MODEL = "PP-OCRv6_rec_small.onnx"
+CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine is built: model folder, threads, detector input size and the angle classifier."""
+
+    model_dir: str | None = None
+    threads: int = 0
+    det_side: int = 960
+    use_cls: bool = False
+
+    def resolved_threads(self) -> int:
+        """Intra-op threads: the configured number, else ``OMNI_DETECTIVE_OCR_THREADS``, else up to 4 cores."""
+        if self.threads > 0:
+            return self.threads
+        env = os.environ.get("OMNI_DETECTIVE_OCR_THREADS", "")
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+        return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class TextLine:
+    """One recognised line in one frame: text, score and quadrilateral box in pixels of that frame."""
+
+    text: str
+    score: float
+    box: np.ndarray  # shape (4, 2), x/y pixels
+
+
+def wheel_model_dir() -> Path:
+    """The ``models`` folder inside the installed rapidocr package."""
+    import rapidocr
+
+    return Path(rapidocr.__file__).resolve().parent / "models"
+
+
+def model_paths(config: EngineConfig) -> dict[str, Path]:
+    """Paths of the detector, recogniser and classifier; raises ToolError naming any missing file."""
+    root = Path(config.model_dir) if config.model_dir else wheel_model_dir()
+    paths = {"det": root / DET_MODEL, "rec": root / REC_MODEL, "cls": root / CLS_MODEL}
+    needed = ["det", "rec"] + (["cls"] if config.use_cls else [])
+    missing = [str(paths[k]) for k in needed if not paths[k].is_file()]
+    if missing:
+        raise ToolError(
+            "ocr: PP-OCR model file(s) missing: "
+            + ", ".join(missing)
+            + ". They ship inside the rapidocr==3.10.0 wheel; reinstall it (pip install --force-reinstall "
+            "rapidocr==3.10.0) or point model_dir at a folder holding them. Models are never downloaded."
+        )
+    return paths
+
+
+class OCREngine:
+    """A loaded rapidocr pipeline. Calls are serialised: rapidocr keeps per-call state on the instance."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        from rapidocr import RapidOCR
+
+        paths = model_paths(config)
+        threads = config.resolved_threads()
+        params: dict[str, Any] = {
+            "Global.log_level": "error",  # "no text found" is not a warning here
+            "Global.use_cls": config.use_cls,
+            # Frames arrive already downscaled; "max" keeps the detector from upscaling small frames.
+            "Det.limit_type": "max",
+            "Det.limit_side_len": config.det_side,
+            "Det.model_path": str(paths["det"]),
+            "Rec.model_path": str(paths["rec"]),
+            "Cls.model_path": str(paths["cls"]),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        self.config = config
+        self._ocr = RapidOCR(params=params)
+        self._lock = threading.Lock()
+
+    def read(self, rgb: np.ndarray) -> list[TextLine]:
+        """The text lines of one RGB frame."""
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        with self._lock:
+            result = self._ocr(bgr)
+        boxes = getattr(result, "boxes", None)
+        if boxes is None or result.txts is None:
+            return []
+        return [
+            TextLine(text=str(text), score=float(score), box=np.asarray(box, dtype=np.float32))
+            for text, score, box in zip(result.txts, result.scores, boxes, strict=False)
+        ]
+
+
+_engines: dict[EngineConfig, OCREngine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(config: EngineConfig) -> OCREngine:
+    """The process-wide engine for ``config``, built on first use (thread-safe)."""
+    engine = _engines.get(config)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(config)
+            if engine is None:
+                engine = OCREngine(config)
+                _engines[config] = engine
+    return engine

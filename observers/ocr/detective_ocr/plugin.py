@@ -1,0 +1,14 @@
+"""Entry point of the ``ocr`` observer: registers :class:`~detective_ocr.tool.OCRTool`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import detective
+from detective_ocr.tool import OCRTool
+
+
+@detective.hookimpl
+def register_tools(register: Any) -> None:
+    """Register the ``ocr`` tool."""
+    register(OCRTool())

@@ -1,0 +1,174 @@
+"""The ``ocr`` tool: on-screen text tracks with start/end, position, colours and size."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from detective import media as dmedia
+from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.tools import SpanInput, Tool, ToolError
+from detective_ocr.appearance import grid_position, text_appearance
+from detective_ocr.engine import EngineConfig, TextLine, get_engine
+from detective_ocr.tracks import MIN_SCORE, Sighting, Track, build_tracks, is_junk
+
+Frame = tuple[float, np.ndarray]
+
+
+class OCRInput(SpanInput):
+    """Arguments of the ``ocr`` tool."""
+
+    times: list[float] | None = Field(
+        default=None, description="Extra instants to read, in seconds (e.g. shot keyframes)."
+    )
+    every: float = Field(
+        default=1.0, ge=0.0, description="Seconds between sampled frames; 0 reads only the given times."
+    )
+
+
+class OCRTool(Tool):
+    """Reads on-screen text in sampled frames and links identical lines over time into tracks.
+
+    Frames are the query's ``times`` plus one frame every ``every`` seconds over the span, downscaled to
+    ``max_side``. A frame identical to the previous sample (cheap thumbnail diff) reuses its result. Lines
+    scoring below 0.8 or with fewer than two letters/digits are dropped.
+    """
+
+    name: ClassVar[str] = "ocr"
+    description: ClassVar[str] = (
+        "Read on-screen text (captions, titles, signs, tickers) with the time span each line is visible, "
+        "where it is on screen and its colours. Arguments: optional start/end span, optional list of times "
+        "(e.g. shot keyframes), sampling interval `every` in seconds (default 1)."
+    )
+    input_model: ClassVar[type[BaseModel]] = OCRInput
+    modalities: ClassVar[tuple[Modality, ...]] = ("video",)
+    version: ClassVar[str] = "0.1.0"
+
+    def __init__(
+        self,
+        *,
+        max_side: int = 960,
+        model_dir: str | None = None,
+        threads: int = 0,
+        use_cls: bool = False,
+        max_gap: int = 1,
+    ) -> None:
+        self.max_side = max_side
+        self.max_gap = max_gap
+        self.engine_config = EngineConfig(model_dir=model_dir, threads=threads, det_side=max_side, use_cls=use_cls)
+
+    def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
+        """Text tracks over the query's span (the whole clip when none)."""
+        if not media.has_video:
+            raise ToolError(f"ocr: {media.source} has no video stream; OCR does not apply")
+        args = OCRInput.model_validate(query.arguments)
+        span = _span(media, query, args)
+        every = args.every
+        times = sorted({round(t, 3) for t in (args.times or []) if span.start <= t <= span.end})
+        if every <= 0 and not times:
+            raise ToolError(f"ocr: {media.source}: `every` is 0 and no `times` were given, nothing to read")
+        engine = get_engine(self.engine_config)
+        path = media.path or media.source
+        sample_times: list[float] = []
+        samples: list[list[Sighting]] = []
+        previous: tuple[np.ndarray, list[Sighting]] | None = None
+        try:
+            for t, frame in self._frames(path, times, every, span):
+                thumb = _thumbnail(frame)
+                if previous is not None and _same_picture(previous[0], thumb):
+                    sightings = previous[1]
+                else:
+                    sightings = _sightings(frame, engine.read(frame))
+                previous = (thumb, sightings)
+                sample_times.append(t)
+                samples.append(sightings)
+        except dmedia.MediaError as exc:
+            raise ToolError(f"ocr: could not decode frames: {exc}") from exc
+        tracks = build_tracks(samples, max_gap=self.max_gap)
+        step = every if every > 0 else None
+        return [self._observation(track, sample_times, step, span) for track in tracks]
+
+    def _frames(self, path: str, times: list[float], every: float, span: TimeSpan) -> Iterator[Frame]:
+        """Keyframes and regular samples merged in time order; near-duplicate instants are read once."""
+        keyframes = dmedia.frames_at(path, times, max_side=self.max_side) if times else []
+        regular: Iterator[Frame] = (
+            dmedia.iter_frames(path, every, start=span.start, end=span.end, max_side=self.max_side)
+            if every > 0
+            else iter(())
+        )
+        last: float | None = None
+        for t, frame in heapq.merge(keyframes, regular, key=lambda item: item[0]):
+            if last is not None and abs(t - last) < 1e-3:
+                continue
+            last = t
+            yield t, frame
+
+    def _observation(self, track: Track, times: list[float], step: float | None, span: TimeSpan) -> Observation:
+        start = times[track.first]
+        last = times[track.last]
+        end = last + step if step is not None else last
+        if track.last + 1 < len(times):
+            end = min(end, times[track.last + 1]) if step is not None else times[track.last + 1]
+        end = max(last, min(end, span.end))
+        box = track.box
+        return Observation(
+            tool=self.name,
+            kind="text",
+            content=track.text,
+            span=TimeSpan(start=start, end=end),
+            confidence=round(min(1.0, max(0.0, track.score)), 4),
+            payload={
+                "position": grid_position(box),
+                "box": [round(v, 4) for v in box],
+                "color": track.most_common("color"),
+                "background": track.most_common("background"),
+                "height_frac": round(box[3] - box[1], 4),
+                "frames": len(track.sightings),
+            },
+        )
+
+
+def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
+    """The query's span, else the arguments' start/end, clipped to the clip."""
+    if query.span is not None:
+        start, end = query.span.start, query.span.end
+    else:
+        start = args.start if args.start is not None else 0.0
+        end = args.end if args.end is not None else media.duration
+    start = min(max(0.0, start), media.duration)
+    return TimeSpan(start=start, end=max(start, min(end, media.duration)))
+
+
+def _sightings(frame: np.ndarray, lines: list[TextLine]) -> list[Sighting]:
+    height, width = frame.shape[:2]
+    kept: list[Sighting] = []
+    for line in lines:
+        text = line.text.strip()
+        if line.score < MIN_SCORE or is_junk(text):
+            continue
+        xs, ys = line.box[:, 0], line.box[:, 1]
+        px = (int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max())))
+        color, background, px = text_appearance(frame, px)
+        box = (
+            max(0.0, px[0] / width),
+            max(0.0, px[1] / height),
+            min(1.0, px[2] / width),
+            min(1.0, px[3] / height),
+        )
+        kept.append(Sighting(text=text, score=line.score, box=box, color=color, background=background))
+    return kept
+
+
+def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    """A 4x mean-pooled grey image: compression noise averages out, a changed character does not."""
+    grey = frame.astype(np.float32).mean(axis=2)
+    h, w = (grey.shape[0] // 4) * 4, (grey.shape[1] // 4) * 4
+    return grey[:h, :w].reshape(h // 4, 4, w // 4, 4).mean(axis=(1, 3))
+
+
+def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and float(np.abs(a - b).max()) <= 12.0

@@ -1,0 +1,14 @@
+"""Entry point of the ``shots`` observer: registers :class:`~detective_shots.tool.ShotsTool`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import detective
+from detective_shots.tool import ShotsTool
+
+
+@detective.hookimpl
+def register_tools(register: Any) -> None:
+    """Register the ``shots`` tool."""
+    register(ShotsTool())

@@ -1,0 +1,253 @@
+"""The Omni-Cloze judges: the LLM judge (upstream's protocol) and a deterministic lexical proxy for offline use.
+
+Both have ``async judge(record) -> dict`` returning the output record: the input record plus ``judge`` (who judged,
+how, and whether it failed) and ``predictions`` (``{"1": "A", …}``; ``None`` marks an unanswered blank).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from detective.runtime import Cache, RunServices
+from detective_cloze.lexical import contains, normalise, phrase
+from detective_cloze.prompts import PROMPT_HASH, SYSTEM_PROMPT, repair_message, user_message
+from detective_cloze.records import NOT_GIVEN, ClozeItem, judge_view, parse_cloze
+from detective_cloze.replies import parse_reply
+
+DEFAULT_CAPTION_FIELD = "predicted_caption"
+CACHE_NAMESPACE = "cloze-judge"
+RAW_REPLY_LIMIT = 4000
+LEXICAL_VERSION = "cloze-lexical/1"
+LEXICAL_HASH = hashlib.sha256(LEXICAL_VERSION.encode()).hexdigest()[:16]
+LEXICAL_LABEL = "offline lexical proxy (word matching), not the Omni-Cloze LLM judge; scores are not comparable"
+
+
+def sha(text: str) -> str:
+    """sha256 hex digest of ``text``."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SQLiteCache:
+    """A small persistent key-value store with the :class:`detective.runtime.Cache` protocol (one SQLite file)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        with self._lock, self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS cache (namespace TEXT, key TEXT, value TEXT, PRIMARY KEY (namespace, key))"
+            )
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The stored JSON value, or ``None``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM cache WHERE namespace = ? AND key = ?", (namespace, key)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value (committed at once, so an interrupted run keeps it)."""
+        blob = json.dumps(value, ensure_ascii=False)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO cache (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, blob)
+            )
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+
+def caption_of(record: dict[str, Any], field: str) -> str | None:
+    """The caption in ``field``, or ``None`` when it is missing, not text, or blank."""
+    value = record.get(field)
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+def _output(record: dict[str, Any], judge: dict[str, Any], predictions: dict[str, str | None]) -> dict[str, Any]:
+    out = dict(record)
+    out["judge"] = judge
+    out["predictions"] = predictions
+    return out
+
+
+def _all_not_given(item: ClozeItem) -> dict[str, str | None]:
+    return dict.fromkeys(item.blank_ids, NOT_GIVEN)
+
+
+class LLMJudge:
+    """Upstream's judge: one chat call per record with the passage, its options and the caption (temperature 0).
+
+    The reply is parsed robustly; an unreadable reply is re-asked up to ``repair_attempts`` times, then counted as
+    E for every blank and flagged ``failed`` (upstream's rule). Results are cached by judge model, endpoint, prompt
+    hash and caption hash. A chat error (after the client's own retries) propagates as :class:`LLMError`.
+    """
+
+    name = "cloze-llm"
+
+    def __init__(
+        self,
+        services: RunServices | None = None,
+        *,
+        caption_field: str = DEFAULT_CAPTION_FIELD,
+        cache: Cache | None = None,
+        repair_attempts: int = 2,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.services = services or RunServices()
+        self.client = self.services.llm("judge")
+        self.caption_field = caption_field
+        self.cache = cache if cache is not None else self.services.cache
+        self.repair_attempts = repair_attempts
+        self.max_tokens = max_tokens
+
+    @property
+    def model(self) -> str:
+        """The judge model id."""
+        return self.client.model
+
+    @property
+    def endpoint_host(self) -> str:
+        """The judge endpoint's host."""
+        return self.client.endpoint.host
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this judge in a result: name, model, endpoint host and prompt hash."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "endpoint_host": self.endpoint_host,
+            "prompt_hash": PROMPT_HASH,
+        }
+
+    def messages(self, item: ClozeItem, caption: str) -> list[dict[str, str]]:
+        """The chat messages for one record: the system rules, then the passage view and the delimited caption."""
+        return [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": user_message(judge_view(item), caption, item.blank_ids)},
+        ]
+
+    def cache_key(self, item: ClozeItem, caption: str) -> str:
+        """Judge model, endpoint host, prompt hash (template and the rendered passage) and caption hash."""
+        question = sha(json.dumps([judge_view(item), item.blank_ids]))
+        return sha(json.dumps([self.model, self.endpoint_host, PROMPT_HASH, question, sha(caption)]))
+
+    async def judge(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Judge one record; returns the output record. Raises :class:`ClozeFormatError` or :class:`LLMError`."""
+        item = parse_cloze(record)
+        info = self.describe()
+        caption = caption_of(record, self.caption_field)
+        if caption is None:
+            info.update(raw_reply=None, failed=False, attempts=0, caption_missing=True)
+            return _output(record, info, _all_not_given(item))
+        key = self.cache_key(item, caption)
+        if self.cache is not None:
+            hit = self.cache.get(CACHE_NAMESPACE, key)
+            if hit is not None:
+                info.update(hit["judge"], cached=True)
+                return _output(record, info, hit["predictions"])
+        messages = self.messages(item, caption)
+        options = {b.id: b.options for b in item.blanks}
+        raw = ""
+        attempts = 0
+        parsed = None
+        for attempt in range(self.repair_attempts + 1):
+            attempts = attempt + 1
+            reply = await self.client.chat(messages, temperature=0, max_tokens=self.max_tokens, cache=False)
+            raw = reply.content or ""
+            parsed = parse_reply(raw, item.blank_ids, options)
+            if parsed.ok:
+                break
+            messages = [
+                *messages,
+                {"role": "assistant", "content": raw},
+                {"role": "user", "content": repair_message(parsed.reason, item.blank_ids)},
+            ]
+        assert parsed is not None
+        info.update(raw_reply=raw[:RAW_REPLY_LIMIT], failed=not parsed.ok, attempts=attempts)
+        if not parsed.ok:
+            info["error"] = f"unparseable judge reply after {attempts} attempt(s): {parsed.reason}"
+            return _output(record, info, _all_not_given(item))
+        if self.cache is not None:
+            self.cache.put(CACHE_NAMESPACE, key, {"judge": info, "predictions": parsed.predictions})
+        return _output(record, info, parsed.predictions)
+
+
+class LexicalJudge:
+    """Offline proxy: picks the option whose words the caption states, E when none or more than one does.
+
+    Deterministic and free, for demos, smoke tests and CI. It is not the Omni-Cloze judge: it misses paraphrases
+    and cannot tell negation ("no siren") from mention, so its scores are not comparable to published ones.
+    """
+
+    name = "cloze-lexical"
+    model = LEXICAL_VERSION
+    endpoint_host = "local"
+
+    def __init__(self, *, caption_field: str = DEFAULT_CAPTION_FIELD) -> None:
+        self.caption_field = caption_field
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this judge in a result, labelled as a proxy."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "endpoint_host": self.endpoint_host,
+            "prompt_hash": LEXICAL_HASH,
+            "proxy": LEXICAL_LABEL,
+        }
+
+    def choose(self, item: ClozeItem, caption: str) -> dict[str, str | None]:
+        """The letter per blank: the one option stated in ``caption``, else E."""
+        words = normalise(caption)
+        predictions: dict[str, str | None] = {}
+        for blank in item.blanks:
+            stated = [letter for letter, text in blank.options.items() if contains(words, phrase(text))]
+            predictions[blank.id] = stated[0] if len(stated) == 1 else NOT_GIVEN
+        return predictions
+
+    async def judge(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Judge one record; returns the output record. Raises :class:`ClozeFormatError` on a bad record."""
+        item = parse_cloze(record)
+        info = self.describe()
+        caption = caption_of(record, self.caption_field)
+        if caption is None:
+            info.update(raw_reply=None, failed=False, caption_missing=True)
+            return _output(record, info, _all_not_given(item))
+        predictions = self.choose(item, caption)
+        info.update(raw_reply=json.dumps(predictions), failed=False)
+        return _output(record, info, predictions)
+
+
+def make_llm_judge() -> LLMJudge:
+    """Factory registered as ``cloze-llm``: the LLM judge on the current run's services."""
+    from detective.runtime import current_services
+
+    return LLMJudge(current_services())
+
+
+def make_lexical_judge() -> LexicalJudge:
+    """Factory registered as ``cloze-lexical``: the offline lexical proxy judge."""
+    return LexicalJudge()
+
+
+__all__ = [
+    "CACHE_NAMESPACE",
+    "LEXICAL_LABEL",
+    "LLMJudge",
+    "LexicalJudge",
+    "SQLiteCache",
+    "make_lexical_judge",
+    "make_llm_judge",
+]

@@ -1,0 +1,98 @@
+"""The lexical matcher behind the offline proxy judge: does the caption state an option's words?
+
+Text is normalised (Unicode, case, punctuation, number words to digits: "forty-two" and "42" agree, ordinals too:
+"first" and "1st") and an option matches when its words appear in the caption as a contiguous run of whole words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SMALL = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {word: 10 * (i + 2) for i, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_ORDINALS = {
+    word: f"{i + 1}{'st' if i == 0 else 'nd' if i == 1 else 'rd' if i == 2 else 'th'}"
+    for i, word in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split())
+}
+_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)(?![^\W\d_])|\d+(?:\.\d+)?|[^\W\d_]+")
+_ARTICLES = {"a", "an", "the"}
+
+
+def _read_number(tokens: list[str], start: int) -> tuple[int, int] | None:
+    """The number spelt by the words from ``start`` on, and the index after it; ``None`` if there is none."""
+    total, current, last, index = 0, 0, "", start
+    while index < len(tokens):
+        word = tokens[index]
+        if word in _SMALL and (last in ("", "hundred", "thousand") or (last == "tens" and 1 <= _SMALL[word] <= 9)):
+            current += _SMALL[word]
+            last = "unit" if _SMALL[word] < 10 else "teen"
+        elif word in _TENS and last in ("", "hundred", "thousand"):
+            current += _TENS[word]
+            last = "tens"
+        elif word == "hundred" and last == "unit" and 0 < current < 10:
+            current *= 100
+            last = "hundred"
+        elif word == "thousand" and last in ("unit", "teen", "tens", "hundred") and current > 0:
+            total += current * 1000
+            current, last = 0, "thousand"
+        elif (
+            word == "and"
+            and last == "hundred"
+            and index + 1 < len(tokens)
+            and (tokens[index + 1] in _SMALL or tokens[index + 1] in _TENS)
+        ):
+            pass
+        else:
+            break
+        index += 1
+    if index == start:
+        return None
+    return total + current, index
+
+
+def normalise(text: str) -> list[str]:
+    """``text`` as a list of comparable words: lower case, no punctuation, numbers as digits."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
+    raw = _TOKEN.findall(text)
+    tokens: list[str] = []
+    index = 0
+    while index < len(raw):
+        word = raw[index]
+        if word in _ORDINALS:
+            tokens.append(_ORDINALS[word])
+            index += 1
+            continue
+        number = _read_number(raw, index)
+        if number is not None:
+            tokens.append(str(number[0]))
+            index = number[1]
+            continue
+        tokens.append(word)
+        index += 1
+    return tokens
+
+
+def phrase(option: str) -> list[str]:
+    """An option's words for matching: normalised, a leading article dropped ("a siren" matches "siren")."""
+    words = normalise(option)
+    while len(words) > 1 and words[0] in _ARTICLES:
+        words = words[1:]
+    return words
+
+
+def contains(haystack: list[str], needle: list[str]) -> bool:
+    """True when ``needle`` occurs in ``haystack`` as a contiguous run of whole words."""
+    if not needle or len(needle) > len(haystack):
+        return False
+    first, size = needle[0], len(needle)
+    return any(
+        haystack[i] == first and haystack[i : i + size] == needle for i in range(len(haystack) - size + 1)
+    )

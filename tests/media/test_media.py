@@ -1,0 +1,261 @@
+"""Media decoding on synthetic clips with known ground truth, and every kind of bad input."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import wave
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import respx
+
+from detective.media import (
+    MediaError,
+    audio_chunks,
+    content_hash,
+    frames_at,
+    iter_audio,
+    iter_frames,
+    load_audio,
+    open_media,
+    probe,
+    wav_bytes,
+)
+
+SR = 16000
+
+
+def _onset(samples: np.ndarray, after: float, level: float = 0.1) -> float:
+    """First time (s) after ``after`` where the signal exceeds ``level``."""
+    start = int(after * SR)
+    return (start + int(np.flatnonzero(np.abs(samples[start:]) > level)[0])) / SR
+
+
+def test_probe_video_with_audio(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["scene"]
+    info = probe(clip["path"])
+    assert info.has_video and info.has_audio
+    assert info.modalities == {"audio", "video"}
+    assert (info.width, info.height) == (640, 360)
+    assert info.fps == pytest.approx(25.0)
+    assert info.duration == pytest.approx(clip["duration"], abs=0.1)
+    assert info.video_codec == "h264" and info.audio_codec == "aac"
+    assert info.size_bytes == Path(clip["path"]).stat().st_size
+
+
+def test_probe_video_without_audio_and_audio_only(fixture_media: dict[str, Any]) -> None:
+    silent = probe(fixture_media["clips"]["silent"]["path"])
+    assert silent.has_video and not silent.has_audio and silent.kind == "video"
+    speech = probe(fixture_media["clips"]["speech"]["path"])
+    assert speech.has_audio and not speech.has_video and speech.kind == "audio"
+    assert speech.audio_sample_rate == 22050
+    assert speech.duration == pytest.approx(10.0, abs=0.01)
+
+
+def test_open_media_local_fills_hash(fixture_media: dict[str, Any]) -> None:
+    path = fixture_media["clips"]["silent"]["path"]
+    info = open_media(path)
+    assert info.source == path
+    assert info.content_hash == content_hash(path)
+    assert len(info.content_hash) == 64
+
+
+@respx.mock
+def test_open_media_downloads_urls(fixture_media: dict[str, Any]) -> None:
+    data = Path(fixture_media["clips"]["speech"]["path"]).read_bytes()
+    respx.get("https://media.example/clip.wav").mock(return_value=httpx.Response(200, content=data))
+    info = open_media("https://media.example/clip.wav")
+    assert info.source == "https://media.example/clip.wav"
+    assert info.path is not None and info.path.endswith(".wav") and Path(info.path).read_bytes() == data
+    assert info.has_audio and info.duration == pytest.approx(10.0, abs=0.01)
+
+
+@respx.mock
+def test_open_media_url_errors_name_the_url() -> None:
+    respx.get("https://media.example/missing.mp4").mock(return_value=httpx.Response(404))
+    with pytest.raises(MediaError, match=r"^https://media\.example/missing\.mp4: download failed .*404"):
+        open_media("https://media.example/missing.mp4")
+    respx.get("https://media.example/big.mp4").mock(return_value=httpx.Response(200, content=b"x" * 5000))
+    with pytest.raises(MediaError, match="limit"):
+        open_media("https://media.example/big.mp4", max_download_bytes=1000)
+
+
+def test_load_audio_times_match_ground_truth(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["scene"]
+    samples = load_audio(clip["path"])
+    assert samples.dtype == np.float32 and samples.ndim == 1
+    assert float(np.abs(samples).max()) <= 1.0
+    assert samples.size / SR == pytest.approx(clip["duration"], abs=0.1)
+    tone = clip["tones"][0]
+    noise = clip["noise"][0]
+    assert _onset(samples, tone["start"] - 0.2) == pytest.approx(tone["start"], abs=0.02)
+    assert _onset(samples, noise["start"] - 0.2) == pytest.approx(noise["start"], abs=0.02)
+    # silence before the first sentence
+    assert float(np.abs(samples[: int(0.4 * SR)]).max()) < 0.01
+
+
+def test_load_audio_window_starts_at_requested_time(fixture_media: dict[str, Any]) -> None:
+    for name in ("scene", "speech"):
+        clip = fixture_media["clips"][name]
+        tone = clip["tones"][0]
+        window = load_audio(clip["path"], start=tone["start"] - 1.0, end=tone["start"] + 0.5)
+        assert window.size == int(1.5 * SR)
+        assert (tone["start"] - 1.0) + _onset(window, 0.0) == pytest.approx(tone["start"], abs=0.02)
+        # the tone's frequency survives the resampling
+        burst = window[int(1.1 * SR) : int(1.5 * SR)]
+        peak = np.argmax(np.abs(np.fft.rfft(burst))) * SR / burst.size
+        assert peak == pytest.approx(tone["freq"], abs=5)
+
+
+def test_iter_audio_streams_consistent_blocks(fixture_media: dict[str, Any]) -> None:
+    path = fixture_media["clips"]["scene"]["path"]
+    blocks = list(iter_audio(path, block_seconds=5.0))
+    assert [start for start, _ in blocks] == [0.0, 5.0, 10.0, 15.0]
+    assert all(b.size == 5 * SR for _, b in blocks[:-1])
+    joined = np.concatenate([b for _, b in blocks])
+    np.testing.assert_allclose(joined, load_audio(path), atol=1e-6)
+
+
+def test_no_audio_stream_gives_empty_audio(fixture_media: dict[str, Any]) -> None:
+    path = fixture_media["clips"]["silent"]["path"]
+    assert load_audio(path).size == 0
+    assert list(iter_audio(path)) == []
+
+
+def test_frames_at_returns_shown_frame_with_true_time(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["scene"]
+    asked = [7.0, 0.0, 3.99, 4.01, 1.05, 15.99, 30.0]
+    frames = frames_at(clip["path"], asked)
+    assert len(frames) == len(asked)
+    for t, (true_time, image) in zip(asked, frames, strict=True):
+        assert image.shape == (360, 640, 3) and image.dtype == np.uint8
+        # the shown frame started at most one frame interval before the asked time, on the 25 fps grid
+        expected = min(t, clip["duration"] - 0.04)
+        assert expected - 0.04 - 1e-6 <= true_time <= expected + 1e-6
+        assert true_time * 25 == pytest.approx(round(true_time * 25), abs=1e-3)
+    # 3.99 is the last navy frame, 4.01 the gradient after the cut: different pictures
+    before, after = frames[2][1].astype(int), frames[3][1].astype(int)
+    assert np.abs(before - after).mean() > 20
+
+
+def test_frames_at_sees_overlays_only_while_shown(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["scene"]
+    text = clip["texts"][0]
+    x0, y0, x1, y1 = text["box"]
+    times = [text["start"] - 0.3, (text["start"] + text["end"]) / 2, text["end"] + 0.1]
+    crops = []
+    for _, image in frames_at(clip["path"], times):
+        crops.append(image[int(y0 * 360) : int(y1 * 360), int(x0 * 640) : int(x1 * 640)].astype(float))
+    spread = [float(c.std(axis=(0, 1)).max()) for c in crops]  # per colour channel
+    assert spread[1] > 40  # white letters over navy
+    assert spread[0] < 5 and spread[2] < 5
+
+
+def test_frames_at_downscales(fixture_media: dict[str, Any]) -> None:
+    ((t, image),) = frames_at(fixture_media["bad"]["4k"], [0.5], max_side=640)
+    assert image.shape == (360, 640, 3)
+    assert t == pytest.approx(0.48, abs=0.041)
+    ((_, small),) = frames_at(fixture_media["clips"]["silent"]["path"], [1.0], max_side=100)
+    assert small.shape == (56, 100, 3)
+
+
+def test_iter_frames_samples_every_step(fixture_media: dict[str, Any]) -> None:
+    path = fixture_media["clips"]["scene"]["path"]
+    frames = list(iter_frames(path, every=0.5, start=2.0, end=6.0, max_side=320))
+    times = [t for t, _ in frames]
+    assert len(times) == 8
+    assert times == sorted(times) and len(set(times)) == len(times)
+    for k, t in enumerate(times):
+        assert 2.0 + 0.5 * k - 0.04 - 1e-6 <= t <= 2.0 + 0.5 * k + 1e-6
+    assert frames[0][1].shape == (180, 320, 3)
+    # every=3 s over 16 s crosses the gaps by seeking and still lands on the right frames
+    sparse = [t for t, _ in iter_frames(path, every=3.0)]
+    assert sparse == pytest.approx([0.0, 3.0, 6.0, 9.0, 12.0, 15.0], abs=0.041)
+
+
+def test_iter_frames_on_audio_only_clip_fails_clearly(fixture_media: dict[str, Any]) -> None:
+    path = fixture_media["clips"]["speech"]["path"]
+    with pytest.raises(MediaError, match="has no video stream"):
+        list(iter_frames(path, every=1.0))
+    with pytest.raises(MediaError, match="has no video stream"):
+        frames_at(path, [1.0])
+
+
+@pytest.mark.parametrize(
+    ("name", "cause"),
+    [
+        ("empty", "empty file"),
+        ("truncated", "truncated"),
+        ("notmedia", "not a readable media file"),
+        ("zero", "no audio or video stream"),
+        ("zero_wav", "0 seconds"),
+        ("nostreams", "no audio or video stream"),
+    ],
+)
+def test_bad_inputs_raise_media_error_naming_file(
+    fixture_media: dict[str, Any], name: str, cause: str
+) -> None:
+    path = fixture_media["bad"][name]
+    with pytest.raises(MediaError, match=cause) as info:
+        probe(path)
+    assert str(info.value).startswith(f"{path}: ")
+    with pytest.raises(MediaError, match="^" + path):
+        open_media(path)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.mp4")
+    with pytest.raises(MediaError, match="file not found") as info:
+        probe(missing)
+    assert str(info.value).startswith(missing)
+    with pytest.raises(MediaError, match="file not found"):
+        load_audio(missing)
+    with pytest.raises(MediaError, match="is a directory"):
+        probe(str(tmp_path))
+    with pytest.raises(MediaError, match="is a directory"):
+        frames_at(str(tmp_path), [0.0])
+
+
+def test_decoding_a_bad_file_raises_media_error(fixture_media: dict[str, Any]) -> None:
+    with pytest.raises(MediaError, match="truncated"):
+        load_audio(fixture_media["bad"]["truncated"])
+    with pytest.raises(MediaError, match="not a readable media file"):
+        frames_at(fixture_media["bad"]["notmedia"], [0.0])
+
+
+def test_4k_probe(fixture_media: dict[str, Any]) -> None:
+    info = probe(fixture_media["bad"]["4k"])
+    assert (info.width, info.height) == (3840, 2160)
+    assert not info.has_audio
+
+
+def test_audio_chunks() -> None:
+    assert audio_chunks(0.0) == []
+    spans = audio_chunks(65.0, max_seconds=30.0)
+    assert len(spans) == 3
+    assert spans[0].start == 0.0 and spans[-1].end == 65.0
+    assert all(s.duration <= 30.0 for s in spans)
+    assert all(a.end == b.start for a, b in itertools.pairwise(spans))
+    assert len(audio_chunks(30.0, 30.0)) == 1
+    assert len(audio_chunks(30.01, 30.0)) == 2
+
+
+def test_wav_bytes_round_trip() -> None:
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR).astype(np.float32)
+    data = wav_bytes(np.concatenate([tone, [2.0, -2.0]]), sr=SR)
+    with wave.open(io.BytesIO(data)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, SR)
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert pcm.size == SR + 2
+    assert pcm[-2:].tolist() == [32767, -32767]  # clipped, not wrapped
+    np.testing.assert_allclose(pcm[:SR] / 32767.0, tone, atol=1e-4)
+
+
+def test_content_hash_is_sha256(tmp_path: Path) -> None:
+    target = tmp_path / "x.bin"
+    target.write_bytes(b"abc")
+    assert content_hash(target) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
