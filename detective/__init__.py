@@ -1,6 +1,7 @@
 """omni-detective: an agent that interrogates independent observers and writes detailed omni captions."""
 
 from detective.hookspecs import hookimpl
+from detective.logs import configure_default
 from detective.models import (
     Caption,
     Evidence,
@@ -14,6 +15,7 @@ from detective.tools import FunctionTool, QuestionInput, SpanInput, Tool, ToolEr
 
 __all__ = [
     "Caption",
+    "Detective",
     "Evidence",
     "FunctionTool",
     "MediaInfo",
@@ -29,3 +31,14 @@ __all__ = [
     "tool",
 ]
 __version__ = "0.1.0"
+
+configure_default()
+
+
+def __getattr__(name: str) -> object:
+    # Detective pulls in LangGraph; import it on first use so `import detective` in a plugin stays light.
+    if name == "Detective":
+        from detective.detective import Detective
+
+        return Detective
+    raise AttributeError(f"module 'detective' has no attribute {name!r}")

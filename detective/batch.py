@@ -387,7 +387,9 @@ class BatchSummary:
             "cached_calls": sum(m.cached_calls for m in self.usage.models.values()),
             "tokens": self.usage.total_tokens,
             "observer_calls": self.usage.observer_calls,
-            "per_model": {name: {**m.model_dump(), "total_tokens": m.total_tokens} for name, m in self.usage.models.items()},
+            "per_model": {
+                name: {**m.model_dump(), "total_tokens": m.total_tokens} for name, m in self.usage.models.items()
+            },
             "seconds": round(self.seconds, 3),
             "clips_per_minute": round(60.0 * self.done / self.seconds, 2) if self.seconds > 0 else None,
             "cost_usd": round(self.cost_usd, 6) if self.cost_usd is not None else None,
@@ -486,12 +488,16 @@ class BatchRun:
         scan = repair_output(cfg.output_path, cfg.caption_field)
         self.summary.torn_bytes = scan.torn_bytes
         if scan.torn_bytes:
-            self.say(f"repaired {cfg.output_path}: removed a torn last line ({scan.torn_bytes} bytes) left by an interrupted run")
+            self.say(
+                f"repaired {cfg.output_path}: removed a torn last line ({scan.torn_bytes} bytes) left by an interrupted run"
+            )
             log.warning("output repaired", output=str(cfg.output_path), torn_bytes=scan.torn_bytes)
         for number in scan.bad_lines:
             self.say(f"warning: {cfg.output_path} line {number} is not a readable record; its clip will be redone")
         if scan.duplicate_lines:
-            self.say(f"warning: {cfg.output_path} holds {len(scan.duplicate_lines)} duplicate record(s), lines {scan.duplicate_lines[:10]}")
+            self.say(
+                f"warning: {cfg.output_path} holds {len(scan.duplicate_lines)} duplicate record(s), lines {scan.duplicate_lines[:10]}"
+            )
         assert cfg.errors_path is not None
         previous = load_errors(cfg.errors_path)
         self.summary.previously_failed = sum(1 for k in previous if k not in scan.done and not k.startswith("line:"))
@@ -526,7 +532,9 @@ class BatchRun:
                     continue
                 if entry.key in seen:
                     self.summary.duplicates += 1
-                    self.say(f"duplicate: line {entry.line} repeats key {entry.key} of line {seen[entry.key]}; processed once")
+                    self.say(
+                        f"duplicate: line {entry.line} repeats key {entry.key} of line {seen[entry.key]}; processed once"
+                    )
                     continue
                 seen[entry.key] = entry.line
                 if entry.key in scan.done:
@@ -560,6 +568,8 @@ class BatchRun:
             if cfg.price_table:
                 self.summary.unpriced_models = sorted(m for m in self.summary.usage.models if m not in cfg.price_table)
             progress.end()
+            self.stream.write(self.summary.render() + "\n")
+            self.stream.flush()
         return self.summary
 
     async def _worker(self, queue: asyncio.Queue[Item | None], writer: LineWriter) -> None:
@@ -608,9 +618,8 @@ class BatchRun:
             return
 
     async def _fail(self, item: Item, exc: Exception, attempts: int, retryable: bool) -> None:
-        message = str(exc) or type(exc).__name__
-        if item.source not in message and item.label not in message:
-            message = f"{item.label} ({item.source}): {message}"
+        raw = str(exc) or type(exc).__name__
+        message = raw if item.source in raw else f"{item.label} ({item.source}): {raw}"
         entry = {
             "key": item.key,
             "line": item.line,
@@ -626,8 +635,15 @@ class BatchRun:
                 entry[name] = item.record[name]
         self.errors[item.key] = entry
         self.summary.failed += 1
-        self.say(f"failed: line {item.line} {item.label}: {type(exc).__name__}: {message}")
-        log.warning("clip failed", clip=item.label, key=item.key, error_type=type(exc).__name__, error=message, attempts=attempts)
+        self.say(f"failed: line {item.line} {item.label} ({item.source}): {type(exc).__name__}: {raw}")
+        log.warning(
+            "clip failed",
+            clip=item.label,
+            key=item.key,
+            error_type=type(exc).__name__,
+            error=message,
+            attempts=attempts,
+        )
         assert self._error_writer is not None
         await self._error_writer.append(entry)
 

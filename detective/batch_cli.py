@@ -37,34 +37,78 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 
 
 @click.command("run")
-@click.option("--input_path", "--input", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept.")
-@click.option("--output_path", "--output", "output_path", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Output JSONL; appended to, and records already in it are skipped (resume).")
-@click.option("--num_workers", "--workers", "workers", default=10, show_default=True, type=click.IntRange(1),
-              help="Clips in flight at once.")
-@click.option("--media-root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder that relative media paths are under (default: the manifest's folder).")
-@click.option("--caption-field", default="caption", show_default=True,
-              help="Output field for the Markdown caption (e.g. predicted_caption for Omni-Cloze).")
+@click.option(
+    "--input_path",
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept.",
+)
+@click.option(
+    "--output_path",
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output JSONL; appended to, and records already in it are skipped (resume).",
+)
+@click.option(
+    "--num_workers",
+    "--workers",
+    "workers",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Clips in flight at once.",
+)
+@click.option(
+    "--media-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder that relative media paths are under (default: the manifest's folder).",
+)
+@click.option(
+    "--caption-field",
+    default="caption",
+    show_default=True,
+    help="Output field for the Markdown caption (e.g. predicted_caption for Omni-Cloze).",
+)
 @click.option("--offline/--online", default=None, help="Force offline (no remote model) or online mode.")
 @click.option("--max-rounds", type=click.IntRange(1), default=None, help="Rounds of plan → query → observe.")
 @click.option("--planner", default=None, help="Planner name (default: llm when online, rule offline).")
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, template offline).")
 @click.option("--tools", "tools", default=None, help="Comma list of tool names (default: every applicable tool).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
-@click.option("--cache-path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SQLite cache file (default: beside the output, OUT.cache.sqlite).")
+@click.option(
+    "--cache-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite cache file (default: beside the output, OUT.cache.sqlite).",
+)
 @click.option("--rpm", type=float, default=None, help="Requests per minute per endpoint.")
 @click.option("--tpm", type=float, default=None, help="Tokens per minute per endpoint.")
-@click.option("--max-concurrent-requests", type=click.IntRange(1), default=16, show_default=True,
-              help="Concurrent requests per endpoint, over all clips.")
-@click.option("--price-table", type=click.Path(exists=True, dir_okay=False), default=None,
-              help='JSON {model: {"prompt": $/1M tokens, "completion": $/1M tokens}} for the cost estimate.')
+@click.option(
+    "--max-concurrent-requests",
+    type=click.IntRange(1),
+    default=16,
+    show_default=True,
+    help="Concurrent requests per endpoint, over all clips.",
+)
+@click.option(
+    "--price-table",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help='JSON {model: {"prompt": $/1M tokens, "completion": $/1M tokens}} for the cost estimate.',
+)
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, help="Append JSON log lines to FILE.")
-@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
-              help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).")
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress line on standard error (default: on a TTY).")
 def run(
     input_path: Path,
@@ -109,9 +153,7 @@ def run(
     cache = None
     if not no_cache:
         cache = SQLiteCache(cache_path or sidecar_path(output_path, ".cache.sqlite"))
-    limits = EndpointLimits(
-        max_concurrent=max_concurrent_requests, requests_per_minute=rpm, tokens_per_minute=tpm
-    )
+    limits = EndpointLimits(max_concurrent=max_concurrent_requests, requests_per_minute=rpm, tokens_per_minute=tpm)
     tool_names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
 
     from detective.detective import Detective
@@ -151,7 +193,6 @@ def run(
     finally:
         if cache is not None:
             cache.close()
-    click.echo(summary.render(), err=True)
     if log_json:
         import structlog
 

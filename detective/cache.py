@@ -67,9 +67,11 @@ class SQLiteCache:
     def get(self, namespace: str, key: str) -> Any | None:
         """The stored value, or ``None`` when absent (or unreadable: a corrupt entry is a miss, not a crash)."""
         try:
-            row = self._conn().execute(
-                "SELECT value FROM entries WHERE namespace = ? AND key = ?", (namespace, key)
-            ).fetchone()
+            row = (
+                self._conn()
+                .execute("SELECT value FROM entries WHERE namespace = ? AND key = ?", (namespace, key))
+                .fetchone()
+            )
         except sqlite3.Error as exc:
             raise CacheError(f"cache {self.path}: read failed ({type(exc).__name__}: {exc})") from exc
         if row is None:

@@ -16,8 +16,13 @@ from detective.plugins import call_each, describe, get_registry
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="omni-detective")
-@click.option("--log-json", "log_json", type=click.Path(dir_okay=False), default=None,
-              help="Write structured JSON log lines to this file (default: readable lines on stderr).")
+@click.option(
+    "--log-json",
+    "log_json",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write structured JSON log lines to this file (default: readable lines on stderr).",
+)
 @click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR.")
 def cli(log_json: str | None, log_level: str | None) -> None:
     """omni-detective: interrogate independent observers and write detailed, time-stamped captions."""
@@ -32,15 +37,29 @@ def cli(log_json: str | None, log_level: str | None) -> None:
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print the full RunResult as JSON instead of the caption.")
 @click.option("--offline", is_flag=True, help="Never call a remote model, even with OPENAI_API_KEY set.")
-@click.option("--mode", type=click.Choice(["detective", "direct"]), default="detective", show_default=True,
-              help="detective: the agent loop over observers; direct: one call to an omni model.")
+@click.option(
+    "--mode",
+    type=click.Choice(["detective", "direct"]),
+    default="detective",
+    show_default=True,
+    help="detective: the agent loop over observers; direct: one call to an omni model.",
+)
 @click.option("--tools", default=None, help="Comma-separated tool names (default: every applicable tool).")
 @click.option("--planner", default=None, help="Planner name (default: llm when online, else rule).")
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
 @click.option("--max-rounds", type=int, default=6, show_default=True, help="Rounds of plan → query → observe.")
 @click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")
-def caption(source: str, as_json: bool, offline: bool, mode: str, tools: str | None, planner: str | None,
-            captioner: str | None, max_rounds: int, no_prompt: bool) -> None:
+def caption(
+    source: str,
+    as_json: bool,
+    offline: bool,
+    mode: str,
+    tools: str | None,
+    planner: str | None,
+    captioner: str | None,
+    max_rounds: int,
+    no_prompt: bool,
+) -> None:
     """Caption one clip (a local file or a URL) and print the Markdown caption."""
     from detective.detective import Detective
     from detective.llm import LLMError
@@ -48,8 +67,12 @@ def caption(source: str, as_json: bool, offline: bool, mode: str, tools: str | N
 
     try:
         detective = Detective(
-            tools=tools.split(",") if tools else None, planner=planner, captioner=captioner,
-            max_rounds=max_rounds, offline=offline, mode=mode,
+            tools=tools.split(",") if tools else None,
+            planner=planner,
+            captioner=captioner,
+            max_rounds=max_rounds,
+            offline=offline,
+            mode=mode,
             captioner_options={"no_prompt": True} if no_prompt else None,
         )
         result = detective.run(source)
@@ -81,8 +104,14 @@ def tools_cmd() -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "ascii", "png"]), default="mermaid",
-              show_default=True, help="mermaid text (offline), ascii art, or png through a local graphviz.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "ascii", "png"]),
+    default="mermaid",
+    show_default=True,
+    help="mermaid text (offline), ascii art, or png through a local graphviz.",
+)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file (png needs it).")
 def graph(fmt: str, out: str | None) -> None:
     """Draw the Detective graph. PNG uses a local graphviz `dot`; no web service is ever called."""
@@ -127,7 +156,7 @@ def _ascii(drawable: object) -> str:
 def _dot(drawable: object) -> str:
     lines = ["digraph detective {", '  rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#f2f0ff"];']
     for source, target, conditional in _edges(drawable):
-        style = ' [style=dashed]' if conditional else ""
+        style = " [style=dashed]" if conditional else ""
         lines.append(f'  "{source}" -> "{target}"{style};')
     lines.append("}")
     return "\n".join(lines)

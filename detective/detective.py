@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from detective.captioning import CaptionJob, Captioner
+from detective.captioning import Captioner, CaptionJob
 from detective.graph import graph
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
@@ -156,21 +156,33 @@ class Detective:
             if media is None:
                 media = await asyncio.to_thread(open_media, source)
             if self.mode == "direct":
-                out = await self.captioner.caption(CaptionJob(media=media, evidence=Evidence(),
-                                                              options=self.captioner_options))
+                out = await self.captioner.caption(
+                    CaptionJob(media=media, evidence=Evidence(), options=self.captioner_options)
+                )
                 state: dict[str, Any] = {
-                    "caption": out.caption, "caption_markdown": out.markdown, "evidence": Evidence(),
-                    "trajectory": out.trajectory, "rounds": [], "stop_reason": "direct mode", "notes": out.notes,
+                    "caption": out.caption,
+                    "caption_markdown": out.markdown,
+                    "evidence": Evidence(),
+                    "trajectory": out.trajectory,
+                    "rounds": [],
+                    "stop_reason": "direct mode",
+                    "notes": out.notes,
                     "caption_prompt_hash": out.prompt_hash,
                 }
             else:
                 ctx = DetectiveContext(
-                    tools=self.tools, planner=self.planner, captioner=self.captioner, max_rounds=self.max_rounds,
-                    budget=self.budget, services=services, captioner_options=self.captioner_options,
+                    tools=self.tools,
+                    planner=self.planner,
+                    captioner=self.captioner,
+                    max_rounds=self.max_rounds,
+                    budget=self.budget,
+                    services=services,
+                    captioner_options=self.captioner_options,
                     observer_timeout=self.observer_timeout,
                 )
                 state = await graph.ainvoke(
-                    {"media": media}, context=ctx,
+                    {"media": media},
+                    context=ctx,
                     config={"max_concurrency": self.max_concurrency, "recursion_limit": 4 * self.max_rounds + 10},
                 )
         services.usage.seconds = round(time.monotonic() - started, 3)
@@ -186,9 +198,16 @@ class Detective:
         notes += [f"observer failed: {f.error}" for f in evidence.failures]
         structlog.contextvars.unbind_contextvars("clip", "round", "tool")
         return RunResult(
-            media=media, caption=state["caption"], caption_markdown=state["caption_markdown"], evidence=evidence,
-            trajectory=state.get("trajectory", []), rounds=rounds, stop_reason=state.get("stop_reason", ""),
-            usage=services.usage, provenance=provenance, notes=notes,
+            media=media,
+            caption=state["caption"],
+            caption_markdown=state["caption_markdown"],
+            evidence=evidence,
+            trajectory=state.get("trajectory", []),
+            rounds=rounds,
+            stop_reason=state.get("stop_reason", ""),
+            usage=services.usage,
+            provenance=provenance,
+            notes=notes,
         )
 
 

@@ -91,13 +91,23 @@ def _comparable(x: str, y: str) -> bool:
 def _joint_span(a: TimeSpan | None, b: TimeSpan | None) -> TimeSpan | None:
     if a is None or b is None:
         return a or b
-    return TimeSpan(start=max(a.start, b.start) if a.overlap(b) else min(a.start, b.start),
-                    end=min(a.end, b.end) if a.overlap(b) else max(a.end, b.end))
+    return TimeSpan(
+        start=max(a.start, b.start) if a.overlap(b) else min(a.start, b.start),
+        end=min(a.end, b.end) if a.overlap(b) else max(a.end, b.end),
+    )
 
 
 def _relation(kind: str, a: Observation, b: Observation, span: TimeSpan | None, sa: str, sb: str) -> Relation:
-    return Relation(kind=kind, a=a.key, b=b.key, tools=(a.tool, b.tool), span=span, a_says=sa, b_says=sb,  # type: ignore[arg-type]
-                    note=f"{a.tool} ({a.kind}) says {sa!r}; {b.tool} ({b.kind}) says {sb!r}")
+    return Relation(
+        kind=kind,
+        a=a.key,
+        b=b.key,
+        tools=(a.tool, b.tool),
+        span=span,
+        a_says=sa,
+        b_says=sb,  # type: ignore[arg-type]
+        note=f"{a.tool} ({a.kind}) says {sa!r}; {b.tool} ({b.kind}) says {sb!r}",
+    )
 
 
 def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) -> Evidence:

@@ -47,7 +47,10 @@ def stop_reason(state: DetectiveState, ctx: DetectiveContext) -> str | None:
         return f"budget: {budget.max_calls} calls spent"
     if budget.max_tokens is not None and usage.total_tokens >= budget.max_tokens:
         return f"budget: {budget.max_tokens} tokens spent"
-    if budget.max_seconds is not None and time.monotonic() - state.get("started", time.monotonic()) >= budget.max_seconds:
+    if (
+        budget.max_seconds is not None
+        and time.monotonic() - state.get("started", time.monotonic()) >= budget.max_seconds
+    ):
         return f"budget: {budget.max_seconds} s spent"
     return None
 
@@ -95,38 +98,41 @@ def after_plan(state: DetectiveState) -> Literal["query", "synthesize"]:
 
 
 async def query(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
-    """Turn the plan into runnable queries: known tools only, nothing asked twice, within the budget."""
+    """Turn the plan into runnable queries: known tools only, nothing asked twice, within the budget.
+
+    A query already answered is not run again: its answer is on the board, and the planner sees it there.
+    """
     ctx = runtime.context
     evidence = state.get("evidence") or Evidence()
     answered = set(evidence.answered)
     tools = {t.name for t in applicable_tools(state, ctx)}
-    runnable: list[Query] = []
-    seen: set[str] = set()
+    known: list[Query] = []
     notes: list[str] = []
     for q in state.get("planned", []):
         if q.tool not in tools:
             notes.append(f"round {state.get('round')}: dropped query for unavailable tool {q.tool!r}")
-            continue
-        if q.key in answered or q.key in seen:
-            continue
-        seen.add(q.key)
-        runnable.append(q)
-    runnable = runnable[: ctx.max_queries_per_round]
+        elif q.key not in {k.key for k in known}:
+            known.append(q)
+    runnable = [q for q in known if q.key not in answered][: ctx.max_queries_per_round]
     if ctx.budget.max_calls is not None:
         usage = ctx.services.usage
         left = max(0, ctx.budget.max_calls - usage.observer_calls - usage.llm_calls)
         runnable = runnable[:left]
     record = RoundRecord(round=state.get("round", 0), planned=state.get("planned", []), ran=runnable)
-    update: dict = {"queries": runnable, "last_queries": runnable, "rounds": [record], "notes": notes}
-    if not runnable:
+    update: dict = {"queries": runnable, "last_queries": known, "rounds": [record], "notes": notes}
+    if not known:
         update.update(finished=True, stop_reason="no new queries")
+    elif not runnable and len(runnable) < len([q for q in known if q.key not in answered]):
+        update.update(finished=True, stop_reason="budget: no calls left")
     return update
 
 
-def fan_out(state: DetectiveState) -> list[Send] | Literal["synthesize"]:
-    """One ``Send`` per query: each runs in its own observer, concurrently."""
-    if state.get("finished") or not state.get("queries"):
+def fan_out(state: DetectiveState) -> list[Send] | Literal["plan", "synthesize"]:
+    """One ``Send`` per query: each runs in its own observer, concurrently. Only repeats: back to ``plan``."""
+    if state.get("finished"):
         return "synthesize"
+    if not state.get("queries"):
+        return "plan"
     return [
         Send("observe", ObserveTask(media=state["media"], query=q, round=state.get("round", 0)))
         for q in state["queries"]
@@ -159,7 +165,9 @@ async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)
         return {"evidence": EvidenceUpdate(failures=[failure], answered=[q.key])}
-    stamped = [o.model_copy(update={"query_key": q.key, "round": rnd, "tool": o.tool or tool.name}) for o in observations]
+    stamped = [
+        o.model_copy(update={"query_key": q.key, "round": rnd, "tool": o.tool or tool.name}) for o in observations
+    ]
     log.info("observed", observations=len(stamped))
     return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key])}
 
@@ -208,7 +216,7 @@ def build_graph() -> StateGraph:
     g.add_node("synthesize", synthesize)
     g.add_edge(START, "plan")
     g.add_conditional_edges("plan", after_plan, ["query", "synthesize"])
-    g.add_conditional_edges("query", fan_out, ["observe", "synthesize"])
+    g.add_conditional_edges("query", fan_out, ["observe", "plan", "synthesize"])
     g.add_edge("observe", "plan")
     g.add_edge("synthesize", END)
     return g

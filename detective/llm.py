@@ -252,9 +252,7 @@ class LLMClient:
         kwargs = dict(body)
         extra = kwargs.pop("extra_body", None)
         try:
-            completion = await client.chat.completions.create(
-                model=self.endpoint.model, extra_body=extra, **kwargs
-            )
+            completion = await client.chat.completions.create(model=self.endpoint.model, extra_body=extra, **kwargs)
         except (json.JSONDecodeError, httpx.DecodingError, ValueError) as exc:
             raise _BadReply(f"unreadable reply: {exc}") from exc
         if not getattr(completion, "choices", None):

@@ -80,18 +80,19 @@ class LLMPlanner(Planner):
         facts = f"{m.duration:.3f} s, " + ", ".join(
             part
             for part in (
-                f"video {m.width}x{m.height} at {m.fps:.3g} fps" if m.has_video and m.width and m.fps else
-                ("video" if m.has_video else ""),
-                f"audio {m.audio_sample_rate} Hz" if m.has_audio and m.audio_sample_rate else
-                ("audio" if m.has_audio else "no audio"),
+                f"video {m.width}x{m.height} at {m.fps:.3g} fps"
+                if m.has_video and m.width and m.fps
+                else ("video" if m.has_video else ""),
+                f"audio {m.audio_sample_rate} Hz"
+                if m.has_audio and m.audio_sample_rate
+                else ("audio" if m.has_audio else "no audio"),
             )
             if part
         )
         text = DETECTIVE_SYSTEM.format(clip_facts=facts, rounds=inp.max_rounds, **words)
         if self._uses_functions():
             return text + "\n\n" + FUNCTION_RULES
-        tools = json.dumps([{"tool_name": t.name, "description": t.description} for t in inp.tools],
-                           ensure_ascii=False)
+        tools = json.dumps([{"tool_name": t.name, "description": t.description} for t in inp.tools], ensure_ascii=False)
         return text + "\n\n" + JSON_RULES.format(tools=tools)
 
     def _functions(self, tools: list[Tool]) -> list[dict[str, Any]]:
@@ -100,14 +101,16 @@ class LLMPlanner(Planner):
             spec = tool.spec()
             params = dict(spec.parameters)
             params.pop("title", None)
-            out.append({
-                "type": "function",
-                "function": {
-                    "name": spec.name,
-                    "description": f"{spec.description} (needs {', '.join(spec.modalities) or 'nothing'})",
-                    "parameters": params,
-                },
-            })
+            out.append(
+                {
+                    "type": "function",
+                    "function": {
+                        "name": spec.name,
+                        "description": f"{spec.description} (needs {', '.join(spec.modalities) or 'nothing'})",
+                        "parameters": params,
+                    },
+                }
+            )
         return [*out, FINISH]
 
     @staticmethod
@@ -171,8 +174,12 @@ class LLMPlanner(Planner):
             msgs.append({"role": "user", "content": note + NEXT_TURN.format(remaining=remaining)})
         else:
             observed = self._user_observations(inp)
-            msgs.append({"role": "user", "content": (observed + "\n" if observed else "")
-                         + NEXT_TURN.format(remaining=remaining)})
+            msgs.append(
+                {
+                    "role": "user",
+                    "content": (observed + "\n" if observed else "") + NEXT_TURN.format(remaining=remaining),
+                }
+            )
         llm = current_services().llm(self.role)
         tools = {t.name: t for t in inp.tools}
         for attempt in range(MAX_REPAIRS + 1):
@@ -180,17 +187,25 @@ class LLMPlanner(Planner):
             msgs.append(reply.message)
             try:
                 queries, finish = self._read(reply, tools)
-                return Plan(queries=queries, finish=finish, trajectory=msgs,
-                            rationale="model called finish" if finish else "")
+                return Plan(
+                    queries=queries, finish=finish, trajectory=msgs, rationale="model called finish" if finish else ""
+                )
             except PlannerReplyError as exc:
                 log.info("planner reply unusable", error=str(exc), attempt=attempt + 1)
                 if reply.tool_calls:
-                    msgs += [{"role": "tool", "tool_call_id": c["id"], "content": f"Error: {exc}"}
-                             for c in reply.tool_calls]
-                msgs.append({"role": "user", "content": f"Your reply could not be used: {exc}. "
-                             "Reply again, following the required format exactly."})
-        return Plan(finish=True, trajectory=msgs,
-                    rationale=f"planner replies stayed unusable after {MAX_REPAIRS} repairs")
+                    msgs += [
+                        {"role": "tool", "tool_call_id": c["id"], "content": f"Error: {exc}"} for c in reply.tool_calls
+                    ]
+                msgs.append(
+                    {
+                        "role": "user",
+                        "content": f"Your reply could not be used: {exc}. "
+                        "Reply again, following the required format exactly.",
+                    }
+                )
+        return Plan(
+            finish=True, trajectory=msgs, rationale=f"planner replies stayed unusable after {MAX_REPAIRS} repairs"
+        )
 
     async def _ask(self, llm: Any, msgs: list[dict[str, Any]], inp: PlanInput) -> Any:
         if not self._uses_functions():
@@ -273,7 +288,7 @@ def parse_json_reply(text: str, tools: dict[str, Tool]) -> tuple[list[Query], bo
         except json.JSONDecodeError:
             continue
     if data is None:
-        raise PlannerReplyError("no JSON object found; expected {\"tool_name\": ..., \"question\": ...}")
+        raise PlannerReplyError('no JSON object found; expected {"tool_name": ..., "question": ...}')
     items = data if isinstance(data, list) else [data]
     queries: list[Query] = []
     finish = False

@@ -39,9 +39,7 @@ def _redact_processor(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 def configure(json: bool = False, level: str | None = None, stream: TextIO | None = None) -> None:
     """Configure structlog: console renderer, or JSON lines with ``json=True``. Logs go to standard error."""
     level_name = (level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "WARNING").upper()
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -54,3 +52,12 @@ def configure(json: bool = False, level: str | None = None, stream: TextIO | Non
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def configure_default() -> None:
+    """Send warnings and errors to standard error unless the host application configured structlog itself.
+
+    structlog's own default prints everything to standard output, which would mix logs into captions and JSON.
+    """
+    if not structlog.is_configured():
+        configure()

@@ -315,9 +315,7 @@ def audio_chunks(duration: float, max_seconds: float = 30.0) -> list[TimeSpan]:
         return []
     count = max(1, math.ceil(duration / max_seconds - 1e-9))
     step = duration / count
-    return [
-        TimeSpan(start=round(i * step, 6), end=round(min(duration, (i + 1) * step), 6)) for i in range(count)
-    ]
+    return [TimeSpan(start=round(i * step, 6), end=round(min(duration, (i + 1) * step), 6)) for i in range(count)]
 
 
 def wav_bytes(samples: np.ndarray, sr: int = 16000) -> bytes:
@@ -347,9 +345,7 @@ def _rgb(frame: Any, max_side: int | None) -> np.ndarray:
     return frame.to_ndarray(format="rgb24", width=width, height=height)
 
 
-def _shown_frames(
-    path: str, times: Iterable[float], max_side: int | None
-) -> Iterator[tuple[float, float, np.ndarray]]:
+def _shown_frames(path: str, times: Iterable[float], max_side: int | None) -> Iterator[tuple[float, float, np.ndarray]]:
     """For each time of a non-decreasing sequence, ``(asked, true time, RGB)`` of the frame shown then.
 
     Frames are decoded forward; a forward gap over :data:`SEEK_GAP` seconds (or a step backwards) seeks to the
@@ -421,9 +417,7 @@ def frames_at(
     order = sorted(range(len(times)), key=lambda i: times[i])
     results: list[tuple[float, np.ndarray] | None] = [None] * len(times)
     sorted_times = [max(0.0, float(times[i])) for i in order]
-    for index, (_asked, true_time, image) in zip(
-        order, _shown_frames(str(path), sorted_times, max_side), strict=True
-    ):
+    for index, (_asked, true_time, image) in zip(order, _shown_frames(str(path), sorted_times, max_side), strict=True):
         results[index] = (true_time, image)
     return [r for r in results if r is not None]
 

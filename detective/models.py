@@ -174,12 +174,12 @@ class Evidence(BaseModel):
     def by_tool(self, tool: str) -> list[Observation]:
         """Observations reported by ``tool``, in time order."""
         found = [o for o in self.observations if o.tool == tool]
-        return sorted(found, key=lambda o: (o.span.start if o.span else -1.0))
+        return sorted(found, key=lambda o: o.span.start if o.span else -1.0)
 
     def by_kind(self, kind: str) -> list[Observation]:
         """Observations of ``kind``, in time order."""
         found = [o for o in self.observations if o.kind == kind]
-        return sorted(found, key=lambda o: (o.span.start if o.span else -1.0))
+        return sorted(found, key=lambda o: o.span.start if o.span else -1.0)
 
 
 # --- Caption ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ You may instead reply with a JSON list of such objects to ask several at once, o
 the case is closed."""
 
 FIRST_TURN = (
-    'The investigation has started. Please give the first question. You can start with a general question like '
+    "The investigation has started. Please give the first question. You can start with a general question like "
     '"Describe the {medium_noun} as detailed as possible."\nInquiries remaining: {remaining} \nTool and Question:'
 )
 NEXT_TURN = "Inquiries remaining: {remaining} \nTool and Question:"

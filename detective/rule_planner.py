@@ -28,12 +28,17 @@ class RulePlanner(Planner):
         """Plan round ``inp.round`` from the evidence so far."""
         answered = set(inp.evidence.answered)
         if inp.round == 1:
-            queries = [q for t in inp.tools if t.stage == 0 and not t.asks_questions
-                       for q in t.broad_queries(inp.media, inp.evidence)]
+            queries = [
+                q
+                for t in inp.tools
+                if t.stage == 0 and not t.asks_questions
+                for q in t.broad_queries(inp.media, inp.evidence)
+            ]
             if queries:
                 return Plan(queries=queries, rationale="broad pass: structure and signal")
-        broad = [q for t in inp.tools if (t.stage >= 1 or t.asks_questions)
-                 for q in t.broad_queries(inp.media, inp.evidence)]
+        broad = [
+            q for t in inp.tools if (t.stage >= 1 or t.asks_questions) for q in t.broad_queries(inp.media, inp.evidence)
+        ]
         broad = [q for q in broad if q.key not in answered]
         if broad:
             return Plan(queries=broad, rationale="broad pass: content, using the first pass")
@@ -58,7 +63,8 @@ class RulePlanner(Planner):
             for tool in targets:
                 queries.extend(tool.recheck_queries(inp.media, ev, span, claims))
         weak: list[Observation] = [
-            o for o in by_key.values()
+            o
+            for o in by_key.values()
             if o.span is not None and o.confidence is not None and o.confidence < LOW_CONFIDENCE
         ]
         for obs in sorted(weak, key=lambda o: o.confidence or 0.0):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from detective.captioning import CaptionJob, CaptionOutput, Captioner
+from detective.captioning import Captioner, CaptionJob, CaptionOutput
 from detective.evidence import digest
 from detective.hookspecs import hookimpl
 from detective.models import Caption, CaptionSection
@@ -45,8 +45,13 @@ class ChatCaptioner(Captioner):
         else:
             messages = [
                 {"role": "system", "content": FINAL_CAPTION_SYSTEM.format(**words)},
-                {"role": "user", "content": "Evidence:\n```\n" + digest(job.evidence, limit=500) + "\n```\n"
-                 + CLOSING.format(**words)},
+                {
+                    "role": "user",
+                    "content": "Evidence:\n```\n"
+                    + digest(job.evidence, limit=500)
+                    + "\n```\n"
+                    + CLOSING.format(**words),
+                },
             ]
             added = list(messages)
         reply = await current_services().llm("captioner").chat(messages, temperature=0.0)
@@ -59,8 +64,9 @@ class ChatCaptioner(Captioner):
             except json.JSONDecodeError:
                 markdown = text
         caption = Caption(sections=[CaptionSection(title="Description", body=markdown.strip())])
-        return CaptionOutput(caption=caption, markdown=markdown, trajectory=added,
-                             prompt_hash=prompt_hash(FINAL_CAPTION_SYSTEM, CLOSING))
+        return CaptionOutput(
+            caption=caption, markdown=markdown, trajectory=added, prompt_hash=prompt_hash(FINAL_CAPTION_SYSTEM, CLOSING)
+        )
 
 
 @hookimpl

@@ -156,10 +156,21 @@ class ScriptedDetective:
         return {"role": "assistant", "content": None, "tool_calls": calls}
 
     def observe(self, body: dict[str, Any]) -> str:
-        """A short description naming the question it answers."""
+        """A short description naming the question it answers and a fingerprint of the media it was sent."""
+        media = [
+            json.dumps(part, sort_keys=True)
+            for m in body.get("messages", [])
+            if isinstance(m.get("content"), list)
+            for part in m["content"]
+            if isinstance(part, dict) and part.get("type") != "text"
+        ]
+        fingerprint = hashlib.sha1("".join(media).encode()).hexdigest()[:8]
         question = _text_of(body).strip().splitlines()
         asked = question[-1][:120] if question else "the clip"
-        return f"A steady mid-pitched tone with faint background hiss; no speech is audible. (Asked: {asked})"
+        return (
+            f"A steady mid-pitched tone with faint background hiss; no speech is audible "
+            f"(signal {fingerprint}). Asked: {asked}"
+        )
 
     def caption(self, body: dict[str, Any]) -> str:
         """A valid structured caption in the canonical format."""
@@ -336,7 +347,8 @@ class ChatServer:
         server = _HTTPServer(("127.0.0.1", 0), _Handler)
         server.owner = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="omni-detective-chat-server", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="omni-detective-chat-server", daemon=True)
         self._thread.start()
         return self
 

@@ -53,7 +53,7 @@ def snap_to_voice(
     ``start - reach`` and the end of the first word, the new end the last loud frame between the start of the
     last word and ``end + reach``. "Loud" is within 26 dB of the piece's peak. Edges never cross the words.
     """
-    lo, hi = max(0, int((start - reach) / hop)), min(len(rms), int(math.ceil((end + reach) / hop)))
+    lo, hi = max(0, int((start - reach) / hop)), min(len(rms), math.ceil((end + reach) / hop))
     if hi - lo < 2:
         return start, end
     loud = rms[lo:hi] >= max(0.05 * float(rms[lo:hi].max()), 1e-3)
@@ -189,11 +189,8 @@ class ASRTool(Tool):
 
 
 def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
-    """The query's span, else the arguments' start/end, clipped to the clip."""
-    if query.span is not None:
-        start, end = query.span.start, query.span.end
-    else:
-        start = args.start if args.start is not None else 0.0
-        end = args.end if args.end is not None else media.duration
+    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
+    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
+    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
     start = min(max(0.0, start), media.duration)
     return TimeSpan(start=start, end=max(start, min(end, media.duration)))

@@ -39,7 +39,7 @@ def colour_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
     if 15 <= degrees < 40 and val < 0.6:
         return "brown"
     name = _hue_name(degrees)
-    if val < 0.45:
+    if val < 0.5:
         return "teal" if name == "cyan" else f"dark {name}"
     return name
 
@@ -71,9 +71,7 @@ def _otsu(values: np.ndarray) -> float:
     return float(np.nanargmax(np.nan_to_num(between, nan=-1.0)))
 
 
-def text_appearance(
-    rgb: np.ndarray, box: tuple[int, int, int, int]
-) -> tuple[str, str, tuple[int, int, int, int]]:
+def text_appearance(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[str, str, tuple[int, int, int, int]]:
     """``(text colour, background colour, tight box)`` of the text inside a pixel box ``(x0, y0, x1, y1)``.
 
     The crop is split by lightness (Otsu): the smaller class is the glyphs, the larger the background (the

@@ -133,12 +133,9 @@ class OCRTool(Tool):
 
 
 def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
-    """The query's span, else the arguments' start/end, clipped to the clip."""
-    if query.span is not None:
-        start, end = query.span.start, query.span.end
-    else:
-        start = args.start if args.start is not None else 0.0
-        end = args.end if args.end is not None else media.duration
+    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
+    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
+    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
     start = min(max(0.0, start), media.duration)
     return TimeSpan(start=start, end=max(start, min(end, media.duration)))
 

@@ -91,9 +91,7 @@ def build_tracks(samples: list[list[Sighting]], max_gap: int = 1) -> list[Track]
                 (
                     t
                     for t in open_tracks
-                    if t.key == key
-                    and t.last < index
-                    and _near(t.sightings[-1].box, sighting.box)
+                    if t.key == key and t.last < index and _near(t.sightings[-1].box, sighting.box)
                 ),
                 None,
             )

@@ -73,6 +73,17 @@ def format_time(seconds: float) -> str:
     return f"{minutes:02d}:{secs:02d}.{ms:03d}"
 
 
+def clock(seconds: float) -> str:
+    """A compact, readable clip time for prose: ``0:04.2`` (``1:02:03.5`` past an hour)."""
+    tenths = max(0, round(seconds * 10))
+    hours, rest = divmod(tenths, 36000)
+    minutes, rest = divmod(rest, 600)
+    secs, tenth = divmod(rest, 10)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}.{tenth}"
+    return f"{minutes}:{secs:02d}.{tenth}"
+
+
 def format_span(span: TimeSpan) -> str:
     """``<start> - <end>`` as the canonical span line."""
     return f"{format_time(span.start)} - {format_time(span.end)}"
@@ -97,11 +108,12 @@ def _quote(text: str) -> str:
     return f"“{text}”"
 
 
-def render(caption: Caption, kind: str | None = None) -> str:
+def render(caption: Caption, kind: str | None = None, empty_transcript: str | None = None) -> str:
     """The caption as Markdown in the canonical structured-description format.
 
     ``kind`` ("video" or "audio") only words the no-speech sentence; by default a caption with a Visible Text
-    section is a video caption.
+    section is a video caption. ``empty_transcript`` replaces that sentence when an empty transcript does not
+    mean "no speech" (a captioner model that describes speech only in its prose).
     """
     kind = kind or ("video" if caption.visible_text is not None else "audio")
     out: list[str] = [f"## {STORYLINE}"]
@@ -124,7 +136,7 @@ def render(caption: Caption, kind: str | None = None) -> str:
         for speaker in caption.speakers:
             out.append(f"{speaker.name} - {speaker.profile}" if speaker.profile else speaker.name)
     if not caption.transcript:
-        out.append(NO_SPEECH_SENTENCE.get(kind, NO_SPEECH_SENTENCE["video"]))
+        out.append(empty_transcript or NO_SPEECH_SENTENCE.get(kind, NO_SPEECH_SENTENCE["video"]))
     for turn in caption.transcript:
         out.append(format_span(turn.span))
         out.append(f"Speaker: {turn.speaker}")

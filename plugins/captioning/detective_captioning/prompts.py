@@ -94,10 +94,10 @@ Aside from these two required components, you are free to organize any additiona
 )
 
 #: System prompt of the integration (LLM) captioner.
-INTEGRATION_SYSTEM = """You are the integration step of Omni-Detective, an agentic pipeline for omni detailed perception. \
-You cannot see or hear the clip. Independent observers (shot detection, OCR, speech recognition, audio signal \
-analysis, audio and vision language models) have examined it and their observations are given to you as evidence. \
-Write one detailed, faithful, time-stamped caption of the clip from that evidence.
+INTEGRATION_SYSTEM = """You are the integration step of Omni-Detective, an agentic pipeline for omni detailed \
+perception. You cannot see or hear the clip. Independent observers (shot detection, OCR, speech recognition, \
+audio signal analysis, audio and vision language models) have examined it and their observations are given to \
+you as evidence. Write one detailed, faithful, time-stamped caption of the clip from that evidence.
 
 Rules:
 - State only what the evidence supports. Never invent people, objects, words, sounds or text that no observation \

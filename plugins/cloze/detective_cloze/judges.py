@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-from pathlib import Path
 from typing import Any
 
 from detective.runtime import Cache, RunServices
@@ -30,41 +27,6 @@ LEXICAL_LABEL = "offline lexical proxy (word matching), not the Omni-Cloze LLM j
 def sha(text: str) -> str:
     """sha256 hex digest of ``text``."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class SQLiteCache:
-    """A small persistent key-value store with the :class:`detective.runtime.Cache` protocol (one SQLite file)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        with self._lock, self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS cache (namespace TEXT, key TEXT, value TEXT, PRIMARY KEY (namespace, key))"
-            )
-
-    def get(self, namespace: str, key: str) -> Any | None:
-        """The stored JSON value, or ``None``."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM cache WHERE namespace = ? AND key = ?", (namespace, key)
-            ).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def put(self, namespace: str, key: str, value: Any) -> None:
-        """Store a JSON-serialisable value (committed at once, so an interrupted run keeps it)."""
-        blob = json.dumps(value, ensure_ascii=False)
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO cache (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, blob)
-            )
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
 
 
 def caption_of(record: dict[str, Any], field: str) -> str | None:
@@ -247,7 +209,6 @@ __all__ = [
     "LEXICAL_LABEL",
     "LLMJudge",
     "LexicalJudge",
-    "SQLiteCache",
     "make_lexical_judge",
     "make_llm_judge",
 ]

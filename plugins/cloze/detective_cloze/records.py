@@ -169,7 +169,7 @@ def _options_from_list(items: list[Any]) -> dict[str, str]:
     return options
 
 
-def _options_of(blank: dict[str, Any]) -> dict[str, str] | None:
+def _options_of(blank: dict[str, Any], construct: bool = True) -> dict[str, str] | None:
     raw = _first(blank, _OPTION_KEYS)
     if isinstance(raw, str):
         raw = load_json_field(raw, "options")
@@ -188,7 +188,7 @@ def _options_of(blank: dict[str, Any]) -> dict[str, str] | None:
     if direct:
         return direct
     answer, distractors = blank.get("answer"), blank.get("distractors")
-    if answer is not None and isinstance(distractors, list) and distractors:
+    if construct and answer is not None and isinstance(distractors, list) and distractors:
         texts = [str(d) for d in distractors]
         index = blank.get("answer_index")
         if isinstance(index, int) and 0 <= index <= len(texts):
@@ -294,7 +294,8 @@ def parse_cloze(record: dict[str, Any]) -> ClozeItem:
         if blank_id in seen:
             raise ClozeFormatError(f"blank id {blank_id!r} appears twice")
         seen.add(blank_id)
-        options = _options_of(raw)
+        # Options the passage shows inline win over ones rebuilt from the gold answer and distractors.
+        options = _options_of(raw, construct=not inline)
         tag_modality = None
         if inline:
             inline_options, tag_modality = inline[position][1], inline[position][2]

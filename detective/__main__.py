@@ -1,0 +1,5 @@
+"""``python -m detective`` runs the command line."""
+
+from detective.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""Tiny tools for tests and benchmarks: a stateless audio-LLM observer that really calls an endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import ClassVar
+
+from detective.models import MediaInfo, Observation, Query
+from detective.runtime import current_services
+from detective.tools import QuestionInput, Tool
+
+
+class ListenTool(Tool):
+    """Asks the ``observer`` endpoint a question about (at most ``max_seconds`` of) the clip's audio.
+
+    A minimal real observer: it decodes the audio, sends it as an ``input_audio`` WAV data URL with the
+    question, and reports the answer as one ``description`` observation. Used against
+    :class:`detective.testing.ChatServer`.
+    """
+
+    name: ClassVar[str] = "listen"
+    description: ClassVar[str] = "Ask an audio model a question about the clip's sound."
+    input_model = QuestionInput
+    modalities = ("audio",)
+    version: ClassVar[str] = "1"
+    asks_questions: ClassVar[bool] = True
+    needs_api: ClassVar[bool] = True
+    role: ClassVar[str] = "observer"
+    max_seconds: ClassVar[float] = 30.0
+
+    async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
+        """Send the audio and the question; the answer is one description."""
+        from detective.media import load_audio, wav_bytes
+
+        start = query.span.start if query.span else 0.0
+        end = query.span.end if query.span else media.duration
+        end = min(end, start + self.max_seconds)
+        samples = await asyncio.to_thread(load_audio, media.path or media.source, start, end)
+        data = base64.b64encode(wav_bytes(samples)).decode()
+        question = query.question or "Describe everything you hear."
+        messages = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_audio", "input_audio": {"data": f"data:audio/wav;base64,{data}", "format": "wav"}},
+                    {"type": "text", "text": f"Question: {question}"},
+                ],
+            }
+        ]
+        llm = current_services().llm(self.role)
+        reply = await llm.chat(messages, temperature=0.0)
+        return [
+            Observation(
+                tool=self.name,
+                kind="description",
+                content=reply.content or "",
+                span=query.span,
+                payload={"model": llm.model, "question": question},
+            )
+        ]

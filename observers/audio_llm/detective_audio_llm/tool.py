@@ -1,0 +1,167 @@
+"""The ``audio_llm`` tool: ask an OpenAI-compatible audio model (``input_audio``) a question about the sound."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from pydantic import BaseModel
+
+from detective import media as dmedia
+from detective.llm import LLMError
+from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.runtime import current_services
+from detective.tools import QuestionInput, SpanInput, Tool, ToolError
+
+SAMPLE_RATE = 16000
+#: Longest audio sent in one request; longer spans are split and asked chunk by chunk.
+MAX_CHUNK_SECONDS = 30.0
+#: Formats a remote audio URL may be passed through in (anything else is decoded and sent as WAV).
+URL_FORMATS = {"wav", "mp3", "m4a", "flac", "ogg", "opus", "aac", "amr"}
+
+SYSTEM_PROMPT = (
+    "You are an audio observer. You hear only the audio you are given and know nothing else about the clip. "
+    "Answer the question factually and impersonally, about the audio only: speech (quote it exactly), voices, "
+    "sound events, music, noise, loudness and timing. Give times in seconds from the start of the clip. "
+    "If something cannot be heard or determined, say so plainly instead of guessing. Do not describe visuals."
+)
+
+
+def clock(seconds: float) -> str:
+    """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the caption format's time stamp."""
+    millis = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}" if hours else f"{minutes:02d}:{secs:02d}.{ms:03d}"
+
+
+class AudioLLMTool(Tool):
+    """Asks the ``observer`` role's model (default ``qwen3-omni-flash``) a question about the audio.
+
+    The span (the whole clip when none) is decoded to 16 kHz mono WAV and sent as base64 ``input_audio``;
+    spans longer than 30 s are split into equal chunks of at most 30 s, one request each, and every answer
+    becomes an observation over its chunk. A remote audio file asked about as a whole (≤ 30 s) is passed by URL.
+    """
+
+    name: ClassVar[str] = "audio_llm"
+    description: ClassVar[str] = (
+        "Ask an audio-language model a question about what can be heard: speech, voices and their tone, "
+        "sound events, music, noise. Arguments: question, optional start/end span in seconds."
+    )
+    input_model: ClassVar[type[BaseModel]] = QuestionInput
+    modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
+    version: ClassVar[str] = "0.1.0"
+    asks_questions: ClassVar[bool] = True
+    needs_api: ClassVar[bool] = True
+    role: ClassVar[str] = "observer"
+
+    def __init__(
+        self,
+        *,
+        max_chunk_seconds: float = MAX_CHUNK_SECONDS,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.max_chunk_seconds = max_chunk_seconds
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.extra_body = extra_body
+
+    async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
+        """One ``description`` observation per chunk of the asked span."""
+        if not media.has_audio:
+            raise ToolError(f"audio_llm: {media.source} has no audio stream; the audio model does not apply")
+        question = _question(self.name, media, query)
+        asked = query.span is not None or any(query.arguments.get(k) is not None for k in ("start", "end"))
+        span = _span(media, query, SpanInput.model_validate(query.arguments))
+        client = current_services().llm(self.role)
+        if not asked and _remote_format(media) and media.duration <= self.max_chunk_seconds:
+            audio = {"data": media.source, "format": _remote_format(media)}
+            return [await self._ask(client, media, question, span, audio, 0, 1)]
+        chunks = [
+            TimeSpan(start=span.start + c.start, end=span.start + c.end)
+            for c in dmedia.audio_chunks(span.duration, self.max_chunk_seconds)
+        ] or [span]
+        return list(
+            await asyncio.gather(
+                *(self._ask_span(client, media, question, chunk, i, len(chunks)) for i, chunk in enumerate(chunks))
+            )
+        )
+
+    async def _ask_span(
+        self, client: Any, media: MediaInfo, question: str, span: TimeSpan, index: int, count: int
+    ) -> Observation:
+        try:
+            samples = await asyncio.to_thread(
+                dmedia.load_audio, media.path or media.source, span.start, span.end, SAMPLE_RATE
+            )
+        except dmedia.MediaError as exc:
+            raise ToolError(f"audio_llm: could not decode audio: {exc}") from exc
+        if samples.size == 0:
+            raise ToolError(f"audio_llm: {media.source}: no audio samples between {span.start}s and {span.end}s")
+        data = base64.b64encode(dmedia.wav_bytes(samples, SAMPLE_RATE)).decode("ascii")
+        audio = {"data": f"data:audio/wav;base64,{data}", "format": "wav"}
+        return await self._ask(client, media, question, span, audio, index, count)
+
+    async def _ask(
+        self,
+        client: Any,
+        media: MediaInfo,
+        question: str,
+        span: TimeSpan,
+        audio: dict[str, str],
+        index: int,
+        count: int,
+    ) -> Observation:
+        content = [
+            {"type": "input_audio", "input_audio": audio},
+            {"type": "text", "text": f"This audio is the clip from {clock(span.start)} to {clock(span.end)}."},
+            {"type": "text", "text": f"Question: {question}"},
+        ]
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
+        try:
+            reply = await client.chat(
+                messages, temperature=self.temperature, max_tokens=self.max_tokens, extra_body=self.extra_body
+            )
+        except LLMError as exc:
+            raise ToolError(
+                f"audio_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the audio model failed: {exc}"
+            ) from exc
+        answer = (reply.content or "").strip()
+        if not answer:
+            raise ToolError(f"audio_llm: {media.source}: model {reply.model} returned an empty answer")
+        return Observation(
+            tool=self.name,
+            kind="description",
+            content=answer,
+            span=span,
+            payload={"model": reply.model, "question": question, "chunk": index, "chunks": count},
+        )
+
+
+def _question(tool: str, media: MediaInfo, query: Query) -> str:
+    question = query.question or query.arguments.get("question")
+    if not question or not str(question).strip():
+        raise ToolError(f"{tool}: {media.source}: the query has no question to ask")
+    return str(question).strip()
+
+
+def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
+    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
+    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
+    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
+    start = min(max(0.0, start), media.duration)
+    return TimeSpan(start=start, end=max(start, min(end, media.duration)))
+
+
+def _remote_format(media: MediaInfo) -> str | None:
+    """The audio format of a remote source that can be passed by URL, else ``None``."""
+    if not media.source.startswith(("http://", "https://")):
+        return None
+    suffix = PurePosixPath(urlparse(media.source).path).suffix.lower().lstrip(".")
+    return suffix if suffix in URL_FORMATS else None

@@ -1,0 +1,124 @@
+"""Shot detection with PySceneDetect's ``ContentDetector`` (HSV frame differences, decoded with PyAV).
+
+``ContentDetector`` is the default because ``AdaptiveDetector`` and ``HashDetector`` report false cuts when a
+text overlay appears or leaves (DESIGN.md). A clip without cuts is one shot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from detective.media import MediaError, probe
+from detective.models import MediaInfo, Observation, Query, TimeSpan
+from detective.tools import SpanInput, Tool, ToolError
+
+DEFAULT_THRESHOLD = 27.0
+#: Shortest shot reported, in seconds; PySceneDetect's own default is 15 frames.
+MIN_SHOT_SECONDS = 0.5
+
+
+class ShotsInput(SpanInput):
+    """Arguments of the ``shots`` tool."""
+
+    threshold: float = Field(
+        default=DEFAULT_THRESHOLD,
+        ge=1.0,
+        le=100.0,
+        description="ContentDetector threshold: lower finds more (and softer) cuts; 27 suits most footage.",
+    )
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One detected shot: its span and the content score of the cut that opened it (None for the first)."""
+
+    start: float
+    end: float
+    cut_score: float | None
+
+
+def detect_shots(
+    path: str,
+    start: float = 0.0,
+    end: float | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Shot]:
+    """Shots of the video at ``path`` between ``start`` and ``end`` seconds (whole clip by default)."""
+    from scenedetect import ContentDetector, SceneManager, StatsManager, open_video
+
+    info = probe(path)
+    if not info.has_video:
+        raise MediaError(f"{path}: has no video stream")
+    stop = info.duration if end is None else min(end, info.duration)
+    if stop <= start:
+        return []
+    video = open_video(path, backend="pyav")
+    fps = float(video.frame_rate)
+    stats = StatsManager()
+    manager = SceneManager(stats_manager=stats)
+    manager.add_detector(
+        ContentDetector(threshold=threshold, min_scene_len=max(1, round(MIN_SHOT_SECONDS * fps)))
+    )
+    if start > 0:
+        video.seek(start)
+    manager.detect_scenes(video, end_time=stop)
+    scenes = manager.get_scene_list(start_in_scene=True)
+    shots: list[Shot] = []
+    for index, (begin, finish) in enumerate(scenes):
+        score = None
+        if index > 0:
+            metrics = stats.get_metrics(begin.frame_num, [ContentDetector.FRAME_SCORE_KEY])
+            score = round(float(metrics[0]), 3) if metrics and metrics[0] is not None else None
+        shots.append(Shot(start=float(begin.seconds), end=float(finish.seconds), cut_score=score))
+    if not shots:
+        return [Shot(start=start, end=stop, cut_score=None)]
+    # the detector works in whole frames; the requested span's edges are the true edges
+    shots[0] = Shot(start=start, end=shots[0].end, cut_score=None)
+    shots[-1] = Shot(start=shots[-1].start, end=stop, cut_score=shots[-1].cut_score)
+    return shots
+
+
+class ShotsTool(Tool):
+    """Report the clip's camera shots: hard cuts found by content change between frames."""
+
+    name = "shots"
+    description = (
+        "Find the video's shots (hard cuts between camera shots) and report each shot's time span. "
+        "Use it first to learn the clip's structure; optional start/end limit the search."
+    )
+    input_model = ShotsInput
+    modalities = ("video",)
+    version = "0.1.0+scenedetect-0.7.2"
+
+    def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
+        """Detect the shots in the query's span (arguments ``start``/``end`` win over ``query.span``)."""
+        if not media.has_video:
+            raise ToolError(f"shots: {media.source} has no video stream, so it has no shots")
+        args = ShotsInput.model_validate(query.arguments)
+        start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
+        end = args.end if args.end is not None else (query.span.end if query.span else None)
+        try:
+            shots = detect_shots(media.path or media.source, max(0.0, start), end, args.threshold)
+        except MediaError as exc:
+            raise ToolError(f"shots: {exc}") from exc
+        return [
+            Observation(
+                tool=self.name,
+                kind="shot",
+                content=f"shot {i + 1}",
+                span=TimeSpan(start=round(shot.start, 3), end=round(max(shot.start, shot.end), 3)),
+                confidence=_confidence(shot.cut_score, args.threshold),
+                payload={"index": i, "cut_score": shot.cut_score},
+                query_key=query.key,
+            )
+            for i, shot in enumerate(shots)
+        ]
+
+
+def _confidence(score: float | None, threshold: float) -> float | None:
+    """How clearly the opening cut cleared the threshold: 0.5 just over it, 1.0 at twice it or more."""
+    if score is None:
+        return None
+    return round(min(1.0, max(0.5, score / (2.0 * threshold))), 3)

@@ -1,0 +1,14 @@
+"""Entry point of the ``vision_llm`` observer: registers :class:`~detective_vision_llm.tool.VisionLLMTool`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import detective
+from detective_vision_llm.tool import VisionLLMTool
+
+
+@detective.hookimpl
+def register_tools(register: Any) -> None:
+    """Register the ``vision_llm`` tool (it joins a run's tool box only when an endpoint is configured)."""
+    register(VisionLLMTool())

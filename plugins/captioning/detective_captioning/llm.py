@@ -1,0 +1,181 @@
+"""The LLM captioner: an OpenAI-compatible model integrates the evidence into the structured caption.
+
+The model gets the seed's structured-description prompt (audio or audio-video variant) and the observations as a
+JSON data block it is told never to obey. Its reply is parsed and validated; problems are sent back for at most
+:attr:`LLMCaptioner.max_repairs` rewrites; if the reply is still unusable (or the model cannot be reached) the
+template caption is used and a note says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from detective.captioning import Captioner, CaptionJob, CaptionOutput
+from detective.llm import LLMError
+from detective.models import Caption, Evidence, MediaInfo
+from detective.runtime import current_services
+from detective_captioning.format import (
+    STORYLINE,
+    TRANSCRIPT,
+    VISIBLE_TEXT,
+    format_time,
+    parse_report,
+    render,
+    validate,
+)
+from detective_captioning.prompts import (
+    AUDIO_PROMPT,
+    AUDIO_VIDEO_PROMPT,
+    INTEGRATION_SYSTEM,
+    INTEGRATION_USER,
+    REPAIR_USER,
+    prompt_hash,
+)
+from detective_captioning.template import build_caption
+
+#: Observations sent to the model at most; the rest are summarised by count.
+MAX_OBSERVATIONS = 400
+#: Payload keys too bulky or too internal to send (word timings are in the segment text already).
+_DROP_PAYLOAD = {"words", "box"}
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def clip_summary(media: MediaInfo) -> str:
+    """One line about the clip for the prompt: kind, duration, streams."""
+    parts = [f"{media.kind} clip, duration {media.duration:.3f} s ({format_time(media.duration)})"]
+    if media.has_video and media.width and media.height:
+        parts.append(f"{media.width}x{media.height}" + (f" at {media.fps:.3g} fps" if media.fps else ""))
+    parts.append("with an audio track" if media.has_audio else "without an audio track")
+    return ", ".join(parts)
+
+
+def evidence_json(evidence: Evidence) -> str:
+    """The evidence as JSON data for the prompt. Backticks are escaped so the data can never close its fence."""
+    ordered = sorted(evidence.observations, key=lambda o: (o.span.start if o.span else -1.0, o.tool))
+    observations = []
+    for obs in ordered[:MAX_OBSERVATIONS]:
+        item: dict[str, Any] = {"tool": obs.tool, "kind": obs.kind}
+        if obs.span is not None:
+            item["start"], item["end"] = round(obs.span.start, 3), round(obs.span.end, 3)
+        item["content"] = obs.content
+        if obs.confidence is not None:
+            item["confidence"] = round(obs.confidence, 3)
+        details = {k: v for k, v in obs.payload.items() if k not in _DROP_PAYLOAD}
+        if details:
+            item["details"] = _rounded(details)
+        observations.append(item)
+    data: dict[str, Any] = {"observations": observations}
+    if len(ordered) > MAX_OBSERVATIONS:
+        data["observations_left_out"] = len(ordered) - MAX_OBSERVATIONS
+    relation = lambda r: {  # noqa: E731
+        "tools": list(r.tools),
+        "says": [r.a_says, r.b_says],
+        **({"start": round(r.span.start, 3), "end": round(r.span.end, 3)} if r.span else {}),
+    }
+    if evidence.contradictions:
+        data["contradictions"] = [relation(r) for r in evidence.contradictions[:100]]
+    if evidence.agreements:
+        data["agreements"] = [relation(r) for r in evidence.agreements[:100]]
+    if evidence.failures:
+        data["failed_observers"] = [{"tool": f.tool, "error": f.error[:300]} for f in evidence.failures[:30]]
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    # A backtick only ever occurs inside a JSON string, where \u0060 is the same character.
+    return text.replace("`", "\\u0060")
+
+
+def check_reply(text: str, media: MediaInfo) -> tuple[Caption, list[str]]:
+    """Parse a model's caption and list what is wrong with it (empty when it can be used)."""
+    report = parse_report(text)
+    caption = report.caption
+    problems = list(report.problems)
+    if STORYLINE not in report.found or not caption.storyline:
+        problems.append("there is no '## Storyline' section with '<start> - <end>' lines and paragraphs")
+    for i, seg in enumerate(caption.storyline, 1):
+        if not seg.text.strip():
+            problems.append(f"storyline segment {i} ({format_time(seg.span.start)}) has no paragraph")
+    if media.has_video and VISIBLE_TEXT not in report.found:
+        problems.append("the '## Visible Text' section is missing (if no text appears, say so explicitly)")
+    if TRANSCRIPT not in report.found:
+        problems.append(
+            "the '## Speakers and Transcript' section is missing (if no speech appears, say so explicitly)"
+        )
+    problems.extend(validate(caption, media.duration))
+    if not media.has_video:
+        caption = caption.model_copy(update={"visible_text": None})
+    elif caption.visible_text is None:
+        caption = caption.model_copy(update={"visible_text": []})
+    return caption, problems
+
+
+class LLMCaptioner(Captioner):
+    """Integrates the evidence with an OpenAI-compatible chat model (role ``captioner``)."""
+
+    name = "llm"
+    needs_api = True
+    role: ClassVar[str] = "captioner"
+    max_repairs: ClassVar[int] = 2
+
+    async def caption(self, job: CaptionJob) -> CaptionOutput:
+        """Ask the model for the caption, repair it at most twice, else fall back to the template caption."""
+        media = job.media
+        prompt = AUDIO_VIDEO_PROMPT if media.has_video else AUDIO_PROMPT
+        digest = prompt_hash(INTEGRATION_SYSTEM, INTEGRATION_USER, REPAIR_USER, prompt)
+        client = current_services().llm(self.role)
+        user = {
+            "role": "user",
+            "content": INTEGRATION_USER.format(
+                prompt=prompt, clip=clip_summary(media), evidence=evidence_json(job.evidence)
+            ),
+        }
+        messages: list[dict[str, Any]] = [{"role": "system", "content": INTEGRATION_SYSTEM}, user]
+        exchange: list[dict[str, Any]] = [user]
+        temperature = job.options.get("temperature", 0.2)
+        max_tokens = job.options.get("max_tokens")
+        problems: list[str] = []
+        try:
+            for attempt in range(self.max_repairs + 1):
+                reply = await client.chat(messages, temperature=temperature, max_tokens=max_tokens)
+                assistant = {"role": "assistant", "content": reply.content or ""}
+                exchange.append(assistant)
+                caption, problems = check_reply(reply.content or "", media)
+                if not problems:
+                    return CaptionOutput(
+                        caption=caption,
+                        markdown=render(caption, kind=media.kind),
+                        trajectory=exchange,
+                        prompt_hash=digest,
+                    )
+                if attempt == self.max_repairs:
+                    break
+                repair = {
+                    "role": "user",
+                    "content": REPAIR_USER.format(
+                        problems="\n".join(f"- {p}" for p in problems[:20]), end=format_time(media.duration)
+                    ),
+                }
+                messages += [assistant, repair]
+                exchange.append(repair)
+            note = (
+                f"captioner model {client.model}: the caption was still invalid after {self.max_repairs} repair "
+                f"request(s) ({'; '.join(problems[:3])}); the template caption was used instead"
+            )
+        except LLMError as exc:
+            note = f"captioner model failed ({exc}); the template caption was used instead"
+        caption = build_caption(media, job.evidence)
+        return CaptionOutput(
+            caption=caption,
+            markdown=render(caption, kind=media.kind),
+            trajectory=exchange,
+            notes=[note],
+            prompt_hash=digest,
+        )

@@ -1,0 +1,803 @@
+"""The template captioner: writes the caption from the evidence alone, offline and deterministically.
+
+Nothing is said that no observation reports. The storyline has one paragraph per shot (per stretch of audio
+activity for sound-only clips) blending what was heard and seen then; the Visible Text section lists the OCR
+tracks with their look; the transcript lists the ASR segments with a speaking state measured from the audio
+features; speech that contradicts on-screen text is resolved (see :mod:`detective_captioning.crosscheck`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from detective.captioning import Captioner, CaptionJob, CaptionOutput
+from detective.models import (
+    Caption,
+    CaptionSection,
+    Evidence,
+    MediaInfo,
+    Observation,
+    SpeakerProfile,
+    StorylineSegment,
+    TextElement,
+    TimeSpan,
+    TranscriptSegment,
+    VisibleTextSpan,
+)
+from detective_captioning.crosscheck import CrossCheck, cross_check
+from detective_captioning.format import clock, render
+
+#: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
+MIN_SEGMENT = 0.5
+#: Audio clusters longer than this are split at speech and event starts.
+LONG_SEGMENT = 10.0
+#: Stretches without any audio observation longer than this (seconds) get their own storyline segment.
+AUDIO_GAP = 1.0
+#: At most this many storyline segments; the shortest neighbours are merged beyond it.
+MAX_SEGMENTS = 80
+#: Text tracks whose start and end differ by less than this share a Visible Text group.
+GROUP_TOLERANCE = 0.25
+#: Words of speech quoted in the storyline before it is cut with an ellipsis.
+QUOTE_WORDS = 14
+
+_LANGUAGES = {
+    "en": "English",
+    "zh": "Chinese",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ru": "Russian",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ar": "Arabic",
+    "hi": "Hindi",
+}
+_ADVERBS = {
+    "very loud": "very loudly",
+    "loud": "loudly",
+    "moderately loud": "at a moderate level",
+    "quiet": "quietly",
+    "very quiet": "very quietly",
+}
+_POSITIONS = {
+    "top-left": "in the top-left corner",
+    "top": "along the top of the frame",
+    "top-right": "in the top-right corner",
+    "left": "on the left side of the frame",
+    "center": "in the centre of the frame",
+    "centre": "in the centre of the frame",
+    "right": "on the right side of the frame",
+    "bottom-left": "in the bottom-left corner",
+    "bottom": "along the bottom of the frame",
+    "bottom-right": "in the bottom-right corner",
+}
+
+
+# --- small wording helpers --------------------------------------------------------------------------------
+
+
+def loudness_word(db: float) -> str:
+    """A plain-language loudness for a dBFS RMS level."""
+    if db >= -12:
+        return "very loud"
+    if db >= -20:
+        return "loud"
+    if db >= -30:
+        return "moderately loud"
+    if db >= -45:
+        return "quiet"
+    return "very quiet"
+
+
+def _seconds(value: float) -> str:
+    text = f"{value:.1f}"
+    return f"{text} second" if text == "1.0" else f"{text} seconds"
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    if text[-1] in "”\"":
+        return text if len(text) > 1 and text[-2] in ".!?…" else text + "."
+    return text if text[-1] in ".!?…" else text + "."
+
+
+def _short_quote(text: str, words: int = QUOTE_WORDS) -> str:
+    parts = text.split()
+    if len(parts) <= words:
+        return " ".join(parts)
+    return " ".join(parts[:words]).rstrip(",;:") + " …"
+
+
+def _start(obs: Observation) -> float:
+    return obs.span.start if obs.span is not None else 0.0
+
+
+def _count(n: int) -> str:
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    return words[n] if 0 <= n < len(words) else str(n)
+
+
+def _pick(options: Sequence[str], seed: int) -> str:
+    return options[seed % len(options)]
+
+
+def _db(obs: Observation, key: str = "loudness_db") -> float | None:
+    value = obs.payload.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _label(obs: Observation) -> str:
+    return str(obs.payload.get("label") or obs.content).strip().lower()
+
+
+def _clamp(span: TimeSpan, duration: float) -> TimeSpan:
+    if duration <= 0:
+        return span
+    start = min(max(0.0, span.start), duration)
+    end = min(max(start, span.end), duration)
+    return TimeSpan(start=round(start, 3), end=round(end, 3))
+
+
+# --- segmentation ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Segment:
+    span: TimeSpan
+    shot: Observation | None = None
+    items: list[Observation] = field(default_factory=list)  # observations that start here
+    carried: list[Observation] = field(default_factory=list)  # observations that started earlier
+
+
+def _shot_segments(shots: list[Observation], duration: float) -> list[_Segment]:
+    segments: list[_Segment] = []
+    cursor = 0.0
+    for shot in shots:
+        assert shot.span is not None
+        span = _clamp(shot.span, duration)
+        if span.start - cursor > 0.3:
+            segments.append(_Segment(TimeSpan(start=cursor, end=span.start)))
+        segments.append(_Segment(span, shot=shot))
+        cursor = max(cursor, span.end)
+    if duration - cursor > 0.3:
+        segments.append(_Segment(TimeSpan(start=round(cursor, 3), end=round(duration, 3))))
+    return segments
+
+
+def _audio_segments(spanned: list[Observation], speech: list[Observation], duration: float) -> list[_Segment]:
+    """Clusters of overlapping audio observations, long ones split at their starts, gaps as their own pieces."""
+    spans = sorted((_clamp(o.span, duration) for o in spanned if o.span is not None), key=lambda s: s.start)
+    clusters: list[list[float]] = []
+    for span in spans:
+        if clusters and span.start < clusters[-1][1] - 0.05:
+            clusters[-1][1] = max(clusters[-1][1], span.end)
+        else:
+            clusters.append([span.start, span.end])
+    pieces: list[list[float]] = []
+    cursor = 0.0
+    for start, end in clusters:
+        if start - cursor > AUDIO_GAP:
+            pieces.append([cursor, start])
+        elif pieces:
+            pieces[-1][1] = start
+        start = max(start, cursor)
+        if end <= start:
+            continue
+        if end - start > LONG_SEGMENT:
+            inside = [s for s in spans if start <= s.start < end]
+            cuts = sorted({round(s.start, 3) for s in inside if s.start - start >= 1.5 and end - s.start >= 1.5})
+            # Never cut through a sentence.
+            cuts = [
+                c
+                for c in cuts
+                if not any(o.span and o.span.start + 0.05 < c < o.span.end - 0.05 for o in speech)
+            ]
+            bounds = [start, *cuts, end]
+            pieces.extend([a, b] for a, b in itertools.pairwise(bounds) if b > a)
+        else:
+            pieces.append([start, end])
+        cursor = max(cursor, end)
+    if duration - cursor > AUDIO_GAP:
+        pieces.append([cursor, duration])
+    elif pieces:
+        pieces[-1][1] = max(pieces[-1][1], duration)
+    if not pieces:
+        pieces = [[0.0, duration]]
+    # Fold short pieces into the previous one (the next one for the first piece).
+    merged: list[list[float]] = []
+    for piece in pieces:
+        if merged and (piece[1] - piece[0] < MIN_SEGMENT or merged[-1][1] - merged[-1][0] < MIN_SEGMENT):
+            merged[-1][1] = max(merged[-1][1], piece[1])
+        else:
+            merged.append(piece)
+    while len(merged) > MAX_SEGMENTS:
+        i = min(range(len(merged) - 1), key=lambda k: merged[k + 1][1] - merged[k][0])
+        merged[i] = [merged[i][0], merged[i + 1][1]]
+        del merged[i + 1]
+    return [_Segment(TimeSpan(start=round(a, 3), end=round(b, 3))) for a, b in merged]
+
+
+def _assign(segments: list[_Segment], observations: list[Observation]) -> None:
+    """Each observation goes to the segment where it starts; segments it runs on into get it as carried."""
+    for obs in observations:
+        if obs.span is None:
+            continue
+        t = obs.span.start
+        home = next(
+            (i for i, s in enumerate(segments) if s.span.start <= t < s.span.end),
+            None,
+        )
+        if home is None:
+            home = min(
+                range(len(segments)),
+                key=lambda i: min(abs(segments[i].span.start - t), abs(segments[i].span.end - t)),
+            )
+        segments[home].items.append(obs)
+        for seg in segments[home + 1 :]:
+            if seg.span.start >= obs.span.end:
+                break
+            if obs.span.overlap(seg.span) >= 0.5:
+                seg.carried.append(obs)
+
+
+# --- the captioner ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Voices:
+    """Speaker names for the speech observations and per-speaker facts."""
+
+    names: dict[str, str]  # observation key -> speaker name
+    order: list[str]
+    separated: bool
+
+
+def _voices(speech: list[Observation]) -> _Voices:
+    labels = [str(o.payload["speaker"]) for o in speech if o.payload.get("speaker")]
+    separated = bool(labels)
+    mapping: dict[str, str] = {}
+    for label in labels:
+        if label not in mapping:
+            mapping[label] = f"Speaker {len(mapping) + 1}"
+    names: dict[str, str] = {}
+    for obs in speech:
+        label = obs.payload.get("speaker")
+        if label:
+            names[obs.key] = mapping[str(label)]
+        else:
+            names[obs.key] = "Speaker 1" if len(mapping) <= 1 else "Unidentified speaker"
+    order: list[str] = []
+    for obs in speech:
+        if names[obs.key] not in order:
+            order.append(names[obs.key])
+    return _Voices(names=names, order=order, separated=separated)
+
+
+class TemplateCaptioner(Captioner):
+    """Writes the structured caption from the evidence alone: offline, deterministic, no invention."""
+
+    name = "template"
+    needs_api = False
+
+    async def caption(self, job: CaptionJob) -> CaptionOutput:
+        """Write the caption for ``job`` from its evidence."""
+        caption = build_caption(job.media, job.evidence)
+        return CaptionOutput(caption=caption, markdown=render(caption, kind=job.media.kind))
+
+
+def build_caption(media: MediaInfo, evidence: Evidence) -> Caption:
+    """The template caption of ``media`` from ``evidence`` (the work of :class:`TemplateCaptioner`)."""
+    return _Writer(media, evidence).caption()
+
+
+class _Writer:
+    def __init__(self, media: MediaInfo, evidence: Evidence) -> None:
+        self.media = media
+        self.evidence = evidence
+        spans = [o.span.end for o in evidence.observations if o.span is not None]
+        self.duration = media.duration if media.duration > 0 else max(spans, default=0.0)
+        by_kind = lambda kind: [o for o in evidence.by_kind(kind) if o.span is not None]  # noqa: E731
+        self.shots = by_kind("shot")
+        self.texts = by_kind("text")
+        self.speech = by_kind("speech")
+        self.events = by_kind("sound_event")
+        self.descriptions = evidence.by_kind("description")
+        self.metadata = evidence.by_kind("metadata")
+        self.check: CrossCheck = cross_check(evidence, self.speech, self.texts)
+        self.voices = _voices(self.speech)
+        self.video = media.has_video
+
+    # -- helpers --
+
+    def said(self, obs: Observation) -> str:
+        """The speech content after cross-checking (corrected when on-screen text won)."""
+        return self.check.corrected.get(obs.key, " ".join(obs.content.split()))
+
+    def speech_events(self, span: TimeSpan) -> list[Observation]:
+        return [
+            e
+            for e in self.events
+            if _label(e) == "speech-like" and e.span is not None and e.span.overlap(span) > 0
+        ]
+
+    def covered_by_speech(self, event: Observation) -> bool:
+        assert event.span is not None
+        heard = sum(s.span.overlap(event.span) for s in self.speech if s.span is not None)
+        return heard >= 0.3 * max(event.span.duration, 1e-6)
+
+    # -- sections --
+
+    def caption(self) -> Caption:
+        segments = self.segments()
+        wordy = self.texts + self.speech + self.events + [d for d in self.descriptions if d.span is not None]
+        _assign(segments, sorted(wordy, key=lambda o: (o.span.start if o.span else 0.0)))
+        storyline = [
+            StorylineSegment(span=seg.span, text=self.paragraph(i, seg, len(segments)))
+            for i, seg in enumerate(segments)
+        ]
+        speakers, transcript = self.transcript()
+        sections = [CaptionSection(title="Overview", body=self.overview())]
+        cross = self.check.report(self.evidence)
+        if cross:
+            sections.append(CaptionSection(title="Cross-checks", body=cross))
+        return Caption(
+            storyline=storyline,
+            visible_text=self.visible_text() if self.video else None,
+            speakers=speakers,
+            transcript=transcript,
+            sections=sections,
+        )
+
+    def segments(self) -> list[_Segment]:
+        if self.video and self.shots:
+            return _shot_segments(self.shots, self.duration)
+        return _audio_segments(self.events + self.speech, self.speech, self.duration)
+
+    def paragraph(self, index: int, seg: _Segment, total: int) -> str:
+        sentences: list[str] = []
+        opening = self.opening(index, seg, total)
+        if opening:
+            sentences.append(opening)
+        whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
+        for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
+            sentences.append(self.description(desc, index + k))
+        # Everything else in the order it happened; texts appearing together are told together.
+        group: list[Observation] = []
+        seed = index
+        for obs in sorted((o for o in seg.items if o.kind != "description"), key=_start):
+            if obs.kind == "text" and group and _start(obs) - _start(group[0]) <= 0.3:
+                group.append(obs)
+                continue
+            if group:
+                sentences.append(self.text_sentence(group, seed))
+                seed += 1
+                group = []
+            if obs.kind == "text":
+                group = [obs]
+            elif obs.kind == "speech":
+                sentences.append(self.speech_sentence(obs, seed))
+                seed += 1
+            elif obs.kind == "sound_event":
+                first = not self.video and index == 0 and _start(obs) <= seg.span.start + 0.05
+                sentence = self.event_sentence(obs, seed, first)
+                if sentence:
+                    sentences.append(sentence)
+                    seed += 1
+        if group:
+            sentences.append(self.text_sentence(group, seed))
+        sentences.extend(self.carried_sentences(seg))
+        if len(sentences) <= (1 if opening else 0):
+            sentences.append(self.nothing_sentence(seg))
+        return " ".join(_sentence(s) for s in sentences if s)
+
+    def opening(self, index: int, seg: _Segment, total: int) -> str:
+        if seg.shot is not None:
+            number = int(seg.shot.payload.get("index", index)) + 1
+            length = _seconds(seg.span.duration)
+            if index == 0:
+                extra = " and the only one" if total == 1 else ""
+                return f"The video opens on its first shot{extra}, which holds for {length}"
+            return _pick(
+                [
+                    f"At {clock(seg.span.start)} a cut brings in shot {number}, which lasts {length}",
+                    f"A cut at {clock(seg.span.start)} moves to shot {number}, on screen for {length}",
+                    f"Shot {number} begins at {clock(seg.span.start)} and runs for {length}",
+                ],
+                index,
+            )
+        if self.video and self.shots:
+            return (
+                f"Between {clock(seg.span.start)} and {clock(seg.span.end)} the shot detector reported no shot"
+            )
+        return ""
+
+    def description(self, desc: Observation, seed: int) -> str:
+        tool = desc.tool
+        who = {"vision_llm": "the vision model", "audio_llm": "the audio model"}.get(tool, f"the {tool} observer")
+        model = desc.payload.get("model")
+        if model:
+            who += f" ({model})"
+        question = " ".join(str(desc.payload.get("question") or "").split())
+        content = " ".join(desc.content.split())
+        when = ""
+        if desc.span is None:
+            when = "about the whole clip"
+        elif desc.span.duration > 0:
+            when = f"about {clock(desc.span.start)}–{clock(desc.span.end)}"
+        if question:
+            return _pick(
+                [
+                    f"Asked “{question}” {when}, {who} reported: {_sentence(content)}",
+                    f"{who.capitalize()}, asked “{question}” {when}, answered: {_sentence(content)}",
+                ],
+                seed,
+            ).replace("  ", " ")
+        return f"{who.capitalize()} described this stretch: {_sentence(content)}"
+
+    def text_sentence(self, group: list[Observation], seed: int) -> str:
+        first = group[0]
+        assert first.span is not None
+        at = clock(first.span.start)
+        if len(group) > 1:
+            parts = [f"“{o.content}” {_where(o)}{_look(o)}" for o in group]
+            listed = ", ".join(parts[:-1]) + f" and {parts[-1]}"
+            return f"At {at}, {_count(len(group))} lines of text appear together: {listed}"
+        look, where, until = _look(first), _where(first), clock(first.span.end)
+        return _pick(
+            [
+                f"At {at} the text “{first.content}” appears {where}{look}, staying until {until}",
+                f"“{first.content}” comes up on screen at {at}{look}, {where}, and remains until {until}",
+                f"From {at} to {until} on-screen text reading “{first.content}” is shown {where}{look}",
+            ],
+            seed,
+        )
+
+    def speech_sentence(self, obs: Observation, seed: int) -> str:
+        assert obs.span is not None
+        quote = _short_quote(self.said(obs)).rstrip(".,;:")
+        name = self.voices.names[obs.key]
+        many = len(self.voices.order) > 1
+        who = name if many else "a voice"
+        if not many and any(
+            s.span is not None and s.span.start < obs.span.start for s in self.speech if s.key != obs.key
+        ):
+            who = "the same voice"
+        a, b = clock(obs.span.start), clock(obs.span.end)
+        manner = self.manner(obs)
+        lead = f", speaking {manner}" if manner else ""
+        return _pick(
+            [
+                f"{who} says “{quote}” ({a}–{b}){lead}",
+                f"from {a} to {b} {who} can be heard saying “{quote}”{lead}",
+                f"at {a} {who} speaks{' ' + manner if manner else ''}: “{quote}”",
+            ],
+            seed,
+        )
+
+    def manner(self, obs: Observation) -> str:
+        """A short speaking-manner phrase for the storyline (loudness and pace), when measured."""
+        assert obs.span is not None
+        state = _speech_state(obs, self.speech_events(obs.span))
+        bits = []
+        if state.loudness is not None:
+            bits.append(_ADVERBS[loudness_word(state.loudness)])
+        if state.pace:
+            bits.append(f"at a {state.pace} pace")
+        return " ".join(bits)
+
+    def event_sentence(self, obs: Observation, seed: int, opens: bool) -> str:
+        assert obs.span is not None
+        label = _label(obs)
+        a, b = clock(obs.span.start), clock(obs.span.end)
+        db = _db(obs)
+        level = f" at about {db:.0f} dBFS" if db is not None else ""
+        lead = "the recording opens with" if opens else ""
+        if label == "silence":
+            if opens:
+                return f"The recording opens with {_seconds(obs.span.duration)} of silence ({a}–{b})"
+            return _pick(
+                [
+                    f"the sound drops to silence from {a} to {b}",
+                    f"there is silence between {a} and {b}",
+                    f"from {a} to {b} the audio is silent",
+                ],
+                seed,
+            )
+        if label == "tone":
+            freq = obs.payload.get("frequency_hz")
+            pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
+            loud = f", {loudness_word(db)}{level}" if db is not None else ""
+            if opens:
+                return f"{lead} a steady {pitch}tone from {a} to {b}{loud}"
+            return _pick(
+                [
+                    f"a steady {pitch}tone sounds from {a} to {b}{loud}",
+                    f"at {a} a pure {pitch}tone starts and holds until {b}{loud}",
+                ],
+                seed,
+            )
+        if label == "broadband noise":
+            loud = f"{loudness_word(db)} " if db is not None else ""
+            length = f"{obs.span.duration:.1f}-second"
+            kind = "burst" if obs.span.duration <= 2.0 else "stretch"
+            if opens:
+                return f"{lead} a {length} {kind} of {loud}broadband noise{level}"
+            return _pick(
+                [
+                    f"a {loud}{kind} of broadband noise hits at {a} and lasts {_seconds(obs.span.duration)}{level}",
+                    f"at {a} a {length} {kind} of {loud}broadband noise cuts in{level}",
+                ],
+                seed,
+            )
+        if label == "speech-like":
+            if self.covered_by_speech(obs):
+                return ""
+            return f"speech-like sound is heard from {a} to {b}{level}, though no words were transcribed there"
+        if label == "music-like":
+            return f"music-like sound plays from {a} to {b}{level}"
+        peak = _db(obs, "peak_db")
+        peak_text = f" (peak {peak:.0f} dBFS)" if peak is not None else level
+        name = obs.content if obs.content and obs.content.lower() != label else label
+        if label == "sound":
+            return f"an unclassified sound occurs from {a} to {b}{peak_text}"
+        return f"a sound the audio analysis labels “{name}” occurs from {a} to {b}{peak_text}"
+
+    def carried_sentences(self, seg: _Segment) -> list[str]:
+        out = []
+        texts = [o for o in seg.carried if o.kind == "text"]
+        if texts:
+            quoted = " and ".join(f"“{o.content}”" for o in texts[:4])
+            verb = "stays" if len(texts) == 1 else "stay"
+            out.append(f"{quoted} {verb} on screen")
+        for obs in seg.carried:
+            assert obs.span is not None
+            until = clock(obs.span.end)
+            if obs.kind == "speech":
+                out.append(f"the sentence begun earlier carries on until {until}")
+            elif obs.kind == "sound_event":
+                label = _label(obs)
+                if label == "tone":
+                    freq = obs.payload.get("frequency_hz")
+                    pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
+                    out.append(f"the {pitch}tone continues until {until}")
+                elif label == "silence":
+                    out.append(f"the silence lasts until {until}")
+                elif label == "speech-like" and self.covered_by_speech(obs):
+                    continue
+                else:
+                    out.append(f"the {label} continues until {until}")
+        return out
+
+    def nothing_sentence(self, seg: _Segment) -> str:
+        if self.video:
+            if not self.media.has_audio:
+                return "no on-screen text was detected here, and the file has no audio track"
+            return "no observer reported sound events, speech or on-screen text during this stretch"
+        return (
+            f"no observer reported any sound between {clock(seg.span.start)} and {clock(seg.span.end)}"
+        )
+
+    def visible_text(self) -> list[VisibleTextSpan]:
+        groups: list[tuple[TimeSpan, list[Observation]]] = []
+        for obs in sorted(self.texts, key=lambda o: (o.span.start, o.span.end)):  # type: ignore[union-attr]
+            assert obs.span is not None
+            span = _clamp(obs.span, self.duration)
+            for i, (gspan, members) in enumerate(groups):
+                if abs(gspan.start - span.start) <= GROUP_TOLERANCE and abs(gspan.end - span.end) <= GROUP_TOLERANCE:
+                    members.append(obs)
+                    groups[i] = (TimeSpan(start=gspan.start, end=max(gspan.end, span.end)), members)
+                    break
+            else:
+                groups.append((span, [obs]))
+        return [
+            VisibleTextSpan(span=span, elements=[TextElement(text=o.content, appearance=_appearance(o)) for o in group])
+            for span, group in groups
+        ]
+
+    def transcript(self) -> tuple[list[SpeakerProfile], list[TranscriptSegment]]:
+        turns = []
+        for obs in self.speech:
+            assert obs.span is not None
+            state = _speech_state(obs, self.speech_events(obs.span))
+            turns.append(
+                TranscriptSegment(
+                    span=_clamp(obs.span, self.duration),
+                    speaker=self.voices.names[obs.key],
+                    state=state.describe(),
+                    content=self.said(obs),
+                )
+            )
+        profiles = [SpeakerProfile(name=name, profile=self.profile(name)) for name in self.voices.order]
+        return profiles, turns
+
+    def profile(self, name: str) -> str:
+        mine = [o for o in self.speech if self.voices.names[o.key] == name]
+        seconds = sum(o.span.duration for o in mine if o.span is not None)
+        turns = len(mine)
+        words = sum(len(self.said(o).split()) for o in mine)
+        bits = [f"{turns} turn{'s' if turns != 1 else ''}, {seconds:.1f} s and about {words} words of speech"]
+        langs = Counter(str(o.payload.get("language")) for o in mine if o.payload.get("language"))
+        if langs:
+            code = langs.most_common(1)[0][0]
+            probs = [
+                float(o.payload["language_probability"])
+                for o in mine
+                if o.payload.get("language") == code and isinstance(o.payload.get("language_probability"), int | float)
+            ]
+            lang = _LANGUAGES.get(code, code)
+            bits.append(f"speaks {lang}" + (f" (detected with probability {max(probs):.2f})" if probs else ""))
+        pitches = [
+            float(e.payload["pitch_hz"])
+            for o in mine
+            if o.span is not None
+            for e in self.speech_events(o.span)
+            if isinstance(e.payload.get("pitch_hz"), int | float)
+        ]
+        if pitches:
+            median = statistics.median(pitches)
+            register = "low-pitched" if median < 140 else ("mid-pitched" if median < 220 else "high-pitched")
+            bits.append(f"a {register} voice (median pitch about {median:.0f} Hz)")
+        if not self.voices.separated:
+            where = " whether on screen or as a voice-over," if self.video else ""
+            bits.append(f"all speech is attributed to one speaker{where} since no voice separation was available")
+        bits.append("accent not established by the observers")
+        return "; ".join(bits)
+
+    def overview(self) -> str:
+        media, sentences = self.media, []
+        what = "video" if self.video else "audio clip"
+        sentence = f"This {what} lasts {_seconds(self.duration)}"
+        if self.video:
+            details = []
+            if media.width and media.height:
+                details.append(f"{media.width}×{media.height}")
+            if media.fps:
+                details.append(f"{media.fps:.3g} fps")
+            if details:
+                sentence += f" ({', '.join(details)})"
+            if self.shots:
+                sentence += f" and consists of {len(self.shots)} shot{'s' if len(self.shots) != 1 else ''}"
+        sentences.append(sentence)
+        meta = next((m for m in self.metadata if "speech_ratio" in m.payload or "loudness_db" in m.payload), None)
+        if not media.has_audio:
+            sentences.append("The file has no audio track")
+        elif meta is not None:
+            parts = []
+            if isinstance(meta.payload.get("loudness_db"), int | float):
+                db = float(meta.payload["loudness_db"])
+                parts.append(f"the overall loudness is {db:.1f} dBFS ({loudness_word(db)})")
+            if isinstance(meta.payload.get("speech_ratio"), int | float):
+                parts.append(f"speech-like sound fills about {100 * float(meta.payload['speech_ratio']):.0f}% of it")
+            if isinstance(meta.payload.get("silence_ratio"), int | float):
+                parts.append(f"silence about {100 * float(meta.payload['silence_ratio']):.0f}%")
+            if parts:
+                sentences.append("Audio analysis finds that " + ", ".join(parts))
+        if self.speech:
+            spoken = sum(o.span.duration for o in self.speech if o.span is not None)
+            share = 100 * spoken / self.duration if self.duration else 0.0
+            words = sum(len(self.said(o).split()) for o in self.speech)
+            sentences.append(
+                f"Speech recognition transcribed {len(self.speech)} segment{'s' if len(self.speech) != 1 else ''} "
+                f"({words} words, {spoken:.1f} s, about {share:.0f}% of the running time)"
+            )
+        elif media.has_audio:
+            sentences.append("No speech was transcribed")
+        if self.video:
+            distinct = len({" ".join(o.content.split()).lower() for o in self.texts})
+            sentences.append(
+                f"{distinct} distinct line{'s' if distinct != 1 else ''} of on-screen text "
+                f"{'were' if distinct != 1 else 'was'} read"
+                if distinct
+                else "No on-screen text was detected"
+            )
+        counts = Counter(o.tool for o in self.evidence.observations)
+        if counts:
+            listed = ", ".join(f"{tool} ({n})" for tool, n in sorted(counts.items()))
+            sentences.append(f"Observers consulted, with their observation counts: {listed}")
+        else:
+            sentences.append("No observer reported anything about this clip")
+        for failure in self.evidence.failures:
+            sentences.append(f"The {failure.tool} observer failed: {' '.join(failure.error.split())[:200]}")
+        return " ".join(_sentence(s) for s in sentences)
+
+
+# --- text appearance and speaking state -------------------------------------------------------------------
+
+
+def _size(obs: Observation) -> str:
+    frac = obs.payload.get("height_frac")
+    if not isinstance(frac, int | float):
+        return ""
+    return "large" if frac >= 0.1 else ("medium-sized" if frac >= 0.05 else "small")
+
+
+def _look(obs: Observation) -> str:
+    """`` in large white letters on a black background`` (only the parts observed)."""
+    size, color, bg = _size(obs), obs.payload.get("color"), obs.payload.get("background")
+    words = " ".join(w for w in (size, str(color) if color else "") if w)
+    text = f" in {words} letters" if words else ""
+    if bg:
+        text += f" on a {bg} background"
+    return text
+
+
+def _where(obs: Observation) -> str:
+    pos = str(obs.payload.get("position") or "").lower()
+    return _POSITIONS.get(pos, "on screen")
+
+
+def _appearance(obs: Observation) -> str:
+    parts = []
+    size, color, bg = _size(obs), obs.payload.get("color"), obs.payload.get("background")
+    head = " ".join(w for w in (size, str(color) if color else "") if w)
+    parts.append(f"{head} text" if head else "text")
+    if bg:
+        parts[-1] += f" on a {bg} background"
+    parts[-1] += f" {_where(obs)}"
+    frac = obs.payload.get("height_frac")
+    if isinstance(frac, int | float):
+        parts.append(f"about {100 * float(frac):.0f}% of the frame height")
+    if obs.confidence is not None and obs.confidence < 0.9:
+        parts.append(f"read with confidence {obs.confidence:.2f}")
+    text = ", ".join(parts)
+    return text[0].upper() + text[1:]
+
+
+@dataclass
+class _State:
+    loudness: float | None = None
+    pace: str | None = None
+    rate: float | None = None
+    pitch: float | None = None
+    confidence: float | None = None
+
+    def describe(self) -> str:
+        bits = []
+        if self.loudness is not None:
+            bits.append(f"{loudness_word(self.loudness)} (about {self.loudness:.0f} dBFS)")
+        if self.pace or self.rate is not None:
+            rate = f" ({self.rate:.1f} words/s)" if self.rate is not None else ""
+            bits.append(f"{self.pace or 'measured'} pace{rate}")
+        if self.pitch is not None:
+            bits.append(f"pitch around {self.pitch:.0f} Hz")
+        if not bits:
+            return "Speaking state not measured by the observers"
+        text = ", ".join(bits)
+        return text[0].upper() + text[1:]
+
+
+def _pace_from_rate(rate: float) -> str:
+    return "fast" if rate > 3.3 else ("slow" if rate < 2.0 else "moderate")
+
+
+def _speech_state(obs: Observation, events: list[Observation]) -> _State:
+    assert obs.span is not None
+    state = _State(confidence=obs.confidence)
+    weighted = [(e.span.overlap(obs.span), _db(e)) for e in events if e.span is not None and _db(e) is not None]
+    total = sum(w for w, _ in weighted)
+    if total > 0:
+        state.loudness = sum(w * db for w, db in weighted if db is not None) / total
+    paces = Counter(str(e.payload["pace"]) for e in events if e.payload.get("pace"))
+    if paces:
+        state.pace = paces.most_common(1)[0][0]
+    pitches = [float(e.payload["pitch_hz"]) for e in events if isinstance(e.payload.get("pitch_hz"), int | float)]
+    if pitches:
+        state.pitch = statistics.median(pitches)
+    words = obs.payload.get("words")
+    if isinstance(words, list) and words and obs.span.duration > 0:
+        state.rate = len(words) / obs.span.duration
+    elif obs.content.strip() and obs.span.duration > 0:
+        state.rate = len(obs.content.split()) / obs.span.duration
+    if state.pace is None and state.rate is not None:
+        state.pace = _pace_from_rate(state.rate)
+    return state

@@ -1,0 +1,150 @@
+"""The ``omni-detective cloze`` commands: ``predict`` (judge captions), ``score`` (metrics), ``make-demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+
+from detective.logs import add_secret
+from detective.runtime import RunServices
+from detective.settings import RoleSettings, Settings
+from detective_cloze.judges import DEFAULT_CAPTION_FIELD, LEXICAL_LABEL, LexicalJudge, LLMJudge
+from detective_cloze.predict import ClozeInputError, read_jsonl, run_predict
+from detective_cloze.scoring import format_table, score_records
+
+
+@click.group("cloze")
+def cloze() -> None:
+    """Omni-Cloze: judge detailed captions against cloze blanks, then score them.
+
+    \b
+    1. omni-detective cloze predict --input IN --output OUT --workers 100
+    2. omni-detective cloze score --input OUT --show-subcategory
+    """
+
+
+@cloze.command("predict")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Omni-Cloze JSONL with a caption in each record.")
+@click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False),
+              help="Output JSONL (input plus 'judge' and 'predictions'); an existing file is resumed.")
+@click.option("--workers", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Records judged concurrently.")
+@click.option("--model", default=None,
+              help="Judge model (default: OMNI_DETECTIVE_JUDGE_MODEL, else the built-in judge default).")
+@click.option("--caption-field", default=DEFAULT_CAPTION_FIELD, show_default=True,
+              help="Record field holding the caption to judge.")
+@click.option("--judge", "judge_kind", type=click.Choice(["llm", "lexical"]), default="llm", show_default=True,
+              help="llm: the Omni-Cloze protocol (one chat call per record, OPENAI_API_KEY / OPENAI_BASE_URL). "
+                   "lexical: an OFFLINE PROXY that matches option words in the caption; its scores are not "
+                   "comparable to published Omni-Cloze numbers.")
+@click.option("--repair-attempts", type=click.IntRange(0, 5), default=2, show_default=True,
+              help="Re-asks after an unreadable judge reply before counting the record as all E.")
+@click.option("--retry-failed", is_flag=True,
+              help="Judge again records the output holds as failed (unreadable replies, bad records).")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
+              help="Judge cache file (default: OUTPUT.judge-cache.sqlite).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the judge cache.")
+def predict(input_path: str, output_path: str, workers: int, model: str | None, caption_field: str,
+            judge_kind: str, repair_attempts: int, retry_failed: bool, cache_path: str | None,
+            no_cache: bool) -> None:
+    """Map each record's caption onto its cloze blanks with a judge (upstream's generate_prediction.py).
+
+    The judge sees the passage with its options and the caption, never the gold fields. It picks A-D only when
+    the caption states the detail, E ("not given") otherwise.
+    """
+    cache = None
+    if judge_kind == "lexical":
+        judge: LLMJudge | LexicalJudge = LexicalJudge(caption_field=caption_field)
+        click.echo(f"judge: {LEXICAL_LABEL}", err=True)
+    else:
+        settings = Settings.from_env()
+        if model:
+            roles = dict(settings.roles)
+            roles["judge"] = (roles.get("judge") or RoleSettings()).model_copy(update={"model": model})
+            settings = settings.model_copy(update={"roles": roles})
+        for secret in settings.secrets():
+            add_secret(secret)
+        endpoint = settings.endpoint("judge")
+        if not endpoint.available:
+            raise click.ClickException(
+                f"the judge ({endpoint.model} at {endpoint.host}) has no API key: set OPENAI_API_KEY "
+                "(and OPENAI_BASE_URL) or OMNI_DETECTIVE_JUDGE_API_KEY, or use --judge lexical for the "
+                "offline proxy"
+            )
+        if not no_cache:
+            from detective.cache import SQLiteCache
+
+            cache = SQLiteCache(cache_path or f"{output_path}.judge-cache.sqlite")
+        judge = LLMJudge(
+            RunServices(settings=settings), caption_field=caption_field, cache=cache,
+            repair_attempts=repair_attempts,
+        )
+        click.echo(f"judge: {endpoint.model} at {endpoint.host}", err=True)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 20) == 0:
+            click.echo(f"  {done}/{total} records judged", err=True)
+
+    try:
+        summary = asyncio.run(
+            run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed,
+                        progress=progress)
+        )
+    except ClozeInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if cache is not None:
+            cache.close()
+    click.echo(json.dumps(summary.as_dict()), err=True)
+    if summary.record_errors:
+        click.echo(f"warning: {summary.record_errors} record(s) could not be read; see 'judge.error' in "
+                   f"{output_path}", err=True)
+    if summary.judge_failures:
+        click.echo(f"warning: {summary.judge_failures} record(s) got no readable judge reply and count as "
+                   "not given (upstream's rule); --retry-failed judges them again", err=True)
+    if summary.call_failures:
+        raise click.ClickException(
+            f"{summary.call_failures} record(s) could not reach the judge (see 'judge.error' in {output_path}); "
+            "they count as not given until you run the same command again, which retries only them"
+        )
+
+
+@cloze.command("score")
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The output of 'cloze predict'.")
+@click.option("--show-subcategory", is_flag=True, help="Add one row per subcategory to the table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON instead of a table.")
+@click.option("--output", "-o", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the JSON result to this file.")
+def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str | None) -> None:
+    """Score judged records: accuracy, not-given and hallucination rates, net; overall and per group."""
+    try:
+        result = score_records(record for _, record in read_jsonl(input_path))
+    except ClozeInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result["overall"]["total"]:
+        raise click.ClickException(f"{input_path}: no graded blanks (is it the output of 'cloze predict'?)")
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_table(result, show_subcategory=show_subcategory))
+
+
+@cloze.command("make-demo")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory to write demo_cloze.jsonl into.")
+def make_demo(out_dir: str) -> None:
+    """Write a small cloze set over examples/media/demo.mp4 with a hand-written caption, for an offline try."""
+    from detective_cloze.demo import write_demo
+
+    path = write_demo(out_dir)
+    click.echo(str(path))
+    scored = path.with_name("demo_predictions.jsonl")
+    click.echo(f"next: omni-detective cloze predict --judge lexical --input {path} --output {scored}", err=True)
+    click.echo(f"      omni-detective cloze score --input {scored} --show-subcategory", err=True)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run it: the README's second quick-start command.
+#  - Debian packages for fixture media and drawings (ffmpeg, espeak-ng, graphviz), when missing and apt is usable;
+#  - the core, the bundled plugins, the built-in observers and the test tools (requirements-dev.txt);
+#  - then the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v dot >/dev/null 2>&1 || need+=(graphviz)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing Debian packages: ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing system packages: ${need[*]} (install them with your package manager; fixture tests need them)" >&2
+  fi
+fi
+
+python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+python -m pytest "$@"

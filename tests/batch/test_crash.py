@@ -1,0 +1,53 @@
+"""A batch run killed with SIGKILL at random moments, then resumed: every record exactly once, every line whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from detective.testing import ChatServer
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def test_kill_9_then_resume(tmp_path: Path, manifest: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    cache = tmp_path / "cache.sqlite"
+    rng = random.Random(11)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with ChatServer(latency=0.01) as server:
+        args = [sys.executable, str(WORKER), str(manifest), str(out), server.url, str(cache)]
+        kills = 0
+        for _ in range(4):
+            before = _lines(out)
+            proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 60
+            # Wait until this run has written something, then kill it at a random moment shortly after.
+            while _lines(out) == before and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.25))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=30)
+            assert proc.returncode in (-signal.SIGKILL, 0), proc.stderr.read().decode()[-2000:]
+            proc.stderr.close()
+        assert kills >= 2
+        assert _lines(out) < 40 or kills < 4
+        final = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    ids = [r["id"] for r in records]
+    assert sorted(ids) == list(range(40)), f"duplicates or gaps: {sorted(ids)}"
+    assert all(r["caption"].startswith("## Storyline") and r["split"] == "test" for r in records)
+    assert "0 failed" in final.stderr

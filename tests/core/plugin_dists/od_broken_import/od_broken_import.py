@@ -1,0 +1,3 @@
+"""A plugin that cannot be imported."""
+
+raise ImportError("od_broken_import needs a library that is not installed")

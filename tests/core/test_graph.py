@@ -1,0 +1,202 @@
+"""The Detective graph: the drawing, the RulePlanner loop and every stop rule."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from detective.detective import Detective
+from detective.graph import graph
+from detective.models import MediaInfo, Observation, TimeSpan
+from detective.planning import Plan, Planner
+from detective.state import Budget
+from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool
+from detective.tools import Tool
+
+
+def run(det: Detective, media: MediaInfo):
+    return asyncio.run(det.arun(media.source, media=media))
+
+
+def test_mermaid_has_the_four_nodes_and_the_loop() -> None:
+    text = graph.get_graph().draw_mermaid()
+    for node in ("plan", "query", "observe", "synthesize"):
+        assert f"\t{node}({node})" in text
+    assert "observe --> plan;" in text
+    assert "plan -.-> query;" in text and "plan -.-> synthesize;" in text
+
+
+def test_rule_planner_broad_passes_then_recheck_then_finish(video: MediaInfo) -> None:
+    det = Detective(tools=[ShotsTool(), OCRTool(), ASRTool()], planner="rule", captioner="evidence", offline=True)
+    result = run(det, video)
+    ran = [sorted(q.tool for q in r.ran) for r in result.rounds]
+    assert ran[0] == ["asr", "shots"]  # stage 0 first
+    assert ran[1] == ["ocr"]  # stage 1 builds on it
+    assert ran[2] == ["asr", "ocr"]  # the Jon Smyth / John Smith contradiction is re-checked by both tools
+    assert all(q.span is not None for q in result.rounds[2].ran)
+    assert result.stop_reason.startswith("planner finished")
+    assert len(result.evidence.contradictions) == 1
+    assert "John Smith" in result.caption_markdown
+    assert result.usage.tool_calls == {"shots": 1, "asr": 2, "ocr": 2}
+
+
+def test_modalities_filter_the_tool_box(audio: MediaInfo) -> None:
+    det = Detective(tools=[ShotsTool(), OCRTool(), ASRTool()], planner="rule", captioner="evidence", offline=True)
+    result = run(det, audio)
+    assert set(result.usage.tool_calls) == {"asr"}
+    assert {o.tool for o in result.evidence.observations} == {"asr"}
+
+
+class Repeater(Planner):
+    """Asks a new question every round, forever."""
+
+    name = "repeater"
+
+    async def plan(self, inp):
+        return Plan(
+            queries=[EchoTool().recheck_queries(inp.media, inp.evidence, TimeSpan(start=0, end=inp.round), ["x"])[0]]
+        )
+
+
+def test_stop_rule_max_rounds(audio: MediaInfo) -> None:
+    result = run(
+        Detective(tools=[EchoTool()], planner=Repeater(), captioner="evidence", max_rounds=3, offline=True), audio
+    )
+    assert result.stop_reason == "max_rounds (3) reached"
+    assert len(result.rounds) == 3
+
+
+def test_stop_rule_budget_calls(audio: MediaInfo) -> None:
+    result = run(
+        Detective(
+            tools=[EchoTool()],
+            planner=Repeater(),
+            captioner="evidence",
+            max_rounds=50,
+            budget=Budget(max_calls=4),
+            offline=True,
+        ),
+        audio,
+    )
+    assert result.stop_reason == "budget: 4 calls spent"
+    assert result.usage.observer_calls == 4
+
+
+def test_stop_rule_budget_seconds(audio: MediaInfo) -> None:
+    class Slow(EchoTool):
+        async def observe(self, media, query):
+            await asyncio.sleep(0.05)
+            return await super().observe(media, query)
+
+    result = run(
+        Detective(
+            tools=[Slow()],
+            planner=Repeater(),
+            captioner="evidence",
+            max_rounds=500,
+            budget=Budget(max_seconds=0.3),
+            offline=True,
+        ),
+        audio,
+    )
+    assert result.stop_reason == "budget: 0.3 s spent"
+    assert 2 <= len(result.rounds) <= 8
+
+
+def test_stop_rule_budget_tokens(audio: MediaInfo) -> None:
+    class Spender(EchoTool):
+        async def observe(self, media, query):
+            from detective.runtime import current_services
+
+            current_services().usage.add_model("m", 600, 400)
+            return await super().observe(media, query)
+
+    result = run(
+        Detective(
+            tools=[Spender()],
+            planner=Repeater(),
+            captioner="evidence",
+            max_rounds=50,
+            budget=Budget(max_tokens=2500),
+            offline=True,
+        ),
+        audio,
+    )
+    assert result.stop_reason == "budget: 2500 tokens spent"
+    assert result.usage.total_tokens == 3000
+
+
+def test_stop_rule_no_new_queries(audio: MediaInfo) -> None:
+    class Silent(Planner):
+        name = "silent"
+
+        async def plan(self, inp):
+            return Plan(queries=[])
+
+    result = run(Detective(tools=[EchoTool()], planner=Silent(), captioner="evidence", offline=True), audio)
+    assert result.stop_reason == "no new queries"
+
+
+def test_repeated_questions_are_answered_from_the_board(audio: MediaInfo) -> None:
+    class Same(Planner):
+        name = "same"
+
+        async def plan(self, inp):
+            return Plan(queries=EchoTool().broad_queries(inp.media, inp.evidence))
+
+    result = run(Detective(tools=[EchoTool()], planner=Same(), captioner="evidence", max_rounds=4, offline=True), audio)
+    assert result.usage.tool_calls == {"echo": 1}
+    assert result.stop_reason == "max_rounds (4) reached"
+
+
+def test_observer_failure_is_recorded_not_fatal(video: MediaInfo) -> None:
+    class Broken(Tool):
+        name = "broken"
+        description = "always fails"
+        modalities = ("video",)
+
+        def observe(self, media, query):
+            raise RuntimeError("decoder exploded")
+
+    result = run(Detective(tools=[ShotsTool(), Broken()], planner="rule", captioner="evidence", offline=True), video)
+    assert [f.tool for f in result.evidence.failures] == ["broken"]
+    assert "clip.mp4" in result.evidence.failures[0].error and "decoder exploded" in result.evidence.failures[0].error
+    assert any("decoder exploded" in n for n in result.notes)
+    assert any(o.tool == "shots" for o in result.evidence.observations)
+
+
+def test_observers_of_a_round_run_concurrently(audio: MediaInfo) -> None:
+    running = {"now": 0, "peak": 0}
+
+    class Probe(EchoTool):
+        async def observe(self, media, query):
+            running["now"] += 1
+            running["peak"] = max(running["peak"], running["now"])
+            await asyncio.sleep(0.05)
+            running["now"] -= 1
+            return [Observation(tool=self.name, kind="description", content=query.question or "")]
+
+    class Many(Planner):
+        name = "many"
+
+        async def plan(self, inp):
+            if inp.round > 1:
+                return Plan(finish=True)
+            return Plan(
+                queries=[
+                    Probe().recheck_queries(inp.media, inp.evidence, TimeSpan(start=0, end=i + 1), ["x"])[0]
+                    for i in range(6)
+                ]
+            )
+
+    result = run(
+        Detective(tools=[Probe()], planner=Many(), captioner="evidence", max_concurrency=3, offline=True), audio
+    )
+    assert result.usage.tool_calls == {"echo": 6}
+    assert running["peak"] == 3
+
+
+def test_unknown_tool_name_is_a_clear_error() -> None:
+    with pytest.raises(KeyError, match="no tool named 'nope'"):
+        Detective(tools=["nope"], offline=True)

@@ -1,0 +1,139 @@
+"""LLMPlanner through respx: function calling over several rounds, the JSON fallback, repairs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import respx
+
+from detective.detective import Detective
+from detective.models import MediaInfo
+from detective.settings import Settings
+from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool, completion
+
+from .conftest import BASE_URL
+
+URL = f"{BASE_URL}/chat/completions"
+
+
+def bodies(route: respx.Route) -> list[dict[str, Any]]:
+    return [json.loads(call.request.content) for call in route.calls]
+
+
+@respx.mock
+async def test_function_calling_loop_several_calls_per_round_then_finish(settings: Settings, video: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion(tool_calls=[{"name": "shots"}, {"name": "asr"}])),
+            httpx.Response(
+                200,
+                json=completion(
+                    tool_calls=[
+                        {"name": "ocr", "arguments": {"start": 0.5, "end": 3.5}},
+                        {"name": "echo", "arguments": {"question": "Who speaks at 00:01?", "start": 1, "end": 3}},
+                    ]
+                ),
+            ),
+            httpx.Response(200, json=completion(tool_calls=[{"name": "finish", "arguments": {"reason": "done"}}])),
+        ]
+    )
+    det = Detective(tools=[ShotsTool(), ASRTool(), OCRTool(), EchoTool()], planner="llm", captioner="evidence",
+                    settings=settings)
+    result = await det.arun("clip.mp4", media=video)
+    assert route.call_count == 3
+    sent = bodies(route)
+    names = [t["function"]["name"] for t in sent[0]["tools"]]
+    assert names == ["shots", "asr", "ocr", "echo", "finish"]
+    # round 2 sees the observations of round 1 as tool messages answering its calls
+    tool_msgs = [m for m in sent[1]["messages"] if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tool_msgs] == ["call_0_shots", "call_1_asr"]
+    assert "shot 1" in tool_msgs[0]["content"] and "Jon Smyth" in tool_msgs[1]["content"]
+    # round 3 is told of the contradiction between ASR and OCR
+    assert "CONTRADICTION" in sent[2]["messages"][-1]["content"]
+    assert result.stop_reason == "planner finished: model called finish"
+    assert [sorted(q.tool for q in r.ran) for r in result.rounds] == [["asr", "shots"], ["echo", "ocr"]]
+    echo = result.evidence.by_tool("echo")[0]
+    assert echo.content == "answer to: Who speaks at 00:01?" and echo.span.start == 1.0
+    assert result.usage.llm_calls == 3
+    # the trajectory is OpenAI-format: every tool call is answered, then the closing request
+    roles = [m["role"] for m in result.trajectory]
+    assert roles[:2] == ["system", "user"] and roles[-1] == "user"
+    assert result.trajectory[-2] == {"role": "tool", "tool_call_id": "call_0_finish", "content": "Case closed."}
+    assert result.provenance.planner == "llm" and result.provenance.models["planner"]
+
+
+@respx.mock
+async def test_json_fallback_accepts_upstream_form_lists_and_fences(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion('{"tool_name": "echo", "question": "What language?"}')),
+            httpx.Response(200, json=completion('Sure!\n```json\n[{"tool_name": "echo", "question": "Accent?"},'
+                                                '{"tool_name": "asr"}]\n```')),
+            httpx.Response(200, json=completion('{"finish": true}')),
+        ]
+    )
+    det = Detective(tools=[EchoTool(), ASRTool()], captioner="evidence", settings=settings,
+                    planner=__import__("detective.llm_planner", fromlist=["x"]).LLMPlanner(function_calling=False))
+    result = await det.arun("clip.wav", media=audio)
+    sent = bodies(route)
+    assert "tools" not in sent[0]
+    assert '"tool_name": "echo"' in sent[0]["messages"][0]["content"]
+    assert sent[1]["messages"][-1]["content"] == (
+        "Observation: answer to: What language?\nInquiries remaining: 5 \nTool and Question:"
+    )
+    assert [sorted(q.tool for q in r.ran) for r in result.rounds] == [["echo"], ["asr", "echo"]]
+    assert result.trajectory[-1]["content"].endswith(
+        "The investigation is complete. Please give the detailed description of the audio clip."
+    )
+
+
+@respx.mock
+async def test_endpoint_without_function_calling_falls_back_to_json(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(400, json={"error": {"message": "tools are not supported"}}),
+            httpx.Response(200, json=completion('{"tool_name": "echo", "question": "Describe it."}')),
+            httpx.Response(200, json=completion('{"finish": true}')),
+        ]
+    )
+    result = await Detective(tools=[EchoTool()], planner="llm", captioner="evidence", settings=settings).arun(
+        "clip.wav", media=audio
+    )
+    sent = bodies(route)
+    assert "tools" in sent[0] and "tools" not in sent[1]
+    assert "tool_name" in sent[1]["messages"][0]["content"]
+    assert result.usage.tool_calls == {"echo": 1}
+
+
+@respx.mock
+async def test_unusable_replies_are_repaired_a_bounded_number_of_times(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion("I think we should listen more.")),
+            httpx.Response(200, json=completion('{"tool_name": "nonexistent", "question": "?"}')),
+            httpx.Response(200, json=completion("still not JSON")),
+        ]
+    )
+    from detective.llm_planner import LLMPlanner
+
+    det = Detective(tools=[EchoTool()], planner=LLMPlanner(function_calling=False), captioner="evidence",
+                    settings=settings)
+    result = await det.arun("clip.wav", media=audio)
+    assert route.call_count == 3
+    assert "unknown tool_name 'nonexistent'" in bodies(route)[2]["messages"][-1]["content"]
+    assert result.stop_reason.startswith("planner finished: planner replies stayed unusable")
+
+
+@respx.mock
+async def test_planner_failure_raises_a_clear_error(settings: Settings, audio: MediaInfo) -> None:
+    import pytest
+
+    from detective.llm import LLMError
+
+    respx.post(URL).mock(return_value=httpx.Response(503))
+    det = Detective(tools=[EchoTool()], planner="llm", captioner="evidence",
+                    settings=settings.model_copy(update={"max_attempts": 2}))
+    with pytest.raises(LLMError, match="planner model .* failed after 2 attempt"):
+        await det.arun("clip.wav", media=audio)

@@ -1,0 +1,160 @@
+"""The ``asr`` observer on the fixture speech: word error rate, segment times, spans and model checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from detective_asr import ASRTool, split_words
+from detective_asr import model as whisper
+from detective_asr.tool import Word, frame_rms, snap_to_voice
+
+from detective.media import probe
+from detective.models import Query, TimeSpan
+from detective.tools import ToolError
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words without punctuation."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level Levenshtein distance over the reference length."""
+    ref, hyp = words_of(reference), words_of(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+def test_wer_helper() -> None:
+    assert wer("the cat sat", "the cat sat") == 0.0
+    assert wer("the cat sat", "the bat sat down") == pytest.approx(2 / 3)
+    assert wer("a b c d", "") == 1.0
+
+
+@pytest.fixture(scope="session")
+def asr_results(fixture_media: dict[str, Any]) -> dict[str, list[Any]]:
+    """ASR observations of the fixture clips with speech, computed once."""
+    tool = ASRTool()
+    return {
+        name: tool.observe(probe(fixture_media["clips"][name]["path"]), Query(tool="asr"))
+        for name in ("scene", "speech")
+    }
+
+
+def test_word_error_rate_within_15_percent(fixture_media: dict[str, Any], asr_results: dict[str, list[Any]]) -> None:
+    errors = total = 0.0
+    for name, observations in asr_results.items():
+        reference = " ".join(s["text"] for s in fixture_media["clips"][name]["speech"])
+        hypothesis = " ".join(o.content for o in sorted(observations, key=lambda o: o.span.start))
+        count = len(words_of(reference))
+        errors += wer(reference, hypothesis) * count
+        total += count
+    assert errors / total <= 0.15, f"WER {errors / total:.3f}"
+
+
+@pytest.mark.parametrize("clip", ["scene", "speech"])
+def test_segments_match_the_sentences_in_time(
+    clip: str, fixture_media: dict[str, Any], asr_results: dict[str, list[Any]]
+) -> None:
+    observations = sorted(asr_results[clip], key=lambda o: o.span.start)
+    sentences = fixture_media["clips"][clip]["speech"]
+    assert len(observations) == len(sentences)
+    for obs, sentence in zip(observations, sentences, strict=True):
+        assert abs(obs.span.start - sentence["start"]) <= 0.5, (obs.content, obs.span, sentence)
+        assert abs(obs.span.end - sentence["end"]) <= 0.5, (obs.content, obs.span, sentence)
+        assert obs.kind == "speech" and 0.0 < obs.confidence <= 1.0
+        assert obs.payload["language"] == "en"
+        assert 0.0 <= obs.payload["no_speech_prob"] <= 1.0
+        words = obs.payload["words"]
+        assert words and all(obs.span.start - 0.5 <= w["start"] <= w["end"] <= obs.span.end + 0.5 for w in words)
+        assert " ".join(w["word"] for w in words) == obs.content
+
+
+def test_span_arguments_give_clip_times(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["scene"]
+    second = clip["speech"][1]
+    query = Query(tool="asr", arguments={"start": 5.5, "end": 10.0})
+    (obs,) = ASRTool().observe(probe(clip["path"]), query)
+    assert wer(second["text"], obs.content) <= 0.2
+    assert abs(obs.span.start - second["start"]) <= 0.5 and abs(obs.span.end - second["end"]) <= 0.5
+    assert obs.payload["words"][0]["start"] >= 5.5
+
+
+def test_silence_gives_nothing(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["speech"]
+    tone = clip["tones"][0]
+    assert (
+        ASRTool().observe(
+            probe(clip["path"]), Query(tool="asr", span=TimeSpan(start=tone["end"] + 0.2, end=tone["end"] + 0.7))
+        )
+        == []
+    )
+
+
+def test_a_clip_without_audio_does_not_apply(fixture_media: dict[str, Any]) -> None:
+    media = probe(fixture_media["clips"]["silent"]["path"])
+    tool = ASRTool()
+    assert not tool.applies_to(media)
+    with pytest.raises(ToolError, match="no audio"):
+        tool.observe(media, Query(tool="asr"))
+
+
+def test_bundled_model_matches_its_pinned_sha256() -> None:
+    source = whisper.resolve(None)
+    assert source.sha256 == whisper.BUNDLED_MODEL_SHA256
+    assert whisper.sha256_of(Path(source.location) / "model.bin") == whisper.BUNDLED_MODEL_SHA256
+
+
+def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
+    bundled = whisper.bundled_model_dir()
+    for name in ("config.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes((bundled / name).read_bytes())
+    (tmp_path / "model.bin").write_bytes(b"not the model")
+    source = whisper.ModelSource(str(tmp_path), True, whisper.BUNDLED_MODEL_SHA256, "tiny.en")
+    with pytest.raises(ToolError, match=r"sha256 .* expected 1a5afae0"):
+        whisper.load(source)
+
+
+def test_model_choice_from_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_media: dict[str, Any]
+) -> None:
+    monkeypatch.setenv(whisper.ENV_MODEL, str(whisper.bundled_model_dir()))
+    source = whisper.resolve(None)
+    assert source.is_dir and source.sha256 is None
+    monkeypatch.setenv(whisper.ENV_MODEL, str(tmp_path / "nowhere"))
+    with pytest.raises(ToolError, match="does not exist"):
+        whisper.resolve(None)
+    for name in ("model.bin", "config.json"):
+        (tmp_path / name).write_bytes(b"{}")
+    with pytest.raises(ToolError, match=r"has no tokenizer\.json"):  # faster-whisper would fetch one
+        whisper.verify(whisper.ModelSource(str(tmp_path), True))
+    # a name is only looked up in the local cache: an uncached one fails with advice, never downloads
+    with pytest.raises(ToolError, match="never downloaded"):
+        ASRTool(model="some-uncached-model").observe(probe(fixture_media["clips"]["speech"]["path"]), Query(tool="asr"))
+
+
+def test_split_words_at_pauses_and_length() -> None:
+    words = [Word(f"w{i}", t, t + 0.3, 0.9) for i, t in enumerate([0.0, 0.4, 0.8, 2.0, 2.4])]
+    assert [[w.word for w in p] for p in split_words(words)] == [["w0", "w1", "w2"], ["w3", "w4"]]
+    long = [Word(f"w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(40)]  # 20 s without a pause
+    pieces = split_words(long, max_seconds=12.0)
+    assert len(pieces) == 2 and all(p[-1].end - p[0].start <= 12.0 for p in pieces)
+
+
+def test_snap_to_voice_moves_an_early_start() -> None:
+    sr = 16000
+    audio = np.zeros(sr * 3, dtype=np.float32)
+    audio[sr : 2 * sr] = 0.3 * np.sin(np.arange(sr) * 0.2)  # voice from 1.0 s to 2.0 s
+    rms = frame_rms(audio, sr)
+    start, end = snap_to_voice(rms, 0.01, start=0.7, end=2.2, first_end=1.3, last_start=1.7)
+    assert start == pytest.approx(1.0, abs=0.02) and end == pytest.approx(2.0, abs=0.02)
+    # no voice near the edges: the words' own times are kept
+    assert snap_to_voice(np.zeros(300), 0.01, 0.7, 2.2, 1.3, 1.7) == (0.7, 2.2)
