@@ -36,14 +36,14 @@ class EvidenceUpdate(BaseModel):
     answered: list[str] = Field(default_factory=list)
 
 
-def key_terms(text: str) -> set[str]:
-    """Names (runs of capitalised words) and numbers in ``text``, lower-cased; stop words alone are dropped."""
-    terms = {m.group(0) for m in _NUMBER.finditer(text)}
+def key_terms(text: str) -> dict[str, str]:
+    """Names (runs of capitalised words) and numbers in ``text``: lower-cased term to its form in the text."""
+    terms = {m.group(0): m.group(0) for m in _NUMBER.finditer(text)}
     for match in _NAME.finditer(text):
         words = [w for w in match.group(0).split() if w.lower() not in _STOP]
         if words:
-            terms.add(" ".join(words))
-    return {t.lower() for t in terms}
+            terms[" ".join(words)] = " ".join(words)
+    return {t.lower(): original for t, original in terms.items()}
 
 
 def _similarity(a: str, b: str) -> float:
@@ -75,9 +75,9 @@ def compare(a: Observation, b: Observation) -> list[Relation]:
         best = max(terms_b, key=lambda t: _similarity(term, t))
         score = _similarity(term, best)
         if term == best:
-            relations.append(_relation("agreement", a, b, span, term, best))
+            relations.append(_relation("agreement", a, b, span, terms_a[term], terms_b[best]))
         elif score >= SIMILAR and _comparable(term, best):
-            relations.append(_relation("contradiction", a, b, span, term, best))
+            relations.append(_relation("contradiction", a, b, span, terms_a[term], terms_b[best]))
     return relations
 
 
@@ -119,10 +119,11 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
     added: list[Observation] = []
     for obs in update.observations:
         existing = index.get(obs.key)
+        if existing is None:
+            existing = _same_finding(board.observations, obs)
         if existing is not None:
-            old = board.observations[existing]
-            if (obs.confidence or 0.0) > (old.confidence or 0.0):
-                board.observations[existing] = obs.model_copy(update={"round": old.round})
+            board.observations[existing] = _fold(board.observations[existing], obs)
+            index[obs.key] = existing
             continue
         index[obs.key] = len(board.observations)
         board.observations.append(obs)
@@ -143,6 +144,32 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
         if key not in board.answered:
             board.answered.append(key)
     return board
+
+
+def _same_finding(observations: list[Observation], obs: Observation) -> int | None:
+    """Index of an observation reporting the same thing (same tool, kind and words) over an overlapping span."""
+    if obs.span is None:
+        return None
+    words = " ".join(obs.content.lower().split())
+    for i, other in enumerate(observations):
+        if (
+            other.tool == obs.tool
+            and other.kind == obs.kind
+            and other.span is not None
+            and other.span.overlaps(obs.span, OVERLAP_TOLERANCE)
+            and " ".join(other.content.lower().split()) == words
+        ):
+            return i
+    return None
+
+
+def _fold(old: Observation, new: Observation) -> Observation:
+    """One observation for two reports of the same finding: the union of the spans, the higher confidence."""
+    best = new if (new.confidence or 0.0) > (old.confidence or 0.0) else old
+    span = old.span
+    if old.span is not None and new.span is not None:
+        span = TimeSpan(start=min(old.span.start, new.span.start), end=max(old.span.end, new.span.end))
+    return best.model_copy(update={"span": span, "round": old.round, "query_key": old.query_key})
 
 
 def reduce_evidence(left: Evidence | None, right: Evidence | EvidenceUpdate | None) -> Evidence:

@@ -52,6 +52,17 @@ class TimeSpan(BaseModel):
         return self.start <= other.end + tolerance and other.start <= self.end + tolerance
 
 
+def format_time(seconds: float) -> str:
+    """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the caption format's timestamps."""
+    millis = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    if hours:
+        return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+    return f"{minutes:02d}:{secs:02d}.{ms:03d}"
+
+
 class MediaInfo(BaseModel):
     """A probed input clip: where it is and what streams it has."""
 

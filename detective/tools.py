@@ -89,6 +89,19 @@ class Tool:
             version=self.version,
         )
 
+    @staticmethod
+    def span_of(media: MediaInfo, query: Query, args: BaseModel | None = None) -> TimeSpan:
+        """The span a query asks about, clipped to the clip.
+
+        ``start``/``end`` in the validated arguments win over ``query.span``; the whole clip by default.
+        """
+        arg_start = getattr(args, "start", None)
+        arg_end = getattr(args, "end", None)
+        start = arg_start if arg_start is not None else (query.span.start if query.span else 0.0)
+        end = arg_end if arg_end is not None else (query.span.end if query.span else media.duration)
+        start = min(max(0.0, start), media.duration)
+        return TimeSpan(start=start, end=max(start, min(end, media.duration)))
+
     def applies_to(self, media: MediaInfo) -> bool:
         """True when the clip has every modality this tool needs."""
         return set(self.modalities) <= media.modalities

@@ -73,8 +73,12 @@ def settings() -> Settings:
 @pytest.fixture
 def judge_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Environment for CLI runs against the mocked judge (no sleeping between retries)."""
-    for name in ("OMNI_DETECTIVE_JUDGE_MODEL", "OMNI_DETECTIVE_JUDGE_BASE_URL", "OMNI_DETECTIVE_JUDGE_API_KEY",
-                 "OMNI_DETECTIVE_OFFLINE"):
+    for name in (
+        "OMNI_DETECTIVE_JUDGE_MODEL",
+        "OMNI_DETECTIVE_JUDGE_BASE_URL",
+        "OMNI_DETECTIVE_JUDGE_API_KEY",
+        "OMNI_DETECTIVE_OFFLINE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", BASE_URL)

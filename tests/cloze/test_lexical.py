@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from detective_cloze.judges import LEXICAL_LABEL, LexicalJudge
 from detective_cloze.lexical import contains, normalise, phrase
 
@@ -37,7 +36,8 @@ def test_whole_word_matching() -> None:
 
 
 def _record(passage_options: list[list[str]], golds: list[str], caption: Any) -> dict[str, Any]:
-    blanks = [{"id": i + 1, "options": opts, "answer_key": g} for i, (opts, g) in enumerate(zip(passage_options, golds, strict=True))]
+    pairs = enumerate(zip(passage_options, golds, strict=True))
+    blanks = [{"id": i + 1, "options": opts, "answer_key": gold} for i, (opts, gold) in pairs]
     record: dict[str, Any] = {"uuid": 1, "cloze": {"passage": "x", "blanks": blanks}}
     if caption is not None:
         record["predicted_caption"] = caption

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from detective_cloze.records import (
     ClozeFormatError,
     judge_view,
@@ -30,8 +29,13 @@ def test_inline_options_with_gold_fields() -> None:
         "cloze": {
             "passage": UPSTREAM_PASSAGE,
             "blanks": [
-                {"answer": "stinger", "distractors": ["jingle", "siren", "drumroll"], "answer_index": 2,
-                 "answer_key": "C", "required_modality": "auditory"},
+                {
+                    "answer": "stinger",
+                    "distractors": ["jingle", "siren", "drumroll"],
+                    "answer_index": 2,
+                    "answer_key": "C",
+                    "required_modality": "auditory",
+                },
                 {"answer": "1-0", "answer_index": 1},
                 {"answer": "waves (briefly)"},
             ],
@@ -62,11 +66,23 @@ def test_json_strings_list_options_and_index_ids() -> None:
     cloze = {
         "passage": "It is [BLANK 10] and then [BLANK 11].",
         "blanks": [
-            {"index": 10, "options": ["A: red", "B: blue", "C: green", "D: black", "E: not given"],
-             "answer_key": "B: blue", "required_modality": "Visual"},
-            {"index": "11", "options": [{"key": "A", "text": "one"}, {"key": "B", "text": "two"},
-                                         {"key": "C", "text": "three"}, {"key": "D", "text": "four"}],
-             "answer": "Three", "required_modality": "audio_visual"},
+            {
+                "index": 10,
+                "options": ["A: red", "B: blue", "C: green", "D: black", "E: not given"],
+                "answer_key": "B: blue",
+                "required_modality": "Visual",
+            },
+            {
+                "index": "11",
+                "options": [
+                    {"key": "A", "text": "one"},
+                    {"key": "B", "text": "two"},
+                    {"key": "C", "text": "three"},
+                    {"key": "D", "text": "four"},
+                ],
+                "answer": "Three",
+                "required_modality": "audio_visual",
+            },
         ],
     }
     record = {"uuid": 3, "cloze": json.dumps(cloze), "metadata": json.dumps({"category": "Music"})}
@@ -120,8 +136,10 @@ def test_passage_without_markers_lists_the_blanks_after_it() -> None:
         ({"cloze": "{not json"}, "not JSON"),
         ({"cloze": {"passage": "x", "blanks": []}}, "no blanks"),
         ({"cloze": {"passage": "x", "blanks": [{"id": 1}]}}, "blank 1 has no options"),
-        ({"cloze": {"passage": "x", "blanks": [{"id": 1, "options": ["a"]}, {"id": 1, "options": ["b"]}]}},
-         "appears twice"),
+        (
+            {"cloze": {"passage": "x", "blanks": [{"id": 1, "options": ["a"]}, {"id": 1, "options": ["b"]}]}},
+            "appears twice",
+        ),
         ({"cloze": {"passage": UPSTREAM_PASSAGE, "blanks": [{"answer_key": "A"}]}}, "3 inline blanks"),
     ],
 )
@@ -132,10 +150,18 @@ def test_bad_records_say_what_is_wrong(record: dict, message: str) -> None:
 
 def test_small_helpers() -> None:
     assert [letter_of(v) for v in ("a", "B: siren", "(C)", "E: not given", "x", None)] == [
-        "A", "B", "C", "E", None, None,
+        "A",
+        "B",
+        "C",
+        "E",
+        None,
+        None,
     ]
     assert [normalise_modality(v) for v in ("AUDITORY", "Audio-Visual", "vision", "smell")] == [
-        "auditory", "audio-visual", "visual", None,
+        "auditory",
+        "audio-visual",
+        "visual",
+        None,
     ]
     assert record_key({"uuid": 5, "id": 9}) == "uuid:5"
     assert record_key({"video_path": "./v.mp4"}) == "video_path:./v.mp4"

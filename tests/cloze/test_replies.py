@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from detective_cloze.replies import parse_reply
 
 IDS = ["1", "2", "3"]
@@ -19,8 +18,10 @@ OPTIONS = {
     [
         ('{"1": "A: jingle", "2": "E: not given", "3": "C: laughs"}', {"1": "A", "2": "E", "3": "C"}),
         ('```json\n{"1": "B", "2": "b", "3": "e"}\n```', {"1": "B", "2": "B", "3": "E"}),
-        ('Sure! Here is my choice:\n{"1": "D: drumroll", "2": "A: 0-1", "3": "not given"}\nHope it helps.',
-         {"1": "D", "2": "A", "3": "E"}),
+        (
+            'Sure! Here is my choice:\n{"1": "D: drumroll", "2": "A: 0-1", "3": "not given"}\nHope it helps.',
+            {"1": "D", "2": "A", "3": "E"},
+        ),
         ('{1: "A", 2: "(B)", 3: "D) points"}', {"1": "A", "2": "B", "3": "D"}),  # Python-style int keys
         ('{"blank 1": "stinger", "Blank_2": "1-1", "[3]": "E"}', {"1": "C", "2": "C", "3": "E"}),
         ('{"answers": {"1": "A", "2": "B", "3": "C"}}', {"1": "A", "2": "B", "3": "C"}),
@@ -45,7 +46,7 @@ def test_messy_replies(reply: str, expected: dict) -> None:
         "I cannot decide.",
         '{"summary": "the caption is detailed", "score": 3}',
         '{"1": "maybe", "2": "unclear"}',
-        "```json\n{\"1\": \n```",
+        '```json\n{"1": \n```',
     ],
 )
 def test_unparseable_replies(reply: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from detective_cloze.scoring import format_table, outcome, score_records
 
 from .conftest import make_record
@@ -40,8 +39,13 @@ def _judged(uuid: int) -> dict[str, Any]:
             form = UNANSWERED_FORMS[i % len(UNANSWERED_FORMS)]
             if form != "missing":
                 predictions[str(i + 1)] = form
-    record["judge"] = {"name": "cloze-llm", "model": "judge-m", "endpoint_host": "judge.test",
-                       "prompt_hash": "abc123", "failed": False}
+    record["judge"] = {
+        "name": "cloze-llm",
+        "model": "judge-m",
+        "endpoint_host": "judge.test",
+        "prompt_hash": "abc123",
+        "failed": False,
+    }
     record["predictions"] = predictions
     return record
 
@@ -49,7 +53,11 @@ def _judged(uuid: int) -> dict[str, Any]:
 def _expect(m: dict[str, Any], total: int, correct: int, wrong: int, not_given: int, unanswered: int) -> None:
     """Compare counts, and rates against fractions of the hand counts."""
     assert (m["total"], m["correct"], m["wrong"], m["not_given"], m["unanswered"]) == (
-        total, correct, wrong, not_given, unanswered,
+        total,
+        correct,
+        wrong,
+        not_given,
+        unanswered,
     )
     assert m["accuracy"] == pytest.approx(correct / total, abs=1e-6)
     assert m["not_given_rate"] == pytest.approx(not_given / total, abs=1e-6)
@@ -95,8 +103,7 @@ def test_per_category_and_subcategory(result: dict[str, Any]) -> None:
 
 def test_judges_and_counts_are_recorded(result: dict[str, Any]) -> None:
     assert result["judges"] == [
-        {"name": "cloze-llm", "model": "judge-m", "endpoint_host": "judge.test", "prompt_hash": "abc123",
-         "records": 5}
+        {"name": "cloze-llm", "model": "judge-m", "endpoint_host": "judge.test", "prompt_hash": "abc123", "records": 5}
     ]
     assert result["counts"]["records"] == 5 and result["counts"]["scored_records"] == 5
 
@@ -115,8 +122,14 @@ def test_duplicates_failures_and_missing_gold() -> None:
     again = _judged(1)
     again["predictions"] = {str(i + 1): "E" for i in range(30)}  # the later record of the same uuid wins
     failed = make_record(9, ["A", "B"], category="Other")
-    failed["judge"] = {"name": "cloze-llm", "model": "other-m", "endpoint_host": "h2", "prompt_hash": "p2",
-                       "failed": True, "error": "unparseable judge reply"}
+    failed["judge"] = {
+        "name": "cloze-llm",
+        "model": "other-m",
+        "endpoint_host": "h2",
+        "prompt_hash": "p2",
+        "failed": True,
+        "error": "unparseable judge reply",
+    }
     failed["predictions"] = {"1": "E", "2": "E"}
     ungraded = make_record(10, ["A", "B"])
     for blank in ungraded["cloze"]["blanks"]:
@@ -137,8 +150,16 @@ def test_duplicates_failures_and_missing_gold() -> None:
 
 @pytest.mark.parametrize(
     ("prediction", "gold", "expected"),
-    [("A", "A", "correct"), ("a: x", "A", "correct"), ("E", "A", "not_given"), ("E", "E", "correct"),
-     ("B", "A", "wrong"), (None, "A", "unanswered"), ("Q", "A", "unanswered"), (3, "A", "unanswered")],
+    [
+        ("A", "A", "correct"),
+        ("a: x", "A", "correct"),
+        ("E", "A", "not_given"),
+        ("E", "E", "correct"),
+        ("B", "A", "wrong"),
+        (None, "A", "unanswered"),
+        ("Q", "A", "unanswered"),
+        (3, "A", "unanswered"),
+    ],
 )
 def test_outcome(prediction: Any, gold: str, expected: str) -> None:
     assert outcome(prediction, gold) == expected

@@ -9,7 +9,7 @@ def obs(tool: str, kind: str, content: str, start: float, end: float, conf: floa
 
 
 def test_key_terms_finds_names_and_numbers() -> None:
-    assert key_terms("Welcome to Episode 42 with John Smith") >= {"42", "john smith"}
+    assert key_terms("Welcome to Episode 42 with John Smith").items() >= {("42", "42"), ("john smith", "John Smith")}
     assert "the" not in key_terms("The")
 
 
@@ -27,7 +27,7 @@ def test_contradiction_between_asr_and_ocr_on_overlapping_spans() -> None:
     board = merge(board, [obs("asr", "speech", "My name is Jon Smyth.", 1.5, 2.5, 0.8)])
     assert len(board.contradictions) == 1
     rel = board.contradictions[0]
-    assert {rel.a_says, rel.b_says} == {"john smith", "jon smyth"}
+    assert {rel.a_says, rel.b_says} == {"John Smith", "Jon Smyth"}
     assert rel.span is not None and rel.span.start == 1.5
 
 
@@ -61,3 +61,13 @@ def test_reducer_replaces_with_evidence_and_merges_updates() -> None:
     board = reduce_evidence(board, EvidenceUpdate(answered=["k", "j"]))
     assert board.answered == ["k", "j"]
     assert reduce_evidence(board, Evidence()).observations == []
+
+
+def test_a_recheck_of_the_same_text_folds_into_one_observation_with_the_union_span() -> None:
+    board = merge(Evidence(), [obs("ocr", "text", "OMNI DETECTIVE DEMO", 1.0, 5.0, 0.95)])
+    board = merge(board, [obs("ocr", "text", "OMNI DETECTIVE DEMO", 0.72, 3.77, 0.97)])
+    assert len(board.observations) == 1
+    only = board.observations[0]
+    assert (only.span.start, only.span.end, only.confidence) == (0.72, 5.0, 0.97)
+    board = merge(board, [obs("ocr", "text", "OMNI DETECTIVE DEMO", 9.0, 10.0, 0.9)])
+    assert len(board.observations) == 2  # shown again later: a separate appearance

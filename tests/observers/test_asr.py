@@ -113,6 +113,22 @@ def test_bundled_model_matches_its_pinned_sha256() -> None:
     assert whisper.sha256_of(Path(source.location) / "model.bin") == whisper.BUNDLED_MODEL_SHA256
 
 
+def test_loading_never_reaches_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faster_whisper.transcribe
+    import tokenizers
+    from faster_whisper.utils import get_assets_path
+
+    def no_hub(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("tried to fetch from the Hugging Face hub")
+
+    monkeypatch.setattr(faster_whisper.transcribe, "download_model", no_hub)
+    monkeypatch.setattr(tokenizers.Tokenizer, "from_pretrained", no_hub)
+    monkeypatch.setattr(whisper, "_models", {})  # force a fresh load
+    model = whisper.load(whisper.resolve(None))
+    assert not model.model.is_multilingual  # tiny.en
+    assert (Path(get_assets_path()) / "silero_vad_v6.onnx").is_file()  # VAD weights ship in the wheel
+
+
 def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
     bundled = whisper.bundled_model_dir()
     for name in ("config.json", "tokenizer.json"):

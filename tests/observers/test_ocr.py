@@ -60,6 +60,7 @@ def test_keyframe_times_alone(fixture_media: dict[str, Any]) -> None:
     assert [o.content for o in observations] == [t["text"] for t in clip["texts"]]
     for obs, t in zip(observations, times, strict=True):
         assert obs.span.start == pytest.approx(t, abs=0.05)
+        assert obs.span.end == obs.span.start  # keyframes alone: seen at one instant
         assert obs.payload["frames"] == 1
 
 

@@ -112,7 +112,7 @@ class ASRTool(Tool):
         if not media.has_audio:
             raise ToolError(f"asr: {media.source} has no audio stream; ASR does not apply")
         args = SpanInput.model_validate(query.arguments)
-        span = _span(media, query, args)
+        span = self.span_of(media, query, args)
         source = whisper.resolve(self.model)
         model = whisper.load(source)
         try:
@@ -186,11 +186,3 @@ class ASRTool(Tool):
         return Observation(
             tool=self.name, kind="speech", content=text, span=span, confidence=round(confidence, 4), payload=payload
         )
-
-
-def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
-    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
-    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
-    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
-    start = min(max(0.0, start), media.duration)
-    return TimeSpan(start=start, end=max(start, min(end, media.duration)))

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from detective import media as dmedia
 from detective.llm import LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import format_time as clock
 from detective.runtime import current_services
 from detective.tools import QuestionInput, SpanInput, Tool, ToolError
 
@@ -28,15 +29,6 @@ SYSTEM_PROMPT = (
     "sound events, music, noise, loudness and timing. Give times in seconds from the start of the clip. "
     "If something cannot be heard or determined, say so plainly instead of guessing. Do not describe visuals."
 )
-
-
-def clock(seconds: float) -> str:
-    """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the caption format's time stamp."""
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}" if hours else f"{minutes:02d}:{secs:02d}.{ms:03d}"
 
 
 class AudioLLMTool(Tool):
@@ -78,7 +70,7 @@ class AudioLLMTool(Tool):
             raise ToolError(f"audio_llm: {media.source} has no audio stream; the audio model does not apply")
         question = _question(self.name, media, query)
         asked = query.span is not None or any(query.arguments.get(k) is not None for k in ("start", "end"))
-        span = _span(media, query, SpanInput.model_validate(query.arguments))
+        span = self.span_of(media, query, SpanInput.model_validate(query.arguments))
         client = current_services().llm(self.role)
         if not asked and _remote_format(media) and media.duration <= self.max_chunk_seconds:
             audio = {"data": media.source, "format": _remote_format(media)}
@@ -149,14 +141,6 @@ def _question(tool: str, media: MediaInfo, query: Query) -> str:
     if not question or not str(question).strip():
         raise ToolError(f"{tool}: {media.source}: the query has no question to ask")
     return str(question).strip()
-
-
-def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
-    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
-    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
-    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
-    start = min(max(0.0, start), media.duration)
-    return TimeSpan(start=start, end=max(start, min(end, media.duration)))
 
 
 def _remote_format(media: MediaInfo) -> str | None:

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from detective import media as dmedia
-from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_ocr.appearance import grid_position, text_appearance
 from detective_ocr.engine import EngineConfig, TextLine, get_engine
@@ -47,6 +47,8 @@ class OCRTool(Tool):
     input_model: ClassVar[type[BaseModel]] = OCRInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
     version: ClassVar[str] = "0.1.0"
+    #: Runs after the first pass, so shot keyframes from the evidence can be read.
+    stage: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -61,12 +63,21 @@ class OCRTool(Tool):
         self.max_gap = max_gap
         self.engine_config = EngineConfig(model_dir=model_dir, threads=threads, det_side=max_side, use_cls=use_cls)
 
+    def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
+        """One pass over the clip at the default rate, plus the middle frame of every shot already found."""
+        keyframes = sorted({round((s.span.start + s.span.end) / 2, 3) for s in evidence.by_kind("shot") if s.span})
+        return [Query(tool=self.name, arguments={"times": keyframes} if keyframes else {})]
+
+    def recheck_queries(self, media: MediaInfo, evidence: Evidence, span: TimeSpan, claims: list[str]) -> list[Query]:
+        """Read a doubtful span again at four frames a second."""
+        return [Query(tool=self.name, span=span, arguments={"every": 0.25})]
+
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Text tracks over the query's span (the whole clip when none)."""
         if not media.has_video:
             raise ToolError(f"ocr: {media.source} has no video stream; OCR does not apply")
         args = OCRInput.model_validate(query.arguments)
-        span = _span(media, query, args)
+        span = self.span_of(media, query, args)
         every = args.every
         times = sorted({round(t, 3) for t in (args.times or []) if span.start <= t <= span.end})
         if every <= 0 and not times:
@@ -110,9 +121,11 @@ class OCRTool(Tool):
     def _observation(self, track: Track, times: list[float], step: float | None, span: TimeSpan) -> Observation:
         start = times[track.first]
         last = times[track.last]
-        end = last + step if step is not None else last
-        if track.last + 1 < len(times):
-            end = min(end, times[track.last + 1]) if step is not None else times[track.last + 1]
+        end = last
+        if step is not None:  # visible until at most one step later (or the next sample, if sooner)
+            end = last + step
+            if track.last + 1 < len(times):
+                end = min(end, times[track.last + 1])
         end = max(last, min(end, span.end))
         box = track.box
         return Observation(
@@ -130,14 +143,6 @@ class OCRTool(Tool):
                 "frames": len(track.sightings),
             },
         )
-
-
-def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
-    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
-    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
-    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
-    start = min(max(0.0, start), media.duration)
-    return TimeSpan(start=start, end=max(start, min(end, media.duration)))
 
 
 def _sightings(frame: np.ndarray, lines: list[TextLine]) -> list[Sighting]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from detective import media as dmedia
 from detective.llm import LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import format_time as clock
 from detective.runtime import current_services
 from detective.tools import QuestionInput, SpanInput, Tool, ToolError
 
@@ -23,15 +24,6 @@ SYSTEM_PROMPT = (
     "camera and scene changes, with the frame times that show them. If something cannot be seen or "
     "determined from these frames, say so plainly instead of guessing. Do not describe sound."
 )
-
-
-def clock(seconds: float) -> str:
-    """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the caption format's time stamp."""
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}" if hours else f"{minutes:02d}:{secs:02d}.{ms:03d}"
 
 
 def sample_times(span: TimeSpan, max_frames: int, min_gap: float = 0.5) -> list[float]:
@@ -94,7 +86,7 @@ class VisionLLMTool(Tool):
         if not question or not str(question).strip():
             raise ToolError(f"vision_llm: {media.source}: the query has no question to ask")
         question = str(question).strip()
-        span = _span(media, query, SpanInput.model_validate(query.arguments))
+        span = self.span_of(media, query, SpanInput.model_validate(query.arguments))
         try:
             frames = await asyncio.to_thread(self._frames, media.path or media.source, span)
         except dmedia.MediaError as exc:
@@ -138,11 +130,3 @@ class VisionLLMTool(Tool):
                 continue
             out.append((round(t, 3), jpeg_data_url(rgb, self.jpeg_quality)))
         return out
-
-
-def _span(media: MediaInfo, query: Query, args: SpanInput) -> TimeSpan:
-    """The arguments' start/end, else the query's span (the whole clip by default), clipped to the clip."""
-    start = args.start if args.start is not None else (query.span.start if query.span else 0.0)
-    end = args.end if args.end is not None else (query.span.end if query.span else media.duration)
-    start = min(max(0.0, start), media.duration)
-    return TimeSpan(start=start, end=max(start, min(end, media.duration)))

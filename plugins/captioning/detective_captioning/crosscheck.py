@@ -139,10 +139,16 @@ def _locate(term: str, content: str) -> tuple[int, int] | None:
 
 
 def _candidates(text: str) -> list[str]:
-    """Names (runs of capitalised words, stop words dropped at the edges) and numbers, as written."""
+    """Names (runs of capitalised words, stop words dropped at the edges) and numbers, as written.
+
+    A single capitalised word that opens a sentence is no evidence of a name ("Thank you …") and is skipped.
+    """
     found = [m.group(0) for m in _NUMBER.finditer(text)]
     for match in _NAME.finditer(text):
         words = match.group(0).split()
+        before = text[: match.start()].rstrip()
+        if len(words) == 1 and (not before or before[-1] in ".!?…:;\"“"):
+            continue
         while words and words[0].lower() in _STOP:
             words = words[1:]
         while words and words[-1].lower() in _STOP:
@@ -150,6 +156,11 @@ def _candidates(text: str) -> list[str]:
         if words:
             found.append(" ".join(words))
     return [t for t in dict.fromkeys(found) if len(t) >= 3 or _numeric(t)]
+
+
+def _affix(x: str, y: str) -> bool:
+    """One form inside the other ("Thank"/"THANKS"): a different word, not a misspelling of the same one."""
+    return x in y or y in x
 
 
 def _overlaps(a: Observation, b: Observation) -> bool:
@@ -175,22 +186,43 @@ def _resolve(speech: Observation, text: Observation, heard: str, shown: str, evi
     is_name = shown[:1].isupper()
     if is_number or is_name:
         what = "a number shown on screen" if is_number else "a name spelled on screen"
-        return Conflict(speech, text, heard, shown, _spelled(shown, heard), "text", f"{what} is more reliable than "
-                        "the speech recogniser's spelling")
+        return Conflict(
+            speech,
+            text,
+            heard,
+            shown,
+            _spelled(shown, heard),
+            "text",
+            f"{what} is more reliable than the speech recogniser's spelling",
+        )
     heard_n, shown_n = _support(heard, evidence), _support(shown, evidence)
     if shown_n != heard_n:
         winner: Literal["text", "speech"] = "text" if shown_n > heard_n else "speech"
         more, less = max(heard_n, shown_n), min(heard_n, shown_n)
         chosen = _spelled(shown, heard) if winner == "text" else heard
-        return Conflict(speech, text, heard, shown, chosen, winner,
-                        f"“{chosen}” is reported by {more} source{'s' if more != 1 else ''} against {less}")
+        return Conflict(
+            speech,
+            text,
+            heard,
+            shown,
+            chosen,
+            winner,
+            f"“{chosen}” is reported by {more} source{'s' if more != 1 else ''} against {less}",
+        )
     c_text, c_speech = text.confidence or 0.5, speech.confidence or 0.5
     winner = "speech" if c_speech > c_text else "text"
     chosen = heard if winner == "speech" else _spelled(shown, heard)
     high, low = max(c_text, c_speech), min(c_text, c_speech)
     tool = speech.tool if winner == "speech" else text.tool
-    return Conflict(speech, text, heard, shown, chosen, winner,
-                    f"the {tool} reading is the more confident one ({high:.2f} against {low:.2f})")
+    return Conflict(
+        speech,
+        text,
+        heard,
+        shown,
+        chosen,
+        winner,
+        f"the {tool} reading is the more confident one ({high:.2f} against {low:.2f})",
+    )
 
 
 def cross_check(evidence: Evidence, speech: list[Observation], texts: list[Observation]) -> CrossCheck:
@@ -231,7 +263,7 @@ def cross_check(evidence: Evidence, speech: list[Observation], texts: list[Obser
                         best, best_score = t.content[start:end], score
                 if best is None or not (SIMILAR <= best_score < 1.0):
                     continue
-                if _numeric(_norm(term)) != _numeric(_norm(best)):
+                if _numeric(_norm(term)) != _numeric(_norm(best)) or _affix(_norm(term), _norm(best)):
                     continue
                 handled.add((s.key, term.lower()))
                 found.append((s, t, term, best))

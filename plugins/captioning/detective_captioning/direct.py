@@ -78,12 +78,12 @@ def _for_trajectory(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if part.get("type") == "input_audio":
             data = part["input_audio"]["data"]
             if data.startswith("data:"):
-                data = f"<{len(data)} characters of base64 {data[5:data.find(';')]} omitted>"
+                data = f"<{len(data)} characters of base64 {data[5 : data.find(';')]} omitted>"
             out.append({"type": "input_audio", "input_audio": {**part["input_audio"], "data": data}})
         elif part.get("type") == "video_url":
             url = part["video_url"]["url"]
             if url.startswith("data:"):
-                url = f"<{len(url)} characters of base64 {url[5:url.find(';')]} omitted>"
+                url = f"<{len(url)} characters of base64 {url[5 : url.find(';')]} omitted>"
             out.append({"type": "video_url", "video_url": {"url": url}})
         else:
             out.append(part)
@@ -105,7 +105,9 @@ def stitch(chunks: list[TimeSpan], replies: list[str]) -> tuple[Caption, bool]:
     speakers: dict[str, SpeakerProfile] = {}
     sections: list[CaptionSection] = []
     any_transcript = False
-    for chunk, reply in zip(chunks, replies, strict=True):
+    for raw, reply in zip(chunks, replies, strict=True):
+        # Whole milliseconds, like every parsed time, so the stitched caption survives render → parse.
+        chunk = TimeSpan(start=round(raw.start, 3), end=round(raw.end, 3))
         parsed = parse_report(reply).caption
         if parsed.storyline:
             storyline += [
@@ -118,11 +120,12 @@ def stitch(chunks: list[TimeSpan], replies: list[str]) -> tuple[Caption, bool]:
             transcript += [t.model_copy(update={"span": _shift(t.span, chunk.start, chunk)}) for t in parsed.transcript]
         for speaker in parsed.speakers:
             speakers.setdefault(speaker.name, speaker)
-        sections += [
-            CaptionSection(title=f"{s.title} ({format_span(chunk)})", body=s.body) for s in parsed.sections
-        ]
+        sections += [CaptionSection(title=f"{s.title} ({format_span(chunk)})", body=s.body) for s in parsed.sections]
     caption = Caption(
-        storyline=storyline, visible_text=None, speakers=list(speakers.values()), transcript=transcript,
+        storyline=storyline,
+        visible_text=None,
+        speakers=list(speakers.values()),
+        transcript=transcript,
         sections=sections,
     )
     return caption, any_transcript
@@ -147,8 +150,10 @@ class DirectCaptioner(Captioner):
         path = _local_path(media)
         if media.has_video:
             prompt = AUDIO_VIDEO_PROMPT
-            url = media.source if _is_url(media.source) or path is None else await asyncio.to_thread(
-                _video_data_url, path
+            url = (
+                media.source
+                if _is_url(media.source) or path is None
+                else await asyncio.to_thread(_video_data_url, path)
             )
             part: dict[str, Any] = {"type": "video_url", "video_url": {"url": url}}
         elif media.has_audio:
@@ -207,9 +212,7 @@ class DirectCaptioner(Captioner):
             from detective.media import audio_chunks
 
             chunks = audio_chunks(media.duration, max_seconds) or [TimeSpan(start=0.0, end=media.duration)]
-            urls = await asyncio.gather(
-                *(asyncio.to_thread(_wav_data_url, path, c.start, c.end) for c in chunks)
-            )
+            urls = await asyncio.gather(*(asyncio.to_thread(_wav_data_url, path, c.start, c.end) for c in chunks))
             parts = [_audio_part(url) for url in urls]
         sampling = dict(CAPTIONER_SAMPLING)
         extra = {"top_p": sampling.pop("top_p"), "top_k": sampling.pop("top_k")}

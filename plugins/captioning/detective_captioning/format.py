@@ -221,9 +221,7 @@ def _span(line: str) -> tuple[float, float, str] | None:
 
 def _make_span(start: float, end: float, where: str, problems: list[str]) -> TimeSpan:
     if end < start:
-        problems.append(
-            f"{where}: span {format_time(start)} - {format_time(end)} ends before it starts"
-        )
+        problems.append(f"{where}: span {format_time(start)} - {format_time(end)} ends before it starts")
         start, end = end, start
     return TimeSpan(start=start, end=end)
 
@@ -290,7 +288,7 @@ def _element(line: str) -> TextElement | None:
         match = re.match(r"^[“\"„«'‘]([^”\"]*)[”\"]\s*(?:\(([^)]*)\)|,\s*(.*))?$", text)
         if match:
             return TextElement(text=match.group(1), appearance=(match.group(2) or match.group(3) or "").strip())
-        return TextElement(text=text[1:].rstrip("”\""), appearance="")
+        return TextElement(text=text[1:].rstrip('”"'), appearance="")
     if ": " in text:
         element, appearance = text.split(": ", 1)
         return TextElement(text=element.strip(), appearance=appearance.strip())

@@ -106,9 +106,7 @@ def check_reply(text: str, media: MediaInfo) -> tuple[Caption, list[str]]:
     if media.has_video and VISIBLE_TEXT not in report.found:
         problems.append("the '## Visible Text' section is missing (if no text appears, say so explicitly)")
     if TRANSCRIPT not in report.found:
-        problems.append(
-            "the '## Speakers and Transcript' section is missing (if no speech appears, say so explicitly)"
-        )
+        problems.append("the '## Speakers and Transcript' section is missing (if no speech appears, say so explicitly)")
     problems.extend(validate(caption, media.duration))
     if not media.has_video:
         caption = caption.model_copy(update={"visible_text": None})

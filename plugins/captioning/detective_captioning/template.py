@@ -8,7 +8,9 @@ features; speech that contradicts on-screen text is resolved (see :mod:`detectiv
 
 from __future__ import annotations
 
+import difflib
 import itertools
+import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -62,7 +64,7 @@ _LANGUAGES = {
 _ADVERBS = {
     "very loud": "very loudly",
     "loud": "loudly",
-    "moderately loud": "at a moderate level",
+    "moderately loud": "at moderate volume",
     "quiet": "quietly",
     "very quiet": "very quietly",
 }
@@ -106,7 +108,7 @@ def _sentence(text: str) -> str:
     if not text:
         return text
     text = text[0].upper() + text[1:]
-    if text[-1] in "”\"":
+    if text[-1] in '”"':
         return text if len(text) > 1 and text[-2] in ".!?…" else text + "."
     return text if text[-1] in ".!?…" else text + "."
 
@@ -146,6 +148,31 @@ def _clamp(span: TimeSpan, duration: float) -> TimeSpan:
     start = min(max(0.0, span.start), duration)
     end = min(max(start, span.end), duration)
     return TimeSpan(start=round(start, 3), end=round(end, 3))
+
+
+def _same_thing(a: Observation, b: Observation) -> bool:
+    """Two reports of one thing: same tool and kind, nearly the same span and nearly the same words."""
+    if a.tool != b.tool or a.kind != b.kind or a.span is None or b.span is None:
+        return False
+    shortest = min(a.span.duration, b.span.duration)
+    if a.span.overlap(b.span) < 0.8 * shortest or (shortest == 0 and abs(a.span.start - b.span.start) > 0.05):
+        return False
+    if a.kind == "sound_event":
+        return _label(a) == _label(b)
+    return difflib.SequenceMatcher(None, _plain(a.content), _plain(b.content)).ratio() >= 0.9
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _distinct(observations: list[Observation]) -> list[Observation]:
+    """Fold repeated reports (a re-check that heard "… dog" and "… dog." again): the surest one stays."""
+    kept: list[Observation] = []
+    for obs in sorted(observations, key=lambda o: (-(o.confidence or 0.0), -len(o.content))):
+        if not any(_same_thing(obs, k) for k in kept):
+            kept.append(obs)
+    return sorted(kept, key=lambda o: (o.span.start if o.span else -1.0))
 
 
 # --- segmentation ----------------------------------------------------------------------------------------
@@ -190,6 +217,8 @@ def _audio_segments(spanned: list[Observation], speech: list[Observation], durat
             pieces.append([cursor, start])
         elif pieces:
             pieces[-1][1] = start
+        else:
+            start = cursor  # a short lead-in joins the first piece, so the storyline starts at 0
         start = max(start, cursor)
         if end <= start:
             continue
@@ -197,11 +226,7 @@ def _audio_segments(spanned: list[Observation], speech: list[Observation], durat
             inside = [s for s in spans if start <= s.start < end]
             cuts = sorted({round(s.start, 3) for s in inside if s.start - start >= 1.5 and end - s.start >= 1.5})
             # Never cut through a sentence.
-            cuts = [
-                c
-                for c in cuts
-                if not any(o.span and o.span.start + 0.05 < c < o.span.end - 0.05 for o in speech)
-            ]
+            cuts = [c for c in cuts if not any(o.span and o.span.start + 0.05 < c < o.span.end - 0.05 for o in speech)]
             bounds = [start, *cuts, end]
             pieces.extend([a, b] for a, b in itertools.pairwise(bounds) if b > a)
         else:
@@ -306,7 +331,7 @@ class _Writer:
         self.evidence = evidence
         spans = [o.span.end for o in evidence.observations if o.span is not None]
         self.duration = media.duration if media.duration > 0 else max(spans, default=0.0)
-        by_kind = lambda kind: [o for o in evidence.by_kind(kind) if o.span is not None]  # noqa: E731
+        by_kind = lambda kind: _distinct([o for o in evidence.by_kind(kind) if o.span is not None])  # noqa: E731
         self.shots = by_kind("shot")
         self.texts = by_kind("text")
         self.speech = by_kind("speech")
@@ -325,9 +350,7 @@ class _Writer:
 
     def speech_events(self, span: TimeSpan) -> list[Observation]:
         return [
-            e
-            for e in self.events
-            if _label(e) == "speech-like" and e.span is not None and e.span.overlap(span) > 0
+            e for e in self.events if _label(e) == "speech-like" and e.span is not None and e.span.overlap(span) > 0
         ]
 
     def covered_by_speech(self, event: Observation) -> bool:
@@ -340,7 +363,7 @@ class _Writer:
     def caption(self) -> Caption:
         segments = self.segments()
         wordy = self.texts + self.speech + self.events + [d for d in self.descriptions if d.span is not None]
-        _assign(segments, sorted(wordy, key=lambda o: (o.span.start if o.span else 0.0)))
+        _assign(segments, sorted(wordy, key=lambda o: o.span.start if o.span else 0.0))
         storyline = [
             StorylineSegment(span=seg.span, text=self.paragraph(i, seg, len(segments)))
             for i, seg in enumerate(segments)
@@ -371,6 +394,7 @@ class _Writer:
         whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
         for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
             sentences.append(self.description(desc, index + k))
+        sentences.extend(self.carried_sentences(seg))
         # Everything else in the order it happened; texts appearing together are told together.
         group: list[Observation] = []
         seed = index
@@ -395,7 +419,6 @@ class _Writer:
                     seed += 1
         if group:
             sentences.append(self.text_sentence(group, seed))
-        sentences.extend(self.carried_sentences(seg))
         if len(sentences) <= (1 if opening else 0):
             sentences.append(self.nothing_sentence(seg))
         return " ".join(_sentence(s) for s in sentences if s)
@@ -416,9 +439,7 @@ class _Writer:
                 index,
             )
         if self.video and self.shots:
-            return (
-                f"Between {clock(seg.span.start)} and {clock(seg.span.end)} the shot detector reported no shot"
-            )
+            return f"Between {clock(seg.span.start)} and {clock(seg.span.end)} the shot detector reported no shot"
         return ""
 
     def description(self, desc: Observation, seed: int) -> str:
@@ -493,7 +514,7 @@ class _Writer:
             bits.append(_ADVERBS[loudness_word(state.loudness)])
         if state.pace:
             bits.append(f"at a {state.pace} pace")
-        return " ".join(bits)
+        return " and ".join(bits)
 
     def event_sentence(self, obs: Observation, seed: int, opens: bool) -> str:
         assert obs.span is not None
@@ -557,19 +578,19 @@ class _Writer:
         texts = [o for o in seg.carried if o.kind == "text"]
         if texts:
             quoted = " and ".join(f"“{o.content}”" for o in texts[:4])
-            verb = "stays" if len(texts) == 1 else "stay"
-            out.append(f"{quoted} {verb} on screen")
+            verb = "is" if len(texts) == 1 else "are"
+            out.append(f"{quoted} {verb} still on screen")
         for obs in seg.carried:
             assert obs.span is not None
             until = clock(obs.span.end)
             if obs.kind == "speech":
-                out.append(f"the sentence begun earlier carries on until {until}")
+                out.append(f"the sentence begun before {clock(seg.span.start)} carries on until {until}")
             elif obs.kind == "sound_event":
                 label = _label(obs)
                 if label == "tone":
                     freq = obs.payload.get("frequency_hz")
                     pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
-                    out.append(f"the {pitch}tone continues until {until}")
+                    out.append(f"the {pitch}tone from the previous stretch continues until {until}")
                 elif label == "silence":
                     out.append(f"the silence lasts until {until}")
                 elif label == "speech-like" and self.covered_by_speech(obs):
@@ -583,9 +604,7 @@ class _Writer:
             if not self.media.has_audio:
                 return "no on-screen text was detected here, and the file has no audio track"
             return "no observer reported sound events, speech or on-screen text during this stretch"
-        return (
-            f"no observer reported any sound between {clock(seg.span.start)} and {clock(seg.span.end)}"
-        )
+        return f"no observer reported any sound between {clock(seg.span.start)} and {clock(seg.span.end)}"
 
     def visible_text(self) -> list[VisibleTextSpan]:
         groups: list[tuple[TimeSpan, list[Observation]]] = []
@@ -727,8 +746,13 @@ def _look(obs: Observation) -> str:
     words = " ".join(w for w in (size, str(color) if color else "") if w)
     text = f" in {words} letters" if words else ""
     if bg:
-        text += f" on a {bg} background"
+        text += f" on {_a(str(bg))} {bg} background"
     return text
+
+
+def _a(word: str) -> str:
+    """The indefinite article for ``word``."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _where(obs: Observation) -> str:
@@ -742,7 +766,7 @@ def _appearance(obs: Observation) -> str:
     head = " ".join(w for w in (size, str(color) if color else "") if w)
     parts.append(f"{head} text" if head else "text")
     if bg:
-        parts[-1] += f" on a {bg} background"
+        parts[-1] += f" on {_a(str(bg))} {bg} background"
     parts[-1] += f" {_where(obs)}"
     frac = obs.payload.get("height_frac")
     if isinstance(frac, int | float):

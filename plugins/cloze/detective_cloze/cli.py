@@ -27,30 +27,76 @@ def cloze() -> None:
 
 
 @cloze.command("predict")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Omni-Cloze JSONL with a caption in each record.")
-@click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False),
-              help="Output JSONL (input plus 'judge' and 'predictions'); an existing file is resumed.")
-@click.option("--workers", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Records judged concurrently.")
-@click.option("--model", default=None,
-              help="Judge model (default: OMNI_DETECTIVE_JUDGE_MODEL, else the built-in judge default).")
-@click.option("--caption-field", default=DEFAULT_CAPTION_FIELD, show_default=True,
-              help="Record field holding the caption to judge.")
-@click.option("--judge", "judge_kind", type=click.Choice(["llm", "lexical"]), default="llm", show_default=True,
-              help="llm: the Omni-Cloze protocol (one chat call per record, OPENAI_API_KEY / OPENAI_BASE_URL). "
-                   "lexical: an OFFLINE PROXY that matches option words in the caption; its scores are not "
-                   "comparable to published Omni-Cloze numbers.")
-@click.option("--repair-attempts", type=click.IntRange(0, 5), default=2, show_default=True,
-              help="Re-asks after an unreadable judge reply before counting the record as all E.")
-@click.option("--retry-failed", is_flag=True,
-              help="Judge again records the output holds as failed (unreadable replies, bad records).")
-@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
-              help="Judge cache file (default: OUTPUT.judge-cache.sqlite).")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Omni-Cloze JSONL with a caption in each record.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output JSONL (input plus 'judge' and 'predictions'); an existing file is resumed.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=100, show_default=True, help="Records judged concurrently."
+)
+@click.option(
+    "--model", default=None, help="Judge model (default: OMNI_DETECTIVE_JUDGE_MODEL, else the built-in judge default)."
+)
+@click.option(
+    "--caption-field",
+    default=DEFAULT_CAPTION_FIELD,
+    show_default=True,
+    help="Record field holding the caption to judge.",
+)
+@click.option(
+    "--judge",
+    "judge_kind",
+    type=click.Choice(["llm", "lexical"]),
+    default="llm",
+    show_default=True,
+    help="llm: the Omni-Cloze protocol (one chat call per record, OPENAI_API_KEY / OPENAI_BASE_URL). "
+    "lexical: an OFFLINE PROXY that matches option words in the caption; its scores are not "
+    "comparable to published Omni-Cloze numbers.",
+)
+@click.option(
+    "--repair-attempts",
+    type=click.IntRange(0, 5),
+    default=2,
+    show_default=True,
+    help="Re-asks after an unreadable judge reply before counting the record as all E.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Judge again records the output holds as failed (unreadable replies, bad records).",
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Judge cache file (default: OUTPUT.judge-cache.sqlite).",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the judge cache.")
-def predict(input_path: str, output_path: str, workers: int, model: str | None, caption_field: str,
-            judge_kind: str, repair_attempts: int, retry_failed: bool, cache_path: str | None,
-            no_cache: bool) -> None:
+def predict(
+    input_path: str,
+    output_path: str,
+    workers: int,
+    model: str | None,
+    caption_field: str,
+    judge_kind: str,
+    repair_attempts: int,
+    retry_failed: bool,
+    cache_path: str | None,
+    no_cache: bool,
+) -> None:
     """Map each record's caption onto its cloze blanks with a judge (upstream's generate_prediction.py).
 
     The judge sees the passage with its options and the caption, never the gold fields. It picks A-D only when
@@ -80,7 +126,9 @@ def predict(input_path: str, output_path: str, workers: int, model: str | None, 
 
             cache = SQLiteCache(cache_path or f"{output_path}.judge-cache.sqlite")
         judge = LLMJudge(
-            RunServices(settings=settings), caption_field=caption_field, cache=cache,
+            RunServices(settings=settings),
+            caption_field=caption_field,
+            cache=cache,
             repair_attempts=repair_attempts,
         )
         click.echo(f"judge: {endpoint.model} at {endpoint.host}", err=True)
@@ -91,8 +139,7 @@ def predict(input_path: str, output_path: str, workers: int, model: str | None, 
 
     try:
         summary = asyncio.run(
-            run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed,
-                        progress=progress)
+            run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed, progress=progress)
         )
     except ClozeInputError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -101,11 +148,16 @@ def predict(input_path: str, output_path: str, workers: int, model: str | None, 
             cache.close()
     click.echo(json.dumps(summary.as_dict()), err=True)
     if summary.record_errors:
-        click.echo(f"warning: {summary.record_errors} record(s) could not be read; see 'judge.error' in "
-                   f"{output_path}", err=True)
+        click.echo(
+            f"warning: {summary.record_errors} record(s) could not be read; see 'judge.error' in {output_path}",
+            err=True,
+        )
     if summary.judge_failures:
-        click.echo(f"warning: {summary.judge_failures} record(s) got no readable judge reply and count as "
-                   "not given (upstream's rule); --retry-failed judges them again", err=True)
+        click.echo(
+            f"warning: {summary.judge_failures} record(s) got no readable judge reply and count as "
+            "not given (upstream's rule); --retry-failed judges them again",
+            err=True,
+        )
     if summary.call_failures:
         raise click.ClickException(
             f"{summary.call_failures} record(s) could not reach the judge (see 'judge.error' in {output_path}); "
@@ -114,12 +166,24 @@ def predict(input_path: str, output_path: str, workers: int, model: str | None, 
 
 
 @cloze.command("score")
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The output of 'cloze predict'.")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The output of 'cloze predict'.",
+)
 @click.option("--show-subcategory", is_flag=True, help="Add one row per subcategory to the table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON instead of a table.")
-@click.option("--output", "-o", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the JSON result to this file.")
+@click.option(
+    "--output",
+    "-o",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the JSON result to this file.",
+)
 def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str | None) -> None:
     """Score judged records: accuracy, not-given and hallucination rates, net; overall and per group."""
     try:
@@ -137,8 +201,13 @@ def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str
 
 
 @cloze.command("make-demo")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory to write demo_cloze.jsonl into.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write demo_cloze.jsonl into.",
+)
 def make_demo(out_dir: str) -> None:
     """Write a small cloze set over examples/media/demo.mp4 with a hand-written caption, for an offline try."""
     from detective_cloze.demo import write_demo

@@ -9,17 +9,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_SMALL = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {word: 10 * (i + 2) for i, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_UNIT_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen"
+)
+_TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety"
+_ORDINAL_WORDS = "first second third fourth fifth sixth seventh eighth ninth tenth"
+_SMALL = {word: value for value, word in enumerate(_UNIT_WORDS.split(" "))}
+_TENS = {word: 10 * (i + 2) for i, word in enumerate(_TENS_WORDS.split(" "))}
 _ORDINALS = {
-    word: f"{i + 1}{'st' if i == 0 else 'nd' if i == 1 else 'rd' if i == 2 else 'th'}"
-    for i, word in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split())
+    word: f"{i + 1}{('st', 'nd', 'rd')[i] if i < 3 else 'th'}" for i, word in enumerate(_ORDINAL_WORDS.split(" "))
 }
 _TOKEN = re.compile(r"\d+(?:st|nd|rd|th)(?![^\W\d_])|\d+(?:\.\d+)?|[^\W\d_]+")
 _ARTICLES = {"a", "an", "the"}
@@ -93,6 +92,4 @@ def contains(haystack: list[str], needle: list[str]) -> bool:
     if not needle or len(needle) > len(haystack):
         return False
     first, size = needle[0], len(needle)
-    return any(
-        haystack[i] == first and haystack[i : i + size] == needle for i in range(len(haystack) - size + 1)
-    )
+    return any(haystack[i] == first and haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))

@@ -46,9 +46,7 @@ _NUMBERED = re.compile(
     r"|_{2,}\s*\(?\s*(?P<d>\d+)\s*\)?\s*_*",
     re.IGNORECASE,
 )
-_UNNUMBERED = re.compile(
-    r"\[\s*(?:visual|auditory|audio|audio[\s_-]?visual|blank|mask)\s*\]|_{3,}", re.IGNORECASE
-)
+_UNNUMBERED = re.compile(r"\[\s*(?:visual|auditory|audio|audio[\s_-]?visual|blank|mask)\s*\]|_{3,}", re.IGNORECASE)
 _LETTERED = re.compile(r"^\s*\(?\s*([A-Ea-e])\s*[:.)\]]\s*(.*)$", re.DOTALL)
 
 
@@ -277,9 +275,7 @@ def parse_cloze(record: dict[str, Any]) -> ClozeItem:
         raise ClozeFormatError("cloze 'blanks' is not a list")
     inline = _inline_blanks(passage)
     if raw_blanks and inline and len(inline) != len(raw_blanks):
-        raise ClozeFormatError(
-            f"the passage has {len(inline)} inline blanks but 'blanks' lists {len(raw_blanks)}"
-        )
+        raise ClozeFormatError(f"the passage has {len(inline)} inline blanks but 'blanks' lists {len(raw_blanks)}")
     count = max(len(raw_blanks), len(inline))
     if count == 0:
         raise ClozeFormatError("cloze has no blanks (neither a 'blanks' list nor inline options in the passage)")

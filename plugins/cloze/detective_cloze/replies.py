@@ -117,9 +117,7 @@ def _key(value: Any, ids: set[str]) -> str | None:
     return lowered.get(value.strip().lower())
 
 
-def _from_value(
-    value: Any, ids: list[str], options: dict[str, dict[str, str]] | None
-) -> dict[str, str | None] | None:
+def _from_value(value: Any, ids: list[str], options: dict[str, dict[str, str]] | None) -> dict[str, str | None] | None:
     """Predictions read from one decoded JSON value, or ``None`` when it names no blank."""
     idset = set(ids)
     out: dict[str, str | None] = {}
@@ -151,9 +149,7 @@ def _from_value(
     return None
 
 
-def parse_reply(
-    text: str | None, ids: list[str], options: dict[str, dict[str, str]] | None = None
-) -> ParsedReply:
+def parse_reply(text: str | None, ids: list[str], options: dict[str, dict[str, str]] | None = None) -> ParsedReply:
     """Read the judge's reply for blanks ``ids``; ``options`` (per blank) lets a bare option text count.
 
     Missing blanks come back as ``None`` (unanswered). ``ok`` is False when no blank could be read at all.

@@ -106,12 +106,18 @@ def score_records(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             counts["unjudged_records"] += 1
             continue
         judges[
-            (judge.get("name"), judge.get("model"), judge.get("endpoint_host"), judge.get("prompt_hash"),
-             judge.get("proxy"))
+            (
+                judge.get("name"),
+                judge.get("model"),
+                judge.get("endpoint_host"),
+                judge.get("prompt_hash"),
+                judge.get("proxy"),
+            )
         ] += 1
         if judge.get("failed"):
             kind = judge.get("error_kind")
-            counts["call_failures" if kind == "call" else "judge_failures" if kind is None else "unreadable_records"] += 1
+            failure = {"call": "call_failures", None: "judge_failures"}.get(kind, "unreadable_records")
+            counts[failure] += 1
         counts["caption_missing"] += bool(judge.get("caption_missing"))
         try:
             item = parse_cloze(record)

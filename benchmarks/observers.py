@@ -1,0 +1,138 @@
+"""Benchmark the offline observers: wall time per second of clip and peak memory, one subprocess per run.
+
+Usage::
+
+    python benchmarks/observers.py                 # demo clip and a 10-minute loop of it
+    python benchmarks/observers.py --minutes 2     # a shorter long clip
+    python benchmarks/observers.py --clip my.mp4   # your own clip(s) instead
+
+Every registered tool that runs offline (``needs_api`` is False) and applies to the clip is measured alone;
+then "all tools" runs each of them once in one process, and "detective (offline)" runs the whole offline
+Detective (rule planner, local tools, template captioner). Each measurement runs in a fresh Python process so
+the peak RSS is that run's own (it includes the interpreter, imports and model loading). Import and model
+loading time are reported separately from the observe time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "media" / "demo.mp4"
+ALL = "all tools"
+DETECTIVE = "detective (offline)"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _worker(target: str, path: str) -> dict[str, Any]:
+    """Run one measurement in this process and return its numbers."""
+    t0 = time.perf_counter()
+    import asyncio
+
+    from detective.media import probe
+    from detective.models import Query
+    from detective.plugins import get_registry
+
+    registry = get_registry()
+    media = probe(path)
+    tools = [r.value for r in registry.tools.values() if not r.value.needs_api and r.value.applies_to(media)]
+    setup = time.perf_counter() - t0
+    count = 0
+    t1 = time.perf_counter()
+    if target == DETECTIVE:
+        from detective import Detective
+
+        result = Detective(offline=True).run(path)
+        count = len(result.evidence.observations)
+    else:
+        chosen = tools if target == ALL else [registry.tool(target)]
+        for tool in chosen:
+            count += len(asyncio.run(tool.aobserve(media, Query(tool=tool.name))))
+    seconds = time.perf_counter() - t1
+    return {"setup": setup, "seconds": seconds, "observations": count, "rss_mb": _peak_rss_mb()}
+
+
+def _measure(target: str, path: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", target, path]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"error": tail[:100]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _targets(path: str) -> list[str]:
+    from detective.media import probe
+    from detective.plugins import get_registry
+
+    media = probe(path)
+    names = sorted(
+        name for name, r in get_registry().tools.items() if not r.value.needs_api and r.value.applies_to(media)
+    )
+    return [*names, ALL, DETECTIVE]
+
+
+def _long_clip(minutes: float, folder: Path) -> Path:
+    """The demo clip looped to ``minutes`` (stream copy: built in about a second)."""
+    out = folder / f"demo_loop_{minutes:g}min.mp4"
+    cmd = [
+        "ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(DEMO),
+        "-t", str(minutes * 60), "-c", "copy", str(out),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the benchmark table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the looped long clip")
+    parser.add_argument("--clip", action="append", help="benchmark these clips instead of the demo and its loop")
+    parser.add_argument("--only", action="append", help="measure only these targets (tool names, 'all tools')")
+    parser.add_argument("--worker", nargs=2, metavar=("TARGET", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(*args.worker)))
+        return 0
+
+    from detective.media import probe
+
+    with tempfile.TemporaryDirectory(prefix="omni-bench-") as tmp:
+        clips = [Path(c) for c in args.clip] if args.clip else [DEMO, _long_clip(args.minutes, Path(tmp))]
+        header = f"{'clip':<24} {'target':<22} {'clip s':>7} {'setup s':>8} {'observe s':>10} {'x realtime':>11}"
+        header += f" {'peak RSS MB':>12} {'obs':>5}"
+        print(header)
+        print("-" * len(header))
+        for clip in clips:
+            duration = probe(str(clip)).duration
+            for target in _targets(str(clip)):
+                if args.only and target not in args.only:
+                    continue
+                row = _measure(target, str(clip))
+                name = clip.name[:24]
+                if "error" in row:
+                    print(f"{name:<24} {target:<22} {duration:>7.1f}  failed: {row['error']}")
+                    continue
+                ratio = row["seconds"] / duration
+                print(
+                    f"{name:<24} {target:<22} {duration:>7.1f} {row['setup']:>8.2f} {row['seconds']:>10.2f}"
+                    f" {ratio:>11.4f} {row['rss_mb']:>12.0f} {row['observations']:>5}",
+                    flush=True,
+                )
+    print("\nx realtime = observe seconds / clip seconds (lower is faster); setup = imports, plugins, probe.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Batch throughput against a loopback OpenAI-compatible server at a fixed latency per call.
+
+Compares the batch pipeline (asyncio, N clips in flight, several observers per round in parallel) with:
+
+- the *ideal*: every clip takes exactly (calls on its critical path) x latency, ``in_flight`` clips at a time;
+- an upstream-style baseline (``benchmarks/upstream_baseline.py``): one tool call per turn, 10 turns, a final
+  caption call, sequential within a clip, a thread pool of the same size, the sync openai client.
+
+The server runs in its own process so its work does not compete with the pipeline for the GIL.
+
+    python benchmarks/pipeline.py                # 100 clips, 100 ms per call
+    python benchmarks/pipeline.py --clips 40 --latency 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from upstream_baseline import UpstreamResponder, run_upstream  # noqa: E402
+
+from detective import logs  # noqa: E402
+from detective.batch import BatchConfig, run_batch  # noqa: E402
+from detective.detective import Detective  # noqa: E402
+from detective.llm import EndpointLimits  # noqa: E402
+from detective.media import wav_bytes  # noqa: E402
+from detective.settings import Settings  # noqa: E402
+from detective.testing import ChatServer, ScriptedDetective  # noqa: E402
+from detective.testing.tools import ListenTool  # noqa: E402
+
+
+class ListenTwice(ListenTool):
+    """A second, independent audio observer, so a round can run two observers in parallel."""
+
+    name: ClassVar[str] = "listen_detail"
+    description: ClassVar[str] = "Ask a second audio model for fine detail about the clip's sound."
+
+
+def _serve(conn: Any, latency: float, rounds: int) -> None:
+    responder = UpstreamResponder(ScriptedDetective(rounds=rounds))
+    with ChatServer(latency=latency, responder=responder) as server:
+        conn.send(server.url)
+        conn.recv()  # block until the parent says stop
+        conn.send(server.stats.snapshot())
+
+
+class ServerProcess:
+    """A :class:`ChatServer` in a child process."""
+
+    def __init__(self, latency: float, rounds: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, latency, rounds), daemon=True)
+
+    def __enter__(self) -> ServerProcess:
+        self.proc.start()
+        self.url = self.parent.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.parent.send("stop")
+        self.stats = self.parent.recv()
+        self.proc.join(timeout=10)
+
+
+def make_clips(root: Path, n: int) -> Path:
+    """``n`` half-second tones and a manifest of them."""
+    t = np.arange(8000) / 16000.0
+    lines = []
+    for i in range(n):
+        path = root / f"clip{i:03d}.wav"
+        path.write_bytes(wav_bytes(0.3 * np.sin(2 * np.pi * (200.0 + 7.0 * i) * t)))
+        lines.append(json.dumps({"id": i, "url": str(path)}))
+    manifest = root / "manifest.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def run_ours(manifest: Path, out: Path, url: str, in_flight: int, rounds: int, tools: int) -> dict[str, Any]:
+    """One batch run; returns wall time and per-clip timings."""
+    settings = Settings.from_env(env={}, api_key="sk-bench", base_url=url, backoff=0.05, timeout=30.0)
+    limits = EndpointLimits(max_concurrent=4 * in_flight)
+    toolbox = [ListenTool(), ListenTwice()][:tools]
+
+    def factory() -> Detective:
+        return Detective(tools=toolbox, planner="llm", captioner="chat", settings=settings, limits=limits,
+                         max_rounds=rounds + 1)
+
+    started = time.perf_counter()
+    summary = run_batch(BatchConfig(manifest, out, workers=in_flight), factory, io.StringIO())
+    wall = time.perf_counter() - started
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    return {"wall": wall, "done": summary.done, "failed": summary.failed, "calls": summary.usage.llm_calls,
+            "clip_seconds": [r["usage"]["seconds"] for r in records]}
+
+
+def main() -> None:
+    """Run every configuration and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.1)
+    args = parser.parse_args()
+    logs.configure(level="ERROR")
+    lat = args.latency
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        manifest = make_clips(root, args.clips)
+        configs = [
+            # (label, in flight, rounds, tools per round)
+            ("ours: 2 rounds x 1 tool", 50, 2, 1),
+            ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2),
+            ("ours: 10 rounds x 1 tool", 50, 10, 1),
+            ("ours: 10 rounds x 1 tool", 10, 10, 1),
+        ]
+        for label, in_flight, rounds, tools in configs:
+            with ServerProcess(lat, rounds) as server:
+                warm = root / "warm.jsonl"
+                run_ours(manifest_head(manifest, root, 4), warm, server.url, 4, rounds, tools)
+                warm.unlink()
+                out = root / f"ours-{in_flight}-{rounds}-{tools}.jsonl"
+                res = run_ours(manifest, out, server.url, in_flight, rounds, tools)
+            critical = 2 * rounds + 2  # plan+observe per round, the finishing plan, the caption
+            rows.append(_row(label, in_flight, args.clips, res["wall"], critical, lat, res["calls"],
+                             server.stats["requests"], res["clip_seconds"], res["failed"]))
+        for workers in (10, 50):
+            with ServerProcess(lat, 10) as server:
+                out = root / f"upstream-{workers}.jsonl"
+                res = run_upstream(manifest, out, server.url, workers)
+            rows.append(_row("upstream-style baseline (10 turns)", workers, args.clips, res["wall"], 21, lat,
+                             server.stats["requests"], server.stats["requests"], res["clip_seconds"], res["failed"]))
+    print(f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process)\n")
+    head = ("configuration", "in flight", "calls/clip", "crit. path", "wall s", "clips/min", "ideal/min",
+            "% ideal", "overhead ms/call", "failed")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(x) for x in row) + " |")
+
+
+def manifest_head(manifest: Path, root: Path, n: int) -> Path:
+    """A manifest of the first ``n`` clips (for warming up imports, connections and the registry)."""
+    head = root / "head.jsonl"
+    head.write_text("".join(manifest.read_text().splitlines(keepends=True)[:n]))
+    return head
+
+
+def _row(label: str, in_flight: int, clips: int, wall: float, critical: int, lat: float, calls: int,
+         server_requests: int, clip_seconds: list[float], failed: int) -> tuple:
+    waves = -(-clips // in_flight)
+    ideal_wall = waves * critical * lat
+    per_min = 60.0 * clips / wall
+    ideal_per_min = 60.0 * clips / ideal_wall
+    overhead = (statistics.mean(clip_seconds) - critical * lat) / critical * 1000.0 if clip_seconds else float("nan")
+    return (label, in_flight, f"{server_requests / clips:.1f}", critical, f"{wall:.2f}", f"{per_min:.0f}",
+            f"{ideal_per_min:.0f}", f"{100.0 * per_min / ideal_per_min:.0f}%", f"{overhead:.1f}", failed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""``omni-detective run``: upstream's flags and their aliases, the default cache, JSON logs, cost and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import detective.detective
+from detective.batch_cli import run
+from detective.testing import ChatServer
+from detective.testing.tools import ListenTool
+
+
+@pytest.fixture
+def listen_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the CLI's Detective use the ``listen`` tool (no observer plugin is needed for these tests)."""
+    original = detective.detective.Detective
+
+    class WithListen(original):  # type: ignore[misc,valid-type]
+        def __init__(self, tools=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__([ListenTool()] if tools is None else tools, *args, **kwargs)
+
+    monkeypatch.setattr(detective.detective, "Detective", WithListen)
+
+
+def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, helpers, listen_by_default, monkeypatch):
+    records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(6)]
+    manifest = helpers.manifest(tmp_path / "in.jsonl", records)
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"gpt-4.1-2025-04-14": {"prompt": 2.0, "completion": 8.0}}))
+    with ChatServer() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-123456")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("OMNI_DETECTIVE_BACKOFF", "0.01")
+        out = tmp_path / "out.jsonl"
+        log = tmp_path / "log.jsonl"
+        args = ["--input_path", str(manifest), "--output_path", str(out), "--num_workers", "3",
+                "--planner", "llm", "--captioner", "chat", "--price-table", str(prices), "--log-json", str(log)]
+        result = CliRunner().invoke(run, args)
+        assert result.exit_code == 0, result.output + result.stderr
+        assert "6 done, 0 failed" in result.stderr and "cost $" in result.stderr
+        assert "no price for: qwen3-omni-flash" in result.stderr
+        assert sorted(r["id"] for r in helpers.read(out)) == list(range(6))
+        assert (tmp_path / "out.cache.sqlite").exists()
+        events = [json.loads(line) for line in log.read_text().splitlines()]
+        assert sum(e["event"] == "clip done" for e in events) == 6
+        summary = next(e for e in events if e["event"] == "batch summary")
+        assert summary["done"] == 6 and summary["cost_usd"] > 0
+        assert "sk-test-key-123456" not in log.read_text()
+        calls = server.stats.requests
+
+        # Aliases; same cache through --cache-path: no new API call.
+        out2 = tmp_path / "again.jsonl"
+        args = ["--input", str(manifest), "--output", str(out2), "--workers", "2", "--planner", "llm",
+                "--captioner", "chat", "--cache-path", str(tmp_path / "out.cache.sqlite")]
+        result = CliRunner().invoke(run, args)
+        assert result.exit_code == 0, result.stderr
+        assert server.stats.requests == calls
+        assert len(helpers.read(out2)) == 6
+
+        # --no-cache calls again; a missing clip fails the run with exit code 1.
+        records.append({"id": 99, "path": str(tmp_path / "missing.wav")})
+        helpers.manifest(manifest, records)
+        out3 = tmp_path / "third.jsonl"
+        args = ["--input", str(manifest), "--output", str(out3), "--planner", "llm", "--captioner", "chat",
+                "--no-cache"]
+        result = CliRunner().invoke(run, args)
+        assert result.exit_code == 1
+        assert server.stats.requests > calls
+        assert not (tmp_path / "third.cache.sqlite").exists()
+        assert "missing.wav" in result.stderr and "1 failed" in result.stderr
+        (entry,) = helpers.read(tmp_path / "third.errors.jsonl")
+        assert entry["id"] == 99 and entry["error_type"] == "MediaError"
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path: Path, listen_by_default) -> None:
+    result = CliRunner().invoke(run, ["--input_path", str(tmp_path / "nope.jsonl"), "--output_path",
+                                      str(tmp_path / "o.jsonl"), "--offline"])
+    assert result.exit_code != 0
+    assert "nope.jsonl" in result.stderr
