@@ -150,14 +150,13 @@ def _same_finding(observations: list[Observation], obs: Observation) -> int | No
     """Index of an observation reporting the same thing (same tool, kind and words) over an overlapping span."""
     if obs.span is None:
         return None
-    words = " ".join(obs.content.lower().split())
     for i, other in enumerate(observations):
         if (
             other.tool == obs.tool
             and other.kind == obs.kind
             and other.span is not None
             and other.span.overlaps(obs.span, OVERLAP_TOLERANCE)
-            and " ".join(other.content.lower().split()) == words
+            and other.words == obs.words
         ):
             return i
     return None

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Modality = Literal["audio", "video"]
+_PUNCTUATION = re.compile(r"[^\w\s]")
 
 ObservationKind = Literal[
     "shot",  # a continuous camera shot
@@ -144,11 +146,15 @@ class Observation(BaseModel):
     round: int | None = None
 
     @property
+    def words(self) -> str:
+        """The content lower-cased, without punctuation, spaces collapsed: what two reports must share to match."""
+        return " ".join(_PUNCTUATION.sub(" ", self.content.lower()).split())
+
+    @property
     def key(self) -> str:
-        """Identity for deduplication: same tool, kind, normalised content and (rounded) span."""
+        """Identity for deduplication: same tool, kind, words and (rounded) span."""
         span = (round(self.span.start, 1), round(self.span.end, 1)) if self.span else None
-        text = " ".join(self.content.lower().split())
-        return hashlib.sha1(f"{self.tool}|{self.kind}|{text}|{span}".encode()).hexdigest()[:16]
+        return hashlib.sha1(f"{self.tool}|{self.kind}|{self.words}|{span}".encode()).hexdigest()[:16]
 
 
 class Relation(BaseModel):

@@ -77,7 +77,7 @@ class ClipReport:
         """Per lane, the items drawn: ``(span, label, tooltip)``. Observations without a span are not drawn."""
         lanes: dict[str, list[tuple[TimeSpan, str, str]]] = {lane: [] for lane, _ in LANES}
         for seg in self.caption.storyline:
-            lanes["storyline"].append((seg.span, _fmt_span(seg.span), seg.text))
+            lanes["storyline"].append((seg.span, seg.text, f"storyline · {_fmt_span(seg.span)}\n{seg.text}"))
         for obs in sorted(self.evidence.observations, key=lambda o: (o.span.start if o.span else -1.0, o.tool)):
             if obs.kind not in TIMELINE_KINDS or obs.span is None:
                 continue
@@ -456,8 +456,9 @@ def timeline_svg(report: ClipReport) -> str:
     axis = [f'<line x1="{_LEFT}" y1="18" x2="{_WIDTH - 10}" y2="18" stroke="#adb5bd"/>']
     for t in _ticks(duration):
         x = _LEFT + t * scale
+        anchor = "end" if x > _WIDTH - 40 else "middle"
         axis.append(f'<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{y}" stroke="#e3e1ef"/>')
-        axis.append(f'<text class="tick" x="{x:.1f}" y="11" text-anchor="middle">{_fmt_time(t)[:-2]}</text>')
+        axis.append(f'<text class="tick" x="{x:.1f}" y="11" text-anchor="{anchor}">{_fmt_time(t)[:-4]}</text>')
     legend = "".join(
         f'<span><i style="background:{c}"></i>{_esc(s)}</span>' for s, c in speaker_colour.items()
     ) + "".join(f'<span><i style="background:{c}"></i>{_esc(k)}</span>' for k, c in _SOUND_COLOURS.items())

@@ -276,3 +276,19 @@ async def test_speech_during_measured_silence_is_flagged() -> None:
     caption, _ = await caption_of(AUDIO, observations)
     cross = next(s.body for s in caption.sections if s.title == "Cross-checks")
     assert "measured silence" in cross and "recognition error" in cross
+
+
+async def test_sentence_opening_word_is_not_taken_for_a_name() -> None:
+    media = VIDEO.model_copy(update={"duration": 6.0})
+    observations = [shot(0, 0.0, 6.0), text("THANKS FOR WATCHING", 0.0, 5.0), speech("Thank you for watching.", 1, 3)]
+    caption, _ = await caption_of(media, observations, merged=False)
+    assert caption.transcript[0].content == "Thank you for watching."
+    assert all(s.title != "Cross-checks" for s in caption.sections)
+
+
+async def test_repeated_reports_are_told_once() -> None:
+    again = speech("The quick brown fox", 0.5, 2.0, conf=0.7)
+    observations = [speech("The quick brown fox.", 0.5, 2.0, conf=0.9), again, speech("A different line.", 3, 4)]
+    caption, _ = await caption_of(AUDIO, observations)
+    assert [t.content for t in caption.transcript] == ["The quick brown fox.", "A different line."]
+    assert caption.storyline[0].text.count("quick brown fox") == 1

@@ -83,7 +83,7 @@ class CrossCheck:
                 f"“{term}” ({rel.tools[0]} and {rel.tools[1]})" for term, rel in list(confirmed.items())[:12]
             )
             lines.append(f"Confirmed by independent observers: {listed}.")
-        return "\n".join(lines)
+        return "\n".join(line[0].upper() + line[1:] for line in lines)
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -147,7 +147,7 @@ def _candidates(text: str) -> list[str]:
     for match in _NAME.finditer(text):
         words = match.group(0).split()
         before = text[: match.start()].rstrip()
-        if len(words) == 1 and (not before or before[-1] in ".!?…:;\"“"):
+        if len(words) == 1 and (not before or before[-1] in '.!?…:;"“'):
             continue
         while words and words[0].lower() in _STOP:
             words = words[1:]

@@ -22,6 +22,7 @@ from detective.models import (
     TimeSpan,
     TranscriptSegment,
     VisibleTextSpan,
+    format_time,
 )
 
 STORYLINE = "Storyline"
@@ -60,17 +61,6 @@ _INLINE_TURN_RE = re.compile(r"^\s*(?P<who>[^:“\"]{1,60}?)\s*[:：]\s*(?P<what
 
 
 # --- times -----------------------------------------------------------------------------------------------
-
-
-def format_time(seconds: float) -> str:
-    """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), rounded to the millisecond."""
-    total_ms = max(0, round(seconds * 1000))
-    hours, rest = divmod(total_ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    if hours:
-        return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
-    return f"{minutes:02d}:{secs:02d}.{ms:03d}"
 
 
 def clock(seconds: float) -> str:

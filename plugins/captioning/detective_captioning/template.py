@@ -172,7 +172,7 @@ def _distinct(observations: list[Observation]) -> list[Observation]:
     for obs in sorted(observations, key=lambda o: (-(o.confidence or 0.0), -len(o.content))):
         if not any(_same_thing(obs, k) for k in kept):
             kept.append(obs)
-    return sorted(kept, key=lambda o: (o.span.start if o.span else -1.0))
+    return sorted(kept, key=lambda o: o.span.start if o.span else -1.0)
 
 
 # --- segmentation ----------------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""``omni-detective plugin new NAME``: write a working tool-plugin skeleton.
+
+The skeleton is a pip-installable distribution: a ``pyproject.toml`` with the ``omni_detective`` entry point, one
+module holding a :class:`~detective.tools.Tool` and its ``register_tools`` hook, a README, and a test asserting
+that the plugin is installed and that its tool observes. ``pip install -e DIR && pytest DIR`` passes as written.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+import click
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+description = "An omni-detective tool plugin: {tool}."
+readme = "README.md"
+requires-python = ">=3.11"
+dependencies = ["omni-detective"]
+
+[project.optional-dependencies]
+test = ["pytest"]
+
+# omni-detective loads every module named in this entry-point group.
+[project.entry-points.omni_detective]
+{tool} = "{module}"
+
+[tool.setuptools]
+py-modules = ["{module}"]
+"""
+
+MODULE = '''\
+"""omni-detective plugin {dist}: the ``{tool}`` tool.
+
+Replace :meth:`{cls}.observe` with what your tool perceives. It gets the probed clip (``media.path`` is a local
+file; ``detective.media`` has ``load_audio``, ``frames_at`` and ``iter_frames`` to decode it) and one query (an
+optional ``span``, a ``question`` for question tools), and returns observations. It must not keep state between
+calls: every call is an independent observer.
+"""
+
+from __future__ import annotations
+
+import detective
+from detective.models import MediaInfo, Observation, Query, TimeSpan
+from detective.tools import SpanInput, Tool
+
+
+class {cls}(Tool):
+    """Reports the span it was asked about and the streams the clip has (a starting point to edit)."""
+
+    name = "{tool}"
+    description = "Describe here, for the planner, what this tool reports."
+    input_model = SpanInput
+    modalities = ()  # e.g. ("audio",) or ("video",): the tool is offered only for clips that have them
+    version = "0.1.0"
+
+    def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
+        """Answer one query about one clip."""
+        span = query.span or TimeSpan(start=0.0, end=media.duration)
+        streams = " and ".join(sorted(media.modalities)) or "no"
+        return [
+            Observation(
+                tool=self.name,
+                kind="metadata",
+                content=f"{{span.duration:.1f}} s examined; the clip has {{streams}} streams",
+                span=span,
+                confidence=1.0,
+                payload={{"modalities": sorted(media.modalities)}},
+            )
+        ]
+
+
+@detective.hookimpl
+def register_tools(register):
+    """Register this plugin's tools."""
+    register({cls}())
+'''
+
+TEST = '''\
+"""{dist}: installed, registered, and its tool observes."""
+
+from __future__ import annotations
+
+from detective.models import MediaInfo, Query, TimeSpan
+from detective.plugins import get_registry
+
+
+def test_plugin_is_installed() -> None:
+    registry = get_registry()
+    assert "{tool}" in registry.tools, f"not registered; plugin failures: {{registry.failures}}"
+    assert registry.tools["{tool}"].plugin == "{tool}"
+
+
+def test_tool_observes() -> None:
+    media = MediaInfo(source="clip.wav", duration=4.0, has_audio=True)
+    span = TimeSpan(start=1.0, end=3.0)
+    observations = get_registry().tool("{tool}").observe(media, Query(tool="{tool}", span=span))
+    assert len(observations) == 1
+    assert observations[0].tool == "{tool}" and observations[0].span == span
+    assert "2.0 s examined" in observations[0].content
+'''
+
+README = """\
+# {dist}
+
+An omni-detective tool plugin adding the tool `{tool}`.
+
+```bash
+pip install -e .
+omni-detective plugins          # lists {tool}
+omni-detective caption clip.mp4 --offline --tools {tool},shots
+pytest
+```
+"""
+
+
+def names(name: str) -> dict[str, str]:
+    """Distribution, module, tool and class names derived from ``name`` (e.g. ``beat-counter``)."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name.lower()) if w]
+    if not words or not words[0][0].isalpha():
+        raise click.BadParameter(f"{name!r}: use letters, digits and dashes, starting with a letter", param_hint="NAME")
+    tool = "_".join(words)
+    if keyword.iskeyword(tool):
+        raise click.BadParameter(f"{name!r} is a Python keyword", param_hint="NAME")
+    return {
+        "dist": "omni-detective-" + "-".join(words),
+        "module": f"detective_{tool}",
+        "tool": tool,
+        "cls": "".join(w.capitalize() for w in words) + "Tool",
+    }
+
+
+def write_plugin(name: str, parent: Path) -> Path:
+    """Write the skeleton of plugin ``name`` under ``parent`` and return its folder (which must not exist)."""
+    n = names(name)
+    root = Path(parent) / n["dist"]
+    if root.exists():
+        raise click.ClickException(f"{root} already exists; choose another --dir or name")
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(PYPROJECT.format(**n), encoding="utf-8")
+    (root / f"{n['module']}.py").write_text(MODULE.format(**n), encoding="utf-8")
+    (root / "tests" / f"test_{n['tool']}.py").write_text(TEST.format(**n), encoding="utf-8")
+    (root / "README.md").write_text(README.format(**n), encoding="utf-8")
+    return root
+
+
+@click.group("plugin")
+def plugin() -> None:
+    """Write plugins of your own."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the plugin's folder in.",
+)
+def new(name: str, parent: Path) -> None:
+    """Write a working tool-plugin skeleton NAME: pyproject with entry point, module with a Tool, a test."""
+    root = write_plugin(name, parent)
+    n = names(name)
+    click.echo(f"wrote {root}")
+    click.echo(f"  pip install -e {root} && pytest {root}")
+    click.echo(f"  then edit {root / (n['module'] + '.py')}: {n['cls']}.observe")

@@ -1,0 +1,89 @@
+"""Offline end to end: the real observers on the fixture clips through the Detective, captioned by the template.
+
+Every ground-truth cut, on-screen text, sentence, tone and noise burst must appear in the caption at its time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import pytest
+from detective_captioning.format import NO_SPEECH_SENTENCE, clock, parse, validate
+
+from detective.detective import Detective
+from detective.models import Caption, RunResult, StorylineSegment
+
+pytestmark = pytest.mark.slow
+
+#: OCR samples frames, so a text track may start or end up to about one sampling step off.
+TEXT_SLACK = 1.0
+#: ASR and VAD place a sentence within this many seconds of its true start.
+SPEECH_SLACK = 0.6
+
+
+@pytest.fixture(scope="module")
+def runs(fixture_media: dict[str, Any]) -> dict[str, tuple[dict[str, Any], RunResult]]:
+    out = {}
+    for name in ("scene", "silent", "speech"):
+        truth = fixture_media["clips"][name]
+        out[name] = (truth, Detective(captioner="template", offline=True).run(truth["path"]))
+    return out
+
+
+def segment_at(caption: Caption, t: float) -> StorylineSegment:
+    """The storyline paragraph whose span holds ``t`` (the last one holds the clip's end too)."""
+    for seg in caption.storyline:
+        if seg.span.start <= t < seg.span.end:
+            return seg
+    return caption.storyline[-1]
+
+
+def similar(a: str, b: str) -> float:
+    norm = lambda s: " ".join("".join(c for c in s.lower() if c.isalnum() or c.isspace()).split())  # noqa: E731
+    return difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
+
+
+@pytest.mark.parametrize("name", ["scene", "silent", "speech"])
+def test_caption_covers_the_ground_truth(runs: dict[str, tuple[dict[str, Any], RunResult]], name: str) -> None:
+    truth, result = runs[name]
+    caption = result.caption
+    assert parse(result.caption_markdown) == caption
+    assert validate(caption, truth["duration"]) == []
+    assert caption.storyline[0].span.start == 0.0
+    assert abs(caption.storyline[-1].span.end - truth["duration"]) < 0.1
+    # Cuts: a storyline paragraph starts at each cut and says when.
+    for cut in truth["cuts"]:
+        seg = next(s for s in caption.storyline if abs(s.span.start - cut) < 0.1)
+        assert clock(cut) in seg.text, seg.text
+    # On-screen text: in Visible Text with its span, and told in the storyline where it appears.
+    if truth["has_video"]:
+        assert caption.visible_text is not None
+        elements = [(g.span, e) for g in caption.visible_text for e in g.elements]
+        for text in truth["texts"]:
+            span, element = max(elements, key=lambda se: similar(se[1].text, text["text"]))
+            assert similar(element.text, text["text"]) >= 0.9, (text, element)
+            assert abs(span.start - text["start"]) <= TEXT_SLACK and abs(span.end - text["end"]) <= TEXT_SLACK
+            assert text["position"].replace("center", "centre").split("-")[0] in element.appearance
+            assert f"“{element.text}”" in segment_at(caption, span.start).text
+    else:
+        assert caption.visible_text is None and "## Visible Text" not in result.caption_markdown
+    # Speech: a transcript turn at the right time, quoted in the storyline paragraph of that time.
+    for sentence in truth["speech"]:
+        turn = min(caption.transcript, key=lambda t: abs(t.span.start - sentence["start"]))
+        assert abs(turn.span.start - sentence["start"]) <= SPEECH_SLACK, (sentence, turn)
+        assert similar(turn.content, sentence["text"]) >= 0.7, (sentence, turn)
+        opening = " ".join(turn.content.split()[:3])
+        assert opening in segment_at(caption, turn.span.start).text
+    if not truth["speech"]:
+        assert caption.transcript == []
+        assert NO_SPEECH_SENTENCE["video" if truth["has_video"] else "audio"] in result.caption_markdown
+    # Sound events: tones with their frequency, noise bursts, at their start.
+    for tone in truth["tones"]:
+        assert f"{tone['freq']:.0f} Hz tone" in segment_at(caption, tone["start"]).text
+        assert clock(tone["start"]) in segment_at(caption, tone["start"]).text
+    for burst in truth["noise"]:
+        paragraph = segment_at(caption, burst["start"]).text
+        assert "broadband noise" in paragraph and clock(burst["start"]) in paragraph
+    overview = next(s.body for s in caption.sections if s.title == "Overview")
+    assert f"{truth['duration']:.1f} seconds" in overview
