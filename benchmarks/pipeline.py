@@ -29,16 +29,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from upstream_baseline import UpstreamResponder, run_upstream  # noqa: E402
+from upstream_baseline import UpstreamResponder, run_upstream
 
-from detective import logs  # noqa: E402
-from detective.batch import BatchConfig, run_batch  # noqa: E402
-from detective.detective import Detective  # noqa: E402
-from detective.llm import EndpointLimits  # noqa: E402
-from detective.media import wav_bytes  # noqa: E402
-from detective.settings import Settings  # noqa: E402
-from detective.testing import ChatServer, ScriptedDetective  # noqa: E402
-from detective.testing.tools import ListenTool  # noqa: E402
+from detective import logs
+from detective.batch import BatchConfig, run_batch
+from detective.detective import Detective
+from detective.llm import EndpointLimits
+from detective.media import wav_bytes
+from detective.settings import Settings
+from detective.testing import ChatServer, ScriptedDetective
+from detective.testing.tools import ListenTool
 
 
 class ListenTwice(ListenTool):
@@ -95,15 +95,21 @@ def run_ours(manifest: Path, out: Path, url: str, in_flight: int, rounds: int, t
     toolbox = [ListenTool(), ListenTwice()][:tools]
 
     def factory() -> Detective:
-        return Detective(tools=toolbox, planner="llm", captioner="chat", settings=settings, limits=limits,
-                         max_rounds=rounds + 1)
+        return Detective(
+            tools=toolbox, planner="llm", captioner="chat", settings=settings, limits=limits, max_rounds=rounds + 1
+        )
 
     started = time.perf_counter()
     summary = run_batch(BatchConfig(manifest, out, workers=in_flight), factory, io.StringIO())
     wall = time.perf_counter() - started
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    return {"wall": wall, "done": summary.done, "failed": summary.failed, "calls": summary.usage.llm_calls,
-            "clip_seconds": [r["usage"]["seconds"] for r in records]}
+    return {
+        "wall": wall,
+        "done": summary.done,
+        "failed": summary.failed,
+        "calls": summary.usage.llm_calls,
+        "clip_seconds": [r["usage"]["seconds"] for r in records],
+    }
 
 
 def main() -> None:
@@ -133,17 +139,51 @@ def main() -> None:
                 out = root / f"ours-{in_flight}-{rounds}-{tools}.jsonl"
                 res = run_ours(manifest, out, server.url, in_flight, rounds, tools)
             critical = 2 * rounds + 2  # plan+observe per round, the finishing plan, the caption
-            rows.append(_row(label, in_flight, args.clips, res["wall"], critical, lat, res["calls"],
-                             server.stats["requests"], res["clip_seconds"], res["failed"]))
+            rows.append(
+                _row(
+                    label,
+                    in_flight,
+                    args.clips,
+                    res["wall"],
+                    critical,
+                    lat,
+                    res["calls"],
+                    server.stats["requests"],
+                    res["clip_seconds"],
+                    res["failed"],
+                )
+            )
         for workers in (10, 50):
             with ServerProcess(lat, 10) as server:
                 out = root / f"upstream-{workers}.jsonl"
                 res = run_upstream(manifest, out, server.url, workers)
-            rows.append(_row("upstream-style baseline (10 turns)", workers, args.clips, res["wall"], 21, lat,
-                             server.stats["requests"], server.stats["requests"], res["clip_seconds"], res["failed"]))
+            rows.append(
+                _row(
+                    "upstream-style baseline (10 turns)",
+                    workers,
+                    args.clips,
+                    res["wall"],
+                    21,
+                    lat,
+                    server.stats["requests"],
+                    server.stats["requests"],
+                    res["clip_seconds"],
+                    res["failed"],
+                )
+            )
     print(f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process)\n")
-    head = ("configuration", "in flight", "calls/clip", "crit. path", "wall s", "clips/min", "ideal/min",
-            "% ideal", "overhead ms/call", "failed")
+    head = (
+        "configuration",
+        "in flight",
+        "calls/clip",
+        "crit. path",
+        "wall s",
+        "clips/min",
+        "ideal/min",
+        "% ideal",
+        "overhead ms/call",
+        "failed",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for row in rows:
@@ -157,15 +197,35 @@ def manifest_head(manifest: Path, root: Path, n: int) -> Path:
     return head
 
 
-def _row(label: str, in_flight: int, clips: int, wall: float, critical: int, lat: float, calls: int,
-         server_requests: int, clip_seconds: list[float], failed: int) -> tuple:
+def _row(
+    label: str,
+    in_flight: int,
+    clips: int,
+    wall: float,
+    critical: int,
+    lat: float,
+    calls: int,
+    server_requests: int,
+    clip_seconds: list[float],
+    failed: int,
+) -> tuple:
     waves = -(-clips // in_flight)
     ideal_wall = waves * critical * lat
     per_min = 60.0 * clips / wall
     ideal_per_min = 60.0 * clips / ideal_wall
     overhead = (statistics.mean(clip_seconds) - critical * lat) / critical * 1000.0 if clip_seconds else float("nan")
-    return (label, in_flight, f"{server_requests / clips:.1f}", critical, f"{wall:.2f}", f"{per_min:.0f}",
-            f"{ideal_per_min:.0f}", f"{100.0 * per_min / ideal_per_min:.0f}%", f"{overhead:.1f}", failed)
+    return (
+        label,
+        in_flight,
+        f"{server_requests / clips:.1f}",
+        critical,
+        f"{wall:.2f}",
+        f"{per_min:.0f}",
+        f"{ideal_per_min:.0f}",
+        f"{100.0 * per_min / ideal_per_min:.0f}%",
+        f"{overhead:.1f}",
+        failed,
+    )
 
 
 if __name__ == "__main__":

@@ -489,14 +489,16 @@ class BatchRun:
         self.summary.torn_bytes = scan.torn_bytes
         if scan.torn_bytes:
             self.say(
-                f"repaired {cfg.output_path}: removed a torn last line ({scan.torn_bytes} bytes) left by an interrupted run"
+                f"repaired {cfg.output_path}: removed a torn last line ({scan.torn_bytes} bytes) "
+                "left by an interrupted run"
             )
             log.warning("output repaired", output=str(cfg.output_path), torn_bytes=scan.torn_bytes)
         for number in scan.bad_lines:
             self.say(f"warning: {cfg.output_path} line {number} is not a readable record; its clip will be redone")
         if scan.duplicate_lines:
             self.say(
-                f"warning: {cfg.output_path} holds {len(scan.duplicate_lines)} duplicate record(s), lines {scan.duplicate_lines[:10]}"
+                f"warning: {cfg.output_path} holds {len(scan.duplicate_lines)} duplicate record(s), "
+                f"lines {scan.duplicate_lines[:10]}"
             )
         assert cfg.errors_path is not None
         previous = load_errors(cfg.errors_path)
@@ -533,7 +535,8 @@ class BatchRun:
                 if entry.key in seen:
                     self.summary.duplicates += 1
                     self.say(
-                        f"duplicate: line {entry.line} repeats key {entry.key} of line {seen[entry.key]}; processed once"
+                        f"duplicate: line {entry.line} repeats key {entry.key} of line {seen[entry.key]}; "
+                        "processed once"
                     )
                     continue
                 seen[entry.key] = entry.line

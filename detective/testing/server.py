@@ -354,7 +354,8 @@ class ChatServer:
         server.owner = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="omni-detective-chat-server", daemon=True)
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="omni-detective-chat-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -391,10 +392,8 @@ class ChatServer:
             if self.faults.rate and self._rng.random() < self.faults.rate:
                 fault = self._rng.choices(self.faults.kinds, weights=self.faults.weights)[0]
                 self.stats.faults[fault] += 1
-            if isinstance(self.latency, tuple):
-                delay = self._rng.uniform(*self.latency)
-            else:
-                delay = float(self.latency)
+            latency = self.latency
+            delay = self._rng.uniform(*latency) if isinstance(latency, tuple) else float(latency)
         return fault, delay
 
     def _done(self, started: float, ok: bool = False) -> None:
@@ -419,9 +418,11 @@ class ChatServer:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": message.get("content"), **(
-                        {"tool_calls": message["tool_calls"]} if has_calls else {}
-                    )},
+                    "message": {
+                        "role": "assistant",
+                        "content": message.get("content"),
+                        **({"tool_calls": message["tool_calls"]} if has_calls else {}),
+                    },
                     "finish_reason": "tool_calls" if has_calls else "stop",
                 }
             ],

@@ -37,8 +37,22 @@ def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, help
         monkeypatch.setenv("OMNI_DETECTIVE_BACKOFF", "0.01")
         out = tmp_path / "out.jsonl"
         log = tmp_path / "log.jsonl"
-        args = ["--input_path", str(manifest), "--output_path", str(out), "--num_workers", "3",
-                "--planner", "llm", "--captioner", "chat", "--price-table", str(prices), "--log-json", str(log)]
+        args = [
+            "--input_path",
+            str(manifest),
+            "--output_path",
+            str(out),
+            "--num_workers",
+            "3",
+            "--planner",
+            "llm",
+            "--captioner",
+            "chat",
+            "--price-table",
+            str(prices),
+            "--log-json",
+            str(log),
+        ]
         result = CliRunner().invoke(run, args)
         assert result.exit_code == 0, result.output + result.stderr
         assert "6 done, 0 failed" in result.stderr and "cost $" in result.stderr
@@ -54,8 +68,20 @@ def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, help
 
         # Aliases; same cache through --cache-path: no new API call.
         out2 = tmp_path / "again.jsonl"
-        args = ["--input", str(manifest), "--output", str(out2), "--workers", "2", "--planner", "llm",
-                "--captioner", "chat", "--cache-path", str(tmp_path / "out.cache.sqlite")]
+        args = [
+            "--input",
+            str(manifest),
+            "--output",
+            str(out2),
+            "--workers",
+            "2",
+            "--planner",
+            "llm",
+            "--captioner",
+            "chat",
+            "--cache-path",
+            str(tmp_path / "out.cache.sqlite"),
+        ]
         result = CliRunner().invoke(run, args)
         assert result.exit_code == 0, result.stderr
         assert server.stats.requests == calls
@@ -65,8 +91,17 @@ def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, help
         records.append({"id": 99, "path": str(tmp_path / "missing.wav")})
         helpers.manifest(manifest, records)
         out3 = tmp_path / "third.jsonl"
-        args = ["--input", str(manifest), "--output", str(out3), "--planner", "llm", "--captioner", "chat",
-                "--no-cache"]
+        args = [
+            "--input",
+            str(manifest),
+            "--output",
+            str(out3),
+            "--planner",
+            "llm",
+            "--captioner",
+            "chat",
+            "--no-cache",
+        ]
         result = CliRunner().invoke(run, args)
         assert result.exit_code == 1
         assert server.stats.requests > calls
@@ -77,7 +112,8 @@ def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, help
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path: Path, listen_by_default) -> None:
-    result = CliRunner().invoke(run, ["--input_path", str(tmp_path / "nope.jsonl"), "--output_path",
-                                      str(tmp_path / "o.jsonl"), "--offline"])
+    result = CliRunner().invoke(
+        run, ["--input_path", str(tmp_path / "nope.jsonl"), "--output_path", str(tmp_path / "o.jsonl"), "--offline"]
+    )
     assert result.exit_code != 0
     assert "nope.jsonl" in result.stderr

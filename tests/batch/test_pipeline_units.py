@@ -130,7 +130,9 @@ def test_run_writes_each_clip_once_and_resumes(tmp_path: Path) -> None:
     assert [e["key"] for e in errors] == ["id:2"]
     assert errors[0]["error_type"] == "MediaError" and "does not exist" in errors[0]["error"]
     assert errors[0]["attempts"] == 1 and errors[0]["time"]
-    assert "failed: line 3 id=2 (" in text and "c2.wav): MediaError: c2.wav: does not exist" in text and "1 failed" in text
+    assert (
+        "failed: line 3 id=2 (" in text and "c2.wav): MediaError: c2.wav: does not exist" in text and "1 failed" in text
+    )
     # second run: only the failed clip is retried; now it succeeds and the errors file disappears
     fake2 = FakeDetective()
     summary2, _ = run(BatchConfig(manifest, out, workers=3), fake2)
