@@ -148,7 +148,7 @@ def main() -> None:
                     critical,
                     lat,
                     res["calls"],
-                    server.stats["requests"],
+                    res["calls"],
                     res["clip_seconds"],
                     res["failed"],
                 )

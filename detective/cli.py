@@ -164,8 +164,11 @@ def _dot(drawable: object) -> str:
 
 def _add_core_commands() -> None:
     from detective.batch_cli import run
+    from detective.plugin_template import plugin
+    from detective.report_cli import report
 
-    cli.add_command(run)
+    for command in (run, report, plugin):
+        cli.add_command(command)
 
 
 _add_core_commands()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
 import time
 from collections.abc import Iterable
@@ -79,6 +80,7 @@ class Detective:
         self.limits = limits
         self.captioner_options = captioner_options or {}
         self.observer_timeout = observer_timeout
+        self._provenance: Provenance | None = None
 
     # --- configuration ----------------------------------------------------------------------------------
 
@@ -112,7 +114,12 @@ class Detective:
         return value
 
     def provenance(self) -> Provenance:
-        """Versions, tools, models, endpoint hosts and prompt hashes of this configuration."""
+        """Versions, tools, models, endpoint hosts and prompt hashes of this configuration (a fresh copy)."""
+        if self._provenance is None:
+            self._provenance = self._build_provenance()
+        return self._provenance.model_copy(deep=True)
+
+    def _build_provenance(self) -> Provenance:
         models: dict[str, str] = {}
         endpoints: dict[str, str] = {}
         roles = set()
@@ -211,6 +218,7 @@ class Detective:
         )
 
 
+@functools.cache
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
@@ -218,6 +226,7 @@ def _version(dist: str) -> str:
         return "0+unknown"
 
 
+@functools.cache
 def _plugin_version(plugin: str) -> str:
     for ep in importlib.metadata.entry_points(group="omni_detective"):
         if ep.name == plugin and ep.dist is not None:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import openai
 import structlog
+from openai.types.chat import ChatCompletion
 
 from detective.logs import redact
 from detective.settings import Endpoint
@@ -249,10 +250,13 @@ class LLMClient:
 
     async def _call_once(self, body: dict[str, Any]) -> ChatReply:
         client = _client(self.endpoint)
-        kwargs = dict(body)
-        extra = kwargs.pop("extra_body", None)
+        payload = dict(body)
+        payload.update(payload.pop("extra_body", None) or {})
+        payload["model"] = self.endpoint.model
         try:
-            completion = await client.chat.completions.create(model=self.endpoint.model, extra_body=extra, **kwargs)
+            # The request body is already plain JSON: post it as is. The SDK's per-call transform walks every
+            # message part (base64 audio and images included), which costs milliseconds per call at scale.
+            completion = await client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
         except (json.JSONDecodeError, httpx.DecodingError, ValueError) as exc:
             raise _BadReply(f"unreadable reply: {exc}") from exc
         if not getattr(completion, "choices", None):

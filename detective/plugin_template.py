@@ -35,6 +35,9 @@ test = ["pytest"]
 
 [tool.setuptools]
 py-modules = ["{module}"]
+
+[tool.pytest.ini_options]
+asyncio_default_fixture_loop_scope = "function"
 """
 
 MODULE = '''\

@@ -125,7 +125,7 @@ def call_each(hook_name: str, **kwargs: Any) -> dict[str, str]:
     caller = getattr(pm.hook, hook_name)
     trace = os.environ.get("OMNI_DETECTIVE_TRACE_PLUGINS") == "1"
     failures: dict[str, str] = {}
-    for impl in reversed(caller.get_hookimpls()):  # registration order: built-ins first
+    for impl in caller.get_hookimpls():  # registration order: built-ins first
         args = [kwargs[a] for a in impl.argnames]
         if trace:
             print(f"{hook_name} -> {impl.plugin_name}", file=sys.stderr)
@@ -181,7 +181,7 @@ def get_registry() -> Registry:
         ]
         trace = os.environ.get("OMNI_DETECTIVE_TRACE_PLUGINS") == "1"
         for hook_name, register in hooks:
-            for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 current["plugin"] = impl.plugin_name
                 if trace:
                     print(f"{hook_name} -> {impl.plugin_name}", file=sys.stderr)

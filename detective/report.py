@@ -15,6 +15,7 @@ caption --json`` prints a :class:`~detective.models.RunResult`.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -260,7 +261,9 @@ def rounds_view(report: ClipReport) -> list[RoundView]:
     failures: dict[int, list[str]] = {}
     for fail in report.evidence.failures:
         failures.setdefault(fail.round or 0, []).append(f"{fail.tool}: {fail.error}")
-    planned: dict[int, list[str]] = {r.round: [_describe_query(q.model_dump()) for q in r.planned] for r in report.rounds}
+    planned: dict[int, list[str]] = {
+        r.round: [_describe_query(q.model_dump()) for q in r.planned] for r in report.rounds
+    }
     ran: dict[int, list[str]] = {r.round: [_describe_query(q.model_dump()) for q in r.ran] for r in report.rounds}
     notes = {r.round: r.note for r in report.rounds}
     if not report.rounds:
@@ -315,10 +318,8 @@ def _planned_from_trajectory(trajectory: list[dict[str, Any]]) -> list[list[str]
         if not calls and isinstance(message.get("content"), str):
             match = re.search(r"\{[^{}]*\"tool_name\"[^{}]*\}", message["content"])
             if match:
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     calls.append(_describe_query(json.loads(match.group(0))))
-                except json.JSONDecodeError:
-                    pass
         if calls:
             turns.append(calls)
     return turns

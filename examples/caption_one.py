@@ -1,7 +1,7 @@
 """Caption one clip with the Python API, offline: the rule planner, the local observers, the template captioner.
 
-    python examples/caption_one.py                      # the demo clip, every local tool
-    python examples/caption_one.py clip.mp4 --tools shots,asr --max-rounds 2 --json result.json
+python examples/caption_one.py                      # the demo clip, every local tool
+python examples/caption_one.py clip.mp4 --tools shots,asr --max-rounds 2 --json result.json
 """
 
 from __future__ import annotations

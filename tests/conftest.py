@@ -54,7 +54,5 @@ def fixture_media() -> dict[str, Any]:
 def demo_path() -> str:
     """Path of the committed demo clip ``examples/media/demo.mp4``."""
     if not DEMO.exists():
-        pytest.fail(
-            f"{DEMO} is missing: build it with `python tests/fixtures/make_fixtures.py --demo {DEMO}`"
-        )
+        pytest.fail(f"{DEMO} is missing: build it with `python tests/fixtures/make_fixtures.py --demo {DEMO}`")
     return str(DEMO)

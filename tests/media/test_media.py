@@ -196,9 +196,7 @@ def test_iter_frames_on_audio_only_clip_fails_clearly(fixture_media: dict[str, A
         ("nostreams", "no audio or video stream"),
     ],
 )
-def test_bad_inputs_raise_media_error_naming_file(
-    fixture_media: dict[str, Any], name: str, cause: str
-) -> None:
+def test_bad_inputs_raise_media_error_naming_file(fixture_media: dict[str, Any], name: str, cause: str) -> None:
     path = fixture_media["bad"][name]
     with pytest.raises(MediaError, match=cause) as info:
         probe(path)

@@ -58,9 +58,7 @@ def detect_shots(
     fps = float(video.frame_rate)
     stats = StatsManager()
     manager = SceneManager(stats_manager=stats)
-    manager.add_detector(
-        ContentDetector(threshold=threshold, min_scene_len=max(1, round(MIN_SHOT_SECONDS * fps)))
-    )
+    manager.add_detector(ContentDetector(threshold=threshold, min_scene_len=max(1, round(MIN_SHOT_SECONDS * fps))))
     if start > 0:
         video.seek(start)
     manager.detect_scenes(video, end_time=stop)

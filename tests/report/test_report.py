@@ -1,0 +1,211 @@
+"""The HTML run report: right items on the timeline, every round shown, self-contained; checked in Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from detective.report import ReportError, load_records, normalise, render_html
+from detective.report_cli import report as report_cmd
+
+REPO = Path(__file__).resolve().parents[2]
+KINDS = {"shot": "shot", "speech": "speech", "text": "text", "sound_event": "sound_event"}
+
+
+class _Census(HTMLParser):
+    """Counts ``<rect class="item item-X">`` per lane, observation rows and contradiction boxes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: Counter[str] = Counter()
+        self.rows = 0
+        self.contradictions = 0
+        self.rounds: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "rect" and "item" in classes:
+            self.items.update(c[len("item-") :] for c in classes if c.startswith("item-"))
+        elif tag == "tr" and "obs" in classes:
+            self.rows += 1
+        elif tag == "div" and "contra" in classes:
+            self.contradictions += 1
+        elif tag == "div" and "round" in classes:
+            self.rounds.append(dict(attrs).get("id") or "")
+
+
+def census(page: str) -> _Census:
+    parser = _Census()
+    parser.feed(page)
+    return parser
+
+
+def expected_items(record: dict[str, Any]) -> Counter[str]:
+    """What the timeline must show, counted straight from the record."""
+    want: Counter[str] = Counter()
+    for obs in record["evidence"]["observations"]:
+        if obs["kind"] in {"shot", "speech", "text", "sound_event", "description"} and obs.get("span"):
+            want[obs["kind"]] += 1
+    want["contradiction"] = sum(1 for c in record["evidence"]["contradictions"] if c.get("span"))
+    struct = record.get("caption_struct") or record.get("caption")
+    want["storyline"] = len(struct["storyline"])
+    return +want
+
+
+def test_batch_record_timeline_rounds_and_caption(demo_batch: dict[str, Any]) -> None:
+    record = demo_batch["record"]
+    page = render_html(normalise(record))
+    found = census(page)
+    want = expected_items(record)
+    assert {"shot", "speech", "text", "sound_event", "storyline"} <= set(want), "the demo run covers every lane"
+    assert found.items == want
+    assert found.rows == len(record["evidence"]["observations"])
+    assert found.contradictions == len(record["evidence"]["contradictions"])
+    rounds = {o["round"] for o in record["evidence"]["observations"]}
+    assert {f"round-{n}" for n in rounds} <= set(found.rounds)
+    assert "Ada Lovelace" in page and "## Storyline" not in page  # the caption is rendered, not dumped
+    assert "split" in page and "docs" in page  # the record's input fields are shown
+
+
+def test_runresult_json_shows_planned_queries_and_probed_media(demo_result_json: Path) -> None:
+    result = json.loads(demo_result_json.read_text(encoding="utf-8"))
+    report = normalise(load_records(demo_result_json)[0])
+    assert report.duration == result["media"]["duration"] == 20.0
+    page = render_html(report)
+    found = census(page)
+    assert found.items == expected_items(result)
+    assert found.rounds == [f"round-{r['round']}" for r in result["rounds"]]
+    planned = sum(len(r["planned"]) for r in result["rounds"])
+    assert page.count("<li>") >= planned + sum(len(r["ran"]) for r in result["rounds"])
+    assert "640×360" in page and result["stop_reason"] in page
+
+
+def test_page_is_self_contained(demo_batch: dict[str, Any]) -> None:
+    page = render_html(normalise(demo_batch["record"]))
+    for needle in ("<script", "<link", " src=", "@import", "url(", "<iframe"):
+        assert needle not in page
+    assert page.count("<svg") >= 1 and "<style>" in page
+
+
+def test_cli_single_and_many_records(demo_batch: dict[str, Any], tmp_path: Path) -> None:
+    two = tmp_path / "two.jsonl"
+    other = dict(demo_batch["record"], id="again")
+    failed = {"id": "broken", "path": "missing.mp4", "error": "missing.mp4: no such file"}
+    two.write_text("\n".join(json.dumps(r) for r in (demo_batch["record"], other, failed)) + "\n", encoding="utf-8")
+
+    runner = CliRunner()
+    one = runner.invoke(report_cmd, [str(two), "--id", "again", "--out", str(tmp_path / "again.html")])
+    assert one.exit_code == 0, one.output
+    assert "<h1>again</h1>" in (tmp_path / "again.html").read_text(encoding="utf-8")
+
+    many = runner.invoke(report_cmd, [str(two), "--out", str(tmp_path / "all" / "index.html")])
+    assert many.exit_code == 0, many.output
+    index = (tmp_path / "all" / "index.html").read_text(encoding="utf-8")
+    assert 'href="index-demo.html"' in index and 'href="index-again.html"' in index
+    assert "no such file" in index  # the failed clip is listed with its error, not dropped
+    assert (tmp_path / "all" / "index-demo.html").exists()
+
+    unknown = runner.invoke(report_cmd, [str(two), "--id", "nope", "--out", str(tmp_path / "x.html")])
+    assert unknown.exit_code == 1 and "no record with id 'nope'" in unknown.output and "demo" in unknown.output
+
+
+def test_bad_inputs_are_explained(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ReportError, match="empty"):
+        load_records(empty)
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text('{"id": 1}\n{"id": 2, "evi\n', encoding="utf-8")
+    with pytest.raises(ReportError, match=r"torn.jsonl:2: not a JSON line"):
+        load_records(torn)
+    with pytest.raises(ReportError, match="failed and has no run"):
+        normalise({"id": "x", "error": "boom"})
+
+
+def test_planned_queries_come_from_the_trajectory_when_rounds_are_absent() -> None:
+    call = {"type": "function", "function": {"name": "vision_llm", "arguments": json.dumps({"question": "Who?"})}}
+    record = {
+        "id": "t",
+        "caption": "## Storyline\n00:00.000 - 00:01.000\nA man.",
+        "caption_struct": {"storyline": [{"span": {"start": 0, "end": 1}, "text": "A man."}]},
+        "omni_detective_trajectory": [
+            {"role": "system", "content": "detective"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "content": "A man in a hat."},
+            {"role": "assistant", "content": '{"tool_name": "LALM", "question": "What is said?"}'},
+        ],
+        "evidence": {
+            "observations": [
+                {
+                    "tool": "vision_llm",
+                    "kind": "description",
+                    "content": "A man in a hat.",
+                    "span": {"start": 0, "end": 1},
+                    "round": 1,
+                }
+            ]
+        },
+        "usage": {"models": {"gpt": {"calls": 3, "prompt_tokens": 100, "completion_tokens": 20}}},
+        "provenance": {"package_version": "0.1.0"},
+        "stop_reason": "planner finished",
+    }
+    page = render_html(normalise(record))
+    assert "vision_llm “Who?”" in page and "LALM “What is said?”" in page
+    assert census(page).items == {"storyline": 1, "description": 1}
+    assert "Planner trajectory (4 messages)" in page and "<td>gpt</td><td>3</td>" in page
+
+
+# --- real headless Chromium ---------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    args = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *extra,
+        url,
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(profile)})
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (scripts/install-and-test.sh installs it)")
+def test_report_renders_in_headless_chromium(demo_result_json: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert CliRunner().invoke(report_cmd, [str(demo_result_json), "--out", str(out)]).exit_code == 0
+    result = json.loads(demo_result_json.read_text(encoding="utf-8"))
+
+    dom = _chromium(out.as_uri(), tmp_path / "profile-dom", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = census(dom.stdout)
+    assert found.items == expected_items(result), "the rendered DOM has the record's timeline items"
+    assert found.rows == len(result["evidence"]["observations"])
+
+    png = tmp_path / "report.png"
+    shot = _chromium(out.as_uri(), tmp_path / "profile-shot", f"--screenshot={png}", "--window-size=1400,2000")
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(png) as img:
+        assert img.size == (1400, 2000)
+        colours = img.convert("RGB").resize((350, 500)).getcolors(maxcolors=1_000_000)
+        assert colours is not None and len(colours) > 50, "the page rendered more than a blank screen"
