@@ -99,12 +99,13 @@ def run_ours(manifest: Path, out: Path, url: str, in_flight: int, rounds: int, t
             tools=toolbox, planner="llm", captioner="chat", settings=settings, limits=limits, max_rounds=rounds + 1
         )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     summary = run_batch(BatchConfig(manifest, out, workers=in_flight), factory, io.StringIO())
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     records = [json.loads(line) for line in out.read_text().splitlines()]
     return {
         "wall": wall,
+        "cpu": cpu,
         "done": summary.done,
         "failed": summary.failed,
         "calls": summary.usage.llm_calls,
@@ -151,6 +152,7 @@ def main() -> None:
                     res["calls"],
                     res["clip_seconds"],
                     res["failed"],
+                    res["cpu"],
                 )
             )
         for workers in (10, 50):
@@ -169,6 +171,7 @@ def main() -> None:
                     server.stats["requests"],
                     res["clip_seconds"],
                     res["failed"],
+                    res.get("cpu"),
                 )
             )
     print(f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process)\n")
@@ -182,6 +185,7 @@ def main() -> None:
         "ideal/min",
         "% ideal",
         "overhead ms/call",
+        "cpu ms/call",
         "failed",
     )
     print("| " + " | ".join(head) + " |")
@@ -208,6 +212,7 @@ def _row(
     server_requests: int,
     clip_seconds: list[float],
     failed: int,
+    cpu: float | None = None,
 ) -> tuple:
     waves = -(-clips // in_flight)
     ideal_wall = waves * critical * lat
@@ -224,6 +229,7 @@ def _row(
         f"{ideal_per_min:.0f}",
         f"{100.0 * per_min / ideal_per_min:.0f}%",
         f"{overhead:.1f}",
+        f"{1000.0 * cpu / calls:.2f}" if cpu is not None and calls else "n/a",
         failed,
     )
 

@@ -146,7 +146,12 @@ def run_upstream(manifest: Path, out: Path, base_url: str, workers: int) -> dict
             fh.write(json.dumps(record) + "\n")
             seconds.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(process, items))
-    return {"wall": time.perf_counter() - started, "clip_seconds": seconds, "failed": failed}
+    return {
+        "wall": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "clip_seconds": seconds,
+        "failed": failed,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import random
 import time
@@ -93,16 +94,20 @@ class EndpointLimits:
             self._tokens.setdefault(host, []).append((time.monotonic(), tokens))
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], openai.AsyncOpenAI]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Clients per endpoint. httpcore's connection pool scans every connection for every queued request, so one
+#: pool with many connections costs O(n^2) per event; several small pools keep that flat at high concurrency.
+CLIENT_SHARDS = 8
+_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str, float, int], openai.AsyncOpenAI]
+] = weakref.WeakKeyDictionary()
+_next_shard = itertools.count()
 
 
-def _client(endpoint: Endpoint) -> openai.AsyncOpenAI:
+def _client(endpoint: Endpoint, shard: int = 0) -> openai.AsyncOpenAI:
     loop = asyncio.get_running_loop()
     per_loop = _clients.setdefault(loop, {})
     key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
-    cache_key = (endpoint.base_url, hashlib.sha256(key_value.encode()).hexdigest(), endpoint.timeout)
+    cache_key = (endpoint.base_url, hashlib.sha256(key_value.encode()).hexdigest(), endpoint.timeout, shard)
     if cache_key not in per_loop:
         per_loop[cache_key] = openai.AsyncOpenAI(
             api_key=key_value or "missing",
@@ -144,6 +149,7 @@ class LLMClient:
     def __init__(self, endpoint: Endpoint, services: Any = None) -> None:
         self.endpoint = endpoint
         self.services = services
+        self._shard = next(_next_shard) % CLIENT_SHARDS
 
     @property
     def model(self) -> str:
@@ -249,7 +255,7 @@ class LLMClient:
         )
 
     async def _call_once(self, body: dict[str, Any]) -> ChatReply:
-        client = _client(self.endpoint)
+        client = _client(self.endpoint, self._shard)
         payload = dict(body)
         payload.update(payload.pop("extra_body", None) or {})
         payload["model"] = self.endpoint.model

@@ -99,8 +99,7 @@ class LLMPlanner(Planner):
         out = []
         for tool in tools:
             spec = tool.spec()
-            params = dict(spec.parameters)
-            params.pop("title", None)
+            params = {k: v for k, v in spec.parameters.items() if k != "title"}
             out.append(
                 {
                     "type": "function",

@@ -16,7 +16,9 @@ from detective.planning import Plan, PlanInput, Planner
 #: Observations below this confidence get a second look.
 LOW_CONFIDENCE = 0.5
 #: Re-checks per round, so a noisy clip cannot flood the budget.
-MAX_RECHECKS = 6
+MAX_RECHECKS = 4
+#: Rounds of broad passes; only their findings are re-checked.
+FIRST_PASS = 2
 
 
 class RulePlanner(Planner):
@@ -54,8 +56,9 @@ class RulePlanner(Planner):
         tools = {t.name: t for t in inp.tools}
         queries: list[Query] = []
         for rel in ev.contradictions:
-            if rel.span is None:
-                continue
+            sides = [by_key.get(rel.a), by_key.get(rel.b)]
+            if rel.span is None or any(o is None or o.round is None or o.round > FIRST_PASS for o in sides):
+                continue  # re-check what the broad passes disagree on; a re-check's own answer is final
             span = _pad(rel.span, inp.media.duration)
             claims = [rel.a_says, rel.b_says]
             askers = [t for t in inp.tools if t.asks_questions]
@@ -69,8 +72,8 @@ class RulePlanner(Planner):
         ]
         for obs in sorted(weak, key=lambda o: o.confidence or 0.0):
             tool = tools.get(obs.tool)
-            if tool is None or obs.round is None or obs.round > 2:
-                continue  # recheck first-pass findings only: a re-check's own answer is final
+            if tool is None or obs.round is None or obs.round > FIRST_PASS:
+                continue
             assert obs.span is not None
             queries.extend(tool.recheck_queries(inp.media, ev, _pad(obs.span, inp.media.duration), [obs.content]))
         return queries

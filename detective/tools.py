@@ -80,7 +80,13 @@ class Tool:
         return [Query(tool=self.name, span=span)]
 
     def spec(self) -> ToolSpec:
-        """The planner-facing description of this tool."""
+        """The planner-facing description of this tool (built once: planners ask for it every round)."""
+        cached = self.__dict__.get("_spec")
+        if cached is None:
+            cached = self.__dict__["_spec"] = self._build_spec()
+        return cached
+
+    def _build_spec(self) -> ToolSpec:
         return ToolSpec(
             name=self.name,
             description=self.description,
@@ -201,9 +207,9 @@ class LangChainTool(Tool):
             schema if isinstance(schema, type) and issubclass(schema, BaseModel) else QuestionInput
         )
 
-    def spec(self) -> ToolSpec:
+    def _build_spec(self) -> ToolSpec:
         """Use the LangChain tool's own argument schema."""
-        spec = super().spec()
+        spec = super()._build_spec()
         try:
             spec.parameters = self.lc_tool.tool_call_schema.model_json_schema()
         except (AttributeError, TypeError):
