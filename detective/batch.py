@@ -323,6 +323,8 @@ def build_record(item: Item, result: Any, caption_field: str, prices: dict[str, 
     record["caption_struct"] = result.caption.model_dump(mode="json")
     record["omni_detective_trajectory"] = result.trajectory
     record["evidence"] = result.evidence.model_dump(mode="json")
+    record["media"] = result.media.model_dump(mode="json")
+    record["rounds"] = [r.model_dump(mode="json") for r in result.rounds]
     usage = result.usage.summary()
     cost = estimate_cost(result.usage, prices)
     if cost is not None:

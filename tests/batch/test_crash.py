@@ -25,7 +25,7 @@ def test_kill_9_then_resume(tmp_path: Path, manifest: Path) -> None:
     cache = tmp_path / "cache.sqlite"
     rng = random.Random(11)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with ChatServer(latency=0.01) as server:
+    with ChatServer(latency=0.05) as server:
         args = [sys.executable, str(WORKER), str(manifest), str(out), server.url, str(cache)]
         kills = 0
         for _ in range(4):
