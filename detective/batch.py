@@ -38,6 +38,7 @@ from typing import Any, Protocol, TextIO
 
 import structlog
 
+from detective.jsonl import JsonlAppender, cut_torn_tail
 from detective.models import Usage
 
 log = structlog.get_logger("detective.batch")
@@ -206,19 +207,12 @@ class OutputScan:
 
 
 def repair_output(path: Path, caption_field: str = "caption") -> OutputScan:
-    """Scan the output: truncate a torn last line away and collect the keys already done."""
-    scan = OutputScan()
+    """Scan the output: cut a torn last line away and collect the keys already done."""
+    scan = OutputScan(torn_bytes=cut_torn_tail(path))
     if not path.exists():
         return scan
-    good_end = 0
     with path.open("rb") as fh:
-        number = 0
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                scan.torn_bytes = len(raw)
-                break
-            number += 1
-            good_end += len(raw)
+        for number, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
             try:
@@ -230,40 +224,7 @@ def repair_output(path: Path, caption_field: str = "caption") -> OutputScan:
             if key in scan.done:
                 scan.duplicate_lines.append(number)
             scan.done.add(key)
-    if scan.torn_bytes:
-        with path.open("r+b") as fh:
-            fh.truncate(good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
     return scan
-
-
-class LineWriter:
-    """Appends whole lines durably: one ``write`` per line (looped only if the OS writes short), then ``fsync``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._lock = asyncio.Lock()
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
-
-    async def append(self, record: dict[str, Any]) -> None:
-        """Serialise ``record`` as one JSON line and append it, durably, after any line in progress."""
-        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        async with self._lock:
-            await asyncio.to_thread(self._write, data)
-
-    def close(self) -> None:
-        """Close the file."""
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
 
 
 def load_errors(path: Path) -> dict[str, dict[str, Any]]:
@@ -468,7 +429,7 @@ class BatchRun:
         self.summary = BatchSummary(output_path=config.output_path, errors_path=config.errors_path)
         self.errors: dict[str, dict[str, Any]] = {}
         self.succeeded: set[str] = set()
-        self._error_writer: LineWriter | None = None
+        self._error_writer: JsonlAppender | None = None
 
     def say(self, message: str) -> None:
         """Print a report line to standard error (above the progress line)."""
@@ -508,8 +469,8 @@ class BatchRun:
         if self.summary.previously_failed:
             self.say(f"retrying {self.summary.previously_failed} clip(s) that failed in an earlier run")
 
-        writer = LineWriter(cfg.output_path)
-        self._error_writer = LineWriter(cfg.errors_path)
+        writer = JsonlAppender(cfg.output_path)
+        self._error_writer = JsonlAppender(cfg.errors_path)
         queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=cfg.workers * 2)
         progress = _Progress(self.summary, self.stream, started)
         ticker = asyncio.create_task(progress.loop(cfg.progress_interval)) if self._progress_on else None
@@ -577,7 +538,7 @@ class BatchRun:
             self.stream.flush()
         return self.summary
 
-    async def _worker(self, queue: asyncio.Queue[Item | None], writer: LineWriter) -> None:
+    async def _worker(self, queue: asyncio.Queue[Item | None], writer: JsonlAppender) -> None:
         detective: DetectiveLike | None = None
         while True:
             item = await queue.get()
@@ -587,7 +548,7 @@ class BatchRun:
                 detective = self.factory()
             await self._process(detective, item, writer)
 
-    async def _process(self, detective: DetectiveLike, item: Item, writer: LineWriter) -> None:
+    async def _process(self, detective: DetectiveLike, item: Item, writer: JsonlAppender) -> None:
         cfg = self.config
         attempts = 0
         started = time.monotonic()

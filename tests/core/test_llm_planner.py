@@ -39,8 +39,9 @@ async def test_function_calling_loop_several_calls_per_round_then_finish(setting
             httpx.Response(200, json=completion(tool_calls=[{"name": "finish", "arguments": {"reason": "done"}}])),
         ]
     )
-    det = Detective(tools=[ShotsTool(), ASRTool(), OCRTool(), EchoTool()], planner="llm", captioner="evidence",
-                    settings=settings)
+    det = Detective(
+        tools=[ShotsTool(), ASRTool(), OCRTool(), EchoTool()], planner="llm", captioner="evidence", settings=settings
+    )
     result = await det.arun("clip.mp4", media=video)
     assert route.call_count == 3
     sent = bodies(route)
@@ -69,13 +70,21 @@ async def test_json_fallback_accepts_upstream_form_lists_and_fences(settings: Se
     route = respx.post(URL).mock(
         side_effect=[
             httpx.Response(200, json=completion('{"tool_name": "echo", "question": "What language?"}')),
-            httpx.Response(200, json=completion('Sure!\n```json\n[{"tool_name": "echo", "question": "Accent?"},'
-                                                '{"tool_name": "asr"}]\n```')),
+            httpx.Response(
+                200,
+                json=completion(
+                    'Sure!\n```json\n[{"tool_name": "echo", "question": "Accent?"},{"tool_name": "asr"}]\n```'
+                ),
+            ),
             httpx.Response(200, json=completion('{"finish": true}')),
         ]
     )
-    det = Detective(tools=[EchoTool(), ASRTool()], captioner="evidence", settings=settings,
-                    planner=__import__("detective.llm_planner", fromlist=["x"]).LLMPlanner(function_calling=False))
+    det = Detective(
+        tools=[EchoTool(), ASRTool()],
+        captioner="evidence",
+        settings=settings,
+        planner=__import__("detective.llm_planner", fromlist=["x"]).LLMPlanner(function_calling=False),
+    )
     result = await det.arun("clip.wav", media=audio)
     sent = bodies(route)
     assert "tools" not in sent[0]
@@ -118,8 +127,9 @@ async def test_unusable_replies_are_repaired_a_bounded_number_of_times(settings:
     )
     from detective.llm_planner import LLMPlanner
 
-    det = Detective(tools=[EchoTool()], planner=LLMPlanner(function_calling=False), captioner="evidence",
-                    settings=settings)
+    det = Detective(
+        tools=[EchoTool()], planner=LLMPlanner(function_calling=False), captioner="evidence", settings=settings
+    )
     result = await det.arun("clip.wav", media=audio)
     assert route.call_count == 3
     assert "unknown tool_name 'nonexistent'" in bodies(route)[2]["messages"][-1]["content"]
@@ -133,7 +143,11 @@ async def test_planner_failure_raises_a_clear_error(settings: Settings, audio: M
     from detective.llm import LLMError
 
     respx.post(URL).mock(return_value=httpx.Response(503))
-    det = Detective(tools=[EchoTool()], planner="llm", captioner="evidence",
-                    settings=settings.model_copy(update={"max_attempts": 2}))
+    det = Detective(
+        tools=[EchoTool()],
+        planner="llm",
+        captioner="evidence",
+        settings=settings.model_copy(update={"max_attempts": 2}),
+    )
     with pytest.raises(LLMError, match="planner model .* failed after 2 attempt"):
         await det.arun("clip.wav", media=audio)

@@ -23,8 +23,18 @@ def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pip-install the three test plugin distributions into a private site directory."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), *(str(p) for p in sorted(DISTS.iterdir()))],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            *(str(p) for p in sorted(DISTS.iterdir())),
+        ],
         check=True,
     )
     return target
@@ -84,7 +94,10 @@ def test_trace_prints_hook_calls(with_plugins: None, monkeypatch: pytest.MonkeyP
 
 def test_plugins_command_prints_json(with_plugins: None) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "detective", "plugins"], capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "detective", "plugins"],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**__import__("os").environ, "PYTHONPATH": str(Path(sys.path[0]))},
     )
     data = {p["name"]: p for p in json.loads(out.stdout)}

@@ -77,12 +77,15 @@ def responder(record: dict[str, Any]):
 def test_replay_upstream_trajectory(record: dict[str, Any]) -> None:
     traj = record["omni_detective_trajectory"]
     settings = Settings(
-        api_key="sk-replay-0000000000", base_url="https://dashscope.test/v1", backoff=0.0,
+        api_key="sk-replay-0000000000",
+        base_url="https://dashscope.test/v1",
+        backoff=0.0,
         roles={"observer": RoleSettings(model="observer-model")},
     )
     media = MediaInfo(source=record["url"], duration=30.0, has_audio=True)
-    det = Detective(tools=[LALM()], planner=LLMPlanner(function_calling=False), captioner="chat",
-                    max_rounds=10, settings=settings)
+    det = Detective(
+        tools=[LALM()], planner=LLMPlanner(function_calling=False), captioner="chat", max_rounds=10, settings=settings
+    )
     with respx.mock:
         respx.post("https://dashscope.test/v1/chat/completions").mock(side_effect=responder(record))
         result = det.run(record["url"], media=media)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from detective.jsonl import JsonlAppender, cut_torn_tail
 from detective.llm import LLMError
 from detective_cloze.judges import sha
 from detective_cloze.records import NOT_GIVEN, ClozeFormatError, parse_cloze, record_key
@@ -97,9 +98,7 @@ class OutputFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._handle: Any = None
-        self._dirty = False
-        self._sync_lock: asyncio.Lock | None = None
+        self._appender: JsonlAppender | None = None
 
     def prepare(self, retry_failed: bool = False) -> tuple[set[str], int]:
         """Repair the file and return ``(keys already done, torn lines cut)``.
@@ -111,12 +110,11 @@ class OutputFile:
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return set(), 0
+        cut = cut_torn_tail(self.path)
+        if cut:
+            log.warning("cutting torn last line", path=str(self.path), bytes=cut)
+        torn = int(cut > 0)
         data = self.path.read_bytes()
-        torn = 0
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-            log.warning("cutting torn last line", path=str(self.path), bytes=len(data) - cut)
-            data, torn = data[:cut], 1
         kept: dict[str, str] = {}
         changed = bool(torn)
         for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
@@ -150,30 +148,18 @@ class OutputFile:
         return set(kept), torn
 
     def __enter__(self) -> OutputFile:
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._appender = JsonlAppender(self.path)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self._appender is not None:
+            self._appender.close()
+            self._appender = None
 
     async def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` as one line, flush it, and return once an fsync covers it.
-
-        Group commit: the fsync runs in a worker thread (it takes milliseconds and would stall every request in
-        flight), and one fsync covers every line written before it started, so a burst costs one or two.
-        """
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        self._dirty = True
-        if self._sync_lock is None:
-            self._sync_lock = asyncio.Lock()
-        async with self._sync_lock:
-            if not self._dirty:
-                return  # an fsync that started after this line was written has finished
-            self._dirty = False
-            await asyncio.to_thread(os.fsync, self._handle.fileno())
+        """Append ``record`` as one whole line and return once an fsync covers it (group commit)."""
+        assert self._appender is not None, "use OutputFile as a context manager"
+        await self._appender.append(record)
 
 
 def _failed_record(record: dict[str, Any], judge: Judge, kind: str, error: str) -> dict[str, Any]:

@@ -15,8 +15,11 @@ class Loudness(detective.Tool):
     version = "1.2.3"
 
     def observe(self, media, query):
-        return [detective.Observation(tool=self.name, kind="sound_event", content="loud",
-                                      span=detective.TimeSpan(start=0, end=media.duration))]
+        return [
+            detective.Observation(
+                tool=self.name, kind="sound_event", content="loud", span=detective.TimeSpan(start=0, end=media.duration)
+            )
+        ]
 
 
 class Careful(RulePlanner):
