@@ -174,3 +174,18 @@ def test_snap_to_voice_moves_an_early_start() -> None:
     assert start == pytest.approx(1.0, abs=0.02) and end == pytest.approx(2.0, abs=0.02)
     # no voice near the edges: the words' own times are kept
     assert snap_to_voice(np.zeros(300), 0.01, 0.7, 2.2, 1.3, 1.7) == (0.7, 2.2)
+
+
+def test_long_spans_are_transcribed_window_by_window(fixture_media: dict[str, Any]) -> None:
+    clip = fixture_media["clips"]["scene"]
+    media = probe(clip["path"])
+    tool = ASRTool(window=4.0)  # 16 s clip: several windows, each cut at a quiet moment
+    windows = tool._windows(media.path, TimeSpan(start=0.0, end=media.duration))
+    assert len(windows) >= 3 and windows[0][0] == 0.0 and windows[-1][1] == media.duration
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    for _, cut in windows[:-1]:  # no cut falls inside a spoken sentence
+        assert not any(s["start"] + 0.05 < cut < s["end"] - 0.05 for s in clip["speech"]), cut
+    observations = tool.observe(media, Query(tool="asr"))
+    hypothesis = " ".join(o.content for o in sorted(observations, key=lambda o: o.span.start))
+    reference = " ".join(s["text"] for s in clip["speech"])
+    assert wer(reference, hypothesis) <= 0.15

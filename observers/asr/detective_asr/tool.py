@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from detective.tools import SpanInput, Tool, ToolError
 from detective_asr import model as whisper
 
 SAMPLE_RATE = 16000
+#: Seconds before a window's nominal end searched for the quietest moment to cut at.
+QUIET_SEARCH = 5.0
 
 
 @dataclass
@@ -100,42 +103,66 @@ class ASRTool(Tool):
         beam_size: int = 5,
         max_pause: float = 0.5,
         max_segment: float = 12.0,
+        window: float = 120.0,
     ) -> None:
         self.model = model
         self.beam_size = beam_size
         self.max_pause = max_pause
         self.max_segment = max_segment
+        self.window = window
         self._lock = threading.Lock()
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
-        """Speech segments over the query's span (the whole clip when none)."""
+        """Speech segments over the query's span (the whole clip when none).
+
+        Long spans are transcribed window by window (about ``window`` seconds each, cut at the quietest moment
+        near each boundary so no word is split), so memory stays flat however long the clip is.
+        """
         if not media.has_audio:
             raise ToolError(f"asr: {media.source} has no audio stream; ASR does not apply")
         args = SpanInput.model_validate(query.arguments)
         span = self.span_of(media, query, args)
         source = whisper.resolve(self.model)
         model = whisper.load(source)
+        path = media.path or media.source
+        observations: list[Observation] = []
         try:
-            audio = dmedia.load_audio(media.path or media.source, start=span.start, end=span.end, sr=SAMPLE_RATE)
+            for start, end in self._windows(path, span):
+                audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
+                if audio.size < SAMPLE_RATE // 10:
+                    continue
+                # One transcription at a time per tool: CTranslate2 already uses every thread it was given.
+                with self._lock:
+                    segments, info = model.transcribe(
+                        audio,
+                        beam_size=self.beam_size,
+                        vad_filter=True,
+                        word_timestamps=True,
+                        condition_on_previous_text=False,
+                    )
+                    segments = list(segments)
+                rms = frame_rms(audio, SAMPLE_RATE)
+                for segment in segments:
+                    observations.extend(self._observations(segment, info, start, source.label, rms))
         except dmedia.MediaError as exc:
             raise ToolError(f"asr: could not decode audio: {exc}") from exc
-        if audio.size < SAMPLE_RATE // 10:
-            return []
-        # One transcription at a time per tool: CTranslate2 already uses every thread it was given.
-        with self._lock:
-            segments, info = model.transcribe(
-                audio,
-                beam_size=self.beam_size,
-                vad_filter=True,
-                word_timestamps=True,
-                condition_on_previous_text=False,
-            )
-            segments = list(segments)
-        rms = frame_rms(audio, SAMPLE_RATE)
-        observations: list[Observation] = []
-        for segment in segments:
-            observations.extend(self._observations(segment, info, span.start, source.label, rms))
         return observations
+
+    def _windows(self, path: str, span: TimeSpan) -> list[tuple[float, float]]:
+        """Consecutive windows covering ``span``, each cut at the quietest 10 ms near its nominal end."""
+        if span.duration <= 1.5 * self.window:
+            return [(span.start, span.end)]
+        cuts = [span.start]
+        nominal = span.start + self.window
+        reach = min(QUIET_SEARCH, 0.25 * self.window)  # each window keeps at least 3/4 of its length
+        while span.end - nominal > 0.5 * self.window:
+            search = dmedia.load_audio(path, start=nominal - reach, end=nominal, sr=SAMPLE_RATE)
+            rms = frame_rms(search, SAMPLE_RATE)
+            quiet = nominal - reach + (float(np.argmin(rms)) + 0.5) * 0.01 if rms.size else nominal
+            cuts.append(round(quiet, 3))
+            nominal = cuts[-1] + self.window
+        cuts.append(span.end)
+        return list(itertools.pairwise(cuts))
 
     def _observations(
         self, segment: Any, info: Any, offset: float, model_label: str, rms: np.ndarray
