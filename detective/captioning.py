@@ -6,6 +6,7 @@ Concrete captioners arrive through the ``register_captioners`` hook (the bundled
 
 from __future__ import annotations
 
+import abc
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,12 +35,12 @@ class CaptionOutput(BaseModel):
     prompt_hash: str | None = None
 
 
-class Captioner:
+class Captioner(abc.ABC):
     """Base class of captioners. ``needs_api`` captioners are chosen by default only when online."""
 
     name: ClassVar[str] = ""
     needs_api: ClassVar[bool] = False
 
+    @abc.abstractmethod
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """Write the caption for ``job``."""
-        raise NotImplementedError(f"captioner {self.name!r} must implement caption()")

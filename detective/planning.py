@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,12 +37,12 @@ class Plan(BaseModel):
     )
 
 
-class Planner:
+class Planner(abc.ABC):
     """Base class of planners."""
 
     name: ClassVar[str] = ""
     needs_api: ClassVar[bool] = False
 
+    @abc.abstractmethod
     async def plan(self, inp: PlanInput) -> Plan:
         """Decide the next queries for ``inp``."""
-        raise NotImplementedError(f"planner {self.name!r} must implement plan()")
