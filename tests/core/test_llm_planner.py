@@ -149,5 +149,5 @@ async def test_planner_failure_raises_a_clear_error(settings: Settings, audio: M
         captioner="evidence",
         settings=settings.model_copy(update={"max_attempts": 2}),
     )
-    with pytest.raises(LLMError, match="planner model .* failed after 2 attempt"):
+    with pytest.raises(LLMError, match=r"planner model .* failed after 2 attempt"):
         await det.arun("clip.wav", media=audio)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,7 @@ def test_long_spans_are_transcribed_window_by_window(fixture_media: dict[str, An
     tool = ASRTool(window=4.0)  # 16 s clip: several windows, each cut at a quiet moment
     windows = tool._windows(media.path, TimeSpan(start=0.0, end=media.duration))
     assert len(windows) >= 3 and windows[0][0] == 0.0 and windows[-1][1] == media.duration
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     for _, cut in windows[:-1]:  # no cut falls inside a spoken sentence
         assert not any(s["start"] + 0.05 < cut < s["end"] - 0.05 for s in clip["speech"]), cut
     observations = tool.observe(media, Query(tool="asr"))
