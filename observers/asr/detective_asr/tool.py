@@ -103,7 +103,7 @@ class ASRTool(Tool):
         beam_size: int = 5,
         max_pause: float = 0.5,
         max_segment: float = 12.0,
-        window: float = 120.0,
+        window: float = 30.0,
     ) -> None:
         self.model = model
         self.beam_size = beam_size
