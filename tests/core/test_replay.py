@@ -23,7 +23,8 @@ from detective.settings import RoleSettings, Settings
 from detective.testing.fakes import completion
 from detective.tools import QuestionInput, Tool
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "upstream-omni-detective-output.jsonl"
+# Three real records of the upstream pipeline (from the project's shared reference material), committed as fixtures.
+REFERENCE = Path(__file__).with_name("data") / "upstream-omni-detective-output.jsonl"
 TAIL = re.compile(r"\n(Inquiries remaining: \d+ \nTool and Question:|The investigation is complete\..*)$")
 RECORDS = [json.loads(line) for line in REFERENCE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
