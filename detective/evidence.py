@@ -122,8 +122,11 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
         if existing is None:
             existing = _same_finding(board.observations, obs)
         if existing is not None:
-            board.observations[existing] = _fold(board.observations[existing], obs)
-            index[obs.key] = existing
+            before = board.observations[existing].key
+            board.observations[existing] = folded = _fold(board.observations[existing], obs)
+            index[obs.key] = index[folded.key] = existing
+            if folded.key != before:  # the span grew: relations follow the observation to its new key
+                _rename(board, before, folded.key)
             continue
         index[obs.key] = len(board.observations)
         board.observations.append(obs)
@@ -169,6 +172,14 @@ def _fold(old: Observation, new: Observation) -> Observation:
     if old.span is not None and new.span is not None:
         span = TimeSpan(start=min(old.span.start, new.span.start), end=max(old.span.end, new.span.end))
     return best.model_copy(update={"span": span, "round": old.round, "query_key": old.query_key})
+
+
+def _rename(board: Evidence, old: str, new: str) -> None:
+    for rel in board.agreements + board.contradictions:
+        if rel.a == old:
+            rel.a = new
+        if rel.b == old:
+            rel.b = new
 
 
 def reduce_evidence(left: Evidence | None, right: Evidence | EvidenceUpdate | None) -> Evidence:

@@ -71,3 +71,12 @@ def test_a_recheck_of_the_same_text_folds_into_one_observation_with_the_union_sp
     assert (only.span.start, only.span.end, only.confidence) == (0.72, 5.0, 0.97)
     board = merge(board, [obs("ocr", "text", "OMNI DETECTIVE DEMO", 9.0, 10.0, 0.9)])
     assert len(board.observations) == 2  # shown again later: a separate appearance
+
+
+def test_relations_follow_an_observation_whose_span_grows() -> None:
+    board = merge(Evidence(), [obs("ocr", "text", "John Smith", 1.0, 5.0, 0.95)])
+    board = merge(board, [obs("asr", "speech", "My name is Jon Smyth.", 1.5, 2.5, 0.8)])
+    board = merge(board, [obs("ocr", "text", "John Smith", 0.7, 3.8, 0.97)])
+    keys = {o.key for o in board.observations}
+    assert len(board.contradictions) == 1
+    assert {board.contradictions[0].a, board.contradictions[0].b} <= keys

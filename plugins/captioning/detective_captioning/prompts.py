@@ -1,7 +1,7 @@
 """Prompts of the captioners, as module constants.
 
 The two structured-description prompts are the ones the Omni-Captioner README recommends for Qwen3.5-Omni,
-verbatim (see /work/shared/reference/seed-omni-captioner-readme.md); the integration prompts wrap them for a text
+verbatim (from the upstream Omni-Captioner README); the integration prompts wrap them for a text
 model that writes the caption from the Detective's evidence.
 """
 
