@@ -154,14 +154,21 @@ class Detective:
 
     async def arun(self, source: str, *, clip: str | None = None, media: MediaInfo | None = None) -> RunResult:
         """Investigate one clip. Raises ``MediaError`` for unusable media, ``LLMError`` when the planner fails."""
-        from detective.media import open_media
+        from detective.media import discard_download, open_media
 
+        if media is None:
+            media = await asyncio.to_thread(open_media, source)
+            try:
+                return await self._investigate(source, media, clip)
+            finally:
+                discard_download(media)
+        return await self._investigate(source, media, clip)
+
+    async def _investigate(self, source: str, media: MediaInfo, clip: str | None) -> RunResult:
         structlog.contextvars.bind_contextvars(clip=clip or source)
         started = time.monotonic()
         services = RunServices(settings=self.settings, cache=self.cache, limits=self.limits, clip=clip or source)
         with use_services(services):
-            if media is None:
-                media = await asyncio.to_thread(open_media, source)
             if self.mode == "direct":
                 out = await self.captioner.caption(
                     CaptionJob(media=media, evidence=Evidence(), options=self.captioner_options)

@@ -14,6 +14,7 @@ import hashlib
 import io
 import math
 import os
+import shutil
 import tempfile
 import wave
 from collections.abc import Iterable, Iterator
@@ -161,24 +162,48 @@ def probe(source: str) -> MediaInfo:
         container.close()
 
 
+DOWNLOAD_PREFIX = "omni-detective-"
+
+
 def open_media(source: str, *, max_download_bytes: int = 2_000_000_000) -> MediaInfo:
     """Probe a local path or download an http(s) URL to a temporary file and probe that.
 
     The returned MediaInfo keeps ``source`` as given; ``path`` is the local file (for a URL, a file in a fresh
     temporary directory the caller may delete) and ``content_hash`` is filled.
     """
-    path = _download(source, max_download_bytes) if _is_url(source) else os.path.expanduser(source)
-    info = probe(path)
-    info.source = source
-    info.content_hash = content_hash(path)
+    if not _is_url(source):
+        path = os.path.expanduser(source)
+        info = probe(path)
+        info.source = source
+        info.content_hash = content_hash(path)
+        return info
+    path = _download(source, max_download_bytes)
+    try:
+        info = probe(path)
+        info.source = source
+        info.content_hash = content_hash(path)
+    except MediaError as exc:  # name the URL the user gave, not our temporary copy
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
+        raise MediaError(str(exc).replace(path, source)) from exc
+    except BaseException:
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
+        raise
     return info
+
+
+def discard_download(media: MediaInfo) -> None:
+    """Delete the temporary copy :func:`open_media` made of a URL (nothing for local files)."""
+    if media.path and _is_url(media.source):
+        folder = Path(media.path).parent
+        if folder.name.startswith(DOWNLOAD_PREFIX) and Path(tempfile.gettempdir()) in folder.parents:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _download(url: str, max_bytes: int) -> str:
     import httpx
 
     suffix = Path(urlparse(url).path).suffix[:10] or ".media"
-    target = Path(tempfile.mkdtemp(prefix="omni-detective-")) / f"download{suffix}"
+    target = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"download{suffix}"
     try:
         with (
             httpx.stream("GET", url, follow_redirects=True, timeout=httpx.Timeout(60.0)) as response,
@@ -196,7 +221,11 @@ def _download(url: str, max_bytes: int) -> str:
                     raise _fail(url, f"download exceeds the {max_bytes}-byte limit")
                 fh.write(block)
     except httpx.HTTPError as exc:
+        shutil.rmtree(target.parent, ignore_errors=True)
         raise _fail(url, f"download failed ({type(exc).__name__}: {exc})") from exc
+    except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
     return str(target)
 
 

@@ -84,6 +84,32 @@ def test_open_media_url_errors_name_the_url() -> None:
         open_media("https://media.example/big.mp4", max_download_bytes=1000)
 
 
+@respx.mock
+def test_downloads_are_deleted_after_a_run_and_after_a_failure(
+    fixture_media: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from detective.detective import Detective
+    from detective.testing.fakes import ASRTool
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = Path(fixture_media["clips"]["speech"]["path"]).read_bytes()
+    respx.get("https://media.example/talk.wav").mock(return_value=httpx.Response(200, content=data))
+    result = Detective(tools=[ASRTool()], planner="rule", captioner="evidence", offline=True).run(
+        "https://media.example/talk.wav"
+    )
+    assert result.media.has_audio and result.evidence.observations
+    assert list(tmp_path.iterdir()) == []  # the temporary copy is gone
+    respx.get("https://media.example/notmedia.mp4").mock(return_value=httpx.Response(200, content=b"not media"))
+    with pytest.raises(MediaError, match=r"^https://media\.example/notmedia\.mp4"):
+        open_media("https://media.example/notmedia.mp4")
+    respx.get("https://media.example/missing.mp4").mock(return_value=httpx.Response(404))
+    with pytest.raises(MediaError):
+        open_media("https://media.example/missing.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_load_audio_times_match_ground_truth(fixture_media: dict[str, Any]) -> None:
     clip = fixture_media["clips"]["scene"]
     samples = load_audio(clip["path"])
