@@ -21,6 +21,7 @@ from detective.media import probe, wav_bytes
 from detective.models import Evidence, MediaInfo, TimeSpan
 from detective.runtime import RunServices, use_services
 from detective.settings import RoleSettings, Settings
+from detective.testing.fakes import completion as chat_completion
 
 URL = "https://llm.test/v1/chat/completions"
 SR = 16000
@@ -28,17 +29,7 @@ CAPTIONER = "qwen3-omni-30b-a3b-captioner"
 
 
 def completion(content: str) -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
-            "id": "c1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-        },
-    )
+    return httpx.Response(200, json=chat_completion(content))
 
 
 def services(model: str | None = None) -> RunServices:

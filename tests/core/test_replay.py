@@ -25,6 +25,8 @@ from detective.tools import QuestionInput, Tool
 
 # Three real records of the upstream pipeline (from the project's shared reference material), committed as fixtures.
 REFERENCE = Path(__file__).with_name("data") / "upstream-omni-detective-output.jsonl"
+#: Not a real key: the replay never leaves respx.
+REPLAY_KEY = "sk-replay"
 TAIL = re.compile(r"\n(Inquiries remaining: \d+ \nTool and Question:|The investigation is complete\..*)$")
 RECORDS = [json.loads(line) for line in REFERENCE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -78,7 +80,7 @@ def responder(record: dict[str, Any]):
 def test_replay_upstream_trajectory(record: dict[str, Any]) -> None:
     traj = record["omni_detective_trajectory"]
     settings = Settings(
-        api_key="sk-replay-0000000000",
+        api_key=REPLAY_KEY,
         base_url="https://dashscope.test/v1",
         backoff=0.0,
         roles={"observer": RoleSettings(model="observer-model")},

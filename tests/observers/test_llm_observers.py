@@ -23,6 +23,7 @@ from detective.media import probe, wav_bytes
 from detective.models import Query, TimeSpan
 from detective.runtime import RunServices, use_services
 from detective.settings import Settings
+from detective.testing.fakes import completion as chat_completion
 from detective.tools import ToolError
 
 URL = "https://llm.test/v1/chat/completions"
@@ -30,14 +31,7 @@ URL = "https://llm.test/v1/chat/completions"
 
 def completion(text: str, model: str = "qwen3-omni-flash") -> dict[str, Any]:
     """A minimal chat completion body."""
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-    }
+    return chat_completion(text, model=model, prompt_tokens=11, completion_tokens=7)
 
 
 @pytest.fixture
