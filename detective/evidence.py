@@ -114,7 +114,14 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
     """A new board with ``update`` merged in: duplicates folded, new relations noted. ``evidence`` is unchanged."""
     if not isinstance(update, EvidenceUpdate):
         update = EvidenceUpdate(observations=list(update))
-    board = evidence.model_copy(deep=True)
+    # Observations are immutable and relations are replaced, never edited: a board of copied lists is enough.
+    board = Evidence.model_construct(
+        observations=list(evidence.observations),
+        agreements=list(evidence.agreements),
+        contradictions=list(evidence.contradictions),
+        failures=list(evidence.failures),
+        answered=list(evidence.answered),
+    )
     index = {o.key: i for i, o in enumerate(board.observations)}
     added: list[Observation] = []
     for obs in update.observations:
@@ -175,11 +182,13 @@ def _fold(old: Observation, new: Observation) -> Observation:
 
 
 def _rename(board: Evidence, old: str, new: str) -> None:
-    for rel in board.agreements + board.contradictions:
-        if rel.a == old:
-            rel.a = new
-        if rel.b == old:
-            rel.b = new
+    def renamed(rel: Relation) -> Relation:
+        if old not in (rel.a, rel.b):
+            return rel
+        return rel.model_copy(update={"a": new if rel.a == old else rel.a, "b": new if rel.b == old else rel.b})
+
+    board.agreements = [renamed(r) for r in board.agreements]
+    board.contradictions = [renamed(r) for r in board.contradictions]
 
 
 def reduce_evidence(left: Evidence | None, right: Evidence | EvidenceUpdate | None) -> Evidence:

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import openai
 import structlog
-from openai.types.chat import ChatCompletion
 
 from detective.logs import redact
 from detective.settings import Endpoint
+from detective.transport import LeanClient, lean_applies
 
 log = structlog.get_logger("detective.llm")
 
@@ -94,28 +94,39 @@ class EndpointLimits:
             self._tokens.setdefault(host, []).append((time.monotonic(), tokens))
 
 
-#: Clients per endpoint. httpcore's connection pool scans every connection for every queued request, so one
-#: pool with many connections costs O(n^2) per event; several small pools keep that flat at high concurrency.
+#: Clients per endpoint when httpx's default transport serves it. httpcore's connection pool scans every
+#: connection for every queued request, so one pool with many connections costs O(n^2) per event; several small
+#: pools keep that flat at high concurrency. The lean transport's pool is O(1), so it needs one client.
 CLIENT_SHARDS = 8
+#: Per event loop: (base URL, key, timeout) -> the endpoint's clients (one with the lean transport, else shards).
 _clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str, float, int], openai.AsyncOpenAI]
+    asyncio.AbstractEventLoop, dict[tuple[str, str, float], list[openai.AsyncOpenAI]]
 ] = weakref.WeakKeyDictionary()
 _next_shard = itertools.count()
 
 
 def _client(endpoint: Endpoint, shard: int = 0) -> openai.AsyncOpenAI:
-    loop = asyncio.get_running_loop()
-    per_loop = _clients.setdefault(loop, {})
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
-    cache_key = (endpoint.base_url, hashlib.sha256(key_value.encode()).hexdigest(), endpoint.timeout, shard)
-    if cache_key not in per_loop:
-        per_loop[cache_key] = openai.AsyncOpenAI(
-            api_key=key_value or "missing",
-            base_url=endpoint.base_url,
-            timeout=endpoint.timeout,
-            max_retries=0,
-        )
-    return per_loop[cache_key]
+    cache_key = (endpoint.base_url, key_value, endpoint.timeout)
+    clients = per_loop.get(cache_key)
+    if clients is None:
+        if lean_applies(endpoint.base_url):
+            clients = [_new_client(endpoint, key_value, LeanClient(timeout=endpoint.timeout))]
+        else:
+            clients = [_new_client(endpoint, key_value, None) for _ in range(CLIENT_SHARDS)]
+        per_loop[cache_key] = clients
+    return clients[shard % len(clients)]
+
+
+def _new_client(endpoint: Endpoint, key_value: str, http_client: httpx.AsyncClient | None) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        api_key=key_value or "missing",
+        base_url=endpoint.base_url,
+        timeout=endpoint.timeout,
+        max_retries=0,
+        http_client=http_client,
+    )
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -260,34 +271,55 @@ class LLMClient:
         payload.update(payload.pop("extra_body", None) or {})
         payload["model"] = self.endpoint.model
         try:
-            # The request body is already plain JSON: post it as is. The SDK's per-call transform walks every
-            # message part (base64 audio and images included), which costs milliseconds per call at scale.
-            completion = await client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
+            # The request body is already plain JSON: post it as is, and read the reply as plain JSON. The SDK's
+            # per-call transform walks every message part (base64 audio and images included), and building its
+            # pydantic ChatCompletion costs more than the call's own work at scale.
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            response = await client.post("/chat/completions", content=data, cast_to=httpx.Response)
+            completion = json.loads(response.content)
         except (json.JSONDecodeError, httpx.DecodingError, ValueError) as exc:
             raise _BadReply(f"unreadable reply: {exc}") from exc
-        if not getattr(completion, "choices", None):
-            raise _BadReply("reply has no choices")
-        message = completion.choices[0].message
-        tool_calls = []
-        for call in message.tool_calls or []:
-            fn = getattr(call, "function", None)
-            if fn is None:
-                continue
-            tool_calls.append(
-                {"id": call.id, "type": "function", "function": {"name": fn.name, "arguments": fn.arguments or ""}}
-            )
-        msg: dict[str, Any] = {"role": "assistant", "content": message.content}
-        if tool_calls:
-            msg["tool_calls"] = tool_calls
-        usage = completion.usage
-        return ChatReply(
-            content=message.content,
-            tool_calls=tool_calls,
-            message=msg,
-            model=completion.model or self.endpoint.model,
-            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+        return _reply(completion, self.endpoint.model)
+
+
+def _reply(completion: Any, default_model: str) -> ChatReply:
+    """A :class:`ChatReply` from a chat-completion JSON body; :class:`_BadReply` when it has no usable choice."""
+    if not isinstance(completion, dict):
+        raise _BadReply("reply is not a JSON object")
+    choices = completion.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise _BadReply("reply has no choices")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise _BadReply("reply's first choice has no message")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise _BadReply("reply's message content is not text")
+    tool_calls = []
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            continue
+        arguments = fn.get("arguments")
+        tool_calls.append(
+            {
+                "id": call.get("id") or "",
+                "type": "function",
+                "function": {"name": fn["name"], "arguments": arguments if isinstance(arguments, str) else ""},
+            }
         )
+    msg: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        msg["tool_calls"] = tool_calls
+    usage = completion.get("usage") if isinstance(completion.get("usage"), dict) else {}
+    return ChatReply(
+        content=content,
+        tool_calls=tool_calls,
+        message=msg,
+        model=completion.get("model") or default_model,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
 
 
 class _BadReply(Exception):

@@ -10,13 +10,17 @@ Every failure is a :class:`MediaError` whose message starts with the clip's sour
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import io
 import math
 import os
 import shutil
 import tempfile
+import threading
 import wave
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from detective.models import MediaInfo, TimeSpan
 __all__ = [
     "MediaError",
     "audio_chunks",
+    "awav_data_url",
     "content_hash",
     "frames_at",
     "iter_audio",
@@ -38,6 +43,7 @@ __all__ = [
     "open_media",
     "probe",
     "wav_bytes",
+    "wav_data_url",
 ]
 
 #: Forward gaps longer than this (seconds) are crossed by seeking instead of decoding every frame.
@@ -357,6 +363,88 @@ def wav_bytes(samples: np.ndarray, sr: int = 16000) -> bytes:
         wav.setframerate(sr)
         wav.writeframes(pcm.tobytes())
     return out.getvalue()
+
+
+class _DataURLCache:
+    """A byte-bounded LRU of WAV data URLs, keyed by the file's identity (path, size, mtime) and the span.
+
+    A Detective asks an audio model many questions about the same span of the same clip; decoding the clip with
+    PyAV costs more CPU than the whole chat call, so the encoded audio is kept while it is being asked about.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[Any, ...], value: str) -> None:
+        if len(value) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._bytes += len(value)
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+#: Encoded audio kept for repeated questions (64 MiB: about 50 minutes of 16 kHz audio as base64 WAV).
+_DATA_URLS = _DataURLCache(64 * 1024 * 1024)
+
+
+def wav_data_url(
+    path: str | os.PathLike[str], start: float | None = None, end: float | None = None, sr: int = 16000
+) -> str | None:
+    """The clip's audio from ``start`` to ``end`` as a ``data:audio/wav;base64,...`` URL (16-bit mono at ``sr``).
+
+    ``None`` when the span holds no audio samples (no audio stream, or a span past the end). Results are cached
+    by file identity and span, so asking about the same span again does not decode the clip again.
+    """
+    key = _data_url_key(path, start, end, sr)
+    hit = _DATA_URLS.get(key) if key is not None else None
+    if hit is not None:
+        return hit
+    samples = load_audio(path, start=start, end=end, sr=sr)
+    if samples.size == 0:
+        return None
+    url = "data:audio/wav;base64," + base64.b64encode(wav_bytes(samples, sr=sr)).decode("ascii")
+    if key is not None:
+        _DATA_URLS.put(key, url)
+    return url
+
+
+async def awav_data_url(
+    path: str | os.PathLike[str], start: float | None = None, end: float | None = None, sr: int = 16000
+) -> str | None:
+    """:func:`wav_data_url` for async code: a cached span is returned at once, a new one is decoded in a thread."""
+    key = _data_url_key(path, start, end, sr)
+    hit = _DATA_URLS.get(key) if key is not None else None
+    if hit is not None:
+        return hit
+    return await asyncio.to_thread(wav_data_url, path, start, end, sr)
+
+
+def _data_url_key(path: str | os.PathLike[str], start: float | None, end: float | None, sr: int) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # not a local file: load_audio reports why
+    return (os.fspath(path), info.st_size, info.st_mtime_ns, start, end, sr)
 
 
 # --- frames ------------------------------------------------------------------------------------------------

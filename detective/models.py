@@ -6,6 +6,7 @@ serialise to the JSONL records of the batch pipeline without custom code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -134,7 +135,9 @@ class Query(BaseModel):
 
 
 class Observation(BaseModel):
-    """What one observer reported for one query."""
+    """What one observer reported for one query. Immutable: change one with ``model_copy(update=...)``."""
+
+    model_config = ConfigDict(frozen=True)
 
     tool: str
     kind: ObservationKind
@@ -145,12 +148,19 @@ class Observation(BaseModel):
     query_key: str | None = None
     round: int | None = None
 
-    @property
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Observation:
+        """A copy with ``update`` applied; the cached ``words`` and ``key`` are computed afresh for it."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("words", None)
+        copy.__dict__.pop("key", None)
+        return copy
+
+    @functools.cached_property
     def words(self) -> str:
         """The content lower-cased, without punctuation, spaces collapsed: what two reports must share to match."""
         return " ".join(_PUNCTUATION.sub(" ", self.content.lower()).split())
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Identity for deduplication: same tool, kind, words and (rounded) span."""
         span = (round(self.span.start, 1), round(self.span.end, 1)) if self.span else None

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 from typing import ClassVar
 
 from detective.models import MediaInfo, Observation, Query
 from detective.runtime import current_services
-from detective.tools import QuestionInput, Tool
+from detective.tools import QuestionInput, Tool, ToolError
 
 
 class ListenTool(Tool):
@@ -31,19 +29,20 @@ class ListenTool(Tool):
 
     async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
         """Send the audio and the question; the answer is one description."""
-        from detective.media import load_audio, wav_bytes
+        from detective.media import awav_data_url
 
         start = query.span.start if query.span else 0.0
         end = query.span.end if query.span else media.duration
         end = min(end, start + self.max_seconds)
-        samples = await asyncio.to_thread(load_audio, media.path or media.source, start, end)
-        data = base64.b64encode(wav_bytes(samples)).decode()
+        data_url = await awav_data_url(media.path or media.source, start, end)
+        if data_url is None:
+            raise ToolError(f"{self.name}: {media.source} has no audio between {start}s and {end}s")
         question = query.question or "Describe everything you hear."
         messages = [
             {
                 "role": "user",
                 "content": [
-                    {"type": "input_audio", "input_audio": {"data": f"data:audio/wav;base64,{data}", "format": "wav"}},
+                    {"type": "input_audio", "input_audio": {"data": data_url, "format": "wav"}},
                     {"type": "text", "text": f"Question: {question}"},
                 ],
             }

@@ -283,3 +283,43 @@ def test_content_hash_is_sha256(tmp_path: Path) -> None:
     target = tmp_path / "x.bin"
     target.write_bytes(b"abc")
     assert content_hash(target) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_wav_data_url_is_decoded_once_per_span_and_follows_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    import detective.media as dmedia
+
+    path = tmp_path / "tone.wav"
+    t = np.arange(SR) / SR
+    tone = 0.5 * np.sin(2 * np.pi * (200.0 * t + 300.0 * t * t))  # a chirp: no two spans sound alike
+    path.write_bytes(wav_bytes(tone))
+    decodes: list[tuple[Any, ...]] = []
+    real = dmedia.load_audio
+    monkeypatch.setattr(dmedia, "load_audio", lambda *a, **k: decodes.append(a) or real(*a, **k))
+
+    first = dmedia.wav_data_url(path, 0.25, 0.75)
+    assert first is not None and first.startswith("data:audio/wav;base64,")
+    with wave.open(io.BytesIO(base64.b64decode(first.split(",", 1)[1]))) as wav:
+        assert wav.getframerate() == SR and wav.getnframes() == SR // 2
+    assert dmedia.wav_data_url(path, 0.25, 0.75) == first
+    assert len(decodes) == 1  # the second ask came from the cache
+    assert dmedia.wav_data_url(path, 0.0, 0.5) != first and len(decodes) == 2  # another span decodes
+
+    path.write_bytes(wav_bytes(0.5 * tone[: SR // 2]))  # same path, new content
+    assert dmedia.wav_data_url(path, 0.25, 0.75) != first
+    assert len(decodes) == 3
+    assert dmedia.wav_data_url(path, 2.0, 3.0) is None  # past the end: no samples
+
+
+async def test_awav_data_url_serves_a_cached_span_without_a_thread(tmp_path: Path) -> None:
+    import detective.media as dmedia
+
+    path = tmp_path / "tone.wav"
+    path.write_bytes(wav_bytes(0.5 * np.sin(2 * np.pi * 440.0 * np.arange(SR) / SR)))
+    first = await dmedia.awav_data_url(path, 0.0, 1.0)
+    assert first == dmedia.wav_data_url(path, 0.0, 1.0)
+    with pytest.raises(MediaError, match=r"missing\.wav"):
+        await dmedia.awav_data_url(tmp_path / "missing.wav", 0.0, 1.0)

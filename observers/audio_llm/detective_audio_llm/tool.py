@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -89,15 +88,12 @@ class AudioLLMTool(Tool):
         self, client: Any, media: MediaInfo, question: str, span: TimeSpan, index: int, count: int
     ) -> Observation:
         try:
-            samples = await asyncio.to_thread(
-                dmedia.load_audio, media.path or media.source, span.start, span.end, SAMPLE_RATE
-            )
+            data_url = await dmedia.awav_data_url(media.path or media.source, span.start, span.end, SAMPLE_RATE)
         except dmedia.MediaError as exc:
             raise ToolError(f"audio_llm: could not decode audio: {exc}") from exc
-        if samples.size == 0:
+        if data_url is None:
             raise ToolError(f"audio_llm: {media.source}: no audio samples between {span.start}s and {span.end}s")
-        data = base64.b64encode(dmedia.wav_bytes(samples, SAMPLE_RATE)).decode("ascii")
-        audio = {"data": f"data:audio/wav;base64,{data}", "format": "wav"}
+        audio = {"data": data_url, "format": "wav"}
         return await self._ask(client, media, question, span, audio, index, count)
 
     async def _ask(

@@ -57,10 +57,10 @@ def _audio_part(data: str, fmt: str = "wav") -> dict[str, Any]:
 
 
 def _wav_data_url(path: str, start: float | None = None, end: float | None = None) -> str:
-    from detective.media import load_audio, wav_bytes
+    from detective.media import wav_bytes, wav_data_url
 
-    samples = load_audio(path, start=start, end=end, sr=16000)
-    return "data:audio/wav;base64," + base64.b64encode(wav_bytes(samples, sr=16000)).decode("ascii")
+    url = wav_data_url(path, start, end, sr=16000)
+    return url if url is not None else "data:audio/wav;base64," + base64.b64encode(wav_bytes([], sr=16000)).decode()
 
 
 def _video_data_url(path: str) -> str:
