@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import multiprocessing as mp
+import resource
 import statistics
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from detective import logs
 from detective.batch import BatchConfig, run_batch
 from detective.detective import Detective
 from detective.llm import EndpointLimits
-from detective.media import wav_bytes
+from detective.media import clear_caches, wav_bytes
 from detective.settings import Settings
 from detective.testing import ChatServer, ScriptedDetective
 from detective.testing.tools import ListenTool
@@ -88,8 +89,10 @@ def make_clips(root: Path, n: int) -> Path:
     return manifest
 
 
-def run_ours(manifest: Path, out: Path, url: str, in_flight: int, rounds: int, tools: int) -> dict[str, Any]:
-    """One batch run; returns wall time and per-clip timings."""
+def run_ours(
+    manifest: Path, out: Path, url: str, in_flight: int, rounds: int, tools: int, processes: int = 1
+) -> dict[str, Any]:
+    """One batch run; returns wall time, CPU time (this process and its workers) and per-clip timings."""
     settings = Settings.from_env(env={}, api_key="sk-bench", base_url=url, backoff=0.05, timeout=30.0)
     limits = EndpointLimits(max_concurrent=4 * in_flight)
     toolbox = [ListenTool(), ListenTwice()][:tools]
@@ -99,9 +102,10 @@ def run_ours(manifest: Path, out: Path, url: str, in_flight: int, rounds: int, t
             tools=toolbox, planner="llm", captioner="chat", settings=settings, limits=limits, max_rounds=rounds + 1
         )
 
-    started, cpu = time.perf_counter(), time.process_time()
-    summary = run_batch(BatchConfig(manifest, out, workers=in_flight), factory, io.StringIO())
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    clear_caches()  # every run decodes its clips afresh, as a new batch would
+    started, cpu = time.perf_counter(), _cpu()
+    summary = run_batch(BatchConfig(manifest, out, workers=in_flight, processes=processes), factory, io.StringIO())
+    wall, cpu = time.perf_counter() - started, _cpu() - cpu
     records = [json.loads(line) for line in out.read_text().splitlines()]
     return {
         "wall": wall,
@@ -111,6 +115,14 @@ def run_ours(manifest: Path, out: Path, url: str, in_flight: int, rounds: int, t
         "calls": summary.usage.llm_calls,
         "clip_seconds": [r["usage"]["seconds"] for r in records],
     }
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children: the batch's worker processes are joined at the end
+    of a run, the loopback server (still running) is not counted."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:

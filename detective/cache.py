@@ -44,6 +44,7 @@ class SQLiteCache:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pid = os.getpid()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._conn()
@@ -53,6 +54,14 @@ class SQLiteCache:
             raise CacheError(f"cache {self.path}: cannot open ({type(exc).__name__}: {exc})") from exc
 
     def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            # a forked batch worker: SQLite connections must not cross a fork. The inherited ones are kept (closing
+            # them here could disturb the parent's locks) and never used; this process opens its own.
+            self._inherited = self._connections
+            self._local = threading.local()
+            self._connections = []
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self._closed:

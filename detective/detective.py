@@ -148,6 +148,14 @@ class Detective:
 
     # --- running ----------------------------------------------------------------------------------------
 
+    def _start_warmups(self, media: MediaInfo) -> list[asyncio.Task[None]]:
+        """Start :meth:`Tool.prepare` of every applicable tool that has one; they run while the planner thinks."""
+        tasks = []
+        for tool in self.tools.values():
+            if type(tool).prepare is not Tool.prepare and tool.applies_to(media):
+                tasks.append(asyncio.create_task(_warm(tool, media), name=f"prepare {tool.name}"))
+        return tasks
+
     def run(self, source: str, **kwargs: Any) -> RunResult:
         """Investigate one clip (path or URL) and return its RunResult. Blocks; see :meth:`arun`."""
         return asyncio.run(self.arun(source, **kwargs))
@@ -194,11 +202,17 @@ class Detective:
                     captioner_options=self.captioner_options,
                     observer_timeout=self.observer_timeout,
                 )
-                state = await graph.ainvoke(
-                    {"media": media},
-                    context=ctx,
-                    config={"max_concurrency": self.max_concurrency, "recursion_limit": 4 * self.max_rounds + 10},
-                )
+                warmups = self._start_warmups(media)
+                try:
+                    state = await graph.ainvoke(
+                        {"media": media},
+                        context=ctx,
+                        config={"max_concurrency": self.max_concurrency, "recursion_limit": 4 * self.max_rounds + 10},
+                    )
+                finally:
+                    for task in warmups:
+                        task.cancel()
+                    await asyncio.gather(*warmups, return_exceptions=True)
         services.usage.seconds = round(time.monotonic() - started, 3)
         evidence: Evidence = state.get("evidence") or Evidence()
         rounds = state.get("rounds", [])
@@ -223,6 +237,13 @@ class Detective:
             provenance=provenance,
             notes=notes,
         )
+
+
+async def _warm(tool: Tool, media: MediaInfo) -> None:
+    try:
+        await tool.prepare(media)
+    except Exception as exc:  # observe() meets the same problem and reports it
+        log.debug("tool warm-up failed", tool=tool.name, error=str(exc)[:300])
 
 
 @functools.cache

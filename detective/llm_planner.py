@@ -114,8 +114,9 @@ class LLMPlanner(Planner):
 
     @staticmethod
     def _observation_text(evidence: Evidence, q: Query) -> str:
-        found = [o for o in evidence.observations if o.query_key == q.key]
-        failures = [f for f in evidence.failures if f.query_key == q.key]
+        key = q.key
+        found = [o for o in evidence.observations if o.query_key == key]
+        failures = [f for f in evidence.failures if f.query_key == key]
         if not found and failures:
             return f"None (the observer failed: {failures[-1].error})"
         if not found:

@@ -35,6 +35,7 @@ __all__ = [
     "MediaError",
     "audio_chunks",
     "awav_data_url",
+    "clear_caches",
     "content_hash",
     "frames_at",
     "iter_audio",
@@ -262,7 +263,9 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
         origin = _origin(container)
         if start > 0:
             container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        # Audio already mono at ``sr`` (most speech datasets) is converted with numpy; building a resampler costs
+        # more than decoding a short clip.
+        resampler = None if _direct_scale(stream.codec_context, sr) else av.AudioResampler("flt", "mono", sr)
         position: float | None = None  # clip time of the next sample to be produced
         for frame in _decode(container, stream, path):
             if position is None:
@@ -272,17 +275,45 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
                 if gap > 0:
                     yield np.zeros(gap, dtype=np.float32)
                     position = start + gap / sr
-            for out in resampler.resample(frame):
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            scale = _direct_scale(frame, sr) if resampler is None else None
+            if scale is None and resampler is None:  # the format changed mid-stream
+                resampler = av.AudioResampler("flt", "mono", sr)
+            pieces = (
+                [_scaled_samples(frame, scale)]
+                if scale is not None
+                else [out.to_ndarray().reshape(-1).astype(np.float32, copy=False) for out in resampler.resample(frame)]
+            )
+            for samples in pieces:
                 skip = round((start - position) * sr) if position < start else 0
                 position += samples.size / sr
                 if skip >= samples.size:
                     continue
                 yield samples[skip:]
-        for out in resampler.resample(None):
+        for out in resampler.resample(None) if resampler is not None else []:
             yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
     finally:
         container.close()
+
+
+#: Sample formats numpy converts exactly as libswresample does: the factor to float in [-1, 1].
+_SCALES = {"s16": 1.0 / 32768, "s16p": 1.0 / 32768, "s32": 1.0 / 2147483648, "s32p": 1.0 / 2147483648}
+_SCALES |= {"flt": 1.0, "fltp": 1.0, "dbl": 1.0, "dblp": 1.0}
+
+
+def _direct_scale(audio: Any, sr: int) -> float | None:
+    """The factor converting ``audio`` (a frame or codec context) to float samples, if it is mono at ``sr``."""
+    fmt = getattr(audio, "format", None)
+    layout = getattr(audio, "layout", None)
+    if fmt is None or layout is None or audio.sample_rate != sr or layout.nb_channels != 1:
+        return None
+    return _SCALES.get(fmt.name)
+
+
+def _scaled_samples(frame: Any, scale: float) -> np.ndarray:
+    samples = frame.to_ndarray().reshape(-1)
+    if samples.dtype == np.float32 and scale == 1.0:
+        return samples
+    return samples.astype(np.float32) * np.float32(scale) if scale != 1.0 else samples.astype(np.float32)
 
 
 def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
@@ -303,6 +334,9 @@ def load_audio(
     """
     begin = max(0.0, start or 0.0)
     limit = None if end is None else max(0, round((end - begin) * sr))
+    quick = _pcm_wav(path, begin, limit, sr)
+    if quick is not None:
+        return quick
     pieces: list[np.ndarray] = []
     have = 0
     for block in _audio_blocks(str(path), begin, sr):
@@ -315,6 +349,34 @@ def load_audio(
     if not pieces:
         return np.zeros(0, dtype=np.float32)
     return np.clip(np.concatenate(pieces), -1.0, 1.0)
+
+
+def _pcm_wav(path: str | os.PathLike[str], begin: float, limit: int | None, sr: int) -> np.ndarray | None:
+    """16-bit mono PCM WAV already at ``sr``, read with the standard library (the samples PyAV would give).
+
+    ``None`` for anything else, which then goes through PyAV: opening a container with FFmpeg costs more than
+    reading a short WAV clip whole.
+    """
+    if not os.fspath(path).lower().endswith(".wav"):
+        return None
+    try:
+        with wave.open(os.fspath(path), "rb") as wav:
+            if wav.getcomptype() != "NONE" or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+                return None
+            if wav.getframerate() != sr:
+                return None
+            first = round(begin * sr)
+            total = wav.getnframes()
+            if first >= total:
+                return np.zeros(0, dtype=np.float32)
+            wav.setpos(first)
+            count = total - first if limit is None else min(limit, total - first)
+            raw = wav.readframes(count)
+    except (wave.Error, EOFError, OSError):
+        return None  # PyAV says what is wrong with it
+    if len(raw) != 2 * count:
+        return None  # truncated: PyAV reports it
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) * np.float32(1.0 / 32768)
 
 
 def iter_audio(
@@ -426,6 +488,11 @@ def wav_data_url(
     if key is not None:
         _DATA_URLS.put(key, url)
     return url
+
+
+def clear_caches() -> None:
+    """Forget the encoded audio kept by :func:`wav_data_url` (benchmarks use it to measure cold runs)."""
+    _DATA_URLS.clear()
 
 
 async def awav_data_url(

@@ -122,7 +122,13 @@ class Query(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = Field(default=None, description="Why the planner asked; not sent to the observer.")
 
-    @property
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Query:
+        """A copy with ``update`` applied; the cached ``key`` is computed afresh for it."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("key", None)
+        return copy
+
+    @functools.cached_property
     def key(self) -> str:
         """A stable identity used to drop repeated queries and to key the cache."""
         body = {

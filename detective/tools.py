@@ -112,6 +112,14 @@ class Tool:
         """True when the clip has every modality this tool needs."""
         return set(self.modalities) <= media.modalities
 
+    async def prepare(self, media: MediaInfo) -> None:
+        """Optional warm-up, started when a clip's investigation begins and run while the planner thinks.
+
+        Decode or fetch here what :meth:`observe` will need, into a cache that ``observe`` consults (for example
+        :func:`detective.media.awav_data_url`), so the first observation does not wait for it. A failure here is
+        ignored: ``observe`` meets the same problem and reports it. Default: nothing.
+        """
+
     def observe(self, media: MediaInfo, query: Query) -> list[Observation] | Awaitable[list[Observation]]:
         """Answer ``query`` about ``media``. Override in subclasses."""
         raise ToolError(f"tool {self.name!r} does not implement observe()")

@@ -1,6 +1,7 @@
 """A loopback OpenAI-compatible chat server for integration, fault and benchmark runs.
 
-It listens on ``127.0.0.1`` on a free port, serves ``POST /v1/chat/completions`` from a thread pool, and can
+It listens on ``127.0.0.1`` on a free port, serves ``POST /v1/chat/completions`` from an asyncio event loop in a
+daemon thread (so hundreds of concurrent connections cost no threads, and a reply's delay is a timer), and can
 delay every reply and inject faults (429 with ``Retry-After``, 500, replies slower than the client's timeout,
 malformed tool-call arguments, bodies cut short) with a seeded random generator, so a failing run can be
 replayed. What it answers is decided by a *responder*; the default :class:`ScriptedDetective` plays every role
@@ -14,6 +15,8 @@ of a Detective run::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -24,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 
 #: A responder maps a request body to ``(kind, message)``: the kind is counted, the message is the assistant
@@ -208,86 +211,24 @@ def _arguments(fn: dict[str, Any], round_no: int) -> dict[str, Any]:
 
 # --- the server ------------------------------------------------------------------------------------------
 
+_MAX_HEAD = 64 * 1024
+#: At most this much (seconds) is a timer aimed early: about the granularity of epoll's timeout.
+_MAX_AIM_EARLY = 0.0015
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to a reply.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def _response(status: int, payload: bytes, headers: dict[str, str] | None = None, close: bool = False) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        "Connection: close" if close else "Connection: keep-alive",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stats, not logs
-        return
 
-    def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
-            self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
-        else:
-            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-
-    def do_POST(self) -> None:
-        owner = self.server.owner
-        started = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-            return
-        try:
-            body = json.loads(raw or b"{}")
-        except json.JSONDecodeError as exc:
-            self._send(400, {"error": {"message": f"invalid JSON body: {exc}", "type": "invalid_request_error"}})
-            return
-        try:
-            kind, message = owner.responder(body)
-        except Exception as exc:  # a responder bug must reach the client as a 500, not a dropped connection
-            owner._admit("error", draw=False)
-            self._send(500, {"error": {"message": f"responder failed: {exc}", "type": "server_error"}})
-            owner._done(started)
-            return
-        fault, delay = owner._admit(kind)
-        if delay:
-            time.sleep(delay)
-        if fault == "timeout":
-            time.sleep(owner.faults.timeout_sleep)
-        if fault in {"429", "500"}:
-            status, headers = (429, {"Retry-After": f"{owner.faults.retry_after:g}"}) if fault == "429" else (500, {})
-            error = {"message": f"injected fault {fault}", "type": "rate_limit" if fault == "429" else "server_error"}
-            self._send(status, {"error": error}, headers)
-            owner._done(started)
-            return
-        if fault == "malformed":
-            message = _malform(message)
-        reply = owner._completion(body, message)
-        if fault == "truncated":
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            owner._done(started)
-            return
-        self._send(200, reply)
-        owner._done(started, ok=True)
-
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout): nothing to do
-            self.close_connection = True
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
 
 
 def _malform(message: dict[str, Any]) -> dict[str, Any]:
@@ -302,12 +243,6 @@ def _malform(message: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(out.get("content"), str):
         out["content"] = out["content"][: max(1, len(out["content"]) // 3)]
     return out
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # many clips connect at once; the default backlog of 5 drops SYNs
-    owner: ChatServer
 
 
 class ChatServer:
@@ -336,38 +271,59 @@ class ChatServer:
         self.stats = ServerStats()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._server: _HTTPServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._port = 0
         self._ids = 0
+        self._late = 0.0
 
     @property
     def url(self) -> str:
         """The base URL to give an OpenAI client."""
         if self._server is None:
             raise RuntimeError("ChatServer is not running: use it as a context manager or call start()")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._port}/v1"
 
     def start(self) -> ChatServer:
-        """Bind to a free port on 127.0.0.1 and serve in a daemon thread."""
-        server = _HTTPServer(("127.0.0.1", 0), _Handler)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="omni-detective-chat-server", daemon=True
-        )
+        """Bind to a free port on 127.0.0.1 and serve from an event loop in a daemon thread."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="omni-detective-chat-server", daemon=True)
         self._thread.start()
+        # a deep backlog: many clips connect at once, and the default drops SYNs under a burst
+        opening = asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024, limit=_MAX_HEAD)
+        self._server = asyncio.run_coroutine_threadsafe(opening, loop).result(timeout=10)
+        self._port = self._server.sockets[0].getsockname()[1]
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        """Stop serving, drop open connections and release the port."""
+        loop, server = self._loop, self._server
+        if loop is not None and server is not None:
+
+            async def shut() -> None:
+                server.close()
+                for writer in list(self._writers):
+                    writer.close()
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await server.wait_closed()
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if loop is not None and not loop.is_running():
+            loop.close()
         self._server = None
         self._thread = None
+        self._loop = None
 
     def __enter__(self) -> ChatServer:
         return self.start()
@@ -380,7 +336,102 @@ class ChatServer:
         with self._lock:
             self.stats = ServerStats()
 
-    # called from handler threads
+    # --- serving (on the server's event loop) ---------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                arrived = time.perf_counter()
+                lines = head.decode("latin-1").split("\r\n")
+                parts = lines[0].split(" ")
+                headers = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                try:
+                    length = int(headers.get("content-length") or 0)
+                    raw = await reader.readexactly(length) if length else b""
+                except (ValueError, asyncio.IncompleteReadError, ConnectionError):
+                    return
+                method, path = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
+                reply, close = await self._reply(method, path, raw, arrived)
+                try:
+                    writer.write(reply)
+                    await writer.drain()
+                except ConnectionError:  # the client gave up (its timeout): nothing to do
+                    return
+                if close or headers.get("connection", "").lower() == "close":
+                    return
+        except asyncio.CancelledError:  # stop(): end quietly, the connection is being dropped anyway
+            return
+        finally:
+            self._writers.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+
+    async def _reply(self, method: str, path: str, raw: bytes, arrived: float) -> tuple[bytes, bool]:
+        """The bytes to send for one request, and whether to close the connection after them.
+
+        The reply leaves ``latency`` seconds after the request's head arrived: the server's own work (parsing,
+        answering) is part of the latency, and the event loop's timers, which wake up to a millisecond late
+        (epoll's granularity), are aimed early by their mean lateness, learnt as the server runs, so the mean latency is
+        the one configured.
+        """
+        route = path.split("?", 1)[0].rstrip("/")
+        if method == "GET" and route.endswith("/models"):
+            return _response(200, _json({"object": "list", "data": [{"id": "test-model", "object": "model"}]})), False
+        if method != "POST" or not route.endswith("/chat/completions"):
+            return _response(404, _json({"error": {"message": f"no route {path}", "type": "not_found"}})), False
+        started = arrived
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError as exc:
+            error = {"message": f"invalid JSON body: {exc}", "type": "invalid_request_error"}
+            return _response(400, _json({"error": error})), False
+        try:
+            kind, message = self.responder(body)
+        except Exception as exc:  # a responder bug must reach the client as a 500, not a dropped connection
+            self._admit("error", draw=False)
+            self._done(started)
+            return _response(
+                500, _json({"error": {"message": f"responder failed: {exc}", "type": "server_error"}})
+            ), False
+        fault, delay = self._admit(kind)
+        if delay:
+            target = arrived + delay
+            await asyncio.sleep(max(0.0, target - time.perf_counter() - self._late))
+            # learn how late this loop's timers wake (within the timer granularity: lateness from load stays)
+            self._late = min(_MAX_AIM_EARLY, max(0.0, self._late + 0.1 * (time.perf_counter() - target)))
+        if fault == "timeout":
+            await asyncio.sleep(self.faults.timeout_sleep)
+        if fault in {"429", "500"}:
+            status, headers = (429, {"Retry-After": f"{self.faults.retry_after:g}"}) if fault == "429" else (500, {})
+            error = {"message": f"injected fault {fault}", "type": "rate_limit" if fault == "429" else "server_error"}
+            self._done(started)
+            return _response(status, _json({"error": error}), headers), False
+        if fault == "malformed":
+            message = _malform(message)
+        data = _json(self._completion(body, message))
+        if fault == "truncated":  # the head promises the whole body; half of it arrives, then the connection closes
+            self._done(started)
+            return _response(200, data, close=True)[: -(len(data) - len(data) // 2)], True
+        self._done(started, ok=True)
+        return _response(200, data), False
+
+    # --- bookkeeping (stats are read from other threads) -------------------------------------------------------
+
     def _admit(self, kind: str, draw: bool = True) -> tuple[str | None, float]:
         """Count a request of ``kind``; draw its fault and latency."""
         with self._lock:

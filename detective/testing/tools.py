@@ -27,13 +27,18 @@ class ListenTool(Tool):
     role: ClassVar[str] = "observer"
     max_seconds: ClassVar[float] = 30.0
 
+    async def prepare(self, media: MediaInfo) -> None:
+        """Encode the audio a question without a span is about, while the planner thinks."""
+        from detective.media import awav_data_url
+
+        await awav_data_url(media.path or media.source, 0.0, min(media.duration, self.max_seconds))
+
     async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
         """Send the audio and the question; the answer is one description."""
         from detective.media import awav_data_url
 
         start = query.span.start if query.span else 0.0
-        end = query.span.end if query.span else media.duration
-        end = min(end, start + self.max_seconds)
+        end = min(query.span.end if query.span else media.duration, start + self.max_seconds)
         data_url = await awav_data_url(media.path or media.source, start, end)
         if data_url is None:
             raise ToolError(f"{self.name}: {media.source} has no audio between {start}s and {end}s")

@@ -323,3 +323,40 @@ async def test_awav_data_url_serves_a_cached_span_without_a_thread(tmp_path: Pat
     assert first == dmedia.wav_data_url(path, 0.0, 1.0)
     with pytest.raises(MediaError, match=r"missing\.wav"):
         await dmedia.awav_data_url(tmp_path / "missing.wav", 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [(None, None), (0.0, 0.5), (0.2, 0.7), (0.33333, 0.9), (0.9, 2.0), (1.5, 2.0)]
+)
+def test_pcm_wav_fast_path_gives_the_samples_pyav_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: float | None, end: float | None
+) -> None:
+    import detective.media as dmedia
+
+    t = np.arange(SR) / SR
+    path = tmp_path / "chirp.wav"
+    path.write_bytes(wav_bytes(0.3 * np.sin(2 * np.pi * (200.0 * t + 300.0 * t * t))))
+    quick = load_audio(path, start, end)
+    assert dmedia._pcm_wav(path, start or 0.0, None, SR) is not None  # the fast path did apply
+    monkeypatch.setattr(dmedia, "_pcm_wav", lambda *args: None)
+    assert np.array_equal(quick, load_audio(path, start, end))
+
+
+def test_wav_files_the_fast_path_does_not_take_still_decode(tmp_path: Path) -> None:
+    import detective.media as dmedia
+
+    stereo = tmp_path / "stereo.wav"
+    with wave.open(str(stereo), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(SR)
+        wav.writeframes(np.tile(np.array([1000, -1000], dtype="<i2"), SR).tobytes())
+    assert dmedia._pcm_wav(stereo, 0.0, None, SR) is None
+    assert load_audio(stereo).shape == (SR,)  # decoded by PyAV, downmixed
+    other_rate = tmp_path / "8k.wav"
+    other_rate.write_bytes(wav_bytes(np.zeros(8000), sr=8000))
+    assert dmedia._pcm_wav(other_rate, 0.0, None, SR) is None
+    assert load_audio(other_rate).shape == (SR,)  # resampled by PyAV
+    truncated = tmp_path / "cut.wav"
+    truncated.write_bytes(wav_bytes(np.zeros(SR))[:-1000])
+    assert dmedia._pcm_wav(truncated, 0.0, None, SR) is None

@@ -63,6 +63,15 @@ class AudioLLMTool(Tool):
         self.max_tokens = max_tokens
         self.extra_body = extra_body
 
+    async def prepare(self, media: MediaInfo) -> None:
+        """Encode the whole clip's audio chunks (clips of up to two chunks) while the planner thinks."""
+        if not media.has_audio or (_remote_format(media) and media.duration <= self.max_chunk_seconds):
+            return
+        chunks = dmedia.audio_chunks(media.duration, self.max_chunk_seconds)
+        if len(chunks) <= 2:
+            for chunk in chunks:
+                await dmedia.awav_data_url(media.path or media.source, chunk.start, chunk.end, SAMPLE_RATE)
+
     async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
         """One ``description`` observation per chunk of the asked span."""
         if not media.has_audio:
