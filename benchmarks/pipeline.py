@@ -126,10 +126,11 @@ def _cpu() -> float:
 
 
 def main() -> None:
-    """Run every configuration and print the table."""
+    """Run every configuration ``--repeat`` times and print the table (the median run of each)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the median is reported")
     args = parser.parse_args()
     logs.configure(level="ERROR")
     lat = args.latency
@@ -138,72 +139,96 @@ def main() -> None:
         root = Path(tmp)
         manifest = make_clips(root, args.clips)
         configs = [
-            # (label, in flight, rounds, tools per round)
-            ("ours: 2 rounds x 1 tool", 50, 2, 1),
-            ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2),
-            ("ours: 10 rounds x 1 tool", 50, 10, 1),
-            ("ours: 10 rounds x 1 tool", 10, 10, 1),
+            # (label, in flight, rounds, tools per round, processes)
+            ("ours: 2 rounds x 1 tool", 50, 2, 1, 1),
+            ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2, 1),
+            ("ours: 10 rounds x 1 tool", 10, 10, 1, 1),
+            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1),
+            ("ours: 10 rounds x 1 tool", 50, 10, 1, 2),
         ]
-        for label, in_flight, rounds, tools in configs:
+        for label, in_flight, rounds, tools, processes in configs:
+            critical = 2 * rounds + 2  # plan+observe per round, the finishing plan, the caption
+            runs = []
             with ServerProcess(lat, rounds) as server:
                 warm = root / "warm.jsonl"
-                run_ours(manifest_head(manifest, root, 4), warm, server.url, 4, rounds, tools)
+                run_ours(manifest_head(manifest, root, 4), warm, server.url, 4, rounds, tools, processes)
                 warm.unlink()
-                out = root / f"ours-{in_flight}-{rounds}-{tools}.jsonl"
-                res = run_ours(manifest, out, server.url, in_flight, rounds, tools)
-            critical = 2 * rounds + 2  # plan+observe per round, the finishing plan, the caption
+                for i in range(args.repeat):
+                    out = root / f"ours-{in_flight}-{rounds}-{tools}-{processes}-{i}.jsonl"
+                    runs.append(run_ours(manifest, out, server.url, in_flight, rounds, tools, processes))
+            res = _median(runs)
             rows.append(
                 _row(
                     label,
                     in_flight,
+                    processes,
                     args.clips,
                     res["wall"],
                     critical,
                     lat,
                     res["calls"],
-                    res["calls"],
                     res["clip_seconds"],
                     res["failed"],
                     res["cpu"],
+                    [r["wall"] for r in runs],
+                    server.stats,
                 )
             )
         for workers in (10, 50):
-            with ServerProcess(lat, 10) as server:
-                out = root / f"upstream-{workers}.jsonl"
-                res = run_upstream(manifest, out, server.url, workers)
+            runs, stats = [], {}
+            for i in range(args.repeat):
+                with ServerProcess(lat, 10) as server:
+                    out = root / f"upstream-{workers}-{i}.jsonl"
+                    res = run_upstream(manifest, out, server.url, workers)
+                res["calls"] = server.stats["requests"]
+                runs.append(res)
+                stats = server.stats
+            res = _median(runs)
             rows.append(
                 _row(
                     "upstream-style baseline (10 turns)",
                     workers,
+                    1,
                     args.clips,
                     res["wall"],
                     21,
                     lat,
-                    server.stats["requests"],
-                    server.stats["requests"],
+                    res["calls"],
                     res["clip_seconds"],
                     res["failed"],
                     res.get("cpu"),
+                    [r["wall"] for r in runs],
+                    stats,
                 )
             )
-    print(f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process)\n")
+    print(
+        f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process); "
+        f"median of {args.repeat} runs per row\n"
+    )
     head = (
         "configuration",
         "in flight",
+        "processes",
         "calls/clip",
         "crit. path",
-        "wall s",
+        "wall s (range)",
         "clips/min",
         "ideal/min",
         "% ideal",
         "overhead ms/call",
         "cpu ms/call",
+        "server ms/reply",
         "failed",
     )
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for row in rows:
         print("| " + " | ".join(str(x) for x in row) + " |")
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time."""
+    return sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
 
 
 def manifest_head(manifest: Path, root: Path, n: int) -> Path:
@@ -216,32 +241,38 @@ def manifest_head(manifest: Path, root: Path, n: int) -> Path:
 def _row(
     label: str,
     in_flight: int,
+    processes: int,
     clips: int,
     wall: float,
     critical: int,
     lat: float,
     calls: int,
-    server_requests: int,
     clip_seconds: list[float],
     failed: int,
-    cpu: float | None = None,
+    cpu: float | None,
+    walls: list[float],
+    server: dict[str, Any],
 ) -> tuple:
     waves = -(-clips // in_flight)
     ideal_wall = waves * critical * lat
     per_min = 60.0 * clips / wall
     ideal_per_min = 60.0 * clips / ideal_wall
     overhead = (statistics.mean(clip_seconds) - critical * lat) / critical * 1000.0 if clip_seconds else float("nan")
+    served = server.get("requests") or 0
+    reply_ms = 1000.0 * server.get("handler_seconds", 0.0) / served if served else float("nan")
     return (
         label,
         in_flight,
-        f"{server_requests / clips:.1f}",
+        processes,
+        f"{calls / clips:.1f}",
         critical,
-        f"{wall:.2f}",
+        f"{wall:.2f} ({min(walls):.2f}-{max(walls):.2f})",
         f"{per_min:.0f}",
         f"{ideal_per_min:.0f}",
         f"{100.0 * per_min / ideal_per_min:.0f}%",
         f"{overhead:.1f}",
         f"{1000.0 * cpu / calls:.2f}" if cpu is not None and calls else "n/a",
+        f"{reply_ms:.1f}",
         failed,
     )
 

@@ -63,6 +63,14 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     help="Clips in flight at once.",
 )
 @click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Worker processes the clips are split over (one event loop and CPU core each); --num_workers and the "
+    "endpoint limits stay totals.",
+)
+@click.option(
     "--media-root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -114,6 +122,7 @@ def run(
     input_path: Path,
     output_path: Path,
     workers: int,
+    processes: int,
     media_root: Path | None,
     caption_field: str,
     offline: bool | None,
@@ -177,6 +186,7 @@ def run(
         input_path=input_path,
         output_path=output_path,
         workers=workers,
+        processes=processes,
         media_root=media_root,
         caption_field=caption_field,
         retries=retries,

@@ -35,12 +35,16 @@ class RunServices:
     cache: Cache | None = None
     limits: Any = None  # detective.llm.EndpointLimits, shared across clips of a batch
     clip: str = ""
+    _llms: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def llm(self, role: str) -> Any:
-        """An :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""
-        from detective.llm import LLMClient
+        """The :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""
+        client = self._llms.get(role)
+        if client is None:
+            from detective.llm import LLMClient
 
-        return LLMClient(self.settings.endpoint(role), services=self)
+            client = self._llms[role] = LLMClient(self.settings.endpoint(role), services=self)
+        return client
 
 
 _current: contextvars.ContextVar[RunServices | None] = contextvars.ContextVar("omni_detective_services", default=None)

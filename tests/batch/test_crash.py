@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from detective.testing import ChatServer
 
 WORKER = Path(__file__).with_name("crash_worker.py")
@@ -20,14 +22,38 @@ def _lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def test_kill_9_then_resume(tmp_path: Path, manifest: Path) -> None:
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie counts: it runs nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_kill_9_then_resume(tmp_path: Path, manifest: Path, processes: int) -> None:
     out = tmp_path / "out.jsonl"
     cache = tmp_path / "cache.sqlite"
     rng = random.Random(11)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with ChatServer(latency=0.05) as server:
-        args = [sys.executable, str(WORKER), str(manifest), str(out), server.url, str(cache)]
+        args = [sys.executable, str(WORKER), str(manifest), str(out), server.url, str(cache), str(processes)]
         kills = 0
+        orphans: list[int] = []
         for _ in range(4):
             before = _lines(out)
             proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -37,12 +63,21 @@ def test_kill_9_then_resume(tmp_path: Path, manifest: Path) -> None:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.25))
             if proc.poll() is None:
+                workers = _children(proc.pid)
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
+                orphans += workers
             proc.wait(timeout=30)
             assert proc.returncode in (-signal.SIGKILL, 0), proc.stderr.read().decode()[-2000:]
             proc.stderr.close()
         assert kills >= 2
+        # worker processes notice that their parent is gone and exit: nothing keeps running unsupervised
+        deadline = time.monotonic() + 10
+        while not all(_gone(pid) for pid in orphans) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(_gone(pid) for pid in orphans), f"worker processes outlived their parent: {orphans}"
+        if processes > 1:
+            assert orphans
         assert _lines(out) < 40 or kills < 4
         final = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr[-3000:]

@@ -200,3 +200,35 @@ def test_observers_of_a_round_run_concurrently(audio: MediaInfo) -> None:
 def test_unknown_tool_name_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="no tool named 'nope'"):
         Detective(tools=["nope"], offline=True)
+
+
+class Warming(ASRTool):
+    """An ASR fake whose prepare() records that it ran, and then waits (or fails) as told."""
+
+    def __init__(self, *, fail: bool = False, hang: bool = False) -> None:
+        self.fail = fail
+        self.hang = hang
+        self.started: list[str] = []
+        self.cancelled = False
+
+    async def prepare(self, media: MediaInfo) -> None:
+        self.started.append(media.source)
+        if self.fail:
+            raise RuntimeError("no model file")
+        if self.hang:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                self.cancelled = True
+                raise
+
+
+@pytest.mark.parametrize("mode", ["ok", "fail", "hang"])
+def test_tools_warm_up_while_the_planner_thinks(audio: MediaInfo, mode: str) -> None:
+    tool = Warming(fail=mode == "fail", hang=mode == "hang")
+    shots = ShotsTool()  # needs video: it does not apply to an audio clip, so it is not warmed up
+    det = Detective(tools=[tool, shots], planner="rule", captioner="evidence", offline=True)
+    result = run(det, audio)
+    assert tool.started == [audio.source]
+    assert result.usage.tool_calls["asr"] >= 1  # a failed or unfinished warm-up never stops the run
+    assert tool.cancelled == (mode == "hang")  # one still running when the run ends is cancelled
