@@ -128,6 +128,9 @@ def probe(source: str) -> MediaInfo:
     audio or video stream, and a clip of 0 seconds.
     """
     path = str(source)
+    quick = _probe_pcm_wav(path)
+    if quick is not None:
+        return quick
     container = _open(path)
     try:
         video = container.streams.video[0] if container.streams.video else None
@@ -167,6 +170,45 @@ def probe(source: str) -> MediaInfo:
         raise _fail(path, f"cannot be decoded, truncated or corrupt ({_reason(exc)})") from exc
     finally:
         container.close()
+
+
+_PCM_CODECS = {1: "pcm_u8", 2: "pcm_s16le", 3: "pcm_s24le", 4: "pcm_s32le"}
+
+
+def _probe_pcm_wav(path: str) -> MediaInfo | None:
+    """What :func:`probe` reports for a complete, non-empty PCM WAV file, read from its header without FFmpeg.
+
+    ``None`` for anything else (other codecs, a data chunk shorter than its header says, 0 frames): PyAV then
+    probes it and reports any problem.
+    """
+    if not path.lower().endswith(".wav"):
+        return None
+    try:
+        size = os.path.getsize(path)
+        with wave.open(path, "rb") as wav:
+            if wav.getcomptype() != "NONE" or wav.getsampwidth() not in _PCM_CODECS:
+                return None
+            frames, rate, channels = wav.getnframes(), wav.getframerate(), wav.getnchannels()
+            width = wav.getsampwidth()
+            wav.setpos(frames)  # the data chunk really holds every frame the header promises
+            data_end = wav._data_chunk.offset + wav._data_chunk.chunksize  # type: ignore[attr-defined]
+    except (wave.Error, EOFError, OSError, AttributeError):
+        return None
+    if frames <= 0 or rate <= 0 or channels <= 0 or data_end > size or frames * width * channels > size:
+        return None
+    micros = (frames * 1_000_000 + rate // 2) // rate  # FFmpeg's duration, rounded to microseconds like it
+    return MediaInfo(
+        source=path,
+        path=path,
+        duration=round(micros / 1_000_000, 6),
+        has_audio=True,
+        has_video=False,
+        container="wav",
+        size_bytes=size,
+        audio_sample_rate=rate,
+        audio_channels=channels,
+        audio_codec=_PCM_CODECS[width],
+    )
 
 
 DOWNLOAD_PREFIX = "omni-detective-"

@@ -360,3 +360,37 @@ def test_wav_files_the_fast_path_does_not_take_still_decode(tmp_path: Path) -> N
     truncated = tmp_path / "cut.wav"
     truncated.write_bytes(wav_bytes(np.zeros(SR))[:-1000])
     assert dmedia._pcm_wav(truncated, 0.0, None, SR) is None
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "width", "frames"),
+    [(16000, 1, 2, 8001), (44100, 2, 2, 44101), (8000, 1, 1, 799), (48000, 2, 3, 1)],
+)
+def test_pcm_wav_probe_reports_what_pyav_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rate: int, channels: int, width: int, frames: int
+) -> None:
+    import detective.media as dmedia
+
+    path = tmp_path / "clip.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(width)
+        wav.setframerate(rate)
+        wav.writeframes(bytes(frames * channels * width))
+    quick = probe(str(path))
+    assert dmedia._probe_pcm_wav(str(path)) == quick  # the header path answered
+    monkeypatch.setattr(dmedia, "_probe_pcm_wav", lambda _path: None)
+    assert probe(str(path)) == quick
+
+
+def test_a_truncated_wav_is_left_to_pyav(tmp_path: Path) -> None:
+    import detective.media as dmedia
+
+    path = tmp_path / "cut.wav"
+    path.write_bytes(wav_bytes(np.zeros(SR))[: 44 + 1000])
+    assert dmedia._probe_pcm_wav(str(path)) is None
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert dmedia._probe_pcm_wav(str(empty)) is None
+    with pytest.raises(MediaError, match="empty file"):
+        probe(str(empty))
