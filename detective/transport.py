@@ -74,7 +74,12 @@ class _Connection:
         self.idle_since = 0.0
 
     def usable(self, now: float, expiry: float) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing() and now - self.idle_since < expiry
+        # Bytes waiting on an idle connection (a server's "408 Request Timeout" before it hangs up, say) would be
+        # read as the reply to the next request: such a connection is not reused.
+        unread = len(getattr(self.reader, "_buffer", b""))
+        return (
+            not unread and not self.reader.at_eof() and not self.writer.is_closing() and now - self.idle_since < expiry
+        )
 
     def close(self) -> None:
         with suppress(Exception):

@@ -210,3 +210,22 @@ async def test_transport_rejects_other_schemes() -> None:
     with pytest.raises(httpx.UnsupportedProtocol):
         await transport.handle_async_request(httpx.Request("GET", "ftp://example.com/x"))
     await transport.aclose()
+
+
+async def test_a_connection_with_unsolicited_bytes_is_not_reused() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(ok(b'{"n": 1}'))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        # an idle-timeout reply nobody asked for; the connection stays open
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(1.0)
+
+    async with RawServer(handler) as server, LeanClient(timeout=5.0) as client:
+        assert (await client.post(server.url, content=b"x")).json() == {"n": 1}
+        await asyncio.sleep(0.2)
+        second = await client.post(server.url, content=b"x")
+        assert second.status_code == 200 and second.json() == {"n": 1}  # a fresh connection, not the stale 408
+        assert server.connections == 2
