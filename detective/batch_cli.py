@@ -99,9 +99,9 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @click.option(
     "--max-concurrent-requests",
     type=click.IntRange(1),
-    default=16,
-    show_default=True,
-    help="Concurrent requests per endpoint, over all clips.",
+    default=None,
+    help="Concurrent requests per endpoint, over all clips (default: 4 × --num_workers, so a clip's parallel "
+    "observers never wait on another clip's).",
 )
 @click.option(
     "--price-table",
@@ -134,7 +134,7 @@ def run(
     cache_path: Path | None,
     rpm: float | None,
     tpm: float | None,
-    max_concurrent_requests: int,
+    max_concurrent_requests: int | None,
     price_table: str | None,
     log_json: str | None,
     retries: int,
@@ -162,7 +162,9 @@ def run(
     cache = None
     if not no_cache:
         cache = SQLiteCache(cache_path or sidecar_path(output_path, ".cache.sqlite"))
-    limits = EndpointLimits(max_concurrent=max_concurrent_requests, requests_per_minute=rpm, tokens_per_minute=tpm)
+    limits = EndpointLimits(
+        max_concurrent=max_concurrent_requests or 4 * workers, requests_per_minute=rpm, tokens_per_minute=tpm
+    )
     tool_names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
 
     from detective.detective import Detective

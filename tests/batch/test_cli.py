@@ -87,7 +87,7 @@ def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, help
         assert server.stats.requests == calls
         assert len(helpers.read(out2)) == 6
 
-        # --no-cache calls again; a missing clip fails the run with exit code 1.
+        # --no-cache calls again, in two worker processes; a missing clip fails the run with exit code 1.
         records.append({"id": 99, "path": str(tmp_path / "missing.wav")})
         helpers.manifest(manifest, records)
         out3 = tmp_path / "third.jsonl"
@@ -101,12 +101,14 @@ def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, help
             "--captioner",
             "chat",
             "--no-cache",
+            "--processes",
+            "2",
         ]
         result = CliRunner().invoke(run, args)
         assert result.exit_code == 1
         assert server.stats.requests > calls
         assert not (tmp_path / "third.cache.sqlite").exists()
-        assert "missing.wav" in result.stderr and "1 failed" in result.stderr
+        assert "missing.wav" in result.stderr and "6 done, 1 failed" in result.stderr
         (entry,) = helpers.read(tmp_path / "third.errors.jsonl")
         assert entry["id"] == 99 and entry["error_type"] == "MediaError"
 
