@@ -1,15 +1,19 @@
 """Batch throughput against a loopback OpenAI-compatible server at a fixed latency per call.
 
-Compares the batch pipeline (asyncio, N clips in flight, several observers per round in parallel) with:
+Compares the batch pipeline (asyncio, N clips in flight, several observers per round in parallel, optionally
+split over worker processes) with:
 
 - the *ideal*: every clip takes exactly (calls on its critical path) x latency, ``in_flight`` clips at a time;
 - an upstream-style baseline (``benchmarks/upstream_baseline.py``): one tool call per turn, 10 turns, a final
   caption call, sequential within a clip, a thread pool of the same size, the sync openai client.
 
-The server runs in its own process so its work does not compete with the pipeline for the GIL.
+The server runs in its own process so its work does not compete with the pipeline for the GIL; it replies
+``latency`` after each request arrives (its ``server ms/reply`` column shows what it measured). Every run starts
+with cold media caches; each row is the median of ``--repeat`` runs, with the range of their wall times.
+``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call.
 
-    python benchmarks/pipeline.py                # 100 clips, 100 ms per call
-    python benchmarks/pipeline.py --clips 40 --latency 0.05
+    python benchmarks/pipeline.py                # 100 clips, 100 ms per call, 3 runs per row
+    python benchmarks/pipeline.py --clips 40 --latency 0.05 --repeat 1
 """
 
 from __future__ import annotations
