@@ -126,25 +126,22 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
         assert server.connections == 3
 
 
-async def test_a_body_cut_short_is_a_protocol_error() -> None:
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (ok(b'{"choices": [1, 2, 3]}')[:-8], "complete message body"),  # the body is cut short
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "not an HTTP reply"),  # not HTTP at all
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunked"),  # bad chunk size
+    ],
+)
+async def test_a_broken_reply_is_a_protocol_error(reply: bytes, message: str) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(ok(b'{"choices": [1, 2, 3]}')[:-8])
+        writer.write(reply)
         await writer.drain()
 
     async with RawServer(handler) as server, LeanClient(timeout=5.0) as client:
-        with pytest.raises(httpx.RemoteProtocolError, match="complete message body"):
-            await client.post(server.url, content=b"x")
-
-
-async def test_garbage_instead_of_http_is_a_protocol_error() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
-        await writer.drain()
-
-    async with RawServer(handler) as server, LeanClient(timeout=5.0) as client:
-        with pytest.raises(httpx.RemoteProtocolError, match="not an HTTP reply"):
+        with pytest.raises(httpx.RemoteProtocolError, match=message):
             await client.post(server.url, content=b"x")
 
 
