@@ -226,3 +226,54 @@ async def test_a_connection_with_unsolicited_bytes_is_not_reused() -> None:
         second = await client.post(server.url, content=b"x")
         assert second.status_code == 200 and second.json() == {"n": 1}  # a fresh connection, not the stale 408
         assert server.connections == 2
+
+
+async def test_https_is_verified_against_the_trusted_authorities(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await read_request(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return  # the client refused our certificate
+        writer.write(ok(b'{"tls": true}'))
+        await writer.drain()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_ctx)
+    url = f"https://localhost:{server.sockets[0].getsockname()[1]}/v1/chat/completions"
+    try:
+        trusting = ssl.create_default_context()
+        ca.configure_trust(trusting)
+        async with httpx.AsyncClient(transport=LeanTransport(verify=trusting)) as client:
+            assert (await client.post(url, content=b"x")).json() == {"tls": True}
+        # the default trust store (certifi, or SSL_CERT_FILE) does not know this authority: refused
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        async with LeanClient(timeout=5.0) as client:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.post(url, content=b"x")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_an_environment_proxy_sends_chat_calls_through_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detective import llm
+
+    settings = Settings.from_env(env={}, api_key="sk-test", base_url="https://api.example.com/v1")
+
+    async def connection(env: dict[str, str]) -> object:
+        for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return llm._client(settings.endpoint("planner"))
+
+    assert asyncio.run(connection({})).lean is not None
+    assert asyncio.run(connection({"HTTPS_PROXY": "http://proxy.internal:3128"})).lean is None
