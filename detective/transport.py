@@ -7,7 +7,8 @@ HTTP/1.1 directly on asyncio streams:
 
 - one write per request (head and body together) and one keep-alive connection pool per origin, taken and
   returned in O(1);
-- bodies read whole (``Content-Length``, chunked, or until close): chat replies are small and never streamed here;
+- bodies read whole (``Content-Length``, chunked, or until close): chat replies are small and never streamed here,
+  so the read timeout bounds the whole reply, not each read;
 - httpx's exceptions (``ConnectTimeout``, ``ReadTimeout``, ``ConnectError``, ``RemoteProtocolError`` ...), so the
   openai SDK maps failures exactly as with its default client;
 - a pooled connection that the server closed while idle is detected before reuse, and a request whose reused
