@@ -108,10 +108,7 @@ class ProcessPool:
     def _worker_gone(self, worker: _Worker, why: str) -> None:
         if not worker.alive:
             return
-        worker.alive = False
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(worker.conn.fileno())
-        worker.conn.close()
+        self._detach(worker)
         if worker.pending:
             log.warning("worker process lost", worker=worker.index, clips=len(worker.pending), why=why)
         for item, future in worker.pending.values():
@@ -119,14 +116,18 @@ class ProcessPool:
                 future.set_result(_lost(item, f"worker process {worker.index} was lost: {why}"))
         worker.pending.clear()
 
+    @staticmethod
+    def _detach(worker: _Worker) -> None:
+        """Stop listening to ``worker`` and close our end of its pipe (which ends it)."""
+        worker.alive = False
+        asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+        worker.conn.close()
+
     def close(self) -> None:
         """Stop the workers: closing their pipes ends them; any still running after 5 s is terminated."""
-        loop = asyncio.get_running_loop()
         for worker in self.workers:
             if worker.alive:
-                worker.alive = False
-                loop.remove_reader(worker.conn.fileno())
-                worker.conn.close()
+                self._detach(worker)
         for worker in self.workers:
             worker.process.join(timeout=5.0)
             if worker.process.is_alive():

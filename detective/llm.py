@@ -114,14 +114,14 @@ class EndpointLimits:
 #: pools keep that flat at high concurrency. The lean transport's pool is O(1), so it needs one client.
 CLIENT_SHARDS = 8
 #: Per event loop: (base URL, key, timeout) -> the endpoint's connections (one on the lean transport, else shards).
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], list[_Connection]]] = (
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], list[_EndpointClient]]] = (
     weakref.WeakKeyDictionary()
 )
 _next_shard = itertools.count()
 
 
 @dataclass
-class _Connection:
+class _EndpointClient:
     """An endpoint's openai client, plus what a chat call on the lean transport sends, built once."""
 
     sdk: openai.AsyncOpenAI
@@ -131,16 +131,16 @@ class _Connection:
     timeout: dict[str, float | None] = field(default_factory=dict)
 
 
-def _client(endpoint: Endpoint, shard: int = 0) -> _Connection:
+def _client(endpoint: Endpoint, shard: int = 0) -> _EndpointClient:
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
     cache_key = (endpoint.base_url, key_value, endpoint.timeout)
     conns = per_loop.get(cache_key)
     if conns is None:
         if lean_applies(endpoint.base_url):
-            conns = [_lean_connection(endpoint, key_value)]
+            conns = [_lean_endpoint_client(endpoint, key_value)]
         else:
-            conns = [_Connection(sdk=_new_client(endpoint, key_value, None)) for _ in range(CLIENT_SHARDS)]
+            conns = [_EndpointClient(sdk=_new_client(endpoint, key_value, None)) for _ in range(CLIENT_SHARDS)]
         per_loop[cache_key] = conns
     return conns[shard % len(conns)]
 
@@ -155,12 +155,12 @@ def _new_client(endpoint: Endpoint, key_value: str, http_client: httpx.AsyncClie
     )
 
 
-def _lean_connection(endpoint: Endpoint, key_value: str) -> _Connection:
+def _lean_endpoint_client(endpoint: Endpoint, key_value: str) -> _EndpointClient:
     lean = LeanClient(timeout=endpoint.timeout)
     sdk = _new_client(endpoint, key_value, lean)
     headers = {k: v for k, v in sdk.default_headers.items() if isinstance(v, str)}  # the SDK's, unset ones omitted
     headers["Authorization"] = f"Bearer {key_value or 'missing'}"
-    return _Connection(
+    return _EndpointClient(
         sdk=sdk,
         lean=lean,
         url=httpx.URL(str(sdk.base_url).rstrip("/") + "/chat/completions"),
@@ -169,7 +169,7 @@ def _lean_connection(endpoint: Endpoint, key_value: str) -> _Connection:
     )
 
 
-async def _post_chat(conn: _Connection, data: bytes) -> httpx.Response:
+async def _post_chat(conn: _EndpointClient, data: bytes) -> httpx.Response:
     """POST a chat request body; failures raise the openai SDK's exceptions, as ``AsyncOpenAI.post`` does.
 
     On the lean transport the request is built here, once-built URL and headers reused: the SDK's per-request

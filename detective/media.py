@@ -305,9 +305,7 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
         origin = _origin(container)
         if start > 0:
             container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
-        # Audio already mono at ``sr`` (most speech datasets) is converted with numpy; building a resampler costs
-        # more than decoding a short clip.
-        resampler = None if _direct_scale(stream.codec_context, sr) else av.AudioResampler("flt", "mono", sr)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
         position: float | None = None  # clip time of the next sample to be produced
         for frame in _decode(container, stream, path):
             if position is None:
@@ -317,45 +315,17 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
                 if gap > 0:
                     yield np.zeros(gap, dtype=np.float32)
                     position = start + gap / sr
-            scale = _direct_scale(frame, sr) if resampler is None else None
-            if scale is None and resampler is None:  # the format changed mid-stream
-                resampler = av.AudioResampler("flt", "mono", sr)
-            pieces = (
-                [_scaled_samples(frame, scale)]
-                if scale is not None
-                else [out.to_ndarray().reshape(-1).astype(np.float32, copy=False) for out in resampler.resample(frame)]
-            )
-            for samples in pieces:
+            for out in resampler.resample(frame):
+                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                 skip = round((start - position) * sr) if position < start else 0
                 position += samples.size / sr
                 if skip >= samples.size:
                     continue
                 yield samples[skip:]
-        for out in resampler.resample(None) if resampler is not None else []:
+        for out in resampler.resample(None):
             yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
     finally:
         container.close()
-
-
-#: Sample formats numpy converts exactly as libswresample does: the factor to float in [-1, 1].
-_SCALES = {"s16": 1.0 / 32768, "s16p": 1.0 / 32768, "s32": 1.0 / 2147483648, "s32p": 1.0 / 2147483648}
-_SCALES |= {"flt": 1.0, "fltp": 1.0, "dbl": 1.0, "dblp": 1.0}
-
-
-def _direct_scale(audio: Any, sr: int) -> float | None:
-    """The factor converting ``audio`` (a frame or codec context) to float samples, if it is mono at ``sr``."""
-    fmt = getattr(audio, "format", None)
-    layout = getattr(audio, "layout", None)
-    if fmt is None or layout is None or audio.sample_rate != sr or layout.nb_channels != 1:
-        return None
-    return _SCALES.get(fmt.name)
-
-
-def _scaled_samples(frame: Any, scale: float) -> np.ndarray:
-    samples = frame.to_ndarray().reshape(-1)
-    if samples.dtype == np.float32 and scale == 1.0:
-        return samples
-    return samples.astype(np.float32) * np.float32(scale) if scale != 1.0 else samples.astype(np.float32)
 
 
 def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:

@@ -111,22 +111,29 @@ class ToolSpec(BaseModel):
     version: str = "0"
 
 
-class Query(BaseModel):
-    """One probe of the clip: a tool, its arguments (a question for LLM observers) and an optional span."""
+class _Derived(BaseModel):
+    """A frozen model whose ``functools.cached_property`` values are computed afresh for every copy."""
 
     model_config = ConfigDict(frozen=True)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy with ``update`` applied; cached properties are dropped so the copy computes its own."""
+        copy = super().model_copy(update=update, deep=deep)
+        for klass in type(self).__mro__:
+            for name, value in vars(klass).items():
+                if isinstance(value, functools.cached_property):
+                    copy.__dict__.pop(name, None)
+        return copy
+
+
+class Query(_Derived):
+    """One probe of the clip: a tool, its arguments (a question for LLM observers) and an optional span."""
 
     tool: str
     question: str | None = None
     span: TimeSpan | None = None
     arguments: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = Field(default=None, description="Why the planner asked; not sent to the observer.")
-
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Query:
-        """A copy with ``update`` applied; the cached ``key`` is computed afresh for it."""
-        copy = super().model_copy(update=update, deep=deep)
-        copy.__dict__.pop("key", None)
-        return copy
 
     @functools.cached_property
     def key(self) -> str:
@@ -140,10 +147,8 @@ class Query(BaseModel):
         return hashlib.sha1(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-class Observation(BaseModel):
+class Observation(_Derived):
     """What one observer reported for one query. Immutable: change one with ``model_copy(update=...)``."""
-
-    model_config = ConfigDict(frozen=True)
 
     tool: str
     kind: ObservationKind
@@ -153,13 +158,6 @@ class Observation(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     query_key: str | None = None
     round: int | None = None
-
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Observation:
-        """A copy with ``update`` applied; the cached ``words`` and ``key`` are computed afresh for it."""
-        copy = super().model_copy(update=update, deep=deep)
-        copy.__dict__.pop("words", None)
-        copy.__dict__.pop("key", None)
-        return copy
 
     @functools.cached_property
     def words(self) -> str:

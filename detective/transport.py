@@ -280,8 +280,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
                     size_line = await reader.readuntil(b"\r\n")
                     size = int(size_line.split(b";", 1)[0].strip(), 16)
                     if size == 0:
-                        while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                            pass
+                        line = await reader.readuntil(b"\r\n")
+                        while line != b"\r\n":  # trailer fields, not kept
+                            line = await reader.readuntil(b"\r\n")
                         return b"".join(chunks), True
                     chunks.append(await reader.readexactly(size))
                     await reader.readexactly(2)

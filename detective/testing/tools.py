@@ -27,18 +27,23 @@ class ListenTool(Tool):
     role: ClassVar[str] = "observer"
     max_seconds: ClassVar[float] = 30.0
 
+    def _heard(self, media: MediaInfo, query: Query | None) -> tuple[float, float]:
+        """The seconds sent for ``query`` (``None``: a question without a span): at most ``max_seconds``."""
+        start = query.span.start if query and query.span else 0.0
+        end = query.span.end if query and query.span else media.duration
+        return start, min(end, start + self.max_seconds)
+
     async def prepare(self, media: MediaInfo) -> None:
         """Encode the audio a question without a span is about, while the planner thinks."""
         from detective.media import awav_data_url
 
-        await awav_data_url(media.path or media.source, 0.0, min(media.duration, self.max_seconds))
+        await awav_data_url(media.path or media.source, *self._heard(media, None))
 
     async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
         """Send the audio and the question; the answer is one description."""
         from detective.media import awav_data_url
 
-        start = query.span.start if query.span else 0.0
-        end = min(query.span.end if query.span else media.duration, start + self.max_seconds)
+        start, end = self._heard(media, query)
         data_url = await awav_data_url(media.path or media.source, start, end)
         if data_url is None:
             raise ToolError(f"{self.name}: {media.source} has no audio between {start}s and {end}s")

@@ -59,26 +59,22 @@ class Repeater(Planner):
         )
 
 
-def test_stop_rule_max_rounds(audio: MediaInfo) -> None:
-    result = run(
-        Detective(tools=[EchoTool()], planner=Repeater(), captioner="evidence", max_rounds=3, offline=True), audio
+def run_repeater(audio: MediaInfo, tool: Tool, max_rounds: int, budget: Budget | None = None):
+    """A run of the never-finishing planner asking ``tool``, bounded by ``max_rounds`` and ``budget``."""
+    detective = Detective(
+        tools=[tool], planner=Repeater(), captioner="evidence", max_rounds=max_rounds, budget=budget, offline=True
     )
+    return run(detective, audio)
+
+
+def test_stop_rule_max_rounds(audio: MediaInfo) -> None:
+    result = run_repeater(audio, EchoTool(), 3)
     assert result.stop_reason == "max_rounds (3) reached"
     assert len(result.rounds) == 3
 
 
 def test_stop_rule_budget_calls(audio: MediaInfo) -> None:
-    result = run(
-        Detective(
-            tools=[EchoTool()],
-            planner=Repeater(),
-            captioner="evidence",
-            max_rounds=50,
-            budget=Budget(max_calls=4),
-            offline=True,
-        ),
-        audio,
-    )
+    result = run_repeater(audio, EchoTool(), 50, Budget(max_calls=4))
     assert result.stop_reason == "budget: 4 calls spent"
     assert result.usage.observer_calls == 4
 
@@ -89,17 +85,7 @@ def test_stop_rule_budget_seconds(audio: MediaInfo) -> None:
             await asyncio.sleep(0.05)
             return await super().observe(media, query)
 
-    result = run(
-        Detective(
-            tools=[Slow()],
-            planner=Repeater(),
-            captioner="evidence",
-            max_rounds=500,
-            budget=Budget(max_seconds=0.3),
-            offline=True,
-        ),
-        audio,
-    )
+    result = run_repeater(audio, Slow(), 500, Budget(max_seconds=0.3))
     assert result.stop_reason == "budget: 0.3 s spent"
     assert 2 <= len(result.rounds) <= 8
 
@@ -112,17 +98,7 @@ def test_stop_rule_budget_tokens(audio: MediaInfo) -> None:
             current_services().usage.add_model("m", 600, 400)
             return await super().observe(media, query)
 
-    result = run(
-        Detective(
-            tools=[Spender()],
-            planner=Repeater(),
-            captioner="evidence",
-            max_rounds=50,
-            budget=Budget(max_tokens=2500),
-            offline=True,
-        ),
-        audio,
-    )
+    result = run_repeater(audio, Spender(), 50, Budget(max_tokens=2500))
     assert result.stop_reason == "budget: 2500 tokens spent"
     assert result.usage.total_tokens == 3000
 

@@ -67,10 +67,17 @@ class AudioLLMTool(Tool):
         """Encode the whole clip's audio chunks (clips of up to two chunks) while the planner thinks."""
         if not media.has_audio or (_remote_format(media) and media.duration <= self.max_chunk_seconds):
             return
-        chunks = dmedia.audio_chunks(media.duration, self.max_chunk_seconds)
+        chunks = self._chunks(TimeSpan(start=0.0, end=media.duration))
         if len(chunks) <= 2:
             for chunk in chunks:
                 await dmedia.awav_data_url(media.path or media.source, chunk.start, chunk.end, SAMPLE_RATE)
+
+    def _chunks(self, span: TimeSpan) -> list[TimeSpan]:
+        """``span`` cut into the equal chunks of at most ``max_chunk_seconds`` that are sent one per request."""
+        return [
+            TimeSpan(start=span.start + c.start, end=span.start + c.end)
+            for c in dmedia.audio_chunks(span.duration, self.max_chunk_seconds)
+        ] or [span]
 
     async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
         """One ``description`` observation per chunk of the asked span."""
@@ -83,10 +90,7 @@ class AudioLLMTool(Tool):
         if not asked and _remote_format(media) and media.duration <= self.max_chunk_seconds:
             audio = {"data": media.source, "format": _remote_format(media)}
             return [await self._ask(client, media, question, span, audio, 0, 1)]
-        chunks = [
-            TimeSpan(start=span.start + c.start, end=span.start + c.end)
-            for c in dmedia.audio_chunks(span.duration, self.max_chunk_seconds)
-        ] or [span]
+        chunks = self._chunks(span)
         return list(
             await asyncio.gather(
                 *(self._ask_span(client, media, question, chunk, i, len(chunks)) for i, chunk in enumerate(chunks))
