@@ -297,6 +297,8 @@ def build_record(item: Item, result: Any, caption_field: str, prices: dict[str, 
     record["usage"] = usage
     record["provenance"] = {**result.provenance.model_dump(mode="json"), "record_key": item.key}
     record["stop_reason"] = result.stop_reason
+    if getattr(result, "grounding", None) is not None:
+        record["grounding"] = result.grounding.model_dump(mode="json")
     if getattr(result, "notes", None):
         record["notes"] = list(result.notes)
     return record

@@ -118,6 +118,9 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress line on standard error (default: on a TTY).")
+@click.option(
+    "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
+)
 def run(
     input_path: Path,
     output_path: Path,
@@ -139,6 +142,7 @@ def run(
     log_json: str | None,
     retries: int,
     progress: bool | None,
+    strict_grounding: bool,
 ) -> None:
     """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
 
@@ -178,6 +182,7 @@ def run(
             "offline": offline,
             "cache": cache,
             "limits": limits,
+            "captioner_options": {"strict_grounding": True} if strict_grounding else None,
         }
         if max_rounds is not None:
             kwargs["max_rounds"] = max_rounds

@@ -9,8 +9,9 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from detective.crosscheck import CrossCheck, cross_check
 from detective.models import Caption, Evidence, MediaInfo
 
 
@@ -23,6 +24,14 @@ class CaptionJob(BaseModel):
     evidence: Evidence
     trajectory: list[dict[str, Any]] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict, description="Captioner options from the caller.")
+    _checks: CrossCheck | None = PrivateAttr(default=None)
+
+    @property
+    def checks(self) -> CrossCheck:
+        """The board settled by the core's cross-check engine (computed once): every captioner writes from it."""
+        if self._checks is None:
+            self._checks = cross_check(self.evidence)
+        return self._checks
 
 
 class CaptionOutput(BaseModel):

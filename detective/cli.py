@@ -49,6 +49,9 @@ def cli(log_json: str | None, log_level: str | None) -> None:
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
 @click.option("--max-rounds", type=int, default=6, show_default=True, help="Rounds of plan → query → observe.")
 @click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")
+@click.option(
+    "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
+)
 def caption(
     source: str,
     as_json: bool,
@@ -59,12 +62,19 @@ def caption(
     captioner: str | None,
     max_rounds: int,
     no_prompt: bool,
+    strict_grounding: bool,
 ) -> None:
     """Caption one clip (a local file or a URL) and print the Markdown caption."""
+    from detective.coverage import NoEvidenceError
     from detective.detective import Detective
     from detective.llm import LLMError
     from detective.media import MediaError
 
+    options: dict[str, bool] = {}
+    if no_prompt:
+        options["no_prompt"] = True
+    if strict_grounding:
+        options["strict_grounding"] = True
     try:
         detective = Detective(
             tools=tools.split(",") if tools else None,
@@ -73,9 +83,11 @@ def caption(
             max_rounds=max_rounds,
             offline=offline,
             mode=mode,
-            captioner_options={"no_prompt": True} if no_prompt else None,
+            captioner_options=options or None,
         )
         result = detective.run(source)
+    except NoEvidenceError as exc:
+        raise click.ClickException(str(exc)) from exc
     except (MediaError, LLMError, KeyError, ValueError) as exc:
         raise click.ClickException(f"{source}: {exc}") from exc
     if as_json:

@@ -13,6 +13,7 @@ import structlog
 
 from detective.captioning import Captioner, CaptionJob
 from detective.graph import graph
+from detective.grounding import caption_texts, measure
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
 from detective.planning import Planner
@@ -224,6 +225,12 @@ class Detective:
             provenance.prompt_hashes["captioner"] = state["caption_prompt_hash"]
         notes = list(state.get("notes", []))
         notes += [f"observer failed: {f.error}" for f in evidence.failures]
+        grounding = None
+        if self.mode != "direct":
+            grounding = measure(caption_texts(state["caption_markdown"]), evidence, media)
+            if grounding.ungrounded:
+                listed = ", ".join(f"“{c}”" for c in grounding.ungrounded[:20])
+                notes.append(f"claims no observation reports (grounding {grounding.score:.2f}): {listed}")
         structlog.contextvars.unbind_contextvars("clip", "round", "tool")
         return RunResult(
             media=media,
@@ -236,6 +243,7 @@ class Detective:
             usage=services.usage,
             provenance=provenance,
             notes=notes,
+            grounding=grounding,
         )
 
 

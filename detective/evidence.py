@@ -1,31 +1,37 @@
-"""The evidence board: merge observations, drop duplicates, note agreements and contradictions between sources.
+"""The evidence board: merge observations, drop duplicates, record coverage, note agreements and contradictions.
 
-Cross-checking compares *key terms* (names and numbers) of observations from different tools whose spans overlap:
-the same term on both sides is an agreement; two terms that are close but not equal ("Jon Smyth" heard, "John
-Smith" on screen) are a contradiction. Speech reported during a span another tool calls silence is a
-contradiction too. The planner re-checks contradictions; the captioner resolves them.
+Comparing observations is the work of :mod:`detective.crosscheck` (the one cross-check engine): the same term on
+both sides is an agreement; two terms that are close but not equal ("Jon Smyth" heard, "John Smith" on screen) are
+a contradiction; speech over measured silence is a contradiction too. The planner re-checks contradictions; the
+captioner writes from :func:`detective.crosscheck.cross_check`.
+
+A re-check (a tool run again over time it already examined) never adds findings of its own kind on its own: its
+speech confirms, corrects or lowers the confidence of what the first pass heard there, and speech the first pass
+did not hear is kept on the board marked ``unconfirmed``, which captioners leave out.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
-from detective.models import Evidence, Observation, Relation, TimeSpan, ToolFailure
+from detective.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
+from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure
 
-#: Observations of these kinds carry words that can be cross-checked.
-WORDY_KINDS = {"text", "speech", "description"}
-#: Spans closer than this (seconds) count as overlapping when cross-checking.
-OVERLAP_TOLERANCE = 0.5
-#: Minimum similarity for two different terms to be "the same thing, told differently".
-SIMILAR = 0.6
+__all__ = [
+    "OVERLAP_TOLERANCE",
+    "WORDY_KINDS",
+    "EvidenceUpdate",
+    "compare",
+    "digest",
+    "key_terms",
+    "merge",
+    "reduce_evidence",
+]
 
-_NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
-_NAME = re.compile(r"\b[A-Z][A-Za-z'’-]+(?:\s+[A-Z][A-Za-z'’-]+)*\b")
-_STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "it", "this", "that", "i", "we", "you"}
+#: Spelling similarity at or above which a re-check confirms what the first pass heard (punctuation aside).
+CONFIRMS = 0.95
 
 
 class EvidenceUpdate(BaseModel):
@@ -34,80 +40,7 @@ class EvidenceUpdate(BaseModel):
     observations: list[Observation] = Field(default_factory=list)
     failures: list[ToolFailure] = Field(default_factory=list)
     answered: list[str] = Field(default_factory=list)
-
-
-def key_terms(text: str) -> dict[str, str]:
-    """Names (runs of capitalised words) and numbers in ``text``: lower-cased term to its form in the text."""
-    terms = {m.group(0): m.group(0) for m in _NUMBER.finditer(text)}
-    for match in _NAME.finditer(text):
-        words = [w for w in match.group(0).split() if w.lower() not in _STOP]
-        if words:
-            terms[" ".join(words)] = " ".join(words)
-    return {t.lower(): original for t, original in terms.items()}
-
-
-def _similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b).ratio()
-
-
-def compare(a: Observation, b: Observation) -> list[Relation]:
-    """Agreements and contradictions between two observations of different tools (none when spans are apart)."""
-    if a.tool == b.tool:
-        return []
-    if a.span is not None and b.span is not None and not a.span.overlaps(b.span, OVERLAP_TOLERANCE):
-        return []
-    span = _joint_span(a.span, b.span)
-    relations: list[Relation] = []
-    silence = {a.kind, b.kind} == {"speech", "sound_event"}
-    if silence:
-        event = a if a.kind == "sound_event" else b
-        speech = b if event is a else a
-        label = str(event.payload.get("label", event.content)).lower()
-        if label == "silence" and speech.span and event.span and speech.span.overlap(event.span) >= 0.5:
-            relations.append(_relation("contradiction", speech, event, span, speech.content, "silence"))
-        return relations
-    if a.kind not in WORDY_KINDS or b.kind not in WORDY_KINDS:
-        return relations
-    terms_a, terms_b = key_terms(a.content), key_terms(b.content)
-    for term in sorted(terms_a):
-        if not terms_b:
-            break
-        best = max(terms_b, key=lambda t: _similarity(term, t))
-        score = _similarity(term, best)
-        if term == best:
-            relations.append(_relation("agreement", a, b, span, terms_a[term], terms_b[best]))
-        elif score >= SIMILAR and _comparable(term, best):
-            relations.append(_relation("contradiction", a, b, span, terms_a[term], terms_b[best]))
-    return relations
-
-
-def _comparable(x: str, y: str) -> bool:
-    """Numbers compare with numbers, names with names; a name is never 'contradicted' by a longer phrase."""
-    if x.replace(".", "").isdigit() != y.replace(".", "").isdigit():
-        return False
-    return abs(len(x.split()) - len(y.split())) == 0 and x not in y and y not in x
-
-
-def _joint_span(a: TimeSpan | None, b: TimeSpan | None) -> TimeSpan | None:
-    if a is None or b is None:
-        return a or b
-    return TimeSpan(
-        start=max(a.start, b.start) if a.overlap(b) else min(a.start, b.start),
-        end=min(a.end, b.end) if a.overlap(b) else max(a.end, b.end),
-    )
-
-
-def _relation(kind: str, a: Observation, b: Observation, span: TimeSpan | None, sa: str, sb: str) -> Relation:
-    return Relation(
-        kind=kind,
-        a=a.key,
-        b=b.key,
-        tools=(a.tool, b.tool),
-        span=span,
-        a_says=sa,
-        b_says=sb,  # type: ignore[arg-type]
-        note=f"{a.tool} ({a.kind}) says {sa!r}; {b.tool} ({b.kind}) says {sb!r}",
-    )
+    coverage: list[Coverage] = Field(default_factory=list)
 
 
 def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) -> Evidence:
@@ -121,10 +54,16 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
         contradictions=list(evidence.contradictions),
         failures=list(evidence.failures),
         answered=list(evidence.answered),
+        coverage=list(evidence.coverage),
     )
+    rechecks = _rechecks(board.coverage, update.coverage)
     index = {o.key: i for i, o in enumerate(board.observations)}
     added: list[Observation] = []
     for obs in update.observations:
+        if obs.kind == "speech" and obs.query_key in rechecks:
+            obs = _reconcile(board, index, obs)
+            if obs is None:
+                continue
         existing = index.get(obs.key)
         if existing is None:
             existing = _same_finding(board.observations, obs)
@@ -145,15 +84,114 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
                 continue
             for rel in compare(other, new):
                 ident = (rel.kind, rel.a, rel.b, rel.a_says, rel.b_says)
-                if ident in seen:
+                if ident in seen or (rel.kind, rel.b, rel.a, rel.b_says, rel.a_says) in seen:
                     continue
                 seen.add(ident)
                 (board.agreements if rel.kind == "agreement" else board.contradictions).append(rel)
     board.failures.extend(update.failures)
+    board.coverage.extend(update.coverage)
     for key in update.answered:
         if key not in board.answered:
             board.answered.append(key)
     return board
+
+
+def _rechecks(before: list[Coverage], new: list[Coverage]) -> set[str]:
+    """Query keys of the new runs that re-examine time their tool already examined successfully."""
+    keys = set()
+    for run in new:
+        for old in before:
+            if old.tool != run.tool or not old.ok or old.query_key == run.query_key:
+                continue
+            if old.span is None or (
+                run.span is not None and old.span.start - 0.05 <= run.span.start and run.span.end <= old.span.end + 0.05
+            ):
+                keys.add(run.query_key)
+                break
+    return keys
+
+
+def _reconcile(board: Evidence, index: dict[str, int], heard: Observation) -> Observation | None:
+    """Fold a re-check's speech into what the first pass heard there; ``None`` when nothing new remains.
+
+    - the same words: the first pass is confirmed (its confidence rises to the re-check's);
+    - other words, heard more confidently: the first pass is corrected (its words inside the span replaced);
+    - other words, less confidently: the first pass keeps its words at the lower confidence of the two;
+    - nothing heard there before: the re-check's words are kept marked ``unconfirmed`` (never a new turn).
+    """
+    if heard.span is None:
+        return heard
+    firsts = [
+        i
+        for i, o in enumerate(board.observations)
+        if o.kind == "speech"
+        and o.tool == heard.tool
+        and o.span is not None
+        and o.span.overlaps(heard.span, 0.05)
+        and not o.payload.get("unconfirmed")
+    ]
+    if not firsts:
+        payload = {**heard.payload, "unconfirmed": True}
+        return heard.model_copy(update={"payload": payload, "confidence": min(heard.confidence or 0.0, 0.3)})
+    heard_words = norm(heard.content)
+    for i in firsts:
+        first = board.observations[i]
+        before = first.key
+        inside = _words_within(first, heard.span)
+        if similarity(inside, heard_words, sound=False) >= CONFIRMS:
+            updated = first.model_copy(
+                update={
+                    "confidence": max(first.confidence or 0.0, heard.confidence or 0.0),
+                    "payload": {**first.payload, "confirmed_by": [*first.payload.get("confirmed_by", []), heard.key]},
+                }
+            )
+        elif (heard.confidence or 0.0) > (first.confidence or 0.0):
+            updated = _replace_words(first, heard)
+        else:
+            updated = first.model_copy(update={"confidence": min(first.confidence or 0.0, heard.confidence or 0.0)})
+        board.observations[i] = updated
+        index[updated.key] = i
+        if updated.key != before:
+            _rename(board, before, updated.key)
+    return None
+
+
+def _words_within(obs: Observation, span: TimeSpan) -> str:
+    words = obs.payload.get("words")
+    if not isinstance(words, list) or not words:
+        return norm(obs.content)
+    inside = [
+        str(w.get("word", ""))
+        for w in words
+        if isinstance(w, dict)
+        and span.start - 0.1 <= float(w.get("start", -1))
+        and float(w.get("end", 1e9)) <= span.end + 0.1
+    ]
+    return norm(" ".join(inside))
+
+
+def _replace_words(first: Observation, heard: Observation) -> Observation:
+    """``first`` with its words inside ``heard``'s span replaced by the re-check's words."""
+    assert heard.span is not None
+    old = [w for w in first.payload.get("words") or [] if isinstance(w, dict)]
+    new = [w for w in heard.payload.get("words") or [] if isinstance(w, dict)]
+    if not old or not new:
+        content = heard.content if heard.span.overlap(first.span or heard.span) else first.content
+        return first.model_copy(update={"content": content, "confidence": heard.confidence})
+    kept = [w for w in old if not (heard.span.start <= float(w["start"]) and float(w["end"]) <= heard.span.end)]
+    words = sorted(
+        kept
+        + [
+            w
+            for w in new
+            if first.span is None
+            or first.span.overlaps(TimeSpan(start=float(w["start"]), end=max(float(w["start"]), float(w["end"]))))
+        ],
+        key=lambda w: float(w["start"]),
+    )
+    content = " ".join(str(w["word"]).strip() for w in words)
+    payload = {**first.payload, "words": words, "corrected_by": [*first.payload.get("corrected_by", []), heard.key]}
+    return first.model_copy(update={"content": content, "payload": payload, "confidence": heard.confidence})
 
 
 def _same_finding(observations: list[Observation], obs: Observation) -> int | None:

@@ -21,8 +21,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from detective.captioning import CaptionJob
+from detective.coverage import NoEvidenceError, unexamined_modalities
 from detective.evidence import EvidenceUpdate
-from detective.models import Evidence, Observation, Query, RoundRecord, ToolFailure
+from detective.models import Coverage, Evidence, Observation, Query, RoundRecord, ToolFailure
 from detective.planning import PlanInput
 from detective.state import (
     Budget,
@@ -164,18 +165,26 @@ async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict
             error = f"{tool.name} on {media.source}: no answer within {ctx.observer_timeout:.0f} s"
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)
-        return {"evidence": EvidenceUpdate(failures=[failure], answered=[q.key])}
+        missed = Coverage(
+            tool=tool.name, query_key=q.key, modalities=tuple(tool.modalities), span=q.span, ok=False, error=error
+        )
+        return {"evidence": EvidenceUpdate(failures=[failure], answered=[q.key], coverage=[missed])}
     stamped = [
         o.model_copy(update={"query_key": q.key, "round": rnd, "tool": o.tool or tool.name}) for o in observations
     ]
+    examined = tool.coverage(media, q, stamped).model_copy(update={"round": rnd, "query_key": q.key})
     log.info("observed", observations=len(stamped))
-    return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key])}
+    return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key], coverage=[examined])}
 
 
 async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
     """Hand the evidence to the captioner; the planner first closes its conversation."""
     ctx = runtime.context
     evidence = state.get("evidence") or Evidence()
+    media = state["media"]
+    missing = unexamined_modalities(media, evidence, [t.modalities for t in applicable_tools(state, ctx)])
+    if missing:
+        raise NoEvidenceError(_no_evidence(media.source, missing, evidence))
     trajectory = list(state.get("trajectory", []))
     conclude = getattr(ctx.planner, "conclude", None)
     if conclude is not None:
@@ -203,6 +212,12 @@ async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveContext]) 
         "caption_prompt_hash": out.prompt_hash,
         "stop_reason": state.get("stop_reason") or "finished",
     }
+
+
+def _no_evidence(source: str, missing: list[str], evidence: Evidence) -> str:
+    """The error of a clip no observer could examine: which modality, and why each observer failed."""
+    causes = "; ".join(dict.fromkeys(f.error for f in evidence.failures)) or "no observer was asked"
+    return f"{source}: no observer succeeded on its {' and '.join(missing)}, so there is nothing to caption ({causes})"
 
 
 def build_graph() -> StateGraph:

@@ -193,6 +193,30 @@ class ToolFailure(BaseModel):
     round: int | None = None
 
 
+#: What a tool can vouch for when it finds nothing: ``text`` (OCR read no text), ``speech`` (ASR heard no words),
+#: ``sound`` (signal analysis measured the level, so silence is silence), ``shots`` (the cut detector ran).
+Aspect = Literal["shots", "text", "speech", "sound", "speakers", "objects", "faces", "sound_classes"]
+
+
+class Coverage(BaseModel):
+    """What one observer run examined: which tool, modalities and aspects, over which span, and whether it worked.
+
+    Absence ("no on-screen text was read") may be stated only over spans a successful run covered for that aspect.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    query_key: str
+    modalities: tuple[Modality, ...] = ()
+    aspects: tuple[Aspect, ...] = Field(default=(), description="What a run that finds nothing rules out.")
+    span: TimeSpan | None = Field(default=None, description="The clip time examined (None: the whole clip).")
+    detail: str = Field(default="", description='How it was examined, for the caption ("OCR at 1 frame/s").')
+    ok: bool = True
+    error: str = ""
+    round: int | None = None
+
+
 class Evidence(BaseModel):
     """The board of observations for a clip, deduplicated, with agreements and contradictions noted."""
 
@@ -201,6 +225,7 @@ class Evidence(BaseModel):
     contradictions: list[Relation] = Field(default_factory=list)
     failures: list[ToolFailure] = Field(default_factory=list)
     answered: list[str] = Field(default_factory=list, description="Keys of the queries already run.")
+    coverage: list[Coverage] = Field(default_factory=list, description="What each observer run examined.")
 
     def by_tool(self, tool: str) -> list[Observation]:
         """Observations reported by ``tool``, in time order."""
@@ -216,11 +241,21 @@ class Evidence(BaseModel):
 # --- Caption ---------------------------------------------------------------------------------------------
 
 
+class GroundedSentence(BaseModel):
+    """One sentence of a caption and the keys of the observations it rests on."""
+
+    text: str
+    sources: list[str] = Field(default_factory=list)
+
+
 class StorylineSegment(BaseModel):
     """One ``<start> - <end>`` paragraph of the storyline."""
 
     span: TimeSpan
     text: str
+    sentences: list[GroundedSentence] = Field(
+        default_factory=list, description="The paragraph's sentences with the observations each rests on."
+    )
 
 
 class TextElement(BaseModel):
@@ -228,6 +263,7 @@ class TextElement(BaseModel):
 
     text: str
     appearance: str = ""
+    sources: list[str] = Field(default_factory=list, description="Keys of the observations it rests on.")
 
 
 class VisibleTextSpan(BaseModel):
@@ -251,6 +287,7 @@ class TranscriptSegment(BaseModel):
     speaker: str
     state: str = ""
     content: str
+    sources: list[str] = Field(default_factory=list, description="Keys of the observations it rests on.")
 
 
 class CaptionSection(BaseModel):
@@ -272,6 +309,33 @@ class Caption(BaseModel):
     speakers: list[SpeakerProfile] = Field(default_factory=list)
     transcript: list[TranscriptSegment] = Field(default_factory=list)
     sections: list[CaptionSection] = Field(default_factory=list)
+    no_text: str | None = Field(
+        default=None, description="What an empty Visible Text section says (how text was, or was not, examined)."
+    )
+    no_speech: str | None = Field(
+        default=None, description="What an empty transcript says (how speech was, or was not, examined)."
+    )
+
+    def without_sources(self) -> Caption:
+        """A copy without the grounding of its items (what the Markdown carries): for round-trip comparisons."""
+        data = self.model_dump()
+        for seg in data["storyline"]:
+            seg["sentences"] = []
+        for group in data["visible_text"] or []:
+            for element in group["elements"]:
+                element["sources"] = []
+        for turn in data["transcript"]:
+            turn["sources"] = []
+        return Caption.model_validate(data)
+
+
+class Grounding(BaseModel):
+    """How much of a caption rests on the evidence: names, numbers and quoted words found in an observation."""
+
+    score: float = Field(ge=0.0, le=1.0, description="Share of the caption's claims found in an observation.")
+    claims: int = 0
+    grounded: int = 0
+    ungrounded: list[str] = Field(default_factory=list, description="Claims no observation reports.")
 
 
 # --- Results ---------------------------------------------------------------------------------------------
@@ -385,3 +449,4 @@ class RunResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     provenance: Provenance
     notes: list[str] = Field(default_factory=list, description="Warnings a user should see (e.g. fallbacks).")
+    grounding: Grounding | None = None

@@ -73,6 +73,7 @@ class ClipReport:
     notes: list[str] = field(default_factory=list)
     media: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    grounding: dict[str, Any] = field(default_factory=dict)
 
     def timeline_items(self) -> dict[str, list[tuple[TimeSpan, str, str]]]:
         """Per lane, the items drawn: ``(span, label, tooltip)``. Observations without a span are not drawn."""
@@ -195,7 +196,15 @@ def normalise(record: dict[str, Any]) -> ClipReport:
     except (ValueError, TypeError) as exc:
         raise ReportError(f"record {name!r} is not a Detective run record: {exc}") from exc
     media = record.get("media") if is_result else {}
-    added = {"caption_struct", "omni_detective_trajectory", "evidence", "usage", "provenance", "stop_reason"}
+    added = {
+        "caption_struct",
+        "omni_detective_trajectory",
+        "evidence",
+        "usage",
+        "provenance",
+        "stop_reason",
+        "grounding",
+    }
     extra = {
         k: v
         for k, v in record.items()
@@ -216,6 +225,7 @@ def normalise(record: dict[str, Any]) -> ClipReport:
         notes=[str(n) for n in record.get("notes") or []],
         media=dict(media or {}),
         extra=extra,
+        grounding=dict(record.get("grounding") or {}),
     )
     report.duration = _duration(report)
     return report
@@ -328,6 +338,12 @@ def _planned_from_trajectory(trajectory: list[dict[str, Any]]) -> list[list[str]
 # --- rendering --------------------------------------------------------------------------------------------
 
 _CSS = """
+details.grounded { display: inline; } details.grounded summary { display: inline; cursor: pointer; list-style: none; }
+details.grounded summary::-webkit-details-marker { display: none; }
+details.grounded summary:hover { background: #efeafd; } details.grounded[open] summary { background: #e4dcfb; }
+details.grounded .sources { display: block; white-space: pre-wrap; font-size: 12px; color: var(--muted);
+  border-left: 3px solid var(--accent); padding: 2px 8px; margin: 4px 0; }
+.unbacked { text-decoration: underline dotted #b05; }
 :root { --ink:#1d1d28; --muted:#5f6070; --line:#e3e1ef; --accent:#5b4bd6; --bg:#fbfaff; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
@@ -473,7 +489,37 @@ def timeline_svg(report: ClipReport) -> str:
     return f'{svg}<div class="legend">{legend}</div>'
 
 
-def _caption_html(markdown: str) -> str:
+def _grounded_paragraphs(report: ClipReport) -> dict[str, str]:
+    """Storyline paragraphs as HTML whose sentences show, on hover or click, the observations they rest on."""
+    by_key = {o.key: o for o in report.evidence.observations}
+    out: dict[str, str] = {}
+    for seg in report.caption.storyline:
+        if not seg.sentences:
+            continue
+        parts = []
+        for sentence in seg.sentences:
+            backing = [by_key[k] for k in sentence.sources if k in by_key]
+            if not backing:
+                parts.append(f'<span class="unbacked">{_esc(sentence.text)}</span>')
+                continue
+            lines = "\n".join(
+                f"{o.tool}/{o.kind} {_fmt_span(o.span) if o.span else 'whole clip'}: {_clip(o.content)}"
+                for o in backing
+            )
+            parts.append(
+                f'<details class="grounded"><summary>{_esc(sentence.text)}</summary>'
+                f'<span class="sources" title="{_esc(lines)}">{_esc(lines)}</span></details>'
+            )
+        out[seg.text.strip()] = " ".join(parts)
+    return out
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _caption_html(markdown: str, grounded: dict[str, str] | None = None) -> str:
+    grounded = grounded or {}
     out = []
     span_line = re.compile(r"^\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*-\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*$")
     for line in markdown.splitlines():
@@ -483,6 +529,8 @@ def _caption_html(markdown: str) -> str:
             out.append(f"<h3>{_esc(line[2:].strip())}</h3>")
         elif span_line.match(line):
             out.append(f'<p class="span">{_esc(line.strip())}</p>')
+        elif line.strip() in grounded:
+            out.append(f'<p class="storyline">{grounded[line.strip()]}</p>')
         elif line.strip():
             out.append(f"<p>{_esc(line)}</p>")
     return "\n".join(out) or '<p class="muted">(empty caption)</p>'
@@ -594,6 +642,12 @@ def render_html(report: ClipReport) -> str:
     provenance = _kv_table(report.provenance.items())
     inputs = _kv_table(report.extra.items()) if report.extra else ""
     media = _kv_table(report.media.items()) if report.media else ""
+    grounding = ""
+    if report.grounding:
+        score, missing = report.grounding.get("score"), report.grounding.get("ungrounded") or []
+        grounding = f'<p class="muted">Grounding {_esc(score)}: share of the caption\'s names, numbers and quoted '
+        grounding += "words that an observation reports. Click a sentence for the observations behind it."
+        grounding += (f" Not reported by any observation: {_esc(', '.join(missing))}." if missing else "") + "</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -606,7 +660,8 @@ def render_html(report: ClipReport) -> str:
 <section id="timeline"><h2>Timeline</h2><p class="muted">{_esc(summary) or "nothing observed"}.
 Hover an item for what was observed.</p>{timeline_svg(report)}</section>
 <section id="rounds"><h2>Rounds</h2>{_rounds_html(report)}</section>
-<section id="caption" class="caption"><h2>Caption</h2>{_caption_html(report.caption_markdown)}</section>
+<section id="caption" class="caption"><h2>Caption</h2>{grounding}
+{_caption_html(report.caption_markdown, _grounded_paragraphs(report))}</section>
 <section id="usage"><h2>Usage</h2>{_usage_html(report.usage)}</section>
 <section id="provenance"><h2>Provenance</h2>{provenance}{media}{inputs}</section>
 </main></body></html>

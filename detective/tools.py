@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from detective.models import Evidence, MediaInfo, Modality, Observation, Query, TimeSpan, ToolSpec
+from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan, ToolSpec
 
 
 class QuestionInput(BaseModel):
@@ -57,6 +57,10 @@ class Tool:
     #: RulePlanner ordering: stage 0 tools run in the first broad pass, stage 1 tools after it (they can use the
     #: first pass's evidence, e.g. OCR on shot keyframes).
     stage: ClassVar[int] = 0
+    #: What a successful run that reports nothing rules out over its span (``text`` for OCR, ``speech`` for ASR,
+    #: ``sound`` for signal analysis …). Captions state absence only under such coverage; the default vouches
+    #: for nothing, so a tool that answers questions never makes "there is none" true by its silence.
+    covers: ClassVar[tuple[Aspect, ...]] = ()
 
     def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
         """The queries of this tool's broad pass over the clip (RulePlanner). Default: the whole clip once."""
@@ -119,6 +123,25 @@ class Tool:
         :func:`detective.media.awav_data_url`), so the first observation does not wait for it. A failure here is
         ignored: ``observe`` meets the same problem and reports it. Default: nothing.
         """
+
+    def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
+        """What a successful run of ``query`` examined (recorded on the evidence board by the ``observe`` node).
+
+        Default: the query's span (arguments ``start``/``end`` first), this tool's modalities and :attr:`covers`.
+        Override to say how densely it looked, e.g. ``detail="OCR at 1 frame/s"``.
+        """
+        try:
+            args = self.input_model.model_validate(query.arguments)
+        except ValueError:
+            args = None
+        span = self.span_of(media, query, args) if media.duration > 0 else query.span
+        return Coverage(
+            tool=self.name,
+            query_key=query.key,
+            modalities=tuple(self.modalities),
+            aspects=tuple(self.covers),
+            span=span,
+        )
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation] | Awaitable[list[Observation]]:
         """Answer ``query`` about ``media``. Override in subclasses."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
-from detective_captioning.format import NO_SPEECH_SENTENCE, clock, parse, validate
+from detective_captioning.format import clock, parse, validate
 from detective_captioning.template import TemplateCaptioner
 
 from detective.captioning import CaptionJob
 from detective.evidence import merge
-from detective.models import Caption, Evidence, MediaInfo, Observation, StorylineSegment, TimeSpan
+from detective.models import Caption, Coverage, Evidence, MediaInfo, Observation, StorylineSegment, TimeSpan
+
+#: What each of these tests' observers vouches for when it ran over the whole clip.
+ASPECTS = {"shots": ("shots",), "ocr": ("text",), "asr": ("speech",), "audio_events": ("sound",)}
 
 
 def sp(a: float, b: float) -> TimeSpan:
@@ -82,10 +85,19 @@ def video_observations() -> list[Observation]:
     ]
 
 
-async def caption_of(media: MediaInfo, observations: list[Observation], merged: bool = True) -> tuple[Caption, str]:
+def examined(*tools: str) -> list[Coverage]:
+    """Successful whole-clip runs of ``tools``."""
+    return [Coverage(tool=t, query_key=f"q-{t}", aspects=ASPECTS.get(t, ())) for t in tools]
+
+
+async def caption_of(
+    media: MediaInfo, observations: list[Observation], merged: bool = True, ran: list[Coverage] | None = None
+) -> tuple[Caption, str]:
+    """The template caption of ``observations``; by default every tool that reported ran over the whole clip."""
     evidence = merge(Evidence(), observations) if merged else Evidence(observations=observations)
+    evidence.coverage = examined(*sorted({o.tool for o in observations})) if ran is None else ran
     out = await TemplateCaptioner().caption(CaptionJob(media=media, evidence=evidence))
-    assert parse(out.markdown) == out.caption, "the markdown must parse back to the caption"
+    assert parse(out.markdown) == out.caption.without_sources(), "the markdown must parse back to the caption"
     assert validate(out.caption, media.duration) == []
     assert out.notes == [] and out.trajectory == []
     return out.caption, out.markdown
@@ -138,8 +150,10 @@ async def test_every_observation_appears_at_its_time() -> None:
     assert "fast pace" in caption.transcript[1].state and "-21 dBFS" in caption.transcript[1].state
     assert {t.speaker for t in caption.transcript} == {"Speaker 1"}
     overview = next(s.body for s in caption.sections if s.title == "Overview")
-    for fact in ("12.0 seconds", "640×360", "25 fps", "3 shots", "-23.0 dBFS", "40%", "ocr (3)", "vision_llm (1)"):
+    # one speech share, from the recogniser that ran (4.5 s of 12 s), not audio analysis's 40% speech-like
+    for fact in ("12.0 seconds", "640×360", "25 fps", "3 shots", "-23.0 dBFS", "38%", "ocr", "vision_llm"):
         assert fact in overview, fact
+    assert "40%" not in overview
     assert "## Visible Text" in markdown
 
 
@@ -165,15 +179,15 @@ async def test_audio_only_has_no_visible_text_and_segments_from_audio() -> None:
         if obs.kind == "speech":
             assert obs.content.split()[0] in segment_at(caption, obs.span.start).text
     assert "880 Hz" in segment_at(caption, 3.2).text
-    assert "No observer reported any sound" in segment_at(caption, 11.0).text
+    assert "No speech was transcribed and no sound event was measured" in segment_at(caption, 11.0).text
 
 
 async def test_silent_video_says_there_is_no_speech() -> None:
     media = VIDEO.model_copy(update={"duration": 6.0})
     observations = [shot(0, 0.0, 6.0), event("silence", 0.0, 6.0, db=-80.0), text("THE END", 1.0, 5.0)]
-    caption, markdown = await caption_of(media, observations)
+    caption, markdown = await caption_of(media, observations, ran=examined("shots", "audio_events", "ocr", "asr"))
     assert caption.transcript == [] and caption.speakers == []
-    assert NO_SPEECH_SENTENCE["video"] in markdown
+    assert "No speech was transcribed (by asr)." in markdown
     assert "“THE END”" in caption.storyline[0].text
     assert "silence" in caption.storyline[0].text
 
@@ -181,7 +195,8 @@ async def test_silent_video_says_there_is_no_speech() -> None:
 async def test_video_without_audio_track_and_nothing_observed() -> None:
     media = MediaInfo(source="mute.mp4", duration=5.0, has_video=True)
     caption, markdown = await caption_of(media, [shot(0, 0.0, 5.0)])
-    assert caption.visible_text == [] and "No visible text appears" in markdown
+    assert caption.visible_text == [] and "On-screen text was not examined" in markdown
+    assert "No visible text appears" not in markdown
     assert "no audio track" in caption.storyline[0].text
     assert "speech" not in caption.storyline[0].text.lower()
 
@@ -189,7 +204,8 @@ async def test_video_without_audio_track_and_nothing_observed() -> None:
 async def test_empty_evidence_still_gives_a_valid_caption() -> None:
     caption, _ = await caption_of(AUDIO, [])
     assert len(caption.storyline) == 1 and caption.storyline[0].span == sp(0.0, 12.0)
-    assert "No observer reported anything" in caption.sections[0].body
+    assert "Speech was not examined" in caption.sections[0].body
+    assert "silence" not in caption.storyline[0].text and "No speech" not in caption.storyline[0].text
 
 
 async def test_distinct_voices_become_speakers() -> None:
@@ -275,7 +291,8 @@ async def test_speech_during_measured_silence_is_flagged() -> None:
     observations = [event("silence", 0.0, 4.0, db=-75.0), speech("Thank you for watching.", 1.0, 3.0)]
     caption, _ = await caption_of(AUDIO, observations)
     cross = next(s.body for s in caption.sections if s.title == "Cross-checks")
-    assert "measured silence" in cross and "recognition error" in cross
+    assert "measured silence" in cross and "left out" in cross
+    assert caption.transcript == [] and "Thank you" not in " ".join(s.text for s in caption.storyline)
 
 
 async def test_sentence_opening_word_is_not_taken_for_a_name() -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from detective.coverage import NoEvidenceError
 from detective.detective import Detective
 from detective.graph import graph
 from detective.models import MediaInfo, Observation, TimeSpan
@@ -104,14 +105,38 @@ def test_stop_rule_budget_tokens(audio: MediaInfo) -> None:
 
 
 def test_stop_rule_no_new_queries(audio: MediaInfo) -> None:
+    class Quiet(Planner):
+        name = "quiet"
+
+        async def plan(self, inp):
+            return Plan(queries=EchoTool().broad_queries(inp.media, inp.evidence) if inp.round == 1 else [])
+
+    result = run(Detective(tools=[EchoTool()], planner=Quiet(), captioner="evidence", offline=True), audio)
+    assert result.stop_reason == "no new queries"
+
+
+def test_a_clip_nobody_examined_is_failed_not_captioned(audio: MediaInfo) -> None:
     class Silent(Planner):
         name = "silent"
 
         async def plan(self, inp):
             return Plan(queries=[])
 
-    result = run(Detective(tools=[EchoTool()], planner=Silent(), captioner="evidence", offline=True), audio)
-    assert result.stop_reason == "no new queries"
+    with pytest.raises(NoEvidenceError, match=r"clip\.wav: no observer succeeded on its audio"):
+        run(Detective(tools=[EchoTool()], planner=Silent(), captioner="evidence", offline=True), audio)
+
+
+def test_a_clip_whose_observers_all_failed_is_failed_with_their_causes(video: MediaInfo) -> None:
+    class Broken(Tool):
+        name = "broken"
+        description = "always fails"
+        modalities = ("video",)
+
+        def observe(self, media, query):
+            raise RuntimeError("401 Unauthorized")
+
+    with pytest.raises(NoEvidenceError, match=r"clip\.mp4: no observer succeeded on its video.*401 Unauthorized"):
+        run(Detective(tools=[Broken()], planner="rule", captioner="evidence", offline=True), video)
 
 
 def test_repeated_questions_are_answered_from_the_board(audio: MediaInfo) -> None:

@@ -12,11 +12,19 @@ import numpy as np
 from pydantic import BaseModel
 
 from detective import media as dmedia
-from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import Aspect, Coverage, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_asr import model as whisper
 
 SAMPLE_RATE = 16000
+#: Whisper's own rule for a segment that is not speech: likely silence and not confidently decoded.
+NO_SPEECH_PROB = 0.6
+LOGPROB_FLOOR = -1.0
+#: Past this, the model itself is all but sure there is no speech, however fluent the words (tiny.en says " You"
+#: over pure silence with no_speech_prob 0.95 and avg_logprob -0.96).
+SURELY_NO_SPEECH = 0.9
+#: Above this gzip compression ratio a segment is a repetition loop, a known Whisper hallucination.
+MAX_COMPRESSION = 2.4
 #: Seconds before a window's nominal end searched for the quietest moment to cut at.
 QUIET_SEARCH = 5.0
 
@@ -80,6 +88,16 @@ def frame_rms(audio: np.ndarray, sr: int, hop: float = 0.01) -> np.ndarray:
     return np.sqrt(np.mean(frames**2, axis=1))
 
 
+def is_speech(segment: Any) -> bool:
+    """False for segments Whisper itself marks as hallucinated: likely no speech and a low log-probability, or a
+    repetition loop (high compression ratio)."""
+    no_speech = float(getattr(segment, "no_speech_prob", 0.0) or 0.0)
+    logprob = float(getattr(segment, "avg_logprob", 0.0) or 0.0)
+    if no_speech >= SURELY_NO_SPEECH or (no_speech > NO_SPEECH_PROB and logprob < LOGPROB_FLOOR):
+        return False
+    return float(getattr(segment, "compression_ratio", 0.0) or 0.0) <= MAX_COMPRESSION
+
+
 class ASRTool(Tool):
     """Transcribes speech with faster-whisper (CPU, int8, VAD on, word timestamps).
 
@@ -94,7 +112,8 @@ class ASRTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = SpanInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
+    covers: ClassVar[tuple[Aspect, ...]] = ("speech",)
 
     def __init__(
         self,
@@ -148,6 +167,15 @@ class ASRTool(Tool):
             raise ToolError(f"asr: could not decode audio: {exc}") from exc
         return observations
 
+    def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
+        """The span transcribed, and with which model: ``speech recognition (Whisper tiny.en)``."""
+        found = super().coverage(media, query, observations)
+        try:
+            label = whisper.resolve(self.model).label
+        except ToolError:
+            label = self.model or "Whisper"
+        return found.model_copy(update={"detail": f"speech recognition with {label}"})
+
     def _windows(self, path: str, span: TimeSpan) -> list[tuple[float, float]]:
         """Consecutive windows covering ``span``, each cut at the quietest 10 ms near its nominal end."""
         if span.duration <= 1.5 * self.window:
@@ -167,6 +195,8 @@ class ASRTool(Tool):
     def _observations(
         self, segment: Any, info: Any, offset: float, model_label: str, rms: np.ndarray
     ) -> list[Observation]:
+        if not is_speech(segment):
+            return []
         words = [
             Word(w.word, round(offset + w.start, 3), round(offset + w.end, 3), round(float(w.probability), 4))
             for w in (segment.words or [])
@@ -176,6 +206,8 @@ class ASRTool(Tool):
             "language": info.language,
             "language_probability": round(float(info.language_probability), 4),
             "no_speech_prob": round(float(segment.no_speech_prob), 4),
+            "avg_logprob": round(float(segment.avg_logprob), 4),
+            "compression_ratio": round(float(getattr(segment, "compression_ratio", 0.0) or 0.0), 3),
             "model": model_label,
         }
         if not words:

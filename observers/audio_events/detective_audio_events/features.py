@@ -24,13 +24,14 @@ HOP = 400  # 25 ms
 NFFT = 1024
 HOP_S = HOP / SR
 
-SILENCE_DB = -50.0  # absolute floor: quieter frames are silence whatever the clip
+SILENCE_DB = -50.0  # absolute floor: quieter frames are silence whatever the clip; louder pauses are "background"
 LOUD_DB = -40.0  # frames louder than this are never silence, however loud the rest of the clip
 ACTIVE_MARGIN_DB = 12.0  # a frame is active this far above the clip's noise floor (hysteresis: enter)
 RELEASE_MARGIN_DB = 6.0  # … and stays active until it falls below floor + this (hysteresis: leave)
 BRIDGE_S = 0.35  # silent gaps shorter than this inside a sound are bridged (pauses between words)
 MIN_EVENT_S = 0.15  # shorter blips are dropped
 MIN_SILENCE_S = 0.5  # silences shorter than this are not reported
+BED_MARGIN_DB = 6.0  # broadband noise within this of the noise floor is the background bed, not a noise burst
 MIN_TONE_S = 0.3  # a steady pitch shorter than this is a vowel or a beep inside something else, not a tone
 
 
@@ -175,11 +176,17 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
+def noise_floor(ff: FrameFeatures) -> float:
+    """The clip's noise floor: the level (dBFS) of its quietest 5% of frames."""
+    return float(np.percentile(ff.db, 5)) if ff.count else SILENCE_DB
+
+
 def _active(ff: FrameFeatures) -> tuple[np.ndarray, float]:
     """Active (non-silent) frames, with hysteresis around the clip's noise floor and short gaps bridged."""
-    floor = float(np.percentile(ff.db, 5)) if ff.count else SILENCE_DB
-    # a clip that is loud throughout has no silence: never ask more than LOUD_DB to call a frame active
-    enter = min(max(SILENCE_DB, floor + ACTIVE_MARGIN_DB), LOUD_DB)
+    floor = noise_floor(ff)
+    # Over a quiet floor (a noise bed at -41 dBFS included) a frame is active well above that floor; a clip that is
+    # loud throughout has no quiet floor, so there never ask more than LOUD_DB to call a frame active.
+    enter = max(SILENCE_DB, floor + ACTIVE_MARGIN_DB) if floor <= LOUD_DB else LOUD_DB
     leave = enter - (ACTIVE_MARGIN_DB - RELEASE_MARGIN_DB)
     active = np.zeros(ff.count, dtype=bool)
     on = False
@@ -312,11 +319,18 @@ def segment(ff: FrameFeatures) -> list[Event]:
     """Labelled events (silences of ``MIN_SILENCE_S`` or more included), in time order."""
     events: list[Event] = []
     active, quiet = _active(ff)
+    floor = noise_floor(ff)
     min_frames = round(MIN_EVENT_S / HOP_S)
     min_piece = round(MIN_TONE_S / HOP_S)
     for a, b in _runs(~active):
         if (b - a) * HOP_S >= MIN_SILENCE_S:
-            events.append(_event(ff, a, b, "silence", 0.9))
+            # A pause is silence only when it is really quiet; a steady noise bed (room tone, hiss) between sounds
+            # is a quiet background, never "silence".
+            level = float(_db(np.sqrt(np.mean(10 ** (ff.db[a:b] / 10.0)))))
+            if level <= SILENCE_DB:
+                events.append(_event(ff, a, b, "silence", 0.9))
+            else:
+                events.append(_event(ff, a, b, "background", 0.7, noise_floor_db=round(level, 1)))
     for a, b in _runs(active):
         if b - a < min_frames:
             continue
@@ -339,7 +353,10 @@ def segment(ff: FrameFeatures) -> list[Event]:
                 freq = float(np.median(ff.dominant[s:e]))
                 events.append(_event(ff, s, e, "tone", float(np.mean(ff.peakiness[s:e])), frequency_hz=round(freq, 1)))
             elif cls == NOISE:
-                events.append(_event(ff, s, e, "broadband noise", 0.5 + float(np.mean(ff.flatness[s:e]))))
+                noise = _event(ff, s, e, "broadband noise", 0.5 + float(np.mean(ff.flatness[s:e])))
+                if noise.loudness_db <= floor + BED_MARGIN_DB:  # the noise bed itself, not a burst over it
+                    noise = _event(ff, s, e, "background", 0.7, noise_floor_db=round(noise.loudness_db, 1))
+                events.append(noise)
             else:
                 events.append(_describe_other(ff, s, e))
     return sorted(events, key=lambda e: (e.start, e.end))
@@ -349,12 +366,15 @@ def summary(ff: FrameFeatures, events: list[Event]) -> dict[str, float]:
     """Whole-clip loudness (dBFS RMS) and the shares of time that are speech-like and silent."""
     duration = max(ff.count * HOP_S, 1e-9)
     speech = sum(e.end - e.start for e in events if e.label == "speech-like")
-    silent = float((~_active(ff)[0]).sum()) * HOP_S if ff.count else 0.0
+    inactive = ~_active(ff)[0] if ff.count else np.zeros(0, dtype=bool)
+    silent = float((inactive & (ff.db <= SILENCE_DB)).sum()) * HOP_S
     power = ff.total_power / max(ff.total_samples, 1)
+    floor = noise_floor(ff)
     return {
         "loudness_db": round(float(_db(np.sqrt(power))), 1),
         "speech_ratio": round(min(1.0, speech / duration), 3),
         "silence_ratio": round(min(1.0, silent / duration), 3),
+        "noise_floor_db": round(max(floor, -120.0), 1),
     }
 
 

@@ -44,7 +44,8 @@ class AudioEventsTool(Tool):
     )
     input_model = AudioEventsInput
     modalities = ("audio",)
-    version = "0.1.0"
+    version = "0.2.0"
+    covers = ("sound",)
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Analyse the query's span (arguments ``start``/``end`` win over ``query.span``; default whole clip)."""

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from detective import media as dmedia
-from detective.models import Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_ocr.appearance import grid_position, text_appearance
 from detective_ocr.engine import EngineConfig, TextLine, get_engine
@@ -49,6 +49,7 @@ class OCRTool(Tool):
     version: ClassVar[str] = "0.1.0"
     #: Runs after the first pass, so shot keyframes from the evidence can be read.
     stage: ClassVar[int] = 1
+    covers: ClassVar[tuple[Aspect, ...]] = ("text",)
 
     def __init__(
         self,
@@ -67,6 +68,16 @@ class OCRTool(Tool):
         """One pass over the clip at the default rate, plus the middle frame of every shot already found."""
         keyframes = sorted({round((s.span.start + s.span.end) / 2, 3) for s in evidence.by_kind("shot") if s.span})
         return [Query(tool=self.name, arguments={"times": keyframes} if keyframes else {})]
+
+    def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
+        """The span read, and how densely: ``OCR at 1 frame/s`` (plus the shot keyframes read)."""
+        found = super().coverage(media, query, observations)
+        args = OCRInput.model_validate(query.arguments)
+        parts = [f"OCR at {1 / args.every:g} frame/s"] if args.every > 0 else ["OCR"]
+        if args.times:
+            n = len(args.times)
+            parts.append(f"{'plus' if args.every > 0 else 'on'} {n} shot keyframe{'s' if n != 1 else ''}")
+        return found.model_copy(update={"detail": " ".join(parts)})
 
     def recheck_queries(self, media: MediaInfo, evidence: Evidence, span: TimeSpan, claims: list[str]) -> list[Query]:
         """Read a doubtful span again at four frames a second."""

@@ -89,6 +89,7 @@ class ShotsTool(Tool):
     input_model = ShotsInput
     modalities = ("video",)
     version = "0.1.0+scenedetect-0.7.2"
+    covers = ("shots",)
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Detect the shots in the query's span (arguments ``start``/``end`` win over ``query.span``)."""

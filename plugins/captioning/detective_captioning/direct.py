@@ -229,6 +229,8 @@ class DirectCaptioner(Captioner):
         )
         texts = [r.content or "" for r in replies]
         caption, any_transcript = stitch(chunks, texts)
+        if not any_transcript:
+            caption = caption.model_copy(update={"no_speech": PROSE_ONLY})
         notes = [f"direct model {client.model}: {p}" for p in validate(caption, media.duration)]
         if media.has_video:
             notes.append(f"direct model {client.model} hears audio only: the caption says nothing about the picture")
@@ -239,7 +241,7 @@ class DirectCaptioner(Captioner):
             trajectory.append({"role": "assistant", "content": text})
         return CaptionOutput(
             caption=caption,
-            markdown=render(caption, kind="audio", empty_transcript=None if any_transcript else PROSE_ONLY),
+            markdown=render(caption, kind="audio"),
             trajectory=trajectory,
             notes=notes,
             prompt_hash=None,

@@ -98,12 +98,12 @@ def _quote(text: str) -> str:
     return f"“{text}”"
 
 
-def render(caption: Caption, kind: str | None = None, empty_transcript: str | None = None) -> str:
+def render(caption: Caption, kind: str | None = None) -> str:
     """The caption as Markdown in the canonical structured-description format.
 
-    ``kind`` ("video" or "audio") only words the no-speech sentence; by default a caption with a Visible Text
-    section is a video caption. ``empty_transcript`` replaces that sentence when an empty transcript does not
-    mean "no speech" (a captioner model that describes speech only in its prose).
+    ``kind`` ("video" or "audio") only words the default no-speech sentence; by default a caption with a Visible
+    Text section is a video caption. ``caption.no_text`` and ``caption.no_speech`` replace the default sentences of
+    empty sections (a captioner says there how text and speech were examined, or that they were not).
     """
     kind = kind or ("video" if caption.visible_text is not None else "audio")
     out: list[str] = [f"## {STORYLINE}"]
@@ -114,7 +114,7 @@ def render(caption: Caption, kind: str | None = None, empty_transcript: str | No
         out.append("")
         out.append(f"## {VISIBLE_TEXT}")
         if not caption.visible_text:
-            out.append(NO_TEXT_SENTENCE)
+            out.append(caption.no_text or NO_TEXT_SENTENCE)
         for group in caption.visible_text:
             out.append(format_span(group.span))
             for element in group.elements:
@@ -126,7 +126,7 @@ def render(caption: Caption, kind: str | None = None, empty_transcript: str | No
         for speaker in caption.speakers:
             out.append(f"{speaker.name} - {speaker.profile}" if speaker.profile else speaker.name)
     if not caption.transcript:
-        out.append(empty_transcript or NO_SPEECH_SENTENCE.get(kind, NO_SPEECH_SENTENCE["video"]))
+        out.append(caption.no_speech or NO_SPEECH_SENTENCE.get(kind, NO_SPEECH_SENTENCE["video"]))
     for turn in caption.transcript:
         out.append(format_span(turn.span))
         out.append(f"Speaker: {turn.speaker}")
@@ -364,6 +364,18 @@ def _parse_transcript(lines: list[str], problems: list[str]) -> tuple[list[Speak
     return speakers, turns
 
 
+def _statement(lines: list[str], defaults: set[str]) -> str | None:
+    """What an empty section says (lines before any speaker profiles), unless it is the default sentence."""
+    said = []
+    for line in lines:
+        if _PROFILES_RE.match(line):
+            break
+        if line.strip():
+            said.append(line.strip())
+    text = " ".join(said)
+    return text if text and text not in defaults else None
+
+
 def _strip_fence(text: str) -> str:
     stripped = text.strip()
     match = re.match(r"^```[a-zA-Z]*\s*\n(.*)\n```\s*$", stripped, re.DOTALL)
@@ -390,15 +402,22 @@ def parse_report(text: str) -> ParsedCaption:
     speakers: list[SpeakerProfile] = []
     transcript: list[TranscriptSegment] = []
     extra: list[CaptionSection] = []
+    no_text: str | None = None
+    no_speech: str | None = None
     for title, canonical, body in sections:
         if canonical == STORYLINE:
             storyline.extend(_parse_storyline(body, problems))
         elif canonical == VISIBLE_TEXT:
-            visible = (visible or []) + _parse_visible_text(body, problems)
+            groups = _parse_visible_text(body, problems)
+            visible = (visible or []) + groups
+            if not groups:
+                no_text = _statement(body, {NO_TEXT_SENTENCE}) or no_text
         elif canonical == TRANSCRIPT:
             more_speakers, more_turns = _parse_transcript(body, problems)
             speakers.extend(more_speakers)
             transcript.extend(more_turns)
+            if not more_turns:
+                no_speech = _statement(body, set(NO_SPEECH_SENTENCE.values())) or no_speech
         else:
             extra.append(CaptionSection(title=title, body=_trim(body)))
         if canonical:
@@ -408,7 +427,13 @@ def parse_report(text: str) -> ParsedCaption:
         storyline = _parse_storyline(preamble, problems)
         found.add(STORYLINE)
     caption = Caption(
-        storyline=storyline, visible_text=visible, speakers=speakers, transcript=transcript, sections=extra
+        storyline=storyline,
+        visible_text=visible,
+        speakers=speakers,
+        transcript=transcript,
+        sections=extra,
+        no_text=no_text,
+        no_speech=no_speech,
     )
     return ParsedCaption(caption=caption, found=found, problems=problems)
 

@@ -9,9 +9,13 @@ template caption is used and a note says so.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
+from detective import coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
+from detective.crosscheck import CrossCheck, cross_check
+from detective.grounding import measure
 from detective.llm import LLMError
 from detective.models import Caption, Evidence, MediaInfo
 from detective.runtime import current_services
@@ -59,22 +63,30 @@ def clip_summary(media: MediaInfo) -> str:
     return ", ".join(parts)
 
 
-def evidence_json(evidence: Evidence) -> str:
-    """The evidence as JSON data for the prompt. Backticks are escaped so the data can never close its fence."""
-    ordered = sorted(evidence.observations, key=lambda o: (o.span.start if o.span else -1.0, o.tool))
+def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
+    """The evidence as JSON data for the prompt. Backticks are escaped so the data can never close its fence.
+
+    It carries what the observers examined (coverage) and the board as the cross-check engine settled it: speech as
+    repaired and marked, set-aside speech left out, the repairs listed; failed observers by name only.
+    """
+    checks = checks or cross_check(evidence)
+    ordered = sorted(
+        (o for o in evidence.observations if o.key not in checks.rejected),
+        key=lambda o: (o.span.start if o.span else -1.0, o.tool),
+    )
     observations = []
     for obs in ordered[:MAX_OBSERVATIONS]:
-        item: dict[str, Any] = {"tool": obs.tool, "kind": obs.kind}
+        item: dict[str, Any] = {"id": obs.key, "tool": obs.tool, "kind": obs.kind}
         if obs.span is not None:
             item["start"], item["end"] = round(obs.span.start, 3), round(obs.span.end, 3)
-        item["content"] = obs.content
+        item["content"] = checks.said(obs) if obs.kind == "speech" else obs.content
         if obs.confidence is not None:
             item["confidence"] = round(obs.confidence, 3)
         details = {k: v for k, v in obs.payload.items() if k not in _DROP_PAYLOAD}
         if details:
             item["details"] = _rounded(details)
         observations.append(item)
-    data: dict[str, Any] = {"observations": observations}
+    data: dict[str, Any] = {"coverage": coverage.digest(evidence).splitlines(), "observations": observations}
     if len(ordered) > MAX_OBSERVATIONS:
         data["observations_left_out"] = len(ordered) - MAX_OBSERVATIONS
     relation = lambda r: {  # noqa: E731
@@ -86,8 +98,10 @@ def evidence_json(evidence: Evidence) -> str:
         data["contradictions"] = [relation(r) for r in evidence.contradictions[:100]]
     if evidence.agreements:
         data["agreements"] = [relation(r) for r in evidence.agreements[:100]]
-    if evidence.failures:
-        data["failed_observers"] = [{"tool": f.tool, "error": f.error[:300]} for f in evidence.failures[:30]]
+    if checks.repairs:
+        data["repairs"] = [f"heard “{r.heard}”, {r.source.tool} gives “{r.chosen}”: {r.reason}" for r in checks.repairs]
+    if checks.rejected:
+        data["left_out"] = list(checks.rejected.values())
     text = json.dumps(data, ensure_ascii=False, indent=1)
     # A backtick only ever occurs inside a JSON string, where \u0060 is the same character.
     return text.replace("`", "\\u0060")
@@ -132,7 +146,7 @@ class LLMCaptioner(Captioner):
         user = {
             "role": "user",
             "content": INTEGRATION_USER.format(
-                prompt=prompt, clip=clip_summary(media), evidence=evidence_json(job.evidence)
+                prompt=prompt, clip=clip_summary(media), evidence=evidence_json(job.evidence, job.checks)
             ),
         }
         messages: list[dict[str, Any]] = [{"role": "system", "content": INTEGRATION_SYSTEM}, user]
@@ -147,10 +161,16 @@ class LLMCaptioner(Captioner):
                 exchange.append(assistant)
                 caption, problems = check_reply(reply.content or "", media)
                 if not problems:
+                    notes = []
+                    if job.options.get("strict_grounding"):
+                        caption, removed = strip_ungrounded(caption, job)
+                        if removed:
+                            notes.append(f"--strict-grounding removed {removed} ungrounded item(s) from the caption")
                     return CaptionOutput(
                         caption=caption,
                         markdown=render(caption, kind=media.kind),
                         trajectory=exchange,
+                        notes=notes,
                         prompt_hash=digest,
                     )
                 if attempt == self.max_repairs:
@@ -169,7 +189,7 @@ class LLMCaptioner(Captioner):
             )
         except LLMError as exc:
             note = f"captioner model failed ({exc}); the template caption was used instead"
-        caption = build_caption(media, job.evidence)
+        caption = build_caption(media, job.evidence, job.checks)
         return CaptionOutput(
             caption=caption,
             markdown=render(caption, kind=media.kind),
@@ -177,3 +197,32 @@ class LLMCaptioner(Captioner):
             notes=[note],
             prompt_hash=digest,
         )
+
+
+def strip_ungrounded(caption: Caption, job: CaptionJob) -> tuple[Caption, int]:
+    """``caption`` without the storyline sentences, text items and transcript turns that make a claim no
+    observation reports (``--strict-grounding``), and how many were removed."""
+    removed = 0
+
+    def grounded(text: str) -> bool:
+        return not measure([text], job.evidence, job.media).ungrounded
+
+    storyline = []
+    for seg in caption.storyline:
+        sentences = re.split(r"(?<=[.!?])\s+", seg.text.strip())
+        kept = [s for s in sentences if grounded(s)]
+        removed += len(sentences) - len(kept)
+        if kept:
+            storyline.append(seg.model_copy(update={"text": " ".join(kept)}))
+    visible = None
+    if caption.visible_text is not None:
+        visible = []
+        for group in caption.visible_text:
+            elements = [e for e in group.elements if grounded(f"“{e.text}”")]
+            removed += len(group.elements) - len(elements)
+            if elements:
+                visible.append(group.model_copy(update={"elements": elements}))
+    transcript = [t for t in caption.transcript if grounded(f"“{t.content}”")]
+    removed += len(caption.transcript) - len(transcript)
+    update = {"storyline": storyline, "visible_text": visible, "transcript": transcript}
+    return caption.model_copy(update=update), removed

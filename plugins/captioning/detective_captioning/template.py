@@ -1,9 +1,12 @@
 """The template captioner: writes the caption from the evidence alone, offline and deterministically.
 
-Nothing is said that no observation reports. The storyline has one paragraph per shot (per stretch of audio
-activity for sound-only clips) blending what was heard and seen then; the Visible Text section lists the OCR
-tracks with their look; the transcript lists the ASR segments with a speaking state measured from the audio
-features; speech that contradicts on-screen text is resolved (see :mod:`detective_captioning.crosscheck`).
+Nothing is said that no observation reports, and absence only where a covering observer ran and succeeded
+(:mod:`detective.coverage`). The storyline has one paragraph per shot (per stretch of audio activity for
+sound-only clips) blending what was heard and seen then; the Visible Text section lists the OCR tracks in reading
+order with their look; the transcript lists the ASR segments with a speaking state measured from the audio
+features. Speech is written as the core's cross-check engine settled it (:func:`detective.crosscheck.cross_check`):
+names repaired from the screen, doubtful words marked ``[unclear]``, speech over measured silence left out. Every
+sentence, text item and turn carries the keys of the observations it rests on.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from detective import coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
+from detective.crosscheck import CrossCheck, cross_check
 from detective.models import (
     Caption,
     CaptionSection,
     Evidence,
+    GroundedSentence,
     MediaInfo,
     Observation,
     SpeakerProfile,
@@ -30,7 +36,6 @@ from detective.models import (
     TranscriptSegment,
     VisibleTextSpan,
 )
-from detective_captioning.crosscheck import CrossCheck, cross_check
 from detective_captioning.format import clock, render
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
@@ -316,37 +321,60 @@ class TemplateCaptioner(Captioner):
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """Write the caption for ``job`` from its evidence."""
-        caption = build_caption(job.media, job.evidence)
+        caption = build_caption(job.media, job.evidence, job.checks)
         return CaptionOutput(caption=caption, markdown=render(caption, kind=job.media.kind))
 
 
-def build_caption(media: MediaInfo, evidence: Evidence) -> Caption:
+def build_caption(media: MediaInfo, evidence: Evidence, checks: CrossCheck | None = None) -> Caption:
     """The template caption of ``media`` from ``evidence`` (the work of :class:`TemplateCaptioner`)."""
-    return _Writer(media, evidence).caption()
+    return _Writer(media, evidence, checks or cross_check(evidence)).caption()
 
 
 class _Writer:
-    def __init__(self, media: MediaInfo, evidence: Evidence) -> None:
+    def __init__(self, media: MediaInfo, evidence: Evidence, check: CrossCheck) -> None:
         self.media = media
         self.evidence = evidence
+        self.check = check
         spans = [o.span.end for o in evidence.observations if o.span is not None]
         self.duration = media.duration if media.duration > 0 else max(spans, default=0.0)
-        by_kind = lambda kind: _distinct([o for o in evidence.by_kind(kind) if o.span is not None])  # noqa: E731
+        by_kind = lambda kind: _distinct(  # noqa: E731
+            [o for o in evidence.by_kind(kind) if o.span is not None and o.key not in check.rejected]
+        )
         self.shots = by_kind("shot")
         self.texts = by_kind("text")
         self.speech = by_kind("speech")
         self.events = by_kind("sound_event")
         self.descriptions = evidence.by_kind("description")
         self.metadata = evidence.by_kind("metadata")
-        self.check: CrossCheck = cross_check(evidence, self.speech, self.texts)
         self.voices = _voices(self.speech)
         self.video = media.has_video
+        self.whole = TimeSpan(start=0.0, end=max(self.duration, 0.0))
+        self.usual = self._usual_manner()
 
     # -- helpers --
 
     def said(self, obs: Observation) -> str:
-        """The speech content after cross-checking (corrected when on-screen text won)."""
-        return self.check.corrected.get(obs.key, " ".join(obs.content.split()))
+        """The speech content as the cross-check settled it (names repaired, doubtful words marked)."""
+        return self.check.said(obs)
+
+    def examined(self, aspect: str, span: TimeSpan | None = None) -> bool:
+        """True when a successful observer run examined ``aspect`` over ``span`` (the whole clip by default)."""
+        return coverage.examined(self.evidence, aspect, span or self.whole)
+
+    def _usual_manner(self) -> tuple[str | None, str | None]:
+        """The most common loudness word and pace over the speech: only departures from them are worth saying."""
+        louds, paces = Counter(), Counter()
+        for obs in self.speech:
+            assert obs.span is not None
+            state = _speech_state(obs, self.speech_events(obs.span))
+            if state.loudness is not None:
+                louds[loudness_word(state.loudness)] += 1
+            if state.pace:
+                paces[state.pace] += 1
+        return (
+            louds.most_common(1)[0][0] if louds else None,
+            paces.most_common(1)[0][0] if paces else None,
+        )
 
     def speech_events(self, span: TimeSpan) -> list[Observation]:
         return [
@@ -364,37 +392,61 @@ class _Writer:
         segments = self.segments()
         wordy = self.texts + self.speech + self.events + [d for d in self.descriptions if d.span is not None]
         _assign(segments, sorted(wordy, key=lambda o: o.span.start if o.span else 0.0))
-        storyline = [
-            StorylineSegment(span=seg.span, text=self.paragraph(i, seg, len(segments)))
-            for i, seg in enumerate(segments)
-        ]
+        storyline = []
+        for i, seg in enumerate(segments):
+            sentences = self.paragraph(i, seg, len(segments))
+            storyline.append(
+                StorylineSegment(span=seg.span, text=" ".join(s.text for s in sentences), sentences=sentences)
+            )
         speakers, transcript = self.transcript()
         sections = [CaptionSection(title="Overview", body=self.overview())]
-        cross = self.check.report(self.evidence)
+        cross = self.check.report()
         if cross:
             sections.append(CaptionSection(title="Cross-checks", body=cross))
+        visible = self.visible_text() if self.video else None
         return Caption(
             storyline=storyline,
-            visible_text=self.visible_text() if self.video else None,
+            visible_text=visible,
             speakers=speakers,
             transcript=transcript,
             sections=sections,
+            no_text=self.no_text() if visible == [] else None,
+            no_speech=None if transcript else self.no_speech(),
         )
+
+    def no_text(self) -> str:
+        """What the Visible Text section says when it lists nothing: how text was looked for, or that it was not."""
+        if self.examined("text"):
+            return f"No on-screen text was read ({coverage.how(self.evidence, 'text')})."
+        if coverage.runs(self.evidence, "text"):
+            return "On-screen text was examined over only part of the video, and none was read there."
+        return "On-screen text was not examined (no OCR observer ran)."
+
+    def no_speech(self) -> str:
+        """What the transcript says when it holds no turn."""
+        what = "video" if self.video else "audio"
+        if not self.media.has_audio:
+            return f"The {what} has no audio track, so there is no speech."
+        if self.examined("speech"):
+            return f"No speech was transcribed ({coverage.how(self.evidence, 'speech')})."
+        if coverage.runs(self.evidence, "speech"):
+            return "Speech was examined over only part of the clip, and none was transcribed there."
+        return "Speech was not examined (no speech recognition observer ran)."
 
     def segments(self) -> list[_Segment]:
         if self.video and self.shots:
             return _shot_segments(self.shots, self.duration)
         return _audio_segments(self.events + self.speech, self.speech, self.duration)
 
-    def paragraph(self, index: int, seg: _Segment, total: int) -> str:
-        sentences: list[str] = []
+    def paragraph(self, index: int, seg: _Segment, total: int) -> list[GroundedSentence]:
+        parts: list[tuple[str, list[Observation]]] = []
         opening = self.opening(index, seg, total)
         if opening:
-            sentences.append(opening)
+            parts.append((opening, [seg.shot] if seg.shot is not None else []))
         whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
         for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
-            sentences.append(self.description(desc, index + k))
-        sentences.extend(self.carried_sentences(seg))
+            parts.append((self.description(desc, index + k), [desc]))
+        parts.extend(self.carried_sentences(seg))
         # Everything else in the order it happened; texts appearing together are told together.
         group: list[Observation] = []
         seed = index
@@ -403,25 +455,30 @@ class _Writer:
                 group.append(obs)
                 continue
             if group:
-                sentences.append(self.text_sentence(group, seed))
+                parts.append((self.text_sentence(group, seed), group))
                 seed += 1
                 group = []
             if obs.kind == "text":
                 group = [obs]
             elif obs.kind == "speech":
-                sentences.append(self.speech_sentence(obs, seed))
+                parts.append((self.speech_sentence(obs, seed), [obs]))
                 seed += 1
             elif obs.kind == "sound_event":
                 first = not self.video and index == 0 and _start(obs) <= seg.span.start + 0.05
                 sentence = self.event_sentence(obs, seed, first)
                 if sentence:
-                    sentences.append(sentence)
+                    parts.append((sentence, [obs]))
                     seed += 1
         if group:
-            sentences.append(self.text_sentence(group, seed))
-        if len(sentences) <= (1 if opening else 0):
-            sentences.append(self.nothing_sentence(seg))
-        return " ".join(_sentence(s) for s in sentences if s)
+            parts.append((self.text_sentence(group, seed), group))
+        if len(parts) <= (1 if opening else 0):
+            parts.append(self.nothing_sentence(seg))
+        out: list[GroundedSentence] = []
+        for text, sources in parts:
+            sentence = _sentence(text)
+            if sentence and all(sentence != o.text for o in out):  # never the same sentence twice
+                out.append(GroundedSentence(text=sentence, sources=list(dict.fromkeys(o.key for o in sources))))
+        return out
 
     def opening(self, index: int, seg: _Segment, total: int) -> str:
         if seg.shot is not None:
@@ -466,6 +523,7 @@ class _Writer:
         return f"{who.capitalize()} described this stretch: {_sentence(content)}"
 
     def text_sentence(self, group: list[Observation], seed: int) -> str:
+        group = _reading_order(group)
         first = group[0]
         assert first.span is not None
         at = clock(first.span.start)
@@ -506,13 +564,14 @@ class _Writer:
         )
 
     def manner(self, obs: Observation) -> str:
-        """A short speaking-manner phrase for the storyline (loudness and pace), when measured."""
+        """A short speaking-manner phrase for the storyline, only where loudness or pace departs from the usual."""
         assert obs.span is not None
         state = _speech_state(obs, self.speech_events(obs.span))
+        usual_loudness, usual_pace = self.usual
         bits = []
-        if state.loudness is not None:
+        if state.loudness is not None and (len(self.speech) == 1 or loudness_word(state.loudness) != usual_loudness):
             bits.append(_ADVERBS[loudness_word(state.loudness)])
-        if state.pace:
+        if state.pace and (len(self.speech) == 1 or state.pace != usual_pace):
             bits.append(f"at a {state.pace} pace")
         return " and ".join(bits)
 
@@ -560,6 +619,16 @@ class _Writer:
                 ],
                 seed,
             )
+        if label == "background":
+            floor = _db(obs, "noise_floor_db") or db
+            level = f" (about {floor:.0f} dBFS)" if floor is not None else ""
+            return _pick(
+                [
+                    f"between {a} and {b} only a quiet background sound remains{level}",
+                    f"from {a} to {b} the foreground sound stops, leaving a low background{level}",
+                ],
+                seed,
+            )
         if label == "speech-like":
             if self.covered_by_speech(obs):
                 return ""
@@ -573,38 +642,59 @@ class _Writer:
             return f"an unclassified sound occurs from {a} to {b}{peak_text}"
         return f"a sound the audio analysis labels “{name}” occurs from {a} to {b}{peak_text}"
 
-    def carried_sentences(self, seg: _Segment) -> list[str]:
-        out = []
-        texts = [o for o in seg.carried if o.kind == "text"]
+    def carried_sentences(self, seg: _Segment) -> list[tuple[str, list[Observation]]]:
+        out: list[tuple[str, list[Observation]]] = []
+        texts = _reading_order([o for o in seg.carried if o.kind == "text"])
         if texts:
             quoted = " and ".join(f"“{o.content}”" for o in texts[:4])
             verb = "is" if len(texts) == 1 else "are"
-            out.append(f"{quoted} {verb} still on screen")
+            out.append((f"{quoted} {verb} still on screen", texts[:4]))
+        speech = [o for o in seg.carried if o.kind == "speech" and o.span is not None]
+        if speech:
+            until = clock(max(o.span.end for o in speech if o.span is not None))
+            out.append((f"speech begun before {clock(seg.span.start)} carries on until {until}", speech))
         for obs in seg.carried:
             assert obs.span is not None
             until = clock(obs.span.end)
-            if obs.kind == "speech":
-                out.append(f"the sentence begun before {clock(seg.span.start)} carries on until {until}")
-            elif obs.kind == "sound_event":
-                label = _label(obs)
-                if label == "tone":
-                    freq = obs.payload.get("frequency_hz")
-                    pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
-                    out.append(f"the {pitch}tone from the previous stretch continues until {until}")
-                elif label == "silence":
-                    out.append(f"the silence lasts until {until}")
-                elif label == "speech-like" and self.covered_by_speech(obs):
-                    continue
-                else:
-                    out.append(f"the {label} continues until {until}")
+            if obs.kind != "sound_event":
+                continue
+            label = _label(obs)
+            if label == "tone":
+                freq = obs.payload.get("frequency_hz")
+                pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
+                out.append((f"the {pitch}tone from the previous stretch continues until {until}", [obs]))
+            elif label == "silence":
+                out.append((f"the silence lasts until {until}", [obs]))
+            elif label == "background":
+                out.append((f"the quiet background continues until {until}", [obs]))
+            elif label == "speech-like" and self.covered_by_speech(obs):
+                continue
+            else:
+                out.append((f"the {label} continues until {until}", [obs]))
         return out
 
-    def nothing_sentence(self, seg: _Segment) -> str:
+    def nothing_sentence(self, seg: _Segment) -> tuple[str, list[Observation]]:
+        """What a stretch without findings says: only what examined it found nothing; the rest was not examined."""
+        span = seg.span
+        found_nothing, not_examined = [], []
+        checks = [("speech", "no speech was transcribed"), ("sound", "no sound event was measured")]
         if self.video:
-            if not self.media.has_audio:
-                return "no on-screen text was detected here, and the file has no audio track"
-            return "no observer reported sound events, speech or on-screen text during this stretch"
-        return f"no observer reported any sound between {clock(seg.span.start)} and {clock(seg.span.end)}"
+            checks.append(("text", "no on-screen text was read"))
+        for aspect, phrase in checks:
+            if aspect in ("speech", "sound") and not self.media.has_audio:
+                continue
+            if self.examined(aspect, span):
+                found_nothing.append(phrase)
+            else:
+                not_examined.append(coverage.ASPECT_WORDS[aspect])
+        bits = []
+        if found_nothing:
+            bits.append(" and ".join(found_nothing) + f" between {clock(span.start)} and {clock(span.end)}")
+        if self.video and not self.media.has_audio:
+            bits.append("the file has no audio track")
+        if not_examined:
+            bits.append(f"{' and '.join(not_examined)} {'was' if len(not_examined) == 1 else 'were'} not examined here")
+        return "; ".join(bits), []
 
     def visible_text(self) -> list[VisibleTextSpan]:
         groups: list[tuple[TimeSpan, list[Observation]]] = []
@@ -619,7 +709,13 @@ class _Writer:
             else:
                 groups.append((span, [obs]))
         return [
-            VisibleTextSpan(span=span, elements=[TextElement(text=o.content, appearance=_appearance(o)) for o in group])
+            VisibleTextSpan(
+                span=span,
+                elements=[
+                    TextElement(text=o.content, appearance=_appearance(o), sources=[o.key])
+                    for o in _reading_order(group)
+                ],
+            )
             for span, group in groups
         ]
 
@@ -634,6 +730,7 @@ class _Writer:
                     speaker=self.voices.names[obs.key],
                     state=state.describe(),
                     content=self.said(obs),
+                    sources=[obs.key, *(r.source.key for r in self.check.repairs if r.speech.key == obs.key)],
                 )
             )
         profiles = [SpeakerProfile(name=name, profile=self.profile(name)) for name in self.voices.order]
@@ -687,50 +784,84 @@ class _Writer:
             if self.shots:
                 sentence += f" and consists of {len(self.shots)} shot{'s' if len(self.shots) != 1 else ''}"
         sentences.append(sentence)
-        meta = next((m for m in self.metadata if "speech_ratio" in m.payload or "loudness_db" in m.payload), None)
         if not media.has_audio:
             sentences.append("The file has no audio track")
-        elif meta is not None:
-            parts = []
-            if isinstance(meta.payload.get("loudness_db"), int | float):
-                db = float(meta.payload["loudness_db"])
-                parts.append(f"the overall loudness is {db:.1f} dBFS ({loudness_word(db)})")
-            if isinstance(meta.payload.get("speech_ratio"), int | float):
-                parts.append(f"speech-like sound fills about {100 * float(meta.payload['speech_ratio']):.0f}% of it")
-            if isinstance(meta.payload.get("silence_ratio"), int | float):
-                parts.append(f"silence about {100 * float(meta.payload['silence_ratio']):.0f}%")
-            if parts:
-                sentences.append("Audio analysis finds that " + ", ".join(parts))
-        if self.speech:
-            spoken = sum(o.span.duration for o in self.speech if o.span is not None)
-            share = 100 * spoken / self.duration if self.duration else 0.0
-            words = sum(len(self.said(o).split()) for o in self.speech)
-            sentences.append(
-                f"Speech recognition transcribed {len(self.speech)} segment{'s' if len(self.speech) != 1 else ''} "
-                f"({words} words, {spoken:.1f} s, about {share:.0f}% of the running time)"
-            )
-        elif media.has_audio:
-            sentences.append("No speech was transcribed")
+        else:
+            sentences.extend(self.audio_overview())
         if self.video:
             distinct = len({" ".join(o.content.split()).lower() for o in self.texts})
-            sentences.append(
-                f"{distinct} distinct line{'s' if distinct != 1 else ''} of on-screen text "
-                f"{'were' if distinct != 1 else 'was'} read"
-                if distinct
-                else "No on-screen text was detected"
-            )
-        counts = Counter(o.tool for o in self.evidence.observations)
-        if counts:
-            listed = ", ".join(f"{tool} ({n})" for tool, n in sorted(counts.items()))
-            sentences.append(f"Observers consulted, with their observation counts: {listed}")
-        else:
-            sentences.append("No observer reported anything about this clip")
-        for failure in self.evidence.failures:
-            sentences.append(f"The {failure.tool} observer failed: {' '.join(failure.error.split())[:200]}")
+            if distinct:
+                sentences.append(
+                    f"{distinct} distinct line{'s' if distinct != 1 else ''} of on-screen text "
+                    f"{'were' if distinct != 1 else 'was'} read"
+                )
+            else:
+                sentences.append(self.no_text())
+        tools = sorted({c.tool for c in self.evidence.coverage if c.ok} | {o.tool for o in self.evidence.observations})
+        if tools:
+            listed = ", ".join(tools[:-1]) + (" and " if len(tools) > 1 else "") + tools[-1]
+            sentences.append(f"Observers consulted: {listed}")
         return " ".join(_sentence(s) for s in sentences)
+
+    def audio_overview(self) -> list[str]:
+        """Loudness and silence from audio analysis, one speech share (from ASR when it ran), or what was not done."""
+        sentences = []
+        meta = next((m for m in self.metadata if "loudness_db" in m.payload), None)
+        parts = []
+        if meta is not None and isinstance(meta.payload.get("loudness_db"), int | float):
+            db = float(meta.payload["loudness_db"])
+            parts.append(f"the overall loudness is {db:.1f} dBFS ({loudness_word(db)})")
+        if meta is not None and isinstance(meta.payload.get("silence_ratio"), int | float):
+            parts.append(f"true silence fills about {100 * float(meta.payload['silence_ratio']):.0f}% of it")
+        if self.speech:
+            spoken = _union_seconds([o.span for o in self.speech if o.span is not None])
+            share = 100 * spoken / self.duration if self.duration else 0.0
+            words = sum(len(self.said(o).replace("[unclear]", " ").split()) for o in self.speech)
+            if parts:
+                sentences.append("Audio analysis finds that " + ", and ".join(parts))
+            sentences.append(
+                f"Speech recognition transcribed {len(self.speech)} segment{'s' if len(self.speech) != 1 else ''} "
+                f"({words} words, {spoken:.1f} s, speech in about {share:.0f}% of the running time)"
+            )
+            return sentences
+        if (
+            meta is not None
+            and isinstance(meta.payload.get("speech_ratio"), int | float)
+            and not self.examined("speech")
+        ):
+            parts.append(f"speech-like sound fills about {100 * float(meta.payload['speech_ratio']):.0f}% of it")
+        if parts:
+            sentences.append("Audio analysis finds that " + ", and ".join(parts))
+        elif not self.examined("sound"):
+            sentences.append("The sound level was not analysed")
+        sentences.append(self.no_speech())
+        return sentences
+
+
+def _union_seconds(spans: list[TimeSpan]) -> float:
+    total, end = 0.0, float("-inf")
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.end <= end:
+            continue
+        total += span.end - max(span.start, end)
+        end = span.end
+    return total
 
 
 # --- text appearance and speaking state -------------------------------------------------------------------
+
+
+def _reading_order(texts: list[Observation]) -> list[Observation]:
+    """On-screen text lines as a reader meets them: top to bottom (lines within 2% of the height share a row),
+    then left to right. Lines without a box keep their order."""
+
+    def key(obs: Observation) -> tuple[float, float]:
+        box = obs.payload.get("box")
+        if isinstance(box, list | tuple) and len(box) == 4:
+            return (round(float(box[1]) / 0.02), float(box[0]))
+        return (float("inf"), 0.0)
+
+    return sorted(texts, key=key)
 
 
 def _size(obs: Observation) -> str:

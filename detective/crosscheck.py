@@ -1,0 +1,497 @@
+"""The cross-check engine: the one place where observations of different tools are compared and reconciled.
+
+Two uses, one set of rules:
+
+- :func:`compare` runs while the evidence board grows (:func:`detective.evidence.merge`): it notes agreements and
+  contradictions between two observations, which planners read to decide what to re-check.
+- :func:`cross_check` runs once when the caption is written: it settles what the board says. Names and numbers
+  heard by speech recognition are repaired from on-screen text (and from the audio LLM when two sources back it),
+  speech reported over measured silence is set aside unless another source agrees, a re-check's words that the
+  broad pass never heard are set aside, and words the recogniser doubted are marked ``[unclear]``. Every captioner
+  writes from its result, so planners and captioners never resolve the same conflict differently.
+
+Matching is fuzzy and phonetic (rapidfuzz ratios, jellyfish Metaphone codes): "Jon Smyth" heard, "John Smith" on
+screen; "League of Park" heard, "Elena Park" on screen (a shared surname anchors the name).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import jellyfish
+from rapidfuzz import fuzz
+
+from detective.models import Evidence, Observation, Relation, TimeSpan, format_time
+
+#: Observations of these kinds carry words that can be cross-checked.
+WORDY_KINDS = {"text", "speech", "description"}
+#: Spans closer than this (seconds) count as overlapping when cross-checking.
+OVERLAP_TOLERANCE = 0.5
+#: Minimum similarity (0–1) for two different terms to be "the same thing, told differently".
+SIMILAR = 0.6
+#: Words whose recognition probability is below this are marked ``[unclear]`` unless another source confirms them.
+DOUBTFUL_WORD = 0.3
+#: Share of a speech span that must lie in measured silence before the speech is set aside.
+SILENT_SHARE = 0.5
+#: The marker written in place of doubtful words.
+UNCLEAR = "[unclear]"
+
+_NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
+_NAME = re.compile(r"\b[A-Z][A-Za-z'’-]+(?:\s+(?:(?:of|de|da|van|von|der|la|le)\s+)?[A-Z][A-Za-z'’-]+)*\b")
+_STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "it", "this", "that", "i", "we", "you"}
+_PUNCT = string.punctuation + "“”‘’…"
+
+
+# --- terms and similarity ---------------------------------------------------------------------------------
+
+
+def norm(text: str) -> str:
+    """Lower case, punctuation stripped from every word, spaces collapsed."""
+    return " ".join(w.strip(_PUNCT) for w in text.lower().split() if w.strip(_PUNCT))
+
+
+def numeric(term: str) -> bool:
+    """True for a number ("42", "3:1", "1,000")."""
+    return bool(term) and term.replace(".", "").replace(",", "").replace(":", "").isdigit()
+
+
+def similarity(a: str, b: str, sound: bool = True) -> float:
+    """How alike two terms are, 0–1: the better of their spelling (rapidfuzz) and, with ``sound``, their sound
+    (Metaphone) similarity."""
+    a, b = norm(a), norm(b)
+    if not a or not b:
+        return 0.0
+    spelled = fuzz.ratio(a, b) / 100.0
+    if not sound or numeric(a.replace(" ", "")) or numeric(b.replace(" ", "")):
+        return spelled
+    sa = " ".join(jellyfish.metaphone(w) for w in a.split())
+    sb = " ".join(jellyfish.metaphone(w) for w in b.split())
+    sounded = fuzz.ratio(sa, sb) / 100.0 if sa and sb else 0.0
+    return max(spelled, 0.9 * sounded)
+
+
+def key_terms(text: str) -> dict[str, str]:
+    """Names (runs of capitalised words) and numbers in ``text``: lower-cased term to its form in the text.
+
+    A single capitalised word that opens a sentence is no evidence of a name ("Thank you …") and is skipped.
+    """
+    terms = {m.group(0): m.group(0) for m in _NUMBER.finditer(text)}
+    for match in _NAME.finditer(text):
+        words = match.group(0).split()
+        before = text[: match.start()].rstrip()
+        if len(words) == 1 and (not before or before[-1] in '.!?…:;"“') and not words[0].isupper():
+            continue
+        while words and words[0].lower() in _STOP:
+            words = words[1:]
+        while words and words[-1].lower() in _STOP:
+            words = words[:-1]
+        if words:
+            terms[" ".join(words)] = " ".join(words)
+    return {t.lower(): original for t, original in terms.items() if len(t) >= 3 or numeric(t)}
+
+
+def _comparable(x: str, y: str) -> bool:
+    """Numbers compare with numbers, names with names; one form inside the other is a different word."""
+    if numeric(x.replace(" ", "")) != numeric(y.replace(" ", "")):
+        return False
+    return x not in y and y not in x
+
+
+def overlapping(a: Observation, b: Observation, tolerance: float = OVERLAP_TOLERANCE) -> bool:
+    """True when the observations' spans meet (an observation without a span meets everything)."""
+    if a.span is None or b.span is None:
+        return True
+    return a.span.overlaps(b.span, tolerance)
+
+
+def _joint_span(a: TimeSpan | None, b: TimeSpan | None) -> TimeSpan | None:
+    if a is None or b is None:
+        return a or b
+    return TimeSpan(
+        start=max(a.start, b.start) if a.overlap(b) else min(a.start, b.start),
+        end=min(a.end, b.end) if a.overlap(b) else max(a.end, b.end),
+    )
+
+
+def _relation(kind: str, a: Observation, b: Observation, span: TimeSpan | None, sa: str, sb: str) -> Relation:
+    return Relation(
+        kind=kind,  # type: ignore[arg-type]
+        a=a.key,
+        b=b.key,
+        tools=(a.tool, b.tool),
+        span=span,
+        a_says=sa,
+        b_says=sb,
+        note=f"{a.tool} ({a.kind}) says {sa!r}; {b.tool} ({b.kind}) says {sb!r}",
+    )
+
+
+def is_silence(obs: Observation) -> bool:
+    """True for a sound event that measured silence."""
+    return obs.kind == "sound_event" and str(obs.payload.get("label", obs.content)).lower() == "silence"
+
+
+def compare(a: Observation, b: Observation) -> list[Relation]:
+    """Agreements and contradictions between two observations of different tools (none when spans are apart)."""
+    if a.tool == b.tool or not overlapping(a, b):
+        return []
+    span = _joint_span(a.span, b.span)
+    if {a.kind, b.kind} == {"speech", "sound_event"}:
+        event = a if a.kind == "sound_event" else b
+        speech = b if event is a else a
+        if is_silence(event) and speech.span and event.span and speech.span.overlap(event.span) >= 0.5:
+            return [_relation("contradiction", speech, event, span, speech.content, "silence")]
+        return []
+    if a.kind not in WORDY_KINDS or b.kind not in WORDY_KINDS:
+        return []
+    relations: list[Relation] = []
+    terms_a, terms_b = key_terms(a.content), key_terms(b.content)
+    for term in sorted(terms_a):
+        if not terms_b:
+            break
+        best = max(terms_b, key=lambda t: similarity(term, t))
+        if term == best:
+            relations.append(_relation("agreement", a, b, span, terms_a[term], terms_b[best]))
+        elif similarity(term, best) >= SIMILAR and _comparable(term, best):
+            relations.append(_relation("contradiction", a, b, span, terms_a[term], terms_b[best]))
+    return relations
+
+
+# --- settling the board -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Repair:
+    """A name or number in speech replaced by the form another source shows or says."""
+
+    speech: Observation
+    source: Observation
+    heard: str
+    shown: str
+    chosen: str
+    reason: str
+
+
+@dataclass
+class CrossCheck:
+    """What the board settles: corrected speech, repairs, set-aside observations and what stays open."""
+
+    corrected: dict[str, str] = field(default_factory=dict)
+    repairs: list[Repair] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    unresolved: list[Relation] = field(default_factory=list)
+    agreements: list[Relation] = field(default_factory=list)
+
+    def said(self, obs: Observation) -> str:
+        """What a speech observation says after cross-checking (repaired, doubtful words marked)."""
+        return self.corrected.get(obs.key, " ".join(obs.content.split()))
+
+    def report(self) -> str:
+        """The body of a ``## Cross-checks`` section ("" when there is nothing to say)."""
+        lines: list[str] = []
+        for r in self.repairs:
+            when = _when(r.speech.span)
+            source = "on-screen text" if r.source.kind == "text" else f"the {r.source.tool} observer"
+            moment = "at the same time" if overlapping(r.speech, r.source) else "at another moment"
+            lines.append(
+                f"{when}speech recognition ({r.speech.tool}) heard “{r.heard}”, while {source} ({r.source.tool}) "
+                f"{moment} gives “{r.shown}”. The transcript uses “{r.chosen}”, because {r.reason}."
+            )
+        lines.extend(self.rejected.values())
+        for rel in self.unresolved[:10]:
+            if "silence" in (rel.a_says, rel.b_says):
+                continue  # settled above: the speech was kept (another source agrees) or set aside
+            lines.append(
+                f"{_when(rel.span)}the observers disagree: {rel.tools[0]} says “{_clip(rel.a_says)}”, "
+                f"{rel.tools[1]} says “{_clip(rel.b_says)}”; the caption does not settle it."
+            )
+        confirmed: dict[str, Relation] = {}
+        for rel in self.agreements:
+            confirmed.setdefault(rel.a_says, rel)
+        if confirmed:
+            listed = "; ".join(
+                f"“{term}” ({rel.tools[0]} and {rel.tools[1]})" for term, rel in list(confirmed.items())[:12]
+            )
+            lines.append(f"Confirmed by independent observers: {listed}.")
+        return "\n".join(line[0].upper() + line[1:] for line in lines if line)
+
+
+def _when(span: TimeSpan | None) -> str:
+    return f"At {format_time(span.start)}–{format_time(span.end)} " if span else ""
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rstrip() + " …"
+
+
+@dataclass
+class _Token:
+    text: str
+    probability: float | None
+    fixed: bool = False  # set by a repair: never marked doubtful
+
+
+def _tokens(obs: Observation) -> list[_Token]:
+    words = obs.payload.get("words")
+    if isinstance(words, list) and words and all(isinstance(w, dict) and w.get("word") for w in words):
+        tokens = []
+        for w in words:
+            p = w.get("probability")
+            tokens.append(_Token(str(w["word"]).strip(), float(p) if isinstance(p, int | float) else None))
+        return [t for t in tokens if t.text]
+    return [_Token(w, None) for w in obs.content.split()]
+
+
+def _spelled(shown: str, heard: str) -> str:
+    """The on-screen form as it should read in a transcript: ALL-CAPS overlays become Title Case."""
+    if shown.isupper() and not heard.isupper() and not numeric(shown):
+        return string.capwords(shown)
+    return shown
+
+
+def _best_window(tokens: list[_Token], term: str) -> tuple[int, int, float] | None:
+    """The run of tokens most like ``term``, with its score; ``None`` when ``term`` is said as shown.
+
+    Runs sharing no word with ``term`` are scored by spelling and sound. A run that shares a word (a surname) is
+    scored on the words it does not share, and only when the recogniser took the whole run for a name (every word
+    capitalised): "League of Park" heard for "Elena Park" on screen.
+    """
+    target = norm(term).split()
+    if not target:
+        return None
+    plain = [norm(t.text) for t in tokens]
+    best: tuple[int, int, float] | None = None
+    for size in range(max(1, len(target) - 1), len(target) + 3):
+        for i in range(0, len(tokens) - size + 1):
+            window = plain[i : i + size]
+            if not all(window) or window[0] in _STOP or window[-1] in _STOP:
+                continue
+            if window == target:
+                return None  # said as shown: nothing to repair
+            shared = set(window) & set(target) - _STOP
+            first = i
+            if not shared:
+                score = similarity(" ".join(window), " ".join(target))
+            elif len(target) >= 2 and numeric(target[-1]) and window[:-1] == target[:-1] and numeric(window[-1]):
+                score = 1.0  # "Runner 40" heard, "Runner 42" shown: the label anchors the number
+            elif len(target) >= 2 and len(shared) < len(set(target)) and not numeric(" ".join(target)):
+                raw = [t.text.strip(_PUNCT) for t in tokens[i : i + size]]
+                if not all(w[:1].isupper() or w.lower() in _STOP for w in raw):
+                    continue
+                rest_heard = " ".join(w for w in window if w not in shared and w not in _STOP)
+                rest_shown = " ".join(w for w in target if w not in shared)
+                rest = similarity(rest_heard, rest_shown) if rest_heard else 0.0
+                score = 0.5 + 0.5 * rest if rest >= 0.4 else 0.0
+                if score and i > 0 and tokens[i - 1].text == "The" and target[0] != "the":
+                    first = i - 1  # "The League of Park": the article was part of the mishearing
+            else:
+                continue
+            if best is None or score > best[2]:
+                best = (first, i + size, score)
+    return best
+
+
+_LABELLED_NUMBER = re.compile(r"\b[A-Za-z][A-Za-z]+\s+\d+(?:[.,:]\d+)*\b")
+
+
+def _shown_terms(obs: Observation) -> list[str]:
+    """Names and numbers another source spells out: the key terms of its text, and labelled numbers ("Runner 42")."""
+    labelled = [m.group(0) for m in _LABELLED_NUMBER.finditer(obs.content)]
+    return list(dict.fromkeys([*labelled, *key_terms(obs.content).values()]))
+
+
+def _authorities(evidence: Evidence, speech: Observation) -> list[Observation]:
+    """Observations that may correct this speech: on-screen text, then quoted answers of the audio LLM."""
+    texts = [o for o in evidence.observations if o.kind == "text" and overlapping(o, speech)]
+    llm = [
+        o
+        for o in evidence.observations
+        if o.kind == "description" and "audio" in str(o.payload.get("modality", o.tool)) and overlapping(o, speech)
+    ]
+    return texts + llm
+
+
+def _supported(term: str, evidence: Evidence, exclude: str) -> int:
+    """How many distinct tools other than ``exclude`` report ``term`` anywhere."""
+    pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+    return len({o.tool for o in evidence.observations if o.tool != exclude and pattern.search(o.content)})
+
+
+def _repair_speech(speech: Observation, evidence: Evidence, tokens: list[_Token]) -> list[Repair]:
+    repairs: list[Repair] = []
+    for source in _authorities(evidence, speech):
+        for term in _shown_terms(source):
+            found = _best_window(tokens, term)
+            if found is None:
+                continue
+            i, j, score = found
+            heard = " ".join(t.text.strip(_PUNCT) for t in tokens[i:j])
+            threshold = SIMILAR if len(norm(term).split()) >= 2 or numeric(term) else 0.75
+            if score < threshold or not _comparable(norm(heard), norm(term)):
+                continue
+            if _supported(heard, evidence, exclude=speech.tool):
+                continue  # another source reports the heard form too: not a mishearing
+            if source.kind != "text" and _supported(term, evidence, exclude=speech.tool) < 2:
+                continue  # the audio LLM alone does not outvote the recogniser: two sources must back the form
+            chosen = _spelled(term, heard)
+            if _LABELLED_NUMBER.fullmatch(term):
+                chosen = " ".join([*heard.split()[:-1], term.split()[-1]])  # the heard label keeps its case
+            why = (
+                "a number shown on screen is more reliable than the speech recogniser's spelling"
+                if any(numeric(w) for w in term.split()) and source.kind == "text"
+                else "a name spelled on screen is more reliable than the speech recogniser's spelling"
+                if source.kind == "text"
+                else f"“{chosen}” is reported by two independent sources"
+            )
+            tail = tokens[j - 1].text[len(tokens[j - 1].text.rstrip(_PUNCT)) :]
+            lead = tokens[i].text[: len(tokens[i].text) - len(tokens[i].text.lstrip(_PUNCT))]
+            tokens[i:j] = [_Token(lead + chosen + tail, 1.0, fixed=True)]
+            repairs.append(Repair(speech, source, heard, term, chosen, why))
+    repairs.extend(_elsewhere(speech, evidence, tokens))
+    repairs.extend(_misread(speech, evidence, {r.source.key for r in repairs}))
+    return repairs
+
+
+#: A capitalised word heard must be at least this like a name shown elsewhere in the clip to take its spelling.
+ELSEWHERE_SIMILAR = 0.85
+
+
+def _elsewhere(speech: Observation, evidence: Evidence, tokens: list[_Token]) -> list[Repair]:
+    """Names persist through a clip: a capitalised word heard that is very like one word of a name shown on screen
+    at another moment ("Lena" heard at 0:08, "Elena Park" shown at 0:01) takes the on-screen spelling."""
+    names: dict[str, Observation] = {}
+    for text in evidence.observations:
+        if text.kind != "text" or overlapping(text, speech):
+            continue
+        for term in key_terms(text.content).values():
+            words = term.split()
+            if len(words) >= 2 and not any(numeric(w) for w in words):
+                for word in words:
+                    if len(word) >= 4 and word[:1].isupper():
+                        names.setdefault(_spelled(word, word.lower()), text)
+    repairs = []
+    for k, token in enumerate(tokens):
+        bare = token.text.strip(_PUNCT)
+        if token.fixed or len(bare) < 3 or not bare[:1].isupper() or (k == 0 and bare.lower() in _STOP):
+            continue
+        for name, text in names.items():
+            if bare.lower() == name.lower() or similarity(bare, name) < ELSEWHERE_SIMILAR:
+                continue
+            if _supported(bare, evidence, exclude=speech.tool):
+                continue
+            when = f" at {format_time(text.span.start)}–{format_time(text.span.end)}" if text.span else ""
+            why = f"the name “{name}” is spelled on screen elsewhere in the clip{when}"
+            tokens[k] = _Token(token.text.replace(bare, name), 1.0, fixed=True)
+            repairs.append(Repair(speech, text, bare, name, name, why))
+            break
+    return repairs
+
+
+def _misread(speech: Observation, evidence: Evidence, settled: set[str]) -> list[Repair]:
+    """On-screen text that misspells a name the speech says and more sources back ("parls" for "Paris"): the
+    transcript keeps the heard form, and the check is reported."""
+    found = []
+    for text in (o for o in evidence.observations if o.kind == "text" and overlapping(o, speech)):
+        if text.key in settled:
+            continue
+        shown_tokens = [_Token(w, None) for w in text.content.split()]
+        for term in key_terms(speech.content).values():
+            window = _best_window(shown_tokens, term)
+            if window is None or window[2] < SIMILAR:
+                continue
+            shown = " ".join(t.text.strip(_PUNCT) for t in shown_tokens[window[0] : window[1]])
+            if not _comparable(norm(shown), norm(term)):
+                continue
+            heard_n = 1 + _supported(term, evidence, exclude=speech.tool)
+            shown_n = _supported(shown, evidence, exclude=speech.tool)
+            if heard_n > shown_n:
+                why = f"“{term}” is reported by {heard_n} sources against {shown_n}"
+                found.append(Repair(speech, text, term, shown, term, why))
+    return found
+
+
+def _render(tokens: list[_Token], confirmed: set[str]) -> str:
+    out: list[str] = []
+    for t in tokens:
+        doubtful = (
+            not t.fixed
+            and t.probability is not None
+            and t.probability < DOUBTFUL_WORD
+            and norm(t.text) not in confirmed
+        )
+        if doubtful:
+            tail = t.text[len(t.text.rstrip(_PUNCT)) :]
+            if out and out[-1].startswith(UNCLEAR):
+                out[-1] = UNCLEAR + tail
+            else:
+                out.append(UNCLEAR + tail)
+        else:
+            out.append(t.text)
+    return " ".join(out)
+
+
+def _silent_share(speech: Observation, silences: list[Observation]) -> float:
+    if speech.span is None or speech.span.duration <= 0:
+        return 0.0
+    return sum(speech.span.overlap(s.span) for s in silences if s.span is not None) / speech.span.duration
+
+
+def cross_check(evidence: Evidence) -> CrossCheck:
+    """Settle the board for the caption: repairs, set-aside speech, doubtful words, and what stays open."""
+    result = CrossCheck(agreements=list(evidence.agreements))
+    by_key = {o.key: o for o in evidence.observations}
+    silences = [o for o in evidence.observations if is_silence(o)]
+    agreed = {k for rel in evidence.agreements for k in (rel.a, rel.b)}
+    for speech in evidence.by_kind("speech"):
+        if speech.payload.get("unconfirmed"):
+            when = _when(speech.span)
+            result.rejected[speech.key] = (
+                f"{when}a re-check by {speech.tool} reported “{_clip(speech.content)}” where its first pass heard no "
+                "words; with no other source for them, these words are left out of the transcript."
+            )
+            continue
+        share = _silent_share(speech, silences)
+        if share >= SILENT_SHARE and speech.key not in agreed:
+            result.rejected[speech.key] = (
+                f"{_when(speech.span)}{speech.tool} reported “{_clip(speech.content)}” where audio analysis measured "
+                f"silence for {share:.0%} of the span; no other source confirms the words, so they are left out."
+            )
+            continue
+        tokens = _tokens(speech)
+        repairs = _repair_speech(speech, evidence, tokens)
+        result.repairs.extend(repairs)
+        others = {
+            w
+            for o in evidence.observations
+            if o.kind in WORDY_KINDS and o.tool != speech.tool and overlapping(o, speech)
+            for w in norm(o.content).split()
+        }
+        text = _render(tokens, others)
+        if text != " ".join(speech.content.split()):
+            result.corrected[speech.key] = text
+    handled = {(r.speech.key, r.source.key) for r in result.repairs}
+    for rel in evidence.contradictions:
+        a, b = by_key.get(rel.a), by_key.get(rel.b)
+        if a is None or b is None or a.key in result.rejected or b.key in result.rejected:
+            continue
+        if (rel.a, rel.b) in handled or (rel.b, rel.a) in handled:
+            continue
+        result.unresolved.append(rel)
+    result.repairs.sort(key=lambda r: r.speech.span.start if r.speech.span else 0.0)
+    return result
+
+
+def summary(check: CrossCheck) -> dict[str, Any]:
+    """A JSON-ready summary of a cross-check for records and prompts."""
+    return {
+        "repairs": [
+            {"speech": r.speech.key, "source": r.source.key, "heard": r.heard, "shown": r.shown, "chosen": r.chosen}
+            for r in check.repairs
+        ],
+        "rejected": dict(check.rejected),
+        "unresolved": [rel.note for rel in check.unresolved],
+    }
