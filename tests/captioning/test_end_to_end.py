@@ -25,7 +25,7 @@ SPEECH_SLACK = 0.6
 @pytest.fixture(scope="module")
 def runs(fixture_media: dict[str, Any]) -> dict[str, tuple[dict[str, Any], RunResult]]:
     out = {}
-    for name in ("scene", "silent", "speech"):
+    for name in ("scene", "silent", "speech", "race"):
         truth = fixture_media["clips"][name]
         out[name] = (truth, Detective(captioner="template", offline=True).run(truth["path"]))
     return out
@@ -44,7 +44,7 @@ def similar(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, norm(a), norm(b)).ratio()
 
 
-@pytest.mark.parametrize("name", ["scene", "silent", "speech"])
+@pytest.mark.parametrize("name", ["scene", "silent", "speech", "race"])
 def test_caption_covers_the_ground_truth(runs: dict[str, tuple[dict[str, Any], RunResult]], name: str) -> None:
     truth, result = runs[name]
     caption = result.caption
@@ -87,3 +87,53 @@ def test_caption_covers_the_ground_truth(runs: dict[str, tuple[dict[str, Any], R
         assert "broadband noise" in paragraph and clock(burst["start"]) in paragraph
     overview = next(s.body for s in caption.sections if s.title == "Overview")
     assert f"{truth['duration']:.1f} seconds" in overview
+
+
+@pytest.mark.parametrize("name", ["scene", "silent", "speech", "race"])
+def test_every_claim_of_the_template_caption_is_grounded(runs: dict[str, tuple[dict[str, Any], RunResult]], name: str):
+    _, result = runs[name]
+    assert result.grounding is not None and result.grounding.score == 1.0, result.grounding
+    assert result.grounding.claims > 0
+    for seg in result.caption.storyline:
+        assert seg.sentences and " ".join(s.text for s in seg.sentences) == seg.text
+    keys = {o.key for o in result.evidence.observations}
+    items = [*(s for seg in result.caption.storyline for s in seg.sentences), *result.caption.transcript]
+    items += [e for g in result.caption.visible_text or [] for e in g.elements]
+    for item in items:
+        assert set(item.sources) <= keys, item
+    for turn in result.caption.transcript:
+        assert turn.sources, turn
+
+
+def test_names_shown_on_screen_are_repaired_in_the_transcript(runs: dict[str, tuple[dict[str, Any], RunResult]]):
+    truth, result = runs["race"]
+    said = " ".join(t.content for t in result.caption.transcript)
+    shown_names = {"Elena Park", "Marcus Webb"}
+    for sentence in truth["speech"]:
+        for name in shown_names:
+            if name in sentence["text"]:
+                turn = min(result.caption.transcript, key=lambda t: abs(t.span.start - sentence["start"]))
+                assert name in turn.content, (name, turn.content)
+    assert "League" not in said and "Lena Park" not in said
+    assert "42" in said
+
+
+def test_a_noise_bed_is_never_called_silence(runs: dict[str, tuple[dict[str, Any], RunResult]]):
+    truth, result = runs["race"]
+    assert truth["bed_dbfs"] > -45
+    text = result.caption_markdown.lower()
+    assert "silence" not in text.replace("no true silence", "").replace("true silence fills about 0%", "")
+    assert "background" in text
+
+
+def test_transcript_word_precision_on_names_and_numbers(runs: dict[str, tuple[dict[str, Any], RunResult]]):
+    """Words the transcript states (``[unclear]`` aside) that the script has: the share must stay high."""
+    truth, result = runs["race"]
+    script = {w for s in truth["speech"] for w in _words(s["text"])}
+    said = [w for t in result.caption.transcript for w in _words(t.content.replace("[unclear]", " "))]
+    precision = sum(w in script for w in said) / len(said)
+    assert precision >= 0.85, (precision, said)
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
