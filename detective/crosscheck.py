@@ -253,6 +253,18 @@ def _spelled(shown: str, heard: str) -> str:
     return shown
 
 
+def _keep_full_words(heard: str, chosen: str) -> str:
+    """Word for word, a heard word the shown one abbreviates stays ("Demonstration" said, "DEMO" shown)."""
+    h, c = heard.split(), chosen.split()
+    if len(h) != len(c):
+        return chosen
+    out = []
+    for said, shown in zip(h, c, strict=True):
+        a, b = norm(said), norm(shown)
+        out.append(said if len(a) > len(b) >= 3 and a.startswith(b) else shown)
+    return " ".join(out)
+
+
 def _best_window(tokens: list[_Token], term: str) -> tuple[int, int, float] | None:
     """The run of tokens most like ``term``, with its score; ``None`` when ``term`` is said as shown.
 
@@ -340,6 +352,7 @@ def _repair_speech(speech: Observation, evidence: Evidence, tokens: list[_Token]
             chosen = _spelled(term, heard)
             if _LABELLED_NUMBER.fullmatch(term):
                 chosen = " ".join([*heard.split()[:-1], term.split()[-1]])  # the heard label keeps its case
+            chosen = _keep_full_words(heard, chosen)
             why = (
                 "a number shown on screen is more reliable than the speech recogniser's spelling"
                 if any(numeric(w) for w in term.split()) and source.kind == "text"
@@ -446,6 +459,15 @@ def cross_check(evidence: Evidence) -> CrossCheck:
     by_key = {o.key: o for o in evidence.observations}
     silences = [o for o in evidence.observations if is_silence(o)]
     agreed = {k for rel in evidence.agreements for k in (rel.a, rel.b)}
+    shown_names = {
+        w
+        for o in evidence.observations
+        if o.kind == "text"
+        for term in key_terms(o.content).values()
+        if not numeric(term)
+        for w in norm(term).split()
+        if len(w) >= 3
+    }
     for speech in evidence.by_kind("speech"):
         if speech.payload.get("unconfirmed"):
             when = _when(speech.span)
@@ -464,12 +486,14 @@ def cross_check(evidence: Evidence) -> CrossCheck:
         tokens = _tokens(speech)
         repairs = _repair_speech(speech, evidence, tokens)
         result.repairs.extend(repairs)
+        # A doubtful word stays when another source has it: said or shown at the same time, or a name shown on
+        # screen anywhere in the clip (names persist).
         others = {
             w
             for o in evidence.observations
             if o.kind in WORDY_KINDS and o.tool != speech.tool and overlapping(o, speech)
             for w in norm(o.content).split()
-        }
+        } | shown_names
         text = _render(tokens, others)
         if text != " ".join(speech.content.split()):
             result.corrected[speech.key] = text

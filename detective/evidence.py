@@ -253,4 +253,7 @@ def digest(evidence: Evidence, limit: int = 60, width: int = 240) -> str:
         lines.append(f"CONTRADICTION: {rel.note}")
     for failure in evidence.failures[-10:]:
         lines.append(f"FAILED: {failure.tool}: {failure.error[:200]}")
+    examined = sorted({f"{c.tool}: {', '.join(c.aspects)}" for c in evidence.coverage if c.ok and c.aspects})
+    if examined:
+        lines.append("EXAMINED (absence can be stated for): " + "; ".join(examined))
     return "\n".join(lines) or "(no observations yet)"

@@ -209,3 +209,15 @@ def test_report_renders_in_headless_chromium(demo_result_json: Path, tmp_path: P
         assert img.size == (1400, 2000)
         colours = img.convert("RGB").resize((350, 500)).getcolors(maxcolors=1_000_000)
         assert colours is not None and len(colours) > 50, "the page rendered more than a blank screen"
+
+
+def test_each_storyline_sentence_shows_the_observations_behind_it(demo_batch: dict[str, Any]) -> None:
+    record = demo_batch["record"]
+    assert record["grounding"]["score"] == 1.0 and record["grounding"]["ungrounded"] == []
+    page = render_html(normalise(record))
+    assert "Grounding 1.0" in page
+    sentences = [s for seg in record["caption_struct"]["storyline"] for s in seg["sentences"]]
+    backed = [s for s in sentences if s["sources"]]
+    assert backed and page.count('<details class="grounded">') == len(backed)
+    # a sentence quoting speech lists the ASR observation under it, with its time
+    assert any("“" in s["text"] for s in backed) and "asr/speech 00:0" in page

@@ -622,9 +622,11 @@ class _Writer:
         if label == "background":
             floor = _db(obs, "noise_floor_db") or db
             level = f" (about {floor:.0f} dBFS)" if floor is not None else ""
+            if obs.span.start < 0.05:
+                return f"until {b} only a low background sound is heard{level}"
             return _pick(
                 [
-                    f"between {a} and {b} only a quiet background sound remains{level}",
+                    f"from {a} to {b} only a low background sound is heard{level}",
                     f"from {a} to {b} the foreground sound stops, leaving a low background{level}",
                 ],
                 seed,
@@ -812,7 +814,11 @@ class _Writer:
             db = float(meta.payload["loudness_db"])
             parts.append(f"the overall loudness is {db:.1f} dBFS ({loudness_word(db)})")
         if meta is not None and isinstance(meta.payload.get("silence_ratio"), int | float):
-            parts.append(f"true silence fills about {100 * float(meta.payload['silence_ratio']):.0f}% of it")
+            silent, floor = float(meta.payload["silence_ratio"]), _db(meta, "noise_floor_db")
+            if silent < 0.005 and floor is not None and floor > -60:
+                parts.append(f"a background noise floor of about {floor:.0f} dBFS runs under it, with no true silence")
+            else:
+                parts.append(f"true silence fills about {100 * silent:.0f}% of it")
         if self.speech:
             spoken = _union_seconds([o.span for o in self.speech if o.span is not None])
             share = 100 * spoken / self.duration if self.duration else 0.0
