@@ -233,17 +233,36 @@ class _Token:
     text: str
     probability: float | None
     fixed: bool = False  # set by a repair: never marked doubtful
+    start: float | None = None
+    end: float | None = None
 
 
 def _tokens(obs: Observation) -> list[_Token]:
     words = obs.payload.get("words")
     if isinstance(words, list) and words and all(isinstance(w, dict) and w.get("word") for w in words):
-        tokens = []
+        tokens: list[_Token] = []
         for w in words:
-            p = w.get("probability")
-            tokens.append(_Token(str(w["word"]).strip(), float(p) if isinstance(p, int | float) else None))
-        return [t for t in tokens if t.text]
+            p, start, end = w.get("probability"), w.get("start"), w.get("end")
+            token = _Token(
+                str(w["word"]).strip(),
+                float(p) if isinstance(p, int | float) else None,
+                start=float(start) if isinstance(start, int | float) else None,
+                end=float(end) if isinstance(end, int | float) else None,
+            )
+            if not token.text:
+                continue
+            if tokens and _echo(tokens[-1], token):
+                continue  # the recogniser wrote the same word twice over the same instant ("find. find")
+            tokens.append(token)
+        return tokens
     return [_Token(w, None) for w in obs.content.split()]
+
+
+def _echo(before: _Token, token: _Token) -> bool:
+    """The same word again, starting before the previous one has ended: a decoding artefact, not a repetition."""
+    if norm(before.text) != norm(token.text) or before.end is None or token.start is None:
+        return False
+    return token.start < before.end + 0.02
 
 
 def _spelled(shown: str, heard: str) -> str:
