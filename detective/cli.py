@@ -36,37 +36,43 @@ def cli(log_json: str | None, log_level: str | None) -> None:
 @cli.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print the full RunResult as JSON instead of the caption.")
-@click.option("--offline", is_flag=True, help="Never call a remote model, even with OPENAI_API_KEY set.")
+@click.option("--offline", is_flag=True, default=None, help="Never call a remote model, even with OPENAI_API_KEY set.")
 @click.option(
     "--mode",
     type=click.Choice(["detective", "direct"]),
-    default="detective",
-    show_default=True,
-    help="detective: the agent loop over observers; direct: one call to an omni model.",
+    default=None,
+    help="detective (default): the agent loop over observers; direct: one call to an omni model (needs a key).",
 )
 @click.option("--tools", default=None, help="Comma-separated tool names (default: every applicable tool).")
 @click.option("--planner", default=None, help="Planner name (default: llm when online, else rule).")
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
-@click.option("--max-rounds", type=int, default=6, show_default=True, help="Rounds of plan → query → observe.")
+@click.option("--max-rounds", type=int, default=None, help="Rounds of plan → query → observe (default: 6).")
 @click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
 )
+@click.option("--live", is_flag=True, help="Print the investigation as it happens (rounds, observations) on stderr.")
 def caption(
     source: str,
     as_json: bool,
-    offline: bool,
-    mode: str,
+    offline: bool | None,
+    mode: str | None,
     tools: str | None,
     planner: str | None,
     captioner: str | None,
-    max_rounds: int,
+    max_rounds: int | None,
     no_prompt: bool,
     strict_grounding: bool,
+    live: bool,
 ) -> None:
-    """Caption one clip (a local file or a URL) and print the Markdown caption."""
+    """Caption one clip (a local file or a URL) and print the Markdown caption.
+
+    Options not given fall back to OMNI_DETECTIVE_<FIELD> variables, then to DetectiveConfig's defaults.
+    """
+    from detective.config import DetectiveConfig
     from detective.coverage import NoEvidenceError
     from detective.detective import Detective
+    from detective.events import Finished
     from detective.llm import LLMError
     from detective.media import MediaError
 
@@ -76,16 +82,23 @@ def caption(
     if strict_grounding:
         options["strict_grounding"] = True
     try:
-        detective = Detective(
-            tools=tools.split(",") if tools else None,
+        config = DetectiveConfig.from_env(
+            mode=mode,
+            tools=[t.strip() for t in tools.split(",") if t.strip()] if tools else None,
             planner=planner,
             captioner=captioner,
             max_rounds=max_rounds,
             offline=offline,
-            mode=mode,
             captioner_options=options or None,
         )
-        result = detective.run(source)
+        detective = Detective(config=config)
+        result = None
+        for event in detective.stream(source):
+            if isinstance(event, Finished):
+                result = event.result
+            elif live:
+                click.echo(describe_event(event), err=True)
+        assert result is not None
     except NoEvidenceError as exc:
         raise click.ClickException(str(exc)) from exc
     except (MediaError, LLMError, KeyError, ValueError) as exc:
@@ -96,6 +109,35 @@ def caption(
         click.echo(result.caption_markdown.rstrip())
         for note in result.notes:
             click.echo(f"note: {note}", err=True)
+
+
+def describe_event(event: object) -> str:
+    """One line about a run event (see :mod:`detective.events`), for a live view."""
+    from detective.events import Captioned, ContradictionFound, Observed, RoundPlanned
+
+    if isinstance(event, RoundPlanned):
+        if event.finish:
+            return f"round {event.round}: the planner closes the case ({event.rationale or 'no reason given'})"
+        asked = ", ".join(_query_label(q) for q in event.queries) or "nothing"
+        return f"round {event.round}: asks {asked}"
+    if isinstance(event, Observed):
+        if event.failure is not None:
+            return f"  {event.tool} failed: {event.failure.error}"
+        return f"  {event.tool}: {len(event.observations)} observation(s)"
+    if isinstance(event, ContradictionFound):
+        rel = event.relation
+        return f"  contradiction: {rel.tools[0]} says “{rel.a_says}”, {rel.tools[1]} says “{rel.b_says}”"
+    if isinstance(event, Captioned):
+        return f"caption written ({event.stop_reason})"
+    return str(event)
+
+
+def _query_label(q: object) -> str:
+    from detective.models import format_time
+
+    span = getattr(q, "span", None)
+    where = f" {format_time(span.start)}–{format_time(span.end)}" if span is not None else ""
+    return f"{q.tool}{where}"  # type: ignore[attr-defined]
 
 
 @cli.command()

@@ -1,27 +1,26 @@
-"""The Python API: ``Detective(tools=[...]).run(path_or_url) -> RunResult``."""
+"""The Python API: ``Detective(tools=[...]).run(path_or_url) -> RunResult``, and its live view ``stream()``."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import importlib.metadata
-import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import structlog
 
-from detective.captioning import Captioner, CaptionJob
-from detective.graph import graph
-from detective.grounding import caption_texts, measure
+from detective.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
+from detective.events import DetectiveEvent, Finished, events_of
+from detective.graph import end_warmups, forget_run, graph
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
-from detective.planning import Planner
 from detective.plugins import get_registry
 from detective.runtime import Cache, RunServices, use_services
 from detective.settings import Settings
-from detective.state import Budget, DetectiveContext
-from detective.tools import Tool, as_tool
+from detective.tools import as_tool
 
 log = structlog.get_logger("detective")
 
@@ -29,90 +28,100 @@ log = structlog.get_logger("detective")
 class Detective:
     """Interrogates independent observers about a clip and writes a detailed caption.
 
-    :param tools: Tool objects, registered tool names, langchain-core ``BaseTool`` instances or functions.
-        ``None`` takes every registered tool; tools that call a remote model join only when online.
-    :param planner: a Planner, a registered planner name, or ``None`` (``llm`` when online, else ``rule``).
-    :param captioner: a Captioner, a registered name, or ``None`` (``llm`` when online, else ``template``; the core's
-        ``evidence`` captioner when the captioning plugin is absent).
-    :param max_rounds: rounds of plan → query → observe at most.
-    :param max_concurrency: observers running at once within a clip.
-    :param budget: limits on calls, tokens and seconds per clip.
+    Every option of a run is a field of :class:`~detective.config.DetectiveConfig` (the single home of the
+    defaults): pass a ``config``, or its fields as keyword arguments (``max_rounds=3``, ``budget=Budget(...)``,
+    ``mode="direct"``, ``max_concurrency``, ``max_queries_per_round``, ``observer_timeout``,
+    ``captioner_options``, ``offline``), or both (the keywords win).
+
+    :param tools: registered tool names, or Tool objects, langchain-core ``BaseTool`` instances or functions
+        (registered for this Detective's runs under their names). ``None`` takes every registered tool; tools that
+        call a remote model join only when online.
+    :param planner: a registered planner name, or a Planner object; ``None``: ``llm`` when online, else ``rule``.
+    :param captioner: a registered captioner name, or a Captioner object; ``None``: ``llm`` when online, else
+        ``template`` (``direct`` in direct mode).
+    :param config: the configuration; keyword arguments override its fields.
     :param settings: endpoints and models; ``Settings.from_env()`` by default.
-    :param offline: never call a remote model, even with a key set.
-    :param cache: a persistent cache for observer results and LLM replies.
+    :param cache: a persistent cache for observer results and LLM replies (a run-time service).
     :param limits: per-endpoint request limits shared across clips (``detective.llm.EndpointLimits``).
-    :param mode: ``detective`` (the agent loop) or ``direct`` (one call to an omni model, no observers).
     """
 
     def __init__(
         self,
         tools: Iterable[Any] | None = None,
-        planner: Planner | str | None = None,
-        captioner: Captioner | str | None = None,
+        planner: Any = None,
+        captioner: Any = None,
         *,
-        max_rounds: int = 6,
-        max_concurrency: int = 4,
-        budget: Budget | None = None,
+        config: DetectiveConfig | None = None,
         settings: Settings | None = None,
-        offline: bool | None = None,
         cache: Cache | None = None,
         limits: Any = None,
-        mode: str = "detective",
-        captioner_options: dict[str, Any] | None = None,
-        observer_timeout: float = 900.0,
+        **options: Any,
     ) -> None:
-        self.settings = settings or Settings.from_env()
-        if offline:
-            self.settings = self.settings.model_copy(update={"offline": True})
+        base = (config or DetectiveConfig()).model_dump()
+        given = {k: v for k, v in options.items() if v is not None}
+        objects: dict[str, dict[str, Any]] = {"tools": {}, "planners": {}, "captioners": {}}
+        if tools is not None:
+            names = []
+            for t in tools:
+                if isinstance(t, str):
+                    names.append(t)
+                else:
+                    tool = as_tool(t)
+                    objects["tools"][tool.name] = tool
+                    names.append(tool.name)
+            given["tools"] = names
+        for kind, key, value in (("planners", "planner", planner), ("captioners", "captioner", captioner)):
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                objects[kind][object_name(value)] = value
+                value = object_name(value)
+            given[key] = value
+        #: The run's configuration: plain values (``detective.config.DetectiveConfig``).
+        self.config = DetectiveConfig.model_validate({**base, **given})
+        self.settings = self.config.settings(settings)
         for secret in self.settings.secrets():
             add_secret(secret)
-        if mode not in {"detective", "direct"}:
-            raise ValueError(f"mode must be 'detective' or 'direct', not {mode!r}")
-        self.mode = mode
         self.registry = get_registry()
-        self.tools = self._resolve_tools(tools)
-        self.planner = self._resolve(planner, "planners", "llm" if self.settings.online("planner") else "rule")
-        default_captioner = "direct" if mode == "direct" else self._default_captioner()
-        self.captioner = self._resolve(captioner, "captioners", default_captioner)
-        self.max_rounds = max_rounds
-        self.max_concurrency = max_concurrency
-        self.budget = budget or Budget()
         self.cache = cache
         self.limits = limits
-        self.captioner_options = captioner_options or {}
-        self.observer_timeout = observer_timeout
+        self._objects = objects
+        self.toolbox: Toolbox = resolve_toolbox(self.config, self.settings, objects)
+        captioner_role = getattr(self.toolbox.captioner, "role", "direct")
+        if self.config.mode == "direct" and getattr(self.toolbox.captioner, "needs_api", False):
+            if self.settings.offline:
+                raise ValueError(
+                    "direct mode sends the clip to an omni model, so it cannot run offline: "
+                    "drop --offline (offline=True), or use the detective mode, whose local observers work offline"
+                )
+            if not self.settings.online(captioner_role):
+                raise ValueError(
+                    f"direct mode needs an API key for its omni model (role {captioner_role!r}): set OPENAI_API_KEY "
+                    f"or OMNI_DETECTIVE_{captioner_role.upper()}_API_KEY, or use the detective mode, which works offline"
+                )
         self._provenance: Provenance | None = None
 
-    # --- configuration ----------------------------------------------------------------------------------
+    # --- configuration (read-only views of the resolved tool box) ---------------------------------------
 
-    def _online_tool(self, tool: Tool) -> bool:
-        return not tool.needs_api or self.settings.online(tool.role)
+    @property
+    def mode(self) -> str:
+        """``detective`` or ``direct``."""
+        return self.config.mode
 
-    def _resolve_tools(self, tools: Iterable[Any] | None) -> dict[str, Tool]:
-        if tools is None:
-            chosen = [r.value for r in self.registry.tools.values()]
-            chosen = [t for t in chosen if self._online_tool(t)]
-        else:
-            chosen = [self.registry.tool(t) if isinstance(t, str) else as_tool(t) for t in tools]
-        out: dict[str, Tool] = {}
-        for tool in chosen:
-            if tool.name in out:
-                raise ValueError(f"two tools are named {tool.name!r}; tool names must be unique")
-            out[tool.name] = tool
-        return out
+    @property
+    def tools(self) -> dict[str, Any]:
+        """The tool box by name."""
+        return self.toolbox.tools
 
-    def _default_captioner(self) -> str:
-        names = self.registry.captioners
-        if self.settings.online("captioner") and "llm" in names:
-            return "llm"
-        return "template" if "template" in names else "evidence"
+    @property
+    def planner(self) -> Any:
+        """The planner object."""
+        return self.toolbox.planner
 
-    def _resolve(self, value: Any, kind: str, default: str) -> Any:
-        if value is None:
-            value = default
-        if isinstance(value, str):
-            return self.registry.make(kind, value)
-        return value
+    @property
+    def captioner(self) -> Any:
+        """The captioner object."""
+        return self.toolbox.captioner
 
     def provenance(self) -> Provenance:
         """Versions, tools, models, endpoint hosts and prompt hashes of this configuration (a fresh copy)."""
@@ -135,12 +144,12 @@ class Detective:
             endpoints[role] = ep.host
         hashes = {}
         if getattr(self.planner, "prompt_hash", None):
-            hashes["planner"] = str(self.planner.prompt_hash)  # type: ignore[union-attr]
+            hashes["planner"] = str(self.planner.prompt_hash)
         return Provenance(
             package_version=_version("omni-detective"),
             tools={t.name: t.version for t in self.tools.values()},
-            planner=getattr(self.planner, "name", type(self.planner).__name__),
-            captioner=getattr(self.captioner, "name", type(self.captioner).__name__),
+            planner=object_name(self.planner),
+            captioner=object_name(self.captioner),
             models=models,
             endpoints=endpoints,
             prompt_hashes=hashes,
@@ -149,109 +158,141 @@ class Detective:
 
     # --- running ----------------------------------------------------------------------------------------
 
-    def _start_warmups(self, media: MediaInfo) -> list[asyncio.Task[None]]:
-        """Start :meth:`Tool.prepare` of every applicable tool that has one; they run while the planner thinks."""
-        tasks = []
-        for tool in self.tools.values():
-            if type(tool).prepare is not Tool.prepare and tool.applies_to(media):
-                tasks.append(asyncio.create_task(_warm(tool, media), name=f"prepare {tool.name}"))
-        return tasks
-
     def run(self, source: str, **kwargs: Any) -> RunResult:
-        """Investigate one clip (path or URL) and return its RunResult. Blocks; see :meth:`arun`."""
-        return asyncio.run(self.arun(source, **kwargs))
+        """Investigate one clip (path or URL) and return its RunResult. Blocks; see :meth:`arun`.
+
+        Inside a running event loop (a Jupyter cell), the run goes to a worker thread with its own loop;
+        ``await detective.arun(...)`` is the better call there.
+        """
+        return _blocking(self.arun(source, **kwargs))
 
     async def arun(self, source: str, *, clip: str | None = None, media: MediaInfo | None = None) -> RunResult:
-        """Investigate one clip. Raises ``MediaError`` for unusable media, ``LLMError`` when the planner fails."""
+        """Investigate one clip. Raises ``MediaError`` for unusable media, ``LLMError`` when the planner fails,
+        ``NoEvidenceError`` when no observer could examine a modality of the clip."""
+        result: RunResult | None = None
+        async for event in self.astream(source, clip=clip, media=media):
+            if isinstance(event, Finished):
+                result = event.result
+        assert result is not None, "a run that did not fail always finishes"
+        return result
+
+    async def astream(
+        self, source: str, *, clip: str | None = None, media: MediaInfo | None = None
+    ) -> AsyncIterator[DetectiveEvent]:
+        """Investigate one clip and yield what happens as it happens: ``RoundPlanned``, ``Observed``,
+        ``ContradictionFound``, ``Captioned``, and last ``Finished`` with the RunResult.
+
+        Built on LangGraph's ``astream`` (``updates`` and ``values`` modes) over the same graph as :meth:`arun`.
+        """
         from detective.media import discard_download, open_media
 
+        opened = media is None
         if media is None:
             media = await asyncio.to_thread(open_media, source)
-            try:
-                return await self._investigate(source, media, clip)
-            finally:
-                discard_download(media)
-        return await self._investigate(source, media, clip)
-
-    async def _investigate(self, source: str, media: MediaInfo, clip: str | None) -> RunResult:
         structlog.contextvars.bind_contextvars(clip=clip or source)
-        started = time.monotonic()
-        services = RunServices(settings=self.settings, cache=self.cache, limits=self.limits, clip=clip or source)
-        with use_services(services):
-            if self.mode == "direct":
-                out = await self.captioner.caption(
-                    CaptionJob(media=media, evidence=Evidence(), options=self.captioner_options)
+        services = RunServices(
+            settings=self.settings,
+            cache=self.cache,
+            limits=self.limits,
+            clip=clip or source,
+            config=self.config,
+            toolbox=self.toolbox,
+        )
+        final: dict[str, Any] = {}
+        try:
+            with use_services(services):
+                chunks = graph.astream(
+                    {"media": media},
+                    context=self.config,
+                    config=self.config.run_config(),
+                    stream_mode=["updates", "values"],
                 )
-                state: dict[str, Any] = {
-                    "caption": out.caption,
-                    "caption_markdown": out.markdown,
-                    "evidence": Evidence(),
-                    "trajectory": out.trajectory,
-                    "rounds": [],
-                    "stop_reason": "direct mode",
-                    "notes": out.notes,
-                    "caption_prompt_hash": out.prompt_hash,
-                }
-            else:
-                ctx = DetectiveContext(
-                    tools=self.tools,
-                    planner=self.planner,
-                    captioner=self.captioner,
-                    max_rounds=self.max_rounds,
-                    budget=self.budget,
-                    services=services,
-                    captioner_options=self.captioner_options,
-                    observer_timeout=self.observer_timeout,
-                )
-                warmups = self._start_warmups(media)
-                try:
-                    state = await graph.ainvoke(
-                        {"media": media},
-                        context=ctx,
-                        config={"max_concurrency": self.max_concurrency, "recursion_limit": 4 * self.max_rounds + 10},
-                    )
-                finally:
-                    for task in warmups:
-                        task.cancel()
-                    await asyncio.gather(*warmups, return_exceptions=True)
-        services.usage.seconds = round(time.monotonic() - started, 3)
-        evidence: Evidence = state.get("evidence") or Evidence()
-        rounds = state.get("rounds", [])
-        for record in rounds:
-            record.observations = sum(1 for o in evidence.observations if o.round == record.round)
-            record.failures = sum(1 for f in evidence.failures if f.round == record.round)
+                async for event in events_of(chunks, final):
+                    yield event
+            yield Finished(result=self._result(media, final, services))
+        finally:
+            await end_warmups(services)
+            forget_run(services)
+            structlog.contextvars.unbind_contextvars("clip", "round", "tool")
+            if opened:
+                discard_download(media)
+
+    def stream(self, source: str, **kwargs: Any) -> Iterator[DetectiveEvent]:
+        """:meth:`astream` for synchronous code: yields each event as it happens (the run goes on in a thread)."""
+        return _blocking_iter(self.astream(source, **kwargs))
+
+    def _result(self, media: MediaInfo, state: dict[str, Any], services: RunServices) -> RunResult:
         provenance = self.provenance()
         if state.get("caption_prompt_hash"):
             provenance.prompt_hashes["captioner"] = state["caption_prompt_hash"]
-        notes = list(state.get("notes", []))
-        notes += [f"observer failed: {f.error}" for f in evidence.failures]
-        grounding = None
-        if self.mode != "direct":
-            grounding = measure(caption_texts(state["caption_markdown"]), evidence, media)
-            if grounding.ungrounded:
-                listed = ", ".join(f"“{c}”" for c in grounding.ungrounded[:20])
-                notes.append(f"claims no observation reports (grounding {grounding.score:.2f}): {listed}")
-        structlog.contextvars.unbind_contextvars("clip", "round", "tool")
         return RunResult(
             media=media,
             caption=state["caption"],
             caption_markdown=state["caption_markdown"],
-            evidence=evidence,
+            evidence=state.get("evidence") or Evidence(),
             trajectory=state.get("trajectory", []),
-            rounds=rounds,
+            rounds=state.get("rounds", []),
             stop_reason=state.get("stop_reason", ""),
             usage=services.usage,
             provenance=provenance,
-            notes=notes,
-            grounding=grounding,
+            notes=list(state.get("notes", [])),
+            grounding=state.get("grounding"),
         )
 
 
-async def _warm(tool: Tool, media: MediaInfo) -> None:
+def _running_loop() -> bool:
     try:
-        await tool.prepare(media)
-    except Exception as exc:  # observe() meets the same problem and reports it
-        log.debug("tool warm-up failed", tool=tool.name, error=str(exc)[:300])
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _blocking(coro: Any) -> Any:
+    """Run ``coro`` to completion; inside a running loop (Jupyter), in a worker thread with a loop of its own."""
+    if not _running_loop():
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="omni-detective-run") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+_DONE = object()
+
+
+def _blocking_iter(agen: AsyncIterator[Any]) -> Iterator[Any]:
+    """Iterate an async generator from synchronous code: a thread runs it and hands each item over a queue."""
+    import queue
+    import threading
+
+    items: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+
+    async def pump() -> None:
+        try:
+            async for item in agen:
+                items.put(item)
+                if stop.is_set():
+                    break
+        except BaseException as exc:
+            items.put(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await agen.aclose()  # type: ignore[attr-defined]
+            items.put(_DONE)
+
+    thread = threading.Thread(target=asyncio.run, args=(pump(),), name="omni-detective-stream", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 @functools.cache

@@ -1,18 +1,31 @@
-"""The Detective as a LangGraph state machine: ``plan → query → observe → plan … → synthesize``.
+"""The Detective as a LangGraph state machine.
 
-- ``plan`` applies the stop rule (budget, ``max_rounds``), then asks the planner for queries or ``finish``.
-- ``query`` drops queries already answered or for tools outside the tool box, and trims to the budget.
-- ``observe`` runs one query in one independent observer; the round's queries fan out with ``Send`` and run
-  concurrently (bounded by the ``max_concurrency`` of the run config). Their evidence merges in the reducer.
-- ``synthesize`` hands the evidence to the captioner.
+::
 
-The stop rule is ours and lives in :func:`stop_reason`; LangGraph's recursion limit is only a safety net.
+    START → open → (route) → plan → query → observe ×N → review → (route) → plan … → synthesize → END
+                           ↘ direct → END
+
+- ``open`` probes the clip (when the input gives a ``source``), sets up the run's services, resolves the
+  configuration's names through the plugin manager, and starts the tools' warm-ups.
+- ``route`` is the one router of the loop; the stop rule is the one function :func:`stop_reason`.
+- ``plan`` asks the planner for queries or ``finish``; ``query`` drops queries already answered or for tools
+  outside the tool box and trims to the budget; the round's queries fan out with ``Send`` to ``observe`` and run
+  concurrently (``max_concurrency``); ``review`` closes the round's record.
+- ``synthesize`` hands the evidence to the captioner and measures the caption's grounding; ``direct`` (direct mode,
+  a branch of the same graph) has one omni model caption the raw clip.
+
+The configuration is :class:`~detective.config.DetectiveConfig` (the ``context_schema``, plain values, so
+LangGraph Studio serves and edits it); LangGraph's recursion limit is only a safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Literal
 
 import structlog
@@ -21,132 +34,213 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from detective.captioning import CaptionJob
+from detective.config import DetectiveConfig, Toolbox, resolve_toolbox
 from detective.coverage import NoEvidenceError, unexamined_modalities
 from detective.evidence import EvidenceUpdate
-from detective.models import Coverage, Evidence, Observation, Query, RoundRecord, ToolFailure
+from detective.grounding import caption_texts, measure
+from detective.models import Coverage, Evidence, MediaInfo, Observation, Query, RoundRecord, ToolFailure
 from detective.planning import PlanInput
-from detective.state import (
-    Budget,
-    DetectiveContext,
-    DetectiveInput,
-    DetectiveOutput,
-    DetectiveState,
-    ObserveTask,
-)
+from detective.runtime import RunServices, use_services
+from detective.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
+from detective.tools import Tool
 
 log = structlog.get_logger("detective.graph")
 
+#: Services of the runs in progress, by run key. Bounded, so runs that died mid-way (Studio) cannot pile up.
+_RUNS: OrderedDict[str, RunServices] = OrderedDict()
+_MAX_RUNS = 256
 
-def stop_reason(state: DetectiveState, ctx: DetectiveContext) -> str | None:
-    """Why the investigation must stop before planning the next round, or ``None`` to go on."""
-    next_round = state.get("round", 0) + 1
-    if next_round > ctx.max_rounds:
-        return f"max_rounds ({ctx.max_rounds}) reached"
-    usage = ctx.services.usage
-    budget: Budget = ctx.budget
+
+def register_run(services: RunServices) -> str:
+    """Keep ``services`` for a run and return its key (what ``state["run"]`` holds)."""
+    key = uuid.uuid4().hex
+    _RUNS[key] = services
+    while len(_RUNS) > _MAX_RUNS:
+        _RUNS.popitem(last=False)
+    return key
+
+
+def forget_run(services: RunServices) -> None:
+    """Drop ``services`` from the runs in progress (the run ended, well or not)."""
+    for key in [k for k, v in _RUNS.items() if v is services]:
+        del _RUNS[key]
+
+
+def services_of(key: str) -> RunServices:
+    """The services of the run ``key``."""
+    try:
+        return _RUNS[key]
+    except KeyError:
+        raise RuntimeError(f"run {key!r} is not in progress in this process (its services are gone)") from None
+
+
+@contextlib.contextmanager
+def _in_run(key: str) -> Iterator[tuple[RunServices, DetectiveConfig, Toolbox]]:
+    """The run's services, configuration and tool box; tools inside reach the services as the current ones."""
+    services = services_of(key)
+    with use_services(services):
+        yield services, services.config, services.toolbox
+
+
+def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunServices) -> str | None:
+    """Why the investigation must stop instead of planning another round, or ``None`` to go on.
+
+    The whole stop rule: the planner closed the case, the last round asked nothing new, ``max_rounds``, or the
+    budget (calls, tokens, seconds). Checked between rounds, never in the middle of one.
+    """
+    rnd = state.get("round", 0)
+    if state.get("planner_done") is not None:
+        return f"planner finished: {state['planner_done'] or 'case closed'}"
+    if rnd > 0 and not state.get("last_queries"):
+        return "no new queries"
+    if rnd >= config.max_rounds:
+        return f"max_rounds ({config.max_rounds}) reached"
+    usage, budget = services.usage, config.budget
     if budget.max_calls is not None and usage.observer_calls + usage.llm_calls >= budget.max_calls:
         return f"budget: {budget.max_calls} calls spent"
     if budget.max_tokens is not None and usage.total_tokens >= budget.max_tokens:
         return f"budget: {budget.max_tokens} tokens spent"
-    if (
-        budget.max_seconds is not None
-        and time.monotonic() - state.get("started", time.monotonic()) >= budget.max_seconds
-    ):
+    if budget.max_seconds is not None and time.monotonic() - services.started >= budget.max_seconds:
         return f"budget: {budget.max_seconds} s spent"
     return None
 
 
-def applicable_tools(state: DetectiveState, ctx: DetectiveContext) -> list:
+def route(state: DetectiveState) -> Literal["direct", "plan", "synthesize"]:
+    """The router of the loop: direct mode's branch, another round, or the caption when :func:`stop_reason` says so."""
+    services = services_of(state["run"])
+    if services.config.mode == "direct":
+        return "direct"
+    return "synthesize" if stop_reason(state, services.config, services) else "plan"
+
+
+def applicable_tools(media: MediaInfo, toolbox: Toolbox) -> list[Tool]:
     """The tools of the tool box whose modalities the clip has."""
-    media = state["media"]
-    return [t for t in ctx.tools.values() if t.applies_to(media)]
+    return [t for t in toolbox.tools.values() if t.applies_to(media)]
 
 
-async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
-    """Decide the next round's queries, or close the case."""
-    ctx = runtime.context
-    started = state.get("started") or time.monotonic()
-    reason = stop_reason({**state, "started": started}, ctx)
-    if reason:
-        return {"finished": True, "stop_reason": reason, "started": started}
-    rnd = state.get("round", 0) + 1
-    structlog.contextvars.bind_contextvars(round=rnd)
-    assert ctx.planner is not None, "the Detective always sets a planner"
-    decision = await ctx.planner.plan(
-        PlanInput(
-            media=state["media"],
-            evidence=state.get("evidence") or Evidence(),
-            tools=applicable_tools(state, ctx),
-            round=rnd,
-            max_rounds=ctx.max_rounds,
-            rounds=state.get("rounds", []),
-            trajectory=state.get("trajectory", []),
-            last_queries=state.get("last_queries", []),
-        )
+async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) -> dict:
+    """Start a run: probe the clip, set up the run's services, resolve the configuration, start warm-ups.
+
+    A run started by :class:`~detective.detective.Detective` brings its services (usage meter, cache, the objects
+    it was given); one started elsewhere (LangGraph Studio, ``graph.ainvoke``) gets fresh ones, configured from
+    the context, or from :meth:`DetectiveConfig.from_env` when the context is empty.
+    """
+    from detective.media import open_media
+    from detective.runtime import _current
+
+    services = _current.get()
+    if services is None:
+        services = RunServices()
+    if services.config is None:
+        services.config = runtime.context if isinstance(runtime.context, DetectiveConfig) else DetectiveConfig.from_env()
+        services.settings = services.config.settings(services.settings)
+    media = state.get("media")
+    if media is None:
+        source = state.get("source")
+        if not source:
+            raise ValueError("the input needs a 'source' (a clip's path or URL) or its 'media'")
+        media = await asyncio.to_thread(open_media, source)
+    if not services.clip:
+        services.clip = media.source
+    if services.toolbox is None:
+        services.toolbox = resolve_toolbox(services.config, services.settings)
+    key = register_run(services)
+    if services.config.mode == "detective":
+        services.warmups = [
+            asyncio.create_task(_warm(tool, media, services), name=f"prepare {tool.name}")
+            for tool in applicable_tools(media, services.toolbox)
+            if type(tool).prepare is not Tool.prepare
+        ]
+    return {"media": media, "run": key}
+
+
+async def _warm(tool: Tool, media: MediaInfo, services: RunServices) -> None:
+    with use_services(services):
+        try:
+            await tool.prepare(media)
+        except Exception as exc:  # observe() meets the same problem and reports it
+            log.debug("tool warm-up failed", tool=tool.name, error=str(exc)[:300])
+
+
+async def end_warmups(services: RunServices) -> None:
+    """Cancel the warm-ups still running (the run is over) and wait for them to go."""
+    tasks, services.warmups = services.warmups, []
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _plan_input(state: DetectiveState, config: DetectiveConfig, toolbox: Toolbox, trajectory: list) -> PlanInput:
+    return PlanInput(
+        media=state["media"],
+        evidence=state.get("evidence") or Evidence(),
+        tools=applicable_tools(state["media"], toolbox),
+        round=state.get("round", 0) + 1,
+        max_rounds=config.max_rounds,
+        rounds=state.get("rounds", []),
+        trajectory=trajectory,
+        last_queries=state.get("last_queries", []),
     )
-    update: dict = {"round": rnd, "planned": decision.queries, "started": started}
+
+
+async def plan(state: DetectiveState) -> dict:
+    """Ask the planner for the next round's queries, or to close the case."""
+    with _in_run(state["run"]) as (_, config, toolbox):
+        rnd = state.get("round", 0) + 1
+        structlog.contextvars.bind_contextvars(round=rnd)
+        assert toolbox.planner is not None
+        decision = await toolbox.planner.plan(_plan_input(state, config, toolbox, state.get("trajectory", [])))
+    update: dict = {"round": rnd, "planned": decision.queries}
     if decision.trajectory is not None:
         update["trajectory"] = decision.trajectory
     if decision.finish and not decision.queries:
-        update.update(finished=True, stop_reason=f"planner finished: {decision.rationale or 'case closed'}")
+        update["planner_done"] = decision.rationale
     log.info("planned", queries=len(decision.queries), finish=decision.finish)
     return update
 
 
-def after_plan(state: DetectiveState) -> Literal["query", "synthesize"]:
-    """Go on to query, or synthesize when the stop rule or the planner closed the case."""
-    return "synthesize" if state.get("finished") else "query"
-
-
-async def query(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
+async def query(state: DetectiveState) -> dict:
     """Turn the plan into runnable queries: known tools only, nothing asked twice, within the budget.
 
     A query already answered is not run again: its answer is on the board, and the planner sees it there.
     """
-    ctx = runtime.context
-    evidence = state.get("evidence") or Evidence()
-    answered = set(evidence.answered)
-    tools = {t.name for t in applicable_tools(state, ctx)}
-    known: list[Query] = []
-    notes: list[str] = []
-    for q in state.get("planned", []):
-        if q.tool not in tools:
-            notes.append(f"round {state.get('round')}: dropped query for unavailable tool {q.tool!r}")
-        elif q.key not in {k.key for k in known}:
-            known.append(q)
-    runnable = [q for q in known if q.key not in answered][: ctx.max_queries_per_round]
-    if ctx.budget.max_calls is not None:
-        usage = ctx.services.usage
-        left = max(0, ctx.budget.max_calls - usage.observer_calls - usage.llm_calls)
-        runnable = runnable[:left]
-    record = RoundRecord(round=state.get("round", 0), planned=state.get("planned", []), ran=runnable)
-    update: dict = {"queries": runnable, "last_queries": known, "rounds": [record], "notes": notes}
-    if not known:
-        update.update(finished=True, stop_reason="no new queries")
-    elif not runnable and len(runnable) < len([q for q in known if q.key not in answered]):
-        update.update(finished=True, stop_reason="budget: no calls left")
-    return update
+    with _in_run(state["run"]) as (services, config, toolbox):
+        evidence = state.get("evidence") or Evidence()
+        answered = set(evidence.answered)
+        tools = {t.name for t in applicable_tools(state["media"], toolbox)}
+        known: list[Query] = []
+        notes: list[str] = []
+        for q in state.get("planned", []):
+            if q.tool not in tools:
+                notes.append(f"round {state.get('round')}: dropped query for unavailable tool {q.tool!r}")
+            elif q.key not in {k.key for k in known}:
+                known.append(q)
+        runnable = [q for q in known if q.key not in answered][: config.max_queries_per_round]
+        if config.budget.max_calls is not None:
+            usage = services.usage
+            runnable = runnable[: max(0, config.budget.max_calls - usage.observer_calls - usage.llm_calls)]
+    return {"queries": runnable, "last_queries": known, "notes": notes}
 
 
-def fan_out(state: DetectiveState) -> list[Send] | Literal["plan", "synthesize"]:
-    """One ``Send`` per query: each runs in its own observer, concurrently. Only repeats: back to ``plan``."""
-    if state.get("finished"):
-        return "synthesize"
+def fan_out(state: DetectiveState) -> list[Send] | Literal["review"]:
+    """One ``Send`` per query: each runs in its own observer, concurrently. Nothing to run: straight to review."""
     if not state.get("queries"):
-        return "plan"
+        return "review"
     return [
-        Send("observe", ObserveTask(media=state["media"], query=q, round=state.get("round", 0)))
+        Send("observe", ObserveTask(run=state["run"], media=state["media"], query=q, round=state.get("round", 0)))
         for q in state["queries"]
     ]
 
 
-async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict:
+async def observe(task: ObserveTask) -> dict:
     """Run one query in one independent observer and add what it reports to the evidence."""
-    ctx = runtime.context
+    with _in_run(task["run"]) as (services, config, toolbox):
+        return await _observe(task, services, config, toolbox.tools[task["query"].tool])
+
+
+async def _observe(task: ObserveTask, services: RunServices, config: DetectiveConfig, tool: Tool) -> dict:
     q, media, rnd = task["query"], task["media"], task["round"]
-    tool = ctx.tools[q.tool]
     structlog.contextvars.bind_contextvars(tool=tool.name, round=rnd)
-    services = ctx.services
     services.usage.tool_calls[tool.name] = services.usage.tool_calls.get(tool.name, 0) + 1
     cache_key = f"{media.content_hash}:{tool.name}:{tool.version}:{q.key}" if media.content_hash else None
     observations: list[Observation] | None = None
@@ -156,13 +250,13 @@ async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict
             observations = [Observation.model_validate(o) for o in hit]
     try:
         if observations is None:
-            observations = await asyncio.wait_for(tool.aobserve(media, q), timeout=ctx.observer_timeout)
+            observations = await asyncio.wait_for(tool.aobserve(media, q), timeout=config.observer_timeout)
             if services.cache is not None and cache_key:
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash
         error = f"{tool.name} on {media.source}: {type(exc).__name__}: {exc}"
         if isinstance(exc, TimeoutError):
-            error = f"{tool.name} on {media.source}: no answer within {ctx.observer_timeout:.0f} s"
+            error = f"{tool.name} on {media.source}: no answer within {config.observer_timeout:.0f} s"
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)
         missed = Coverage(
@@ -177,41 +271,79 @@ async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict
     return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key], coverage=[examined])}
 
 
-async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
-    """Hand the evidence to the captioner; the planner first closes its conversation."""
-    ctx = runtime.context
+def review(state: DetectiveState) -> dict:
+    """Close the round: its record (planned, ran, what came back), and no queries left pending."""
+    rnd = state.get("round", 0)
     evidence = state.get("evidence") or Evidence()
-    media = state["media"]
-    missing = unexamined_modalities(media, evidence, [t.modalities for t in applicable_tools(state, ctx)])
-    if missing:
-        raise NoEvidenceError(_no_evidence(media.source, missing, evidence))
-    trajectory = list(state.get("trajectory", []))
-    conclude = getattr(ctx.planner, "conclude", None)
-    if conclude is not None:
-        trajectory = await conclude(
-            PlanInput(
-                media=state["media"],
-                evidence=evidence,
-                tools=applicable_tools(state, ctx),
-                round=state.get("round", 0),
-                max_rounds=ctx.max_rounds,
-                rounds=state.get("rounds", []),
-                trajectory=trajectory,
-                last_queries=state.get("last_queries", []),
-            )
-        )
-    assert ctx.captioner is not None, "the Detective always sets a captioner"
-    out = await ctx.captioner.caption(
-        CaptionJob(media=state["media"], evidence=evidence, trajectory=trajectory, options=ctx.captioner_options)
+    record = RoundRecord(
+        round=rnd,
+        planned=state.get("planned", []),
+        ran=state.get("queries", []),
+        observations=sum(1 for o in evidence.observations if o.round == rnd),
+        failures=sum(1 for f in evidence.failures if f.round == rnd),
     )
+    return {"rounds": [record], "queries": []}
+
+
+async def synthesize(state: DetectiveState) -> dict:
+    """Hand the evidence to the captioner (the planner first closes its conversation); measure the grounding."""
+    with _in_run(state["run"]) as (services, config, toolbox):
+        await end_warmups(services)
+        evidence = state.get("evidence") or Evidence()
+        media = state["media"]
+        missing = unexamined_modalities(media, evidence, [t.modalities for t in applicable_tools(media, toolbox)])
+        if missing:
+            raise NoEvidenceError(_no_evidence(media.source, missing, evidence))
+        trajectory = list(state.get("trajectory", []))
+        conclude = getattr(toolbox.planner, "conclude", None)
+        if conclude is not None:
+            closing = _plan_input(state, config, toolbox, trajectory).model_copy(update={"round": state.get("round", 0)})
+            trajectory = await conclude(closing)
+        assert toolbox.captioner is not None
+        out = await toolbox.captioner.caption(
+            CaptionJob(media=media, evidence=evidence, trajectory=trajectory, options=config.captioner_options)
+        )
+        reason = stop_reason(state, config, services) or "finished"
+    notes = list(out.notes) + [f"observer failed: {f.error}" for f in evidence.failures]
+    grounding = measure(caption_texts(out.markdown), evidence, media)
+    if grounding.ungrounded:
+        listed = ", ".join(f"“{c}”" for c in grounding.ungrounded[:20])
+        notes.append(f"claims no observation reports (grounding {grounding.score:.2f}): {listed}")
     return {
         "caption": out.caption,
         "caption_markdown": out.markdown,
         "trajectory": trajectory + out.trajectory,
+        "notes": notes,
+        "caption_prompt_hash": out.prompt_hash,
+        "stop_reason": reason,
+        "grounding": grounding,
+        "usage": _final_usage(services),
+    }
+
+
+async def direct(state: DetectiveState) -> dict:
+    """Direct mode: the captioner (an omni model) captions the raw clip; no observers, no evidence."""
+    with _in_run(state["run"]) as (services, config, toolbox):
+        assert toolbox.captioner is not None
+        out = await toolbox.captioner.caption(
+            CaptionJob(media=state["media"], evidence=Evidence(), options=config.captioner_options)
+        )
+    return {
+        "caption": out.caption,
+        "caption_markdown": out.markdown,
+        "evidence": Evidence(),
+        "trajectory": out.trajectory,
         "notes": out.notes,
         "caption_prompt_hash": out.prompt_hash,
-        "stop_reason": state.get("stop_reason") or "finished",
+        "stop_reason": "direct mode",
+        "grounding": None,
+        "usage": _final_usage(services),
     }
+
+
+def _final_usage(services: RunServices):
+    services.usage.seconds = round(time.monotonic() - services.started, 3)
+    return services.usage.model_copy(deep=True)
 
 
 def _no_evidence(source: str, missing: list[str], evidence: Evidence) -> str:
@@ -223,17 +355,23 @@ def _no_evidence(source: str, missing: list[str], evidence: Evidence) -> str:
 def build_graph() -> StateGraph:
     """The uncompiled Detective graph."""
     g = StateGraph(
-        DetectiveState, context_schema=DetectiveContext, input_schema=DetectiveInput, output_schema=DetectiveOutput
+        DetectiveState, context_schema=DetectiveConfig, input_schema=DetectiveInput, output_schema=DetectiveOutput
     )
+    g.add_node("open", open_clip)
     g.add_node("plan", plan)
     g.add_node("query", query)
     g.add_node("observe", observe)
+    g.add_node("review", review)
     g.add_node("synthesize", synthesize)
-    g.add_edge(START, "plan")
-    g.add_conditional_edges("plan", after_plan, ["query", "synthesize"])
-    g.add_conditional_edges("query", fan_out, ["observe", "plan", "synthesize"])
-    g.add_edge("observe", "plan")
+    g.add_node("direct", direct)
+    g.add_edge(START, "open")
+    g.add_conditional_edges("open", route, ["direct", "plan", "synthesize"])
+    g.add_edge("plan", "query")
+    g.add_conditional_edges("query", fan_out, ["observe", "review"])
+    g.add_edge("observe", "review")
+    g.add_conditional_edges("review", route, ["plan", "synthesize"])
     g.add_edge("synthesize", END)
+    g.add_edge("direct", END)
     return g
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,13 +29,18 @@ class Cache(Protocol):
 
 @dataclass
 class RunServices:
-    """Per-run services: settings, the usage meter, an optional cache, limits, and a label for logs."""
+    """Per-run services: settings, the usage meter, an optional cache, limits, a label for logs, and the run's
+    configuration and the objects resolved from it (``toolbox``, see :func:`detective.config.resolve_toolbox`)."""
 
     settings: Settings = field(default_factory=Settings.from_env)
     usage: Usage = field(default_factory=Usage)
     cache: Cache | None = None
     limits: Any = None  # detective.llm.EndpointLimits, shared across clips of a batch
     clip: str = ""
+    config: Any = None  # detective.config.DetectiveConfig of the run
+    toolbox: Any = None  # detective.config.Toolbox: tools, planner and captioner of the run
+    started: float = field(default_factory=time.monotonic)
+    warmups: list[Any] = field(default_factory=list, repr=False)  # asyncio tasks of Tool.prepare
     _llms: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def llm(self, role: str) -> Any:

@@ -1,57 +1,33 @@
-"""State and configuration of the Detective graph.
+"""State of the Detective graph: what a run starts from, what changes during it, and what it returns.
 
-The state is what changes during a run; the context (``DetectiveContext``, LangGraph's ``context_schema``) is what
-stays fixed: the tool box, the planner, the captioner, the limits and the run's services.
+The configuration of a run is not state: it is :class:`detective.config.DetectiveConfig`, the graph's
+``context_schema``. Per-run services (usage meter, cache, clients, the resolved tool box) live in the run's
+:class:`detective.runtime.RunServices`, which the state refers to by its key ``run``.
 """
 
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, Field
-
-from detective.captioning import Captioner
+from detective.config import Budget
 from detective.evidence import reduce_evidence
-from detective.models import Caption, Evidence, MediaInfo, Query, RoundRecord
-from detective.planning import Planner
-from detective.runtime import RunServices
-from detective.tools import Tool
+from detective.models import Caption, Evidence, Grounding, MediaInfo, Query, RoundRecord, Usage
+
+__all__ = ["Budget", "DetectiveInput", "DetectiveOutput", "DetectiveState", "ObserveTask"]
 
 
-class Budget(BaseModel):
-    """Limits of one clip's investigation; ``None`` means unlimited. Checked before each round."""
+class DetectiveInput(TypedDict, total=False):
+    """What a run starts from: a clip's ``source`` (a local path or an http(s) URL), or its probed ``media``."""
 
-    max_calls: int | None = Field(default=None, description="Observer runs plus LLM calls.")
-    max_tokens: int | None = Field(default=None, description="LLM tokens over all models.")
-    max_seconds: float | None = Field(default=None, description="Wall time of the investigation.")
-
-
-@dataclass
-class DetectiveContext:
-    """The run's fixed configuration, handed to every node as ``runtime.context``."""
-
-    tools: dict[str, Tool] = field(default_factory=dict)
-    planner: Planner | None = None
-    captioner: Captioner | None = None
-    max_rounds: int = 6
-    max_queries_per_round: int = 16
-    budget: Budget = field(default_factory=Budget)
-    observer_timeout: float = 900.0
-    services: RunServices = field(default_factory=RunServices)
-    captioner_options: dict[str, Any] = field(default_factory=dict)
-
-
-class DetectiveInput(TypedDict):
-    """What a run starts from."""
-
+    source: str
     media: MediaInfo
 
 
 class DetectiveOutput(TypedDict, total=False):
     """What a run returns."""
 
+    media: MediaInfo
     caption: Caption
     caption_markdown: str
     evidence: Evidence
@@ -60,31 +36,37 @@ class DetectiveOutput(TypedDict, total=False):
     stop_reason: str
     notes: list[str]
     caption_prompt_hash: str | None
+    grounding: Grounding | None
+    usage: Usage
 
 
 class DetectiveState(TypedDict, total=False):
     """The internal state: evidence merges through its reducer, rounds and notes accumulate."""
 
+    source: str
     media: MediaInfo
+    run: str
     evidence: Annotated[Evidence, reduce_evidence]
     round: int
     planned: list[Query]
     queries: list[Query]
     last_queries: list[Query]
-    finished: bool
+    planner_done: str | None
     stop_reason: str
-    started: float
     trajectory: list[dict[str, Any]]
     rounds: Annotated[list[RoundRecord], operator.add]
     notes: Annotated[list[str], operator.add]
     caption: Caption
     caption_markdown: str
     caption_prompt_hash: str | None
+    grounding: Grounding | None
+    usage: Usage
 
 
 class ObserveTask(TypedDict):
-    """The payload of one ``Send`` to ``observe``: one query about one clip."""
+    """The payload of one ``Send`` to ``observe``: one query about one clip, in one run."""
 
+    run: str
     media: MediaInfo
     query: Query
     round: int

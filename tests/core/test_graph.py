@@ -11,7 +11,7 @@ from detective.detective import Detective
 from detective.graph import graph
 from detective.models import MediaInfo, Observation, TimeSpan
 from detective.planning import Plan, Planner
-from detective.state import Budget
+from detective.config import Budget
 from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool
 from detective.tools import Tool
 
@@ -20,12 +20,15 @@ def run(det: Detective, media: MediaInfo):
     return asyncio.run(det.arun(media.source, media=media))
 
 
-def test_mermaid_has_the_four_nodes_and_the_loop() -> None:
+def test_mermaid_shows_the_loop_its_one_router_and_the_direct_branch() -> None:
     text = graph.get_graph().draw_mermaid()
-    for node in ("plan", "query", "observe", "synthesize"):
+    for node in ("open", "plan", "query", "observe", "review", "synthesize", "direct"):
         assert f"\t{node}({node})" in text
-    assert "observe --> plan;" in text
-    assert "plan -.-> query;" in text and "plan -.-> synthesize;" in text
+    assert "plan --> query;" in text and "observe --> review;" in text
+    # the router after `open` and after `review` is the same one: another round, the caption, or direct mode
+    for edge in ("open -.-> plan", "open -.-> synthesize", "open -.-> direct", "review -.-> plan"):
+        assert edge in text
+    assert "review -.-> synthesize;" in text and "query -.-> observe;" in text
 
 
 def test_rule_planner_broad_passes_then_recheck_then_finish(video: MediaInfo) -> None:

@@ -1,0 +1,154 @@
+"""One configuration: :class:`DetectiveConfig`, plain values and the single home of every default.
+
+The Python API (``Detective(...)``), the command line, the batch and LangGraph Studio all build a
+``DetectiveConfig``; it is the graph's ``context_schema``, so Studio serves its JSON schema and a run can be
+configured from there. It holds names, never objects: the graph resolves tool, planner and captioner names
+through the plugin manager when a run starts (:func:`resolve_toolbox`). Objects a library user hands to
+``Detective(tools=[...])`` are registered for that run under their names.
+
+Fields fall back to ``OMNI_DETECTIVE_<FIELD>`` environment variables in :meth:`DetectiveConfig.from_env`
+(what the CLI and Studio use), as open_deep_research's ``Configuration`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detective.captioning import Captioner
+from detective.planning import Planner
+from detective.settings import Settings
+from detective.tools import Tool, as_tool
+
+ENV_PREFIX = "OMNI_DETECTIVE_"
+
+
+class Budget(BaseModel):
+    """Limits of one clip's investigation; ``None`` means unlimited. Checked before each round."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_calls: int | None = Field(default=None, ge=0, description="Observer runs plus LLM calls.")
+    max_tokens: int | None = Field(default=None, ge=0, description="LLM tokens over all models.")
+    max_seconds: float | None = Field(default=None, ge=0, description="Wall time of the investigation.")
+
+
+class DetectiveConfig(BaseModel):
+    """How the Detective investigates a clip: names and numbers only, so it serialises and has a JSON schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["detective", "direct"] = Field(
+        default="detective",
+        description="detective: the agent loop over observers; direct: one call to an omni model, no observers.",
+    )
+    tools: list[str] | None = Field(
+        default=None,
+        description="Registered tool names; none means every registered tool (remote-model tools only when online).",
+    )
+    planner: str | None = Field(default=None, description="Planner name; none means llm when online, else rule.")
+    captioner: str | None = Field(
+        default=None,
+        description="Captioner name; none means llm when online, else template (direct in direct mode).",
+    )
+    max_rounds: int = Field(default=6, ge=0, description="Rounds of plan → query → observe at most.")
+    max_queries_per_round: int = Field(default=16, ge=1, description="Queries one round may run at most.")
+    max_concurrency: int = Field(default=4, ge=1, description="Observers running at once within a clip.")
+    observer_timeout: float = Field(default=900.0, gt=0, description="Seconds one observer may take on one query.")
+    budget: Budget = Field(default_factory=Budget, description="Limits on calls, tokens and seconds per clip.")
+    captioner_options: dict[str, Any] = Field(
+        default_factory=dict, description="Options for the captioner, e.g. strict_grounding, no_prompt."
+    )
+    offline: bool = Field(default=False, description="Never call a remote model, even with a key set.")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> DetectiveConfig:
+        """Defaults, then ``OMNI_DETECTIVE_<FIELD>`` variables (lists comma-separated, dicts as JSON), then
+        ``overrides`` whose value is not ``None``."""
+        env = dict(os.environ if env is None else env)
+        data: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if not raw:
+                continue
+            if name == "tools":
+                data[name] = [t.strip() for t in raw.split(",") if t.strip()]
+            elif name in {"budget", "captioner_options"}:
+                data[name] = json.loads(raw)
+            elif info.annotation is bool or name == "offline":
+                data[name] = raw.lower() in {"1", "true", "yes"}
+            else:
+                data[name] = raw
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(data)
+
+    def run_config(self) -> dict[str, Any]:
+        """The LangGraph run config: concurrency of the fan-out, and a recursion limit as a mere safety net."""
+        return {"max_concurrency": self.max_concurrency, "recursion_limit": 4 * self.max_rounds + 12}
+
+    def settings(self, base: Settings | None = None) -> Settings:
+        """``base`` (or the environment's settings) with this configuration's ``offline`` applied."""
+        settings = base or Settings.from_env()
+        if self.offline and not settings.offline:
+            settings = settings.model_copy(update={"offline": True})
+        return settings
+
+
+@dataclass
+class Toolbox:
+    """The objects a run uses, resolved from a :class:`DetectiveConfig`'s names."""
+
+    tools: dict[str, Tool] = field(default_factory=dict)
+    planner: Planner | None = None
+    captioner: Captioner | None = None
+
+
+def object_name(obj: Any) -> str:
+    """The name an object is registered under for a run: its ``name`` attribute, else its class name."""
+    return getattr(obj, "name", "") or type(obj).__name__
+
+
+def resolve_toolbox(
+    config: DetectiveConfig,
+    settings: Settings,
+    objects: dict[str, dict[str, Any]] | None = None,
+) -> Toolbox:
+    """Resolve the configuration's names to objects: ``objects`` registered for the run first, then plugins.
+
+    :param objects: ``{"tools": {name: obj}, "planners": {...}, "captioners": {...}}`` handed to the run.
+    :raises KeyError: an unknown name (the message lists what is registered).
+    """
+    from detective.plugins import get_registry
+
+    objects = objects or {}
+    registry = get_registry()
+    given_tools = objects.get("tools", {})
+    if config.tools is None:
+        candidates = [r.value for r in registry.tools.values()] + list(given_tools.values())
+        chosen = [t for t in candidates if not t.needs_api or settings.online(t.role)]
+    else:
+        chosen = [as_tool(given_tools[n]) if n in given_tools else registry.tool(n) for n in config.tools]
+    tools: dict[str, Tool] = {}
+    for tool in chosen:
+        if tool.name in tools and tools[tool.name] is not tool:
+            raise ValueError(f"two tools are named {tool.name!r}; tool names must be unique")
+        tools[tool.name] = tool
+
+    def pick(kind: str, name: str | None, default: str) -> Any:
+        name = name or default
+        given = objects.get(kind, {})
+        return given[name] if name in given else registry.make(kind, name)
+
+    planner = pick("planners", config.planner, "llm" if settings.online("planner") else "rule")
+    if config.mode == "direct":
+        default_captioner = "direct"
+    elif settings.online("captioner") and "llm" in registry.captioners:
+        default_captioner = "llm"
+    else:
+        default_captioner = "template" if "template" in registry.captioners else "evidence"
+    captioner = pick("captioners", config.captioner, default_captioner)
+    return Toolbox(tools=tools, planner=planner, captioner=captioner)

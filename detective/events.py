@@ -1,0 +1,121 @@
+"""What a run reports as it goes: typed events built on LangGraph's streaming.
+
+:meth:`Detective.astream <detective.detective.Detective.astream>` and ``stream`` yield, in order of happening:
+
+- :class:`RoundPlanned`: the planner's decision for a round (its queries, or that the case is closed);
+- :class:`Observed`: one observer's answer to one query (its observations, or its failure);
+- :class:`ContradictionFound`: two observers disagree (a relation that just appeared on the evidence board);
+- :class:`Captioned`: the caption and why the investigation stopped;
+- :class:`Finished`: the whole :class:`~detective.models.RunResult`, last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from detective.models import Caption, Evidence, Observation, Query, Relation, RunResult, ToolFailure
+
+__all__ = [
+    "Captioned",
+    "ContradictionFound",
+    "DetectiveEvent",
+    "Finished",
+    "Observed",
+    "RoundPlanned",
+    "events_of",
+]
+
+
+class RoundPlanned(BaseModel):
+    """The planner decided a round: the queries it asked for, or that the case is closed."""
+
+    kind: Literal["round_planned"] = "round_planned"
+    round: int
+    queries: list[Query] = Field(default_factory=list)
+    finish: bool = Field(default=False, description="The planner closed the case.")
+    rationale: str = ""
+
+
+class Observed(BaseModel):
+    """One observer answered one query (or failed to)."""
+
+    kind: Literal["observation"] = "observation"
+    round: int
+    tool: str
+    query_key: str
+    observations: list[Observation] = Field(default_factory=list)
+    failure: ToolFailure | None = None
+
+
+class ContradictionFound(BaseModel):
+    """Two observers disagree; the planner may re-check, the captioner writes from the settled board."""
+
+    kind: Literal["contradiction"] = "contradiction"
+    relation: Relation
+
+
+class Captioned(BaseModel):
+    """The caption is written."""
+
+    kind: Literal["caption"] = "caption"
+    caption: Caption
+    markdown: str
+    stop_reason: str
+
+
+class Finished(BaseModel):
+    """The run is over; ``result`` is what :meth:`Detective.arun` returns."""
+
+    kind: Literal["finished"] = "finished"
+    result: RunResult
+
+
+DetectiveEvent = RoundPlanned | Observed | ContradictionFound | Captioned | Finished
+
+
+async def events_of(chunks: AsyncIterator[Any], final: dict[str, Any]) -> AsyncIterator[DetectiveEvent]:
+    """Turn the graph's ``astream(stream_mode=["updates", "values"])`` chunks into events.
+
+    ``final`` is filled with the last ``values`` chunk (the run's output) for the caller to build its result from.
+    """
+    seen: set[tuple[str, str, str, str]] = set()
+    async for mode, chunk in chunks:
+        if mode == "values":
+            final.clear()
+            final.update(chunk)
+            evidence: Evidence | None = chunk.get("evidence")
+            for rel in evidence.contradictions if evidence else []:
+                key = (rel.a, rel.b, rel.a_says, rel.b_says)
+                if key not in seen:
+                    seen.add(key)
+                    yield ContradictionFound(relation=rel)
+            continue
+        for node, update in chunk.items():
+            if not update:
+                continue
+            if node == "plan":
+                done = update.get("planner_done")
+                yield RoundPlanned(
+                    round=update["round"],
+                    queries=update.get("planned", []),
+                    finish="planner_done" in update,
+                    rationale=done or "",
+                )
+            elif node == "observe":
+                found = update["evidence"]
+                done_on = found.coverage[0] if found.coverage else None
+                failure = found.failures[0] if found.failures else None
+                yield Observed(
+                    round=failure.round if failure else (done_on.round or 0) if done_on else 0,
+                    tool=failure.tool if failure else done_on.tool if done_on else "",
+                    query_key=found.answered[0] if found.answered else "",
+                    observations=found.observations,
+                    failure=failure,
+                )
+            elif node in {"synthesize", "direct"}:
+                yield Captioned(
+                    caption=update["caption"], markdown=update["caption_markdown"], stop_reason=update["stop_reason"]
+                )

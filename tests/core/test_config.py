@@ -1,0 +1,117 @@
+"""One configuration: DetectiveConfig is the single home of the defaults, serialises, and drives the graph alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from detective.config import Budget, DetectiveConfig
+from detective.detective import Detective
+from detective.graph import graph, stop_reason
+from detective.models import MediaInfo
+from detective.runtime import RunServices
+from detective.testing.fakes import ASRTool, EchoTool
+
+
+def test_defaults_live_in_the_config_and_the_detective_uses_them() -> None:
+    det = Detective(tools=[EchoTool()], planner="rule", captioner="evidence", offline=True)
+    assert det.config.max_rounds == DetectiveConfig().max_rounds == 6
+    assert det.config.max_queries_per_round == 16 and det.config.max_concurrency == 4
+    # objects handed to the Detective are registered for its runs under their names: the config holds names only
+    assert det.config.tools == ["echo"] and det.config.planner == "rule" and det.config.captioner == "evidence"
+    assert det.tools["echo"].name == "echo"
+
+
+def test_the_config_is_plain_json_with_a_schema() -> None:
+    config = DetectiveConfig(tools=["asr"], max_rounds=2, budget=Budget(max_calls=5), max_queries_per_round=3)
+    again = DetectiveConfig.model_validate(json.loads(config.model_dump_json()))
+    assert again == config
+    schema = DetectiveConfig.model_json_schema()
+    assert {"tools", "planner", "captioner", "max_rounds", "max_queries_per_round", "budget", "mode"} <= set(
+        schema["properties"]
+    )
+    assert "max_rounds" in graph.get_context_jsonschema()["properties"]
+
+
+def test_keywords_override_the_config_and_unknown_options_are_refused() -> None:
+    base = DetectiveConfig(max_rounds=2, max_queries_per_round=1)
+    det = Detective(tools=[EchoTool()], planner="rule", captioner="evidence", config=base, max_rounds=3, offline=True)
+    assert det.config.max_rounds == 3 and det.config.max_queries_per_round == 1
+    with pytest.raises(ValueError, match="max_round"):
+        Detective(tools=[EchoTool()], planner="rule", captioner="evidence", max_round=3)
+
+
+def test_environment_fallback() -> None:
+    env = {"OMNI_DETECTIVE_MAX_ROUNDS": "2", "OMNI_DETECTIVE_TOOLS": "asr, ocr", "OMNI_DETECTIVE_OFFLINE": "yes"}
+    config = DetectiveConfig.from_env(env, max_rounds=None, planner="rule")
+    assert config.max_rounds == 2 and config.tools == ["asr", "ocr"] and config.offline and config.planner == "rule"
+    assert DetectiveConfig.from_env(env, max_rounds=4).max_rounds == 4
+
+
+def test_max_queries_per_round_is_honoured(audio: MediaInfo) -> None:
+    from detective.planning import Plan, Planner
+    from detective.models import TimeSpan
+
+    class Many(Planner):
+        name = "many"
+
+        async def plan(self, inp):
+            if inp.round > 1:
+                return Plan(finish=True)
+            spans = [TimeSpan(start=0, end=i + 1) for i in range(5)]
+            return Plan(queries=[EchoTool().recheck_queries(inp.media, inp.evidence, s, ["x"])[0] for s in spans])
+
+    det = Detective(tools=[EchoTool()], planner=Many(), captioner="evidence", max_queries_per_round=2, offline=True)
+    result = asyncio.run(det.arun(audio.source, media=audio))
+    assert [len(r.ran) for r in result.rounds] == [2, 0]
+    assert result.usage.tool_calls == {"echo": 2}
+
+
+def test_stop_rule_is_one_function_in_a_fixed_order() -> None:
+    config = DetectiveConfig(max_rounds=2, budget=Budget(max_calls=1))
+    services = RunServices()
+    assert stop_reason({}, config, services) is None
+    assert stop_reason({"round": 1, "last_queries": []}, config, services) == "no new queries"
+    assert stop_reason({"round": 1, "planner_done": "", "last_queries": []}, config, services) == (
+        "planner finished: case closed"
+    )
+    done = {"round": 2, "last_queries": ["q"]}
+    assert stop_reason(done, config, services) == "max_rounds (2) reached"
+    services.usage.tool_calls["asr"] = 1
+    assert stop_reason({"round": 1, "last_queries": ["q"]}, config, services) == "budget: 1 calls spent"
+
+
+def test_the_graph_runs_on_its_own_from_a_source_and_names(demo_path: str) -> None:
+    """What LangGraph Studio does: a path in the input, names in the context, nothing else."""
+    context = DetectiveConfig(tools=["shots"], planner="rule", captioner="evidence", offline=True, max_rounds=2)
+    out = asyncio.run(graph.ainvoke({"source": demo_path}, context=context.model_dump()))
+    assert out["media"].source == demo_path and out["media"].has_video
+    assert any(o.tool == "shots" for o in out["evidence"].observations)
+    assert out["caption_markdown"].strip() and out["stop_reason"]
+    assert out["usage"].tool_calls["shots"] >= 1
+    assert [r.round for r in out["rounds"]] == list(range(1, len(out["rounds"]) + 1))
+
+
+def test_direct_mode_is_a_branch_of_the_graph(audio: MediaInfo) -> None:
+    from detective.captioning import Captioner, CaptionOutput
+    from detective.models import Caption
+
+    class Omni(Captioner):
+        name = "omni"
+
+        async def caption(self, job):
+            assert not job.evidence.observations
+            return CaptionOutput(caption=Caption(), markdown="A tone.", notes=["direct"])
+
+    det = Detective(tools=[ASRTool()], captioner=Omni(), mode="direct", offline=True)
+    result = asyncio.run(det.arun(audio.source, media=audio))
+    assert result.stop_reason == "direct mode" and result.caption_markdown == "A tone."
+    assert result.rounds == [] and result.usage.tool_calls == {} and result.grounding is None
+
+
+def test_direct_mode_offline_says_why_it_cannot_run() -> None:
+    with pytest.raises(ValueError, match="cannot run offline") as info:
+        Detective(mode="direct", offline=True)
+    assert "run offline" not in str(info.value).replace("cannot run offline", "")
