@@ -8,7 +8,9 @@ The configuration of a run is not state: it is :class:`detective.config.Detectiv
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 (Studio serves these schemas)
 
 from detective.config import Budget
 from detective.evidence import reduce_evidence

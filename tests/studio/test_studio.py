@@ -1,0 +1,135 @@
+"""LangGraph Studio for real: ``langgraph dev`` serves the graph's schemas and runs a clip from a path.
+
+The test starts the local LangGraph server (what Studio connects to) on 127.0.0.1 with ``--no-browser``,
+reads ``/assistants/<id>/schemas`` and streams one run of the demo clip through the HTTP API, as Studio does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_DEADLINE = 120.0
+RUN_DEADLINE = 180.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``langgraph dev`` server for this repository's ``langgraph.json``, offline, on a free local port."""
+    exe = Path(sys.executable).with_name("langgraph")
+    if not exe.exists():
+        exe = Path(shutil.which("langgraph") or "langgraph")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("studio")
+    env = {
+        **os.environ,
+        "OMNI_DETECTIVE_OFFLINE": "1",
+        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        "LANGSMITH_TRACING": "false",
+        "LANGCHAIN_TRACING_V2": "false",
+    }
+    log = (workdir / "server.log").open("w")
+    proc = subprocess.Popen(
+        [str(exe), "dev", "--config", str(REPO / "langgraph.json"), "--host", "127.0.0.1", "--port", str(port)]
+        + ["--no-browser", "--no-reload"],
+        cwd=REPO,  # langgraph.json's paths are relative to it; its state goes to .langgraph_api/ (git-ignored)
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_DEADLINE
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"langgraph dev exited with {proc.returncode}:\n{(workdir / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{base}/ok", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"langgraph dev did not answer in {STARTUP_DEADLINE:.0f} s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _assistant(base: str) -> str:
+    found = httpx.post(f"{base}/assistants/search", json={"graph_id": "detective"}, timeout=30).json()
+    assert found, "langgraph dev lists no assistant for the detective graph"
+    return found[0]["assistant_id"]
+
+
+def test_studio_serves_the_schemas(server: str) -> None:
+    reply = httpx.get(f"{server}/assistants/{_assistant(server)}/schemas", timeout=60)
+    assert reply.status_code == 200, reply.text
+    schemas = reply.json()
+    context = schemas["context_schema"]["properties"]
+    assert {"tools", "planner", "captioner", "max_rounds", "max_queries_per_round", "budget", "mode"} <= set(context)
+    assert context["max_rounds"]["default"] == 6
+    assert "source" in schemas["input_schema"]["properties"]
+    assert {"caption_markdown", "evidence", "usage", "grounding"} <= set(schemas["output_schema"]["properties"])
+
+
+def test_studio_runs_a_clip_from_its_path(server: str, demo_path: str) -> None:
+    """A run as Studio starts it: a thread, a path as the input, plain values as the context; events stream."""
+    thread = httpx.post(f"{server}/threads", json={}, timeout=30).json()["thread_id"]
+    body = {
+        "assistant_id": "detective",
+        "input": {"source": demo_path},
+        "context": {"tools": ["shots", "audio_events"], "planner": "rule", "captioner": "template", "max_rounds": 3},
+        "stream_mode": ["updates", "values"],
+    }
+    nodes: list[str] = []
+    final: dict = {}
+    errors: list[str] = []
+    with httpx.stream("POST", f"{server}/threads/{thread}/runs/stream", json=body, timeout=RUN_DEADLINE) as reply:
+        assert reply.status_code == 200
+        event = ""
+        for line in reply.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event:
+                data = json.loads(line.split(":", 1)[1])
+                if event == "updates":
+                    nodes += list(data)
+                elif event == "values":
+                    final = data
+                elif event == "error":
+                    errors.append(json.dumps(data))
+    assert not errors, errors
+    assert nodes[:3] == ["open", "plan", "query"] and nodes[-1] == "synthesize", nodes
+    assert "observe" in nodes and "review" in nodes
+    assert final["stop_reason"].startswith("planner finished"), final["stop_reason"]
+    assert final["caption_markdown"].startswith("## Storyline\n00:00.000 - 00:05.000\n")
+    assert {o["tool"] for o in final["evidence"]["observations"]} == {"shots", "audio_events"}
+    assert final["usage"]["tool_calls"]["shots"] == 1
+    assert final["grounding"]["score"] > 0.5
+    # the thread keeps the run's state, as Studio shows it
+    state = httpx.get(f"{server}/threads/{thread}/state", timeout=30).json()
+    assert state["values"]["caption_markdown"] == final["caption_markdown"]
