@@ -97,7 +97,7 @@ class Detective:
             if not self.settings.online(captioner_role):
                 raise ValueError(
                     f"direct mode needs an API key for its omni model (role {captioner_role!r}): set OPENAI_API_KEY "
-                    f"or OMNI_DETECTIVE_{captioner_role.upper()}_API_KEY, or use the detective mode, which works offline"
+                    f"or OMNI_DETECTIVE_{captioner_role.upper()}_API_KEY, or use the detective mode (works offline)"
                 )
         self._provenance: Provenance | None = None
 

@@ -132,7 +132,8 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
     if services is None:
         services = RunServices()
     if services.config is None:
-        services.config = runtime.context if isinstance(runtime.context, DetectiveConfig) else DetectiveConfig.from_env()
+        given = runtime.context
+        services.config = given if isinstance(given, DetectiveConfig) else DetectiveConfig.from_env()
         services.settings = services.config.settings(services.settings)
     media = state.get("media")
     if media is None:
@@ -297,8 +298,8 @@ async def synthesize(state: DetectiveState) -> dict:
         trajectory = list(state.get("trajectory", []))
         conclude = getattr(toolbox.planner, "conclude", None)
         if conclude is not None:
-            closing = _plan_input(state, config, toolbox, trajectory).model_copy(update={"round": state.get("round", 0)})
-            trajectory = await conclude(closing)
+            closing = _plan_input(state, config, toolbox, trajectory)
+            trajectory = await conclude(closing.model_copy(update={"round": state.get("round", 0)}))
         assert toolbox.captioner is not None
         out = await toolbox.captioner.caption(
             CaptionJob(media=media, evidence=evidence, trajectory=trajectory, options=config.captioner_options)

@@ -51,8 +51,8 @@ def test_environment_fallback() -> None:
 
 
 def test_max_queries_per_round_is_honoured(audio: MediaInfo) -> None:
-    from detective.planning import Plan, Planner
     from detective.models import TimeSpan
+    from detective.planning import Plan, Planner
 
     class Many(Planner):
         name = "many"

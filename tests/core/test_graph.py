@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
+from detective.config import Budget
 from detective.coverage import NoEvidenceError
 from detective.detective import Detective
 from detective.graph import graph
 from detective.models import MediaInfo, Observation, TimeSpan
 from detective.planning import Plan, Planner
-from detective.config import Budget
 from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool
 from detective.tools import Tool
 

@@ -46,9 +46,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LANGCHAIN_TRACING_V2": "false",
     }
     log = (workdir / "server.log").open("w")
+    command = [str(exe), "dev", "--config", str(REPO / "langgraph.json"), "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [str(exe), "dev", "--config", str(REPO / "langgraph.json"), "--host", "127.0.0.1", "--port", str(port)]
-        + ["--no-browser", "--no-reload"],
+        [*command, "--no-browser", "--no-reload"],
         cwd=REPO,  # langgraph.json's paths are relative to it; its state goes to .langgraph_api/ (git-ignored)
         env=env,
         stdout=log,
