@@ -64,3 +64,13 @@ def test_cloze_eval(tmp_path: Path) -> None:
     assert blanks == sum(len(r["predictions"]) for r in judged) and correct + wrong + not_given == blanks
     assert correct >= 1  # ASR hears the spoken words the auditory blanks ask about
     assert all(r["predicted_caption"].startswith("## Storyline") for r in judged)
+
+
+def test_live_investigation_prints_rounds_then_the_caption(demo_path: str) -> None:
+    proc = run_example("live_investigation.py", demo_path, "--tools", "shots,asr,ocr", "--max-rounds", "3")
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("round 1: asking ") and "shots" in lines[0] and "asr" in lines[0]
+    assert any(line.startswith("  asr: ") and "Welcome" in line for line in lines)
+    assert any(line.startswith("  ocr: ") for line in lines)
+    at = next(i for i, line in enumerate(lines) if line.startswith("caption ("))
+    assert lines[at + 1] == "## Storyline" and lines[-1].startswith("done in ")
