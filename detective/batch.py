@@ -72,6 +72,7 @@ class BatchConfig:
     progress: bool | None = None  # None: a progress line only when standard error is a terminal
     progress_interval: float = 0.5
     processes: int = 1  # >1: clips are captioned in that many worker processes (see detective.batch_pool)
+    limit: int | None = None  # caption at most this many clips not yet done, then stop (run again to go on)
 
     def __post_init__(self) -> None:
         self.input_path = Path(self.input_path)
@@ -566,7 +567,11 @@ class BatchRun:
         completed = False
         try:
             seen: dict[str, int] = {}
+            queued = 0
             for entry in read_manifest(cfg.input_path, cfg.media_root):
+                if cfg.limit is not None and queued >= cfg.limit:
+                    self.say(f"--limit {cfg.limit}: {queued} clip(s) taken; run the same command again to go on")
+                    break
                 if isinstance(entry, Invalid):
                     self.summary.invalid += 1
                     message = f"{cfg.input_path} line {entry.line}: {entry.error}"
@@ -595,6 +600,7 @@ class BatchRun:
                     self.summary.skipped += 1
                     continue
                 await queue.put(entry)
+                queued += 1
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers)

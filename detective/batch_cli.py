@@ -117,6 +117,12 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     show_default=True,
     help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).",
 )
+@click.option("--limit", type=click.IntRange(1), default=None, help="Caption at most N clips not yet done, then stop.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the manifest, the media files and the configuration, print what would be captioned; write nothing.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress line on standard error (default: on a TTY).")
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
@@ -143,6 +149,8 @@ def run(
     retries: int,
     progress: bool | None,
     strict_grounding: bool,
+    limit: int | None,
+    dry_run: bool,
 ) -> None:
     """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
 
@@ -163,30 +171,34 @@ def run(
     settings = Settings.from_env()
     for secret in settings.secrets():
         logs.add_secret(secret)
+    from detective.config import DetectiveConfig
+    from detective.detective import Detective
+
+    detective_config = DetectiveConfig.from_env(
+        tools=[t.strip() for t in tools.split(",") if t.strip()] if tools else None,
+        planner=planner,
+        captioner=captioner,
+        offline=offline,
+        max_rounds=max_rounds,
+        captioner_options={"strict_grounding": True} if strict_grounding else None,
+    )
+    if dry_run:
+        try:
+            Detective(config=detective_config, settings=settings)
+        except (KeyError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        plan = dry_run_plan(input_path, output_path, media_root, caption_field, limit)
+        click.echo(json.dumps({"config": detective_config.model_dump(mode="json"), **plan}, indent=2))
+        sys.exit(1 if plan["invalid"] or plan["missing_media"] else 0)
     cache = None
     if not no_cache:
         cache = SQLiteCache(cache_path or sidecar_path(output_path, ".cache.sqlite"))
     limits = EndpointLimits(
         max_concurrent=max_concurrent_requests or 4 * workers, requests_per_minute=rpm, tokens_per_minute=tpm
     )
-    tool_names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
-
-    from detective.detective import Detective
 
     def factory() -> Detective:
-        kwargs: dict[str, Any] = {
-            "tools": tool_names,
-            "planner": planner,
-            "captioner": captioner,
-            "settings": settings,
-            "offline": offline,
-            "cache": cache,
-            "limits": limits,
-            "captioner_options": {"strict_grounding": True} if strict_grounding else None,
-        }
-        if max_rounds is not None:
-            kwargs["max_rounds"] = max_rounds
-        return Detective(**kwargs)
+        return Detective(config=detective_config, settings=settings, cache=cache, limits=limits)
 
     factory()  # fail fast on unknown tools, planners or captioners, before touching the output
     config = BatchConfig(
@@ -199,6 +211,7 @@ def run(
         retries=retries,
         price_table=prices,
         progress=progress,
+        limit=limit,
     )
     try:
         summary = run_batch(config, factory)
@@ -216,3 +229,42 @@ def run(
         structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
         log_stream.close()
     sys.exit(summary.exit_code)
+
+
+def dry_run_plan(
+    input_path: Path, output_path: Path, media_root: Path | None, caption_field: str, limit: int | None
+) -> dict[str, Any]:
+    """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
+    from detective.batch import Invalid, output_key, read_manifest
+
+    if not input_path.is_file():
+        raise click.ClickException(f"manifest {input_path} does not exist or is not a file")
+    done: set[str] = set()
+    if output_path.exists():
+        with output_path.open("rb") as fh:
+            for raw in fh:
+                try:
+                    done.add(output_key(json.loads(raw), caption_field))
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+                    continue  # a torn or unreadable line: run repairs it, its clip is redone
+    todo: list[str] = []
+    invalid: list[str] = []
+    missing: list[str] = []
+    already = 0
+    seen: set[str] = set()
+    for entry in read_manifest(input_path, media_root):
+        if isinstance(entry, Invalid):
+            invalid.append(f"line {entry.line}: {entry.error}")
+            continue
+        if entry.key in seen:
+            continue
+        seen.add(entry.key)
+        if entry.key in done:
+            already += 1
+            continue
+        if limit is not None and len(todo) >= limit:
+            continue
+        todo.append(entry.source)
+        if "://" not in entry.source and not Path(entry.source).expanduser().is_file():
+            missing.append(entry.source)
+    return {"to_caption": todo, "already_done": already, "invalid": invalid, "missing_media": missing}

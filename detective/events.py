@@ -88,7 +88,7 @@ async def events_of(chunks: AsyncIterator[Any], final: dict[str, Any]) -> AsyncI
             final.update(chunk)
             evidence: Evidence | None = chunk.get("evidence")
             for rel in evidence.contradictions if evidence else []:
-                key = (rel.a, rel.b, rel.a_says, rel.b_says)
+                key = (*rel.tools, rel.a_says, rel.b_says)
                 if key not in seen:
                     seen.add(key)
                     yield ContradictionFound(relation=rel)

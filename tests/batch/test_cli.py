@@ -119,3 +119,44 @@ def test_missing_manifest_is_a_clear_error(tmp_path: Path, listen_by_default) ->
     )
     assert result.exit_code != 0
     assert "nope.jsonl" in result.stderr
+
+
+def test_limit_takes_n_clips_per_run_and_the_next_run_goes_on(
+    tmp_path: Path, clip_dir: Path, helpers, listen_by_default, monkeypatch
+) -> None:
+    records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(5)]
+    manifest = helpers.manifest(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(manifest), "--output", str(out), "--planner", "rule", "--captioner", "evidence"]
+    with ChatServer() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-123456")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        first = CliRunner().invoke(run, [*args, "--limit", "2"])
+        assert first.exit_code == 0, first.output + first.stderr
+        assert "--limit 2: 2 clip(s) taken" in first.stderr
+        assert sorted(r["id"] for r in helpers.read(out)) == [0, 1]
+        second = CliRunner().invoke(run, [*args, "--limit", "2"])
+        assert second.exit_code == 0, second.output + second.stderr
+        assert sorted(r["id"] for r in helpers.read(out)) == [0, 1, 2, 3]
+
+
+def test_dry_run_reports_and_writes_nothing(tmp_path: Path, clip_dir: Path, helpers, listen_by_default) -> None:
+    records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(3)]
+    records.append({"id": 9, "path": str(tmp_path / "gone.wav")})
+    manifest = helpers.manifest(tmp_path / "in.jsonl", records)
+    with manifest.open("a") as fh:
+        fh.write("not json\n")
+    out = tmp_path / "out.jsonl"
+    out.write_text(json.dumps({"id": 0, "path": records[0]["path"], "caption": "done"}) + "\n")
+    args = ["--input", str(manifest), "--output", str(out), "--offline", "--captioner", "evidence", "--dry-run"]
+    result = CliRunner().invoke(run, args)
+    assert result.exit_code == 1, result.output  # an invalid line and a missing file are problems to fix first
+    plan = json.loads(result.stdout)
+    assert plan["already_done"] == 1
+    assert plan["to_caption"] == [records[1]["path"], records[2]["path"], str(tmp_path / "gone.wav")]
+    assert plan["missing_media"] == [str(tmp_path / "gone.wav")] and len(plan["invalid"]) == 1
+    assert plan["config"]["captioner"] == "evidence" and plan["config"]["offline"] is True
+    assert out.read_text().count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]  # no cache, no errors file
+    limited = CliRunner().invoke(run, [*args, "--limit", "1"])
+    assert json.loads(limited.stdout)["to_caption"] == [records[1]["path"]]
