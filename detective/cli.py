@@ -158,6 +158,72 @@ def tools_cmd() -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def roles(as_json: bool) -> None:
+    """List the model roles: model, endpoint host, whether a key is set, and what uses each role."""
+    rows = role_table()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    header = ("role", "model", "endpoint", "key", "used by")
+    table = [header] + [(r["role"], r["model"], r["endpoint"], r["key"], ", ".join(r["used_by"]) or "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def role_table() -> list[dict[str, object]]:
+    """Every role: its endpoint as the settings resolve it (never the key itself) and who calls it."""
+    from detective.settings import DEFAULT_MODELS, Settings
+
+    settings = Settings.from_env()
+    reg = get_registry()
+    users: dict[str, list[str]] = {}
+    for r in reg.tools.values():
+        if r.value.needs_api:
+            users.setdefault(r.value.role, []).append(f"tool {r.name}")
+    for kind, default_role in (("planners", "planner"), ("captioners", "captioner"), ("evaluators", "judge")):
+        for name, r in getattr(reg, kind).items():
+            if getattr(r.value, "needs_api", False):
+                role = getattr(r.value, "role", None)
+                role = role if isinstance(role, str) else default_role  # an instance attribute reads as a descriptor
+                users.setdefault(role, []).append(f"{kind[:-1]} {name}")
+    rows = []
+    for role in sorted(set(DEFAULT_MODELS) | set(settings.roles) | set(users)):
+        ep = settings.endpoint(role)
+        rows.append(
+            {
+                "role": role,
+                "model": ep.model,
+                "endpoint": ep.host,
+                "key": "offline" if settings.offline else ("set" if ep.available else "missing"),
+                "used_by": sorted(users.get(role, [])),
+            }
+        )
+    return rows
+
+
+@cli.command()
+@click.option("--live", is_flag=True, help="Also ask each role's endpoint for its model list (one small request).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(live: bool, as_json: bool) -> None:
+    """Check the installation: Python, FFmpeg libraries, plugins, tools' model files, endpoints and keys.
+
+    Exits 1 when a check failed. Keys are never printed; --live makes one request per endpoint.
+    """
+    from detective.doctor import run_checks
+
+    checks = run_checks(live=live)
+    if as_json:
+        click.echo(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        for c in checks:
+            click.echo(f"{c.status.upper():5} {c.name}: {c.detail}")
+    if any(c.status == "fail" for c in checks):
+        sys.exit(1)
+
+
+@cli.command()
 @click.option(
     "--format",
     "fmt",

@@ -124,6 +124,12 @@ class Tool:
         ignored: ``observe`` meets the same problem and reports it. Default: nothing.
         """
 
+    def check(self) -> str:
+        """Check, without observing anything, that what this tool needs is in place (model files and their
+        checksums, libraries); ``omni-detective doctor`` calls it. Return a one-line detail; raise
+        :class:`ToolError` saying what to do when the tool cannot run. Default: nothing to check."""
+        return ""
+
     def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
         """What a successful run of ``query`` examined (recorded on the evidence board by the ``observe`` node).
 

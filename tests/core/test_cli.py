@@ -21,7 +21,7 @@ def invoke(*args: str):
 def test_graph_mermaid_is_the_offline_default() -> None:
     result = invoke("graph")
     assert result.exit_code == 0
-    assert "graph TD;" in result.output and "observe --> plan;" in result.output
+    assert "graph TD;" in result.output and "observe --> review;" in result.output
     for node in ("plan", "query", "observe", "synthesize"):
         assert f"{node}({node})" in result.output
 
@@ -31,7 +31,7 @@ def test_graph_ascii(tmp_path: Path) -> None:
     result = invoke("graph", "--format", "ascii", "--out", str(out))
     assert result.exit_code == 0
     text = out.read_text()
-    assert "observe --> plan" in text and "plan ..> synthesize" in text
+    assert "observe --> review" in text and "review ..> synthesize" in text and "open ..> direct" in text
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is installed by .ci/run; absent here")
@@ -77,3 +77,49 @@ def test_json_logs_carry_clip_round_and_tool(tmp_path: Path) -> None:
     observed = [e for e in lines if e["event"] == "observed"]
     assert observed and observed[0]["clip"] == "clip-7" and observed[0]["round"] == 1 and observed[0]["tool"] == "asr"
     assert all("timestamp" in e and "level" in e for e in lines)
+
+
+def test_doctor_checks_the_installation_and_never_prints_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-doctor-SECRET-42")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    result = invoke("doctor", "--json")
+    assert result.exit_code == 0, result.output
+    checks = {c["name"]: c for c in json.loads(result.output)}
+    assert checks["python"]["status"] == "ok" and "libavcodec" in checks["ffmpeg"]["detail"]
+    assert checks["plugin asr"]["status"] == "ok" and "register_tools" in checks["plugin asr"]["detail"]
+    assert "sha256 verified" in checks["tool asr"]["detail"]
+    assert checks["role planner"]["detail"].startswith("gpt-4.1-2025-04-14 at 127.0.0.1:9, key set")
+    assert "sk-doctor" not in result.output
+
+
+def test_doctor_fails_on_a_broken_model_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OMNI_DETECTIVE_ASR_MODEL", str(tmp_path))  # a directory without model.bin
+    result = invoke("doctor")
+    assert result.exit_code == 1
+    (line,) = [x for x in result.output.splitlines() if x.startswith("FAIL  tool asr:")]
+    assert "model.bin" in line
+
+
+def test_doctor_live_asks_each_endpoint_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detective.testing import ChatServer
+
+    with ChatServer() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-1234567890")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("OMNI_DETECTIVE_PLANNER_MODEL", "test-model")
+        result = invoke("doctor", "--live", "--json")
+    checks = {c["name"]: c for c in json.loads(result.output)}
+    assert checks["role planner"]["status"] == "ok" and "serves test-model" in checks["role planner"]["detail"]
+    assert checks["role captioner"]["status"] == "warn" and "does not list" in checks["role captioner"]["detail"]
+
+
+def test_roles_lists_models_endpoints_and_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OMNI_DETECTIVE_VISION_MODEL", "my-vision-model")
+    result = invoke("roles", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["role"]: r for r in json.loads(result.output)}
+    assert rows["vision"]["model"] == "my-vision-model" and rows["vision"]["key"] == "missing"
+    assert "tool vision_llm" in rows["vision"]["used_by"] and "planner llm" in rows["planner"]["used_by"]
+    table = invoke("roles").output.splitlines()
+    assert table[0].split() == ["role", "model", "endpoint", "key", "used", "by"]

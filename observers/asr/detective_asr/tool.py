@@ -167,6 +167,12 @@ class ASRTool(Tool):
             raise ToolError(f"asr: could not decode audio: {exc}") from exc
         return observations
 
+    def check(self) -> str:
+        """The Whisper model directory is complete and, for the bundled model, its ``model.bin`` sha256 matches."""
+        source = whisper.resolve(self.model)
+        whisper.verify(source)
+        return f"{source.label}: files present" + (", sha256 verified" if source.sha256 else "")
+
     def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
         """The span transcribed, and with which model: ``speech recognition (Whisper tiny.en)``."""
         found = super().coverage(media, query, observations)

@@ -13,7 +13,7 @@ from detective import media as dmedia
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_ocr.appearance import grid_position, text_appearance
-from detective_ocr.engine import EngineConfig, TextLine, get_engine
+from detective_ocr.engine import EngineConfig, TextLine, get_engine, model_paths
 from detective_ocr.tracks import MIN_SCORE, Sighting, Track, build_tracks, is_junk
 
 Frame = tuple[float, np.ndarray]
@@ -63,6 +63,11 @@ class OCRTool(Tool):
         self.max_side = max_side
         self.max_gap = max_gap
         self.engine_config = EngineConfig(model_dir=model_dir, threads=threads, det_side=max_side, use_cls=use_cls)
+
+    def check(self) -> str:
+        """The PP-OCR model files (from the rapidocr wheel, or ``model_dir``) are present."""
+        paths = model_paths(self.engine_config)
+        return "PP-OCR models present: " + ", ".join(p.name for k, p in paths.items() if k != "cls" or p.is_file())
 
     def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
         """One pass over the clip at the default rate, plus the middle frame of every shot already found."""
