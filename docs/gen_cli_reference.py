@@ -26,6 +26,16 @@ HEADER = """\
 Every command of `omni-detective`, including those added by the bundled plugins through the
 [`register_commands`](hooks.md#register_commands) hook. Each section is the command's own `--help`.
 
+Shell completion comes from click: add one line to your shell's startup file, then open a new shell.
+
+| shell | line |
+|---|---|
+| bash (`~/.bashrc`) | `eval "$(_OMNI_DETECTIVE_COMPLETE=bash_source omni-detective)"` |
+| zsh (`~/.zshrc`) | `eval "$(_OMNI_DETECTIVE_COMPLETE=zsh_source omni-detective)"` |
+| fish (`~/.config/fish/completions/omni-detective.fish`) | `_OMNI_DETECTIVE_COMPLETE=fish_source omni-detective \| source` |
+
+Commands, options and their choices complete; `omni-detective doctor` checks an installation before a first run.
+
 """
 
 

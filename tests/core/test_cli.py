@@ -123,3 +123,27 @@ def test_roles_lists_models_endpoints_and_users(monkeypatch: pytest.MonkeyPatch)
     assert "tool vision_llm" in rows["vision"]["used_by"] and "planner llm" in rows["planner"]["used_by"]
     table = invoke("roles").output.splitlines()
     assert table[0].split() == ["role", "model", "endpoint", "key", "used", "by"]
+
+
+def test_shell_completion_works_as_documented() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path as P
+
+    doc = (P(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert 'eval "$(_OMNI_DETECTIVE_COMPLETE=bash_source omni-detective)"' in doc
+    env = {
+        **os.environ,
+        "COMP_WORDS": "omni-detective do",
+        "COMP_CWORD": "1",
+        "_OMNI_DETECTIVE_COMPLETE": "bash_complete",
+    }
+    proc = subprocess.run(
+        [str(P(sys.executable).with_name("omni-detective"))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout.split() == ["plain,doctor"]

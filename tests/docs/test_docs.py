@@ -72,7 +72,7 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
 def test_site_fetches_nothing_at_build_and_embeds_the_graph(site: Path) -> None:
     concepts = (site / "concepts" / "index.html").read_text(encoding="utf-8")
-    assert '<pre class="mermaid"><code>' in concepts and "plan -.-&gt; query" in concepts
+    assert '<pre class="mermaid"><code>' in concepts and "review -.-&gt; plan" in concepts
     assert (site / "img" / "graph.png").exists() and (site / "img" / "report.png").exists()
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "fonts.googleapis.com" not in index and "fonts.gstatic.com" not in index
