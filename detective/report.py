@@ -368,6 +368,10 @@ th { color: var(--muted); font-weight: 600; }
 .caption .span { font-family: ui-monospace, "DejaVu Sans Mono", monospace; color: var(--accent); }
 ul.queries { margin: 4px 0 8px; padding-left: 20px; }
 .muted { color: var(--muted); }
+.scroll { overflow-x: auto; }
+svg.timeline { display: block; width: 100%; height: auto; }
+.index td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.index tr.failed td { background: #fff8e6; }
 svg text { font-family: system-ui, "DejaVu Sans", sans-serif; }
 svg .lane-title { font-size: 12px; font-weight: 600; fill: #2a2553; }
 svg .tick { font-size: 11px; fill: #5f6070; }
@@ -386,8 +390,9 @@ _LANE_COLOURS = {
     "description": "#1098ad",
     "contradiction": "#e03131",
 }
-_LEFT = 130
-_WIDTH = 1300
+_LEFT = 170  # room for the longest lane title with its count ("On-screen text (12)") left of the bars
+_RIGHT = 36  # room for the last tick's label, centred on the last second
+_WIDTH = 1300  # the viewBox width: the drawing scales to the width of the page (width 100%)
 _ROW = 22
 _GAP = 10
 
@@ -432,7 +437,7 @@ def _ticks(duration: float) -> list[float]:
 def timeline_svg(report: ClipReport) -> str:
     """The timeline: one lane per kind on a shared time axis, overlapping items stacked in rows."""
     duration = report.duration or 1.0
-    scale = (_WIDTH - _LEFT - 10) / duration
+    scale = (_WIDTH - _LEFT - _RIGHT) / duration
     lanes = report.timeline_items()
     speakers = sorted({lab.split(":", 1)[0] for _, lab, _ in lanes["speech"]})
     speaker_colour = {s: _SPEAKER_COLOURS[i % len(_SPEAKER_COLOURS)] for i, s in enumerate(speakers)}
@@ -470,23 +475,25 @@ def timeline_svg(report: ClipReport) -> str:
                 )
         parts.append("</g>")
         y += height + _GAP
-    axis = [f'<line x1="{_LEFT}" y1="18" x2="{_WIDTH - 10}" y2="18" stroke="#adb5bd"/>']
+    axis = [f'<line x1="{_LEFT}" y1="18" x2="{_WIDTH - _RIGHT}" y2="18" stroke="#adb5bd"/>']
     for t in _ticks(duration):
         x = _LEFT + t * scale
-        anchor = "end" if x > _WIDTH - 40 else "middle"
         axis.append(f'<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{y}" stroke="#e3e1ef"/>')
-        axis.append(f'<text class="tick" x="{x:.1f}" y="11" text-anchor="{anchor}">{_fmt_time(t)[:-4]}</text>')
+        axis.append(f'<text class="tick" x="{x:.1f}" y="11" text-anchor="middle">{_fmt_time(t)[:-4]}</text>')
+    present_sounds = {label for _, label, _ in lanes["sound_event"]}
     legend = "".join(
         f'<span><i style="background:{c}"></i>{_esc(s)}</span>' for s, c in speaker_colour.items()
-    ) + "".join(f'<span><i style="background:{c}"></i>{_esc(k)}</span>' for k, c in _SOUND_COLOURS.items())
-    svg = (
-        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{y + 4}" '
-        f'viewBox="0 0 {_WIDTH} {y + 4}" role="img" aria-label="timeline of {_esc(report.clip_id)}">'
-        + "".join(axis)
-        + "".join(parts)
-        + "</svg>"
+    ) + "".join(
+        f'<span><i style="background:{c}"></i>{_esc(k)}</span>'
+        for k, c in _SOUND_COLOURS.items()
+        if k in present_sounds
     )
-    return f'{svg}<div class="legend">{legend}</div>'
+    svg = (
+        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="100%" '
+        f'viewBox="0 0 {_WIDTH} {y + 4}" preserveAspectRatio="xMinYMin meet" role="img" '
+        f'aria-label="timeline of {_esc(report.clip_id)}">' + "".join(axis) + "".join(parts) + "</svg>"
+    )
+    return f'{svg}<div class="legend">{legend}</div>' if legend else svg
 
 
 def _grounded_paragraphs(report: ClipReport) -> dict[str, str]:
@@ -691,26 +698,83 @@ def write_reports(source: str | Path, out: str | Path, clip_id: str | None = Non
         return [out]
     written: list[Path] = []
     rows = []
+    failed = 0
     for record in records:
         name = record_id(record)
         try:
             report = normalise(record)
         except ReportError as exc:
-            rows.append(f'<tr><td>{_esc(name)}</td><td class="muted">{_esc(exc)}</td></tr>')
+            failed += 1
+            rows.append(_failed_row(name, str(exc)))
             continue
         page = out.with_name(f"{out.stem}-{_slug(name)}.html")
         page.write_text(render_html(report), encoding="utf-8")
         written.append(page)
         rows.append(
-            f'<tr><td><a href="{_esc(page.name)}">{_esc(name)}</a></td>'
-            f"<td>{report.duration:.1f} s · {len(report.evidence.observations)} observations · "
-            f"{_esc(report.stop_reason)}</td></tr>"
+            f'<tr><td><a href="{_esc(page.name)}">{_esc(name)}</a></td><td>captioned</td>'
+            f'<td class="num">{report.duration:.1f} s</td>'
+            f'<td class="num">{len(report.evidence.observations)}</td>{_usage_cells(report.usage)}'
+            f"<td>{_esc(report.stop_reason)}</td></tr>"
         )
+    for entry in _sidecar_errors(source):
+        failed += 1
+        rows.append(_failed_row(str(entry.get("source") or entry.get("key") or "?"), _error_text(entry)))
+    head = (
+        "<tr><th>clip</th><th>status</th><th>duration</th><th>observations</th><th>observer calls</th>"
+        "<th>LLM calls</th><th>tokens</th><th>seconds</th><th>stop reason or error</th></tr>"
+    )
     index = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>omni-detective reports</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{_CSS}</style></head><body><header><h1>omni-detective reports</h1>"
-        f'<div class="meta">{_esc(source)} · {len(records)} records</div></header><main><section>'
-        f"<table><tr><th>clip</th><th>run</th></tr>{''.join(rows)}</table></section></main></body></html>"
+        f'<div class="meta">{_esc(source)} · {len(rows) - failed} captioned · {failed} failed</div></header>'
+        f'<main><section><div class="scroll"><table class="index">{head}{"".join(rows)}</table></div>'
+        "</section></main></body></html>"
     )
     out.write_text(index, encoding="utf-8")
     return [out, *written]
+
+
+def _failed_row(name: str, error: str) -> str:
+    return (
+        f'<tr class="failed"><td>{_esc(name)}</td><td>failed</td>'
+        + '<td class="num">–</td>' * 6
+        + f"<td>{_esc(error)}</td></tr>"
+    )
+
+
+def _usage_cells(usage: dict[str, Any]) -> str:
+    """Observer calls, LLM calls, tokens and seconds of one clip, as index cells."""
+    models = (usage.get("models") or {}).values()
+    observer_calls = sum((usage.get("tool_calls") or {}).values())
+    llm_calls = sum(int(m.get("calls", 0)) for m in models)
+    tokens = sum(int(m.get("prompt_tokens", 0)) + int(m.get("completion_tokens", 0)) for m in models)
+    cells = (observer_calls, llm_calls, f"{tokens:,}", f"{float(usage.get('seconds') or 0):.1f}")
+    return "".join(f'<td class="num">{_esc(c)}</td>' for c in cells)
+
+
+def _error_text(entry: dict[str, Any]) -> str:
+    kind = entry.get("error_type")
+    attempts = entry.get("attempts")
+    text = str(entry.get("error") or "unknown error")
+    extra = ", ".join(x for x in (str(kind) if kind else "", f"{attempts} attempt(s)" if attempts else "") if x)
+    return f"{text} ({extra})" if extra else text
+
+
+def _sidecar_errors(source: str | Path) -> list[dict[str, Any]]:
+    """Failed clips of a batch, from the errors file beside its output (``out.jsonl`` → ``out.errors.jsonl``)."""
+    path = Path(source)
+    if path.suffix.lower() not in {".jsonl", ".ndjson", ".json"}:
+        return []
+    errors = path.with_name(path.stem + ".errors.jsonl")  # as detective.batch.sidecar_path names it
+    if not errors.is_file():
+        return []
+    entries = []
+    for line in errors.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries

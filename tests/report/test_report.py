@@ -221,3 +221,76 @@ def test_each_storyline_sentence_shows_the_observations_behind_it(demo_batch: di
     assert backed and page.count('<details class="grounded">') == len(backed)
     # a sentence quoting speech lists the ASR observation under it, with its time
     assert any("“" in s["text"] for s in backed) and "asr/speech 00:0" in page
+
+
+MEASURE = """<script>
+const page = document.documentElement, box = document.querySelector("svg.timeline").getBoundingClientRect();
+document.body.setAttribute("data-measure", JSON.stringify(
+  {inner: window.innerWidth, scroll: page.scrollWidth, left: box.left, right: box.right, width: box.width}));
+</script></body>"""
+SCREENS = REPO / ".cache" / "report-screens"  # kept after the run (git-ignored), for a look at what CI saw
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (scripts/install-and-test.sh installs it)")
+@pytest.mark.parametrize("width", [800, 1400])
+def test_report_fits_its_window_without_horizontal_overflow(demo_result_json: Path, tmp_path: Path, width: int) -> None:
+    out = tmp_path / "report.html"
+    assert CliRunner().invoke(report_cmd, [str(demo_result_json), "--out", str(out)]).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert 'width="100%"' in page and 'viewBox="0 0 1300 ' in page
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.replace("</body>", MEASURE), encoding="utf-8")
+    size = f"--window-size={width},1200"
+    dom = _chromium(measured.as_uri(), tmp_path / "profile-dom", "--dump-dom", size)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    start = dom.stdout.index('data-measure="') + len('data-measure="')
+    found = json.loads(dom.stdout[start : dom.stdout.index('"', start)].replace("&quot;", '"'))
+    assert found["inner"] == width
+    assert found["scroll"] <= width, f"the page is {found['scroll']} px wide in a {width} px window"
+    assert 0 <= found["left"] and found["right"] <= width and found["width"] > 0.6 * width  # the timeline scales
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    png = SCREENS / f"report-{width}.png"
+    shot = _chromium(out.as_uri(), tmp_path / "profile-shot", f"--screenshot={png}", size)
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(png) as img:
+        assert img.size == (width, 1200)
+
+
+def test_legend_lists_only_what_the_clip_has(demo_batch: dict[str, Any]) -> None:
+    record = demo_batch["record"]
+    page = render_html(normalise(record))
+    legend = page.split('<div class="legend">', 1)[1].split("</div>", 1)[0]
+    drawn = {o["content"] for o in record["evidence"]["observations"] if o["kind"] == "sound_event" and o["span"]}
+    from detective.report import _SOUND_COLOURS
+
+    listed = {k for k in _SOUND_COLOURS if f"</i>{k}</span>" in legend}
+    assert listed == drawn & set(_SOUND_COLOURS) and listed  # the demo has silence, a tone, noise, speech-like
+    assert "music-like" not in listed  # never heard in the demo, so not in its legend
+
+
+def test_index_lists_failed_clips_with_errors_and_usage_per_clip(demo_batch: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    other = dict(demo_batch["record"], id="again")
+    out.write_text("\n".join(json.dumps(r) for r in (demo_batch["record"], other)) + "\n", encoding="utf-8")
+    failure = {
+        "key": "id:gone",
+        "line": 3,
+        "source": "/media/gone.mp4",
+        "error": "/media/gone.mp4: no such file",
+        "error_type": "MediaError",
+        "retryable": False,
+        "attempts": 1,
+    }
+    (tmp_path / "out.errors.jsonl").write_text(json.dumps(failure) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(report_cmd, [str(out), "--out", str(tmp_path / "site" / "index.html")])
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "2 captioned · 1 failed" in index
+    assert '<tr class="failed"><td>/media/gone.mp4</td><td>failed</td>' in index
+    assert "no such file (MediaError, 1 attempt(s))" in index
+    usage = demo_batch["record"]["usage"]
+    calls = sum(usage["tool_calls"].values())
+    assert index.count(f'<td class="num">{calls}</td>') >= 2  # each clip's observer calls
+    assert f'<td class="num">{usage["seconds"]:.1f}</td>' in index
