@@ -247,7 +247,7 @@ def test_report_fits_its_window_without_horizontal_overflow(demo_result_json: Pa
     found = json.loads(dom.stdout[start : dom.stdout.index('"', start)].replace("&quot;", '"'))
     assert found["inner"] == width
     assert found["scroll"] <= width, f"the page is {found['scroll']} px wide in a {width} px window"
-    assert 0 <= found["left"] and found["right"] <= width and found["width"] > 0.6 * width  # the timeline scales
+    assert found["left"] >= 0 and found["right"] <= width and found["width"] > 0.6 * width  # the timeline scales
     SCREENS.mkdir(parents=True, exist_ok=True)
     png = SCREENS / f"report-{width}.png"
     shot = _chromium(out.as_uri(), tmp_path / "profile-shot", f"--screenshot={png}", size)
