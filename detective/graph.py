@@ -273,8 +273,13 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
 
 
 def review(state: DetectiveState) -> dict:
-    """Close the round: its record (planned, ran, what came back), and no queries left pending."""
+    """Close the round: its record (planned, ran, what came back), and no queries left pending.
+
+    A turn in which the planner only closed the case is not a round: it leaves no record.
+    """
     rnd = state.get("round", 0)
+    if state.get("planner_done") is not None and not state.get("planned"):
+        return {"queries": []}
     evidence = state.get("evidence") or Evidence()
     record = RoundRecord(
         round=rnd,
