@@ -11,6 +11,7 @@ from detective_shots import ShotsTool
 from detective.media import probe
 from detective.models import Query, TimeSpan
 from detective.plugins import get_registry
+from detective.testing import ToolTests
 from detective.tools import ToolError
 
 
@@ -81,3 +82,10 @@ def test_registered_through_entry_point() -> None:
     assert isinstance(tool, ShotsTool)
     assert tool.spec().modalities == ["video"]
     assert "threshold" in tool.spec().parameters["properties"]
+
+
+class TestShotsToolStandard(ToolTests):
+    """The standard tests every tool passes (``detective.testing.ToolTests``), on the demo clip."""
+
+    tool_class = ShotsTool
+    registered_name = "shots"

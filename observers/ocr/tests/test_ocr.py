@@ -14,6 +14,7 @@ from detective_ocr.tracks import Sighting, build_tracks, is_junk, normalise
 
 from detective.media import probe
 from detective.models import Query, TimeSpan
+from detective.testing import ToolTests
 from detective.tools import ToolError
 
 
@@ -187,3 +188,10 @@ def test_grid_position(box: tuple[float, float, float, float], name: str) -> Non
 )
 def test_colour_names(rgb: tuple[int, int, int], name: str) -> None:
     assert colour_name(rgb) == name
+
+
+class TestOCRToolStandard(ToolTests):
+    """The standard tests every tool passes (``detective.testing.ToolTests``), on the demo clip."""
+
+    tool_class = OCRTool
+    registered_name = "ocr"

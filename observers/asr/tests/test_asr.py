@@ -15,6 +15,7 @@ from detective_asr.tool import Word, frame_rms, snap_to_voice
 
 from detective.media import probe
 from detective.models import Query, TimeSpan
+from detective.testing import ToolTests
 from detective.tools import ToolError
 
 
@@ -211,3 +212,10 @@ def test_segments_carry_whispers_own_signals(asr_results: dict[str, list[Any]]) 
             for key in ("no_speech_prob", "avg_logprob", "compression_ratio"):
                 assert isinstance(obs.payload[key], float), (key, obs.payload)
             assert all(0.0 <= w["probability"] <= 1.0 for w in obs.payload["words"])
+
+
+class TestASRToolStandard(ToolTests):
+    """The standard tests every tool passes (``detective.testing.ToolTests``), on the demo clip."""
+
+    tool_class = ASRTool
+    registered_name = "asr"

@@ -11,6 +11,7 @@ from detective_audio_events import AudioEventsTool, analyse
 from detective.media import probe
 from detective.models import Observation, Query, TimeSpan
 from detective.plugins import get_registry
+from detective.testing import ToolTests
 from detective.tools import ToolError
 
 SR = 16000
@@ -152,3 +153,10 @@ def test_registered_through_entry_point() -> None:
     tool = get_registry().tool("audio_events")
     assert isinstance(tool, AudioEventsTool)
     assert tool.spec().modalities == ["audio"]
+
+
+class TestAudioEventsToolStandard(ToolTests):
+    """The standard tests every tool passes (``detective.testing.ToolTests``), on the demo clip."""
+
+    tool_class = AudioEventsTool
+    registered_name = "audio_events"
