@@ -2,7 +2,7 @@
 
 The skeleton is a pip-installable distribution: a ``pyproject.toml`` with the ``omni_detective`` entry point, one
 module holding a :class:`~detective.tools.Tool` and its ``register_tools`` hook, a README, and a test asserting
-that the plugin is installed and that its tool observes. ``pip install -e DIR && pytest DIR`` passes as written.
+that the plugin is installed and that its tool observes. ``pip install -e DIR[test]`` then ``pytest DIR`` passes as written.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ requires-python = ">=3.11"
 dependencies = ["omni-detective"]
 
 [project.optional-dependencies]
-test = ["pytest"]
+test = ["pytest>=8"]
 
 # omni-detective loads every module named in this entry-point group.
 [project.entry-points.omni_detective]
@@ -35,9 +35,6 @@ test = ["pytest"]
 
 [tool.setuptools]
 py-modules = ["{module}"]
-
-[tool.pytest.ini_options]
-asyncio_default_fixture_loop_scope = "function"
 """
 
 MODULE = '''\
@@ -117,7 +114,7 @@ README = """\
 An omni-detective tool plugin adding the tool `{tool}`.
 
 ```bash
-pip install -e .
+pip install -e .[test]
 omni-detective plugins          # lists {tool}
 omni-detective caption clip.mp4 --offline --tools {tool},shots
 pytest
@@ -175,5 +172,6 @@ def new(name: str, parent: Path) -> None:
     root = write_plugin(name, parent)
     n = names(name)
     click.echo(f"wrote {root}")
-    click.echo(f"  pip install -e {root} && pytest {root}")
+    click.echo(f"  pip install -e {root}[test]")
+    click.echo(f"  pytest {root}")
     click.echo(f"  then edit {root / (n['module'] + '.py')}: {n['cls']}.observe")

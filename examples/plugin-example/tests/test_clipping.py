@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
+from detective_clipping import ClippingTool
 
 from detective.media import probe, wav_bytes
 from detective.models import Query
 from detective.plugins import get_registry
+from detective.testing import ToolTests
 
 
 def _clip_with_clipping(path: Path) -> Path:
@@ -41,3 +44,14 @@ def test_a_clean_clip_has_no_clipping(tmp_path: Path) -> None:
     path = tmp_path / "clean.wav"
     path.write_bytes(wav_bytes((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr=16000))
     assert get_registry().tool("clipping").observe(probe(str(path)), Query(tool="clipping")) == []
+
+
+class TestClippingStandard(ToolTests):
+    """The standard tests every tool passes, on a clip that clips (the demo clip never does)."""
+
+    tool_class = ClippingTool
+    registered_name = "clipping"
+
+    @pytest.fixture
+    def clip_path(self, tmp_path: Path) -> str:
+        return str(_clip_with_clipping(tmp_path / "clipped.wav"))
