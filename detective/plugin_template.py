@@ -2,7 +2,8 @@
 
 The skeleton is a pip-installable distribution: a ``pyproject.toml`` with the ``omni_detective`` entry point, one
 module holding a :class:`~detective.tools.Tool` and its ``register_tools`` hook, a README, and a test asserting
-that the plugin is installed and that its tool observes. ``pip install -e DIR[test]`` then ``pytest DIR`` passes as written.
+that the plugin is installed and that its tool observes. ``pip install -e DIR[test]`` then ``pytest DIR`` passes
+as written.
 """
 
 from __future__ import annotations

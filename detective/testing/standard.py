@@ -124,9 +124,7 @@ class ToolTests:
             asked = tool.span_of(media, q, tool.input_model.model_validate(q.arguments) if q.arguments else None)
             assert span.start - 1e-6 <= asked.start and asked.end <= span.end + 1e-6
 
-    def test_observations_are_well_formed(
-        self, tool: Tool, media: MediaInfo, run_services: RunServices
-    ) -> None:
+    def test_observations_are_well_formed(self, tool: Tool, media: MediaInfo, run_services: RunServices) -> None:
         """The broad pass reports observations of known kinds, inside the clip; coverage names the tool."""
         query = tool.broad_queries(media, Evidence())[0]
         found = self.observe(tool, media, query)
