@@ -30,11 +30,12 @@ Shell completion comes from click: add one line to your shell's startup file, th
 
 | shell | line |
 |---|---|
-| bash (`~/.bashrc`) | `eval "$(_OMNI_DETECTIVE_COMPLETE=bash_source omni-detective)"` |
-| zsh (`~/.zshrc`) | `eval "$(_OMNI_DETECTIVE_COMPLETE=zsh_source omni-detective)"` |
-| fish (`~/.config/fish/completions/omni-detective.fish`) | `_OMNI_DETECTIVE_COMPLETE=fish_source omni-detective \| source` |
+| bash, in `~/.bashrc` | `eval "$(_OMNI_DETECTIVE_COMPLETE=bash_source omni-detective)"` |
+| zsh, in `~/.zshrc` | `eval "$(_OMNI_DETECTIVE_COMPLETE=zsh_source omni-detective)"` |
+| fish, in `~/.config/fish/config.fish` | `_OMNI_DETECTIVE_COMPLETE=fish_source omni-detective \\| source` |
 
-Commands, options and their choices complete; `omni-detective doctor` checks an installation before a first run.
+Commands, options and their choices complete; `omni-detective doctor` checks an installation before a first
+run.
 
 """
 
