@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field
-from typing import Any
 
 import jellyfish
 from rapidfuzz import fuzz
@@ -527,14 +526,3 @@ def cross_check(evidence: Evidence) -> CrossCheck:
     result.repairs.sort(key=lambda r: r.speech.span.start if r.speech.span else 0.0)
     return result
 
-
-def summary(check: CrossCheck) -> dict[str, Any]:
-    """A JSON-ready summary of a cross-check for records and prompts."""
-    return {
-        "repairs": [
-            {"speech": r.speech.key, "source": r.source.key, "heard": r.heard, "shown": r.shown, "chosen": r.chosen}
-            for r in check.repairs
-        ],
-        "rejected": dict(check.rejected),
-        "unresolved": [rel.note for rel in check.unresolved],
-    }
