@@ -237,24 +237,26 @@ class _Token:
 
 
 def _tokens(obs: Observation) -> list[_Token]:
+    """The words of a speech observation with their probabilities and times, when its word list is its content
+    (else its plain words); a word the recogniser wrote twice over the same instant ("find. find") is kept once."""
     words = obs.payload.get("words")
-    if isinstance(words, list) and words and all(isinstance(w, dict) and w.get("word") for w in words):
-        tokens: list[_Token] = []
-        for w in words:
-            p, start, end = w.get("probability"), w.get("start"), w.get("end")
-            token = _Token(
-                str(w["word"]).strip(),
-                float(p) if isinstance(p, int | float) else None,
-                start=float(start) if isinstance(start, int | float) else None,
-                end=float(end) if isinstance(end, int | float) else None,
-            )
-            if not token.text:
-                continue
-            if tokens and _echo(tokens[-1], token):
-                continue  # the recogniser wrote the same word twice over the same instant ("find. find")
+    listed = (
+        [w for w in words if isinstance(w, dict) and str(w.get("word", "")).strip()] if isinstance(words, list) else []
+    )
+    if not listed or norm(" ".join(str(w["word"]) for w in listed)).split() != norm(obs.content).split():
+        return [_Token(w, None) for w in obs.content.split()]
+    tokens: list[_Token] = []
+    for w in listed:
+        p, start, end = w.get("probability"), w.get("start"), w.get("end")
+        token = _Token(
+            str(w["word"]).strip(),
+            float(p) if isinstance(p, int | float) else None,
+            start=float(start) if isinstance(start, int | float) else None,
+            end=float(end) if isinstance(end, int | float) else None,
+        )
+        if not (tokens and _echo(tokens[-1], token)):
             tokens.append(token)
-        return tokens
-    return [_Token(w, None) for w in obs.content.split()]
+    return tokens
 
 
 def _echo(before: _Token, token: _Token) -> bool:
@@ -525,4 +527,3 @@ def cross_check(evidence: Evidence) -> CrossCheck:
         result.unresolved.append(rel)
     result.repairs.sort(key=lambda r: r.speech.span.start if r.speech.span else 0.0)
     return result
-
