@@ -127,9 +127,11 @@ def _cell_pitch_and_level(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     spec = np.fft.rfft(frames, n=2 * frame, axis=2)
     ac = np.fft.irfft(np.abs(spec) ** 2, axis=2)[..., :frame]
     lo, hi = SR // 400, SR // 70
-    lag = lo + np.argmax(ac[..., lo:hi], axis=2)
-    strength = np.take_along_axis(ac, lag[..., None], axis=2)[..., 0] / (ac[..., 0] + 1e-12)
-    f0 = np.where(strength > 0.5, SR / lag, np.nan)
+    # unbiased: a lag of L sees only frame - L products, so low voices are not penalised for their long period
+    unbiased = ac[..., lo:hi] * (frame / (frame - np.arange(lo, hi)))
+    lag = lo + np.argmax(unbiased, axis=2)
+    strength = np.take_along_axis(ac, lag[..., None], axis=2)[..., 0] * (frame / (frame - lag)) / (ac[..., 0] + 1e-12)
+    f0 = np.where(strength > 0.4, SR / lag, np.nan)
     with np.errstate(all="ignore"):
         pitch = np.where(np.isnan(f0).all(axis=1), np.nan, np.nanmedian(np.where(np.isnan(f0), np.inf, f0), axis=1))
     pitch = np.where(np.isinf(pitch), np.nan, pitch)
@@ -280,7 +282,7 @@ def _turn(collector: _Collector, name: str, parts: list[_Segment], speakers: int
         start=round(parts[0].start, 3),
         end=round(parts[-1].end, 3),
         confidence=round(float(np.clip(confidence, 0.05, 0.99)), 3),
-        pitch_hz=round(float(np.median(voiced)), 1) if voiced.size >= 3 else None,
+        pitch_hz=round(float(np.median(voiced)), 1) if voiced.size >= 2 else None,
         loudness_db=round(float(10 * np.log10(np.mean(10 ** (loud / 10)))), 1) if loud.size else None,
         speech_seconds=round(sum(p.end - p.start for p in parts), 3),
     )
