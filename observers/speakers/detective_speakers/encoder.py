@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 SR = 16000
 N_FFT = 400  # 25 ms
@@ -98,6 +99,11 @@ class VoiceEncoder:
         ``lengths``: the LSTM is causal, so the hidden state at a window's own last frame is exactly its
         embedding's input, whatever padding follows. This lets windows of every length share one batch.
         """
+        # the matrix products are small (batch x 256 by 256 x 1024 per step): BLAS threads only contend
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._embed(mels, lengths)
+
+    def _embed(self, mels: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         batch, steps, _ = mels.shape
         lengths = np.full(batch, steps) if lengths is None else np.clip(np.asarray(lengths), 1, steps)
         x = mels.astype(np.float32)
