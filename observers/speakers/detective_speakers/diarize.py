@@ -40,7 +40,7 @@ MIN_RUN_S = 0.4  # a change of speaker inside a speech region must last this lon
 BRIDGE_S = 1.0  # a pause shorter than this between two stretches of the same speaker does not end the turn
 MAX_CLUSTERED = 1500  # windows beyond this are subsampled for clustering (linkage memory grows as n²)
 BATCH = 64  # windows per encoder batch
-BLOCK_S = 60.0  # audio is analysed in blocks of this length
+BLOCK_S = 30.0  # audio is analysed in blocks of this length
 
 
 @dataclass
