@@ -190,3 +190,31 @@ def test_shipped_weights_are_small_and_licensed() -> None:
     assert (weights / "ge2e_resemblyzer.npz").stat().st_size < 5_000_000
     assert "Apache License" in (weights / "LICENSE-resemblyzer").read_text(encoding="utf-8")
     assert "Resemblyzer" in (weights / "NOTICE").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_offline_caption_of_a_phone_call_names_both_voices(conversations: dict[str, Any]) -> None:
+    """The whole offline Detective (ASR, audio events, speakers, template captioner) on the two-voice call."""
+    from detective import Detective
+
+    clip = conversations["two"]
+    result = Detective(offline=True).run(clip["path"])
+    caption = result.caption
+    assert [p.name for p in caption.speakers] == ["Speaker 1", "Speaker 2"]
+    low, high = (p.profile for p in caption.speakers)
+    assert "low-pitched" in low and "high-pitched" in high
+    # every transcript turn is given to the voice that really spoke it (checked against the fixture's turns)
+    truth = {"Speaker 1": "low", "Speaker 2": "high"}
+    right = wrong = 0.0
+    for seg in caption.transcript:
+        overlap = dict.fromkeys(truth.values(), 0.0)
+        for t in clip["turns"]:
+            overlap[t["speaker"]] += max(0.0, min(seg.span.end, t["end"]) - max(seg.span.start, t["start"]))
+        spoken = max(overlap, key=lambda k: overlap[k])
+        if truth[seg.speaker] == spoken:
+            right += seg.span.duration
+        else:
+            wrong += seg.span.duration
+    assert right >= 0.9 * (right + wrong)
+    story = " ".join(s.text for s in caption.storyline)
+    assert "a second voice (Speaker 2)" in story and "the first speaker again (Speaker 1)" in story
