@@ -288,6 +288,14 @@ def _turn(collector: _Collector, name: str, parts: list[_Segment], speakers: int
     )
 
 
+def warm_up() -> None:
+    """Load the voice encoder and the voice-activity model (both cached per process)."""
+    from faster_whisper.vad import get_vad_model
+
+    default_encoder()
+    get_vad_model()
+
+
 def diarize(blocks: Iterable[tuple[float, np.ndarray]], num_speakers: int | None = None) -> Diarization:
     """Speaker turns of a stream of ``(time, samples)`` 16 kHz blocks (e.g. :func:`detective.media.iter_audio`)."""
     collector = _Collector()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import numpy as np
@@ -10,7 +11,7 @@ from pydantic import Field
 from detective.media import MediaError, iter_audio
 from detective.models import MediaInfo, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
-from detective_speakers.diarize import BLOCK_S, SR, Diarization, Turn, diarize
+from detective_speakers.diarize import BLOCK_S, SR, Diarization, Turn, diarize, warm_up
 
 
 class SpeakersInput(SpanInput):
@@ -48,6 +49,11 @@ class SpeakersTool(Tool):
     input_model = SpeakersInput
     modalities = ("audio",)
     version = "0.1.0"
+
+    async def prepare(self, media: MediaInfo) -> None:
+        """Load the voice encoder and the voice-activity model while the planner thinks."""
+        if media.has_audio:
+            await asyncio.to_thread(warm_up)
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Diarise the query's span (arguments ``start``/``end`` win over ``query.span``; default whole clip)."""

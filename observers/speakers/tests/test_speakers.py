@@ -218,3 +218,11 @@ def test_offline_caption_of_a_phone_call_names_both_voices(conversations: dict[s
     assert right >= 0.9 * (right + wrong)
     story = " ".join(s.text for s in caption.storyline)
     assert "a second voice (Speaker 2)" in story and "the first speaker again (Speaker 1)" in story
+
+
+async def test_prepare_loads_the_models(conversations: dict[str, Any], silent_video: str) -> None:
+    from detective_speakers.encoder import default_encoder
+
+    await SpeakersTool().prepare(probe(silent_video))  # nothing to load for a clip without audio
+    await SpeakersTool().prepare(probe(conversations["word"]["path"]))
+    assert default_encoder.cache_info().currsize == 1
