@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ WINDOW_S = WINDOW_FRAMES * MEL_HOP / SR  # 1.6 s
 WINDOW_HOP_S = 0.4
 RELIABLE_S = 1.0  # windows at least this long are clustered; shorter ones are only assigned
 #: Average-link cosine distance at which clustering stops: same-voice 1.6 s windows sit at cosine similarity
-#: 0.75–0.9 and different espeak-ng voices at 0.45–0.65 (measured, see the package README).
+#: 0.74–0.9 and different espeak-ng voices at 0.45–0.69 (measured on the test conversations, docs/speakers.md).
 THRESHOLD = 0.3
 MIN_SPEAKER_S = 1.0  # a cluster with less speech than this (and under 5% of all speech) joins its nearest one
 MIN_RUN_S = 0.4  # a change of speaker inside a speech region must last this long
@@ -132,9 +133,9 @@ def _cell_pitch_and_level(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lag = lo + np.argmax(unbiased, axis=2)
     strength = np.take_along_axis(ac, lag[..., None], axis=2)[..., 0] * (frame / (frame - lag)) / (ac[..., 0] + 1e-12)
     f0 = np.where(strength > 0.4, SR / lag, np.nan)
-    with np.errstate(all="ignore"):
-        pitch = np.where(np.isnan(f0).all(axis=1), np.nan, np.nanmedian(np.where(np.isnan(f0), np.inf, f0), axis=1))
-    pitch = np.where(np.isinf(pitch), np.nan, pitch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an unvoiced cell (all NaN) has no pitch: NaN
+        pitch = np.nanmedian(f0, axis=1)
     return pitch, level
 
 
@@ -214,6 +215,15 @@ def _centroids(embeddings: np.ndarray, windows: list[_Window], num_speakers: int
     return np.stack(centroids)
 
 
+@dataclass
+class _Segment:
+    speaker: int
+    start: float
+    end: float
+    cells: list[int]
+    margins: list[float]
+
+
 def _label_regions(collector: _Collector, centroids: np.ndarray, embeddings: np.ndarray) -> list[_Segment]:
     """Label every 0.1 s cell of speech with the best-matching speaker; runs of one speaker are segments."""
     sims = embeddings @ centroids.T  # (windows, speakers)
@@ -257,15 +267,6 @@ def _label_regions(collector: _Collector, centroids: np.ndarray, embeddings: np.
             if end > start:
                 segments.append(_Segment(run[0][1], start, end, [c for c, _, _ in run], [m for _, _, m in run]))
     return segments
-
-
-@dataclass
-class _Segment:
-    speaker: int
-    start: float
-    end: float
-    cells: list[int]
-    margins: list[float]
 
 
 def _turn(collector: _Collector, name: str, parts: list[_Segment], speakers: int) -> Turn:
