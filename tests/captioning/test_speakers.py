@@ -66,6 +66,7 @@ def test_a_segment_is_split_where_the_turn_changes_inside_it() -> None:
     ]
     assert [(o.span.start, o.span.end) for o in out] == [(0.6, 1.9), (2.5, 3.9), (4.4, 5.0)]
     assert [len(o.payload["words"]) for o in out] == [2, 4, 1]
+    assert {o.payload["split_from"] for o in out} == {whole.key}
 
 
 def test_without_turns_or_near_turns_nothing_changes() -> None:

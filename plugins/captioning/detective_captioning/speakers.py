@@ -59,7 +59,12 @@ def _piece(obs: Observation, words: list[dict[str, Any]], speaker: str) -> Obser
     text = " ".join(str(w.get("word", "")).strip() for w in words).strip()
     span = TimeSpan(start=float(words[0]["start"]), end=max(float(words[0]["start"]), float(words[-1]["end"])))
     return obs.model_copy(
-        update={"content": text, "span": span, "payload": {**obs.payload, "words": words, "speaker": speaker}}
+        update={
+            "content": text,
+            "span": span,
+            # the piece is not on the evidence board itself: its parent (whose key it names) is
+            "payload": {**obs.payload, "words": words, "speaker": speaker, "split_from": obs.key},
+        }
     )
 
 
