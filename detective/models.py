@@ -22,6 +22,7 @@ ObservationKind = Literal[
     "text",  # on-screen text (OCR)
     "speech",  # a transcribed speech segment (ASR)
     "sound_event",  # a labelled span of the audio signal
+    "speaker",  # one speaker's turn (diarisation): payload["speaker"] is a label such as "S1"
     "description",  # a free-form answer of an LLM observer
     "metadata",  # facts about the container or streams
 ]

@@ -37,6 +37,7 @@ from detective.models import (
     VisibleTextSpan,
 )
 from detective_captioning.format import clock, render
+from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
 MIN_SEGMENT = 0.5
@@ -342,7 +343,8 @@ class _Writer:
         )
         self.shots = by_kind("shot")
         self.texts = by_kind("text")
-        self.speech = by_kind("speech")
+        self.turns = by_kind("speaker")
+        self.speech = attribute_speakers(by_kind("speech"), self.turns)
         self.events = by_kind("sound_event")
         self.descriptions = evidence.by_kind("description")
         self.metadata = evidence.by_kind("metadata")
@@ -547,6 +549,9 @@ class _Writer:
         name = self.voices.names[obs.key]
         many = len(self.voices.order) > 1
         who = name if many else "a voice"
+        if many:
+            earlier = [self.voices.names[s.key] for s in sorted(self.speech, key=_start) if _start(s) < _start(obs)]
+            who = speaker_reference(name, self.voices.order, earlier)
         if not many and any(
             s.span is not None and s.span.start < obs.span.start for s in self.speech if s.key != obs.key
         ):
@@ -725,7 +730,7 @@ class _Writer:
         turns = []
         for obs in self.speech:
             assert obs.span is not None
-            state = _speech_state(obs, self.speech_events(obs.span))
+            state = _speech_state(obs, voice_events(obs, self.turns) or self.speech_events(obs.span))
             turns.append(
                 TranscriptSegment(
                     span=_clamp(obs.span, self.duration),
@@ -754,6 +759,8 @@ class _Writer:
             ]
             lang = _LANGUAGES.get(code, code)
             bits.append(f"speaks {lang}" + (f" (detected with probability {max(probs):.2f})" if probs else ""))
+        voiced = voice_facts(mine, self.turns, sum(o.span.duration for o in self.speech if o.span is not None))
+        bits.extend(voiced)
         pitches = [
             float(e.payload["pitch_hz"])
             for o in mine
@@ -761,6 +768,8 @@ class _Writer:
             for e in self.speech_events(o.span)
             if isinstance(e.payload.get("pitch_hz"), int | float)
         ]
+        if self.turns:
+            pitches = []  # voices are separated: the clip-wide speech pitch would mix them
         if pitches:
             median = statistics.median(pitches)
             register = "low-pitched" if median < 140 else ("mid-pitched" if median < 220 else "high-pitched")
