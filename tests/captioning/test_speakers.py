@@ -121,3 +121,38 @@ async def test_template_caption_tells_two_voices_apart() -> None:
     # each transcript turn's state carries its own voice's pitch
     assert "pitch around 250 Hz" in caption.transcript[1].state
     assert "pitch around 100 Hz" in caption.transcript[0].state
+
+
+async def test_a_segment_cut_at_a_change_of_voice_keeps_its_repairs_and_cites_its_segment() -> None:
+    from detective_captioning.template import TemplateCaptioner
+
+    from detective.captioning import CaptionJob
+    from detective.evidence import merge
+    from detective.models import Evidence, MediaInfo, Observation, TimeSpan
+
+    words = [("The", 1.0), ("League", 1.3), ("of", 1.6), ("Park", 1.8), ("leads.", 2.1), ("Yes", 3.0), ("indeed.", 3.3)]
+    speech = Observation(
+        tool="asr",
+        kind="speech",
+        content=" ".join(w for w, _ in words),
+        span=TimeSpan(start=1.0, end=3.6),
+        confidence=0.8,
+        payload={"words": [{"word": w, "start": t, "end": t + 0.25, "probability": 0.9} for w, t in words]},
+    )
+    turns = [
+        Observation(tool="speakers", kind="speaker", content="S1", span=TimeSpan(start=0.9, end=2.5),
+                    payload={"speaker": "S1"}),
+        Observation(tool="speakers", kind="speaker", content="S2", span=TimeSpan(start=2.8, end=3.7),
+                    payload={"speaker": "S2"}),
+    ]  # fmt: skip
+    shown = Observation(tool="ocr", kind="text", content="Elena Park", span=TimeSpan(start=0.5, end=2.5))
+    board = merge(Evidence(), [speech, *turns, shown])
+    media = MediaInfo(source="c.mp4", duration=5.0, has_audio=True, has_video=True)
+    out = await TemplateCaptioner().caption(CaptionJob(media=media, evidence=board))
+    first, second = out.caption.transcript
+    assert first.content == "Elena Park leads." and second.content == "Yes indeed."
+    keys = {o.key for o in board.observations}
+    assert first.sources == [speech.key, shown.key] and second.sources == [speech.key]
+    for seg in out.caption.storyline:
+        for sentence in seg.sentences:
+            assert set(sentence.sources) <= keys

@@ -359,6 +359,14 @@ class _Writer:
         """The speech content as the cross-check settled it (names repaired, doubtful words marked)."""
         return self.check.said(obs)
 
+    def sources_of(self, obs: Observation) -> list[str]:
+        """Keys of the board observations a speech turn rests on: its own (its parent's, for a piece of a segment
+        cut at a change of voice) and those of the sources that repaired it."""
+        key = str(obs.payload.get("split_from") or obs.key)
+        said = self.said(obs)
+        repaired = (r.source.key for r in self.check.repairs if r.speech.key == key and r.chosen in said)
+        return [key, *dict.fromkeys(repaired)]
+
     def examined(self, aspect: str, span: TimeSpan | None = None) -> bool:
         """True when a successful observer run examined ``aspect`` over ``span`` (the whole clip by default)."""
         return coverage.examined(self.evidence, aspect, span or self.whole)
@@ -479,7 +487,8 @@ class _Writer:
         for text, sources in parts:
             sentence = _sentence(text)
             if sentence and all(sentence != o.text for o in out):  # never the same sentence twice
-                out.append(GroundedSentence(text=sentence, sources=list(dict.fromkeys(o.key for o in sources))))
+                keys = (str(o.payload.get("split_from") or o.key) for o in sources)  # a turn's piece: its segment
+                out.append(GroundedSentence(text=sentence, sources=list(dict.fromkeys(keys))))
         return out
 
     def opening(self, index: int, seg: _Segment, total: int) -> str:
@@ -737,7 +746,7 @@ class _Writer:
                     speaker=self.voices.names[obs.key],
                     state=state.describe(),
                     content=self.said(obs),
-                    sources=[obs.key, *(r.source.key for r in self.check.repairs if r.speech.key == obs.key)],
+                    sources=self.sources_of(obs),
                 )
             )
         profiles = [SpeakerProfile(name=name, profile=self.profile(name)) for name in self.voices.order]
