@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Plain noun (with its article) -> ImageNet class names, or ``(first, last)`` index ranges (0-based, inclusive).
+# fmt: off
 GROUPS: dict[str, tuple[str | tuple[int, int], ...]] = {
     "a dog": ((151, 268),),
     "a cat": ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"),
@@ -41,11 +42,14 @@ GROUPS: dict[str, tuple[str | tuple[int, int], ...]] = {
     "a piano": ("grand piano", "upright"),
     "a guitar": ("acoustic guitar", "electric guitar"),
     "a pizza": ("pizza",),
-    "fruit": ("Granny Smith", "strawberry", "orange", "lemon", "fig", "pineapple", "banana", "jackfruit", "pomegranate"),
+    "fruit": (
+        "Granny Smith", "strawberry", "orange", "lemon", "fig", "pineapple", "banana", "jackfruit", "pomegranate",
+    ),
     "a flower": ("daisy", "yellow lady's slipper"),
     "a clock": ("analog clock", "wall clock"),
     "a camera on a tripod": ("tripod",),
 }
+# fmt: on
 
 #: Classes the model gives flat graphics; they are never claimed (measured on title cards, colour bars, test
 #: patterns and fractals: web site, binder, crossword puzzle, hair slide, matchstick, nematode … on top).
@@ -95,7 +99,7 @@ def build_grouping(labels: Sequence[str]) -> Grouping:
     group_of = [_article(label) for label in labels]
     for noun, members in GROUPS.items():
         for member in members:
-            if isinstance(member, tuple):
+            if isinstance(member, tuple) and member[1] < len(labels):
                 indices = list(range(member[0], member[1] + 1))
             elif member in index_of:
                 indices = index_of[member]

@@ -87,10 +87,10 @@ def load_legacy_state_dict(path: Path) -> dict[str, np.ndarray]:
     """The tensors of a legacy-format PyTorch checkpoint as numpy arrays, without torch."""
     with path.open("rb") as f:
         for _ in range(3):  # magic number, protocol version, system info
-            pickle.load(f)  # noqa: S301 - plain ints and a dict of ints
+            pickle.load(f)  # plain ints and a dict of ints
         storages: dict[str, _Storage] = {}
         state = _Unpickler(f, storages).load()
-        keys = pickle.load(f)  # noqa: S301 - a list of strings
+        keys = pickle.load(f)  # a list of strings
         for key in keys:
             (count,) = struct.unpack("<q", f.read(8))
             storage = storages[key]
@@ -131,7 +131,9 @@ class _Graph:
         """A weight tensor; :func:`split_weights` stores it as int8 with one scale per output channel."""
         return self.const(w.astype(np.float32), stem + "_w")
 
-    def conv_bn(self, x: str, sd: dict[str, np.ndarray], conv: str, bn: str, stride: int, groups: int, relu6: bool) -> str:
+    def conv_bn(
+        self, x: str, sd: dict[str, np.ndarray], conv: str, bn: str, stride: int, groups: int, relu6: bool
+    ) -> str:
         from onnx import helper
 
         w = sd[conv + ".weight"].astype(np.float64)
@@ -196,7 +198,11 @@ def build_efficientnet_lite0(sd: dict[str, np.ndarray]) -> Any:
     g.nodes.append(helper.make_node("Flatten", [pooled], [flat], axis=1))
     w = sd["_fc.weight"].astype(np.float32)
     logits = g.name("logits")
-    g.nodes.append(helper.make_node("Gemm", [flat, g.weight(w, "fc"), g.const(sd["_fc.bias"].astype(np.float32), "fc_b")], [logits], transB=1))
+    g.nodes.append(
+        helper.make_node(
+            "Gemm", [flat, g.weight(w, "fc"), g.const(sd["_fc.bias"].astype(np.float32), "fc_b")], [logits], transB=1
+        )
+    )
     g.nodes.append(helper.make_node("Softmax", [logits], ["probs"], axis=1))
     graph = helper.make_graph(
         g.nodes,
