@@ -32,6 +32,7 @@ from detective.models import (
 )
 from detective_captioning.crosscheck import CrossCheck, cross_check
 from detective_captioning.format import clock, render
+from detective_captioning.scene import agreement_notes, scene_sentences
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
 MIN_SEGMENT = 0.5
@@ -370,7 +371,7 @@ class _Writer:
         ]
         speakers, transcript = self.transcript()
         sections = [CaptionSection(title="Overview", body=self.overview())]
-        cross = self.check.report(self.evidence)
+        cross = "\n".join([self.check.report(self.evidence), *agreement_notes(self.evidence)]).strip()
         if cross:
             sections.append(CaptionSection(title="Cross-checks", body=cross))
         return Caption(
@@ -394,6 +395,7 @@ class _Writer:
         whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
         for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
             sentences.append(self.description(desc, index + k))
+        sentences.extend(scene_sentences(self.evidence, seg.span, last=index == total - 1))
         sentences.extend(self.carried_sentences(seg))
         # Everything else in the order it happened; texts appearing together are told together.
         group: list[Observation] = []
