@@ -14,11 +14,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
+SCENE_BUILDER = REPO / "tests" / "fixtures" / "make_scene_fixtures.py"
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 
 
-def _builder() -> Any:
-    spec = importlib.util.spec_from_file_location("omni_make_fixtures", BUILDER)
+def _builder(path: Path = BUILDER, name: str = "omni_make_fixtures") -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -56,3 +57,28 @@ def demo_path() -> str:
     if not DEMO.exists():
         pytest.fail(f"{DEMO} is missing: build it with `python tests/fixtures/make_fixtures.py --demo {DEMO}`")
     return str(DEMO)
+
+
+@pytest.fixture(scope="session")
+def photo_clip() -> dict[str, Any]:
+    """``photos.mp4``: three real photographs among synthetic shots, with generated sounds, and its ground truth.
+
+    Built by ``tests/fixtures/make_scene_fixtures.py`` (layout in its docstring) into
+    ``<repo>/.cache/fixtures/scene-<hash of the builder>`` like :func:`fixture_media`; ``clip["path"]`` is the
+    video and ``clip["wav"]`` its soundtrack alone.
+    """
+    digest = hashlib.sha256(SCENE_BUILDER.read_bytes()).hexdigest()[:16]
+    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
+    root = parent / f"scene-{digest}"
+    if not (root / "ground_truth.json").exists():
+        staging = parent / f"scene-{digest}.building-{os.getpid()}"
+        _builder(SCENE_BUILDER, "omni_make_scene_fixtures").build(staging)
+        try:
+            staging.rename(root)
+        except OSError:  # another session finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    truth = json.loads((root / "ground_truth.json").read_text(encoding="utf-8"))
+    clip = truth["clip"]
+    clip["path"] = str(root / clip["file"])
+    clip["wav"] = str(root / truth["wav"]["file"])
+    return clip
