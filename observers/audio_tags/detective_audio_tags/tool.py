@@ -27,7 +27,11 @@ MAX_GAP = 1
 #: scores a third class, e.g. "Sidetone" between music and a beep).
 SINGLE_WINDOW_SCORE = 0.9
 #: AudioSet parents dropped from a window where one of their children is present.
-PARENTS: dict[str, tuple[str, ...]] = {"an alarm": ("a siren", "a telephone ringing"), "a vehicle": ("a siren",)}
+PARENTS: dict[str, tuple[str, ...]] = {
+    "an alarm": ("a siren", "a telephone ringing"),
+    "a vehicle": ("a siren",),
+    "a pure tone": ("a beep",),  # not a parent in AudioSet, but the beep says it better
+}
 #: Each window is credited with its middle 0.48 s (windows overlap by half).
 _EDGE = (PATCH_SECONDS - PATCH_STEP) / 2
 _SAMPLES_PER_STEP = PATCH_HOP * 160

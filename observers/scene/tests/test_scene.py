@@ -80,7 +80,7 @@ def test_no_claim_on_synthetic_frames(fixture_media: dict[str, Any], demo_path: 
     claims += [
         o.content for o in tool.observe(probe(photo_clip["path"]), Query(tool="scene", arguments={"shots": synthetic}))
     ]
-    assert shots >= 40
+    assert shots == 45
     assert claims == []
 
 
