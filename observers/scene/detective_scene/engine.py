@@ -171,8 +171,8 @@ class SceneEngine:
         """Faces in an RGB frame, best first.
 
         The short-range detector sees 128x128 pixels, so a whole 16:9 frame shrinks a face too far: it looks at
-        the frame letterboxed to a square and at overlapping squares across its long side (left, middle,
-        right), and merges what they find.
+        the frame letterboxed to a square and at overlapping squares covering its long side (left and right
+        for 16:9), and merges what they find.
         """
         height, width = rgb.shape[:2]
         side = min(height, width)
@@ -180,9 +180,9 @@ class SceneEngine:
         if max(height, width) > 1.2 * side:
             big = max(height, width)
             views.append(((width - big) // 2, (height - big) // 2, big))
-        steps = max(1, math.ceil(max(height, width) / side))
-        for k in range(steps + 1 if steps > 1 else 1):
-            offset = round(k * (max(height, width) - side) / max(1, steps))
+        steps = max(1, math.ceil(max(height, width) / side))  # squares that cover the long side, overlapping
+        for k in range(steps):
+            offset = round(k * (max(height, width) - side) / max(1, steps - 1))
             views.append((offset, 0, side) if width >= height else (0, offset, side))
         boxes: list[np.ndarray] = []
         scores: list[float] = []
