@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -37,6 +37,25 @@ class SceneInput(SpanInput):
     every: float = Field(
         default=1.0, gt=0.0, description="Seconds between sampled frames inside a shot (a short shot: its middle)."
     )
+
+
+@dataclass
+class _Look:
+    """What the models saw in one shot's sampled frames."""
+
+    probs_sum: np.ndarray | None = None
+    textured: int = 0
+    plain: int = 0
+    sightings: list[tuple[float, list[Face]]] = field(default_factory=list)
+
+    def add(self, t: float, probs: np.ndarray | None, faces: list[Face]) -> None:
+        """Count one sampled frame: its class probabilities (``None`` for a plain picture) and faces."""
+        if probs is None:
+            self.plain += 1
+        else:
+            self.probs_sum = probs.astype(np.float64) if self.probs_sum is None else self.probs_sum + probs
+            self.textured += 1
+        self.sightings.append((t, faces))
 
 
 def sample_times(span: TimeSpan, every: float) -> list[float]:
@@ -116,49 +135,36 @@ class SceneTool(Tool):
         ] or [span]
         engine = self.engine()
         path = media.path or media.source
-        observations: list[Observation] = []
+        looks = [_Look() for _ in shots]
+        plan = sorted((t, i) for i, shot in enumerate(shots) for t in sample_times(shot, args.every))
+        previous: tuple[np.ndarray, np.ndarray | None, list[Face]] | None = None
         try:
-            for shot in shots:
-                observations.extend(self._shot(engine, path, shot, args.every, query))
+            # All shots' instants in one time-ordered pass, decoded a batch at a time (memory stays flat).
+            for k in range(0, len(plan), BATCH):
+                batch = plan[k : k + BATCH]
+                frames = dmedia.frames_at(path, [t for t, _ in batch], max_side=MAX_SIDE)
+                for (_, index), (t, frame) in zip(batch, frames, strict=True):
+                    thumb = _thumbnail(frame)
+                    if previous is not None and _same_picture(previous[0], thumb):
+                        probs, faces = previous[1], previous[2]  # a still picture: the models would say the same
+                    else:
+                        probs = engine.classify(frame) if texture(frame) >= MIN_TEXTURE else None
+                        faces = engine.faces(frame)
+                    previous = (thumb, probs, faces)
+                    looks[index].add(t, probs, faces)
         except dmedia.MediaError as exc:
             raise ToolError(f"scene: could not decode frames of {media.source}: {exc}") from exc
+        observations: list[Observation] = []
+        for shot, look in zip(shots, looks, strict=True):
+            # A shot that is mostly plain picture makes no object claim, whatever its few textured frames say.
+            if look.probs_sum is not None and look.textured >= look.plain:
+                obs = self._object(look.probs_sum / look.textured, shot, look.textured, query)
+                if obs is not None:
+                    observations.append(obs)
+            faces_obs = self._faces(look.sightings, shot, args.every, query)
+            if faces_obs is not None:
+                observations.append(faces_obs)
         return observations
-
-    def _frames(self, path: str, times: list[float]) -> Iterator[tuple[float, np.ndarray]]:
-        for k in range(0, len(times), BATCH):
-            yield from dmedia.frames_at(path, times[k : k + BATCH], max_side=MAX_SIDE)
-
-    def _shot(self, engine: SceneEngine, path: str, shot: TimeSpan, every: float, query: Query) -> list[Observation]:
-        times = sample_times(shot, every)
-        probs_sum = np.zeros(len(engine.labels), dtype=np.float64)
-        textured = 0
-        plain = 0
-        sightings: list[tuple[float, list[Face]]] = []
-        previous: tuple[np.ndarray, np.ndarray | None, list[Face]] | None = None
-        for t, frame in self._frames(path, times):
-            thumb = _thumbnail(frame)
-            if previous is not None and _same_picture(previous[0], thumb):
-                probs, faces = previous[1], previous[2]  # a still picture: the models would say the same
-            else:
-                probs = engine.classify(frame) if texture(frame) >= MIN_TEXTURE else None
-                faces = engine.faces(frame)
-            previous = (thumb, probs, faces)
-            if probs is not None:
-                probs_sum += probs
-                textured += 1
-            else:
-                plain += 1
-            sightings.append((t, faces))
-        out: list[Observation] = []
-        # A shot that is mostly plain picture makes no object claim, whatever its few textured frames say.
-        if textured and textured >= plain:
-            obs = self._object(probs_sum / textured, shot, textured, query)
-            if obs is not None:
-                out.append(obs)
-        faces = self._faces(sightings, shot, every, query)
-        if faces is not None:
-            out.append(faces)
-        return out
 
     def _object(self, probs: np.ndarray, shot: TimeSpan, frames: int, query: Query) -> Observation | None:
         grouping = self.grouping()
