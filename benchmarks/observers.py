@@ -37,6 +37,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
+def _cpu_seconds() -> float:
+    """User plus system CPU seconds of this process (all threads): unlike wall time, not inflated by other load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _worker(target: str, path: str) -> dict[str, Any]:
     """Run one measurement in this process and return its numbers."""
     t0 = time.perf_counter()
@@ -52,6 +58,7 @@ def _worker(target: str, path: str) -> dict[str, Any]:
     setup = time.perf_counter() - t0
     count = 0
     t1 = time.perf_counter()
+    c1 = _cpu_seconds()
     if target == DETECTIVE:
         from detective import Detective
 
@@ -62,7 +69,8 @@ def _worker(target: str, path: str) -> dict[str, Any]:
         for tool in chosen:
             count += len(asyncio.run(tool.aobserve(media, Query(tool=tool.name))))
     seconds = time.perf_counter() - t1
-    return {"setup": setup, "seconds": seconds, "observations": count, "rss_mb": _peak_rss_mb()}
+    cpu = _cpu_seconds() - c1
+    return {"setup": setup, "seconds": seconds, "cpu": cpu, "observations": count, "rss_mb": _peak_rss_mb()}
 
 
 def _unit_costs(path: str) -> dict[str, Any]:
@@ -157,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omni-bench-") as tmp:
         clips = [Path(c) for c in args.clip] if args.clip else [DEMO, _long_clip(args.minutes, Path(tmp))]
         header = f"{'clip':<24} {'target':<22} {'clip s':>7} {'setup s':>8} {'observe s':>10} {'x realtime':>11}"
+        header += f" {'cpu s':>7}"
         header += f" {'peak RSS MB':>12} {'obs':>5}"
         print(header)
         print("-" * len(header))
@@ -173,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = row["seconds"] / duration
                 print(
                     f"{name:<24} {target:<22} {duration:>7.1f} {row['setup']:>8.2f} {row['seconds']:>10.2f}"
-                    f" {ratio:>11.4f} {row['rss_mb']:>12.0f} {row['observations']:>5}",
+                    f" {ratio:>11.4f} {row['cpu']:>7.2f} {row['rss_mb']:>12.0f} {row['observations']:>5}",
                     flush=True,
                 )
         if not args.only or UNITS in args.only:
             print()
             for name, value in _measure(UNITS, str(clips[0])).items():
                 print(f"{name:<40} {value:>8.1f}" if isinstance(value, float) else f"{name:<40} {value}")
-    print("\nx realtime = observe seconds / clip seconds (lower is faster); setup = imports, plugins, probe.")
+    print("\nx realtime = observe seconds / clip seconds (lower is faster); setup = imports, plugins, probe;")
+    print("cpu s = CPU seconds of the observe phase over all threads (stable when the machine is shared).")
     return 0
 
 
