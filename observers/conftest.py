@@ -1,4 +1,4 @@
-"""Fixtures of the ``scene`` observer's tests, shared with the repository's tests/ (one definition each)."""
+"""Fixtures of the observers' own tests (``observers/<name>/tests``), shared with the repository's tests/."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _load(path: Path, name: str) -> Any:
