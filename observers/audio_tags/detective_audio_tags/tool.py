@@ -14,7 +14,7 @@ from detective.media import MediaError, iter_audio
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_audio_tags.families import family_of
-from detective_audio_tags.frontend import PATCH_FRAMES, PATCH_HOP, PATCH_SECONDS, PATCH_STEP, SR, patches
+from detective_audio_tags.frontend import HOP, PATCH_HOP, PATCH_SECONDS, PATCH_STEP, SR, patches
 from detective_audio_tags.model import YAMNet, get_model
 
 #: A family is present in a window from this score on (YAMNet's sigmoid output).
@@ -34,7 +34,7 @@ PARENTS: dict[str, tuple[str, ...]] = {
 }
 #: Each window is credited with its middle 0.48 s (windows overlap by half).
 _EDGE = (PATCH_SECONDS - PATCH_STEP) / 2
-_SAMPLES_PER_STEP = PATCH_HOP * 160
+_SAMPLES_PER_STEP = PATCH_HOP * HOP
 
 
 class AudioTagsInput(SpanInput):
@@ -193,6 +193,3 @@ class AudioTagsTool(Tool):
             },
             query_key=query.key,
         )
-
-
-__all__ = ["PATCH_FRAMES", "AudioTagsInput", "AudioTagsTool", "windows"]
