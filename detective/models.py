@@ -25,6 +25,9 @@ ObservationKind = Literal[
     "speaker",  # one speaker's turn (diarisation): payload["speaker"] is a label such as "S1"
     "description",  # a free-form answer of an LLM observer
     "metadata",  # facts about the container or streams
+    "object",  # what a shot appears to show, as a plain noun (an image classifier)
+    "face",  # faces visible in a shot: how many and where (a face detector)
+    "sound_tag",  # a named class of sound over a span (an audio classifier: siren, music, dog …)
 ]
 
 

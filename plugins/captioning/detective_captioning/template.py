@@ -37,6 +37,7 @@ from detective.models import (
     VisibleTextSpan,
 )
 from detective_captioning.format import clock, render
+from detective_captioning.scene import agreement_notes, scene_sentences
 from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
@@ -347,6 +348,7 @@ class _Writer:
         self.speech = attribute_speakers(by_kind("speech"), self.turns)
         self.events = by_kind("sound_event")
         self.descriptions = evidence.by_kind("description")
+        self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "sound_tag")]
         self.metadata = evidence.by_kind("metadata")
         self.voices = _voices(self.speech)
         self.video = media.has_video
@@ -410,7 +412,7 @@ class _Writer:
             )
         speakers, transcript = self.transcript()
         sections = [CaptionSection(title="Overview", body=self.overview())]
-        cross = self.check.report()
+        cross = "\n".join([self.check.report(), *agreement_notes(self.evidence)]).strip()
         if cross:
             sections.append(CaptionSection(title="Cross-checks", body=cross))
         visible = self.visible_text() if self.video else None
@@ -456,6 +458,8 @@ class _Writer:
         whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
         for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
             parts.append((self.description(desc, index + k), [desc]))
+        seen = [o for o in self.scene if o.span is not None and o.span.overlaps(seg.span)]
+        parts.extend((sentence, seen) for sentence in scene_sentences(self.evidence, seg.span, last=index == total - 1))
         parts.extend(self.carried_sentences(seg))
         # Everything else in the order it happened; texts appearing together are told together.
         group: list[Observation] = []
