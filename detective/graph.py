@@ -23,7 +23,7 @@ from langgraph.types import Send
 from detective.captioning import CaptionJob
 from detective.evidence import EvidenceUpdate
 from detective.models import Evidence, Observation, Query, RoundRecord, ToolFailure
-from detective.planning import PlanInput
+from detective.planning import PlanInput, plan_or_fall_back
 from detective.state import (
     Budget,
     DetectiveContext,
@@ -71,7 +71,8 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dic
     rnd = state.get("round", 0) + 1
     structlog.contextvars.bind_contextvars(round=rnd)
     assert ctx.planner is not None, "the Detective always sets a planner"
-    decision = await ctx.planner.plan(
+    decision = await plan_or_fall_back(
+        ctx.planner,
         PlanInput(
             media=state["media"],
             evidence=state.get("evidence") or Evidence(),
@@ -81,11 +82,17 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dic
             rounds=state.get("rounds", []),
             trajectory=state.get("trajectory", []),
             last_queries=state.get("last_queries", []),
-        )
+        ),
+        fallback_since=state.get("fallback_since", 0),
     )
-    update: dict = {"round": rnd, "planned": decision.queries, "started": started}
+    update: dict = {"round": rnd, "planned": decision.queries, "started": started, "plan_note": ""}
     if decision.trajectory is not None:
         update["trajectory"] = decision.trajectory
+    if decision.fallback and not state.get("fallback_since"):
+        update["fallback_since"] = rnd
+    if decision.notes:
+        update["notes"] = decision.notes
+        update["plan_note"] = "; ".join(decision.notes)
     if decision.finish and not decision.queries:
         update.update(finished=True, stop_reason=f"planner finished: {decision.rationale or 'case closed'}")
     log.info("planned", queries=len(decision.queries), finish=decision.finish)
@@ -118,7 +125,9 @@ async def query(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> di
         usage = ctx.services.usage
         left = max(0, ctx.budget.max_calls - usage.observer_calls - usage.llm_calls)
         runnable = runnable[:left]
-    record = RoundRecord(round=state.get("round", 0), planned=state.get("planned", []), ran=runnable)
+    record = RoundRecord(
+        round=state.get("round", 0), planned=state.get("planned", []), ran=runnable, note=state.get("plan_note", "")
+    )
     update: dict = {"queries": runnable, "last_queries": known, "rounds": [record], "notes": notes}
     if not known:
         update.update(finished=True, stop_reason="no new queries")
