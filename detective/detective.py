@@ -164,7 +164,7 @@ class Detective:
         return asyncio.run(self.arun(source, **kwargs))
 
     async def arun(self, source: str, *, clip: str | None = None, media: MediaInfo | None = None) -> RunResult:
-        """Investigate one clip. Raises ``MediaError`` for unusable media; a failing planner falls back, never raises."""
+        """Investigate one clip. Raises ``MediaError`` for unusable media; a failing planner falls back instead."""
         from detective.media import discard_download, open_media
 
         if media is None:
