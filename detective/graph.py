@@ -56,9 +56,28 @@ def stop_reason(state: DetectiveState, ctx: DetectiveContext) -> str | None:
 
 
 def applicable_tools(state: DetectiveState, ctx: DetectiveContext) -> list:
-    """The tools of the tool box whose modalities the clip has."""
+    """The tools of the tool box whose modalities the clip has, less those whose model cannot take their input."""
     media = state["media"]
-    return [t for t in ctx.tools.values() if t.applies_to(media)]
+    out = [t for t in ctx.tools.values() if t.applies_to(media)]
+    refused = unavailable_tools(ctx)
+    return [t for t in out if t.name not in refused] if refused else out
+
+
+def unavailable_tools(ctx: DetectiveContext) -> dict[str, str]:
+    """Tools whose role's model was found unable to take their input this run, with the reason."""
+    out: dict[str, str] = {}
+    for tool in ctx.tools.values():
+        if not (tool.needs_api and tool.model_inputs):
+            continue
+        llm = ctx.services.llm(tool.role)
+        caps = llm.capabilities()
+        refused = [k for k in tool.model_inputs if caps.accepts(k) is False]
+        if refused:
+            out[tool.name] = (
+                f"{tool.name} is unavailable for this run: {tool.role} model {llm.model} cannot take "
+                f"{' or '.join(refused)} input"
+            )
+    return out
 
 
 async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
@@ -86,12 +105,14 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dic
         fallback_since=state.get("fallback_since", 0),
     )
     update: dict = {"round": rnd, "planned": decision.queries, "started": started, "plan_note": ""}
+    noted = set(state.get("notes", []))
+    unavailable = [n for n in unavailable_tools(ctx).values() if n not in noted]
     if decision.trajectory is not None:
         update["trajectory"] = decision.trajectory
     if decision.fallback and not state.get("fallback_since"):
         update["fallback_since"] = rnd
-    if decision.notes:
-        update["notes"] = decision.notes
+    if decision.notes or unavailable:
+        update["notes"] = [*unavailable, *decision.notes]
         update["plan_note"] = "; ".join(decision.notes)
     if decision.finish and not decision.queries:
         update.update(finished=True, stop_reason=f"planner finished: {decision.rationale or 'case closed'}")
