@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from detective.batch import BatchConfig, run_batch, sidecar_path
+from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
 
 
 def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
@@ -118,6 +119,8 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress line on standard error (default: on a TTY).")
+@max_tokens_option
+@context_size_option
 def run(
     input_path: Path,
     output_path: Path,
@@ -139,6 +142,8 @@ def run(
     log_json: str | None,
     retries: int,
     progress: bool | None,
+    max_tokens: dict[str, int],
+    context_size: dict[str, int],
 ) -> None:
     """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
 
@@ -156,7 +161,7 @@ def run(
         logs.configure(json=True, level="INFO", stream=log_stream)
     else:
         logs.configure(json=False)
-    settings = Settings.from_env()
+    settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)
     cache = None

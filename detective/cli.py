@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from detective import logs
+from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
 from detective.plugins import call_each, describe, get_registry
 
 
@@ -49,6 +50,8 @@ def cli(log_json: str | None, log_level: str | None) -> None:
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
 @click.option("--max-rounds", type=int, default=6, show_default=True, help="Rounds of plan → query → observe.")
 @click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")
+@max_tokens_option
+@context_size_option
 def caption(
     source: str,
     as_json: bool,
@@ -59,14 +62,18 @@ def caption(
     captioner: str | None,
     max_rounds: int,
     no_prompt: bool,
+    max_tokens: dict[str, int],
+    context_size: dict[str, int],
 ) -> None:
     """Caption one clip (a local file or a URL) and print the Markdown caption."""
     from detective.detective import Detective
     from detective.llm import LLMError
     from detective.media import MediaError
+    from detective.settings import Settings
 
     try:
         detective = Detective(
+            settings=with_role_limits(Settings.from_env(), max_tokens, context_size),
             tools=tools.split(",") if tools else None,
             planner=planner,
             captioner=captioner,
