@@ -10,7 +10,9 @@ split over worker processes) with:
 The server runs in its own process so its work does not compete with the pipeline for the GIL; it replies
 ``latency`` after each request arrives (its ``server ms/reply`` column shows what it measured). Every run starts
 with cold media caches; each row is the median of ``--repeat`` runs, with the range of their wall times.
-``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call.
+``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call. ``planner KB/clip``
+is what the planner (upstream's agent) was sent per clip: the bytes of its requests' ``messages`` and ``tools``,
+counted by the server, next to ``answers/clip``, the observer answers it was given.
 
     python benchmarks/pipeline.py                # 100 clips, 100 ms per call, 3 runs per row
     python benchmarks/pipeline.py --clips 40 --latency 0.05 --repeat 1
@@ -161,6 +163,7 @@ def main() -> None:
                     out = root / f"ours-{in_flight}-{rounds}-{tools}-{processes}-{i}.jsonl"
                     runs.append(run_ours(manifest, out, server.url, in_flight, rounds, tools, processes))
             res = _median(runs)
+            served = 4 + args.repeat * args.clips  # the warm-up run's clips, then every repeat
             rows.append(
                 _row(
                     label,
@@ -176,6 +179,8 @@ def main() -> None:
                     res["cpu"],
                     [r["wall"] for r in runs],
                     server.stats,
+                    served,
+                    "planner",
                 )
             )
         for workers in (10, 50):
@@ -203,6 +208,8 @@ def main() -> None:
                     res.get("cpu"),
                     [r["wall"] for r in runs],
                     stats,
+                    args.clips,
+                    "agent",
                 )
             )
     print(
@@ -222,6 +229,8 @@ def main() -> None:
         "overhead ms/call",
         "cpu ms/call",
         "server ms/reply",
+        "planner KB/clip",
+        "answers/clip",
         "failed",
     )
     print("| " + " | ".join(head) + " |")
@@ -256,6 +265,8 @@ def _row(
     cpu: float | None,
     walls: list[float],
     server: dict[str, Any],
+    served_clips: int,
+    planner_kind: str,
 ) -> tuple:
     waves = -(-clips // in_flight)
     ideal_wall = waves * critical * lat
@@ -277,6 +288,8 @@ def _row(
         f"{overhead:.1f}",
         f"{1000.0 * cpu / calls:.2f}" if cpu is not None and calls else "n/a",
         f"{reply_ms:.1f}",
+        f"{server.get('prompt_bytes', {}).get(planner_kind, 0) / served_clips / 1024:.1f}",
+        f"{server.get('by_kind', {}).get('observer', 0) / served_clips:.1f}",
         failed,
     )
 
