@@ -47,7 +47,7 @@ FINISH = {
 #: Repair attempts when a reply cannot be turned into queries.
 MAX_REPAIRS = 2
 #: Tokens the evidence digest in a planner prompt may take at most (less when the model's context is small).
-DIGEST_TOKENS = 1000
+DIGEST_TOKENS = 800
 #: Tokens kept free in a prompt for what estimates miss (chat-template tokens …).
 PROMPT_MARGIN_TOKENS = 64
 #: A conservative bytes-per-token for estimates (English text runs about 4; JSON and numbers fewer).
@@ -109,7 +109,7 @@ class LLMPlanner(Planner):
         out = []
         for tool in tools:
             spec = tool.spec()
-            params = {k: v for k, v in spec.parameters.items() if k != "title"}
+            params = _untitled(spec.parameters)
             out.append(
                 {
                     "type": "function",
@@ -335,6 +335,15 @@ class LLMPlanner(Planner):
         return msgs
 
 
+def _untitled(schema: Any) -> Any:
+    """A JSON schema without pydantic's ``title`` keys (the names say it already; they cost prompt bytes)."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(schema, list):
+        return [_untitled(v) for v in schema]
+    return schema
+
+
 def _tokens(text: str) -> int:
     """A conservative token estimate of ``text``."""
     return len(text.encode()) // BYTES_PER_TOKEN + 1
@@ -348,7 +357,7 @@ def _last_exchange(trajectory: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return []
 
 
-def compact_digest(evidence: Evidence, max_bytes: int, width: int = 200) -> str:
+def compact_digest(evidence: Evidence, max_bytes: int, width: int = 160) -> str:
     """The board in at most ``max_bytes``: one line per observation (time, tool, kind, content cut to ``width``),
     contradictions and failures; lines are cut shorter, then the latest left out (and counted), to fit."""
     if max_bytes <= 0:

@@ -187,9 +187,15 @@ class ScriptedDetective:
       duration when the prompt states one.
     """
 
-    def __init__(self, rounds: int = 2, calls_per_round: int | None = None) -> None:
+    def __init__(
+        self, rounds: int = 2, calls_per_round: int | None = None, calls_per_tool: int = 1, answer_bytes: int = 0
+    ) -> None:
         self.rounds = rounds
         self.calls_per_round = calls_per_round
+        #: Questions to each offered function per round (a planner asking several things at once).
+        self.calls_per_tool = calls_per_tool
+        #: Observer answers are padded to about this many bytes (0: short), like a real model's paragraphs.
+        self.answer_bytes = answer_bytes
 
     def __call__(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         kind = request_kind(body)
@@ -222,7 +228,11 @@ class ScriptedDetective:
             return {"role": "assistant", "content": None, "tool_calls": [call]}
         calls = []
         for i, fn in enumerate(probes):
-            calls.append(_call(f"call_{digest}_{done}_{i}", fn["name"], _arguments(fn, done + 1)))
+            for j in range(self.calls_per_tool):
+                arguments = _arguments(fn, done + 1)
+                if j and "question" in arguments:
+                    arguments["question"] += f" (detail {j + 1})"
+                calls.append(_call(f"call_{digest}_{done}_{i}_{j}", fn["name"], arguments))
         return {"role": "assistant", "content": None, "tool_calls": calls}
 
     def observe(self, body: dict[str, Any]) -> str:
@@ -237,10 +247,17 @@ class ScriptedDetective:
         fingerprint = hashlib.sha1("".join(media).encode()).hexdigest()[:8]
         question = _text_of(body).strip().splitlines()
         asked = question[-1][:120] if question else "the clip"
-        return (
+        answer = (
             f"A steady mid-pitched tone with faint background hiss; no speech is audible "
             f"(signal {fingerprint}). Asked: {asked}"
         )
+        filler = (
+            " The tone holds a constant pitch and loudness from start to end, with no clipping or distortion;"
+            " the hiss sits well below it, broadband and even, as from a quiet recording chain."
+        )
+        while len(answer) < self.answer_bytes:
+            answer += filler
+        return answer
 
     def caption(self, body: dict[str, Any]) -> str:
         """A valid structured caption in the canonical format."""
