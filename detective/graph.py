@@ -22,6 +22,7 @@ from langgraph.types import Send
 
 from detective.captioning import CaptionJob
 from detective.evidence import EvidenceUpdate
+from detective.llm import UNSUPPORTED_INPUT
 from detective.models import Evidence, Observation, Query, RoundRecord, ToolFailure
 from detective.planning import PlanInput, plan_or_fall_back
 from detective.state import (
@@ -32,6 +33,7 @@ from detective.state import (
     DetectiveState,
     ObserveTask,
 )
+from detective.tools import ToolUnavailable
 
 log = structlog.get_logger("detective.graph")
 
@@ -190,7 +192,11 @@ async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash
         error = f"{tool.name} on {media.source}: {type(exc).__name__}: {exc}"
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, ToolUnavailable):
+            error = str(exc)
+        elif getattr(exc, "code", None) == UNSUPPORTED_INPUT:  # a tool that let the client's refusal through
+            error = f"{tool.name}: unavailable for this run: {exc}"
+        elif isinstance(exc, TimeoutError):
             error = f"{tool.name} on {media.source}: no answer within {ctx.observer_timeout:.0f} s"
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)

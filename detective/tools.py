@@ -36,6 +36,11 @@ class ToolError(RuntimeError):
     """An observer could not answer: the message names the tool and the cause."""
 
 
+class ToolUnavailable(ToolError):
+    """The tool cannot answer anything this run (its model cannot take its input): the message is the whole
+    reason, recorded as it is, without the clip's path or an exception name."""
+
+
 class Tool:
     """Base class of every tool. Subclasses set the class attributes and implement :meth:`observe`.
 

@@ -127,6 +127,9 @@ async def test_a_model_that_cannot_take_audio_is_dropped_for_the_run(clip_dir: P
     reason = "listen is unavailable for this run: observer model qwen3-omni-flash cannot take audio input"
     assert reason in first.notes and reason in second.notes
     assert all(q.tool != "listen" for r in second.rounds for q in r.planned)  # not offered to the planner
+    (failure,) = first.evidence.failures  # one clear reason: no path, host or exception name
+    assert failure.error.startswith("listen: unavailable for this run: observer model qwen3-omni-flash cannot")
+    assert "clip00" not in failure.error and "127.0.0.1" not in failure.error and "Error" not in failure.error
 
 
 async def test_an_endless_model_still_gets_every_clip_examined(clip_dir: Path) -> None:

@@ -14,7 +14,7 @@ from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
-from detective.tools import QuestionInput, SpanInput, Tool, ToolError
+from detective.tools import QuestionInput, SpanInput, Tool, ToolError, ToolUnavailable
 
 SAMPLE_RATE = 16000
 #: Longest audio sent in one request; longer spans are split and asked chunk by chunk.
@@ -132,7 +132,7 @@ class AudioLLMTool(Tool):
             )
         except LLMError as exc:
             if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
-                raise ToolError(f"audio_llm: unavailable for this run: {exc}") from exc
+                raise ToolUnavailable(f"audio_llm: unavailable for this run: {exc}") from exc
             raise ToolError(
                 f"audio_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the audio model failed: {exc}"
             ) from exc

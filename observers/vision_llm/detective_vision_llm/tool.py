@@ -15,7 +15,7 @@ from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
-from detective.tools import QuestionInput, SpanInput, Tool, ToolError
+from detective.tools import QuestionInput, SpanInput, Tool, ToolError, ToolUnavailable
 
 SYSTEM_PROMPT = (
     "You are a visual observer. You see only the video frames you are given, each labelled with its time in "
@@ -108,7 +108,7 @@ class VisionLLMTool(Tool):
             )
         except LLMError as exc:
             if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
-                raise ToolError(f"vision_llm: unavailable for this run: {exc}") from exc
+                raise ToolUnavailable(f"vision_llm: unavailable for this run: {exc}") from exc
             raise ToolError(
                 f"vision_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the vision model failed: {exc}"
             ) from exc
