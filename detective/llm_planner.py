@@ -50,6 +50,8 @@ MAX_REPAIRS = 2
 DIGEST_TOKENS = 800
 #: Tokens kept free in a prompt for what estimates miss (chat-template tokens …).
 PROMPT_MARGIN_TOKENS = 64
+#: Characters of a bad reply quoted back in a repair turn.
+REPAIR_ECHO_CHARS = 1000
 #: A conservative bytes-per-token for estimates (English text runs about 4; JSON and numbers fewer).
 BYTES_PER_TOKEN = 3
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
@@ -248,7 +250,7 @@ class LLMPlanner(Planner):
                 if exc.code == CONTEXT_LENGTH_EXCEEDED and not overflowed and exc.context_size:
                     overflowed = True  # the window is learnt now: the next prompt is built to fit it
                     continue
-                if functions and self.function_calling is None and exc.status in {400, 404, 422} and not exc.code:
+                if self._may_switch(functions, llm) and exc.status in {400, 404, 422} and not exc.code:
                     # An endpoint that rejects function calling answers 400/404/422 at once: switch to JSON replies.
                     log.warning("endpoint rejected function calling; falling back to JSON replies", error=str(exc))
                     functions = self._switch_to_json(llm)
@@ -260,7 +262,7 @@ class LLMPlanner(Planner):
             except PlannerReplyError as exc:
                 problem = str(exc)
                 log.info("planner reply unusable", error=problem, attempt=attempt + 1)
-                if functions and not reply.tool_calls and self.function_calling is None:
+                if self._may_switch(functions, llm) and not reply.tool_calls:
                     # Tools offered, none called, no usable JSON either: the endpoint ignores function calling.
                     log.warning("planner model ignored function calling; switching to JSON replies")
                     functions = self._switch_to_json(llm)
@@ -288,6 +290,11 @@ class LLMPlanner(Planner):
             return self.function_calling
         return llm.capabilities().function_calling is not False
 
+    def _may_switch(self, functions: bool, llm: Any) -> bool:
+        """Whether a refusal or a reply without tool calls may switch to JSON replies: only in function mode chosen
+        by default, and only while the model has not yet shown that it calls functions."""
+        return functions and self.function_calling is None and llm.capabilities().function_calling is not True
+
     def _switch_to_json(self, llm: Any) -> bool:
         llm.learn(function_calling=False)
         return False
@@ -300,7 +307,10 @@ class LLMPlanner(Planner):
             if functions
             else 'reply with JSON only: {"tool_name": "<one of ' + ", ".join(names) + '>", "question": "..."}'
         )
-        out: list[dict[str, Any]] = [reply.message]
+        message = dict(reply.message)
+        if isinstance(message.get("content"), str) and len(message["content"]) > REPAIR_ECHO_CHARS:
+            message["content"] = message["content"][:REPAIR_ECHO_CHARS] + " …"  # a runaway reply is not resent whole
+        out: list[dict[str, Any]] = [message]
         out += [{"role": "tool", "tool_call_id": c["id"], "content": f"Error: {problem}"} for c in reply.tool_calls]
         out.append({"role": "user", "content": f"Your reply could not be used: {problem}. Reply again: {shape}."})
         return out

@@ -217,3 +217,20 @@ async def test_context_overflow_is_not_taken_for_a_function_calling_refusal(
     assert route.call_count == 3 and result.usage.tool_calls == {"echo": 1}
     endpoint = settings.endpoint("planner")
     assert det.capabilities.get(endpoint).context_size == 900
+
+
+@respx.mock
+async def test_a_model_that_has_called_functions_is_repaired_not_switched(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion(tool_calls=[{"name": "echo", "arguments": {"question": "What?"}}])),
+            httpx.Response(200, json=completion("Let me think about what to ask next.")),
+            httpx.Response(200, json=completion(tool_calls=[{"name": "finish"}])),
+        ]
+    )
+    await Detective(tools=[EchoTool()], planner="llm", captioner="evidence", settings=settings).arun(
+        "clip.wav", media=audio
+    )
+    sent = bodies(route)
+    assert all("tools" in body for body in sent)
+    assert sent[2]["messages"][-1]["content"].startswith("Your reply could not be used")
