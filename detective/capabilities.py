@@ -71,13 +71,14 @@ def inputs_of(messages: list[dict[str, Any]]) -> set[str]:
 
 
 def without_media(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``messages`` with every audio, image and video part left out (for a text-only probe of the endpoint)."""
+    """``messages`` with every audio, image and video part left out, the text parts joined into plain content: the
+    form every chat endpoint takes (some cannot even render a list of parts), for a text-only probe."""
     out = []
     for message in messages:
         content = message.get("content")
         if isinstance(content, list):
-            text = [p for p in content if not (isinstance(p, dict) and p.get("type") in PART_INPUTS)]
-            message = {**message, "content": text or [{"type": "text", "text": "Reply OK."}]}
+            text = [str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"]
+            message = {**message, "content": "\n".join(t for t in text if t) or "Reply OK."}
         out.append(message)
     return out
 
