@@ -7,7 +7,7 @@ window is learnt) and input the model cannot take. Every attempt is counted in u
 that sets no ``max_tokens`` gets its role's. The API key never appears in an exception or a log line.
 
 Capabilities are learnt here (see :mod:`detective.capabilities`): a request carrying audio, images or video that
-fails with an error status while a text-only request to the same endpoint succeeds, twice, marks that input as
+fails with an error status (a 5xx twice) while the same request without its media succeeds marks that input as
 unsupported for the run; later calls with it fail at once with ``code="unsupported_input"``.
 """
 
@@ -366,7 +366,7 @@ class LLMClient:
             raise
         return reply
 
-    async def _refuses_media(self, body: dict[str, Any], kinds: set[str]) -> bool:
+    async def _refuses_media(self, body: dict[str, Any]) -> bool:
         """After a media request failed: does the endpoint answer the same request without its media parts?"""
         probe = {**body, "messages": without_media(body["messages"]), "max_tokens": 1}
         try:
@@ -401,7 +401,7 @@ class LLMClient:
                     # the same request twice).
                     media_failures += 1
                     settled = media_failures >= 2 or status not in RETRYABLE_STATUS
-                    if settled and await self._refuses_media(body, unknown):
+                    if settled and await self._refuses_media(body):
                         self.learn(**{f"{k}_input": False for k in unknown})
                         log.warning("model cannot take input", role=ep.role, model=ep.model, inputs=sorted(unknown))
                         raise self._unsupported(sorted(unknown)) from exc
