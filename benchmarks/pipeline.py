@@ -10,7 +10,9 @@ split over worker processes) with:
 The server runs in its own process so its work does not compete with the pipeline for the GIL; it replies
 ``latency`` after each request arrives (its ``server ms/reply`` column shows what it measured). Every run starts
 with cold media caches; each row is the median of ``--repeat`` runs, with the range of their wall times.
-``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call.
+``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call. ``planner KB/clip``
+is what the planner (upstream's agent) was sent per clip: the bytes of its requests' ``messages`` and ``tools``,
+counted by the server, next to ``answers/clip``, the observer answers it was given.
 
     python benchmarks/pipeline.py                # 100 clips, 100 ms per call, 3 runs per row
     python benchmarks/pipeline.py --clips 40 --latency 0.05 --repeat 1
@@ -53,8 +55,9 @@ class ListenTwice(ListenTool):
     description: ClassVar[str] = "Ask a second audio model for fine detail about the clip's sound."
 
 
-def _serve(conn: Any, latency: float, rounds: int) -> None:
-    responder = UpstreamResponder(ScriptedDetective(rounds=rounds))
+def _serve(conn: Any, latency: float, rounds: int, calls_per_tool: int, answer_bytes: int) -> None:
+    scripted = ScriptedDetective(rounds=rounds, calls_per_tool=calls_per_tool, answer_bytes=answer_bytes)
+    responder = UpstreamResponder(scripted)
     with ChatServer(latency=latency, responder=responder) as server:
         conn.send(server.url)
         conn.recv()  # block until the parent says stop
@@ -64,10 +67,11 @@ def _serve(conn: Any, latency: float, rounds: int) -> None:
 class ServerProcess:
     """A :class:`ChatServer` in a child process."""
 
-    def __init__(self, latency: float, rounds: int) -> None:
+    def __init__(self, latency: float, rounds: int, calls_per_tool: int = 1, answer_bytes: int = 0) -> None:
         ctx = mp.get_context("spawn")
         self.parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, latency, rounds), daemon=True)
+        args = (child, latency, rounds, calls_per_tool, answer_bytes)
+        self.proc = ctx.Process(target=_serve, args=args, daemon=True)
 
     def __enter__(self) -> ServerProcess:
         self.proc.start()
@@ -135,6 +139,12 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the median is reported")
+    parser.add_argument(
+        "--answer-bytes",
+        type=int,
+        default=500,
+        help="length of each observer answer (upstream's released records average about 500 bytes)",
+    )
     args = parser.parse_args()
     logs.configure(level="ERROR")
     lat = args.latency
@@ -143,24 +153,26 @@ def main() -> None:
         root = Path(tmp)
         manifest = make_clips(root, args.clips)
         configs = [
-            # (label, in flight, rounds, tools per round, processes)
-            ("ours: 2 rounds x 1 tool", 50, 2, 1, 1),
-            ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2, 1),
-            ("ours: 10 rounds x 1 tool", 10, 10, 1, 1),
-            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1),
-            ("ours: 10 rounds x 1 tool", 50, 10, 1, 2),
+            # (label, in flight, rounds, tools per round, questions per tool and round, processes)
+            ("ours: 2 rounds x 1 tool", 50, 2, 1, 1, 1),
+            ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2, 1, 1),
+            ("ours: 2 rounds x 5 questions (parallel)", 50, 2, 1, 5, 1),
+            ("ours: 10 rounds x 1 tool", 10, 10, 1, 1, 1),
+            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 1),
+            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 2),
         ]
-        for label, in_flight, rounds, tools, processes in configs:
+        for label, in_flight, rounds, tools, per_tool, processes in configs:
             critical = 2 * rounds + 2  # plan+observe per round, the finishing plan, the caption
             runs = []
-            with ServerProcess(lat, rounds) as server:
+            with ServerProcess(lat, rounds, per_tool, args.answer_bytes) as server:
                 warm = root / "warm.jsonl"
                 run_ours(manifest_head(manifest, root, 4), warm, server.url, 4, rounds, tools, processes)
                 warm.unlink()
                 for i in range(args.repeat):
-                    out = root / f"ours-{in_flight}-{rounds}-{tools}-{processes}-{i}.jsonl"
+                    out = root / f"ours-{in_flight}-{rounds}-{tools}-{per_tool}-{processes}-{i}.jsonl"
                     runs.append(run_ours(manifest, out, server.url, in_flight, rounds, tools, processes))
             res = _median(runs)
+            served = 4 + args.repeat * args.clips  # the warm-up run's clips, then every repeat
             rows.append(
                 _row(
                     label,
@@ -176,12 +188,14 @@ def main() -> None:
                     res["cpu"],
                     [r["wall"] for r in runs],
                     server.stats,
+                    served,
+                    "planner",
                 )
             )
         for workers in (10, 50):
             runs, stats = [], {}
             for i in range(args.repeat):
-                with ServerProcess(lat, 10) as server:
+                with ServerProcess(lat, 10, 1, args.answer_bytes) as server:
                     out = root / f"upstream-{workers}-{i}.jsonl"
                     res = run_upstream(manifest, out, server.url, workers)
                 res["calls"] = server.stats["requests"]
@@ -203,11 +217,13 @@ def main() -> None:
                     res.get("cpu"),
                     [r["wall"] for r in runs],
                     stats,
+                    args.clips,
+                    "agent",
                 )
             )
     print(
-        f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process); "
-        f"median of {args.repeat} runs per row\n"
+        f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process), observer answers "
+        f"of {args.answer_bytes} bytes; median of {args.repeat} runs per row\n"
     )
     head = (
         "configuration",
@@ -222,6 +238,8 @@ def main() -> None:
         "overhead ms/call",
         "cpu ms/call",
         "server ms/reply",
+        "planner KB/clip",
+        "answers/clip",
         "failed",
     )
     print("| " + " | ".join(head) + " |")
@@ -256,6 +274,8 @@ def _row(
     cpu: float | None,
     walls: list[float],
     server: dict[str, Any],
+    served_clips: int,
+    planner_kind: str,
 ) -> tuple:
     waves = -(-clips // in_flight)
     ideal_wall = waves * critical * lat
@@ -277,6 +297,8 @@ def _row(
         f"{overhead:.1f}",
         f"{1000.0 * cpu / calls:.2f}" if cpu is not None and calls else "n/a",
         f"{reply_ms:.1f}",
+        f"{server.get('prompt_bytes', {}).get(planner_kind, 0) / served_clips / 1024:.1f}",
+        f"{server.get('by_kind', {}).get('observer', 0) / served_clips:.1f}",
         failed,
     )
 

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from detective.batch import BatchConfig, run_batch, sidecar_path
+from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
 
 
 def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
@@ -121,6 +122,8 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
 )
+@max_tokens_option
+@context_size_option
 def run(
     input_path: Path,
     output_path: Path,
@@ -143,6 +146,8 @@ def run(
     retries: int,
     progress: bool | None,
     strict_grounding: bool,
+    max_tokens: dict[str, int],
+    context_size: dict[str, int],
 ) -> None:
     """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
 
@@ -160,7 +165,7 @@ def run(
         logs.configure(json=True, level="INFO", stream=log_stream)
     else:
         logs.configure(json=False)
-    settings = Settings.from_env()
+    settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)
     cache = None

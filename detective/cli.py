@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from detective import logs
+from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
 from detective.plugins import call_each, describe, get_registry
 
 
@@ -52,6 +53,8 @@ def cli(log_json: str | None, log_level: str | None) -> None:
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
 )
+@max_tokens_option
+@context_size_option
 def caption(
     source: str,
     as_json: bool,
@@ -63,12 +66,15 @@ def caption(
     max_rounds: int,
     no_prompt: bool,
     strict_grounding: bool,
+    max_tokens: dict[str, int],
+    context_size: dict[str, int],
 ) -> None:
     """Caption one clip (a local file or a URL) and print the Markdown caption."""
     from detective.coverage import NoEvidenceError
     from detective.detective import Detective
     from detective.llm import LLMError
     from detective.media import MediaError
+    from detective.settings import Settings
 
     options: dict[str, bool] = {}
     if no_prompt:
@@ -77,6 +83,7 @@ def caption(
         options["strict_grounding"] = True
     try:
         detective = Detective(
+            settings=with_role_limits(Settings.from_env(), max_tokens, context_size),
             tools=tools.split(",") if tools else None,
             planner=planner,
             captioner=captioner,

@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from detective.capabilities import CapabilityStore
 from detective.captioning import Captioner, CaptionJob
 from detective.graph import graph
 from detective.grounding import caption_texts, measure
@@ -78,6 +79,8 @@ class Detective:
         self.max_concurrency = max_concurrency
         self.budget = budget or Budget()
         self.cache = cache
+        #: What each endpoint's model can do, learnt once for all the clips this Detective runs (and cached).
+        self.capabilities = CapabilityStore(cache)
         self.limits = limits
         self.captioner_options = captioner_options or {}
         self.observer_timeout = observer_timeout
@@ -162,7 +165,7 @@ class Detective:
         return asyncio.run(self.arun(source, **kwargs))
 
     async def arun(self, source: str, *, clip: str | None = None, media: MediaInfo | None = None) -> RunResult:
-        """Investigate one clip. Raises ``MediaError`` for unusable media, ``LLMError`` when the planner fails."""
+        """Investigate one clip. Raises ``MediaError`` for unusable media; a failing planner falls back instead."""
         from detective.media import discard_download, open_media
 
         if media is None:
@@ -176,7 +179,13 @@ class Detective:
     async def _investigate(self, source: str, media: MediaInfo, clip: str | None) -> RunResult:
         structlog.contextvars.bind_contextvars(clip=clip or source)
         started = time.monotonic()
-        services = RunServices(settings=self.settings, cache=self.cache, limits=self.limits, clip=clip or source)
+        services = RunServices(
+            settings=self.settings,
+            cache=self.cache,
+            limits=self.limits,
+            clip=clip or source,
+            capabilities=self.capabilities,
+        )
         with use_services(services):
             if self.mode == "direct":
                 out = await self.captioner.caption(

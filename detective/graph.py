@@ -23,8 +23,9 @@ from langgraph.types import Send
 from detective.captioning import CaptionJob
 from detective.coverage import NoEvidenceError, unexamined_modalities
 from detective.evidence import EvidenceUpdate
+from detective.llm import UNSUPPORTED_INPUT
 from detective.models import Coverage, Evidence, Observation, Query, RoundRecord, ToolFailure
-from detective.planning import PlanInput
+from detective.planning import PlanInput, plan_or_fall_back
 from detective.state import (
     Budget,
     DetectiveContext,
@@ -33,6 +34,7 @@ from detective.state import (
     DetectiveState,
     ObserveTask,
 )
+from detective.tools import ToolUnavailable
 
 log = structlog.get_logger("detective.graph")
 
@@ -57,9 +59,28 @@ def stop_reason(state: DetectiveState, ctx: DetectiveContext) -> str | None:
 
 
 def applicable_tools(state: DetectiveState, ctx: DetectiveContext) -> list:
-    """The tools of the tool box whose modalities the clip has."""
+    """The tools of the tool box whose modalities the clip has, less those whose model cannot take their input."""
     media = state["media"]
-    return [t for t in ctx.tools.values() if t.applies_to(media)]
+    out = [t for t in ctx.tools.values() if t.applies_to(media)]
+    refused = unavailable_tools(ctx)
+    return [t for t in out if t.name not in refused] if refused else out
+
+
+def unavailable_tools(ctx: DetectiveContext) -> dict[str, str]:
+    """Tools whose role's model was found unable to take their input this run, with the reason."""
+    out: dict[str, str] = {}
+    for tool in ctx.tools.values():
+        if not (tool.needs_api and tool.model_inputs):
+            continue
+        llm = ctx.services.llm(tool.role)
+        caps = llm.capabilities()
+        refused = [k for k in tool.model_inputs if caps.accepts(k) is False]
+        if refused:
+            out[tool.name] = (
+                f"{tool.name} is unavailable for this run: {tool.role} model {llm.model} cannot take "
+                f"{' or '.join(refused)} input"
+            )
+    return out
 
 
 async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dict:
@@ -72,7 +93,8 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dic
     rnd = state.get("round", 0) + 1
     structlog.contextvars.bind_contextvars(round=rnd)
     assert ctx.planner is not None, "the Detective always sets a planner"
-    decision = await ctx.planner.plan(
+    decision = await plan_or_fall_back(
+        ctx.planner,
         PlanInput(
             media=state["media"],
             evidence=state.get("evidence") or Evidence(),
@@ -82,11 +104,19 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> dic
             rounds=state.get("rounds", []),
             trajectory=state.get("trajectory", []),
             last_queries=state.get("last_queries", []),
-        )
+        ),
+        fallback_since=state.get("fallback_since", 0),
     )
-    update: dict = {"round": rnd, "planned": decision.queries, "started": started}
+    update: dict = {"round": rnd, "planned": decision.queries, "started": started, "plan_note": ""}
+    noted = set(state.get("notes", []))
+    unavailable = [n for n in unavailable_tools(ctx).values() if n not in noted]
     if decision.trajectory is not None:
         update["trajectory"] = decision.trajectory
+    if decision.fallback and not state.get("fallback_since"):
+        update["fallback_since"] = rnd
+    if decision.notes or unavailable:
+        update["notes"] = [*unavailable, *decision.notes]
+        update["plan_note"] = "; ".join(decision.notes)
     if decision.finish and not decision.queries:
         update.update(finished=True, stop_reason=f"planner finished: {decision.rationale or 'case closed'}")
     log.info("planned", queries=len(decision.queries), finish=decision.finish)
@@ -119,7 +149,9 @@ async def query(state: DetectiveState, runtime: Runtime[DetectiveContext]) -> di
         usage = ctx.services.usage
         left = max(0, ctx.budget.max_calls - usage.observer_calls - usage.llm_calls)
         runnable = runnable[:left]
-    record = RoundRecord(round=state.get("round", 0), planned=state.get("planned", []), ran=runnable)
+    record = RoundRecord(
+        round=state.get("round", 0), planned=state.get("planned", []), ran=runnable, note=state.get("plan_note", "")
+    )
     update: dict = {"queries": runnable, "last_queries": known, "rounds": [record], "notes": notes}
     if not known:
         update.update(finished=True, stop_reason="no new queries")
@@ -161,7 +193,11 @@ async def observe(task: ObserveTask, runtime: Runtime[DetectiveContext]) -> dict
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash
         error = f"{tool.name} on {media.source}: {type(exc).__name__}: {exc}"
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, ToolUnavailable):
+            error = str(exc)
+        elif getattr(exc, "code", None) == UNSUPPORTED_INPUT:  # a tool that let the client's refusal through
+            error = f"{tool.name}: unavailable for this run: {exc}"
+        elif isinstance(exc, TimeoutError):
             error = f"{tool.name} on {media.source}: no answer within {ctx.observer_timeout:.0f} s"
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)

@@ -352,6 +352,7 @@ class ModelUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_calls: int = 0
+    failed_calls: int = Field(default=0, description="Requests (counted in calls) that got no usable reply.")
 
     @property
     def total_tokens(self) -> int:
@@ -381,13 +382,16 @@ class Usage(BaseModel):
         """Observer runs over all tools."""
         return sum(self.tool_calls.values())
 
-    def add_model(self, model: str, prompt_tokens: int, completion_tokens: int, cached: bool = False) -> None:
-        """Record one LLM call."""
+    def add_model(
+        self, model: str, prompt_tokens: int, completion_tokens: int, cached: bool = False, failed: bool = False
+    ) -> None:
+        """Record one LLM request; ``failed`` for one that got no usable reply (timeout, error status)."""
         entry = self.models.setdefault(model, ModelUsage())
         if cached:
             entry.cached_calls += 1
             return
         entry.calls += 1
+        entry.failed_calls += int(failed)
         entry.prompt_tokens += prompt_tokens
         entry.completion_tokens += completion_tokens
 
@@ -400,6 +404,7 @@ class Usage(BaseModel):
             entry.prompt_tokens += mu.prompt_tokens
             entry.completion_tokens += mu.completion_tokens
             entry.cached_calls += mu.cached_calls
+            entry.failed_calls += mu.failed_calls
         for tool, n in other.tool_calls.items():
             out.tool_calls[tool] = out.tool_calls.get(tool, 0) + n
         out.seconds = max(out.seconds, other.seconds)

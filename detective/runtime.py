@@ -35,7 +35,16 @@ class RunServices:
     cache: Cache | None = None
     limits: Any = None  # detective.llm.EndpointLimits, shared across clips of a batch
     clip: str = ""
+    #: What each endpoint's model can do (detective.capabilities.CapabilityStore), shared by the clips of a run;
+    #: a fresh store on this run's cache when none is given.
+    capabilities: Any = None
     _llms: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.capabilities is None:
+            from detective.capabilities import CapabilityStore
+
+            self.capabilities = CapabilityStore(self.cache)
 
     def llm(self, role: str) -> Any:
         """The :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""

@@ -80,6 +80,8 @@ class DetectiveState(TypedDict, total=False):
     caption: Caption
     caption_markdown: str
     caption_prompt_hash: str | None
+    fallback_since: int  # the round the planner fell back to the rule planner at (0 or absent: it has not)
+    plan_note: str  # what the round's planning needs the record to say (a fallback)
 
 
 class ObserveTask(TypedDict):

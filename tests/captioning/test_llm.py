@@ -141,6 +141,7 @@ async def test_malformed_reply_is_repaired(services: RunServices) -> None:
     assert second[-2] == {"role": "assistant", "content": "Sure! The video shows a lab."}
     assert "Storyline" in second[-1]["content"] and "Visible Text" in second[-1]["content"]
     assert "past the end of the clip" in third[-1]["content"]
+    assert len(third) == len(second) == 4  # the second repair replaces the first: the prompt does not grow
     assert [m["role"] for m in out.trajectory] == ["user", "assistant", "user", "assistant", "user", "assistant"]
     assert out.trajectory[-1]["content"] == GOOD
 
@@ -218,3 +219,12 @@ async def test_strict_grounding_removes_what_no_observer_reported(services: RunS
     )
     assert "Marcus" not in strict.markdown and "Welcome to the lab" in strict.markdown
     assert any("removed 1 ungrounded" in n for n in strict.notes)
+
+
+async def test_a_prompt_over_the_known_context_falls_back_without_a_call() -> None:
+    settings = Settings(api_key="sk-test", base_url="https://llm.test/v1").with_role("captioner", context_size=600)
+    with respx.mock, use_services(RunServices(settings=settings)):
+        route = respx.post(URL).mock(return_value=completion(GOOD))
+        out = await LLMCaptioner().caption(CaptionJob(media=MEDIA, evidence=EVIDENCE))
+    assert route.call_count == 0 and out.caption == build_caption(MEDIA, EVIDENCE)
+    assert "do not fit the captioner model's context of 600 tokens" in out.notes[0]

@@ -215,6 +215,53 @@ async def test_call_failure_is_recorded_and_retried_next_run(tmp_path: Path, set
     assert len(read_jsonl(out)) == 2
 
 
+@respx.mock
+async def test_repairs_replace_each_other(tmp_path: Path, settings: Settings) -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(200, json=completion("no idea")))
+    src = write_jsonl(tmp_path / "in.jsonl", [make_record(1, ["A", "B", "C"])])
+    await run_predict(src, tmp_path / "out.jsonl", _judge(settings, None))
+    sizes = [len(json.loads(call.request.content)["messages"]) for call in route.calls]
+    assert sizes == [2, 4, 4]  # each repair replaces the one before: the prompt does not grow
+
+
+@respx.mock
+async def test_a_prompt_over_the_context_fails_its_record_with_that_reason(tmp_path: Path, settings: Settings) -> None:
+    overflow = {
+        "error": {
+            "message": "This model's maximum context length is 600 tokens. However, your messages resulted in "
+            "2000 tokens.",
+            "code": "context_length_exceeded",
+        }
+    }
+    route = respx.post(URL).mock(return_value=httpx.Response(400, json=overflow))
+    long_caption = "A very long caption. " * 400
+    records = [make_record(1, ["A", "B"], caption=long_caption), make_record(2, ["A"], caption=long_caption)]
+    src = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    summary = await run_predict(src, out, _judge(settings, None), workers=1)
+    # the first record learns the window from the endpoint (no retry); the second is not even sent
+    assert route.call_count == 1
+    assert summary.context_failures == 2 and summary.call_failures == 0
+    for record in read_jsonl(out):
+        judge = record["judge"]
+        assert judge["failed"] is True and judge["error_kind"] == "context"
+        assert "context" in judge["error"] and record["predictions"]
+    # a failure that would recur at temperature 0 is not judged again by the next run
+    summary = await run_predict(src, out, _judge(settings, None))
+    assert summary.already_done == 2 and route.call_count == 1
+
+
+async def test_a_configured_context_is_checked_before_sending(tmp_path: Path, settings: Settings) -> None:
+    small = settings.with_role("judge", context_size=300, max_tokens=100)
+    src = write_jsonl(tmp_path / "in.jsonl", [make_record(1, ["A"], caption="Words. " * 300)])
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=fake_judge)
+        summary = await run_predict(src, tmp_path / "out.jsonl", _judge(small, None))
+    assert route.call_count == 0 and summary.context_failures == 1
+    error = read_jsonl(tmp_path / "out.jsonl")[0]["judge"]["error"]
+    assert "do not fit the judge model's context of 300 tokens" in error
+
+
 async def test_bad_record_is_written_with_its_error(tmp_path: Path, settings: Settings) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"uuid": 1, "cloze": {"passage": "x", "blanks": []}}])
     out = tmp_path / "out.jsonl"

@@ -77,3 +77,14 @@ def test_json_logs_carry_clip_round_and_tool(tmp_path: Path) -> None:
     observed = [e for e in lines if e["event"] == "observed"]
     assert observed and observed[0]["clip"] == "clip-7" and observed[0]["round"] == 1 and observed[0]["tool"] == "asr"
     assert all("timestamp" in e and "level" in e for e in lines)
+
+
+def test_max_tokens_option_takes_role_pairs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from detective.cli import cli
+
+    result = CliRunner().invoke(cli, ["caption", str(tmp_path / "x.wav"), "--max-tokens", "planner"])
+    assert result.exit_code == 2 and "expected ROLE=N" in result.output
+    result = CliRunner().invoke(cli, ["caption", str(tmp_path / "missing.wav"), "--max-tokens", "planner=64"])
+    assert result.exit_code == 1 and "missing.wav" in result.output

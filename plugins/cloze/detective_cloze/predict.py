@@ -52,6 +52,7 @@ class PredictSummary:
     caption_missing: int = 0
     judge_failures: int = 0
     call_failures: int = 0
+    context_failures: int = 0
     record_errors: int = 0
     duplicate_inputs: int = 0
     torn_lines_repaired: int = 0
@@ -224,6 +225,8 @@ async def run_predict(
             summary.judged += 1
         elif info.get("error_kind") is None:
             summary.judge_failures += 1
+        elif info.get("error_kind") == "context":
+            summary.context_failures += 1
         summary.cached += bool(info.get("cached"))
         summary.caption_missing += bool(info.get("caption_missing"))
         await output.write(result)
