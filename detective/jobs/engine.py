@@ -252,7 +252,7 @@ class Job:
         if self.on_done is not None:
             self.on_done(item, outcome.record)
         log.info(
-            "item done",
+            f"{self.config.unit.removesuffix('s')} done",
             clip=item.label,
             key=item.key,
             seconds=round(outcome.seconds, 3),
@@ -282,7 +282,7 @@ class Job:
         self.summary.failed += 1
         self.say(f"failed: line {item.line} {where}: {outcome.error_type}: {raw}")
         log.warning(
-            "item failed",
+            f"{self.config.unit.removesuffix('s')} failed",
             clip=item.label,
             key=item.key,
             error_type=outcome.error_type,
