@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import respx
 from detective_cloze.judges import LLMJudge
 from detective_cloze.predict import run_predict
