@@ -205,6 +205,10 @@ class SQLiteCache:
             self._connections.clear()
         self._local = threading.local()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its path: a process that unpickles it (a Ray actor) opens its own connection to the file."""
+        return (_reopen, (str(self.path), self.timeout))
+
     def __enter__(self) -> SQLiteCache:
         return self
 
@@ -213,6 +217,11 @@ class SQLiteCache:
 
     def __repr__(self) -> str:
         return f"<SQLiteCache {self.path}>"
+
+
+def _reopen(path: str, timeout: float) -> SQLiteCache:
+    # the process that pickled the cache checked (and healed) the file already
+    return SQLiteCache(path, timeout=timeout, check=False)
 
 
 class _Damaged(sqlite3.DatabaseError):

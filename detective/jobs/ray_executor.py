@@ -40,10 +40,24 @@ def _ray() -> Any:
     return ray
 
 
+def loopback_only() -> None:
+    """Make the Ray started by this process use 127.0.0.1 as its node address, so it listens on loopback only.
+
+    ``ray.init(_node_ip_address="127.0.0.1")`` alone is not enough: Ray replaces a loopback address by the
+    machine's routable one unless its cluster mode is off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, Ray's switch
+    for single-machine use), read when Ray is imported and inherited by the processes it starts.
+    """
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False  # Ray may have been imported before the variable was set
+
+
 def init_local_ray(num_cpus: int | None = None) -> None:
     """Start a Ray on this machine bound to loopback only: no dashboard, no usage statistics."""
+    loopback_only()
     ray = _ray()
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
         _node_ip_address="127.0.0.1",
         include_dashboard=False,

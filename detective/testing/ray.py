@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import types
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,6 @@ def ray_for_tests(num_cpus: int = 2, test_modules: Iterable[types.ModuleType] = 
 
     from detective.jobs.ray_executor import init_local_ray
 
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     if ray.is_initialized():
         ray.shutdown()
     init_local_ray(num_cpus=num_cpus)
@@ -61,10 +61,8 @@ def _address(hex_address: str, v6: bool) -> str:
     host, port = hex_address.split(":")
     raw = bytes.fromhex(host)
     if v6:
-        words = [raw[i : i + 4][::-1] for i in range(0, 16, 4)]
-        import ipaddress
-
-        text = str(ipaddress.IPv6Address(b"".join(words)))
+        address = ipaddress.IPv6Address(b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
+        text = str(address.ipv4_mapped or address)
     else:
         text = ".".join(str(b) for b in raw[::-1])
     return f"{text}:{int(port, 16)}"

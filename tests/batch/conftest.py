@@ -84,12 +84,13 @@ def executor(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """A Ray on this machine bound to 127.0.0.1, shared by the session (see detective.testing.ray)."""
+def ray_session() -> Iterator[str]:
+    """A Ray on this machine bound to 127.0.0.1, shared by the session; its address (detective.testing.ray)."""
+    pytest.importorskip("ray")
     from detective.testing.ray import ray_for_tests
 
-    with ray_for_tests():
-        yield
+    with ray_for_tests() as address:
+        yield address
 
 
 class Helpers:
