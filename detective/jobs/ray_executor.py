@@ -18,6 +18,7 @@ the driver's event loop, so the driver spends well under a millisecond per item.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Any
 
@@ -92,6 +93,17 @@ class JobActor:
             self.idle.append(work)
 
 
+class _Actor:
+    """The driver's view of one actor: its handle, items in flight, and whether it is up."""
+
+    def __init__(self, index: int, handle: Any) -> None:
+        self.index = index
+        self.handle = handle
+        self.pending = 0
+        self.epoch = 0  # bumped when the actor is found lost; items sent in an earlier epoch were in flight
+        self.up = True
+
+
 class RayExecutor:
     """``actors`` Ray actors that run the work; :meth:`submit` returns an item's :class:`Outcome`."""
 
@@ -111,8 +123,9 @@ class RayExecutor:
         self.address = address
         self.actor_options = dict(actor_options or {})
         self.max_concurrency = max_concurrency
-        self._handles: list[Any] = []
-        self._pending: list[int] = []
+        self._actors: list[_Actor] = []
+        self._came_up: asyncio.Event | None = None
+        self._revivals: set[asyncio.Task[None]] = set()
         self._started_ray = False
         #: where each actor came up (pid, node), for logs and tests
         self.placements: list[dict[str, Any]] = []
@@ -135,34 +148,81 @@ class RayExecutor:
             **{"num_cpus": 1, **self.actor_options},
         )
         share = 1.0 / self.actors
-        self._handles = [remote.remote(self.make_work, self.retries, share) for _ in range(self.actors)]
-        self._pending = [0] * self.actors
+        handles = [remote.remote(self.make_work, self.retries, share) for _ in range(self.actors)]
+        self._actors = [_Actor(i, h) for i, h in enumerate(handles)]
+        self._came_up = asyncio.Event()
         self.placements = await asyncio.wait_for(
-            asyncio.gather(*(h.ready.remote() for h in self._handles)), timeout=ACTOR_START_TIMEOUT
+            asyncio.gather(*(h.ready.remote() for h in handles)), timeout=ACTOR_START_TIMEOUT
         )
         log.info("ray actors ready", actors=self.placements)
 
+    async def _pick(self) -> _Actor | None:
+        """The live actor with the fewest items in flight, waiting (bounded) while every actor restarts."""
+        assert self._came_up is not None
+        deadline = asyncio.get_running_loop().time() + ACTOR_START_TIMEOUT
+        while True:
+            up = [a for a in self._actors if a.up]
+            if up:
+                return min(up, key=lambda a: a.pending)
+            if not self._revivals or asyncio.get_running_loop().time() > deadline:
+                return None
+            self._came_up.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._came_up.wait(), timeout=1.0)
+
     async def submit(self, item: Item) -> Outcome:
-        """Hand ``item`` to the least busy actor and await its outcome; a lost actor makes it retryable."""
+        """Hand ``item`` to the least busy live actor and await its outcome; a lost actor makes it retryable."""
         ray = _ray()
-        index = min(range(len(self._handles)), key=self._pending.__getitem__)
-        self._pending[index] += 1
+        actor = await self._pick()
+        if actor is None:
+            return lost(item, "every Ray actor is gone (none came back within the restart deadline)")
+        epoch = actor.epoch
+        actor.pending += 1
         try:
-            return await self._handles[index].run.remote(item)
+            return await actor.handle.run.remote(item)
         except ray.exceptions.RayActorError as exc:
-            log.warning("ray actor lost", actor=index, clip=item.label, error=str(exc)[:300])
-            return lost(item, f"Ray actor {index} was lost: {type(exc).__name__}: {str(exc)[:300]}")
+            if actor.epoch == epoch:
+                self._lost(actor, exc)
+            return lost(item, f"Ray actor {actor.index} was lost: {type(exc).__name__}: {str(exc)[:300]}")
         except ray.exceptions.RayError as exc:
             return lost(item, f"Ray failed the item: {type(exc).__name__}: {str(exc)[:300]}", "RayError")
         finally:
-            self._pending[index] -= 1
+            actor.pending -= 1
+
+    def _lost(self, actor: _Actor, exc: BaseException) -> None:
+        """Take ``actor`` out of rotation until Ray has restarted it (its items in flight are failed)."""
+        log.warning("ray actor lost", actor=actor.index, error=str(exc)[:300])
+        actor.epoch += 1
+        actor.up = False
+        task = asyncio.create_task(self._revive(actor))
+        self._revivals.add(task)
+        task.add_done_callback(self._revivals.discard)
+
+    async def _revive(self, actor: _Actor) -> None:
+        ray = _ray()
+        deadline = asyncio.get_running_loop().time() + ACTOR_START_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                placement = await actor.handle.ready.remote()
+            except ray.exceptions.RayActorError:
+                await asyncio.sleep(0.2)
+                continue
+            log.info("ray actor restarted", actor=actor.index, placement=placement)
+            actor.up = True
+            assert self._came_up is not None
+            self._came_up.set()
+            return
+        log.error("ray actor did not come back", actor=actor.index, seconds=ACTOR_START_TIMEOUT)
 
     async def close(self) -> None:
         """Kill the actors (items in flight are abandoned) and stop the Ray this executor started."""
         ray = _ray()
-        for handle in self._handles:
-            ray.kill(handle, no_restart=True)
-        self._handles = []
+        for task in list(self._revivals):
+            task.cancel()
+        await asyncio.gather(*self._revivals, return_exceptions=True)
+        for actor in self._actors:
+            ray.kill(actor.handle, no_restart=True)
+        self._actors = []
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False

@@ -44,10 +44,11 @@ class KillsItsActor:
 
 
 def test_an_actor_killed_fails_only_its_clips_and_is_restarted(
-    tmp_path: Path, manifest: Path, helpers: Any, executor: dict
+    tmp_path: Path, manifest: Path, helpers: Any, ray_session: str
 ) -> None:
-    if executor["executor"] != "ray":
-        pytest.skip("Ray actors only")
+    from detective.testing.ray import ship_by_value
+
+    ship_by_value([sys.modules[__name__], sys.modules[helpers.__module__]])
     out = tmp_path / "out.jsonl"
     with ChatServer() as server:
         make = helpers.factory(helpers.settings(server.url))
@@ -65,7 +66,8 @@ def test_an_actor_killed_fails_only_its_clips_and_is_restarted(
         done = {r["id"] for r in helpers.read(out)}
         assert max(done) > max(e["id"] for e in errors)  # clips after the lost ones were done: the actor came back
 
-        again = run_batch(BatchConfig(manifest, out, workers=4, **executor), make, io.StringIO())
+        config = BatchConfig(manifest, out, workers=4, executor="ray", ray_actor_options={"num_cpus": 0})
+        again = run_batch(config, make, io.StringIO())
     assert again.done == summary.failed and again.skipped == summary.done and again.failed == 0
     assert sorted(r["id"] for r in helpers.read(out)) == list(range(40))
 
