@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,16 @@ def demo_path() -> str:
     if not DEMO.exists():
         pytest.fail(f"{DEMO} is missing: build it with `python tests/fixtures/make_fixtures.py --demo {DEMO}`")
     return str(DEMO)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[str]:
+    """A Ray on this machine bound to 127.0.0.1, shared by the session; yields its address.
+
+    Started by the first test that needs it (the Ray executor tests of batch and cloze), stopped at the end.
+    """
+    pytest.importorskip("ray")
+    from detective.testing.ray import ray_for_tests
+
+    with ray_for_tests() as address:
+        yield address

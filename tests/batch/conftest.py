@@ -83,16 +83,6 @@ def executor(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     yield dict(EXECUTOR_OPTIONS[request.param])
 
 
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[str]:
-    """A Ray on this machine bound to 127.0.0.1, shared by the session; its address (detective.testing.ray)."""
-    pytest.importorskip("ray")
-    from detective.testing.ray import ray_for_tests
-
-    with ray_for_tests() as address:
-        yield address
-
-
 class Helpers:
     """The helpers above, handed to tests as a fixture (conftest modules are not importable by name)."""
 
