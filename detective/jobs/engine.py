@@ -28,12 +28,13 @@ from typing import Any, TextIO
 import structlog
 
 from detective.jobs.attempt import Outcome
+from detective.jobs.checkpoint import Checkpoint
 from detective.jobs.errors import load_errors, now, write_errors
 from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc
 from detective.jobs.keys import output_key
 from detective.jobs.lock import OutputLock
-from detective.jobs.manifest import Check, Invalid, Item, read_manifest
+from detective.jobs.manifest import Check, Done, Invalid, Item, read_manifest
 from detective.jobs.output import OutputFile, sidecar_path
 from detective.jobs.summary import JobSummary, Progress, estimate_cost
 from detective.jsonl import JsonlAppender
@@ -87,6 +88,7 @@ class Job:
         #: called with each item and its output record once written (e.g. for a job's own counts)
         self.on_done: Callable[[Item, dict[str, Any]], None] | None = None
         self._output: OutputFile | None = None
+        self.checkpoint: Checkpoint | None = None
         self._error_writer: JsonlAppender | None = None
 
     def say(self, message: str) -> None:
@@ -109,12 +111,11 @@ class Job:
             return await self._run()
 
     def _resume(self) -> set[str]:
-        """Open the output; the keys already done."""
+        """Open the output and find where the manifest resumes; the keys already done."""
         cfg = self.config
         started = time.monotonic()
         self._output = OutputFile(cfg.output_path, lambda r: output_key(r, cfg.added_fields))
         scan = self._output.open(cfg.drop)
-        self.summary.resume_seconds = time.monotonic() - started
         self.summary.torn_bytes = scan.torn_bytes
         self.summary.bad_output_lines = len(scan.bad_lines)
         if scan.torn_bytes:
@@ -132,6 +133,10 @@ class Job:
             )
         if scan.index == "rebuilt":
             self.say(f"rebuilt the finished-keys index of {cfg.output_path} ({len(scan.done)} records)")
+        self.checkpoint = Checkpoint(sidecar_path(cfg.output_path, ".checkpoint.json"), cfg.input_path)
+        if scan.index == "used":  # the output is the one the checkpoint was written against
+            self.summary.skipped = self.checkpoint.load().skipped
+        self.summary.resume_seconds = time.monotonic() - started
         return scan.done
 
     async def _run(self) -> JobSummary:
@@ -168,6 +173,8 @@ class Job:
                 await asyncio.gather(ticker, return_exceptions=True)
             if self._output is not None:
                 self._output.close()
+            if self.checkpoint is not None:
+                self.checkpoint.save()
             if self._error_writer is not None:
                 self._error_writer.close()
                 self._finish_errors(previous, completed)
@@ -183,21 +190,28 @@ class Job:
 
     async def _feed(self, queue: asyncio.Queue[Item | None], done: set[str], n: int) -> None:
         cfg = self.config
+        checkpoint = self.checkpoint
+        assert checkpoint is not None
         seen: dict[str, int] = {}
-        for entry in read_manifest(cfg.input_path, cfg.check):
+        start = checkpoint.start
+        for entry in read_manifest(cfg.input_path, cfg.check, done, start.offset, start.line):
             if isinstance(entry, Invalid):
+                checkpoint.give_up(entry.line)
                 self._invalid(entry)
                 continue
+            if isinstance(entry, Done):  # not remembered in ``seen``: 10M done keys would double the memory
+                checkpoint.read(entry.line, entry.end, settled=True)
+                self.summary.skipped += 1
+                continue
             if entry.key in seen:
+                checkpoint.read(entry.line, entry.end, settled=True)
                 self.summary.duplicates += 1
                 self.say(
                     f"duplicate: line {entry.line} repeats key {entry.key} of line {seen[entry.key]}; processed once"
                 )
                 continue
             seen[entry.key] = entry.line
-            if entry.key in done:
-                self.summary.skipped += 1
-                continue
+            checkpoint.read(entry.line, entry.end, settled=False)
             await queue.put(entry)
         for _ in range(n):
             await queue.put(None)
@@ -246,6 +260,8 @@ class Job:
     async def _settle(self, item: Item, outcome: Outcome) -> None:
         assert self._output is not None and outcome.record is not None
         await self._output.append(outcome.record, item.key)
+        if self.checkpoint is not None:
+            self.checkpoint.settle(item.line)
         self.summary.done += 1
         self.succeeded.add(item.key)
         self.errors.pop(item.key, None)
@@ -279,6 +295,8 @@ class Job:
             if name in item.record:
                 entry[name] = item.record[name]
         self.errors[item.key] = entry
+        if self.checkpoint is not None:
+            self.checkpoint.give_up(item.line)
         self.summary.failed += 1
         self.say(f"failed: line {item.line} {where}: {outcome.error_type}: {raw}")
         log.warning(
