@@ -53,6 +53,7 @@ class JobConfig:
     errors_path: Path | None = None
     title: str = "omni-detective run"
     unit: str = "clips"  # what an item is, in messages
+    show_usage: bool = True  # the usage line of the summary (off when the work meters its calls elsewhere)
     check: Check | None = None  # returns an item's source, raises ValueError for an unusable record
     added_fields: tuple[str, ...] = ()  # fields the work adds to a record (left out of a content-hash key)
     drop: Callable[[dict[str, Any]], bool] | None = None  # output records to do again (rewrites the output)
@@ -81,7 +82,11 @@ class Job:
         self.stream = stream or sys.stderr
         assert config.errors_path is not None
         self.summary = JobSummary(
-            output_path=config.output_path, errors_path=config.errors_path, title=config.title, unit=config.unit
+            output_path=config.output_path,
+            errors_path=config.errors_path,
+            title=config.title,
+            unit=config.unit,
+            show_usage=config.show_usage,
         )
         self.errors: dict[str, dict[str, Any]] = {}
         self.succeeded: set[str] = set()

@@ -35,6 +35,7 @@ class JobSummary:
     errors_path: Path
     title: str = "omni-detective run"
     unit: str = "clips"
+    show_usage: bool = True  # False when the work meters its calls elsewhere (the cloze judge's own meter)
     done: int = 0
     failed: int = 0
     skipped: int = 0
@@ -91,10 +92,13 @@ class JobSummary:
             f"{self.title}: {self.done} done, {self.failed} failed, {self.skipped} skipped (already done), "
             f"{self.invalid} invalid, {self.duplicates} duplicate in {self.seconds:.1f} s"
             + (" (interrupted)" if self.interrupted else ""),
-            f"  LLM calls {self.usage.llm_calls} (+{cached} from cache), tokens {self.usage.total_tokens}, "
-            f"observer calls {self.usage.observer_calls}"
-            + (f", cost ${self.cost_usd:.4f}" if self.cost_usd is not None else ""),
         ]
+        if self.show_usage:
+            lines.append(
+                f"  LLM calls {self.usage.llm_calls} (+{cached} from cache), tokens {self.usage.total_tokens}, "
+                f"observer calls {self.usage.observer_calls}"
+                + (f", cost ${self.cost_usd:.4f}" if self.cost_usd is not None else "")
+            )
         for name, mu in sorted(self.usage.models.items()):
             lines.append(
                 f"  {name}: {mu.calls} calls, {mu.prompt_tokens} prompt + {mu.completion_tokens} completion tokens"

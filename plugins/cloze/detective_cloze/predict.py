@@ -140,6 +140,7 @@ async def run_predict(
         retries=0,  # the judge's LLM client retries its calls; a record that still fails waits for the next run
         title="cloze predict",
         unit="records",
+        show_usage=False,  # the judge meters its calls in its own RunServices, not per record
         added_fields=ADDED_FIELDS,
         drop=_judge_failed if retry_failed else None,
         progress=progress,
