@@ -147,20 +147,20 @@ class Job:
     async def _run(self) -> JobSummary:
         cfg = self.config
         started = time.monotonic()
-        # started before the output files are opened, so forked worker processes never hold them
-        await self.executor.start()
         completed = False
         previous: dict[str, dict[str, Any]] = {}
         progress = Progress(self.summary, self.stream, started)
         ticker: asyncio.Task[None] | None = None
         dispatchers: list[asyncio.Task[None]] = []
         try:
+            # started before the output files are opened, so forked worker processes never hold them
+            await self.executor.start()
             done = self._resume()
             assert cfg.errors_path is not None
             previous = load_errors(cfg.errors_path)
             self.summary.previously_failed = sum(1 for k in previous if k not in done and not k.startswith("line:"))
             if self.summary.previously_failed:
-                self.say(f"retrying {self.summary.previously_failed} item(s) that failed in an earlier run")
+                self.say(f"retrying {self.summary.previously_failed} {cfg.unit} that failed in an earlier run")
             self._error_writer = JsonlAppender(cfg.errors_path)
             queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=cfg.workers * 2)
             ticker = asyncio.create_task(progress.loop(cfg.progress_interval)) if self._progress_on else None
