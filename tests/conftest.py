@@ -7,7 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +80,16 @@ def photo_clip() -> dict[str, Any]:
     clip["path"] = str(root / clip["file"])
     clip["wav"] = str(root / truth["wav"]["file"])
     return clip
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[str]:
+    """A Ray on this machine bound to 127.0.0.1, shared by the session; yields its address.
+
+    Started by the first test that needs it (the Ray executor tests of batch and cloze), stopped at the end.
+    """
+    pytest.importorskip("ray")
+    from detective.testing.ray import ray_for_tests
+
+    with ray_for_tests() as address:
+        yield address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,32 @@ def test_missing_manifest_is_a_clear_error(tmp_path: Path, listen_by_default) ->
     )
     assert result.exit_code != 0
     assert "nope.jsonl" in result.stderr
+
+
+def test_a_second_run_on_the_same_output_refuses_naming_the_first(tmp_path: Path, manifest: Path) -> None:
+    from detective.jobs import OutputLock
+
+    out = tmp_path / "out.jsonl"
+    with OutputLock(tmp_path / "out.lock", out):  # a run in progress
+        result = CliRunner().invoke(run, ["--input", str(manifest), "--output", str(out), "--offline"])
+    assert result.exit_code == 1
+    assert "is being written by another run" in result.stderr and f"pid {os.getpid()}" in result.stderr
+    assert not out.exists() or out.read_text() == ""
+
+
+@pytest.mark.parametrize("executor", ["processes", "ray"])
+def test_executor_flags_offline_run(tmp_path: Path, clip_dir: Path, helpers, executor: str, request) -> None:
+    if executor == "ray":
+        request.getfixturevalue("ray_session")
+    records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(4)]
+    manifest = helpers.manifest(tmp_path / "m.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(manifest), "--output", str(out), "--offline", "--tools", "audio_events"]
+    args += ["--executor", executor, "--processes", "2", "--ray-actors", "2", "--ray-actor-cpus", "0"]
+    result = CliRunner().invoke(run, args)
+    assert result.exit_code == 0, result.stderr
+    assert "4 done, 0 failed" in result.stderr
+    records = helpers.read(out)
+    assert sorted(r["id"] for r in records) == [0, 1, 2, 3]
+    assert all(r["provenance"]["tools"] == {"audio_events": r["provenance"]["tools"]["audio_events"]} for r in records)
+    assert (tmp_path / "out.cache.sqlite").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from detective.jobs import OutputLocked, sidecar_path
 from detective.logs import add_secret
 from detective.runtime import RunServices
 from detective.settings import Settings
@@ -144,25 +145,15 @@ def predict(
         )
         click.echo(f"judge: {endpoint.model} at {endpoint.host}", err=True)
 
-    def progress(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 20) == 0:
-            click.echo(f"  {done}/{total} records judged", err=True)
-
     try:
-        summary = asyncio.run(
-            run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed, progress=progress)
-        )
-    except ClozeInputError as exc:
+        summary = asyncio.run(run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed))
+    except OutputLocked as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if cache is not None:
             cache.close()
     click.echo(json.dumps(summary.as_dict()), err=True)
-    if summary.record_errors:
-        click.echo(
-            f"warning: {summary.record_errors} record(s) could not be read; see 'judge.error' in {output_path}",
-            err=True,
-        )
+    errors = sidecar_path(output_path, ".errors.jsonl")
     if summary.judge_failures:
         click.echo(
             f"warning: {summary.judge_failures} record(s) got no readable judge reply and count as "
@@ -176,10 +167,11 @@ def predict(
             "with a larger context",
             err=True,
         )
-    if summary.call_failures:
+    if summary.record_errors or summary.call_failures or summary.invalid_lines:
         raise click.ClickException(
-            f"{summary.call_failures} record(s) could not reach the judge (see 'judge.error' in {output_path}); "
-            "they count as not given until you run the same command again, which retries only them"
+            f"{summary.call_failures} record(s) could not reach the judge, {summary.record_errors} could not be "
+            f"judged and {summary.invalid_lines} input line(s) are not records (see {errors}); "
+            "run the same command again to retry only them"
         )
 
 
