@@ -10,7 +10,8 @@ Every registered tool that runs offline (``needs_api`` is False) and applies to 
 then "all tools" runs each of them once in one process, and "detective (offline)" runs the whole offline
 Detective (rule planner, local tools, template captioner). Each measurement runs in a fresh Python process so
 the peak RSS is that run's own (it includes the interpreter, imports and model loading). Import and model
-loading time are reported separately from the observe time.
+loading time are reported separately from the observe time. A last table gives the unit costs of the models of
+``scene`` (per frame) and ``audio_tags`` (per second of audio), when they are installed.
 """
 
 from __future__ import annotations
@@ -29,10 +30,17 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 ALL = "all tools"
 DETECTIVE = "detective (offline)"
+UNITS = "unit costs"
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _cpu_seconds() -> float:
+    """User plus system CPU seconds of this process (all threads): unlike wall time, not inflated by other load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _worker(target: str, path: str) -> dict[str, Any]:
@@ -50,6 +58,7 @@ def _worker(target: str, path: str) -> dict[str, Any]:
     setup = time.perf_counter() - t0
     count = 0
     t1 = time.perf_counter()
+    c1 = _cpu_seconds()
     if target == DETECTIVE:
         from detective import Detective
 
@@ -60,7 +69,52 @@ def _worker(target: str, path: str) -> dict[str, Any]:
         for tool in chosen:
             count += len(asyncio.run(tool.aobserve(media, Query(tool=tool.name))))
     seconds = time.perf_counter() - t1
-    return {"setup": setup, "seconds": seconds, "observations": count, "rss_mb": _peak_rss_mb()}
+    cpu = _cpu_seconds() - c1
+    return {"setup": setup, "seconds": seconds, "cpu": cpu, "observations": count, "rss_mb": _peak_rss_mb()}
+
+
+def _unit_costs(path: str) -> dict[str, Any]:
+    """CPU milliseconds per frame of the scene models and per second of audio of YAMNet, on frames of ``path``
+    (CPU time of the process, so a busy machine does not inflate them)."""
+    import numpy as np
+
+    from detective.media import frames_at, load_audio
+
+    costs: dict[str, Any] = {}
+    frames = [f for _, f in frames_at(path, [0.5 + k for k in range(10)], max_side=448)]
+    try:
+        from detective_scene.engine import get_engine, texture
+    except ImportError:
+        pass
+    else:
+        engine = get_engine()
+        engine.classify(frames[0]), engine.faces(frames[0])  # load the models outside the timing
+        for name, fn in (
+            ("scene: classifier", engine.classify),
+            ("scene: faces", engine.faces),
+            ("scene: texture", texture),
+        ):
+            t0 = _cpu_seconds()
+            for frame in frames:
+                fn(frame)
+            costs[f"{name} (CPU ms/frame)"] = 1000 * (_cpu_seconds() - t0) / len(frames)
+    try:
+        from detective_audio_tags.frontend import SR, patches
+        from detective_audio_tags.model import get_model
+    except ImportError:
+        return costs
+    from detective.tools import ToolError
+
+    try:
+        model = get_model()
+    except ToolError as exc:  # the model wheel is installed apart; report, do not fail the benchmark
+        costs["audio_tags"] = f"not measured: {exc}"
+        return costs
+    audio = np.asarray(load_audio(path, end=10.0, sr=SR), dtype=np.float32)
+    t0 = _cpu_seconds()
+    model.scores(patches(audio))
+    costs["audio_tags: YAMNet (CPU ms per audio s)"] = 1000 * (_cpu_seconds() - t0) / (audio.size / SR)
+    return costs
 
 
 def _measure(target: str, path: str) -> dict[str, Any]:
@@ -103,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", nargs=2, metavar=("TARGET", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(_worker(*args.worker)))
+        target, path = args.worker
+        print(json.dumps(_unit_costs(path) if target == UNITS else _worker(target, path)))
         return 0
 
     from detective.media import probe
@@ -111,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omni-bench-") as tmp:
         clips = [Path(c) for c in args.clip] if args.clip else [DEMO, _long_clip(args.minutes, Path(tmp))]
         header = f"{'clip':<24} {'target':<22} {'clip s':>7} {'setup s':>8} {'observe s':>10} {'x realtime':>11}"
+        header += f" {'cpu s':>7}"
         header += f" {'peak RSS MB':>12} {'obs':>5}"
         print(header)
         print("-" * len(header))
@@ -127,10 +183,15 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = row["seconds"] / duration
                 print(
                     f"{name:<24} {target:<22} {duration:>7.1f} {row['setup']:>8.2f} {row['seconds']:>10.2f}"
-                    f" {ratio:>11.4f} {row['rss_mb']:>12.0f} {row['observations']:>5}",
+                    f" {ratio:>11.4f} {row['cpu']:>7.2f} {row['rss_mb']:>12.0f} {row['observations']:>5}",
                     flush=True,
                 )
-    print("\nx realtime = observe seconds / clip seconds (lower is faster); setup = imports, plugins, probe.")
+        if not args.only or UNITS in args.only:
+            print()
+            for name, value in _measure(UNITS, str(clips[0])).items():
+                print(f"{name:<40} {value:>8.1f}" if isinstance(value, float) else f"{name:<40} {value}")
+    print("\nx realtime = observe seconds / clip seconds (lower is faster); setup = imports, plugins, probe;")
+    print("cpu s = CPU seconds of the observe phase over all threads (stable when the machine is shared).")
     return 0
 
 

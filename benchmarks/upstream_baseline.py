@@ -24,20 +24,52 @@ from typing import Any
 import openai
 
 TOOLS = [
-    {"tool_name": "LALM", "description": "A large audio language model that answers questions about the audio."},
+    {"tool_name": "LALM", "description": "get the answer from an audio clip and a question"},
     {"tool_name": "ASR", "description": "Automatic speech recognition."},
     {"tool_name": "OCR", "description": "Optical character recognition."},
 ]
-SYSTEM = (
-    "You are a world-class audio detective who cannot listen. You interrogate imperfect, independent observers "
-    "and cross-check them (signal, perception, semantic and cultural levels). Tools:\n{tools}\n"
-    'Each turn reply with JSON only: {{"tool_name": <tool>, "question": <question>}}.'
+#: Upstream's agent system prompt as released (its length matters: the whole history is resent every turn).
+SYSTEM = """You are a world-class audio detective. Your mission is to meticulously extract every last detail from a sound recording and generate a definitive, detailed description of this unknown sound clip.
+
+**Focus on:**
+
+1.  **Signal-Level:** The physical characteristics of the recording itself (e.g., is it high or low fidelity, is there clipping, static, hiss, hum, or other artifacts? What is the estimated frequency range?).
+2.  **Perception-Level:** How the audio is perceived by a human ear (e.g., loudness, pitch, timbre, rhythm, clarity of speech, the spatial location of sounds).
+3.  **Semantic-Level:** The explicit meaning and events within the audio (e.g., the specific words spoken, identifiable sounds like a "door slamming" or a "dog barking," the melody and instrumentation of music).
+4.  **Cultural-Level:** The broader social and cultural context (e.g., the language and accent of speakers, the genre of music and its potential era/origin, the social setting implied by background sounds).
+
+Please note that this breakdown into levels is merely meant to provide you with some areas of focus. Your final description should not adhere to this structure, nor is it limited to these points.
+
+**Your Method:**
+
+You cannot listen to the audio directly. Instead, you have access to several independent observers who have listened to it. You can interrogate them to gather clues.
+
+- You have a total of **10 inquiries**.
+- You have specific analysis tools from **{tools}**.
+- For each turn, you must select **one tool** and ask **one question**, either general or specific. Question examples: "What language is being spoken?", "Describe the background music.", "Did you hear any sounds other than speech?", "What was the emotional tone of the woman's voice?".
+- **Crucially, the observers are not perfect.** Their reports may be incomplete, biased, or contain errors. You must act as a detective: cross-reference their answers, identify contradictions, and build a case for what is actually in the audio.
+
+**Output format each turn (JSON):**
+
+```json
+{{
+  "tool_name": "<tool_name_from_tool_list>",
+  "question": "<your_question_text>"
+}}
+```
+
+**Your Final Output:**
+
+When you have used all 10 inquiries (i.e., when 0 remain), you must stop asking questions and produce your final description.
+
+Your final output must be exceedingly detailed. Provide a chronological storyline of every noticeable element within the audio, including but not limited to a full speech-to-text transcription, and all significant audio events. This storyline, however, is merely a foundation; your comprehensive description must extend far beyond this basic information.
+
+Do not output any additional information."""  # noqa: E501 - upstream's text as released
+FIRST = (
+    "The investigation has started. Please give the first question. You can start with a general question like "
+    '"Describe the audio clip as detailed as possible."\nInquiries remaining: 10 \nTool and Question:'
 )
-FIRST = "Begin the investigation. Inquiries remaining: 10"
-FINAL = (
-    "The inquiries are over. Write the final description: a chronological storyline of every noticeable "
-    "element with a full transcription."
-)
+FINAL = "The investigation is complete. Please give the detailed description of the audio clip."
 TURNS = 10
 RETRIES = 1000
 
@@ -57,7 +89,7 @@ class UpstreamResponder:
             and isinstance(system, str)
             and '"tool_name"' in system
             and isinstance(last, str)
-            and "final description" not in last
+            and "investigation is complete" not in last
         ):
             turn = sum(1 for m in messages if m.get("role") == "assistant") + 1
             reply = json.dumps({"tool_name": "LALM", "question": f"Turn {turn}: what is heard, and how loud?"})
@@ -88,6 +120,7 @@ def _parse(content: str) -> dict[str, str] | None:
 
 
 def _tool(client: openai.OpenAI, name: str, question: str, audio: str) -> str | None:
+    """One stateless observer call (only ``LALM`` works, as released)."""
     if name != "LALM":
         return "This tool is not available."
     content = [
@@ -102,7 +135,7 @@ def investigate(client: openai.OpenAI, source: str) -> list[dict[str, Any]]:
     """Upstream's agent loop for one clip: 10 turns, then the final caption; returns the trajectory."""
     audio = "data:audio/wav;base64," + base64.b64encode(Path(source).read_bytes()).decode()
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": SYSTEM.format(tools=json.dumps(TOOLS))},
+        {"role": "system", "content": SYSTEM.format(tools=json.dumps(TOOLS[:1]))},
         {"role": "user", "content": FIRST},
     ]
     for turn in range(TURNS):
@@ -114,10 +147,9 @@ def investigate(client: openai.OpenAI, source: str) -> list[dict[str, Any]]:
                 break
         messages.append({"role": "assistant", "content": content})
         observation = _tool(client, query["tool_name"], query["question"], audio)
-        messages.append(
-            {"role": "user", "content": f"Observation: {observation}\nInquiries remaining: {TURNS - turn - 1}"}
-        )
-    messages.append({"role": "user", "content": FINAL})
+        remaining = TURNS - turn - 1
+        tail = f"Inquiries remaining: {remaining} \nTool and Question:" if remaining else FINAL
+        messages.append({"role": "user", "content": f"Observation: {observation}\n{tail}"})
     reply = _create(client, model="gpt-4.1-2025-04-14", messages=messages)
     messages.append({"role": "assistant", "content": reply.choices[0].message.content if reply else None})
     return messages

@@ -1,6 +1,7 @@
 """omni-detective: an agent that interrogates independent observers and writes detailed omni captions."""
 
 from detective.hookspecs import hookimpl
+from detective.jobs.record import CaptionRecord
 from detective.logs import configure_default
 from detective.models import (
     Caption,
@@ -15,6 +16,7 @@ from detective.tools import FunctionTool, QuestionInput, SpanInput, Tool, ToolEr
 
 __all__ = [
     "Caption",
+    "CaptionRecord",
     "Detective",
     "Evidence",
     "FunctionTool",

@@ -11,11 +11,54 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from detective.batch import BatchConfig, run_batch, sidecar_path
+from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
+from detective.jobs import EXECUTORS, OutputLocked
+
+if TYPE_CHECKING:
+    from detective.detective import Detective
+
+
+class DetectiveFactory:
+    """Builds the run's Detectives; picklable, so Ray actors get it and build their own.
+
+    ``kwargs`` are the Detective's keyword arguments: the run's ``config`` (a
+    :class:`~detective.config.DetectiveConfig`, plain values) and its ``settings``, both picklable.
+
+    The cache and the endpoint limits are shared by every Detective of one process: opened on first use in each
+    process (the SQLite cache from its path, so a Ray actor opens its own connection to a shared file).
+    """
+
+    def __init__(self, kwargs: dict[str, Any], cache_path: Path | None, limits: dict[str, Any]) -> None:
+        self.kwargs = kwargs
+        self.cache_path = cache_path
+        self.limits = limits
+        self._shared: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_shared": None}
+
+    def share(self, cache: Any) -> None:
+        """Use ``cache`` (already open in this process) instead of opening one from the path."""
+        from detective.llm import EndpointLimits
+
+        self._shared = (cache, EndpointLimits(**self.limits))
+
+    def __call__(self) -> Detective:
+        from detective.detective import Detective
+
+        if self._shared is None:
+            from detective.cache import SQLiteCache
+
+            # integrity is checked (and a damaged file healed) by the driver before any actor starts
+            self.share(SQLiteCache(self.cache_path, check=False) if self.cache_path else None)
+        assert self._shared is not None
+        cache, limits = self._shared
+        return Detective(**self.kwargs, cache=cache, limits=limits)
 
 
 def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
@@ -69,6 +112,32 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     type=click.IntRange(1),
     help="Worker processes the clips are split over (one event loop and CPU core each); --num_workers and the "
     "endpoint limits stay totals.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default=None,
+    help="Where clips are captioned: local (this process, the default), processes (--processes worker "
+    "processes) or ray (Ray actors; pip install 'omni-detective[ray]').",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to join (default: RAY_ADDRESS, else a Ray started on this machine, bound to 127.0.0.1).",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Ray actors (each builds its Detectives once).",
+)
+@click.option(
+    "--ray-actor-cpus",
+    type=click.FloatRange(0.0),
+    default=1.0,
+    show_default=True,
+    help="CPUs Ray reserves per actor: more for CPU-heavy offline observers, less for API-bound clips.",
 )
 @click.option(
     "--media-root",
@@ -127,11 +196,17 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
 )
+@max_tokens_option
+@context_size_option
 def run(
     input_path: Path,
     output_path: Path,
     workers: int,
     processes: int,
+    executor: str | None,
+    ray_address: str | None,
+    ray_actors: int,
+    ray_actor_cpus: float,
     media_root: Path | None,
     caption_field: str,
     offline: bool | None,
@@ -151,6 +226,8 @@ def run(
     strict_grounding: bool,
     limit: int | None,
     dry_run: bool,
+    max_tokens: dict[str, int],
+    context_size: dict[str, int],
 ) -> None:
     """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
 
@@ -158,7 +235,6 @@ def run(
     """
     from detective import logs
     from detective.cache import SQLiteCache
-    from detective.llm import EndpointLimits
     from detective.settings import Settings
 
     prices = _load_prices(price_table)
@@ -168,7 +244,7 @@ def run(
         logs.configure(json=True, level="INFO", stream=log_stream)
     else:
         logs.configure(json=False)
-    settings = Settings.from_env()
+    settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)
     from detective.config import DetectiveConfig
@@ -191,21 +267,32 @@ def run(
         click.echo(json.dumps({"config": detective_config.model_dump(mode="json"), **plan}, indent=2))
         sys.exit(1 if plan["invalid"] or plan["missing_media"] else 0)
     cache = None
-    if not no_cache:
-        cache = SQLiteCache(cache_path or sidecar_path(output_path, ".cache.sqlite"))
-    limits = EndpointLimits(
-        max_concurrent=max_concurrent_requests or 4 * workers, requests_per_minute=rpm, tokens_per_minute=tpm
-    )
-
-    def factory() -> Detective:
-        return Detective(config=detective_config, settings=settings, cache=cache, limits=limits)
-
+    cache_file = None if no_cache else (cache_path or sidecar_path(output_path, ".cache.sqlite"))
+    if cache_file is not None:
+        cache = SQLiteCache(cache_file)  # checked here: a damaged file is moved aside and rebuilt
+        if cache.moved_aside is not None:
+            click.echo(
+                f"warning: the cache {cache_file} was damaged; moved it to {cache.moved_aside} and started an "
+                "empty one (clips already captioned are not redone)",
+                err=True,
+            )
+    limits = {
+        "max_concurrent": max_concurrent_requests or 4 * workers,
+        "requests_per_minute": rpm,
+        "tokens_per_minute": tpm,
+    }
+    factory = DetectiveFactory({"config": detective_config, "settings": settings}, cache_file, limits)
+    factory.share(cache)
     factory()  # fail fast on unknown tools, planners or captioners, before touching the output
     config = BatchConfig(
         input_path=input_path,
         output_path=output_path,
         workers=workers,
         processes=processes,
+        executor=executor or ("processes" if processes > 1 else "local"),
+        ray_address=ray_address,
+        ray_actors=ray_actors,
+        ray_actor_options={"num_cpus": ray_actor_cpus},
         media_root=media_root,
         caption_field=caption_field,
         retries=retries,
@@ -215,7 +302,7 @@ def run(
     )
     try:
         summary = run_batch(config, factory)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, OutputLocked) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("interrupted: finished clips are saved; run the same command again to resume", err=True)
@@ -235,7 +322,8 @@ def dry_run_plan(
     input_path: Path, output_path: Path, media_root: Path | None, caption_field: str, limit: int | None
 ) -> dict[str, Any]:
     """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
-    from detective.batch import Invalid, output_key, read_manifest
+    from detective.batch import output_key, read_manifest
+    from detective.jobs import Invalid
 
     if not input_path.is_file():
         raise click.ClickException(f"manifest {input_path} does not exist or is not a file")

@@ -7,6 +7,12 @@ tasks, from tool worker threads and from parallel batch runs sharing one ``--cac
 Namespaces keep kinds of entries apart: ``llm`` (chat replies, keyed by the request; see
 :func:`detective.llm.request_key`) and ``observe`` (observer results, keyed by media content hash, tool, tool
 version and query key).
+
+**A damaged file heals.** On open the file is checked (``PRAGMA quick_check``: a truncated file, random bytes or
+damaged pages all fail it); a damaged file is moved aside (``cache.sqlite.damaged-<time>``, with its ``-wal`` and
+``-shm``) with a warning, and an empty cache is built in its place: the run goes on and only pays again for what
+the lost entries held. Damage found later, mid-run, turns the cache off for this instance (reads miss, writes are
+skipped) with one warning; the next open heals the file.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger("detective.cache")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -34,24 +44,84 @@ class CacheError(RuntimeError):
     """The cache file cannot be opened or written: the message names the file and the cause."""
 
 
-class SQLiteCache:
-    """``get(namespace, key)`` / ``put(namespace, key, value)`` over a SQLite file (JSON values, WAL mode)."""
+#: SQLite errors that mean the file is damaged (not busy, not read-only).
+_DAMAGE = ("malformed", "not a database", "disk image", "file is encrypted", "database corrupt")
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+
+def _is_damage(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc).lower() for word in _DAMAGE)
+
+
+class SQLiteCache:
+    """``get(namespace, key)`` / ``put(namespace, key, value)`` over a SQLite file (JSON values, WAL mode).
+
+    ``check`` (default on) runs SQLite's quick integrity check when opening and heals a damaged file;
+    :attr:`moved_aside` is then where the damaged file went.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0, check: bool = True) -> None:
         self.path = Path(path).expanduser()
         self.timeout = timeout
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._broken = False
         self._pid = os.getpid()
+        self.moved_aside: Path | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._conn()
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
+            self._open(check)
         except (OSError, sqlite3.Error) as exc:
-            raise CacheError(f"cache {self.path}: cannot open ({type(exc).__name__}: {exc})") from exc
+            if not (_is_damage(exc) or isinstance(exc, _Damaged)):
+                raise CacheError(f"cache {self.path}: cannot open ({type(exc).__name__}: {exc})") from exc
+            self._heal(exc)
+            try:
+                self._open(False)
+            except (OSError, sqlite3.Error) as again:
+                raise CacheError(f"cache {self.path}: cannot open ({type(again).__name__}: {again})") from again
+
+    def _open(self, check: bool) -> None:
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(_SCHEMA)
+        if check:
+            verdict = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+            if verdict != ["ok"]:
+                raise _Damaged("; ".join(str(v) for v in verdict[:3]))
+
+    def _heal(self, exc: BaseException) -> None:
+        """Move the damaged file (and its WAL and shared-memory files) aside; a new one is built in its place."""
+        self._close_connections()
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                os.replace(part, aside.with_name(aside.name + suffix))
+        self.moved_aside = aside
+        log.warning(
+            "cache file damaged: moved aside, starting an empty cache",
+            cache=str(self.path),
+            moved_to=str(aside),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+    def _close_connections(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def _damaged(self, exc: BaseException) -> None:
+        if not self._broken:
+            self._broken = True
+            log.warning(
+                "cache file damaged during the run: cache off until the next run heals it",
+                cache=str(self.path),
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:
@@ -75,6 +145,8 @@ class SQLiteCache:
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The stored value, or ``None`` when absent (or unreadable: a corrupt entry is a miss, not a crash)."""
+        if self._broken:
+            return None
         try:
             row = (
                 self._conn()
@@ -82,6 +154,9 @@ class SQLiteCache:
                 .fetchone()
             )
         except sqlite3.Error as exc:
+            if _is_damage(exc):
+                self._damaged(exc)
+                return None
             raise CacheError(f"cache {self.path}: read failed ({type(exc).__name__}: {exc})") from exc
         if row is None:
             return None
@@ -93,12 +168,17 @@ class SQLiteCache:
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` (JSON-serialisable) under ``(namespace, key)``, replacing any previous value."""
         blob = json.dumps(value, ensure_ascii=False, default=_json_default)
+        if self._broken:
+            return
         try:
             self._conn().execute(
                 "INSERT OR REPLACE INTO entries (namespace, key, value, created) VALUES (?, ?, ?, ?)",
                 (namespace, key, blob, time.time()),
             )
         except sqlite3.Error as exc:
+            if _is_damage(exc):
+                self._damaged(exc)
+                return
             raise CacheError(f"cache {self.path}: write failed ({type(exc).__name__}: {exc})") from exc
 
     def count(self, namespace: str | None = None) -> int:
@@ -125,6 +205,10 @@ class SQLiteCache:
             self._connections.clear()
         self._local = threading.local()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its path: a process that unpickles it (a Ray actor) opens its own connection to the file."""
+        return (_reopen, (str(self.path), self.timeout))
+
     def __enter__(self) -> SQLiteCache:
         return self
 
@@ -133,6 +217,15 @@ class SQLiteCache:
 
     def __repr__(self) -> str:
         return f"<SQLiteCache {self.path}>"
+
+
+def _reopen(path: str, timeout: float) -> SQLiteCache:
+    # the process that pickled the cache checked (and healed) the file already
+    return SQLiteCache(path, timeout=timeout, check=False)
+
+
+class _Damaged(sqlite3.DatabaseError):
+    """The integrity check found damage."""
 
 
 def _json_default(value: Any) -> Any:

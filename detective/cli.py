@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from detective import logs
+from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
 from detective.plugins import call_each, describe, get_registry
 
 
@@ -52,6 +53,8 @@ def cli(log_json: str | None, log_level: str | None) -> None:
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
 )
 @click.option("--live", is_flag=True, help="Print the investigation as it happens (rounds, observations) on stderr.")
+@max_tokens_option
+@context_size_option
 def caption(
     source: str,
     as_json: bool,
@@ -64,6 +67,8 @@ def caption(
     no_prompt: bool,
     strict_grounding: bool,
     live: bool,
+    max_tokens: dict[str, int],
+    context_size: dict[str, int],
 ) -> None:
     """Caption one clip (a local file or a URL) and print the Markdown caption.
 
@@ -75,6 +80,7 @@ def caption(
     from detective.events import Finished
     from detective.llm import LLMError
     from detective.media import MediaError
+    from detective.settings import Settings
 
     options: dict[str, bool] = {}
     if no_prompt:
@@ -91,7 +97,7 @@ def caption(
             offline=offline,
             captioner_options=options or None,
         )
-        detective = Detective(config=config)
+        detective = Detective(config=config, settings=with_role_limits(Settings.from_env(), max_tokens, context_size))
         result = None
         for event in detective.stream(source):
             if isinstance(event, Finished):

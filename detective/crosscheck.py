@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field
-from typing import Any
 
 import jellyfish
 from rapidfuzz import fuzz
@@ -184,9 +183,20 @@ class CrossCheck:
     rejected: dict[str, str] = field(default_factory=dict)
     unresolved: list[Relation] = field(default_factory=list)
     agreements: list[Relation] = field(default_factory=list)
+    evidence: Evidence | None = None
+    settled: set[str] = field(default_factory=set)
 
     def said(self, obs: Observation) -> str:
-        """What a speech observation says after cross-checking (repaired, doubtful words marked)."""
+        """What a speech observation says after cross-checking (repaired, doubtful words marked).
+
+        A piece of a board observation that a captioner cut out of it (a speaker turn inside an ASR segment,
+        ``payload["split_from"]``) is settled by the same rules on first use; its repairs are its parent's.
+        """
+        if obs.key not in self.settled and obs.kind == "speech" and self.evidence is not None:
+            self.settled.add(obs.key)
+            text = _settle(obs, self.evidence, _shown_names(self.evidence))[0]
+            if text != " ".join(obs.content.split()):
+                self.corrected[obs.key] = text
         return self.corrected.get(obs.key, " ".join(obs.content.split()))
 
     def report(self) -> str:
@@ -238,24 +248,26 @@ class _Token:
 
 
 def _tokens(obs: Observation) -> list[_Token]:
+    """The words of a speech observation with their probabilities and times, when its word list is its content
+    (else its plain words); a word the recogniser wrote twice over the same instant ("find. find") is kept once."""
     words = obs.payload.get("words")
-    if isinstance(words, list) and words and all(isinstance(w, dict) and w.get("word") for w in words):
-        tokens: list[_Token] = []
-        for w in words:
-            p, start, end = w.get("probability"), w.get("start"), w.get("end")
-            token = _Token(
-                str(w["word"]).strip(),
-                float(p) if isinstance(p, int | float) else None,
-                start=float(start) if isinstance(start, int | float) else None,
-                end=float(end) if isinstance(end, int | float) else None,
-            )
-            if not token.text:
-                continue
-            if tokens and _echo(tokens[-1], token):
-                continue  # the recogniser wrote the same word twice over the same instant ("find. find")
+    listed = (
+        [w for w in words if isinstance(w, dict) and str(w.get("word", "")).strip()] if isinstance(words, list) else []
+    )
+    if not listed or norm(" ".join(str(w["word"]) for w in listed)).split() != norm(obs.content).split():
+        return [_Token(w, None) for w in obs.content.split()]
+    tokens: list[_Token] = []
+    for w in listed:
+        p, start, end = w.get("probability"), w.get("start"), w.get("end")
+        token = _Token(
+            str(w["word"]).strip(),
+            float(p) if isinstance(p, int | float) else None,
+            start=float(start) if isinstance(start, int | float) else None,
+            end=float(end) if isinstance(end, int | float) else None,
+        )
+        if not (tokens and _echo(tokens[-1], token)):
             tokens.append(token)
-        return tokens
-    return [_Token(w, None) for w in obs.content.split()]
+    return tokens
 
 
 def _echo(before: _Token, token: _Token) -> bool:
@@ -472,13 +484,9 @@ def _silent_share(speech: Observation, silences: list[Observation]) -> float:
     return sum(speech.span.overlap(s.span) for s in silences if s.span is not None) / speech.span.duration
 
 
-def cross_check(evidence: Evidence) -> CrossCheck:
-    """Settle the board for the caption: repairs, set-aside speech, doubtful words, and what stays open."""
-    result = CrossCheck(agreements=list(evidence.agreements))
-    by_key = {o.key: o for o in evidence.observations}
-    silences = [o for o in evidence.observations if is_silence(o)]
-    agreed = {k for rel in evidence.agreements for k in (rel.a, rel.b)}
-    shown_names = {
+def _shown_names(evidence: Evidence) -> set[str]:
+    """Words of the names shown on screen anywhere in the clip (names persist through a clip)."""
+    return {
         w
         for o in evidence.observations
         if o.kind == "text"
@@ -487,7 +495,32 @@ def cross_check(evidence: Evidence) -> CrossCheck:
         for w in norm(term).split()
         if len(w) >= 3
     }
+
+
+def _settle(speech: Observation, evidence: Evidence, shown_names: set[str]) -> tuple[str, list[Repair]]:
+    """One speech observation as the caption writes it: repaired, and doubtful words marked ``[unclear]``."""
+    tokens = _tokens(speech)
+    repairs = _repair_speech(speech, evidence, tokens)
+    # A doubtful word stays when another source has it: said or shown at the same time, or a name shown on
+    # screen anywhere in the clip.
+    others = {
+        w
+        for o in evidence.observations
+        if o.kind in WORDY_KINDS and o.tool != speech.tool and overlapping(o, speech)
+        for w in norm(o.content).split()
+    } | shown_names
+    return _render(tokens, others), repairs
+
+
+def cross_check(evidence: Evidence) -> CrossCheck:
+    """Settle the board for the caption: repairs, set-aside speech, doubtful words, and what stays open."""
+    result = CrossCheck(agreements=list(evidence.agreements), evidence=evidence)
+    by_key = {o.key: o for o in evidence.observations}
+    silences = [o for o in evidence.observations if is_silence(o)]
+    agreed = {k for rel in evidence.agreements for k in (rel.a, rel.b)}
+    shown_names = _shown_names(evidence)
     for speech in evidence.by_kind("speech"):
+        result.settled.add(speech.key)
         if speech.payload.get("unconfirmed"):
             when = _when(speech.span)
             result.rejected[speech.key] = (
@@ -502,18 +535,8 @@ def cross_check(evidence: Evidence) -> CrossCheck:
                 f"silence for {share:.0%} of the span; no other source confirms the words, so they are left out."
             )
             continue
-        tokens = _tokens(speech)
-        repairs = _repair_speech(speech, evidence, tokens)
+        text, repairs = _settle(speech, evidence, shown_names)
         result.repairs.extend(repairs)
-        # A doubtful word stays when another source has it: said or shown at the same time, or a name shown on
-        # screen anywhere in the clip (names persist).
-        others = {
-            w
-            for o in evidence.observations
-            if o.kind in WORDY_KINDS and o.tool != speech.tool and overlapping(o, speech)
-            for w in norm(o.content).split()
-        } | shown_names
-        text = _render(tokens, others)
         if text != " ".join(speech.content.split()):
             result.corrected[speech.key] = text
     handled = {(r.speech.key, r.source.key) for r in result.repairs}
@@ -526,15 +549,3 @@ def cross_check(evidence: Evidence) -> CrossCheck:
         result.unresolved.append(rel)
     result.repairs.sort(key=lambda r: r.speech.span.start if r.speech.span else 0.0)
     return result
-
-
-def summary(check: CrossCheck) -> dict[str, Any]:
-    """A JSON-ready summary of a cross-check for records and prompts."""
-    return {
-        "repairs": [
-            {"speech": r.speech.key, "source": r.source.key, "heard": r.heard, "shown": r.shown, "chosen": r.chosen}
-            for r in check.repairs
-        ],
-        "rejected": dict(check.rejected),
-        "unresolved": [rel.note for rel in check.unresolved],
-    }

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from detective.capabilities import CapabilityStore
 from detective.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
 from detective.events import DetectiveEvent, Finished, events_of
 from detective.graph import end_warmups, forget_run, graph
@@ -84,6 +85,8 @@ class Detective:
             add_secret(secret)
         self.registry = get_registry()
         self.cache = cache
+        #: What each endpoint's model can do, learnt once for all the clips this Detective runs (and cached).
+        self.capabilities = CapabilityStore(cache)
         self.limits = limits
         self._objects = objects
         self.toolbox: Toolbox = resolve_toolbox(self.config, self.settings, objects)
@@ -167,8 +170,8 @@ class Detective:
         return _blocking(self.arun(source, **kwargs))
 
     async def arun(self, source: str, *, clip: str | None = None, media: MediaInfo | None = None) -> RunResult:
-        """Investigate one clip. Raises ``MediaError`` for unusable media, ``LLMError`` when the planner fails,
-        ``NoEvidenceError`` when no observer could examine a modality of the clip."""
+        """Investigate one clip. Raises ``MediaError`` for unusable media, ``NoEvidenceError`` when no observer could
+        examine a modality of the clip; a failing planner falls back to the rule planner instead of raising."""
         result: RunResult | None = None
         async for event in self.astream(source, clip=clip, media=media):
             if isinstance(event, Finished):
@@ -197,6 +200,7 @@ class Detective:
             clip=clip or source,
             config=self.config,
             toolbox=self.toolbox,
+            capabilities=self.capabilities,
         )
         final: dict[str, Any] = {}
         try:

@@ -38,11 +38,12 @@ from detective.config import DetectiveConfig, Toolbox, resolve_toolbox
 from detective.coverage import NoEvidenceError, unexamined_modalities
 from detective.evidence import EvidenceUpdate
 from detective.grounding import caption_texts, measure
+from detective.llm import UNSUPPORTED_INPUT
 from detective.models import Coverage, Evidence, MediaInfo, Observation, Query, RoundRecord, ToolFailure
-from detective.planning import PlanInput
+from detective.planning import PlanInput, plan_or_fall_back
 from detective.runtime import RunServices, use_services
 from detective.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
-from detective.tools import Tool
+from detective.tools import Tool, ToolUnavailable
 
 log = structlog.get_logger("detective.graph")
 
@@ -113,9 +114,29 @@ def route(state: DetectiveState) -> Literal["direct", "plan", "synthesize"]:
     return "synthesize" if stop_reason(state, services.config, services) else "plan"
 
 
-def applicable_tools(media: MediaInfo, toolbox: Toolbox) -> list[Tool]:
-    """The tools of the tool box whose modalities the clip has."""
-    return [t for t in toolbox.tools.values() if t.applies_to(media)]
+def applicable_tools(media: MediaInfo, toolbox: Toolbox, services: RunServices | None = None) -> list[Tool]:
+    """The tools of the tool box whose modalities the clip has, less those whose model was found unable to take
+    their input this run (when the run's ``services`` are given)."""
+    out = [t for t in toolbox.tools.values() if t.applies_to(media)]
+    refused = unavailable_tools(toolbox, services) if services is not None else {}
+    return [t for t in out if t.name not in refused] if refused else out
+
+
+def unavailable_tools(toolbox: Toolbox, services: RunServices) -> dict[str, str]:
+    """Tools whose role's model was found unable to take their input this run, with the reason."""
+    out: dict[str, str] = {}
+    for tool in toolbox.tools.values():
+        if not (tool.needs_api and tool.model_inputs):
+            continue
+        llm = services.llm(tool.role)
+        caps = llm.capabilities()
+        refused = [k for k in tool.model_inputs if caps.accepts(k) is False]
+        if refused:
+            out[tool.name] = (
+                f"{tool.name} is unavailable for this run: {tool.role} model {llm.model} cannot take "
+                f"{' or '.join(refused)} input"
+            )
+    return out
 
 
 async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) -> dict:
@@ -171,11 +192,13 @@ async def end_warmups(services: RunServices) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _plan_input(state: DetectiveState, config: DetectiveConfig, toolbox: Toolbox, trajectory: list) -> PlanInput:
+def _plan_input(
+    state: DetectiveState, config: DetectiveConfig, toolbox: Toolbox, services: RunServices, trajectory: list
+) -> PlanInput:
     return PlanInput(
         media=state["media"],
         evidence=state.get("evidence") or Evidence(),
-        tools=applicable_tools(state["media"], toolbox),
+        tools=applicable_tools(state["media"], toolbox, services),
         round=state.get("round", 0) + 1,
         max_rounds=config.max_rounds,
         rounds=state.get("rounds", []),
@@ -185,15 +208,31 @@ def _plan_input(state: DetectiveState, config: DetectiveConfig, toolbox: Toolbox
 
 
 async def plan(state: DetectiveState) -> dict:
-    """Ask the planner for the next round's queries, or to close the case."""
-    with _in_run(state["run"]) as (_, config, toolbox):
+    """Ask the planner for the next round's queries, or to close the case.
+
+    A planner that errs, cannot use its replies or closes the case before any observer ran hands the clip to the
+    rule planner's broad pass (:func:`~detective.planning.plan_or_fall_back`), which plans every later round; the
+    round's record and the notes say so. Tools found unavailable for the run are noted once.
+    """
+    with _in_run(state["run"]) as (services, config, toolbox):
         rnd = state.get("round", 0) + 1
         structlog.contextvars.bind_contextvars(round=rnd)
         assert toolbox.planner is not None
-        decision = await toolbox.planner.plan(_plan_input(state, config, toolbox, state.get("trajectory", [])))
-    update: dict = {"round": rnd, "planned": decision.queries}
+        decision = await plan_or_fall_back(
+            toolbox.planner,
+            _plan_input(state, config, toolbox, services, state.get("trajectory", [])),
+            fallback_since=state.get("fallback_since", 0),
+        )
+        noted = set(state.get("notes", []))
+        unavailable = [n for n in unavailable_tools(toolbox, services).values() if n not in noted]
+    update: dict = {"round": rnd, "planned": decision.queries, "plan_note": ""}
     if decision.trajectory is not None:
         update["trajectory"] = decision.trajectory
+    if decision.fallback and not state.get("fallback_since"):
+        update["fallback_since"] = rnd
+    if decision.notes or unavailable:
+        update["notes"] = [*unavailable, *decision.notes]
+        update["plan_note"] = "; ".join(decision.notes)
     if decision.finish and not decision.queries:
         update["planner_done"] = decision.rationale
     log.info("planned", queries=len(decision.queries), finish=decision.finish)
@@ -208,7 +247,7 @@ async def query(state: DetectiveState) -> dict:
     with _in_run(state["run"]) as (services, config, toolbox):
         evidence = state.get("evidence") or Evidence()
         answered = set(evidence.answered)
-        tools = {t.name for t in applicable_tools(state["media"], toolbox)}
+        tools = {t.name for t in applicable_tools(state["media"], toolbox, services)}
         known: list[Query] = []
         notes: list[str] = []
         for q in state.get("planned", []):
@@ -256,7 +295,11 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash
         error = f"{tool.name} on {media.source}: {type(exc).__name__}: {exc}"
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, ToolUnavailable):
+            error = str(exc)
+        elif getattr(exc, "code", None) == UNSUPPORTED_INPUT:  # a tool that let the client's refusal through
+            error = f"{tool.name}: unavailable for this run: {exc}"
+        elif isinstance(exc, TimeoutError):
             error = f"{tool.name} on {media.source}: no answer within {config.observer_timeout:.0f} s"
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)
@@ -287,6 +330,7 @@ def review(state: DetectiveState) -> dict:
         ran=state.get("queries", []),
         observations=sum(1 for o in evidence.observations if o.round == rnd),
         failures=sum(1 for f in evidence.failures if f.round == rnd),
+        note=state.get("plan_note", ""),
     )
     return {"rounds": [record], "queries": []}
 
@@ -297,13 +341,15 @@ async def synthesize(state: DetectiveState) -> dict:
         await end_warmups(services)
         evidence = state.get("evidence") or Evidence()
         media = state["media"]
-        missing = unexamined_modalities(media, evidence, [t.modalities for t in applicable_tools(media, toolbox)])
+        missing = unexamined_modalities(
+            media, evidence, [t.modalities for t in applicable_tools(media, toolbox, services)]
+        )
         if missing:
             raise NoEvidenceError(_no_evidence(media.source, missing, evidence))
         trajectory = list(state.get("trajectory", []))
         conclude = getattr(toolbox.planner, "conclude", None)
         if conclude is not None:
-            closing = _plan_input(state, config, toolbox, trajectory)
+            closing = _plan_input(state, config, toolbox, services, trajectory)
             trajectory = await conclude(closing.model_copy(update={"round": state.get("round", 0)}))
         assert toolbox.captioner is not None
         out = await toolbox.captioner.caption(

@@ -58,15 +58,25 @@ class JsonlAppender:
         self._dirty = False
         self._sync_lock: asyncio.Lock | None = None
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> int:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
         self._dirty = True
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
 
-    async def append(self, record: dict[str, Any]) -> None:
-        """Serialise ``record`` as one JSON line, append it, and wait until it is on disk."""
-        self._write((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+    def write(self, record: dict[str, Any]) -> int:
+        """Serialise ``record`` as one JSON line and append it (not yet fsynced); returns the file's new size."""
+        return self._write((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+
+    async def append(self, record: dict[str, Any]) -> int:
+        """Append ``record`` as one JSON line and wait until it is on disk; returns the file's size after it."""
+        end = self.write(record)
+        await self.sync()
+        return end
+
+    async def sync(self) -> None:
+        """Wait until every line written so far is on disk (one fsync covers every line written before it)."""
         if self._sync_lock is None:
             self._sync_lock = asyncio.Lock()
         async with self._sync_lock:

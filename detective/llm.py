@@ -2,7 +2,13 @@
 
 Retries live here and only here: the openai SDK's own retries are switched off (``max_retries=0``) so one layer
 decides. Retried: 429, 5xx, timeouts and connection errors, with exponential backoff that honours
-``Retry-After`` / ``retry-after-ms`` (capped). The API key never appears in an exception or a log line.
+``Retry-After`` / ``retry-after-ms`` (capped). Not retried: other 4xx (a context overflow among them, whose stated
+window is learnt) and input the model cannot take. Every attempt is counted in usage, failed ones included. A call
+that sets no ``max_tokens`` gets its role's. The API key never appears in an exception or a log line.
+
+Capabilities are learnt here (see :mod:`detective.capabilities`): a request carrying audio, images or video that
+fails with an error status (a 5xx twice) while the same request without its media succeeds marks that input as
+unsupported for the run; later calls with it fail at once with ``code="unsupported_input"``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import httpx
 import openai
 import structlog
 
+from detective.capabilities import context_size_from_error, inputs_of, without_media
 from detective.logs import redact
 from detective.settings import Endpoint
 from detective.transport import LeanClient, lean_applies
@@ -28,15 +35,34 @@ from detective.transport import LeanClient, lean_applies
 log = structlog.get_logger("detective.llm")
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+#: Statuses with which an endpoint may turn down a content part it cannot take (llama.cpp's server answers 500).
+MEDIA_REFUSAL_STATUS = {400, 415, 422, 500, 501}
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+UNSUPPORTED_INPUT = "unsupported_input"
 
 
 class LLMError(RuntimeError):
-    """A chat call failed for good. The message names the role, model, endpoint host and cause (never the key)."""
+    """A chat call failed for good. The message names the role, model, endpoint host and cause (never the key).
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    ``code`` is ``context_length_exceeded`` when the prompt did not fit the model's context (``context_size`` then
+    holds the window the endpoint stated, if it did) and ``unsupported_input`` when the model cannot take the
+    request's audio, images or video.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        code: str | None = None,
+        context_size: int | None = None,
+    ) -> None:
         super().__init__(redact(message))
         self.status = status
         self.retryable = retryable
+        self.code = code
+        self.context_size = context_size
 
 
 @dataclass
@@ -51,6 +77,12 @@ class ChatReply:
     completion_tokens: int = 0
     cached: bool = False
     attempts: int = 1
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """True when the reply stopped at ``max_tokens`` (``finish_reason == "length"``)."""
+        return self.finish_reason == "length"
 
 
 _share = 1.0
@@ -244,13 +276,19 @@ class LLMClient:
         extra_body: dict[str, Any] | None = None,
         cache: bool = True,
     ) -> ChatReply:
-        """One chat completion, retried on transient errors. Raises :class:`LLMError` when it fails for good."""
+        """One chat completion, retried on transient errors. Raises :class:`LLMError` when it fails for good.
+
+        ``max_tokens=None`` sends the role's limit (``Endpoint.max_tokens``); ``0`` sends none.
+        """
         ep = self.endpoint
         if not ep.available:
             raise LLMError(
                 f"{ep.role} model {ep.model} at {ep.host}: no API key; set OPENAI_API_KEY or "
                 f"OMNI_DETECTIVE_{ep.role.upper()}_API_KEY, or run offline"
             )
+        refused = sorted(k for k in inputs_of(messages) if self.capabilities().accepts(k) is False)
+        if refused:
+            raise self._unsupported(refused)
         body: dict[str, Any] = {"messages": messages}
         if tools:
             body["tools"] = tools
@@ -258,6 +296,7 @@ class LLMClient:
             body["tool_choice"] = tool_choice
         if temperature is not None:
             body["temperature"] = temperature
+        max_tokens = ep.max_tokens if max_tokens is None else (max_tokens or None)
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         if extra_body:
@@ -284,24 +323,88 @@ class LLMClient:
         if usage is not None:
             usage.add_model(self.endpoint.model, reply.prompt_tokens, reply.completion_tokens, cached=reply.cached)
 
-    async def _call_with_retries(self, body: dict[str, Any]) -> ChatReply:
+    def _record_failure(self) -> None:
+        usage = getattr(self.services, "usage", None)
+        if usage is not None:
+            usage.add_model(self.endpoint.model, 0, 0, failed=True)
+
+    def capabilities(self) -> Any:
+        """What is known of this endpoint's model (:class:`detective.capabilities.Capabilities`)."""
+        from detective.capabilities import Capabilities
+
+        store = getattr(self.services, "capabilities", None)
+        return store.get(self.endpoint) if store is not None else Capabilities()
+
+    def learn(self, **facts: Any) -> bool:
+        """Record capabilities of this endpoint's model for the run; True when something changed."""
+        store = getattr(self.services, "capabilities", None)
+        return bool(store.learn(self.endpoint, **facts)) if store is not None else False
+
+    def _unsupported(self, kinds: list[str]) -> LLMError:
+        ep = self.endpoint
+        return LLMError(
+            f"{ep.role} model {ep.model} cannot take {' or '.join(kinds)} input (its endpoint refused it and "
+            "answered text-only requests); not asked again this run",
+            status=None,
+            code=UNSUPPORTED_INPUT,
+        )
+
+    async def _attempt(self, body: dict[str, Any]) -> ChatReply:
+        """One request, paced and bounded by the endpoint limits; a failed one is counted in usage."""
         ep = self.endpoint
         limits = getattr(self.services, "limits", None)
+        try:
+            if limits is not None:
+                await limits.pace(ep.host)
+                async with limits.semaphore(ep.host):
+                    reply = await self._call_once(body)
+                limits.spent(ep.host, reply.prompt_tokens + reply.completion_tokens)
+            else:
+                reply = await self._call_once(body)
+        except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply):
+            self._record_failure()
+            raise
+        return reply
+
+    async def _refuses_media(self, body: dict[str, Any]) -> bool:
+        """After a media request failed: does the endpoint answer the same request without its media parts?"""
+        probe = {**body, "messages": without_media(body["messages"]), "max_tokens": 1}
+        try:
+            reply = await self._attempt(probe)
+        except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply):
+            return False
+        self._record(reply)
+        return True
+
+    async def _call_with_retries(self, body: dict[str, Any]) -> ChatReply:
+        ep = self.endpoint
         last: Exception | None = None
+        caps = self.capabilities()
+        unknown = {k for k in inputs_of(body["messages"]) if caps.accepts(k) is None}
+        media_failures = 0
         for attempt in range(1, ep.max_attempts + 1):
             try:
-                if limits is not None:
-                    await limits.pace(ep.host)
-                    async with limits.semaphore(ep.host):
-                        reply = await self._call_once(body)
-                    limits.spent(ep.host, reply.prompt_tokens + reply.completion_tokens)
-                else:
-                    reply = await self._call_once(body)
+                reply = await self._attempt(body)
                 reply.attempts = attempt
+                if unknown:
+                    self.learn(**{f"{k}_input": True for k in unknown})
                 return reply
             except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply) as exc:
                 last = exc
                 status = getattr(exc, "status_code", None)
+                overflow = _context_overflow(exc)
+                if overflow is not None:
+                    raise self._overflow(exc, overflow) from exc
+                if unknown and status in MEDIA_REFUSAL_STATUS:
+                    # A refusal of an audio/image part looks like any other error: ask the same without the media.
+                    # Twice refused while text-only works: the model cannot take it (a transient 500 rarely hits
+                    # the same request twice).
+                    media_failures += 1
+                    settled = media_failures >= 2 or status not in RETRYABLE_STATUS
+                    if settled and await self._refuses_media(body):
+                        self.learn(**{f"{k}_input": False for k in unknown})
+                        log.warning("model cannot take input", role=ep.role, model=ep.model, inputs=sorted(unknown))
+                        raise self._unsupported(sorted(unknown)) from exc
                 retryable = status is None or status in RETRYABLE_STATUS
                 if not retryable or attempt == ep.max_attempts:
                     break
@@ -329,6 +432,19 @@ class LLMClient:
             + (f": {detail}" if detail else ""),
             status=status,
             retryable=status is None or status in RETRYABLE_STATUS,
+        )
+
+    def _overflow(self, exc: Exception, stated: int) -> LLMError:
+        ep = self.endpoint
+        if stated:
+            self.learn(context_size=stated)
+        return LLMError(
+            f"{ep.role} model {ep.model} at {ep.host}: the prompt does not fit the model's context"
+            + (f" of {stated} tokens" if stated else "")
+            + f" ({CONTEXT_LENGTH_EXCEEDED}); shorten it or raise the model's context, retrying will not help",
+            status=getattr(exc, "status_code", None),
+            code=CONTEXT_LENGTH_EXCEEDED,
+            context_size=stated or None,
         )
 
     async def _call_once(self, body: dict[str, Any]) -> ChatReply:
@@ -378,6 +494,7 @@ def _reply(completion: Any, default_model: str) -> ChatReply:
     if tool_calls:
         msg["tool_calls"] = tool_calls
     usage = completion.get("usage") if isinstance(completion.get("usage"), dict) else {}
+    finish = choices[0].get("finish_reason")
     return ChatReply(
         content=content,
         tool_calls=tool_calls,
@@ -385,7 +502,24 @@ def _reply(completion: Any, default_model: str) -> ChatReply:
         model=completion.get("model") or default_model,
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
+        finish_reason=finish if isinstance(finish, str) else None,
     )
+
+
+def _context_overflow(exc: Exception) -> int | None:
+    """For a context-overflow error, the window it states (0 when it states none); ``None`` for other errors."""
+    status = getattr(exc, "status_code", None)
+    if status not in {400, 413, 422}:
+        return None
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    text = str(exc)
+    if code != CONTEXT_LENGTH_EXCEEDED and CONTEXT_LENGTH_EXCEEDED not in text:
+        lowered = text.lower()
+        if "context length" not in lowered and "context window" not in lowered:
+            return None
+    return context_size_from_error(text) or 0
 
 
 class _BadReply(Exception):

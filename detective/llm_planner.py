@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import structlog
 
 from detective.evidence import digest
-from detective.llm import LLMError
+from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.models import Evidence, Query, TimeSpan
 from detective.planning import Plan, PlanInput, Planner
 from detective.prompts import (
@@ -46,6 +46,14 @@ FINISH = {
 }
 #: Repair attempts when a reply cannot be turned into queries.
 MAX_REPAIRS = 2
+#: Tokens the evidence digest in a planner prompt may take at most (less when the model's context is small).
+DIGEST_TOKENS = 800
+#: Tokens kept free in a prompt for what estimates miss (chat-template tokens …).
+PROMPT_MARGIN_TOKENS = 64
+#: Characters of a bad reply quoted back in a repair turn.
+REPAIR_ECHO_CHARS = 1000
+#: A conservative bytes-per-token for estimates (English text runs about 4; JSON and numbers fewer).
+BYTES_PER_TOKEN = 3
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
@@ -59,22 +67,26 @@ class LLMPlanner(Planner):
     name: ClassVar[str] = "llm"
     needs_api: ClassVar[bool] = True
 
-    def __init__(self, function_calling: bool | None = None, role: str = "planner", temperature: float = 0.0):
+    def __init__(
+        self,
+        function_calling: bool | None = None,
+        role: str = "planner",
+        temperature: float = 0.0,
+        digest_tokens: int = DIGEST_TOKENS,
+    ):
         self.function_calling = function_calling
         self.role = role
         self.temperature = temperature
+        self.digest_tokens = digest_tokens
 
     @property
     def prompt_hash(self) -> str:
         """Hash of the planner's prompt templates (provenance)."""
         return prompt_hash(DETECTIVE_SYSTEM, FUNCTION_RULES, JSON_RULES, FIRST_TURN, NEXT_TURN, CLOSING)
 
-    def _uses_functions(self) -> bool:
-        return self.function_calling is not False
-
     # --- conversation -----------------------------------------------------------------------------------
 
-    def _system(self, inp: PlanInput) -> str:
+    def _system(self, inp: PlanInput, functions: bool) -> str:
         words = medium_words(inp.media.has_video)
         m = inp.media
         facts = f"{m.duration:.3f} s, " + ", ".join(
@@ -90,7 +102,7 @@ class LLMPlanner(Planner):
             if part
         )
         text = DETECTIVE_SYSTEM.format(clip_facts=facts, rounds=inp.max_rounds, **words)
-        if self._uses_functions():
+        if functions:
             return text + "\n\n" + FUNCTION_RULES
         tools = json.dumps([{"tool_name": t.name, "description": t.description} for t in inp.tools], ensure_ascii=False)
         return text + "\n\n" + JSON_RULES.format(tools=tools)
@@ -99,7 +111,7 @@ class LLMPlanner(Planner):
         out = []
         for tool in tools:
             spec = tool.spec()
-            params = {k: v for k, v in spec.parameters.items() if k != "title"}
+            params = _untitled(spec.parameters)
             out.append(
                 {
                     "type": "function",
@@ -155,71 +167,153 @@ class LLMPlanner(Planner):
         parts = [f"Observation: {self._observation_text(inp.evidence, q)}" for q in inp.last_queries]
         return "\n".join(parts)
 
+    # --- the prompt: compact, within the model's context ------------------------------------------------
+
+    def _prompt(
+        self, inp: PlanInput, trajectory: list[dict[str, Any]], functions: bool, context: int | None, max_tokens: int
+    ) -> list[dict[str, Any]]:
+        """What the model is sent this round: the system prompt and first turn, a digest of the evidence gathered
+        before the last round (within the token budget), and the last round's exchange as it is recorded.
+
+        The recorded trajectory grows by a whole round each time (upstream's shape); the prompt stays bounded.
+        """
+        head = trajectory[:2]
+        last = _last_exchange(trajectory)
+        if not last:
+            return list(head)
+        recent = {q.key for q in inp.last_queries}
+        earlier = Evidence(
+            observations=[o for o in inp.evidence.observations if o.query_key not in recent],
+            failures=[f for f in inp.evidence.failures if f.query_key not in recent],
+            contradictions=inp.evidence.contradictions,
+        )
+        if not earlier.observations and not earlier.failures and not earlier.contradictions:
+            return [*head, *last]
+        budget = self.digest_tokens
+        if context:
+            fixed = _tokens(json.dumps([*head, *last])) + (
+                _tokens(json.dumps(self._functions(inp.tools))) if functions else 0
+            )
+            budget = min(budget, context - max_tokens - fixed - PROMPT_MARGIN_TOKENS)
+        board = compact_digest(earlier, budget * BYTES_PER_TOKEN)
+        note = {"role": "user", "content": f"Evidence gathered before the last round (a digest):\n{board}"}
+        return [*head, note, *last]
+
     # --- planning ---------------------------------------------------------------------------------------
 
-    async def plan(self, inp: PlanInput) -> Plan:
-        """Ask the model for the next queries."""
+    def _next_turn(self, inp: PlanInput, trajectory: list[dict[str, Any]], functions: bool) -> list[dict[str, Any]]:
+        """The recorded conversation with this round's turn added (upstream's shape)."""
         words = medium_words(inp.media.has_video)
         remaining = inp.max_rounds - inp.round + 1
-        msgs = list(inp.trajectory)
+        msgs = list(trajectory)
         if not msgs:
-            msgs = [
-                {"role": "system", "content": self._system(inp)},
+            return [
+                {"role": "system", "content": self._system(inp, functions)},
                 {"role": "user", "content": FIRST_TURN.format(remaining=remaining, **words)},
             ]
-        elif self._uses_functions():
+        msgs[0] = {"role": "system", "content": self._system(inp, functions)}
+        if functions:
             msgs += self._answers(inp, msgs)
             board = digest(inp.evidence) if inp.evidence.contradictions else ""
             note = f"Contradictions so far:\n{board}\n" if board else ""
             msgs.append({"role": "user", "content": note + NEXT_TURN.format(remaining=remaining)})
         else:
             observed = self._user_observations(inp)
-            msgs.append(
-                {
-                    "role": "user",
-                    "content": (observed + "\n" if observed else "") + NEXT_TURN.format(remaining=remaining),
-                }
-            )
+            content = (observed + "\n" if observed else "") + NEXT_TURN.format(remaining=remaining)
+            msgs.append({"role": "user", "content": content})
+        return msgs
+
+    async def plan(self, inp: PlanInput) -> Plan:
+        """Ask the model for the next queries; ``Plan.failed`` says why when no usable reply came.
+
+        Function calling is used unless the endpoint is known not to honour it: a tools request answered without
+        tool calls and without usable JSON, or refused with 400/404/422, switches the run to JSON replies. A bad
+        reply is repaired at most :data:`MAX_REPAIRS` times, each repair replacing the previous one in the prompt.
+        """
         llm = current_services().llm(self.role)
+        functions = self._functions_mode(llm)
+        trajectory = self._next_turn(inp, list(inp.trajectory), functions)
         tools = {t.name: t for t in inp.tools}
+        max_tokens = llm.endpoint.max_tokens or 0
+        repair: list[dict[str, Any]] = []
+        problem = ""
+        overflowed = False
         for attempt in range(MAX_REPAIRS + 1):
-            reply = await self._ask(llm, msgs, inp)
-            msgs.append(reply.message)
+            context = llm.capabilities().context_size
+            prompt = self._prompt(inp, trajectory, functions, context, max_tokens) + repair
+            try:
+                if functions:
+                    reply = await llm.chat(prompt, tools=self._functions(inp.tools), temperature=self.temperature)
+                else:
+                    reply = await llm.chat(prompt, temperature=self.temperature)
+            except LLMError as exc:
+                if exc.code == CONTEXT_LENGTH_EXCEEDED and not overflowed and exc.context_size:
+                    overflowed = True  # the window is learnt now: the next prompt is built to fit it
+                    continue
+                if self._may_switch(functions, llm) and exc.status in {400, 404, 422} and not exc.code:
+                    # An endpoint that rejects function calling answers 400/404/422 at once: switch to JSON replies.
+                    log.warning("endpoint rejected function calling; falling back to JSON replies", error=str(exc))
+                    functions = self._switch_to_json(llm)
+                    trajectory = self._next_turn(inp, list(inp.trajectory), functions)
+                    continue
+                return Plan(failed=f"planner model failed: {exc}", trajectory=inp.trajectory or None)
             try:
                 queries, finish = self._read(reply, tools)
-                return Plan(
-                    queries=queries, finish=finish, trajectory=msgs, rationale="model called finish" if finish else ""
-                )
             except PlannerReplyError as exc:
-                log.info("planner reply unusable", error=str(exc), attempt=attempt + 1)
-                if reply.tool_calls:
-                    msgs += [
-                        {"role": "tool", "tool_call_id": c["id"], "content": f"Error: {exc}"} for c in reply.tool_calls
-                    ]
-                msgs.append(
-                    {
-                        "role": "user",
-                        "content": f"Your reply could not be used: {exc}. "
-                        "Reply again, following the required format exactly.",
-                    }
-                )
+                problem = str(exc)
+                log.info("planner reply unusable", error=problem, attempt=attempt + 1)
+                if self._may_switch(functions, llm) and not reply.tool_calls:
+                    # Tools offered, none called, no usable JSON either: the endpoint ignores function calling.
+                    log.warning("planner model ignored function calling; switching to JSON replies")
+                    functions = self._switch_to_json(llm)
+                    trajectory = self._next_turn(inp, list(inp.trajectory), functions)
+                    repair = []
+                    continue
+                repair = self._repair(reply, problem, functions, list(tools))
+                continue
+            if functions and reply.tool_calls:
+                llm.learn(function_calling=True)
+            trajectory.append(reply.message)
+            return Plan(
+                queries=queries,
+                finish=finish,
+                trajectory=trajectory,
+                rationale="model called finish" if finish else "",
+            )
         return Plan(
-            finish=True, trajectory=msgs, rationale=f"planner replies stayed unusable after {MAX_REPAIRS} repairs"
+            failed=f"its replies stayed unusable after {MAX_REPAIRS} repairs ({problem or 'no reply'})",
+            trajectory=inp.trajectory or None,
         )
 
-    async def _ask(self, llm: Any, msgs: list[dict[str, Any]], inp: PlanInput) -> Any:
-        if not self._uses_functions():
-            return await llm.chat(msgs, temperature=self.temperature)
-        try:
-            return await llm.chat(msgs, tools=self._functions(inp.tools), temperature=self.temperature)
-        except LLMError as exc:
-            # An endpoint that rejects function calling answers 400/404/422 at once: switch to JSON replies.
-            if self.function_calling is None and exc.status in {400, 404, 422}:
-                log.warning("endpoint rejected function calling; falling back to JSON replies", error=str(exc))
-                self.function_calling = False
-                msgs[0] = {"role": "system", "content": self._system(inp)}
-                return await llm.chat(msgs, temperature=self.temperature)
-            raise
+    def _functions_mode(self, llm: Any) -> bool:
+        if self.function_calling is not None:
+            return self.function_calling
+        return llm.capabilities().function_calling is not False
+
+    def _may_switch(self, functions: bool, llm: Any) -> bool:
+        """Whether a refusal or a reply without tool calls may switch to JSON replies: only in function mode chosen
+        by default, and only while the model has not yet shown that it calls functions."""
+        return functions and self.function_calling is None and llm.capabilities().function_calling is not True
+
+    def _switch_to_json(self, llm: Any) -> bool:
+        llm.learn(function_calling=False)
+        return False
+
+    @staticmethod
+    def _repair(reply: Any, problem: str, functions: bool, names: list[str]) -> list[dict[str, Any]]:
+        """The bad reply and what was wrong with it: replaces any earlier repair, so the prompt does not grow."""
+        shape = (
+            f"call one or more of the functions {', '.join(names)} or finish"
+            if functions
+            else 'reply with JSON only: {"tool_name": "<one of ' + ", ".join(names) + '>", "question": "..."}'
+        )
+        message = dict(reply.message)
+        if isinstance(message.get("content"), str) and len(message["content"]) > REPAIR_ECHO_CHARS:
+            message["content"] = message["content"][:REPAIR_ECHO_CHARS] + " …"  # a runaway reply is not resent whole
+        out: list[dict[str, Any]] = [message]
+        out += [{"role": "tool", "tool_call_id": c["id"], "content": f"Error: {problem}"} for c in reply.tool_calls]
+        out.append({"role": "user", "content": f"Your reply could not be used: {problem}. Reply again: {shape}."})
+        return out
 
     def _read(self, reply: Any, tools: dict[str, Tool]) -> tuple[list[Query], bool]:
         if reply.tool_calls:
@@ -241,13 +335,61 @@ class LLMPlanner(Planner):
         if not msgs:
             return msgs
         closing = CLOSING.format(**medium_words(inp.media.has_video))
-        if self._uses_functions():
+        last = next((m for m in reversed(msgs) if m.get("role") == "assistant"), None)
+        if last is not None and last.get("tool_calls"):
             msgs += self._answers(inp, msgs)
             msgs.append({"role": "user", "content": closing})
         else:
             observed = self._user_observations(inp) if msgs[-1].get("role") == "assistant" else ""
             msgs.append({"role": "user", "content": (observed + "\n" if observed else "") + closing})
         return msgs
+
+
+def _untitled(schema: Any) -> Any:
+    """A JSON schema without pydantic's ``title`` keys (the names say it already; they cost prompt bytes)."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(schema, list):
+        return [_untitled(v) for v in schema]
+    return schema
+
+
+def _tokens(text: str) -> int:
+    """A conservative token estimate of ``text``."""
+    return len(text.encode()) // BYTES_PER_TOKEN + 1
+
+
+def _last_exchange(trajectory: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trajectory from its last assistant message on (that reply, its answers, the new turn); [] before any."""
+    for i in range(len(trajectory) - 1, 1, -1):
+        if trajectory[i].get("role") == "assistant":
+            return trajectory[i:]
+    return []
+
+
+def compact_digest(evidence: Evidence, max_bytes: int, width: int = 160) -> str:
+    """The board in at most ``max_bytes``: one line per observation (time, tool, kind, content cut to ``width``),
+    contradictions and failures; lines are cut shorter, then the latest left out (and counted), to fit."""
+    if max_bytes <= 0:
+        return f"({len(evidence.observations)} observations; left out, the model's context is full)"
+    ordered = sorted(evidence.observations, key=lambda o: (o.span.start if o.span else -1.0, o.tool))
+    extra = [f"CONTRADICTION: {r.note}" for r in evidence.contradictions[:10]]
+    extra += [f"FAILED: {f.tool}: {f.error.split(': ', 1)[-1][:100]}" for f in evidence.failures[-5:]]
+    while True:
+        lines = []
+        for o in ordered:
+            when = f"{o.span.start:.1f}-{o.span.end:.1f}s" if o.span else "clip"
+            text = " ".join(o.content.split())
+            lines.append(f"[{when}] {o.tool}/{o.kind}: {text[:width]}{'…' if len(text) > width else ''}")
+        text = "\n".join(extra + lines)
+        if len(text.encode()) <= max_bytes or width <= 40:
+            break
+        width = width * 2 // 3
+    kept = extra + lines
+    while kept and len("\n".join(kept).encode()) > max_bytes - 40:
+        kept.pop()
+    left = len(extra) + len(lines) - len(kept)
+    return "\n".join(kept) + (f"\n... {left} more left out" if left else "")
 
 
 def _query_from_call(name: str, arguments: str) -> Query:

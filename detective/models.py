@@ -22,8 +22,12 @@ ObservationKind = Literal[
     "text",  # on-screen text (OCR)
     "speech",  # a transcribed speech segment (ASR)
     "sound_event",  # a labelled span of the audio signal
+    "speaker",  # one speaker's turn (diarisation): payload["speaker"] is a label such as "S1"
     "description",  # a free-form answer of an LLM observer
     "metadata",  # facts about the container or streams
+    "object",  # what a shot appears to show, as a plain noun (an image classifier)
+    "face",  # faces visible in a shot: how many and where (a face detector)
+    "sound_tag",  # a named class of sound over a span (an audio classifier: siren, music, dog …)
 ]
 
 
@@ -348,6 +352,7 @@ class ModelUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_calls: int = 0
+    failed_calls: int = Field(default=0, description="Requests (counted in calls) that got no usable reply.")
 
     @property
     def total_tokens(self) -> int:
@@ -377,13 +382,16 @@ class Usage(BaseModel):
         """Observer runs over all tools."""
         return sum(self.tool_calls.values())
 
-    def add_model(self, model: str, prompt_tokens: int, completion_tokens: int, cached: bool = False) -> None:
-        """Record one LLM call."""
+    def add_model(
+        self, model: str, prompt_tokens: int, completion_tokens: int, cached: bool = False, failed: bool = False
+    ) -> None:
+        """Record one LLM request; ``failed`` for one that got no usable reply (timeout, error status)."""
         entry = self.models.setdefault(model, ModelUsage())
         if cached:
             entry.cached_calls += 1
             return
         entry.calls += 1
+        entry.failed_calls += int(failed)
         entry.prompt_tokens += prompt_tokens
         entry.completion_tokens += completion_tokens
 
@@ -396,6 +404,7 @@ class Usage(BaseModel):
             entry.prompt_tokens += mu.prompt_tokens
             entry.completion_tokens += mu.completion_tokens
             entry.cached_calls += mu.cached_calls
+            entry.failed_calls += mu.failed_calls
         for tool, n in other.tool_calls.items():
             out.tool_calls[tool] = out.tool_calls.get(tool, 0) + n
         out.seconds = max(out.seconds, other.seconds)

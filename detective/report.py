@@ -8,9 +8,11 @@ The page needs nothing from the network (inline CSS and SVG, no script, no font 
 - the **rounds**: what the planner planned, each query run, each observation and each contradiction per round;
 - the **caption**, the **usage** (calls, tokens, seconds, cost) and the **provenance** (versions, tools, models).
 
-Records are read as :mod:`detective.batch` writes them (the input fields plus ``caption``, ``caption_struct``,
-``omni_detective_trajectory``, ``evidence``, ``usage``, ``provenance``, ``stop_reason``) or as ``omni-detective
-caption --json`` prints a :class:`~detective.models.RunResult`.
+Records are read as :mod:`detective.batch` writes them, through the typed
+:class:`~detective.jobs.record.CaptionRecord` (records with a ``record_version``); older batch records (the input
+fields plus ``caption``, ``caption_struct``, ``omni_detective_trajectory``, ``evidence``, ``usage``,
+``provenance``, ``stop_reason``) and what ``omni-detective caption --json`` prints (a
+:class:`~detective.models.RunResult`) are read as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detective.jobs.record import CaptionRecord
 from detective.models import Caption, Evidence, Observation, Relation, RoundRecord, TimeSpan
 
 #: Timeline lanes in drawing order: (lane id, title, observation kind or None for derived lanes).
@@ -173,11 +176,43 @@ def _record_source(record: dict[str, Any]) -> str:
     return ""
 
 
+def _from_typed(record: dict[str, Any], name: str) -> ClipReport:
+    """A :class:`ClipReport` from a versioned batch record, read through :class:`CaptionRecord`."""
+    field = next((f for f in _CAPTION_FIELDS if isinstance(record.get(f), str)), None)
+    if field is None:
+        field = next((k for k, v in record.items() if k.endswith("caption") and isinstance(v, str)), "caption")
+    try:
+        typed = CaptionRecord.from_json(record, field)
+    except ValueError as exc:
+        raise ReportError(f"record {name!r} is not a Detective run record: {exc}") from exc
+    report = ClipReport(
+        clip_id=name,
+        source=typed.media.source,
+        duration=0.0,
+        caption_markdown=typed.caption,
+        caption=typed.caption_struct,
+        evidence=typed.evidence,
+        rounds=typed.rounds,
+        trajectory=list(typed.omni_detective_trajectory),
+        usage=typed.usage.model_dump(exclude_none=True),
+        provenance=typed.provenance.model_dump(mode="json"),
+        stop_reason=typed.stop_reason,
+        notes=list(typed.notes),
+        media=typed.media.model_dump(mode="json"),
+        extra=typed.input_fields,
+        grounding=typed.grounding.model_dump(mode="json") if typed.grounding else {},
+    )
+    report.duration = _duration(report)
+    return report
+
+
 def normalise(record: dict[str, Any]) -> ClipReport:
     """A :class:`ClipReport` from a batch output record or a RunResult dump."""
     name = record_id(record)
     if "error" in record and "evidence" not in record:
         raise ReportError(f"record {name!r} failed and has no run to report: {record['error']}")
+    if "record_version" in record:
+        return _from_typed(record, name)
     is_result = isinstance(record.get("media"), dict) and "caption_markdown" in record
     try:
         if is_result:

@@ -19,6 +19,10 @@ LOW_CONFIDENCE = 0.5
 MAX_RECHECKS = 4
 #: Rounds of broad passes; only their findings are re-checked.
 FIRST_PASS = 2
+#: Separated voices an audio question tool is asked about (one question each, on the voice's longest turn) …
+MAX_VOICES = 4
+#: … and the most seconds of that turn it hears.
+VOICE_SECONDS = 20.0
 
 
 class RulePlanner(Planner):
@@ -41,6 +45,7 @@ class RulePlanner(Planner):
         broad = [
             q for t in inp.tools if (t.stage >= 1 or t.asks_questions) for q in t.broad_queries(inp.media, inp.evidence)
         ]
+        broad += _voice_questions(inp)
         broad = [q for q in broad if q.key not in answered]
         if broad:
             return Plan(queries=broad, rationale="broad pass: content, using the first pass")
@@ -77,6 +82,34 @@ class RulePlanner(Planner):
             assert obs.span is not None
             queries.extend(tool.recheck_queries(inp.media, ev, _pad(obs.span, inp.media.duration), [obs.content]))
         return queries
+
+
+def _voice_questions(inp: PlanInput) -> list[Query]:
+    """One question per separated voice to the audio question tools: who is this speaker, in their longest turn.
+
+    Voice separation says *that* voices differ; an audio LLM can say how (gender and age impression, accent,
+    emotion). Only when at least two voices were separated, and for at most MAX_VOICES of them.
+    """
+    askers = [t for t in inp.tools if t.asks_questions and "audio" in t.modalities]
+    longest: dict[str, Observation] = {}
+    for obs in inp.evidence.by_kind("speaker"):
+        label = obs.payload.get("speaker")
+        if obs.span is None or not label:
+            continue
+        if str(label) not in longest or obs.span.duration > longest[str(label)].span.duration:  # type: ignore[union-attr]
+            longest[str(label)] = obs
+    if not askers or len(longest) < 2:
+        return []
+    queries = []
+    for label, turn in sorted(longest.items())[:MAX_VOICES]:
+        assert turn.span is not None
+        span = TimeSpan(start=turn.span.start, end=min(turn.span.end, turn.span.start + VOICE_SECONDS))
+        question = (
+            f"Between {span.start:.2f}s and {span.end:.2f}s one voice speaks (speaker {label} of the voice "
+            "separation). Describe only this voice: gender and age impression, accent, emotion and speaking style."
+        )
+        queries += [Query(tool=t.name, question=question, span=span) for t in askers]
+    return queries
 
 
 def _pad(span: TimeSpan, duration: float, pad: float = 0.5) -> TimeSpan:

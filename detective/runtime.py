@@ -41,7 +41,19 @@ class RunServices:
     toolbox: Any = None  # detective.config.Toolbox: tools, planner and captioner of the run
     started: float = field(default_factory=time.monotonic)
     warmups: list[Any] = field(default_factory=list, repr=False)  # asyncio tasks of Tool.prepare
+    #: What each endpoint's model can do (detective.capabilities.CapabilityStore), shared by the clips of a run;
+    #: a fresh store on this run's cache when none is given.
+    capabilities: Any = None
     _llms: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.capabilities is None:
+            from detective.capabilities import CapabilityStore
+
+            self.capabilities = CapabilityStore(self.cache)
+        meters = _meters.get()
+        if meters is not None:
+            meters.append(self.usage)
 
     def llm(self, role: str) -> Any:
         """The :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""
@@ -51,6 +63,30 @@ class RunServices:
 
             client = self._llms[role] = LLMClient(self.settings.endpoint(role), services=self)
         return client
+
+
+_meters: contextvars.ContextVar[list[Usage] | None] = contextvars.ContextVar("omni_detective_meters", default=None)
+
+
+@contextlib.contextmanager
+def collect_usage() -> Iterator[list[Usage]]:
+    """Collect the usage meter of every run started inside the block (and its tasks), finished or failed.
+
+    The job engine wraps each attempt at a clip in it, so the calls of an attempt that failed count too.
+    """
+    meters: list[Usage] = []
+    token = _meters.set(meters)
+    try:
+        yield meters
+    finally:
+        _meters.reset(token)
+
+
+def report_usage(usage: Usage) -> None:
+    """Count ``usage`` in the enclosing :func:`collect_usage` unless it is already there (a run's own meter)."""
+    meters = _meters.get()
+    if meters is not None and not any(m is usage for m in meters):
+        meters.append(usage)
 
 
 _current: contextvars.ContextVar[RunServices | None] = contextvars.ContextVar("omni_detective_services", default=None)

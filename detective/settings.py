@@ -2,7 +2,9 @@
 
 Roles are free names; the built-in ones are ``planner``, ``observer`` (the audio LLM), ``vision``, ``captioner``
 and ``judge``. For a role ``R`` the environment variables ``OMNI_DETECTIVE_R_MODEL``, ``OMNI_DETECTIVE_R_BASE_URL``
-and ``OMNI_DETECTIVE_R_API_KEY`` override the shared ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``.
+and ``OMNI_DETECTIVE_R_API_KEY`` override the shared ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``;
+``OMNI_DETECTIVE_R_MAX_TOKENS`` bounds the role's replies and ``OMNI_DETECTIVE_R_CONTEXT_SIZE`` states its model's
+context window in tokens (learnt from a ``context_length_exceeded`` error when not stated).
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ DEFAULT_MODELS: dict[str, str] = {
     "direct": "qwen3-omni-flash",
 }
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Reply limit per role (``max_tokens``), so a weak model that loops stops instead of filling its context. A
+#: planner turn is a few tool calls; an observer answer a paragraph; a caption and a direct-mode reply are long.
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "planner": 1024,
+    "observer": 1024,
+    "vision": 1024,
+    "captioner": 4096,
+    "judge": 1024,
+    "direct": 4096,
+}
+#: Reply limit of a role without a default of its own (a plugin's role).
+FALLBACK_MAX_TOKENS = 2048
 
 
 class Endpoint(BaseModel):
@@ -34,6 +48,12 @@ class Endpoint(BaseModel):
     max_attempts: int = Field(default=4, ge=1, description="Attempts per call, the first one included.")
     backoff: float = Field(default=0.5, ge=0.0, description="First retry delay in seconds; doubles each time.")
     max_backoff: float = Field(default=30.0, ge=0.0, description="Cap on one retry delay, Retry-After included.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Reply limit sent with every call that sets none itself (None: no limit)."
+    )
+    context_size: int | None = Field(
+        default=None, ge=1, description="The model's context window in tokens, when configured (None: unknown)."
+    )
 
     @property
     def host(self) -> str:
@@ -54,6 +74,10 @@ class RoleSettings(BaseModel):
     api_key: SecretStr | None = None
     timeout: float | None = None
     max_attempts: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1, description="Reply limit (OMNI_DETECTIVE_<ROLE>_MAX_TOKENS).")
+    context_size: int | None = Field(
+        default=None, ge=1, description="Context window in tokens (OMNI_DETECTIVE_<ROLE>_CONTEXT_SIZE)."
+    )
 
 
 class Settings(BaseModel):
@@ -88,11 +112,12 @@ class Settings(BaseModel):
         for key, value in env.items():
             if not key.startswith(prefix) or not value:
                 continue
-            for suffix, attr in (("_MODEL", "model"), ("_BASE_URL", "base_url"), ("_API_KEY", "api_key")):
+            for suffix, attr in _ROLE_SUFFIXES:
                 if key.endswith(suffix) and len(key) > len(prefix) + len(suffix):
                     role = key[len(prefix) : -len(suffix)].lower()
                     roles.setdefault(role, RoleSettings())
-                    setattr(roles[role], attr, SecretStr(value) if attr == "api_key" else value)
+                    setattr(roles[role], attr, _role_value(key, attr, value))
+                    break
         data["roles"] = roles
         data.update(overrides)
         return cls.model_validate(data)
@@ -103,6 +128,7 @@ class Settings(BaseModel):
         fallback_role = "observer" if role == "vision" else None
         fb = self.roles.get(fallback_role, RoleSettings()) if fallback_role else RoleSettings()
         key = rs.api_key or fb.api_key or self.api_key
+        same_model = not rs.model or rs.model == fb.model  # vision borrows the observer's window on its model only
         return Endpoint(
             role=role,
             model=rs.model or DEFAULT_MODELS.get(role) or DEFAULT_MODELS["planner"],
@@ -111,7 +137,18 @@ class Settings(BaseModel):
             timeout=rs.timeout or self.timeout,
             max_attempts=rs.max_attempts or self.max_attempts,
             backoff=self.backoff,
+            max_tokens=rs.max_tokens or fb.max_tokens or DEFAULT_MAX_TOKENS.get(role, FALLBACK_MAX_TOKENS),
+            context_size=rs.context_size or (fb.context_size if same_model else None),
         )
+
+    def with_role(self, role: str, **values: object) -> Settings:
+        """A copy with ``values`` (``RoleSettings`` fields) set for ``role``; ``None`` values are ignored."""
+        given = {k: v for k, v in values.items() if v is not None}
+        if not given:
+            return self
+        roles = dict(self.roles)
+        roles[role] = (roles.get(role) or RoleSettings()).model_copy(update=given)
+        return self.model_copy(update={"roles": roles})
 
     def online(self, role: str = "planner") -> bool:
         """True when ``role`` can call its model."""
@@ -121,3 +158,28 @@ class Settings(BaseModel):
         """Every key held, so logs and errors can redact them."""
         keys = [self.api_key] + [r.api_key for r in self.roles.values()]
         return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+
+
+#: Per-role environment suffixes and the ``RoleSettings`` field each sets (longest first: ``_MAX_TOKENS`` must not
+#: be read as a role named ``..._MAX`` with a ``_TOKENS`` suffix).
+_ROLE_SUFFIXES = (
+    ("_CONTEXT_SIZE", "context_size"),
+    ("_MAX_TOKENS", "max_tokens"),
+    ("_BASE_URL", "base_url"),
+    ("_API_KEY", "api_key"),
+    ("_MODEL", "model"),
+)
+
+
+def _role_value(key: str, attr: str, value: str) -> object:
+    if attr == "api_key":
+        return SecretStr(value)
+    if attr in {"max_tokens", "context_size"}:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"{key} must be a whole number of tokens, not {value!r}") from None
+        if number < 1:
+            raise ValueError(f"{key} must be at least 1, not {number}")
+        return number
+    return value

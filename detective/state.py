@@ -63,6 +63,8 @@ class DetectiveState(TypedDict, total=False):
     caption_prompt_hash: str | None
     grounding: Grounding | None
     usage: Usage
+    fallback_since: int  # the round the planner fell back to the rule planner at (0 or absent: it has not)
+    plan_note: str  # what the round's planning needs the record to say (a fallback)
 
 
 class ObserveTask(TypedDict):

@@ -36,6 +36,11 @@ class ToolError(RuntimeError):
     """An observer could not answer: the message names the tool and the cause."""
 
 
+class ToolUnavailable(ToolError):
+    """The tool cannot answer anything this run (its model cannot take its input): the message is the whole
+    reason, recorded as it is, without the clip's path or an exception name."""
+
+
 class Tool:
     """Base class of every tool. Subclasses set the class attributes and implement :meth:`observe`.
 
@@ -54,6 +59,9 @@ class Tool:
     needs_api: ClassVar[bool] = False
     #: The settings role whose endpoint a ``needs_api`` tool calls.
     role: ClassVar[str] = "observer"
+    #: Inputs its model must take (``audio``, ``image``, ``video``): when the role's model turns out unable to take
+    #: one, the tool is unavailable for the rest of the run (see :mod:`detective.capabilities`).
+    model_inputs: ClassVar[tuple[str, ...]] = ()
     #: RulePlanner ordering: stage 0 tools run in the first broad pass, stage 1 tools after it (they can use the
     #: first pass's evidence, e.g. OCR on shot keyframes).
     stage: ClassVar[int] = 0

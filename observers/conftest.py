@@ -1,17 +1,24 @@
-"""The built-in observers' tests live in their distributions (``observers/<name>/tests``) and share the suite's
-fixtures: the synthetic clips with known ground truth and the demo clip, from ``tests/conftest.py``."""
+"""Fixtures of the observers' own tests (``observers/<name>/tests``), shared with the repository's tests/."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
-_spec = importlib.util.spec_from_file_location(
-    "omni_shared_conftest", Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
-)
-assert _spec is not None and _spec.loader is not None
-_shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_shared)
+REPO = Path(__file__).resolve().parents[1]
 
-demo_path = _shared.demo_path
+
+def _load(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_shared = _load(REPO / "tests" / "conftest.py", "omni_tests_conftest")
+#: The synthetic clips with known ground truth, the demo clip and the photographs clip.
 fixture_media = _shared.fixture_media
+demo_path = _shared.demo_path
+photo_clip = _shared.photo_clip

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
+SCENE_BUILDER = REPO / "tests" / "fixtures" / "make_scene_fixtures.py"
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 
 
-def _builder() -> Any:
-    spec = importlib.util.spec_from_file_location("omni_make_fixtures", BUILDER)
+def _builder(path: Path = BUILDER, name: str = "omni_make_fixtures") -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -33,21 +35,27 @@ def fixture_media() -> dict[str, Any]:
     Built into ``<repo>/.cache/fixtures/<hash of the builder>`` (override the parent with
     ``OMNI_DETECTIVE_FIXTURE_DIR``), so a changed builder rebuilds and an unchanged one is reused.
     """
-    digest = hashlib.sha256(BUILDER.read_bytes()).hexdigest()[:16]
-    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
-    root = parent / digest
     builder = _builder()
-    truth_file = root / "ground_truth.json"
-    if truth_file.exists():
-        return builder.with_paths(root, json.loads(truth_file.read_text(encoding="utf-8")))
-    # build beside, then rename: parallel sessions never see a half-built directory
-    staging = parent / f"{digest}.building-{os.getpid()}"
-    builder.build_fixtures(staging)
-    try:
-        staging.rename(root)
-    except OSError:  # another session finished first: use its copy
-        shutil.rmtree(staging, ignore_errors=True)
-    return builder.with_paths(root, json.loads(truth_file.read_text(encoding="utf-8")))
+    root = _built_once(BUILDER, "", builder.build_fixtures)
+    return builder.with_paths(root, json.loads((root / "ground_truth.json").read_text(encoding="utf-8")))
+
+
+def _built_once(path: Path, prefix: str, build: Callable[[Path], Any]) -> Path:
+    """The folder ``<fixture dir>/<prefix><hash of the builder at path>``, made by ``build(folder)`` if missing.
+
+    Built beside, then renamed: parallel sessions never see a half-built directory.
+    """
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
+    root = parent / f"{prefix}{digest}"
+    if not (root / "ground_truth.json").exists():
+        staging = parent / f"{prefix}{digest}.building-{os.getpid()}"
+        build(staging)
+        try:
+            staging.rename(root)
+        except OSError:  # another session finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +64,32 @@ def demo_path() -> str:
     if not DEMO.exists():
         pytest.fail(f"{DEMO} is missing: build it with `python tests/fixtures/make_fixtures.py --demo {DEMO}`")
     return str(DEMO)
+
+
+@pytest.fixture(scope="session")
+def photo_clip() -> dict[str, Any]:
+    """``photos.mp4``: three real photographs among synthetic shots, with generated sounds, and its ground truth.
+
+    Built by ``tests/fixtures/make_scene_fixtures.py`` (layout in its docstring) into
+    ``<repo>/.cache/fixtures/scene-<hash of the builder>`` like :func:`fixture_media`; ``clip["path"]`` is the
+    video and ``clip["wav"]`` its soundtrack alone.
+    """
+    root = _built_once(SCENE_BUILDER, "scene-", _builder(SCENE_BUILDER, "omni_make_scene_fixtures").build)
+    truth = json.loads((root / "ground_truth.json").read_text(encoding="utf-8"))
+    clip = truth["clip"]
+    clip["path"] = str(root / clip["file"])
+    clip["wav"] = str(root / truth["wav"]["file"])
+    return clip
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[str]:
+    """A Ray on this machine bound to 127.0.0.1, shared by the session; yields its address.
+
+    Started by the first test that needs it (the Ray executor tests of batch and cloze), stopped at the end.
+    """
+    pytest.importorskip("ray")
+    from detective.testing.ray import ray_for_tests
+
+    with ray_for_tests() as address:
+        yield address

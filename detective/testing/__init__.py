@@ -3,9 +3,9 @@
 
 from typing import Any
 
-from detective.testing.server import ChatServer, Faults, ScriptedDetective, ServerStats, request_kind
+from detective.testing.server import ChatServer, Faults, Quirks, ScriptedDetective, ServerStats, request_kind
 
-__all__ = ["ChatServer", "Faults", "ScriptedDetective", "ServerStats", "ToolTests", "request_kind"]
+__all__ = ["ChatServer", "Faults", "Quirks", "ScriptedDetective", "ServerStats", "ToolTests", "request_kind"]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,8 +4,10 @@ It listens on ``127.0.0.1`` on a free port, serves ``POST /v1/chat/completions``
 daemon thread (so hundreds of concurrent connections cost no threads, and a reply's delay is a timer), and can
 delay every reply and inject faults (429 with ``Retry-After``, 500, replies slower than the client's timeout,
 malformed tool-call arguments, bodies cut short) with a seeded random generator, so a failing run can be
-replayed. What it answers is decided by a *responder*; the default :class:`ScriptedDetective` plays every role
-of a Detective run::
+replayed. :class:`Quirks` make it behave like a real small model's endpoint: ``tools`` silently ignored, 500 for
+content parts it cannot take, 400 ``context_length_exceeded`` past its context, generation that runs on until
+``max_tokens``. What it answers is decided by a *responder*; the default :class:`ScriptedDetective` plays every
+role of a Detective run::
 
     with ChatServer(latency=0.1, faults=Faults(rate=0.3), seed=1) as server:
         settings = Settings.from_env(api_key="test", base_url=server.url)
@@ -64,11 +66,34 @@ class Faults:
 
 
 @dataclass
+class Quirks:
+    """How a real endpoint (a small local model behind an OpenAI-compatible server) departs from the API.
+
+    - ``ignore_tools``: ``tools`` are accepted and ignored: the responder sees the request without them.
+    - ``refuse_parts``: content-part types (``input_audio``, ``image_url`` …) answered with a 500.
+    - ``context_size``: a prompt of at least this many tokens (4 bytes of the messages' JSON each) is answered
+      400 ``context_length_exceeded`` with OpenAI's message, which states the window.
+    - ``endless``: the model never stops by itself: it generates until ``max_tokens`` (else until the context, or
+      ``endless_tokens``, is full) and the reply ends with ``finish_reason: "length"``; each token takes
+      ``token_seconds``.
+    """
+
+    ignore_tools: bool = False
+    refuse_parts: frozenset[str] = frozenset()
+    context_size: int | None = None
+    endless: bool = False
+    endless_tokens: int = 8192
+    token_seconds: float = 0.0
+
+
+@dataclass
 class ServerStats:
     """What the server saw: requests per kind, faults per kind, latency of the reply path."""
 
     requests: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
+    #: Bytes of the prompts (the ``messages`` and ``tools`` JSON) per kind of request.
+    prompt_bytes: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     ok: int = 0
     handler_seconds: float = 0.0
@@ -78,6 +103,7 @@ class ServerStats:
         return {
             "requests": self.requests,
             "by_kind": dict(self.by_kind),
+            "prompt_bytes": dict(self.prompt_bytes),
             "faults": dict(self.faults),
             "ok": self.ok,
             "handler_seconds": round(self.handler_seconds, 4),
@@ -88,8 +114,9 @@ class ServerStats:
 
 
 def request_kind(body: dict[str, Any]) -> str:
-    """``planner`` when the request offers tools, ``observer`` when it carries audio or images, else ``captioner``."""
-    if body.get("tools"):
+    """``planner`` when the request offers tools or asks for ``tool_name`` JSON replies, ``observer`` when it
+    carries audio or images, else ``captioner``."""
+    if body.get("tools") or _json_planner_tools(body) is not None:
         return "planner"
     for message in body.get("messages", []):
         content = message.get("content")
@@ -98,6 +125,36 @@ def request_kind(body: dict[str, Any]) -> str:
                 if isinstance(part, dict) and part.get("type") in {"input_audio", "image_url", "video_url"}:
                     return "observer"
     return "captioner"
+
+
+_JSON_TOOLS = re.compile(r"You have these analysis tools: (\[.*?\])\n", re.S)
+
+
+def _json_planner_tools(body: dict[str, Any]) -> list[str] | None:
+    """The tool names a JSON-mode planner prompt (the LLM planner without function calling) lists, else ``None``."""
+    messages = body.get("messages") or []
+    system = messages[0].get("content") if messages and messages[0].get("role") == "system" else None
+    match = _JSON_TOOLS.search(system) if isinstance(system, str) else None
+    if match is None:
+        return None
+    try:
+        return [t["tool_name"] for t in json.loads(match.group(1)) if isinstance(t, dict) and "tool_name" in t]
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+def _rounds_done(body: dict[str, Any]) -> int:
+    """Planner rounds already played: assistant turns with tool calls, or ``at most M rounds`` in the system
+    prompt less ``Inquiries remaining: R`` in the last turn (a compact prompt keeps only the last exchange)."""
+    messages = body.get("messages") or []
+    done = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+    system = messages[0].get("content") if messages and messages[0].get("role") == "system" else ""
+    last = messages[-1].get("content") if messages else ""
+    most = re.search(r"at most (\d+) rounds", system) if isinstance(system, str) else None
+    left = re.findall(r"Inquiries remaining: (\d+)", last) if isinstance(last, str) else []
+    if most and left:
+        done = max(done, int(most.group(1)) - int(left[-1]))
+    return done
 
 
 def _text_of(body: dict[str, Any]) -> str:
@@ -120,17 +177,25 @@ class ScriptedDetective:
     """Answers every role of a Detective run, deterministically (the same request gets the same answer).
 
     - planner (request with ``tools``): for the first ``rounds`` rounds (counted as the assistant turns with
-      tool calls already in the conversation) it calls up to ``calls_per_round`` of the offered functions other
-      than ``finish`` (all of them by default), with arguments built from each function's schema; then it calls
-      ``finish`` (or answers in text if no ``finish`` is offered).
+      tool calls already in the conversation, or from ``Inquiries remaining``) it calls up to ``calls_per_round``
+      of the offered functions other than ``finish`` (all of them by default), with arguments built from each
+      function's schema; then it calls ``finish`` (or answers in text if no ``finish`` is offered). A JSON-mode
+      planner prompt (no ``tools``, a ``tool_name`` list in the system prompt) gets the same as a JSON list of
+      ``{"tool_name", "question"}``, then ``{"finish": true}``.
     - observer (audio or image parts): a short description naming the question.
     - captioner (anything else): a structured caption in the canonical Markdown format, spanning the clip's
       duration when the prompt states one.
     """
 
-    def __init__(self, rounds: int = 2, calls_per_round: int | None = None) -> None:
+    def __init__(
+        self, rounds: int = 2, calls_per_round: int | None = None, calls_per_tool: int = 1, answer_bytes: int = 0
+    ) -> None:
         self.rounds = rounds
         self.calls_per_round = calls_per_round
+        #: Questions to each offered function per round (a planner asking several things at once).
+        self.calls_per_tool = calls_per_tool
+        #: Observer answers are padded to about this many bytes (0: short), like a real model's paragraphs.
+        self.answer_bytes = answer_bytes
 
     def __call__(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         kind = request_kind(body)
@@ -142,7 +207,14 @@ class ScriptedDetective:
 
     def plan(self, body: dict[str, Any]) -> dict[str, Any]:
         """Tool calls for the offered functions, or ``finish`` once ``rounds`` rounds are done."""
-        done = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant" and m.get("tool_calls"))
+        done = _rounds_done(body)
+        listed = _json_planner_tools(body)
+        if not body.get("tools") and listed is not None:
+            names = listed[: self.calls_per_round] if self.calls_per_round is not None else listed
+            if done >= self.rounds or not names:
+                return {"role": "assistant", "content": '{"finish": true}'}
+            asks = [{"tool_name": n, "question": f"Round {done + 1}: what can be heard in the clip?"} for n in names]
+            return {"role": "assistant", "content": json.dumps(asks)}
         functions = [t["function"] for t in body.get("tools", []) if t.get("type", "function") == "function"]
         names = [f["name"] for f in functions]
         digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
@@ -156,7 +228,11 @@ class ScriptedDetective:
             return {"role": "assistant", "content": None, "tool_calls": [call]}
         calls = []
         for i, fn in enumerate(probes):
-            calls.append(_call(f"call_{digest}_{done}_{i}", fn["name"], _arguments(fn, done + 1)))
+            for j in range(self.calls_per_tool):
+                arguments = _arguments(fn, done + 1)
+                if j and "question" in arguments:
+                    arguments["question"] += f" (detail {j + 1})"
+                calls.append(_call(f"call_{digest}_{done}_{i}_{j}", fn["name"], arguments))
         return {"role": "assistant", "content": None, "tool_calls": calls}
 
     def observe(self, body: dict[str, Any]) -> str:
@@ -171,10 +247,17 @@ class ScriptedDetective:
         fingerprint = hashlib.sha1("".join(media).encode()).hexdigest()[:8]
         question = _text_of(body).strip().splitlines()
         asked = question[-1][:120] if question else "the clip"
-        return (
+        answer = (
             f"A steady mid-pitched tone with faint background hiss; no speech is audible "
             f"(signal {fingerprint}). Asked: {asked}"
         )
+        filler = (
+            " The tone holds a constant pitch and loudness from start to end, with no clipping or distortion;"
+            " the hiss sits well below it, broadband and even, as from a quiet recording chain."
+        )
+        while len(answer) < self.answer_bytes:
+            answer += filler
+        return answer
 
     def caption(self, body: dict[str, Any]) -> str:
         """A valid structured caption in the canonical format."""
@@ -253,6 +336,7 @@ class ChatServer:
     :param seed: seed of the generator that draws faults and latencies.
     :param responder: what to answer; :class:`ScriptedDetective` by default.
     :param model: the model id reported in replies when the request names none.
+    :param quirks: how it departs from the API like a real small model's endpoint (none by default).
     """
 
     def __init__(
@@ -263,9 +347,11 @@ class ChatServer:
         seed: int = 0,
         responder: Responder | None = None,
         model: str = "test-model",
+        quirks: Quirks | None = None,
     ) -> None:
         self.latency = latency
         self.faults = faults or Faults()
+        self.quirks = quirks or Quirks()
         self.responder: Responder = responder or ScriptedDetective()
         self.model = model
         self.stats = ServerStats()
@@ -400,8 +486,16 @@ class ChatServer:
         except json.JSONDecodeError as exc:
             error = {"message": f"invalid JSON body: {exc}", "type": "invalid_request_error"}
             return _response(400, _json({"error": error})), False
+        quirk = self._quirk(body)
+        if quirk is not None:
+            self._done(started)
+            return quirk, False
+        if self.quirks.ignore_tools:
+            body = {k: v for k, v in body.items() if k not in {"tools", "tool_choice"}}
         try:
             kind, message = self.responder(body)
+            with self._lock:
+                self.stats.prompt_bytes[kind] += _prompt_bytes(body)
         except Exception as exc:  # a responder bug must reach the client as a 500, not a dropped connection
             self._admit("error", draw=False)
             self._done(started)
@@ -423,12 +517,58 @@ class ChatServer:
             return _response(status, _json({"error": error}), headers), False
         if fault == "malformed":
             message = _malform(message)
-        data = _json(self._completion(body, message))
+        completion = self._completion(body, message)
+        if self.quirks.endless:
+            completion = self._endless(body, completion)
+            tokens = completion["usage"]["completion_tokens"]
+            if self.quirks.token_seconds:
+                await asyncio.sleep(tokens * self.quirks.token_seconds)
+        data = _json(completion)
         if fault == "truncated":  # the head promises the whole body; half of it arrives, then the connection closes
             self._done(started)
             return _response(200, data, close=True)[: -(len(data) - len(data) // 2)], True
         self._done(started, ok=True)
         return _response(200, data), False
+
+    def _quirk(self, body: dict[str, Any]) -> bytes | None:
+        """The error reply a quirk gives ``body`` (a refused content part, a context overflow), else ``None``."""
+        quirks = self.quirks
+        if quirks.refuse_parts:
+            for message in body.get("messages") or []:
+                content = message.get("content")
+                for part in content if isinstance(content, list) else []:
+                    if isinstance(part, dict) and part.get("type") in quirks.refuse_parts:
+                        self._admit("refused", draw=False)
+                        error = {"message": f"Unknown content part type: {part['type']}", "type": "server_error"}
+                        return _response(500, _json({"error": error}))
+        if quirks.context_size is not None:
+            tokens = _prompt_tokens(body)
+            if tokens >= quirks.context_size:
+                self._admit("overflow", draw=False)
+                error = {
+                    "message": f"This model's maximum context length is {quirks.context_size} tokens. However, "
+                    f"your messages resulted in {tokens} tokens. Please reduce the length of the messages.",
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+                return _response(400, _json({"error": error}))
+        return None
+
+    def _endless(self, body: dict[str, Any], completion: dict[str, Any]) -> dict[str, Any]:
+        """``completion`` as a model that never stops would give it: text until ``max_tokens`` or the context."""
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if not limit:
+            window = self.quirks.context_size or self.quirks.endless_tokens
+            limit = max(1, window - _prompt_tokens(body))
+        limit = int(limit)
+        choice = completion["choices"][0]
+        choice["message"] = {"role": "assistant", "content": ("and then " * limit)[: 4 * limit]}
+        choice["finish_reason"] = "length"
+        usage = completion["usage"]
+        usage["completion_tokens"] = limit
+        usage["total_tokens"] = usage["prompt_tokens"] + limit
+        return completion
 
     # --- bookkeeping (stats are read from other threads) -------------------------------------------------------
 
@@ -457,7 +597,7 @@ class ChatServer:
         with self._lock:
             self._ids += 1
             number = self._ids
-        prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
+        prompt_tokens = _prompt_tokens(body)
         content = message.get("content") or ""
         completion_tokens = max(1, (len(content) + len(json.dumps(message.get("tool_calls") or []))) // 4)
         has_calls = bool(message.get("tool_calls"))
@@ -483,3 +623,14 @@ class ChatServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    """The server's token count of a prompt: 4 bytes of the messages' JSON each."""
+    return max(1, len(json.dumps(body.get("messages", []))) // 4)
+
+
+def _prompt_bytes(body: dict[str, Any]) -> int:
+    """Bytes of a request's prompt as sent: its ``messages`` and ``tools`` (the request body less the rest)."""
+    parts = [body.get("messages") or [], body.get("tools") or []]
+    return sum(len(json.dumps(p, separators=(",", ":"), ensure_ascii=False).encode()) for p in parts if p)

@@ -25,6 +25,7 @@ class ListenTool(Tool):
     asks_questions: ClassVar[bool] = True
     needs_api: ClassVar[bool] = True
     role: ClassVar[str] = "observer"
+    model_inputs: ClassVar[tuple[str, ...]] = ("audio",)
     max_seconds: ClassVar[float] = 30.0
 
     def _heard(self, media: MediaInfo, query: Query | None) -> tuple[float, float]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,25 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+#: BatchConfig options of each executor the batch tests run over.
+EXECUTOR_OPTIONS: dict[str, dict[str, Any]] = {
+    "local": {"executor": "local"},
+    "processes": {"executor": "processes", "processes": 2},
+    "ray": {"executor": "ray", "ray_actors": 2, "ray_actor_options": {"num_cpus": 0}},
+}
+
+
+@pytest.fixture(params=list(EXECUTOR_OPTIONS))
+def executor(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """BatchConfig options for each executor: local, processes and Ray (one loopback Ray for the session)."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+        from detective.testing.ray import ship_by_value
+
+        ship_by_value([request.module, sys.modules[__name__]])
+    yield dict(EXECUTOR_OPTIONS[request.param])
 
 
 class Helpers:

@@ -1,6 +1,7 @@
-"""A batch run in its own process, for the crash test: ``python crash_worker.py MANIFEST OUT BASE_URL CACHE [N]``.
+"""A batch run in its own process, for the crash test: ``python crash_worker.py MANIFEST OUT URL CACHE [EXECUTOR]``.
 
-``N`` is the number of worker processes (default 1).
+``EXECUTOR`` is ``local`` (default), ``processes`` (2 worker processes) or ``ray`` (2 actors on the Ray cluster
+named by ``RAY_ADDRESS``).
 
 Not a test module: the crash test starts it and kills it with SIGKILL at random moments.
 """
@@ -21,7 +22,7 @@ from detective.testing.tools import ListenTool
 def main() -> int:
     """Run the batch; exit with its exit code."""
     manifest, out, url, cache_path = sys.argv[1:5]
-    processes = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    executor = sys.argv[5] if len(sys.argv) > 5 else "local"
     logs.configure(level="ERROR")
     settings = Settings.from_env(env={}, api_key="sk-test-key", base_url=url, backoff=0.01, timeout=5.0)
     cache = SQLiteCache(cache_path)
@@ -29,7 +30,9 @@ def main() -> int:
     def factory() -> Detective:
         return Detective(tools=[ListenTool()], planner="llm", captioner="chat", settings=settings, cache=cache)
 
-    summary = run_batch(BatchConfig(Path(manifest), Path(out), workers=8, processes=processes), factory)
+    options: dict = {"processes": {"processes": 2}, "ray": {"ray_actors": 2, "ray_actor_options": {"num_cpus": 0}}}
+    config = BatchConfig(Path(manifest), Path(out), workers=8, executor=executor, **options.get(executor, {}))
+    summary = run_batch(config, factory)
     return summary.exit_code
 
 

@@ -10,7 +10,7 @@ from detective.cache import SQLiteCache
 from detective.testing import ChatServer
 
 
-def test_second_run_makes_no_calls(tmp_path: Path, manifest: Path, helpers) -> None:
+def test_second_run_makes_no_calls(tmp_path: Path, manifest: Path, helpers, executor: dict) -> None:
     cache_path = tmp_path / "cache.sqlite"
     captions = []
     with ChatServer() as server:
@@ -20,7 +20,7 @@ def test_second_run_makes_no_calls(tmp_path: Path, manifest: Path, helpers) -> N
             cache = SQLiteCache(cache_path)
             out = tmp_path / f"run{run}.jsonl"
             summary = run_batch(
-                BatchConfig(manifest, out, workers=8), helpers.factory(settings, cache=cache), io.StringIO()
+                BatchConfig(manifest, out, workers=8, **executor), helpers.factory(settings, cache=cache), io.StringIO()
             )
             cache.close()
             assert summary.done == 40 and summary.failed == 0

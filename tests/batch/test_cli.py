@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_limit_takes_n_clips_per_run_and_the_next_run_goes_on(
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         first = CliRunner().invoke(run, [*args, "--limit", "2"])
         assert first.exit_code == 0, first.output + first.stderr
-        assert "--limit 2: 2 clip(s) taken" in first.stderr
+        assert "--limit 2: 2 clips taken" in first.stderr
         assert sorted(r["id"] for r in helpers.read(out)) == [0, 1]
         second = CliRunner().invoke(run, [*args, "--limit", "2"])
         assert second.exit_code == 0, second.output + second.stderr
@@ -160,3 +161,32 @@ def test_dry_run_reports_and_writes_nothing(tmp_path: Path, clip_dir: Path, help
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]  # no cache, no errors file
     limited = CliRunner().invoke(run, [*args, "--limit", "1"])
     assert json.loads(limited.stdout)["to_caption"] == [records[1]["path"]]
+
+
+def test_a_second_run_on_the_same_output_refuses_naming_the_first(tmp_path: Path, manifest: Path) -> None:
+    from detective.jobs import OutputLock
+
+    out = tmp_path / "out.jsonl"
+    with OutputLock(tmp_path / "out.lock", out):  # a run in progress
+        result = CliRunner().invoke(run, ["--input", str(manifest), "--output", str(out), "--offline"])
+    assert result.exit_code == 1
+    assert "is being written by another run" in result.stderr and f"pid {os.getpid()}" in result.stderr
+    assert not out.exists() or out.read_text() == ""
+
+
+@pytest.mark.parametrize("executor", ["processes", "ray"])
+def test_executor_flags_offline_run(tmp_path: Path, clip_dir: Path, helpers, executor: str, request) -> None:
+    if executor == "ray":
+        request.getfixturevalue("ray_session")
+    records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(4)]
+    manifest = helpers.manifest(tmp_path / "m.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(manifest), "--output", str(out), "--offline", "--tools", "audio_events"]
+    args += ["--executor", executor, "--processes", "2", "--ray-actors", "2", "--ray-actor-cpus", "0"]
+    result = CliRunner().invoke(run, args)
+    assert result.exit_code == 0, result.stderr
+    assert "4 done, 0 failed" in result.stderr
+    records = helpers.read(out)
+    assert sorted(r["id"] for r in records) == [0, 1, 2, 3]
+    assert all(r["provenance"]["tools"] == {"audio_events": r["provenance"]["tools"]["audio_events"]} for r in records)
+    assert (tmp_path / "out.cache.sqlite").exists()

@@ -9,7 +9,7 @@ from detective.batch import BatchConfig, run_batch
 from detective.testing import ChatServer, Faults
 
 
-def test_faults_every_clip_accounted_and_calls_bounded(tmp_path: Path, manifest: Path, helpers) -> None:
+def test_faults_every_clip_accounted_and_calls_bounded(tmp_path: Path, manifest: Path, helpers, executor: dict) -> None:
     # Fault-free reference count of calls.
     with ChatServer() as clean:
         out = tmp_path / "clean.jsonl"
@@ -25,7 +25,8 @@ def test_faults_every_clip_accounted_and_calls_bounded(tmp_path: Path, manifest:
         settings = helpers.settings(server.url, timeout=0.4)
         out = tmp_path / "faulty.jsonl"
         stream = io.StringIO()
-        summary = run_batch(BatchConfig(manifest, out, workers=10, retries=1), helpers.factory(settings), stream)
+        config = BatchConfig(manifest, out, workers=10, retries=1, **executor)
+        summary = run_batch(config, helpers.factory(settings), stream)
         stats = server.stats
     assert set(stats.faults) == {"429", "500", "timeout", "malformed", "truncated"}
     assert 0.2 < sum(stats.faults.values()) / stats.requests < 0.4

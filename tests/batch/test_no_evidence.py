@@ -31,10 +31,12 @@ class Listens(Unauthorized):
         return [Observation(tool=self.name, kind="description", content="A steady tone.", span=query.span)]
 
 
-def test_all_observers_failed_is_a_failed_clip_then_retried(tmp_path: Path, manifest: Path, helpers) -> None:
+def test_all_observers_failed_is_a_failed_clip_then_retried(
+    tmp_path: Path, manifest: Path, helpers, executor: dict
+) -> None:
     out = tmp_path / "out.jsonl"
     broken = lambda: Detective(tools=[Unauthorized()], planner="rule", captioner="template", offline=True)  # noqa: E731
-    summary = run_batch(BatchConfig(manifest, out, workers=8), broken, io.StringIO())
+    summary = run_batch(BatchConfig(manifest, out, workers=8, **executor), broken, io.StringIO())
     assert summary.done == 0 and summary.failed == 40 and summary.exit_code == 1
     assert helpers.read(out) == []
     errors = helpers.read(tmp_path / "out.errors.jsonl")
@@ -45,7 +47,7 @@ def test_all_observers_failed_is_a_failed_clip_then_retried(tmp_path: Path, mani
 
     fixed = lambda: Detective(tools=[Listens()], planner="rule", captioner="template", offline=True)  # noqa: E731
     stream = io.StringIO()
-    summary = run_batch(BatchConfig(manifest, out, workers=8), fixed, stream)
+    summary = run_batch(BatchConfig(manifest, out, workers=8, **executor), fixed, stream)
     assert summary.previously_failed == 40 and summary.done == 40 and summary.exit_code == 0
     records = helpers.read(out)
     assert sorted(r["id"] for r in records) == list(range(40))

@@ -141,6 +141,7 @@ async def test_malformed_reply_is_repaired(services: RunServices) -> None:
     assert second[-2] == {"role": "assistant", "content": "Sure! The video shows a lab."}
     assert "Storyline" in second[-1]["content"] and "Visible Text" in second[-1]["content"]
     assert "past the end of the clip" in third[-1]["content"]
+    assert len(third) == len(second) == 4  # the second repair replaces the first: the prompt does not grow
     assert [m["role"] for m in out.trajectory] == ["user", "assistant", "user", "assistant", "user", "assistant"]
     assert out.trajectory[-1]["content"] == GOOD
 
@@ -164,3 +165,66 @@ async def test_unreachable_model_falls_back_with_a_note() -> None:
     assert route.call_count == 2
     assert out.caption == build_caption(MEDIA, EVIDENCE)
     assert "captioner model failed" in out.notes[0] and "503" in out.notes[0] and "sk-test" not in out.notes[0]
+
+
+@respx.mock
+async def test_prompt_carries_coverage_and_settled_speech_never_failure_text(services: RunServices) -> None:
+    from detective.evidence import EvidenceUpdate
+    from detective.models import Coverage, ToolFailure
+
+    board = merge(
+        Evidence(),
+        [
+            Observation(
+                tool="asr", kind="speech", content="The League of Park is leading", span=TimeSpan(start=1, end=3)
+            ),
+            Observation(tool="ocr", kind="text", content="Runner 42: Elena Park", span=TimeSpan(start=0, end=5)),
+        ],
+    )
+    error = "vision_llm on /home/me/clip.mp4: ConnectError: 10.1.2.3:8000 refused"
+    board = merge(
+        board,
+        EvidenceUpdate(
+            coverage=[
+                Coverage(tool="asr", query_key="a", modalities=("audio",), aspects=("speech",), detail="speech by asr"),
+                Coverage(
+                    tool="ocr", query_key="o", modalities=("video",), aspects=("text",), detail="OCR at 1 frame/s"
+                ),
+                Coverage(tool="vision_llm", query_key="v", modalities=("video",), ok=False, error=error),
+            ],
+            failures=[ToolFailure(tool="vision_llm", query_key="v", error=error)],
+        ),
+    )
+    route = respx.post(URL).mock(return_value=completion(GOOD))
+    await LLMCaptioner().caption(CaptionJob(media=MEDIA, evidence=board))
+    text = bodies(route)[0]["messages"][1]["content"]
+    data = json.loads(text[text.index("```json\n") + 8 : text.index("\n```", text.index("```json\n"))])
+    assert "- on-screen text: examined (OCR at 1 frame/s)" in data["coverage"]
+    assert "- failed observers (nothing known from them): vision_llm" in data["coverage"]
+    speech = next(o for o in data["observations"] if o["kind"] == "speech")
+    assert speech["content"] == "Elena Park is leading" and data["repairs"]
+    assert "10.1.2.3" not in text and "/home/me" not in text and "ConnectError" not in text
+
+
+@respx.mock
+async def test_strict_grounding_removes_what_no_observer_reported(services: RunServices) -> None:
+    invented = GOOD.replace(
+        "A voice says “Welcome to the lab.”", "Marcus Webb waves. A voice says “Welcome to the lab.”"
+    )
+    respx.post(URL).mock(return_value=completion(invented))
+    loose = await LLMCaptioner().caption(CaptionJob(media=MEDIA, evidence=EVIDENCE))
+    assert "Marcus Webb waves" in loose.markdown
+    strict = await LLMCaptioner().caption(
+        CaptionJob(media=MEDIA, evidence=EVIDENCE, options={"strict_grounding": True})
+    )
+    assert "Marcus" not in strict.markdown and "Welcome to the lab" in strict.markdown
+    assert any("removed 1 ungrounded" in n for n in strict.notes)
+
+
+async def test_a_prompt_over_the_known_context_falls_back_without_a_call() -> None:
+    settings = Settings(api_key="sk-test", base_url="https://llm.test/v1").with_role("captioner", context_size=600)
+    with respx.mock, use_services(RunServices(settings=settings)):
+        route = respx.post(URL).mock(return_value=completion(GOOD))
+        out = await LLMCaptioner().caption(CaptionJob(media=MEDIA, evidence=EVIDENCE))
+    assert route.call_count == 0 and out.caption == build_caption(MEDIA, EVIDENCE)
+    assert "do not fit the captioner model's context of 600 tokens" in out.notes[0]

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import respx
 from detective_cloze.judges import LLMJudge
 from detective_cloze.predict import run_predict
@@ -198,30 +197,79 @@ async def test_never_readable_counts_as_e_and_failed(tmp_path: Path, settings: S
 
 
 @respx.mock
-async def test_call_failure_is_recorded_and_retried_next_run(tmp_path: Path, settings: Settings) -> None:
+async def test_call_failure_goes_to_the_errors_file_and_is_retried_next_run(tmp_path: Path, settings: Settings) -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(500, json={"error": {"message": "down"}}))
     src = write_jsonl(tmp_path / "in.jsonl", [make_record(1, ["A", "B"]), make_record(2, ["A"], caption=None)])
     out = tmp_path / "out.jsonl"
     summary = await run_predict(src, out, _judge(settings, None))
-    assert summary.call_failures == 1 and route.call_count == settings.max_attempts
-    failed = _by_uuid(out)[1]
-    assert failed["judge"]["failed"] is True and failed["judge"]["error_kind"] == "call"
-    assert "judge.test" in failed["judge"]["error"] and "500" in failed["judge"]["error"]
-    assert failed["predictions"] == {"1": "E", "2": "E"}
+    assert summary.call_failures == 1 and route.call_count == settings.max_attempts and summary.exit_code == 1
+    assert set(_by_uuid(out)) == {2}  # a failure is never written into the output
+    (error,) = read_jsonl(tmp_path / "out.errors.jsonl")
+    assert error["key"] == "uuid:1" and error["error_type"] == "LLMError" and error["uuid"] == 1
+    assert "judge.test" in error["error"] and "500" in error["error"]
     route.mock(side_effect=fake_judge)
     summary = await run_predict(src, out, _judge(settings, None))
-    assert (summary.already_done, summary.judged, summary.call_failures) == (1, 1, 0)
+    assert (summary.already_done, summary.judged, summary.call_failures, summary.exit_code) == (1, 1, 0, 0)
     assert _by_uuid(out)[1]["judge"]["failed"] is False
     assert len(read_jsonl(out)) == 2
+    assert not (tmp_path / "out.errors.jsonl").exists()
 
 
-async def test_bad_record_is_written_with_its_error(tmp_path: Path, settings: Settings) -> None:
+@respx.mock
+async def test_repairs_replace_each_other(tmp_path: Path, settings: Settings) -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(200, json=completion("no idea")))
+    src = write_jsonl(tmp_path / "in.jsonl", [make_record(1, ["A", "B", "C"])])
+    await run_predict(src, tmp_path / "out.jsonl", _judge(settings, None))
+    sizes = [len(json.loads(call.request.content)["messages"]) for call in route.calls]
+    assert sizes == [2, 4, 4]  # each repair replaces the one before: the prompt does not grow
+
+
+@respx.mock
+async def test_a_prompt_over_the_context_fails_its_record_with_that_reason(tmp_path: Path, settings: Settings) -> None:
+    overflow = {
+        "error": {
+            "message": "This model's maximum context length is 600 tokens. However, your messages resulted in "
+            "2000 tokens.",
+            "code": "context_length_exceeded",
+        }
+    }
+    route = respx.post(URL).mock(return_value=httpx.Response(400, json=overflow))
+    long_caption = "A very long caption. " * 400
+    records = [make_record(1, ["A", "B"], caption=long_caption), make_record(2, ["A"], caption=long_caption)]
+    src = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    summary = await run_predict(src, out, _judge(settings, None), workers=1)
+    # the first record learns the window from the endpoint (no retry); the second is not even sent
+    assert route.call_count == 1
+    assert summary.context_failures == 2 and summary.call_failures == 0
+    for record in read_jsonl(out):
+        judge = record["judge"]
+        assert judge["failed"] is True and judge["error_kind"] == "context"
+        assert "context" in judge["error"] and record["predictions"]
+    # a failure that would recur at temperature 0 is not judged again by the next run
+    summary = await run_predict(src, out, _judge(settings, None))
+    assert summary.already_done == 2 and route.call_count == 1
+
+
+async def test_a_configured_context_is_checked_before_sending(tmp_path: Path, settings: Settings) -> None:
+    small = settings.with_role("judge", context_size=300, max_tokens=100)
+    src = write_jsonl(tmp_path / "in.jsonl", [make_record(1, ["A"], caption="Words. " * 300)])
+    with respx.mock:
+        route = respx.post(URL).mock(side_effect=fake_judge)
+        summary = await run_predict(src, tmp_path / "out.jsonl", _judge(small, None))
+    assert route.call_count == 0 and summary.context_failures == 1
+    error = read_jsonl(tmp_path / "out.jsonl")[0]["judge"]["error"]
+    assert "do not fit the judge model's context of 300 tokens" in error
+
+
+async def test_malformed_record_goes_to_the_errors_file(tmp_path: Path, settings: Settings) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [{"uuid": 1, "cloze": {"passage": "x", "blanks": []}}])
     out = tmp_path / "out.jsonl"
     summary = await run_predict(src, out, _judge(settings, None))
-    assert summary.record_errors == 1
-    record = read_jsonl(out)[0]
-    assert record["judge"]["error_kind"] == "record" and "no blanks" in record["judge"]["error"]
+    assert summary.record_errors == 1 and summary.exit_code == 1
+    assert read_jsonl(out) == []
+    (error,) = read_jsonl(tmp_path / "out.errors.jsonl")
+    assert error["error_type"] == "MalformedRecord" and "no blanks" in error["error"] and not error["retryable"]
 
 
 def test_workers_bound_concurrency(tmp_path: Path, settings: Settings) -> None:
@@ -247,12 +295,17 @@ def test_workers_bound_concurrency(tmp_path: Path, settings: Settings) -> None:
     assert summary.judged == 20 and peak == 4
 
 
-def test_bad_input_line_names_the_line(tmp_path: Path, settings: Settings) -> None:
+def test_broken_input_line_is_reported_and_skipped(tmp_path: Path, settings: Settings) -> None:
     import asyncio
+    import io
 
-    from detective_cloze.predict import ClozeInputError
+    from detective_cloze.judges import LexicalJudge
 
     src = tmp_path / "in.jsonl"
-    src.write_text(json.dumps(make_record(1, ["A"])) + "\n{oops\n", encoding="utf-8")
-    with pytest.raises(ClozeInputError, match=r"in.jsonl line 2"):
-        asyncio.run(run_predict(src, tmp_path / "out.jsonl", _judge(settings, None)))
+    src.write_text(json.dumps(make_record(1, ["A"])) + "\n{oops\n" + json.dumps(make_record(2, ["A"])) + "\n")
+    stream = io.StringIO()
+    summary = asyncio.run(run_predict(src, tmp_path / "out.jsonl", LexicalJudge(), stream=stream))
+    assert (summary.judged, summary.invalid_lines, summary.exit_code) == (2, 1, 1)
+    assert "in.jsonl line 2: invalid JSON" in stream.getvalue()
+    (error,) = read_jsonl(tmp_path / "out.errors.jsonl")
+    assert error["key"] == "line:2" and error["error_type"] == "InvalidRecord"

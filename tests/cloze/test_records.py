@@ -11,7 +11,6 @@ from detective_cloze.records import (
     letter_of,
     normalise_modality,
     parse_cloze,
-    record_key,
 )
 
 from .conftest import make_record
@@ -163,9 +162,6 @@ def test_small_helpers() -> None:
         "visual",
         None,
     ]
-    assert record_key({"uuid": 5, "id": 9}) == "uuid:5"
-    assert record_key({"video_path": "./v.mp4"}) == "video_path:./v.mp4"
-    assert record_key({}) is None
 
 
 def test_judge_view_never_holds_gold() -> None:

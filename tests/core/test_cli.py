@@ -147,3 +147,14 @@ def test_shell_completion_works_as_documented() -> None:
         timeout=60,
     )
     assert proc.stdout.split() == ["plain,doctor"]
+
+
+def test_max_tokens_option_takes_role_pairs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from detective.cli import cli
+
+    result = CliRunner().invoke(cli, ["caption", str(tmp_path / "x.wav"), "--max-tokens", "planner"])
+    assert result.exit_code == 2 and "expected ROLE=N" in result.output
+    result = CliRunner().invoke(cli, ["caption", str(tmp_path / "missing.wav"), "--max-tokens", "planner=64"])
+    assert result.exit_code == 1 and "missing.wav" in result.output

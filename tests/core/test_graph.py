@@ -129,17 +129,23 @@ def test_a_clip_nobody_examined_is_failed_not_captioned(audio: MediaInfo) -> Non
         run(Detective(tools=[EchoTool()], planner=Silent(), captioner="evidence", offline=True), audio)
 
 
+class Broken(Tool):
+    """A video tool that always fails with ``error``."""
+
+    name = "broken"
+    description = "always fails"
+    modalities = ("video",)
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+    def observe(self, media, query):
+        raise RuntimeError(self.error)
+
+
 def test_a_clip_whose_observers_all_failed_is_failed_with_their_causes(video: MediaInfo) -> None:
-    class Broken(Tool):
-        name = "broken"
-        description = "always fails"
-        modalities = ("video",)
-
-        def observe(self, media, query):
-            raise RuntimeError("401 Unauthorized")
-
     with pytest.raises(NoEvidenceError, match=r"clip\.mp4: no observer succeeded on its video.*401 Unauthorized"):
-        run(Detective(tools=[Broken()], planner="rule", captioner="evidence", offline=True), video)
+        run(Detective(tools=[Broken("401 Unauthorized")], planner="rule", captioner="evidence", offline=True), video)
 
 
 def test_repeated_questions_are_answered_from_the_board(audio: MediaInfo) -> None:
@@ -155,15 +161,10 @@ def test_repeated_questions_are_answered_from_the_board(audio: MediaInfo) -> Non
 
 
 def test_observer_failure_is_recorded_not_fatal(video: MediaInfo) -> None:
-    class Broken(Tool):
-        name = "broken"
-        description = "always fails"
-        modalities = ("video",)
-
-        def observe(self, media, query):
-            raise RuntimeError("decoder exploded")
-
-    result = run(Detective(tools=[ShotsTool(), Broken()], planner="rule", captioner="evidence", offline=True), video)
+    result = run(
+        Detective(tools=[ShotsTool(), Broken("decoder exploded")], planner="rule", captioner="evidence", offline=True),
+        video,
+    )
     assert [f.tool for f in result.evidence.failures] == ["broken"]
     assert "clip.mp4" in result.evidence.failures[0].error and "decoder exploded" in result.evidence.failures[0].error
     assert any("decoder exploded" in n for n in result.notes)

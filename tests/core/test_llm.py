@@ -178,3 +178,33 @@ def test_per_role_overrides_from_environment() -> None:
     assert s.endpoint("vision").api_key.get_secret_value() == "sk-observer-bbbbbbbb"  # vision falls back to observer
     assert s.endpoint("observer").model == "qwen3-omni-flash"
     assert not Settings.from_env(env, offline=True).online("planner")
+
+
+def test_max_tokens_and_context_size_per_role() -> None:
+    env = {
+        "OPENAI_API_KEY": "sk-shared-aaaaaaaa",
+        "OMNI_DETECTIVE_PLANNER_MAX_TOKENS": "256",
+        "OMNI_DETECTIVE_OBSERVER_CONTEXT_SIZE": "4096",
+        "OMNI_DETECTIVE_MAX_ATTEMPTS": "3",
+    }
+    s = Settings.from_env(env)
+    assert s.endpoint("planner").max_tokens == 256 and s.endpoint("planner").context_size is None
+    assert s.endpoint("captioner").max_tokens == 4096 and s.endpoint("judge").max_tokens == 1024
+    assert s.endpoint("observer").context_size == 4096 and s.endpoint("vision").context_size == 4096
+    assert s.endpoint("my_plugin_role").max_tokens == 2048
+    assert s.max_attempts == 3 and "max" not in s.roles  # a shared setting is not read as a role
+    assert s.with_role("planner", max_tokens=64, context_size=None).endpoint("planner").max_tokens == 64
+    with pytest.raises(ValueError, match="OMNI_DETECTIVE_JUDGE_MAX_TOKENS must be a whole number"):
+        Settings.from_env({"OMNI_DETECTIVE_JUDGE_MAX_TOKENS": "lots"})
+
+
+@respx.mock
+async def test_role_max_tokens_is_sent_unless_the_call_sets_its_own(settings: Settings) -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(200, json=completion("ok")))
+    services = RunServices(settings=settings.with_role("planner", max_tokens=77))
+    client = llm_module.LLMClient(services.settings.endpoint("planner"), services)
+    await client.chat([{"role": "user", "content": "hi"}])
+    await client.chat([{"role": "user", "content": "hi"}], max_tokens=5)
+    await client.chat([{"role": "user", "content": "hi"}], max_tokens=0)
+    sent = [json.loads(c.request.content).get("max_tokens") for c in route.calls]
+    assert sent == [77, 5, None]

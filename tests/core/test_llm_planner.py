@@ -130,29 +130,107 @@ async def test_unusable_replies_are_repaired_a_bounded_number_of_times(settings:
     det = Detective(
         tools=[EchoTool()], planner=LLMPlanner(function_calling=False), captioner="evidence", settings=settings
     )
-    import pytest
-
-    from detective.coverage import NoEvidenceError
-
-    # The planner gives up after its repairs; with nothing examined, the clip is failed rather than captioned.
-    with pytest.raises(NoEvidenceError, match="no observer succeeded on its audio"):
-        await det.arun("clip.wav", media=audio)
+    result = await det.arun("clip.wav", media=audio)
     assert route.call_count == 3
-    assert "unknown tool_name 'nonexistent'" in bodies(route)[2]["messages"][-1]["content"]
+    sent = bodies(route)
+    assert "unknown tool_name 'nonexistent'" in sent[2]["messages"][-1]["content"]
+    # each repair replaces the previous one: the prompt does not grow with the bad replies
+    assert len(sent[1]["messages"]) == len(sent[2]["messages"]) == len(sent[0]["messages"]) + 2
+    # the clip is not left unexamined: the rule planner's broad pass runs every observer, and the record says so
+    assert result.usage.tool_calls == {"echo": 1}
+    assert any("llm planner could not plan" in n and "rule planner's broad pass" in n for n in result.notes)
+    assert "stayed unusable after 2 repairs" in result.rounds[0].note
 
 
 @respx.mock
-async def test_planner_failure_raises_a_clear_error(settings: Settings, audio: MediaInfo) -> None:
-    import pytest
-
-    from detective.llm import LLMError
-
-    respx.post(URL).mock(return_value=httpx.Response(503))
+async def test_planner_failure_falls_back_and_never_aborts_the_caption(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(return_value=httpx.Response(503))
     det = Detective(
-        tools=[EchoTool()],
+        tools=[EchoTool(), ASRTool()],
         planner="llm",
         captioner="evidence",
         settings=settings.model_copy(update={"max_attempts": 2}),
     )
-    with pytest.raises(LLMError, match=r"planner model .* failed after 2 attempt"):
-        await det.arun("clip.wav", media=audio)
+    result = await det.arun("clip.wav", media=audio)
+    assert route.call_count == 2
+    # every attempt is counted, the failed ones too
+    usage = result.usage.models["gpt-4.1-2025-04-14"]
+    assert (usage.calls, usage.failed_calls) == (2, 2)
+    assert result.usage.tool_calls == {"asr": 1, "echo": 1}
+    assert result.caption_markdown
+    (note,) = [n for n in result.notes if "could not plan" in n]
+    assert "failed after 2 attempt" in note and "rule planner's broad pass ran instead" in note
+
+
+@respx.mock
+async def test_planner_that_closes_the_case_unexamined_falls_back(settings: Settings, audio: MediaInfo) -> None:
+    respx.post(URL).mock(return_value=httpx.Response(200, json=completion(tool_calls=[{"name": "finish"}])))
+    result = await Detective(tools=[ASRTool()], planner="llm", captioner="evidence", settings=settings).arun(
+        "clip.wav", media=audio
+    )
+    assert result.usage.tool_calls == {"asr": 1}
+    assert any("closed the case before asking any observer" in n for n in result.notes)
+
+
+@respx.mock
+async def test_ignored_tools_switch_the_run_to_json_replies(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion("I would like to listen to the audio first.")),
+            httpx.Response(200, json=completion('{"tool_name": "echo", "question": "Describe it."}')),
+            httpx.Response(200, json=completion('{"finish": true}')),
+        ]
+    )
+    result = await Detective(tools=[EchoTool()], planner="llm", captioner="evidence", settings=settings).arun(
+        "clip.wav", media=audio
+    )
+    sent = bodies(route)
+    assert "tools" in sent[0] and "tools" not in sent[1] and "tools" not in sent[2]
+    assert '"tool_name": "echo"' in sent[1]["messages"][0]["content"]
+    assert result.usage.tool_calls == {"echo": 1}
+    assert not [n for n in result.notes if "could not plan" in n]
+
+
+@respx.mock
+async def test_context_overflow_is_not_taken_for_a_function_calling_refusal(
+    settings: Settings, audio: MediaInfo
+) -> None:
+    overflow = {
+        "error": {
+            "message": "This model's maximum context length is 900 tokens. However, your messages resulted in "
+            "1200 tokens. Please reduce the length of the messages.",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+        }
+    }
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(400, json=overflow),
+            httpx.Response(200, json=completion(tool_calls=[{"name": "echo", "arguments": {"question": "What?"}}])),
+            httpx.Response(200, json=completion(tool_calls=[{"name": "finish"}])),
+        ]
+    )
+    det = Detective(tools=[EchoTool()], planner="llm", captioner="evidence", settings=settings)
+    result = await det.arun("clip.wav", media=audio)
+    sent = bodies(route)
+    assert all("tools" in body for body in sent)  # still function calling: an overflow is not a refusal
+    assert route.call_count == 3 and result.usage.tool_calls == {"echo": 1}
+    endpoint = settings.endpoint("planner")
+    assert det.capabilities.get(endpoint).context_size == 900
+
+
+@respx.mock
+async def test_a_model_that_has_called_functions_is_repaired_not_switched(settings: Settings, audio: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion(tool_calls=[{"name": "echo", "arguments": {"question": "What?"}}])),
+            httpx.Response(200, json=completion("Let me think about what to ask next.")),
+            httpx.Response(200, json=completion(tool_calls=[{"name": "finish"}])),
+        ]
+    )
+    await Detective(tools=[EchoTool()], planner="llm", captioner="evidence", settings=settings).arun(
+        "clip.wav", media=audio
+    )
+    sent = bodies(route)
+    assert all("tools" in body for body in sent)
+    assert sent[2]["messages"][-1]["content"].startswith("Your reply could not be used")

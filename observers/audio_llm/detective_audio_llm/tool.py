@@ -10,11 +10,11 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from detective import media as dmedia
-from detective.llm import LLMError
+from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
-from detective.tools import QuestionInput, SpanInput, Tool, ToolError
+from detective.tools import QuestionInput, SpanInput, Tool, ToolError, ToolUnavailable
 
 SAMPLE_RATE = 16000
 #: Longest audio sent in one request; longer spans are split and asked chunk by chunk.
@@ -48,6 +48,7 @@ class AudioLLMTool(Tool):
     version: ClassVar[str] = "0.1.0"
     asks_questions: ClassVar[bool] = True
     needs_api: ClassVar[bool] = True
+    model_inputs: ClassVar[tuple[str, ...]] = ("audio",)
     role: ClassVar[str] = "observer"
 
     def __init__(
@@ -130,6 +131,8 @@ class AudioLLMTool(Tool):
                 messages, temperature=self.temperature, max_tokens=self.max_tokens, extra_body=self.extra_body
             )
         except LLMError as exc:
+            if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
+                raise ToolUnavailable(f"audio_llm: unavailable for this run: {exc}") from exc
             raise ToolError(
                 f"audio_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the audio model failed: {exc}"
             ) from exc

@@ -134,9 +134,40 @@ async def test_endpoint_failures_become_tool_errors(
     assert message.startswith("audio_llm: ") and clip in message and "failed" in message
     assert ("500" in message) if not isinstance(failure, Exception) else ("Timeout" in message)
     assert "sk-test-key" not in message
-    assert route.call_count == 2  # retried once (max_attempts=2), then reported
+    # retried once (max_attempts=2), then reported; a 500 to audio is checked once without the audio (the endpoint
+    # failing that too is down, not refusing the audio)
+    assert route.call_count == (3 if not isinstance(failure, Exception) else 2)
     with pytest.raises(ToolError, match=r"vision_llm: .*the vision model failed"):
         await VisionLLMTool().aobserve(probe(clip), Query(tool="vision_llm", question="What is shown?"))
+
+
+@respx.mock
+async def test_a_model_that_cannot_take_audio_is_found_out_once(
+    services: RunServices, fixture_media: dict[str, Any]
+) -> None:
+    def respond(request: httpx.Request) -> httpx.Response:
+        parts = [
+            p for m in json.loads(request.content)["messages"] if isinstance(m["content"], list) for p in m["content"]
+        ]
+        if any(p["type"] == "input_audio" for p in parts):
+            return httpx.Response(500, json={"error": {"message": "Unknown content part type: input_audio"}})
+        return httpx.Response(200, json=completion("OK"))
+
+    route = respx.post(URL).mock(side_effect=respond)
+    clip = probe(fixture_media["clips"]["scene"]["path"])
+    with pytest.raises(ToolError) as info:
+        await AudioLLMTool().aobserve(clip, Query(tool="audio_llm", question="Any music?"))
+    message = str(info.value)
+    assert message.startswith("audio_llm: unavailable for this run: observer model qwen3-omni-flash cannot take audio")
+    assert clip.source not in message and "llm.test" not in message
+    assert route.call_count == 3  # the audio request twice, then once without the audio
+    assert services.capabilities.get(services.settings.endpoint("observer")).audio_input is False
+    # the next query is refused at once, and every attempt so far is in the usage
+    with pytest.raises(ToolError, match="unavailable for this run"):
+        await AudioLLMTool().aobserve(clip, Query(tool="audio_llm", question="Any speech?"))
+    assert route.call_count == 3
+    usage = services.usage.models["qwen3-omni-flash"]
+    assert (usage.calls, usage.failed_calls) == (3, 2)
 
 
 async def test_no_question_and_no_audio_are_tool_errors(services: RunServices, fixture_media: dict[str, Any]) -> None:

@@ -11,11 +11,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from detective import media as dmedia
-from detective.llm import LLMError
+from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
-from detective.tools import QuestionInput, SpanInput, Tool, ToolError
+from detective.tools import QuestionInput, SpanInput, Tool, ToolError, ToolUnavailable
 
 SYSTEM_PROMPT = (
     "You are a visual observer. You see only the video frames you are given, each labelled with its time in "
@@ -61,6 +61,7 @@ class VisionLLMTool(Tool):
     version: ClassVar[str] = "0.1.0"
     asks_questions: ClassVar[bool] = True
     needs_api: ClassVar[bool] = True
+    model_inputs: ClassVar[tuple[str, ...]] = ("image",)
     role: ClassVar[str] = "vision"
 
     def __init__(
@@ -106,6 +107,8 @@ class VisionLLMTool(Tool):
                 .chat(messages, temperature=self.temperature, max_tokens=self.max_tokens)
             )
         except LLMError as exc:
+            if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
+                raise ToolUnavailable(f"vision_llm: unavailable for this run: {exc}") from exc
             raise ToolError(
                 f"vision_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the vision model failed: {exc}"
             ) from exc

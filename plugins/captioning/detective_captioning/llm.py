@@ -149,12 +149,21 @@ class LLMCaptioner(Captioner):
                 prompt=prompt, clip=clip_summary(media), evidence=evidence_json(job.evidence, job.checks)
             ),
         }
-        messages: list[dict[str, Any]] = [{"role": "system", "content": INTEGRATION_SYSTEM}, user]
+        base: list[dict[str, Any]] = [{"role": "system", "content": INTEGRATION_SYSTEM}, user]
+        messages = base
         exchange: list[dict[str, Any]] = [user]
         temperature = job.options.get("temperature", 0.2)
         max_tokens = job.options.get("max_tokens")
         problems: list[str] = []
         try:
+            context = client.capabilities().context_size
+            need = sum(len(m["content"].encode()) for m in base) // 3  # a conservative token estimate
+            reply_room = max_tokens or client.endpoint.max_tokens or 0
+            if context and need + reply_room > context:
+                raise LLMError(
+                    f"the prompt (about {need} tokens) and a reply of {reply_room} tokens do not fit the "
+                    f"captioner model's context of {context} tokens"
+                )
             for attempt in range(self.max_repairs + 1):
                 reply = await client.chat(messages, temperature=temperature, max_tokens=max_tokens)
                 assistant = {"role": "assistant", "content": reply.content or ""}
@@ -181,7 +190,7 @@ class LLMCaptioner(Captioner):
                         problems="\n".join(f"- {p}" for p in problems[:20]), end=format_time(media.duration)
                     ),
                 }
-                messages += [assistant, repair]
+                messages = [*base, assistant, repair]  # replaces the last repair: the prompt does not grow
                 exchange.append(repair)
             note = (
                 f"captioner model {client.model}: the caption was still invalid after {self.max_repairs} repair "

@@ -37,6 +37,8 @@ from detective.models import (
     VisibleTextSpan,
 )
 from detective_captioning.format import clock, render
+from detective_captioning.scene import agreement_notes, scene_sentences
+from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
 MIN_SEGMENT = 0.5
@@ -342,9 +344,11 @@ class _Writer:
         )
         self.shots = by_kind("shot")
         self.texts = by_kind("text")
-        self.speech = by_kind("speech")
+        self.turns = by_kind("speaker")
+        self.speech = attribute_speakers(by_kind("speech"), self.turns)
         self.events = by_kind("sound_event")
         self.descriptions = evidence.by_kind("description")
+        self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "sound_tag")]
         self.metadata = evidence.by_kind("metadata")
         self.voices = _voices(self.speech)
         self.video = media.has_video
@@ -356,6 +360,14 @@ class _Writer:
     def said(self, obs: Observation) -> str:
         """The speech content as the cross-check settled it (names repaired, doubtful words marked)."""
         return self.check.said(obs)
+
+    def sources_of(self, obs: Observation) -> list[str]:
+        """Keys of the board observations a speech turn rests on: its own (its parent's, for a piece of a segment
+        cut at a change of voice) and those of the sources that repaired it."""
+        key = str(obs.payload.get("split_from") or obs.key)
+        said = self.said(obs)
+        repaired = (r.source.key for r in self.check.repairs if r.speech.key == key and r.chosen in said)
+        return [key, *dict.fromkeys(repaired)]
 
     def examined(self, aspect: str, span: TimeSpan | None = None) -> bool:
         """True when a successful observer run examined ``aspect`` over ``span`` (the whole clip by default)."""
@@ -400,7 +412,7 @@ class _Writer:
             )
         speakers, transcript = self.transcript()
         sections = [CaptionSection(title="Overview", body=self.overview())]
-        cross = self.check.report()
+        cross = "\n".join([self.check.report(), *agreement_notes(self.evidence)]).strip()
         if cross:
             sections.append(CaptionSection(title="Cross-checks", body=cross))
         visible = self.visible_text() if self.video else None
@@ -446,6 +458,8 @@ class _Writer:
         whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
         for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
             parts.append((self.description(desc, index + k), [desc]))
+        seen = [o for o in self.scene if o.span is not None and o.span.overlaps(seg.span)]
+        parts.extend((sentence, seen) for sentence in scene_sentences(self.evidence, seg.span, last=index == total - 1))
         parts.extend(self.carried_sentences(seg))
         # Everything else in the order it happened; texts appearing together are told together.
         group: list[Observation] = []
@@ -477,7 +491,8 @@ class _Writer:
         for text, sources in parts:
             sentence = _sentence(text)
             if sentence and all(sentence != o.text for o in out):  # never the same sentence twice
-                out.append(GroundedSentence(text=sentence, sources=list(dict.fromkeys(o.key for o in sources))))
+                keys = (str(o.payload.get("split_from") or o.key) for o in sources)  # a turn's piece: its segment
+                out.append(GroundedSentence(text=sentence, sources=list(dict.fromkeys(keys))))
         return out
 
     def opening(self, index: int, seg: _Segment, total: int) -> str:
@@ -547,6 +562,9 @@ class _Writer:
         name = self.voices.names[obs.key]
         many = len(self.voices.order) > 1
         who = name if many else "a voice"
+        if many:
+            earlier = [self.voices.names[s.key] for s in sorted(self.speech, key=_start) if _start(s) < _start(obs)]
+            who = speaker_reference(name, self.voices.order, earlier)
         if not many and any(
             s.span is not None and s.span.start < obs.span.start for s in self.speech if s.key != obs.key
         ):
@@ -725,14 +743,14 @@ class _Writer:
         turns = []
         for obs in self.speech:
             assert obs.span is not None
-            state = _speech_state(obs, self.speech_events(obs.span))
+            state = _speech_state(obs, voice_events(obs, self.turns) or self.speech_events(obs.span))
             turns.append(
                 TranscriptSegment(
                     span=_clamp(obs.span, self.duration),
                     speaker=self.voices.names[obs.key],
                     state=state.describe(),
                     content=self.said(obs),
-                    sources=[obs.key, *(r.source.key for r in self.check.repairs if r.speech.key == obs.key)],
+                    sources=self.sources_of(obs),
                 )
             )
         profiles = [SpeakerProfile(name=name, profile=self.profile(name)) for name in self.voices.order]
@@ -754,6 +772,8 @@ class _Writer:
             ]
             lang = _LANGUAGES.get(code, code)
             bits.append(f"speaks {lang}" + (f" (detected with probability {max(probs):.2f})" if probs else ""))
+        voiced = voice_facts(mine, self.turns, sum(o.span.duration for o in self.speech if o.span is not None))
+        bits.extend(voiced)
         pitches = [
             float(e.payload["pitch_hz"])
             for o in mine
@@ -761,6 +781,8 @@ class _Writer:
             for e in self.speech_events(o.span)
             if isinstance(e.payload.get("pitch_hz"), int | float)
         ]
+        if self.turns:
+            pitches = []  # voices are separated: the clip-wide speech pitch would mix them
         if pitches:
             median = statistics.median(pitches)
             register = "low-pitched" if median < 140 else ("mid-pitched" if median < 220 else "high-pitched")

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
+from detective.jobs import OutputLocked, sidecar_path
 from detective.logs import add_secret
 from detective.runtime import RunServices
-from detective.settings import RoleSettings, Settings
+from detective.settings import Settings
 from detective_cloze.judges import DEFAULT_CAPTION_FIELD, LEXICAL_LABEL, LexicalJudge, LLMJudge
 from detective_cloze.predict import ClozeInputError, read_jsonl, run_predict
 from detective_cloze.scoring import format_table, score_records
@@ -85,6 +86,19 @@ def cloze() -> None:
     help="Judge cache file (default: OUTPUT.judge-cache.sqlite).",
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the judge cache.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Reply limit of the judge (default: OMNI_DETECTIVE_JUDGE_MAX_TOKENS, else 1024).",
+)
+@click.option(
+    "--context-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The judge model's context in tokens (default: OMNI_DETECTIVE_JUDGE_CONTEXT_SIZE, else learnt from its "
+    "first overflow); a prompt that cannot fit fails its record with that reason.",
+)
 def predict(
     input_path: str,
     output_path: str,
@@ -96,6 +110,8 @@ def predict(
     retry_failed: bool,
     cache_path: str | None,
     no_cache: bool,
+    max_tokens: int | None,
+    context_size: int | None,
 ) -> None:
     """Map each record's caption onto its cloze blanks with a judge (upstream's generate_prediction.py).
 
@@ -107,11 +123,7 @@ def predict(
         judge: LLMJudge | LexicalJudge = LexicalJudge(caption_field=caption_field)
         click.echo(f"judge: {LEXICAL_LABEL}", err=True)
     else:
-        settings = Settings.from_env()
-        if model:
-            roles = dict(settings.roles)
-            roles["judge"] = (roles.get("judge") or RoleSettings()).model_copy(update={"model": model})
-            settings = settings.model_copy(update={"roles": roles})
+        settings = Settings.from_env().with_role("judge", model=model, max_tokens=max_tokens, context_size=context_size)
         for secret in settings.secrets():
             add_secret(secret)
         endpoint = settings.endpoint("judge")
@@ -133,35 +145,33 @@ def predict(
         )
         click.echo(f"judge: {endpoint.model} at {endpoint.host}", err=True)
 
-    def progress(done: int, total: int) -> None:
-        if done == total or done % max(1, total // 20) == 0:
-            click.echo(f"  {done}/{total} records judged", err=True)
-
     try:
-        summary = asyncio.run(
-            run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed, progress=progress)
-        )
-    except ClozeInputError as exc:
+        summary = asyncio.run(run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed))
+    except OutputLocked as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if cache is not None:
             cache.close()
     click.echo(json.dumps(summary.as_dict()), err=True)
-    if summary.record_errors:
-        click.echo(
-            f"warning: {summary.record_errors} record(s) could not be read; see 'judge.error' in {output_path}",
-            err=True,
-        )
+    errors = sidecar_path(output_path, ".errors.jsonl")
     if summary.judge_failures:
         click.echo(
             f"warning: {summary.judge_failures} record(s) got no readable judge reply and count as "
             "not given (upstream's rule); --retry-failed judges them again",
             err=True,
         )
-    if summary.call_failures:
+    if summary.context_failures:
+        click.echo(
+            f"warning: {summary.context_failures} record(s) do not fit the judge model's context and count as not "
+            f"given (see 'judge.error' in {output_path}); running again will not change that: use a judge model "
+            "with a larger context",
+            err=True,
+        )
+    if summary.record_errors or summary.call_failures or summary.invalid_lines:
         raise click.ClickException(
-            f"{summary.call_failures} record(s) could not reach the judge (see 'judge.error' in {output_path}); "
-            "they count as not given until you run the same command again, which retries only them"
+            f"{summary.call_failures} record(s) could not reach the judge, {summary.record_errors} could not be "
+            f"judged and {summary.invalid_lines} input line(s) are not records (see {errors}); "
+            "run the same command again to retry only them"
         )
 
 

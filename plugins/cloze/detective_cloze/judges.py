@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.runtime import Cache, RunServices
 from detective_cloze.lexical import contains, normalise, phrase
 from detective_cloze.prompts import PROMPT_HASH, SYSTEM_PROMPT, repair_message, user_message
@@ -22,6 +23,13 @@ RAW_REPLY_LIMIT = 4000
 LEXICAL_VERSION = "cloze-lexical/1"
 LEXICAL_HASH = hashlib.sha256(LEXICAL_VERSION.encode()).hexdigest()[:16]
 LEXICAL_LABEL = "offline lexical proxy (word matching), not the Omni-Cloze LLM judge; scores are not comparable"
+#: ``judge.error_kind`` of a record whose prompt does not fit the judge model's context: judging it again at
+#: temperature 0 fails the same way, so the next run leaves it alone (``--retry-failed`` tries it again).
+CONTEXT_ERROR = "context"
+#: A conservative bytes-per-token, to tell whether a prompt fits a context before sending it.
+BYTES_PER_TOKEN = 3
+#: Tokens kept free for the chat template's own tokens.
+CONTEXT_MARGIN = 32
 
 
 def sha(text: str) -> str:
@@ -51,9 +59,12 @@ def _all_not_given(item: ClozeItem) -> dict[str, str | None]:
 class LLMJudge:
     """Upstream's judge: one chat call per record with the passage, its options and the caption (temperature 0).
 
-    The reply is parsed robustly; an unreadable reply is re-asked up to ``repair_attempts`` times, then counted as
-    E for every blank and flagged ``failed`` (upstream's rule). Results are cached by judge model, endpoint, prompt
-    hash and caption hash. A chat error (after the client's own retries) propagates as :class:`LLMError`.
+    The reply is parsed robustly; an unreadable reply is re-asked up to ``repair_attempts`` times (each repair
+    replacing the previous one, so the prompt does not grow), then counted as E for every blank and flagged
+    ``failed`` (upstream's rule). A prompt that does not fit the judge model's context (known from configuration
+    or from an earlier overflow) is not sent: the record is failed with that reason (``error_kind: "context"``),
+    as it is when the endpoint reports an overflow. Results are cached by judge model, endpoint, prompt hash and
+    caption hash. Any other chat error (after the client's own retries) propagates as :class:`LLMError`.
     """
 
     name = "cloze-llm"
@@ -71,6 +82,9 @@ class LLMJudge:
         self.client = self.services.llm("judge")
         self.caption_field = caption_field
         self.cache = cache if cache is not None else self.services.cache
+        store = self.services.capabilities
+        if store.cache is None and self.cache is not None:
+            store.cache = self.cache  # what the judge model can take is kept with its replies
         self.repair_attempts = repair_attempts
         self.max_tokens = max_tokens
 
@@ -100,6 +114,27 @@ class LLMJudge:
             {"role": "user", "content": user_message(judge_view(item), caption, item.blank_ids)},
         ]
 
+    def overflow(self, messages: list[dict[str, str]]) -> str:
+        """Why ``messages`` cannot fit the judge model's context with room for its reply; "" when they fit or the
+        context is unknown."""
+        context = self.client.capabilities().context_size
+        if not context:
+            return ""
+        reply = self.max_tokens or self.client.endpoint.max_tokens or 0
+        need = _estimate_tokens(messages)
+        if need + reply + CONTEXT_MARGIN <= context:
+            return ""
+        return (
+            f"the judge prompt (about {need} tokens) and its reply ({reply} tokens) do not fit the judge model's "
+            f"context of {context} tokens; use a judge model with a larger context (or a shorter caption)"
+        )
+
+    def _context_failure(
+        self, record: dict[str, Any], info: dict[str, Any], item: ClozeItem, reason: str, attempts: int
+    ) -> dict[str, Any]:
+        info.update(raw_reply=None, failed=True, attempts=attempts, error_kind=CONTEXT_ERROR, error=reason)
+        return _output(record, info, _all_not_given(item))
+
     def cache_key(self, item: ClozeItem, caption: str) -> str:
         """Judge model, endpoint host, prompt hash (template and the rendered passage) and caption hash."""
         question = sha(json.dumps([judge_view(item), item.blank_ids]))
@@ -119,21 +154,30 @@ class LLMJudge:
             if hit is not None:
                 info.update(hit["judge"], cached=True)
                 return _output(record, info, hit["predictions"])
-        messages = self.messages(item, caption)
+        base = self.messages(item, caption)
+        messages = base
         options = {b.id: b.options for b in item.blanks}
         raw = ""
         attempts = 0
         parsed = None
         for attempt in range(self.repair_attempts + 1):
+            too_long = self.overflow(messages)
+            if too_long:
+                return self._context_failure(record, info, item, too_long, attempts)
             attempts = attempt + 1
-            reply = await self.client.chat(messages, temperature=0, max_tokens=self.max_tokens, cache=False)
+            try:
+                reply = await self.client.chat(messages, temperature=0, max_tokens=self.max_tokens, cache=False)
+            except LLMError as exc:
+                if exc.code != CONTEXT_LENGTH_EXCEEDED:
+                    raise
+                return self._context_failure(record, info, item, str(exc), attempts)
             raw = reply.content or ""
             parsed = parse_reply(raw, item.blank_ids, options)
             if parsed.ok:
                 break
             messages = [
-                *messages,
-                {"role": "assistant", "content": raw},
+                *base,
+                {"role": "assistant", "content": raw[:RAW_REPLY_LIMIT]},
                 {"role": "user", "content": repair_message(parsed.reason, item.blank_ids)},
             ]
         assert parsed is not None
@@ -144,6 +188,10 @@ class LLMJudge:
         if self.cache is not None:
             self.cache.put(CACHE_NAMESPACE, key, {"judge": info, "predictions": parsed.predictions})
         return _output(record, info, parsed.predictions)
+
+
+def _estimate_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(len(m["content"].encode()) for m in messages) // BYTES_PER_TOKEN + 4 * len(messages)
 
 
 class LexicalJudge:

@@ -1,30 +1,33 @@
-"""``cloze predict``: judge every record of a JSONL file concurrently, writing results as they complete.
+"""``cloze predict``: judge every record of a JSONL file, a job of the core's engine (:mod:`detective.jobs`).
 
-Resumable: records already in the output (keyed by ``uuid``, else ``id``, else ``video_path``) are skipped; each
-output line is written whole, flushed and fsynced; a torn last line from an interrupted run is cut off. Records
-whose judge call failed (endpoint errors after the client's retries) are written with the error, counted as E, and
-judged again by the next run; so are all failed records with ``retry_failed``.
+The same rules as ``omni-detective run``: the one resume key (``id``, else ``uuid``, else a content hash;
+:mod:`detective.jobs.keys`), a streamed input with at most ``workers`` records in flight, whole fsynced output
+lines, a torn last line cut off, one writer per output, a finished-keys index beside the output. Failures go to
+the errors sidecar (``OUT.errors.jsonl``), never into the output, and the next run judges them again: a judge
+call that failed (endpoint errors after the client's retries) and a record that cannot be judged (malformed:
+no blanks, unreadable cloze); a line that is not a JSON object is reported and skipped. Any of these makes the
+run exit 1. A judge reply that stays unreadable after the repair attempts is upstream's "all E" and is written
+as a record with ``judge.failed``; ``retry_failed`` judges those again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import structlog
 
-from detective.jsonl import JsonlAppender, cut_torn_tail
-from detective.llm import LLMError
-from detective_cloze.judges import sha
-from detective_cloze.records import NOT_GIVEN, ClozeFormatError, parse_cloze, record_key
+from detective.jobs import Item, Job, JobConfig, LocalExecutor, Work, output_key
+from detective.jobs.executors import Executor
+from detective_cloze.records import ClozeFormatError
 
 log = structlog.get_logger("detective_cloze.predict")
+
+#: Fields ``predict`` adds to a record.
+ADDED_FIELDS = ("judge", "predictions")
 
 
 class Judge(Protocol):
@@ -41,6 +44,12 @@ class ClozeInputError(ValueError):
     """An input or output file that cannot be read; the message names the file and line."""
 
 
+class MalformedRecord(ValueError):
+    """A record that cannot be judged (no blanks, unreadable cloze): not retried within the run."""
+
+    retryable = False
+
+
 @dataclass
 class PredictSummary:
     """What one ``predict`` run did."""
@@ -52,10 +61,13 @@ class PredictSummary:
     caption_missing: int = 0
     judge_failures: int = 0
     call_failures: int = 0
+    context_failures: int = 0
     record_errors: int = 0
+    invalid_lines: int = 0
     duplicate_inputs: int = 0
     torn_lines_repaired: int = 0
     seconds: float = 0.0
+    exit_code: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as a plain dict."""
@@ -63,15 +75,11 @@ class PredictSummary:
 
 
 def key_of(record: dict[str, Any]) -> str:
-    """The resume key of an input or output record (a content hash when it has no ``uuid``/``id``/path)."""
-    key = record_key(record)
-    if key is not None:
-        return key
-    bare = {k: v for k, v in record.items() if k not in ("judge", "predictions")}
-    return "sha:" + sha(json.dumps(bare, sort_keys=True, ensure_ascii=False))
+    """The resume key of an input or output record (the core's one rule, without the fields predict adds)."""
+    return output_key(record, ADDED_FIELDS)
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: str | Path) -> Any:
     """``(line number, record)`` for every non-blank line; raises :class:`ClozeInputError` on a bad one."""
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -86,152 +94,87 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, record
 
 
-def _needs_retry(record: dict[str, Any], retry_failed: bool) -> bool:
+def _judge_failed(record: dict[str, Any]) -> bool:
     judge = record.get("judge")
-    if not isinstance(judge, dict) or not judge.get("failed"):
-        return False
-    return retry_failed or judge.get("error_kind") == "call"
+    return isinstance(judge, dict) and bool(judge.get("failed"))
 
 
-class OutputFile:
-    """The output JSONL: repaired and compacted on open, then appended one whole, fsynced line at a time."""
+@dataclass
+class JudgeWork:
+    """The work of a predict job: ``judge`` (or ``factory()``, called once per worker) judges records."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._appender: JsonlAppender | None = None
+    judge: Judge | None = None
+    factory: Callable[[], Judge] | None = None
 
-    def prepare(self, retry_failed: bool = False) -> tuple[set[str], int]:
-        """Repair the file and return ``(keys already done, torn lines cut)``.
+    def __call__(self) -> Work:
+        """A work bound to a judge."""
+        judge = self.judge if self.judge is not None else self.factory()  # type: ignore[misc]
 
-        A torn last line (no newline: the run was killed mid-write) is cut off; unreadable lines and records to
-        be judged again are dropped; a key seen twice keeps its last record. The file is rewritten atomically
-        only when something changed.
-        """
-        if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return set(), 0
-        cut = cut_torn_tail(self.path)
-        if cut:
-            log.warning("cutting torn last line", path=str(self.path), bytes=cut)
-        torn = int(cut > 0)
-        data = self.path.read_bytes()
-        kept: dict[str, str] = {}
-        changed = bool(torn)
-        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                changed = True
-                continue
+        async def judge_record(item: Item) -> dict[str, Any]:
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("dropping unreadable output line", path=str(self.path), line=number)
-                changed = True
-                continue
-            if not isinstance(record, dict):
-                changed = True
-                continue
-            key = key_of(record)
-            if key in kept:
-                changed = True
-                del kept[key]  # keep the last record, at the end
-            if _needs_retry(record, retry_failed):
-                changed = True
-                continue
-            kept[key] = line
-        if changed:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.writelines(line + "\n" for line in kept.values())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        return set(kept), torn
+                return await judge.judge(item.record)
+            except ClozeFormatError as exc:
+                raise MalformedRecord(f"record cannot be judged: {exc}") from exc
 
-    def __enter__(self) -> OutputFile:
-        self._appender = JsonlAppender(self.path)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._appender is not None:
-            self._appender.close()
-            self._appender = None
-
-    async def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` as one whole line and return once an fsync covers it (group commit)."""
-        assert self._appender is not None, "use OutputFile as a context manager"
-        await self._appender.append(record)
-
-
-def _failed_record(record: dict[str, Any], judge: Judge, kind: str, error: str) -> dict[str, Any]:
-    info = dict(judge.describe())
-    info.update(raw_reply=None, failed=True, error_kind=kind, error=error)
-    out = dict(record)
-    out["judge"] = info
-    predictions: dict[str, str | None] = {}
-    if kind == "call":
-        # Counted as not given, like upstream's failed items, and judged again by the next run.
-        predictions = dict.fromkeys(parse_cloze(record).blank_ids, NOT_GIVEN)
-    out["predictions"] = predictions
-    return out
+        return judge_record
 
 
 async def run_predict(
     input_path: str | Path,
     output_path: str | Path,
-    judge: Judge,
+    judge: Judge | None,
     *,
     workers: int = 100,
     retry_failed: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
+    stream: TextIO | None = None,
+    progress: bool | None = None,
 ) -> PredictSummary:
-    """Judge every record of ``input_path`` not yet in ``output_path`` with at most ``workers`` in flight."""
-    started = time.monotonic()
-    summary = PredictSummary()
-    output = OutputFile(output_path)
-    done, summary.torn_lines_repaired = output.prepare(retry_failed)
-    pending: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for number, record in read_jsonl(input_path):
-        summary.input_records += 1
-        key = key_of(record)
-        if key in seen:
-            summary.duplicate_inputs += 1
-            log.warning("duplicate input record skipped", path=str(input_path), line=number, key=key)
-            continue
-        seen.add(key)
-        if key in done:
-            summary.already_done += 1
-            continue
-        pending.append(record)
-    semaphore = asyncio.Semaphore(max(1, workers))
-    finished = 0
+    """Judge every record of ``input_path`` not yet in ``output_path`` with at most ``workers`` in flight.
 
-    async def one(record: dict[str, Any]) -> None:
-        nonlocal finished
-        async with semaphore:
-            try:
-                result = await judge.judge(record)
-            except ClozeFormatError as exc:
-                summary.record_errors += 1
-                log.warning("record cannot be judged", key=key_of(record), error=str(exc))
-                result = _failed_record(record, judge, "record", f"{key_of(record)}: {exc}")
-            except LLMError as exc:
-                summary.call_failures += 1
-                log.warning("judge call failed", key=key_of(record), error=str(exc))
-                result = _failed_record(record, judge, "call", str(exc))
-        info = result["judge"]
+    ``executor`` runs the work elsewhere (build it over :class:`JudgeWork`); by default ``judge`` runs here.
+    """
+    config = JobConfig(
+        input_path=Path(input_path),
+        output_path=Path(output_path),
+        workers=workers,
+        retries=0,  # the judge's LLM client retries its calls; a record that still fails waits for the next run
+        title="cloze predict",
+        unit="records",
+        show_usage=False,  # the judge meters its calls in its own RunServices, not per record
+        added_fields=ADDED_FIELDS,
+        drop=_judge_failed if retry_failed else None,
+        progress=progress,
+    )
+    if executor is None:
+        assert judge is not None, "give a judge or an executor"
+        executor = LocalExecutor(JudgeWork(judge), retries=0)
+    summary = PredictSummary()
+    job = Job(config, executor, stream)
+
+    def count(item: Item, record: dict[str, Any]) -> None:
+        info = record.get("judge") or {}
         if not info.get("failed"):
             summary.judged += 1
-        elif info.get("error_kind") is None:
+        elif info.get("error_kind") == "context":
+            summary.context_failures += 1
+        else:
             summary.judge_failures += 1
         summary.cached += bool(info.get("cached"))
         summary.caption_missing += bool(info.get("caption_missing"))
-        await output.write(result)
-        finished += 1
-        if progress is not None:
-            progress(finished, len(pending))
 
-    with output:
-        await asyncio.gather(*(one(r) for r in pending))
-    summary.seconds = round(time.monotonic() - started, 3)
+    job.on_done = count
+    result = await job.run()
+    for entry in job.errors.values():
+        if entry["error_type"] == "MalformedRecord":
+            summary.record_errors += 1
+        elif entry["error_type"] != "InvalidRecord":
+            summary.call_failures += 1
+    summary.invalid_lines = result.invalid
+    summary.already_done = result.skipped
+    summary.duplicate_inputs = result.duplicates
+    summary.torn_lines_repaired = int(result.torn_bytes > 0)
+    summary.input_records = result.done + result.failed + result.skipped + result.duplicates
+    summary.seconds = round(result.seconds, 3)
+    summary.exit_code = result.exit_code
     return summary

@@ -323,15 +323,6 @@ def judge_view(item: ClozeItem) -> str:
     return "".join(pieces)
 
 
-def record_key(record: dict[str, Any]) -> str | None:
-    """The key that identifies a record across runs: ``uuid``, else ``id``, else ``video_path``."""
-    for name in ("uuid", "id", "video_path"):
-        value = record.get(name)
-        if value not in (None, ""):
-            return f"{name}:{value}"
-    return None
-
-
 def category_of(record: dict[str, Any]) -> tuple[str | None, str | None]:
     """``(category, subcategory)`` from ``metadata`` (dict or JSON string) or the record itself."""
     try:

@@ -1,22 +1,19 @@
-"""Worker processes for a batch run (``BatchConfig.processes > 1``, ``omni-detective run --processes N``).
+"""The ``processes`` executor: the work of a job split over forked worker processes on this machine.
 
 One Python process runs one event loop on one core. A batch at high concurrency spends about a millisecond and a
 half of CPU per LLM call in the framework, and local observers (ASR, OCR, shot detection) far more, so one process
-caps the throughput of a many-core machine. With ``processes=N`` the run is split:
+caps the throughput of a many-core machine. With ``processes=N``:
 
-- the **parent** reads the manifest, skips what is done, hands clips out, and is the only writer of the output
-  and errors files, so every record is still written exactly once (see :mod:`detective.batch`);
-- **N workers**, forked from the parent, caption the clips they are handed with their own Detectives
-  (``factory()`` is called in the worker) and send back an :class:`~detective.batch.Outcome` per clip.
+- the **parent** reads the manifest, skips what is done, hands items out, and is the only writer of the output
+  and errors files, so every record is still written exactly once;
+- **N workers**, forked from the parent, build their own works (``make_work()`` in the worker, so each has its
+  own Detectives) and send back an :class:`~detective.jobs.attempt.Outcome` per item.
 
-A clip goes to the worker with the fewest clips in flight; ``workers`` (clips in flight) is the total over all
-processes. Per-endpoint limits (:class:`~detective.llm.EndpointLimits`: concurrent requests, requests and
-tokens per minute) stay totals as well: each worker takes ``1/N`` of every limit. The SQLite cache is shared
-(each worker opens its own connection).
-
-A worker that dies fails its clips in flight with a retryable error (the next run retries them). Workers exit
-when the parent closes their pipe, so a parent killed with ``kill -9`` leaves no worker behind. Workers ignore
-``Ctrl-C``: the parent handles it. Worker processes are forked, which needs a POSIX system (Linux, macOS).
+An item goes to the worker with the fewest items in flight. Per-endpoint limits
+(:class:`~detective.llm.EndpointLimits`) stay totals: each worker takes ``1/N`` of every limit. A worker that dies
+fails its items in flight with a retryable error (the next run retries them). Workers exit when the parent
+closes their pipe, so a parent killed with ``kill -9`` leaves no worker behind. Workers ignore ``Ctrl-C``: the
+parent handles it. Worker processes are forked, which needs a POSIX system (Linux, macOS).
 """
 
 from __future__ import annotations
@@ -26,15 +23,16 @@ import multiprocessing as mp
 import os
 import signal
 import sys
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import structlog
 
-from detective.batch import BatchConfig, DetectiveLike, Item, Outcome, batch_gc, caption_item
+from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt, lost
+from detective.jobs.gc import job_gc
+from detective.jobs.manifest import Item
 
-log = structlog.get_logger("detective.batch")
+log = structlog.get_logger("detective.jobs")
 
 
 class _Worker:
@@ -48,29 +46,29 @@ class _Worker:
         self.alive = True
 
 
-class ProcessPool:
-    """``processes`` forked workers that caption clips; :meth:`submit` returns a clip's :class:`Outcome`."""
+class ProcessExecutor:
+    """``processes`` forked workers that run the work; :meth:`submit` returns an item's :class:`Outcome`."""
 
-    def __init__(self, config: BatchConfig, factory: Callable[[], DetectiveLike]) -> None:
+    def __init__(self, make_work: WorkFactory, retries: int, processes: int) -> None:
         if "fork" not in mp.get_all_start_methods():
-            raise RuntimeError(f"processes={config.processes} needs the 'fork' start method, absent on {sys.platform}")
-        self.config = config
-        self.factory = factory
+            raise RuntimeError(f"processes={processes} needs the 'fork' start method, absent on {sys.platform}")
+        self.make_work = make_work
+        self.retries = retries
+        self.processes = processes
         self.workers: list[_Worker] = []
 
-    def start(self) -> None:
-        """Fork the workers and start listening for their outcomes (call from the running event loop)."""
+    async def start(self) -> None:
+        """Fork the workers and start listening for their outcomes."""
         loop = asyncio.get_running_loop()
         ctx = mp.get_context("fork")
-        n = self.config.processes
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # a buffer copied into a child would be written twice
-        for index in range(n):
+        for index in range(self.processes):
             parent_end, child_end = ctx.Pipe()
             inherited = [parent_end, *(w.conn for w in self.workers)]
             process = ctx.Process(
                 target=_worker_main,
-                args=(child_end, inherited, self.factory, self.config, n),
+                args=(child_end, inherited, self.make_work, self.retries, self.processes),
                 name=f"omni-detective-worker-{index}",
                 daemon=True,
             )
@@ -84,7 +82,7 @@ class ProcessPool:
         """Hand ``item`` to the least busy live worker and wait for its outcome."""
         live = [w for w in self.workers if w.alive]
         if not live:
-            return _lost(item, "every worker process has exited")
+            return lost(item, "every worker process has exited")
         worker = min(live, key=lambda w: len(w.pending))
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         worker.pending[item.key] = (item, future)
@@ -113,7 +111,7 @@ class ProcessPool:
             log.warning("worker process lost", worker=worker.index, clips=len(worker.pending), why=why)
         for item, future in worker.pending.values():
             if not future.done():
-                future.set_result(_lost(item, f"worker process {worker.index} was lost: {why}"))
+                future.set_result(lost(item, f"worker process {worker.index} was lost: {why}"))
         worker.pending.clear()
 
     @staticmethod
@@ -123,29 +121,23 @@ class ProcessPool:
         asyncio.get_running_loop().remove_reader(worker.conn.fileno())
         worker.conn.close()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Stop the workers: closing their pipes ends them; any still running after 5 s is terminated."""
         for worker in self.workers:
             if worker.alive:
                 self._detach(worker)
         for worker in self.workers:
-            worker.process.join(timeout=5.0)
+            await asyncio.to_thread(worker.process.join, 5.0)
             if worker.process.is_alive():
                 worker.process.terminate()
-                worker.process.join(timeout=5.0)
-
-
-def _lost(item: Item, why: str) -> Outcome:
-    return Outcome(key=item.key, attempts=1, seconds=0.0, error=why, error_type="WorkerLost", retryable=True)
+                await asyncio.to_thread(worker.process.join, 5.0)
 
 
 # --- in the worker process --------------------------------------------------------------------------------
 
 
-def _worker_main(
-    conn: Connection, inherited: list[Connection], factory: Callable[[], DetectiveLike], config: BatchConfig, n: int
-) -> None:
-    """Entry point of a worker: its own event loop, 1/n of every endpoint limit, clips until the pipe closes."""
+def _worker_main(conn: Connection, inherited: list[Connection], make_work: WorkFactory, retries: int, n: int) -> None:
+    """Entry point of a worker: its own event loop, 1/n of every endpoint limit, items until the pipe closes."""
     from detective import llm
 
     for other in inherited:  # the parent's ends of the pipes, copied by the fork: only the parent may hold them
@@ -154,32 +146,32 @@ def _worker_main(
     asyncio.events._set_running_loop(None)  # forked from inside the parent's running loop
     llm.set_process_share(1.0 / n)
     try:
-        with batch_gc():
-            asyncio.run(_serve(conn, factory, config))
+        with job_gc():
+            asyncio.run(_serve(conn, make_work, retries))
     finally:
         conn.close()
         os._exit(0)  # skip the parent's atexit handlers and finalizers, inherited by the fork
 
 
-async def _serve(conn: Connection, factory: Callable[[], DetectiveLike], config: BatchConfig) -> None:
+async def _serve(conn: Connection, make_work: WorkFactory, retries: int) -> None:
     loop = asyncio.get_running_loop()
     closed = asyncio.Event()
-    idle: list[DetectiveLike] = []
+    idle: list[Work] = []
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(item: Item) -> None:
-        detective = idle.pop() if idle else factory()
+        work = idle.pop() if idle else make_work()
         try:
-            outcome = await caption_item(detective, item, config)
-        except Exception as exc:  # caption_item reports a clip's failure; anything else is a bug, still reported
+            outcome = await attempt(work, item, retries)
+        except Exception as exc:  # attempt reports an item's failure; anything else is a bug, still reported
             outcome = Outcome(
                 key=item.key, attempts=1, seconds=0.0, error=f"{type(exc).__name__}: {exc}", error_type="WorkerError"
             )
-        idle.append(detective)
+        idle.append(work)
         try:
             conn.send(outcome)
         except (BrokenPipeError, OSError):
-            closed.set()  # the parent is gone: nobody will write this clip
+            closed.set()  # the parent is gone: nobody will write this item
 
     def readable() -> None:
         try:

@@ -1,0 +1,46 @@
+"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes."""
+
+from __future__ import annotations
+
+import click
+
+from detective.settings import Settings
+
+
+def _role_numbers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
+    """``ROLE=N`` pairs of a repeatable option as ``{role: N}``."""
+    out: dict[str, int] = {}
+    for value in values:
+        role, sep, number = value.partition("=")
+        if not sep or not role.strip() or not number.strip().isdigit() or int(number) < 1:
+            raise click.BadParameter(f"expected ROLE=N with N ≥ 1 (e.g. planner=512), got {value!r}")
+        out[role.strip().lower()] = int(number)
+    return out
+
+
+#: ``--max-tokens ROLE=N`` and ``--context-size ROLE=N``, shared by ``caption`` and ``run``.
+max_tokens_option = click.option(
+    "--max-tokens",
+    "max_tokens",
+    multiple=True,
+    metavar="ROLE=N",
+    callback=_role_numbers,
+    help="Reply limit of a role's model, repeatable (e.g. --max-tokens planner=512 --max-tokens captioner=2048; "
+    "default: OMNI_DETECTIVE_<ROLE>_MAX_TOKENS, else planner/observer/vision/judge 1024, captioner/direct 4096).",
+)
+context_size_option = click.option(
+    "--context-size",
+    "context_size",
+    multiple=True,
+    metavar="ROLE=N",
+    callback=_role_numbers,
+    help="Context window of a role's model in tokens, repeatable (default: OMNI_DETECTIVE_<ROLE>_CONTEXT_SIZE, "
+    "else learnt from the model's first context_length_exceeded error); prompts are built to fit it.",
+)
+
+
+def with_role_limits(settings: Settings, max_tokens: dict[str, int], context_size: dict[str, int]) -> Settings:
+    """``settings`` with the ``--max-tokens`` / ``--context-size`` values of each role applied."""
+    for role in sorted(set(max_tokens) | set(context_size)):
+        settings = settings.with_role(role, max_tokens=max_tokens.get(role), context_size=context_size.get(role))
+    return settings

@@ -1,0 +1,54 @@
+"""Where a job's work runs: the executor interface and the default, this process's event loop.
+
+An executor is started once, given items with :meth:`Executor.submit` (at most the job's ``workers`` at a
+time), and returns each item's :class:`~detective.jobs.attempt.Outcome`; it never writes output, the engine does.
+Executors: ``local`` (here), ``processes`` (:mod:`detective.jobs.processes`) and ``ray``
+(:mod:`detective.jobs.ray_executor`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt
+from detective.jobs.manifest import Item
+
+#: The executor names ``omni-detective run --executor`` accepts.
+EXECUTORS = ("local", "processes", "ray")
+
+
+class Executor(Protocol):
+    """Runs the work of items somewhere and returns their outcomes."""
+
+    async def start(self) -> None:
+        """Get ready (fork workers, start actors); called from the running event loop before any submit."""
+
+    async def submit(self, item: Item) -> Outcome:
+        """Run the work on ``item`` (with the retry policy) and return its outcome; never raises for the item."""
+
+    async def close(self) -> None:
+        """Stop everything started; items in flight are abandoned (the next run redoes them)."""
+
+
+class LocalExecutor:
+    """The work runs on this process's event loop; one :data:`Work` is built per concurrent item and reused."""
+
+    def __init__(self, make_work: WorkFactory, retries: int) -> None:
+        self.make_work = make_work
+        self.retries = retries
+        self._idle: list[Work] = []
+
+    async def start(self) -> None:
+        """Nothing to start: works are built on first use."""
+
+    async def submit(self, item: Item) -> Outcome:
+        """Run the work here."""
+        work = self._idle.pop() if self._idle else self.make_work()
+        try:
+            return await attempt(work, item, self.retries)
+        finally:
+            self._idle.append(work)
+
+    async def close(self) -> None:
+        """Drop the idle works."""
+        self._idle.clear()

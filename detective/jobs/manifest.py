@@ -1,0 +1,93 @@
+"""Streaming a JSONL manifest: one :class:`Item` per valid line, one :class:`Invalid` per line that is not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from detective.jobs.keys import label, record_key
+
+
+@dataclass
+class Item:
+    """One valid manifest record to work on. Picklable: it crosses to worker processes and Ray actors."""
+
+    line: int
+    key: str
+    record: dict[str, Any]
+    source: str = ""
+    end: int = 0  # byte offset after the line in the manifest
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the id or uuid, else the source."""
+        return label(self.record, self.source or f"line {self.line}")
+
+
+@dataclass
+class Done:
+    """A manifest line whose key is already done (not checked further: resuming skips it cheaply)."""
+
+    line: int
+    key: str
+    end: int = 0
+
+
+@dataclass
+class Invalid:
+    """A manifest line that cannot be processed, with the reason."""
+
+    line: int
+    error: str
+    end: int = 0
+
+
+#: Checks a record and returns its source (media path or URL, or ``""``); raises ``ValueError`` when unusable.
+Check = Callable[[dict[str, Any]], str]
+
+
+def read_manifest(
+    path: Path,
+    check: Check | None = None,
+    done: set[str] | frozenset[str] = frozenset(),
+    offset: int = 0,
+    line: int = 0,
+) -> Iterator[Item | Invalid | Done]:
+    """Stream the manifest: an :class:`Item` per valid line, an :class:`Invalid` per bad one (blank lines skip),
+    a :class:`Done` per line whose key is in ``done``; from byte ``offset``, which follows line number ``line``.
+
+    A line is invalid when it is not UTF-8, not a JSON object, or ``check`` raises ``ValueError`` for it.
+    """
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        end = offset
+        for number, raw in enumerate(fh, start=line + 1):
+            end += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Invalid(number, f"not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})", end)
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Invalid(number, f"invalid JSON ({exc.msg} at column {exc.colno})", end)
+                continue
+            if not isinstance(record, dict):
+                yield Invalid(number, f"expected a JSON object, got {type(record).__name__}", end)
+                continue
+            key = record_key(record)
+            if key in done:
+                yield Done(number, key, end)
+                continue
+            try:
+                source = check(record) if check is not None else ""
+            except ValueError as exc:
+                yield Invalid(number, str(exc), end)
+                continue
+            yield Item(number, key, record, source, end)

@@ -1,0 +1,228 @@
+"""The ``ray`` executor: a job's work on Ray Core async actors, on one machine or a cluster.
+
+- Each **actor** builds its works once (``make_work()``: for a caption job, its Detectives, which open the
+  SQLite cache from its path inside the actor) and runs many items concurrently on its own event loop.
+- The **driver** (the process running the job) hands items to the actor with the fewest in flight and stays the
+  only writer of the output, so exactly-once output and resume work as on one machine.
+- An actor that dies fails only its items in flight, as retryable errors (the next run retries them), and is
+  restarted by Ray (``max_restarts=-1``); Ray never re-runs an item on its own (``max_task_retries=0``).
+- ``address`` (or ``RAY_ADDRESS``) joins an existing cluster; without one, a Ray is started on this machine,
+  bound to 127.0.0.1, without dashboard and without usage statistics, and stopped at the end.
+- ``actor_options`` are Ray's resource options per actor, e.g. ``{"num_cpus": 4}`` for CPU-heavy offline
+  observers, ``{"num_cpus": 0.25}`` for API-bound clips.
+
+Media paths must be URLs or on a filesystem every node sees (see docs/scale.md). Ray ObjectRefs are awaited in
+the driver's event loop, so the driver spends well under a millisecond per item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+import structlog
+
+from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt, lost
+from detective.jobs.manifest import Item
+
+log = structlog.get_logger("detective.jobs")
+
+#: Seconds the driver waits for an actor to come up (build its works) before the run fails.
+ACTOR_START_TIMEOUT = 300.0
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("the ray executor needs Ray: pip install 'omni-detective[ray]'") from exc
+    return ray
+
+
+def loopback_only() -> None:
+    """Make the Ray started by this process use 127.0.0.1 as its node address, so it listens on loopback only.
+
+    ``ray.init(_node_ip_address="127.0.0.1")`` alone is not enough: Ray replaces a loopback address by the
+    machine's routable one unless its cluster mode is off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, Ray's switch
+    for single-machine use), read when Ray is imported and inherited by the processes it starts.
+    """
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False  # Ray may have been imported before the variable was set
+
+
+def init_local_ray(num_cpus: int | None = None) -> None:
+    """Start a Ray on this machine bound to loopback only: no dashboard, no usage statistics."""
+    loopback_only()
+    ray = _ray()
+    ray.init(
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        num_cpus=num_cpus,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+
+
+class JobActor:
+    """Runs items on its event loop (an async Ray actor); one work per concurrent item, reused."""
+
+    def __init__(self, make_work: WorkFactory, retries: int, share: float) -> None:
+        from detective import llm
+
+        llm.set_process_share(share)
+        self.make_work = make_work
+        self.retries = retries
+        self.idle: list[Work] = [make_work()]  # built now: a factory that cannot build fails the actor's start
+
+    async def ready(self) -> dict[str, Any]:
+        """Where this actor runs (pid and Ray node id), once its first work is built."""
+        ray = _ray()
+        return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
+
+    async def run(self, item: Item) -> Outcome:
+        """The item's outcome, with the retry policy."""
+        work = self.idle.pop() if self.idle else self.make_work()
+        try:
+            return await attempt(work, item, self.retries)
+        finally:
+            self.idle.append(work)
+
+
+class _Actor:
+    """The driver's view of one actor: its handle, items in flight, and whether it is up."""
+
+    def __init__(self, index: int, handle: Any) -> None:
+        self.index = index
+        self.handle = handle
+        self.pending = 0
+        self.epoch = 0  # bumped when the actor is found lost; items sent in an earlier epoch were in flight
+        self.up = True
+
+
+class RayExecutor:
+    """``actors`` Ray actors that run the work; :meth:`submit` returns an item's :class:`Outcome`."""
+
+    def __init__(
+        self,
+        make_work: WorkFactory,
+        retries: int,
+        *,
+        actors: int = 2,
+        address: str | None = None,
+        actor_options: dict[str, Any] | None = None,
+        max_concurrency: int = 1000,
+    ) -> None:
+        self.make_work = make_work
+        self.retries = retries
+        self.actors = actors
+        self.address = address
+        self.actor_options = dict(actor_options or {})
+        self.max_concurrency = max_concurrency
+        self._actors: list[_Actor] = []
+        self._came_up: asyncio.Event | None = None
+        self._revivals: set[asyncio.Task[None]] = set()
+        self._started_ray = False
+        #: where each actor came up (pid, node), for logs and tests
+        self.placements: list[dict[str, Any]] = []
+
+    async def start(self) -> None:
+        """Join or start Ray, start the actors and wait until each has built its first work."""
+        ray = _ray()
+        if not ray.is_initialized():
+            address = self.address or os.environ.get("RAY_ADDRESS")
+            if address:
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            else:
+                init_local_ray()
+            self._started_ray = True
+        remote = ray.remote(JobActor).options(
+            max_restarts=-1,
+            max_task_retries=0,
+            max_concurrency=self.max_concurrency,
+            **{"num_cpus": 1, **self.actor_options},
+        )
+        share = 1.0 / self.actors
+        handles = [remote.remote(self.make_work, self.retries, share) for _ in range(self.actors)]
+        self._actors = [_Actor(i, h) for i, h in enumerate(handles)]
+        self._came_up = asyncio.Event()
+        self.placements = await asyncio.wait_for(
+            asyncio.gather(*(h.ready.remote() for h in handles)), timeout=ACTOR_START_TIMEOUT
+        )
+        log.info("ray actors ready", actors=self.placements)
+
+    async def _pick(self) -> _Actor | None:
+        """The live actor with the fewest items in flight, waiting (bounded) while every actor restarts."""
+        assert self._came_up is not None
+        deadline = asyncio.get_running_loop().time() + ACTOR_START_TIMEOUT
+        while True:
+            up = [a for a in self._actors if a.up]
+            if up:
+                return min(up, key=lambda a: a.pending)
+            if not self._revivals or asyncio.get_running_loop().time() > deadline:
+                return None
+            self._came_up.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._came_up.wait(), timeout=1.0)
+
+    async def submit(self, item: Item) -> Outcome:
+        """Hand ``item`` to the least busy live actor and await its outcome; a lost actor makes it retryable."""
+        ray = _ray()
+        actor = await self._pick()
+        if actor is None:
+            return lost(item, "every Ray actor is gone (none came back within the restart deadline)")
+        epoch = actor.epoch
+        actor.pending += 1
+        try:
+            return await actor.handle.run.remote(item)
+        except ray.exceptions.RayActorError as exc:
+            if actor.epoch == epoch:
+                self._lost(actor, exc)
+            return lost(item, f"Ray actor {actor.index} was lost: {type(exc).__name__}: {str(exc)[:300]}")
+        except ray.exceptions.RayError as exc:
+            return lost(item, f"Ray failed the item: {type(exc).__name__}: {str(exc)[:300]}", "RayError")
+        finally:
+            actor.pending -= 1
+
+    def _lost(self, actor: _Actor, exc: BaseException) -> None:
+        """Take ``actor`` out of rotation until Ray has restarted it (its items in flight are failed)."""
+        log.warning("ray actor lost", actor=actor.index, error=str(exc)[:300])
+        actor.epoch += 1
+        actor.up = False
+        task = asyncio.create_task(self._revive(actor))
+        self._revivals.add(task)
+        task.add_done_callback(self._revivals.discard)
+
+    async def _revive(self, actor: _Actor) -> None:
+        ray = _ray()
+        deadline = asyncio.get_running_loop().time() + ACTOR_START_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                placement = await actor.handle.ready.remote()
+            except ray.exceptions.RayActorError:
+                await asyncio.sleep(0.2)
+                continue
+            log.info("ray actor restarted", actor=actor.index, placement=placement)
+            actor.up = True
+            assert self._came_up is not None
+            self._came_up.set()
+            return
+        log.error("ray actor did not come back", actor=actor.index, seconds=ACTOR_START_TIMEOUT)
+
+    async def close(self) -> None:
+        """Kill the actors (items in flight are abandoned) and stop the Ray this executor started."""
+        ray = _ray()
+        for task in list(self._revivals):
+            task.cancel()
+        await asyncio.gather(*self._revivals, return_exceptions=True)
+        for actor in self._actors:
+            ray.kill(actor.handle, no_restart=True)
+        self._actors = []
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False

@@ -1,0 +1,14 @@
+"""Entry point of the ``scene`` observer: registers :class:`~detective_scene.tool.SceneTool`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import detective
+from detective_scene.tool import SceneTool
+
+
+@detective.hookimpl
+def register_tools(register: Any) -> None:
+    """Register the ``scene`` tool."""
+    register(SceneTool())

@@ -1,0 +1,329 @@
+"""Who speaks when: speech regions (Silero VAD) → GE2E voice embeddings on sliding windows → clustering → turns.
+
+The audio is streamed in blocks; only per-window embeddings and per-cell (0.1 s) pitch and level are kept, so
+memory does not grow with the clip beyond a few kilobytes per minute of speech.
+
+1. **Speech regions**: the Silero VAD that faster-whisper ships as ONNX (no torch), with short minimum silences
+   so that back-and-forth turns separated by a breath become separate regions. Music, tones and noise do not
+   pass it, so they never reach the clustering and are never a speaker.
+2. **Embeddings**: each region is cut into 1.6 s windows with a 0.4 s hop (the encoder's training length, and
+   Resemblyzer's own partials); a region shorter than 1.6 s is one window of its own length.
+3. **Clustering**: average-link agglomerative clustering of the windows of 1 s or longer on cosine distance,
+   stopped at :data:`THRESHOLD` (or cut at ``num_speakers`` clusters when the caller knows it). Shorter windows
+   are embedded all the same but only assigned to the nearest cluster, as their embeddings are noisier.
+4. **Turns**: every 0.1 s cell of speech takes the speaker whose centroid is most similar to the windows that
+   cover it; runs of one speaker, bridged over pauses shorter than :data:`BRIDGE_S`, are the turns.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from detective_speakers.encoder import HOP as MEL_HOP
+from detective_speakers.encoder import SR, WINDOW_FRAMES, default_encoder, mel_spectrogram, normalise_volume
+
+CELL_S = 0.1  # resolution of the speaker labels
+WINDOW_S = WINDOW_FRAMES * MEL_HOP / SR  # 1.6 s
+WINDOW_HOP_S = 0.4
+RELIABLE_S = 1.0  # windows at least this long are clustered; shorter ones are only assigned
+#: Average-link cosine distance at which clustering stops: same-voice 1.6 s windows sit at cosine similarity
+#: 0.74–0.9 and different espeak-ng voices at 0.45–0.69 (measured on the test conversations, docs/speakers.md).
+THRESHOLD = 0.3
+MIN_SPEAKER_S = 1.0  # a cluster with less speech than this (and under 5% of all speech) joins its nearest one
+MIN_RUN_S = 0.4  # a change of speaker inside a speech region must last this long
+BRIDGE_S = 1.0  # a pause shorter than this between two stretches of the same speaker does not end the turn
+MAX_CLUSTERED = 1500  # windows beyond this are subsampled for clustering (linkage memory grows as n²)
+BATCH = 64  # windows per encoder batch
+BLOCK_S = 30.0  # audio is analysed in blocks of this length
+
+
+@dataclass
+class Turn:
+    """One stretch of one speaker's speech."""
+
+    speaker: str
+    start: float
+    end: float
+    confidence: float
+    pitch_hz: float | None
+    loudness_db: float | None
+    speech_seconds: float
+
+
+@dataclass
+class Diarization:
+    """The turns of a stretch of audio and what was measured on the way."""
+
+    turns: list[Turn]
+    speech_seconds: float
+    windows: int
+    regions: list[tuple[float, float]] = field(default_factory=list)
+    #: the labelled speech itself ``(speaker, start, end)``: turns without the pauses bridged inside them
+    segments: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @property
+    def speakers(self) -> list[str]:
+        """Speaker labels in order of first appearance."""
+        return list(dict.fromkeys(t.speaker for t in self.turns))
+
+    def seconds(self, speaker: str) -> float:
+        """Seconds of speech attributed to ``speaker``."""
+        return sum(t.speech_seconds for t in self.turns if t.speaker == speaker)
+
+
+@functools.cache
+def _vad_options() -> object:
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(min_silence_duration_ms=100, speech_pad_ms=30, min_speech_duration_ms=200, threshold=0.35)
+
+
+def speech_regions(samples: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` sample ranges of speech in 16 kHz ``samples`` (Silero VAD)."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    if samples.size < SR // 10:
+        return []
+    stamps = get_speech_timestamps(samples.astype(np.float32, copy=False), _vad_options(), sampling_rate=SR)
+    return [(int(s["start"]), int(s["end"])) for s in stamps]
+
+
+@dataclass
+class _Window:
+    start: float
+    end: float
+    reliable: bool
+
+
+def _window_bounds(start: int, end: int) -> list[tuple[int, int]]:
+    size, hop = round(WINDOW_S * SR), round(WINDOW_HOP_S * SR)
+    if end - start <= size:
+        return [(start, end)]
+    bounds = [(a, a + size) for a in range(start, end - size + 1, hop)]
+    if bounds[-1][1] < end:  # the tail gets a window ending at the region's end
+        bounds.append((end - size, end))
+    return bounds
+
+
+def _cell_pitch_and_level(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per 0.1 s cell: median voiced pitch (Hz, NaN if unvoiced) and RMS level (dBFS)."""
+    cell = round(CELL_S * SR)
+    count = samples.size // cell
+    if count == 0:
+        return np.zeros(0), np.zeros(0)
+    cells = samples[: count * cell].reshape(count, cell).astype(np.float64)
+    level = 20 * np.log10(np.maximum(np.sqrt(np.mean(cells**2, axis=1)), 1e-10))
+    # 40 ms frames every 20 ms inside each cell; normalised autocorrelation peak at 70–400 Hz
+    frame, hop = 640, 320
+    starts = np.arange(0, cell - frame + 1, hop)
+    frames = np.stack([cells[:, s : s + frame] for s in starts], axis=1)  # (count, k, frame)
+    frames = frames - frames.mean(axis=2, keepdims=True)
+    spec = np.fft.rfft(frames, n=2 * frame, axis=2)
+    ac = np.fft.irfft(np.abs(spec) ** 2, axis=2)[..., :frame]
+    lo, hi = SR // 400, SR // 70
+    # unbiased: a lag of L sees only frame - L products, so low voices are not penalised for their long period
+    unbiased = ac[..., lo:hi] * (frame / (frame - np.arange(lo, hi)))
+    lag = lo + np.argmax(unbiased, axis=2)
+    strength = np.take_along_axis(ac, lag[..., None], axis=2)[..., 0] * (frame / (frame - lag)) / (ac[..., 0] + 1e-12)
+    f0 = np.where(strength > 0.4, SR / lag, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an unvoiced cell (all NaN) has no pitch: NaN
+        pitch = np.nanmedian(f0, axis=1)
+    return pitch, level
+
+
+class _Collector:
+    """Embeds the speech of consecutive blocks, keeping only windows, embeddings and per-cell measurements."""
+
+    def __init__(self) -> None:
+        self.windows: list[_Window] = []
+        self.embeddings: list[np.ndarray] = []
+        self.regions: list[tuple[float, float]] = []
+        self.cells: dict[int, tuple[float, float]] = {}  # cell index -> (pitch, level)
+
+    def add_block(self, offset: float, samples: np.ndarray) -> None:
+        """Find the speech of one block and embed its windows."""
+        mels: list[np.ndarray] = []
+        for a, b in speech_regions(samples):
+            region = normalise_volume(samples[a:b])
+            t0, t1 = offset + a / SR, offset + b / SR
+            self.regions.append((t0, t1))
+            pitch, level = _cell_pitch_and_level(samples[a:b])
+            first = round(t0 / CELL_S)
+            for k in range(pitch.size):
+                self.cells[first + k] = (float(pitch[k]), float(level[k]))
+            for wa, wb in _window_bounds(0, b - a):
+                self.windows.append(_Window(t0 + wa / SR, t0 + wb / SR, (wb - wa) / SR >= RELIABLE_S))
+                mels.append(mel_spectrogram(region[wa:wb])[:WINDOW_FRAMES])
+        encoder = default_encoder()
+        for i in range(0, len(mels), BATCH):
+            chunk = mels[i : i + BATCH]
+            lengths = np.array([m.shape[0] for m in chunk])
+            batch = np.zeros((len(chunk), int(lengths.max()), chunk[0].shape[1]), dtype=np.float32)
+            for k, mel in enumerate(chunk):
+                batch[k, : mel.shape[0]] = mel
+            self.embeddings.extend(encoder.embed(batch, lengths))
+
+
+def _cluster(vectors: np.ndarray, num_speakers: int | None) -> np.ndarray:
+    """Cluster labels (0-based) of L2-normalised ``vectors``."""
+    if vectors.shape[0] == 1:
+        return np.zeros(1, dtype=int)
+    tree = linkage(vectors.astype(np.float64), method="average", metric="cosine")
+    if num_speakers is not None:
+        labels = fcluster(tree, t=num_speakers, criterion="maxclust")
+    else:
+        labels = fcluster(tree, t=THRESHOLD, criterion="distance")
+    return labels.astype(int) - 1
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-9)
+
+
+def _centroids(embeddings: np.ndarray, windows: list[_Window], num_speakers: int | None) -> np.ndarray:
+    """One L2-normalised centroid per speaker found among the windows."""
+    reliable = np.array([w.reliable for w in windows])
+    pool = np.flatnonzero(reliable) if reliable.any() else np.arange(len(windows))
+    if pool.size > MAX_CLUSTERED:  # evenly spaced subsample: every stretch of the clip is represented
+        pool = pool[np.linspace(0, pool.size - 1, MAX_CLUSTERED).round().astype(int)]
+    hint = min(num_speakers, pool.size) if num_speakers else None
+    labels = _cluster(embeddings[pool], hint)
+    durations = np.array([windows[i].end - windows[i].start for i in pool])
+    centroids = [_normalise(embeddings[pool][labels == k].mean(axis=0)) for k in range(labels.max() + 1)]
+    weights = [float(durations[labels == k].sum()) for k in range(labels.max() + 1)]
+    if num_speakers is None:
+        # tiny clusters are stray windows (a cough, a laugh), not a speaker: fold them into the nearest one
+        total = sum(weights)
+        while len(centroids) > 1:
+            small = int(np.argmin(weights))
+            if weights[small] >= MIN_SPEAKER_S and weights[small] >= 0.05 * total:
+                break
+            others = [k for k in range(len(centroids)) if k != small]
+            near = max(others, key=lambda k: float(centroids[k] @ centroids[small]))
+            merged = centroids[near] * weights[near] + centroids[small] * weights[small]
+            centroids[near] = _normalise(merged)
+            weights[near] += weights[small]
+            del centroids[small], weights[small]
+    return np.stack(centroids)
+
+
+@dataclass
+class _Segment:
+    speaker: int
+    start: float
+    end: float
+    cells: list[int]
+    margins: list[float]
+
+
+def _label_regions(collector: _Collector, centroids: np.ndarray, embeddings: np.ndarray) -> list[_Segment]:
+    """Label every 0.1 s cell of speech with the best-matching speaker; runs of one speaker are segments."""
+    sims = embeddings @ centroids.T  # (windows, speakers)
+    score: dict[int, np.ndarray] = {}
+    hits: dict[int, int] = {}
+    for window, row in zip(collector.windows, sims, strict=True):
+        for cell in range(math.floor(window.start / CELL_S + 1e-6), math.ceil(window.end / CELL_S - 1e-6)):
+            score[cell] = score.get(cell, 0.0) + row
+            hits[cell] = hits.get(cell, 0) + 1
+    segments: list[_Segment] = []
+    for t0, t1 in collector.regions:
+        cells = [c for c in range(math.floor(t0 / CELL_S + 1e-6), math.ceil(t1 / CELL_S - 1e-6)) if c in score]
+        runs: list[list[tuple[int, int, float]]] = []
+        for cell in cells:
+            mean = score[cell] / hits[cell]
+            order = np.argsort(mean)[::-1]
+            margin = float(mean[order[0]] - mean[order[1]]) if mean.size > 1 else float(mean[order[0]])
+            item = (cell, int(order[0]), margin)
+            if runs and runs[-1][-1][1] == item[1]:
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        # a run shorter than MIN_RUN_S inside a region is a wobble of the scores, not a turn: it joins the longer
+        # of its neighbours
+        k = 0
+        while len(runs) > 1 and k < len(runs):
+            if len(runs[k]) * CELL_S < MIN_RUN_S:
+                before = len(runs[k - 1]) if k > 0 else -1
+                after = len(runs[k + 1]) if k + 1 < len(runs) else -1
+                target = k - 1 if before >= after else k + 1
+                speaker = runs[target][0][1]
+                merged = sorted(runs[k] + runs[target])
+                runs[min(k, target)] = [(c, speaker, m) for c, _, m in merged]
+                del runs[max(k, target)]
+                k = 0
+                continue
+            k += 1
+        for run in runs:
+            start = max(t0, run[0][0] * CELL_S)
+            end = min(t1, (run[-1][0] + 1) * CELL_S)
+            if end > start:
+                segments.append(_Segment(run[0][1], start, end, [c for c, _, _ in run], [m for _, _, m in run]))
+    return segments
+
+
+def _turn(collector: _Collector, name: str, parts: list[_Segment], speakers: int) -> Turn:
+    cells = [c for p in parts for c in p.cells]
+    pitches = np.array([collector.cells.get(c, (np.nan, np.nan))[0] for c in cells])
+    levels = np.array([collector.cells.get(c, (np.nan, np.nan))[1] for c in cells])
+    voiced = pitches[~np.isnan(pitches)]
+    loud = levels[~np.isnan(levels)]
+    margin = float(np.mean([m for p in parts for m in p.margins]))
+    # with several speakers: how clearly the best centroid wins; alone: how close the voice is to its centroid
+    confidence = 0.5 + 2 * margin if speakers > 1 else margin
+    return Turn(
+        speaker=name,
+        start=round(parts[0].start, 3),
+        end=round(parts[-1].end, 3),
+        confidence=round(float(np.clip(confidence, 0.05, 0.99)), 3),
+        pitch_hz=round(float(np.median(voiced)), 1) if voiced.size >= 2 else None,
+        loudness_db=round(float(10 * np.log10(np.mean(10 ** (loud / 10)))), 1) if loud.size else None,
+        speech_seconds=round(sum(p.end - p.start for p in parts), 3),
+    )
+
+
+def warm_up() -> None:
+    """Load the voice encoder and the voice-activity model (both cached per process)."""
+    from faster_whisper.vad import get_vad_model
+
+    default_encoder()
+    get_vad_model()
+
+
+def diarize(blocks: Iterable[tuple[float, np.ndarray]], num_speakers: int | None = None) -> Diarization:
+    """Speaker turns of a stream of ``(time, samples)`` 16 kHz blocks (e.g. :func:`detective.media.iter_audio`)."""
+    collector = _Collector()
+    for offset, samples in blocks:
+        collector.add_block(offset, samples)
+    speech = sum(b - a for a, b in collector.regions)
+    if not collector.windows:
+        return Diarization(turns=[], speech_seconds=round(speech, 3), windows=0, regions=collector.regions)
+    embeddings = np.stack(collector.embeddings)
+    centroids = _centroids(embeddings, collector.windows, num_speakers)
+    segments = _label_regions(collector, centroids, embeddings)
+    names = {s: f"S{i + 1}" for i, s in enumerate(dict.fromkeys(seg.speaker for seg in segments))}
+    count = centroids.shape[0]
+    turns: list[Turn] = []
+    group: list[_Segment] = []
+    for seg in segments:
+        if group and (seg.speaker != group[-1].speaker or seg.start - group[-1].end > BRIDGE_S):
+            turns.append(_turn(collector, names[group[0].speaker], group, count))
+            group = []
+        group.append(seg)
+    if group:
+        turns.append(_turn(collector, names[group[0].speaker], group, count))
+    speech_segments = [(names[seg.speaker], round(seg.start, 3), round(seg.end, 3)) for seg in segments]
+    return Diarization(
+        turns=turns,
+        speech_seconds=round(speech, 3),
+        windows=len(collector.windows),
+        regions=collector.regions,
+        segments=speech_segments,
+    )

@@ -1,0 +1,123 @@
+"""Storyline sentences from the ``scene`` and ``audio_tags`` observers: what a shot shows, who is visible, what
+sound is heard, and where other sources agree with them.
+
+Kept apart from :mod:`detective_captioning.template` so the template calls it in one place per paragraph. Every
+claim here is hedged ("appears to show"): the observers are classifiers, not witnesses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from detective.models import Evidence, Observation, TimeSpan
+from detective_captioning.format import clock
+
+#: Below this an object is only something the picture "may show".
+SURE_OBJECT = 0.75
+#: Below this a sound is only "what sounds like" its class.
+SURE_SOUND = 0.5
+_PLACES = {
+    "center": "in the middle of the frame",
+    "top": "at the top of the frame",
+    "bottom": "at the bottom of the frame",
+    "left": "on the left",
+    "right": "on the right",
+}
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+_STOP = {"a", "an", "the", "of", "on", "in", "and", "some", "sound"}
+#: Sound classes the transcript already tells, when there is one.
+_SPEECH = {
+    "speech",
+    "narration, monologue",
+    "conversation",
+    "male speech, man speaking",
+    "female speech, woman speaking",
+}
+
+
+def _place(position: str) -> str:
+    if position in _PLACES:
+        return _PLACES[position]
+    return "at the " + position.replace("-", " ")
+
+
+def _inside(obs: Observation, span: TimeSpan) -> bool:
+    """True when most of ``obs`` falls in ``span`` (shot-aligned observations match their shot exactly)."""
+    assert obs.span is not None
+    return obs.span.overlap(span) >= 0.5 * max(1e-6, min(obs.span.duration, span.duration))
+
+
+def _phrase(obs: Observation) -> str:
+    return str(obs.payload.get("phrase") or obs.content)
+
+
+def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
+    """What the picture appears to show over ``span`` and the faces seen in it (``scene`` observations)."""
+    out: list[str] = []
+    for obs in evidence.by_kind("object"):
+        if obs.span is None or not _inside(obs, span):
+            continue
+        sure = (obs.confidence or 0.0) >= SURE_OBJECT
+        out.append(f"the picture {'appears to show' if sure else 'may show'} {obs.content}")
+    for obs in evidence.by_kind("face"):
+        if obs.span is None or not _inside(obs, span):
+            continue
+        count = int(obs.payload.get("count", 1))
+        places = [str(p) for p in obs.payload.get("positions", [])]
+        if count == 1:
+            where = f", the face {_place(places[0])}" if places else ""
+            out.append(f"one person is visible{where}")
+        else:
+            where = f" ({', '.join(_place(p) for p in places)})" if places else ""
+            out.append(f"{_NUMBERS.get(count, str(count))} faces are visible{where}")
+    return out
+
+
+def sound_sentences(evidence: Evidence, span: TimeSpan, last: bool = False) -> list[str]:
+    """The named sounds (``audio_tags``) that start in ``span`` (or after it, for the last segment)."""
+    speech = [o for o in evidence.by_kind("speech") if o.span is not None]
+    out: list[str] = []
+    for obs in evidence.by_kind("sound_tag"):
+        if obs.span is None or obs.span.start < span.start or (obs.span.start >= span.end and not last):
+            continue
+        if str(obs.payload.get("class", obs.content)).lower() in _SPEECH and any(
+            s.span is not None and s.span.overlap(obs.span) > 0 for s in speech
+        ):
+            continue  # the transcript tells it
+        a, b = clock(obs.span.start), clock(obs.span.end)
+        phrase = _phrase(obs)
+        if (obs.confidence or 0.0) >= SURE_SOUND:
+            out.append(f"{phrase} is heard from {a} to {b}")
+        else:
+            out.append(f"what sounds like {phrase} is heard from {a} to {b}")
+    return out
+
+
+def scene_sentences(evidence: Evidence, span: TimeSpan, last: bool = False) -> list[str]:
+    """All sentences of this module for one storyline segment: picture first, then sounds."""
+    return picture_sentences(evidence, span) + sound_sentences(evidence, span, last)
+
+
+def _keys(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def agreement_notes(evidence: Evidence) -> list[str]:
+    """One line per classifier claim that another source (OCR, ASR, an LLM observer) also names, if any."""
+    notes: list[str] = []
+    others = [o for o in evidence.observations if o.kind in {"text", "speech", "description"}]
+    for obs in evidence.by_kind("object") + evidence.by_kind("sound_tag"):
+        if obs.span is None:
+            continue
+        keys = _keys(_phrase(obs)) | _keys(str(obs.payload.get("class", "")))
+        for other in others:
+            if other.tool == obs.tool or (other.span is not None and not other.span.overlaps(obs.span, 0.5)):
+                continue
+            shared = keys & _keys(other.content)
+            if shared:
+                notes.append(
+                    f"{other.tool} also mentions “{sorted(shared)[0]}” where {obs.tool} reports {_phrase(obs)} "
+                    f"({clock(obs.span.start)}–{clock(obs.span.end)})."
+                )
+                break
+    return notes

@@ -1,0 +1,179 @@
+"""Speaker attribution for captions: which voice said each transcribed segment, and how to refer to voices.
+
+The ``speakers`` observer reports speaker turns (observations of kind ``"speaker"`` with ``payload["speaker"]``
+such as ``"S1"``); the ASR reports speech segments with word timestamps. :func:`attribute_speakers` gives each
+speech segment the speaker whose turns overlap it most, and splits a segment at a word boundary where the turn
+changes inside it, so a transcript turn never mixes two voices. The template captioner then names voices
+"Speaker 1", "Speaker 2" … in order of first appearance, and uses :func:`speaker_reference` and
+:func:`voice_facts` for the storyline and the speaker profiles.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from detective.models import Observation, TimeSpan
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+#: a word further than this from every speaker turn keeps the speaker of its neighbouring words
+NEAR_S = 0.5
+
+
+def _speaker_at(turns: Sequence[Observation], start: float, end: float) -> str | None:
+    """The speaker whose turns overlap ``[start, end]`` most (the nearest turn within NEAR_S if none overlaps)."""
+    span = TimeSpan(start=start, end=max(start, end))
+    overlap: dict[str, float] = {}
+    for turn in turns:
+        assert turn.span is not None
+        shared = turn.span.overlap(span)
+        if shared > 0:
+            label = str(turn.payload["speaker"])
+            overlap[label] = overlap.get(label, 0.0) + shared
+    if overlap:
+        return max(overlap, key=lambda k: overlap[k])
+    middle = (start + end) / 2
+    near = [(min(abs(t.span.start - middle), abs(t.span.end - middle)), t) for t in turns if t.span is not None]
+    if near:
+        gap, turn = min(near, key=lambda x: x[0])
+        if gap <= NEAR_S:
+            return str(turn.payload["speaker"])
+    return None
+
+
+def _fill(labels: list[str | None]) -> list[str | None]:
+    """Words without a speaker take the speaker of the word before them (or after, at the start)."""
+    out = list(labels)
+    for i in range(1, len(out)):
+        if out[i] is None:
+            out[i] = out[i - 1]
+    for i in range(len(out) - 2, -1, -1):
+        if out[i] is None:
+            out[i] = out[i + 1]
+    return out
+
+
+def _piece(obs: Observation, words: list[dict[str, Any]], speaker: str) -> Observation:
+    text = " ".join(str(w.get("word", "")).strip() for w in words).strip()
+    span = TimeSpan(start=float(words[0]["start"]), end=max(float(words[0]["start"]), float(words[-1]["end"])))
+    return obs.model_copy(
+        update={
+            "content": text,
+            "span": span,
+            # the piece is not on the evidence board itself: its parent (whose key it names) is
+            "payload": {**obs.payload, "words": words, "speaker": speaker, "split_from": obs.key},
+        }
+    )
+
+
+def attribute_speakers(speech: list[Observation], turns: list[Observation]) -> list[Observation]:
+    """``speech`` with ``payload["speaker"]`` set from the overlapping speaker ``turns``.
+
+    A segment with word timestamps whose words fall in different speakers' turns is split at the word boundary
+    into one observation per run of words of one speaker. Segments already carrying a speaker, segments no turn
+    is near, and everything when there are no turns, are returned unchanged.
+    """
+    turns = [t for t in turns if t.span is not None and t.payload.get("speaker")]
+    if not turns:
+        return speech
+    out: list[Observation] = []
+    for obs in speech:
+        if obs.span is None or obs.payload.get("speaker"):
+            out.append(obs)
+            continue
+        words = obs.payload.get("words")
+        timed = (
+            isinstance(words, list)
+            and words
+            and all(
+                isinstance(w, dict)
+                and isinstance(w.get("start"), int | float)
+                and isinstance(w.get("end"), int | float)
+                for w in words
+            )
+        )
+        if timed:
+            labels = _fill([_speaker_at(turns, float(w["start"]), float(w["end"])) for w in words])
+            if labels[0] is not None and len(set(labels)) > 1:
+                for label, run in itertools.groupby(zip(words, labels, strict=True), key=lambda pair: pair[1]):
+                    out.append(_piece(obs, [word for word, _ in run], str(label)))
+                continue
+        label = _speaker_at(turns, obs.span.start, obs.span.end)
+        out.append(obs if label is None else obs.model_copy(update={"payload": {**obs.payload, "speaker": label}}))
+    return out
+
+
+def speaker_reference(name: str, order: list[str], earlier: list[str]) -> str:
+    """How the storyline refers to ``name`` given the speakers of the ``earlier`` segments, in time order.
+
+    "a voice (Speaker 1)" at the start, "a second voice (Speaker 2)" when a new voice joins, "the first speaker
+    again (Speaker 1)" when a voice returns after another spoke, and plain "Speaker 1" when it simply goes on.
+    """
+    if not name.startswith("Speaker "):  # e.g. "Unidentified speaker": speech no voice turn covers
+        return name.lower()
+    rank = order.index(name)
+    ordinal = ORDINALS[rank] if rank < len(ORDINALS) else f"{rank + 1}th"
+    if name not in earlier:
+        return f"a voice ({name})" if not earlier else f"a {ordinal} voice ({name})"
+    if earlier[-1] != name:
+        return f"the {ordinal} speaker again ({name})"
+    return name
+
+
+def voice_facts(mine: list[Observation], turns: list[Observation], total_speech: float) -> list[str]:
+    """Profile facts of one voice from its speech segments and its speaker turns: share of speech, pitch, level.
+
+    ``total_speech`` is the seconds of speech of all voices. Pitch and loudness come from the speaker turns the
+    voice's segments overlap, so one voice's figures never mix with another's.
+    """
+    labels = {str(o.payload["speaker"]) for o in mine if o.payload.get("speaker")}
+    own = [t for t in turns if t.span is not None and str(t.payload.get("speaker")) in labels]
+    seconds = sum(o.span.duration for o in mine if o.span is not None)
+    facts = []
+    if total_speech > 0:
+        facts.append(f"{100 * seconds / total_speech:.0f}% of the transcribed speech")
+    pitched = [(t.span.duration, float(t.payload["pitch_hz"])) for t in own if _number(t.payload.get("pitch_hz"))]
+    if pitched:
+        median = _weighted_median(pitched)
+        register = "low-pitched" if median < 140 else ("mid-pitched" if median < 220 else "high-pitched")
+        facts.append(f"a {register} voice (median pitch about {median:.0f} Hz, from voice separation)")
+    levels = [float(t.payload["loudness_db"]) for t in own if _number(t.payload.get("loudness_db"))]
+    if levels:
+        facts.append(f"speaks at about {statistics.median(levels):.0f} dBFS")
+    rates = [
+        len(o.payload["words"]) / o.span.duration
+        for o in mine
+        if o.span is not None and o.span.duration > 0 and isinstance(o.payload.get("words"), list)
+    ]
+    if rates:
+        rate = statistics.median(rates)
+        pace = "fast" if rate > 3.3 else ("slow" if rate < 2.0 else "moderate")
+        facts.append(f"a {pace} pace (about {rate:.1f} words/s)")
+    return facts
+
+
+def voice_events(obs: Observation, turns: list[Observation]) -> list[Observation]:
+    """The speaker turns of ``obs``'s own speaker that overlap it (their payloads carry pitch and loudness)."""
+    label = obs.payload.get("speaker")
+    if obs.span is None or not label:
+        return []
+    return [
+        t for t in turns if t.span is not None and t.payload.get("speaker") == label and t.span.overlap(obs.span) > 0
+    ]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _weighted_median(pairs: list[tuple[float, float]]) -> float:
+    ordered = sorted(pairs, key=lambda p: p[1])
+    half = sum(w for w, _ in ordered) / 2
+    acc = 0.0
+    for weight, value in ordered:
+        acc += weight
+        if acc >= half:
+            return value
+    return ordered[-1][1]

@@ -1,0 +1,158 @@
+"""Speaker attribution in captions: speech segments take the voice of the speaker turns they overlap."""
+
+from __future__ import annotations
+
+from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_facts
+from detective_captioning.template import TemplateCaptioner
+
+from detective.captioning import CaptionJob
+from detective.evidence import merge
+from detective.models import Caption, Evidence, MediaInfo, Observation, TimeSpan
+
+AUDIO = MediaInfo(source="call.wav", duration=12.0, has_audio=True)
+
+
+def sp(a: float, b: float) -> TimeSpan:
+    return TimeSpan(start=a, end=b)
+
+
+def words(text: str, a: float, b: float) -> list[dict]:
+    """Evenly timed words of ``text`` across ``[a, b]``."""
+    parts = text.split()
+    step = (b - a) / len(parts)
+    return [
+        {"word": w, "start": round(a + i * step, 3), "end": round(a + (i + 1) * step, 3), "probability": 0.9}
+        for i, w in enumerate(parts)
+    ]
+
+
+def speech(text: str, a: float, b: float, timed: list[dict] | None = None) -> Observation:
+    payload = {"language": "en", "language_probability": 0.99, "words": timed or words(text, a, b)}
+    return Observation(tool="asr", kind="speech", content=text, span=sp(a, b), confidence=0.9, payload=payload)
+
+
+def turn(label: str, a: float, b: float, pitch: float, db: float = -20.0) -> Observation:
+    return Observation(
+        tool="speakers",
+        kind="speaker",
+        content=f"speaker {label}",
+        span=sp(a, b),
+        confidence=0.9,
+        payload={"speaker": label, "pitch_hz": pitch, "loudness_db": db},
+    )
+
+
+CALL = [
+    turn("S1", 0.5, 2.0, 100.0),
+    turn("S2", 2.4, 4.0, 250.0, -15.0),
+    turn("S1", 4.3, 6.0, 100.0),
+]
+
+
+def test_segments_take_the_overlapping_speaker() -> None:
+    out = attribute_speakers([speech("Hello, can you hear me?", 0.5, 2.0), speech("Yes I can.", 2.4, 4.0)], CALL)
+    assert [o.payload["speaker"] for o in out] == ["S1", "S2"]
+    assert [o.content for o in out] == ["Hello, can you hear me?", "Yes I can."]
+
+
+def test_a_segment_is_split_where_the_turn_changes_inside_it() -> None:
+    timed = words("Hello there", 0.6, 1.9) + words("hi how are you", 2.5, 3.9) + words("fine", 4.4, 5.0)
+    (whole,) = [speech("Hello there hi how are you fine", 0.6, 5.0, timed)]
+    out = attribute_speakers([whole], CALL)
+    assert [(o.content, o.payload["speaker"]) for o in out] == [
+        ("Hello there", "S1"),
+        ("hi how are you", "S2"),
+        ("fine", "S1"),
+    ]
+    assert [(o.span.start, o.span.end) for o in out] == [(0.6, 1.9), (2.5, 3.9), (4.4, 5.0)]
+    assert [len(o.payload["words"]) for o in out] == [2, 4, 1]
+    assert {o.payload["split_from"] for o in out} == {whole.key}
+
+
+def test_without_turns_or_near_turns_nothing_changes() -> None:
+    seg = speech("Far away.", 9.0, 10.0)
+    assert attribute_speakers([seg], []) == [seg]
+    assert "speaker" not in attribute_speakers([seg], CALL)[0].payload
+    labelled = seg.model_copy(update={"payload": {**seg.payload, "speaker": "SPEAKER_7"}})
+    assert attribute_speakers([labelled], CALL) == [labelled]
+
+
+def test_speaker_reference() -> None:
+    order = ["Speaker 1", "Speaker 2", "Speaker 3"]
+    assert speaker_reference("Speaker 1", order, []) == "a voice (Speaker 1)"
+    assert speaker_reference("Speaker 2", order, ["Speaker 1"]) == "a second voice (Speaker 2)"
+    assert speaker_reference("Speaker 3", order, ["Speaker 1", "Speaker 2"]) == "a third voice (Speaker 3)"
+    assert speaker_reference("Speaker 1", order, ["Speaker 1", "Speaker 2"]) == "the first speaker again (Speaker 1)"
+    assert speaker_reference("Speaker 2", order, ["Speaker 1", "Speaker 2"]) == "Speaker 2"
+
+
+def test_voice_facts_use_only_the_voices_own_turns() -> None:
+    mine = attribute_speakers([speech("Hello, can you hear me?", 0.5, 2.0)], CALL)
+    facts = voice_facts(mine, CALL, total_speech=3.1)
+    assert facts[0] == "48% of the transcribed speech"
+    assert "low-pitched voice (median pitch about 100 Hz" in facts[1]
+    assert facts[2] == "speaks at about -20 dBFS"
+    assert facts[3].startswith("a fast pace") or facts[3].startswith("a moderate pace")
+
+
+async def _caption(observations: list[Observation]) -> Caption:
+    out = await TemplateCaptioner().caption(CaptionJob(media=AUDIO, evidence=merge(Evidence(), observations)))
+    return out.caption
+
+
+async def test_template_caption_tells_two_voices_apart() -> None:
+    observations = [
+        *CALL,
+        speech("Hello, can you hear me?", 0.5, 2.0),
+        speech("Yes, loud and clear.", 2.4, 4.0),
+        speech("Good, let us start.", 4.3, 6.0),
+    ]
+    caption = await _caption(observations)
+    assert [t.speaker for t in caption.transcript] == ["Speaker 1", "Speaker 2", "Speaker 1"]
+    assert [p.name for p in caption.speakers] == ["Speaker 1", "Speaker 2"]
+    low, high = (p.profile for p in caption.speakers)
+    assert "low-pitched voice (median pitch about 100 Hz" in low and "250" not in low
+    assert "high-pitched voice (median pitch about 250 Hz" in high
+    assert "% of the transcribed speech" in low and "no voice separation" not in low
+    story = " ".join(s.text for s in caption.storyline)
+    assert "a second voice (Speaker 2)" in story
+    assert "the first speaker again (Speaker 1)" in story
+    assert "the same voice" not in story
+    # each transcript turn's state carries its own voice's pitch
+    assert "pitch around 250 Hz" in caption.transcript[1].state
+    assert "pitch around 100 Hz" in caption.transcript[0].state
+
+
+async def test_a_segment_cut_at_a_change_of_voice_keeps_its_repairs_and_cites_its_segment() -> None:
+    from detective_captioning.template import TemplateCaptioner
+
+    from detective.captioning import CaptionJob
+    from detective.evidence import merge
+    from detective.models import Evidence, MediaInfo, Observation, TimeSpan
+
+    words = [("The", 1.0), ("League", 1.3), ("of", 1.6), ("Park", 1.8), ("leads.", 2.1), ("Yes", 3.0), ("indeed.", 3.3)]
+    speech = Observation(
+        tool="asr",
+        kind="speech",
+        content=" ".join(w for w, _ in words),
+        span=TimeSpan(start=1.0, end=3.6),
+        confidence=0.8,
+        payload={"words": [{"word": w, "start": t, "end": t + 0.25, "probability": 0.9} for w, t in words]},
+    )
+    turns = [
+        Observation(tool="speakers", kind="speaker", content="S1", span=TimeSpan(start=0.9, end=2.5),
+                    payload={"speaker": "S1"}),
+        Observation(tool="speakers", kind="speaker", content="S2", span=TimeSpan(start=2.8, end=3.7),
+                    payload={"speaker": "S2"}),
+    ]  # fmt: skip
+    shown = Observation(tool="ocr", kind="text", content="Elena Park", span=TimeSpan(start=0.5, end=2.5))
+    board = merge(Evidence(), [speech, *turns, shown])
+    media = MediaInfo(source="c.mp4", duration=5.0, has_audio=True, has_video=True)
+    out = await TemplateCaptioner().caption(CaptionJob(media=media, evidence=board))
+    first, second = out.caption.transcript
+    assert first.content == "Elena Park leads." and second.content == "Yes indeed."
+    keys = {o.key for o in board.observations}
+    assert first.sources == [speech.key, shown.key] and second.sources == [speech.key]
+    for seg in out.caption.storyline:
+        for sentence in seg.sentences:
+            assert set(sentence.sources) <= keys

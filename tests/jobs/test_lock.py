@@ -1,0 +1,75 @@
+"""One writer per output: a second run refuses and names the first; a lock of a killed run is taken over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from detective.jobs import OutputLock, OutputLocked
+
+
+def test_second_holder_is_refused_with_the_first_named(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    with OutputLock(tmp_path / "o.lock", out):
+        with pytest.raises(OutputLocked) as info:
+            OutputLock(tmp_path / "o.lock", out).acquire()
+        message = str(info.value)
+        assert str(out) in message and f"pid {os.getpid()}" in message and "started" in message
+    with OutputLock(tmp_path / "o.lock", out):  # released: taken again
+        pass
+
+
+def test_lock_of_a_process_killed_with_sigkill_is_taken_over(tmp_path: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from detective.jobs import OutputLock\n"
+        "OutputLock(Path(sys.argv[1]), Path(sys.argv[2])).acquire()\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    lock = tmp_path / "o.lock"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(lock), str(tmp_path / "o.jsonl")], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"locked"
+        with pytest.raises(OutputLocked, match=f"pid {proc.pid}"):
+            OutputLock(lock, tmp_path / "o.jsonl").acquire()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            OutputLock(lock, tmp_path / "o.jsonl").acquire()
+            break
+        except OutputLocked:
+            assert time.monotonic() < deadline, "the lock of a killed process was never released"
+            time.sleep(0.05)
+    assert f'"pid": {os.getpid()}' in lock.read_text()
+
+
+def test_forked_children_do_not_keep_the_lock(tmp_path: Path) -> None:
+    lock = OutputLock(tmp_path / "o.lock", tmp_path / "o.jsonl")
+    lock.acquire()
+    ready, tell = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child sleeps, holding whatever it inherited
+        os.write(tell, b"x")  # the at-fork hooks have run by now
+        time.sleep(3)
+        os._exit(0)
+    try:
+        assert os.read(ready, 1) == b"x"
+        lock.release()
+        OutputLock(tmp_path / "o.lock", tmp_path / "o.jsonl").acquire()  # the child's copy was closed at fork
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(ready)
+        os.close(tell)
