@@ -21,19 +21,36 @@ def ship_by_value(modules: Iterable[types.ModuleType]) -> None:
 
 @contextlib.contextmanager
 def ray_for_tests(num_cpus: int = 2, test_modules: Iterable[types.ModuleType] = ()) -> Iterator[str]:
-    """Start a loopback-only Ray for the block (yields its address) and shut it down afterwards."""
+    """Start a loopback-only Ray for the block (yields its address) and shut it down afterwards.
+
+    Ray's driver replaces ``builtins.print`` with its progress-bar-safe print once a worker's output reaches it;
+    the block asks it not to, and the original ``print`` is back afterwards either way, so later tests in the
+    same process see the real one.
+    """
+    import builtins
+
     import ray
 
     from detective.jobs.ray_executor import init_local_ray
 
-    if ray.is_initialized():
-        ray.shutdown()
-    init_local_ray(num_cpus=num_cpus)
-    ship_by_value(test_modules)
+    original_print = builtins.print
+    patch_print = os.environ.get("RAY_TQDM_PATCH_PRINT")
+    os.environ["RAY_TQDM_PATCH_PRINT"] = "0"
     try:
-        yield ray.get_runtime_context().gcs_address
+        if ray.is_initialized():
+            ray.shutdown()
+        init_local_ray(num_cpus=num_cpus)
+        ship_by_value(test_modules)
+        try:
+            yield ray.get_runtime_context().gcs_address
+        finally:
+            ray.shutdown()
     finally:
-        ray.shutdown()
+        builtins.print = original_print
+        if patch_print is None:
+            os.environ.pop("RAY_TQDM_PATCH_PRINT", None)
+        else:
+            os.environ["RAY_TQDM_PATCH_PRINT"] = patch_print
 
 
 def listening_addresses(root_pid: int) -> set[str]:
