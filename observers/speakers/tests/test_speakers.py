@@ -55,9 +55,11 @@ def test_speaker_count_and_attribution(conversations: dict[str, Any], scoring: M
     reference = [(t["speaker"], t["start"], t["end"]) for t in clip["turns"]]
     # the labelled speech itself: turns minus the pauses bridged inside them (the tool's diarisation result)
     from detective_speakers import diarize
-    from detective_speakers.tool import _window
+    from detective_speakers.tool import BLOCK_S, SR
 
-    result = diarize(_window(clip["path"], 0.0, None))
+    from detective.media import iter_audio_span
+
+    result = diarize(iter_audio_span(clip["path"], 0.0, None, BLOCK_S, SR))
     assert [t.speaker for t in result.turns] == [o.payload["speaker"] for o in turns]
     score = scoring.score(reference, result.segments, clip["duration"])
     detected = score.reference_seconds - score.missed
