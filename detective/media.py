@@ -418,6 +418,22 @@ def iter_audio(
         yield emitted / sr, np.clip(buffer[:filled], -1.0, 1.0)
 
 
+def iter_audio_span(
+    path: str | os.PathLike[str], start: float, end: float | None, block_seconds: float = 30.0, sr: int = 16000
+) -> Iterator[tuple[float, np.ndarray]]:
+    """:func:`iter_audio` cut to ``[start, end)`` (``end`` None: to the clip's end): ``(clip time, samples)``."""
+    for block_start, block in iter_audio(path, block_seconds=block_seconds, sr=sr):
+        block_end = block_start + block.size / sr
+        if block_end <= start:
+            continue
+        if end is not None and block_start >= end:
+            return
+        a = max(0, round((start - block_start) * sr))
+        b = block.size if end is None else min(block.size, round((end - block_start) * sr))
+        if b > a:
+            yield block_start + a / sr, block[a:b]
+
+
 def audio_chunks(duration: float, max_seconds: float = 30.0) -> list[TimeSpan]:
     """Split ``[0, duration]`` into the fewest equal spans of at most ``max_seconds``."""
     if duration <= 0:

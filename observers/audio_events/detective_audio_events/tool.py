@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import numpy as np
 from pydantic import Field
 
-from detective.media import MediaError, iter_audio
+from detective.media import MediaError, iter_audio_span
 from detective.models import MediaInfo, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_audio_events.features import SR, Event, analyse
@@ -17,20 +14,6 @@ class AudioEventsInput(SpanInput):
     """Arguments of the ``audio_events`` tool."""
 
     include_silence: bool = Field(default=True, description="Also report silences of half a second or more.")
-
-
-def _window(path: str, start: float, end: float | None) -> Iterator[tuple[float, np.ndarray]]:
-    """The clip's 16 kHz audio blocks cut to ``[start, end)``, streamed."""
-    for block_start, block in iter_audio(path, block_seconds=30.0, sr=SR):
-        block_end = block_start + block.size / SR
-        if block_end <= start:
-            continue
-        if end is not None and block_start >= end:
-            return
-        a = max(0, round((start - block_start) * SR))
-        b = block.size if end is None else min(block.size, round((end - block_start) * SR))
-        if b > a:
-            yield block_start + a / SR, block[a:b]
 
 
 class AudioEventsTool(Tool):
@@ -58,7 +41,7 @@ class AudioEventsTool(Tool):
         if end is not None and end <= start:
             raise ToolError(f"audio_events: empty span {start}..{end} of {media.source}")
         try:
-            events, summary = analyse(_window(media.path or media.source, start, end))
+            events, summary = analyse(iter_audio_span(media.path or media.source, start, end, 30.0, SR))
         except MediaError as exc:
             raise ToolError(f"audio_events: {exc}") from exc
         observations = [self._observation(e, query) for e in events if args.include_silence or e.label != "silence"]

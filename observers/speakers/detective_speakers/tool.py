@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import numpy as np
 from pydantic import Field
 
-from detective.media import MediaError, iter_audio
+from detective.media import MediaError, iter_audio_span
 from detective.models import MediaInfo, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_speakers.diarize import BLOCK_S, SR, Diarization, Turn, diarize, warm_up
@@ -20,20 +18,6 @@ class SpeakersInput(SpanInput):
     num_speakers: int | None = Field(
         default=None, ge=1, le=20, description="How many different voices there are, when known; else estimated."
     )
-
-
-def _window(path: str, start: float, end: float | None) -> Iterator[tuple[float, np.ndarray]]:
-    """The clip's 16 kHz audio blocks cut to ``[start, end)``, streamed."""
-    for block_start, block in iter_audio(path, block_seconds=BLOCK_S, sr=SR):
-        block_end = block_start + block.size / SR
-        if block_end <= start:
-            continue
-        if end is not None and block_start >= end:
-            return
-        a = max(0, round((start - block_start) * SR))
-        b = block.size if end is None else min(block.size, round((end - block_start) * SR))
-        if b > a:
-            yield block_start + a / SR, block[a:b]
 
 
 class SpeakersTool(Tool):
@@ -66,7 +50,9 @@ class SpeakersTool(Tool):
         if end is not None and end <= start:
             raise ToolError(f"speakers: empty span {start}..{end} of {media.source}")
         try:
-            result = diarize(_window(media.path or media.source, start, end), num_speakers=args.num_speakers)
+            result = diarize(
+                iter_audio_span(media.path or media.source, start, end, BLOCK_S, SR), num_speakers=args.num_speakers
+            )
         except MediaError as exc:
             raise ToolError(f"speakers: {exc}") from exc
         stop = end if end is not None else media.duration
