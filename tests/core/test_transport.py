@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 import respx
+from detective_testserver import ChatServer, Faults
 
 from detective.llm import LLMClient
 from detective.settings import Settings
-from detective.testing import ChatServer, Faults
 from detective.transport import LeanClient, LeanTransport, lean_applies
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
