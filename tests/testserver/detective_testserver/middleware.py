@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 
 from detective_testserver.config import Faults, Quirks
 from detective_testserver.routes import body_of, error_response, prompt_tokens
-from detective_testserver.state import ARRIVED, BODY, COMPLETION, CUT, FAULT, KIND, STATE, ServerState
+from detective_testserver.state import ARRIVED, BODY, CHAT, COMPLETION, CUT, FAULT, KIND, STATE, ServerState
 
 
 @web.middleware
@@ -29,7 +29,7 @@ async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[ARRIVED] = started = time.perf_counter()
     response = await handler(request)
     if KIND in request:
-        request.config_dict[STATE].done(started, ok=response.status == 200 and not response.get(CUT, False))
+        request.app[STATE].done(started, ok=response.status == 200 and not response.get(CUT, False))
     return response
 
 
@@ -45,7 +45,7 @@ async def deliver(request: web.Request, handler: Handler) -> web.StreamResponse:
     if fault == "truncated":
         return await _truncated(request, data)
     if fault == "trickle":
-        return await _trickle(request, data, request.config_dict[STATE].faults)
+        return await _trickle(request, data, request.app[STATE].faults)
     response.body = data
     return response
 
@@ -88,8 +88,10 @@ def _stream(data: bytes, fault: str) -> web.StreamResponse:
 @web.middleware
 async def quirks(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse content parts, overflow the context, drop ``tools``, generate until ``max_tokens``."""
-    state = request.config_dict[STATE]
+    state = request.app[STATE]
     quirks = state.quirks
+    if request.match_info.route.name != CHAT:
+        return await handler(request)
     if quirks.refuse_parts or quirks.context_size is not None or quirks.ignore_tools:
         body = await body_of(request)
         refusal = _refusal(state, quirks, request, body)
@@ -152,7 +154,7 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if COMPLETION not in response:
         return response
-    state = request.config_dict[STATE]
+    state = request.app[STATE]
     fault, delay = state.draw()
     await state.hold(request, delay)
     settings = state.faults

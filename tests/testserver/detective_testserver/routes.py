@@ -43,7 +43,7 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
 
 async def chat_completions(request: web.Request) -> web.Response:
     """``POST /v1/chat/completions``: the responder's message as a chat completion."""
-    state = request.config_dict[STATE]
+    state = request.app[STATE]
     body = await body_of(request)
     try:
         kind, message = state.responder(body)
@@ -58,7 +58,7 @@ async def chat_completions(request: web.Request) -> web.Response:
 
 async def models(request: web.Request) -> web.Response:
     """``GET /v1/models``: the one model the server plays."""
-    model = request.config_dict[STATE].model
+    model = request.app[STATE].model
     return web.json_response({"object": "list", "data": [{"id": model, "object": "model"}]})
 
 

@@ -9,23 +9,25 @@ import threading
 from aiohttp import web
 
 from detective_testserver import middleware, routes
-from detective_testserver.state import STATE, ServerState
+from detective_testserver.state import CHAT, STATE, ServerState
 
 #: Request bodies carry base64 media: far above aiohttp's 1 MiB default.
 MAX_BODY = 512 * 1024 * 1024
+CHAT_PATH = "/v1/chat/completions"
 
 
 def make_app(state: ServerState) -> web.Application:
-    """The OpenAI-compatible application: the chat route inside its middleware, ``/v1/models``, JSON 404s."""
-    chat = web.Application(
+    """The OpenAI-compatible application: the chat route inside its middleware, ``/v1/models``, JSON 404s.
+
+    The middleware sees every route but acts only on chat requests (they carry a kind and a completion); one
+    application rather than a sub-application for the chat route saves a route resolution per request."""
+    app = web.Application(
         client_max_size=MAX_BODY,
         middlewares=[middleware.count, middleware.deliver, middleware.quirks, middleware.faults],
     )
-    chat.router.add_post("/completions", routes.chat_completions)
-    chat.router.add_route("*", "/completions", routes.not_allowed)
-    app = web.Application(client_max_size=MAX_BODY)
     app[STATE] = state
-    app.add_subapp("/v1/chat", chat)
+    app.router.add_post(CHAT_PATH, routes.chat_completions, name=CHAT)
+    app.router.add_route("*", CHAT_PATH, routes.not_allowed)
     app.router.add_get("/v1/models", routes.models)
     app.router.add_route("*", "/{tail:.*}", routes.not_found)
     return app
