@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -56,6 +56,8 @@ def wanted(stream: TextIO, setting: bool | None) -> bool:
 class _Fd2Relay:
     """File descriptor 2 swapped for a pipe whose lines a thread prints with ``say`` (above the bar)."""
 
+    IDLE = 0.25  # seconds after which a line without its newline is printed as it is
+
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.saved = -1
@@ -77,6 +79,12 @@ class _Fd2Relay:
         pending = b""
         while True:
             try:
+                ready, _, _ = select.select([self.reader], [], [], self.IDLE)
+                if not ready:  # a line left without its newline: show it rather than glue the next writer's to it
+                    if pending.strip():
+                        self.say(pending.decode("utf-8", "backslashreplace"))
+                    pending = b""
+                    continue
                 chunk = os.read(self.reader, 65536)
             except OSError:
                 break
@@ -197,32 +205,23 @@ class LiveProgress:
 
 
 def _job_columns() -> tuple[Any, ...]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+    # short enough for 80 columns: "run ━━━━━━━━━━━━━━━━  50% 2/4 ETA 0:00:12 · 2 in flight · 0 failed · 480 tokens"
     return (
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=16),
         TaskProgressColumn(),
         MofNCompleteColumn(),
-        TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        TextColumn(
-            "{task.fields[in_flight]} in flight · {task.fields[failed]} failed · {task.fields[skipped]} skipped · "
-            "{task.fields[tokens]:,} tokens"
-        ),
+        TextColumn("· {task.fields[counts]}"),
     )
 
 
 class JobProgress(LiveProgress):
-    """The job engine's bar: items done of the total to do, percent, elapsed, ETA, in flight, failures, tokens.
+    """The job engine's bar: items done of the total to do, percent, ETA, in flight, failures (invalid lines included),
+    skipped (when any) and tokens.
 
     ``total`` is what the run has to do (manifest lines left, less those found done, duplicate or invalid, capped
     by ``--limit``); unknown (a pulsing bar, no ETA) until the manifest is counted.
@@ -241,24 +240,19 @@ class JobProgress(LiveProgress):
         """Draw the bar."""
         super().start()
         assert self.progress is not None
-        self.task = self.progress.add_task(
-            self.summary.title.removeprefix("omni-detective "), total=None, in_flight=0, failed=0, skipped=0, tokens=0
-        )
+        self.task = self.progress.add_task(self.summary.title.removeprefix("omni-detective "), total=None, counts="")
+        self.update(None, 0)
 
     def update(self, total: int | None, in_flight: int) -> None:
         """Show the summary's counts now."""
         if self.progress is None or self.task is None:
             return
         s = self.summary
-        self.progress.update(
-            self.task,
-            total=total,
-            completed=s.done + s.failed,
-            in_flight=in_flight,
-            failed=s.failed + s.invalid,
-            skipped=s.skipped + s.duplicates,
-            tokens=s.usage.total_tokens,
-        )
+        counts = [f"{in_flight} in flight", f"{s.failed + s.invalid} failed"]
+        if s.skipped or s.duplicates:
+            counts.append(f"{s.skipped + s.duplicates} skipped")
+        counts.append(f"{s.usage.total_tokens:,} tokens")
+        self.progress.update(self.task, total=total, completed=s.done + s.failed, counts=" · ".join(counts))
 
 
 class CaptionProgress(LiveProgress):
@@ -274,7 +268,6 @@ class CaptionProgress(LiveProgress):
         self.answered = 0
         self.observations = 0
         self.failures = 0
-        self.started = time.monotonic()
 
     def columns(self) -> tuple[Any, ...]:
         """See :class:`CaptionProgress`."""
@@ -283,7 +276,7 @@ class CaptionProgress(LiveProgress):
         return (
             SpinnerColumn(),
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
             TextColumn("observers · {task.fields[observations]} observations · {task.fields[failures]} failed"),
             TimeElapsedColumn(),
@@ -317,6 +310,7 @@ class CaptionProgress(LiveProgress):
             completed=self.answered,
             observations=self.observations,
             failures=self.failures,
+            refresh=True,  # before a --live line prints above it
             **({"description": description} if description else {}),
         )
 

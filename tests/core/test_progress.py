@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,8 @@ def test_job_bar_shows_total_percent_eta_in_flight_failures_and_tokens(tmp_path:
     # the engine's own report lines and the summary are lines of their own, after or above the bar
     failed = [line for line in shown if line.startswith("failed: line 4")]
     assert failed and "in flight" not in failed[0]
-    assert shown[-1].startswith("  output:") or "output:" in stream.getvalue().splitlines()[-1]
+    summary_line = next(i for i, line in enumerate(shown) if line.startswith("omni-detective run: 5 done"))
+    assert summary_line > shown.index(last), "the summary follows the bar's last state"
 
 
 def test_total_leaves_out_lines_already_done_and_respects_the_limit(tmp_path: Path, monkeypatch) -> None:
@@ -123,7 +125,7 @@ def test_a_log_line_mid_run_prints_above_the_bar(tmp_path: Path, monkeypatch, de
     shown = screen_lines(stream.getvalue())
     logged = [line for line in shown if "a log line from the middle of the run" in line]
     assert len(logged) == 1 and "in flight" not in logged[0] and "━" not in logged[0]
-    assert "[warning" in logged[0] and "clip=loud" in logged[0]
+    assert "[warning" in logged[0] and "loud" in logged[0]
     before = shown.index(logged[0])
     assert any("in flight" in line for line in shown[:before]), "the bar was drawn before the log line"
     assert any("in flight" in line for line in shown[before + 1 :]), "and drawn again under it"
@@ -199,7 +201,9 @@ RELAY = textwrap.dedent(
     os.write(2, b"written by C code to descriptor 2\\n")
     av.logging.restore_default_callback()  # what scenedetect's PyAV backend does: FFmpeg prints on its own
     av.logging.log(av.logging.WARNING, "h264", "a decoder warning nobody needs")
-    av.logging.log(av.logging.ERROR, "h264", "a decoder error worth seeing")
+    av.logging.log(av.logging.ERROR, "h264", "a decoder error worth seeing\\n")
+    os.write(2, b"a C line without its newline")
+    time.sleep(0.6)
     print("a line on sys.stderr", file=sys.stderr)
     logging.getLogger("some.library").warning("a stdlib logging warning")
     pid = os.fork()
@@ -227,6 +231,7 @@ def test_descriptor_2_and_ffmpeg_print_above_the_bar(tmp_path: Path) -> None:
     for text in (
         "written by C code to descriptor 2",
         "a decoder error worth seeing",
+        "a C line without its newline",
         "a line on sys.stderr",
         "a stdlib logging warning",
         "a forked worker writes",
@@ -238,3 +243,52 @@ def test_descriptor_2_and_ffmpeg_print_above_the_bar(tmp_path: Path) -> None:
     assert "a decoder warning nobody needs" not in proc.stderr  # FFmpeg below errors is silenced
     bar_lines = [i for i, line in enumerate(shown) if "in flight" in line]
     assert bar_lines and bar_lines[-1] < shown.index("after the bar")
+
+
+def _run_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """Run the CLI with standard error on a pseudo-terminal and standard output on a pipe."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
+    proc = subprocess.Popen([sys.executable, "-m", "detective", *args], stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    err = b""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            err += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    return proc.wait(timeout=10), out, err.decode("utf-8", "replace")
+
+
+def test_caption_shows_rounds_and_observers_on_a_terminal_only(demo_path: str) -> None:
+    args = ["caption", demo_path, "--offline", "--tools", "audio_events,shots", "--live"]
+    code, out, err = _run_on_a_terminal(args)
+    assert code == 0, err
+    shown = screen_lines(err)
+    bars = [line for line in shown if "observers ·" in line]
+    assert any("round 1" in line and "0/2 observers" in line for line in bars), shown
+    assert any("2/2 observers" in line and "0 failed" in line for line in bars)
+    live = [line for line in shown if line.startswith("  audio_events:") or line.startswith("round 1: asks")]
+    assert len(live) == 2 and not any("observers ·" in line for line in live)  # --live lines above the bar
+    assert err.rstrip().endswith("\x1b[2K"), "the bar is erased when the caption is written"
+    assert out.startswith("## Storyline") and "\x1b" not in out  # the caption alone on standard output
+
+    piped = subprocess.run([sys.executable, "-m", "detective", *args], capture_output=True, text=True, timeout=240)
+    assert piped.returncode == 0, piped.stderr
+    assert "\x1b" not in piped.stderr and "observers ·" not in piped.stderr  # no terminal, no bar
+    assert piped.stdout == out.replace("\r\n", "\n")
+    assert "round 1: asks audio_events, shots" in piped.stderr.splitlines()
