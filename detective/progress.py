@@ -29,17 +29,24 @@ if TYPE_CHECKING:
 
     from detective.jobs.summary import JobSummary
 
-#: Set while a bar owns standard error; a forked child then writes to its file descriptor 2 (the relay's pipe).
-_active = threading.Event()
+#: True while a bar owns standard error; a forked child then writes to its file descriptor 2 (the relay's pipe).
+_active = False
 
 
 def _after_fork_in_child() -> None:
-    if _active.is_set():  # the parent's proxy would redraw the parent's bar from the child
+    global _active
+    if _active:  # the parent's proxy would redraw the parent's bar from the child
         sys.stderr = sys.__stderr__
-        _active.clear()
+        _active = False
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _set_active(value: bool) -> None:
+    global _active
+    _active = value
 
 
 def wanted(stream: TextIO, setting: bool | None) -> bool:
@@ -147,6 +154,8 @@ class LiveProgress:
         return self.progress.console
 
     def _owns_fd2(self) -> bool:
+        if os.name != "posix":  # the relay reads a pipe with select(), which Windows offers for sockets only
+            return False
         try:
             return self.stream.fileno() == 2
         except (AttributeError, ValueError, OSError):
@@ -160,9 +169,10 @@ class LiveProgress:
         target = self.stream
         relay = self._owns_fd2()
         if relay:  # the bar draws on a copy of descriptor 2, which becomes the relay's pipe
-            self._terminal = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="backslashreplace", buffering=1)
+            encoding = getattr(self.stream, "encoding", None) or "utf-8"
+            self._terminal = os.fdopen(os.dup(2), "w", encoding=encoding, errors="backslashreplace", buffering=1)
             target = self._terminal
-        console = Console(file=target, force_terminal=True if self.force_terminal or relay else None)
+        console = Console(file=target, force_terminal=True if self.force_terminal else None)
         self.progress = Progress(
             *self.columns(),
             console=console,
@@ -173,7 +183,7 @@ class LiveProgress:
         )
         _quiet_ffmpeg()
         self.progress.start()
-        _active.set()
+        _set_active(True)
         if relay:
             self._relay = _Fd2Relay(self.print)
             self._relay.start()
@@ -189,7 +199,7 @@ class LiveProgress:
         if self._relay is not None:
             self._relay.stop()
             self._relay = None
-        _active.clear()
+        _set_active(False)
         self.progress.stop()
         if self._terminal is not None:
             self._terminal.flush()
@@ -252,7 +262,8 @@ class JobProgress(LiveProgress):
         if s.skipped or s.duplicates:
             counts.append(f"{s.skipped + s.duplicates} skipped")
         counts.append(f"{s.usage.total_tokens:,} tokens")
-        self.progress.update(self.task, total=total, completed=s.done + s.failed, counts=" · ".join(counts))
+        counts_text = " · ".join(counts)
+        self.progress.update(self.task, total=total, completed=s.done + s.failed, counts=counts_text, refresh=True)
 
 
 class CaptionProgress(LiveProgress):

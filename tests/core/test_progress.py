@@ -82,7 +82,7 @@ def test_job_bar_shows_total_percent_eta_in_flight_failures_and_tokens(tmp_path:
     config = BatchConfig(manifest(tmp_path, names), tmp_path / "o.jsonl", workers=2, retries=0, progress=True)
     config.progress_interval = 0.01
     stream = io.StringIO()
-    summary = asyncio.run(arun_batch(config, lambda: SlowDetective(fail="c3.wav"), stream))
+    summary = asyncio.run(arun_batch(config, lambda: SlowDetective(0.1, fail="c3.wav"), stream))
     assert summary.done == 5 and summary.failed == 1
     shown = screen_lines(stream.getvalue())
     bars = [line for line in shown if "in flight" in line]
