@@ -192,7 +192,12 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     is_flag=True,
     help="Check the manifest, the media files and the configuration, print what would be captioned; write nothing.",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress line on standard error (default: on a TTY).")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on standard error: done of total, percent, ETA, clips in flight, failures, tokens "
+    "(default: on a terminal).",
+)
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
 )

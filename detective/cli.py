@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -80,6 +81,7 @@ def caption(
     from detective.events import Finished
     from detective.llm import LLMError
     from detective.media import MediaError
+    from detective.progress import CaptionProgress, wanted
     from detective.settings import Settings
 
     options: dict[str, bool] = {}
@@ -99,11 +101,15 @@ def caption(
         )
         detective = Detective(config=config, settings=with_role_limits(Settings.from_env(), max_tokens, context_size))
         result = None
-        for event in detective.stream(source):
-            if isinstance(event, Finished):
-                result = event.result
-            elif live:
-                click.echo(describe_event(event), err=True)
+        bar = CaptionProgress(sys.stderr) if wanted(sys.stderr, None) else None  # rounds and observers, on a TTY
+        with bar or contextlib.nullcontext():
+            for event in detective.stream(source):
+                if bar is not None:
+                    bar.on_event(event)
+                if isinstance(event, Finished):
+                    result = event.result
+                elif live:  # standard error prints above the bar while it shows
+                    click.echo(describe_event(event), err=True)
         assert result is not None
     except NoEvidenceError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -36,6 +36,11 @@ def _redact_processor(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    """A logger on ``sys.stderr`` as it is when a line is logged: a progress bar swaps in a proxy printing above it."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure(json: bool = False, level: str | None = None, stream: TextIO | None = None) -> None:
     """Configure structlog: console renderer, or JSON lines with ``json=True``. Logs go to standard error."""
     level_name = (level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "WARNING").upper()
@@ -49,7 +54,7 @@ def configure(json: bool = False, level: str | None = None, stream: TextIO | Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level_name, logging.WARNING)),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream) if stream is not None else _stderr_logger,
         cache_logger_on_first_use=False,
     )
 

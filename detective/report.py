@@ -8,6 +8,9 @@ The page needs nothing from the network (inline CSS and SVG, no script, no font 
 - the **rounds**: what the planner planned, each query run, each observation and each contradiction per round;
 - the **caption**, the **usage** (calls, tokens, seconds, cost) and the **provenance** (versions, tools, models).
 
+Pages are Jinja2 templates (package data under ``detective/templates/report``, autoescaped: every value a record
+holds is text, never markup); the caption's Markdown goes through markdown-it-py without raw HTML or images.
+
 Records are read as :mod:`detective.batch` writes them, through the typed
 :class:`~detective.jobs.record.CaptionRecord` (records with a ``record_version``); older batch records (the input
 fields plus ``caption``, ``caption_struct``, ``omni_detective_trajectory``, ``evidence``, ``usage``,
@@ -18,16 +21,24 @@ fields plus ``caption``, ``caption_struct``, ``omni_detective_trajectory``, ``ev
 from __future__ import annotations
 
 import contextlib
-import html
+import functools
+import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detective.jobs.record import CaptionRecord
 from detective.models import Caption, Evidence, Observation, Relation, RoundRecord, TimeSpan
+
+if TYPE_CHECKING:  # imported where used: `omni-detective --help` should not pay for them
+    import jinja2
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_core import StateCore
+    from markdown_it.token import Token
 
 #: Timeline lanes in drawing order: (lane id, title, observation kind or None for derived lanes).
 LANES: tuple[tuple[str, str], ...] = (
@@ -372,52 +383,6 @@ def _planned_from_trajectory(trajectory: list[dict[str, Any]]) -> list[list[str]
 
 # --- rendering --------------------------------------------------------------------------------------------
 
-_CSS = """
-details.grounded { display: inline; } details.grounded summary { display: inline; cursor: pointer; list-style: none; }
-details.grounded summary::-webkit-details-marker { display: none; }
-details.grounded summary:hover { background: #efeafd; } details.grounded[open] summary { background: #e4dcfb; }
-details.grounded .sources { display: block; white-space: pre-wrap; font-size: 12px; color: var(--muted);
-  border-left: 3px solid var(--accent); padding: 2px 8px; margin: 4px 0; }
-.unbacked { text-decoration: underline dotted #b05; }
-:root { --ink:#1d1d28; --muted:#5f6070; --line:#e3e1ef; --accent:#5b4bd6; --bg:#fbfaff; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-  color: var(--ink); background: var(--bg); }
-header { padding: 18px 28px; background: #2a2553; color: #fff; }
-header h1 { margin: 0 0 4px; font-size: 22px; }
-header .meta { color: #cfcaf5; font-size: 13px; }
-main { padding: 8px 28px 40px; max-width: 1360px; }
-section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 18px; margin: 16px 0; }
-h2 { font-size: 17px; margin: 0 0 10px; color: #2a2553; }
-h3 { font-size: 15px; margin: 14px 0 6px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { color: var(--muted); font-weight: 600; }
-.kv th { width: 220px; }
-.tag { display: inline-block; padding: 0 6px; border-radius: 4px; background: #eeeafd; color: #3b2fa6;
-  font-size: 12px; margin-right: 4px; }
-.contra { background: #fff1f0; border-left: 3px solid #e03131; padding: 4px 8px; margin: 4px 0; }
-.fail { background: #fff8e6; border-left: 3px solid #f59f00; padding: 4px 8px; margin: 4px 0; }
-.caption h3 { margin-top: 16px; color: #2a2553; }
-.caption p { margin: 4px 0; white-space: pre-wrap; }
-.caption .span { font-family: ui-monospace, "DejaVu Sans Mono", monospace; color: var(--accent); }
-ul.queries { margin: 4px 0 8px; padding-left: 20px; }
-.muted { color: var(--muted); }
-.scroll { overflow-x: auto; }
-svg.timeline { display: block; width: 100%; height: auto; }
-.index td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.index tr.failed td { background: #fff8e6; }
-svg text { font-family: system-ui, "DejaVu Sans", sans-serif; }
-svg .lane-title { font-size: 12px; font-weight: 600; fill: #2a2553; }
-svg .tick { font-size: 11px; fill: #5f6070; }
-svg .label { font-size: 11px; fill: #fff; pointer-events: none; }
-svg .label.dark { fill: #1d1d28; }
-.legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
-.legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 4px;
-  vertical-align: -2px; }
-pre.traj { white-space: pre-wrap; font-size: 12px; background: #f7f6fb; padding: 8px; border-radius: 6px; }
-"""
-
 _LANE_COLOURS = {
     "storyline": "#5b4bd6",
     "shot": "#495057",
@@ -430,10 +395,8 @@ _RIGHT = 36  # room for the last tick's label, centred on the last second
 _WIDTH = 1300  # the viewBox width: the drawing scales to the width of the page (width 100%)
 _ROW = 22
 _GAP = 10
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+#: Caption lines that are a span: ``MM:SS.mmm - MM:SS.mmm`` (or with hours).
+_SPAN_LINE = re.compile(r"^\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*-\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*$")
 
 
 def _fmt_time(seconds: float) -> str:
@@ -441,8 +404,87 @@ def _fmt_time(seconds: float) -> str:
     return f"{int(minutes):02d}:{rest:06.3f}"
 
 
-def _fmt_span(span: TimeSpan) -> str:
-    return f"{_fmt_time(span.start)} – {_fmt_time(span.end)}"
+def _fmt_span(span: TimeSpan | None) -> str:
+    return f"{_fmt_time(span.start)} – {_fmt_time(span.end)}" if span is not None else "whole clip"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value) or "—"
+    return "—" if value in (None, "") else str(value)
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The report's Jinja2 templates (package data under ``detective/templates/report``), autoescaped."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("detective", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["plain"] = _plain
+    env.filters["span"] = _fmt_span
+    return env
+
+
+# --- timeline layout --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineItem:
+    """One drawn item: its box, fill, tooltip and the label written inside it (empty when it would not fit)."""
+
+    x: float
+    y: int
+    width: float
+    colour: str
+    tip: str
+    label: str
+
+
+@dataclass
+class TimelineLane:
+    """One lane: its title, top, height and items."""
+
+    lane: str
+    title: str
+    y: int
+    height: int
+    items: list[TimelineItem]
+
+
+@dataclass
+class Tick:
+    """A time mark on the axis."""
+
+    x: float
+    label: str
+
+
+@dataclass
+class Timeline:
+    """The timeline's geometry, drawn by ``report/timeline.svg.j2``."""
+
+    lanes: list[TimelineLane]
+    ticks: list[Tick]
+    legend: list[tuple[str, str]]
+    bottom: int
+    width: int = _WIDTH
+    left: int = _LEFT
+    axis_end: int = _WIDTH - _RIGHT
+    row: int = _ROW
+
+    @property
+    def height(self) -> int:
+        """The viewBox height."""
+        return self.bottom + 4
 
 
 def _pack(items: list[tuple[TimeSpan, str, str]]) -> list[int]:
@@ -469,257 +511,226 @@ def _ticks(duration: float) -> list[float]:
     return [i * step for i in range(count)]
 
 
-def timeline_svg(report: ClipReport) -> str:
+def layout_timeline(report: ClipReport) -> Timeline:
     """The timeline: one lane per kind on a shared time axis, overlapping items stacked in rows."""
     duration = report.duration or 1.0
     scale = (_WIDTH - _LEFT - _RIGHT) / duration
     lanes = report.timeline_items()
     speakers = sorted({lab.split(":", 1)[0] for _, lab, _ in lanes["speech"]})
     speaker_colour = {s: _SPEAKER_COLOURS[i % len(_SPEAKER_COLOURS)] for i, s in enumerate(speakers)}
-    parts: list[str] = []
+    drawn: list[TimelineLane] = []
     y = 28
     for lane, title in LANES:
-        items = lanes[lane]
-        if not items and lane in {"description", "contradiction"}:
+        entries = lanes[lane]
+        if not entries and lane in {"description", "contradiction"}:
             continue
-        rows = _pack(items)
+        rows = _pack(entries)
         height = max(1, max(rows, default=0) + 1) * _ROW
-        parts.append(f'<g class="lane lane-{lane}" data-count="{len(items)}">')
-        parts.append(f'<rect x="0" y="{y - 3}" width="{_WIDTH}" height="{height + 6}" fill="#f7f6fb"/>')
-        parts.append(f'<text class="lane-title" x="8" y="{y + 15}">{_esc(title)} ({len(items)})</text>')
-        for (span, label, tip), row in zip(items, rows, strict=True):
-            x = _LEFT + span.start * scale
-            w = max(2.0, span.duration * scale)
-            top = y + row * _ROW
+        items = []
+        for (span, label, tip), row in zip(entries, rows, strict=True):
+            width = max(2.0, span.duration * scale)
             colour = _LANE_COLOURS.get(lane, "#868e96")
             if lane == "speech":
                 colour = speaker_colour[label.split(":", 1)[0]]
             elif lane == "sound_event":
                 colour = _SOUND_COLOURS.get(label, "#63e6be")
-            parts.append(
-                f'<rect class="item item-{lane}" x="{x:.1f}" y="{top + 1}" width="{w:.1f}" height="{_ROW - 4}" '
-                f'rx="3" fill="{colour}"><title>{_esc(tip)}</title></rect>'
-            )
-            if w > 40:
-                dark = " dark" if lane == "sound_event" else ""
-                chars = int((w - 8) / 6.2)
-                text = label if len(label) <= chars else label[: max(1, chars - 1)] + "…"
-                parts.append(
-                    f'<svg x="{x + 4:.1f}" y="{top + 1}" width="{w - 8:.1f}" height="{_ROW - 4}">'
-                    f'<text class="label{dark}" x="0" y="{_ROW - 9}">{_esc(text)}</text></svg>'
-                )
-        parts.append("</g>")
+            chars = int((width - 8) / 6.2)
+            shown = label if len(label) <= chars else label[: max(1, chars - 1)] + "…"
+            top = y + row * _ROW + 1
+            items.append(TimelineItem(_LEFT + span.start * scale, top, width, colour, tip, shown if width > 40 else ""))
+        drawn.append(TimelineLane(lane, title, y, height, items))
         y += height + _GAP
-    axis = [f'<line x1="{_LEFT}" y1="18" x2="{_WIDTH - _RIGHT}" y2="18" stroke="#adb5bd"/>']
-    for t in _ticks(duration):
-        x = _LEFT + t * scale
-        axis.append(f'<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{y}" stroke="#e3e1ef"/>')
-        axis.append(f'<text class="tick" x="{x:.1f}" y="11" text-anchor="middle">{_fmt_time(t)[:-4]}</text>')
+    ticks = [Tick(_LEFT + t * scale, _fmt_time(t)[:-4]) for t in _ticks(duration)]
     present_sounds = {label for _, label, _ in lanes["sound_event"]}
-    legend = "".join(
-        f'<span><i style="background:{c}"></i>{_esc(s)}</span>' for s, c in speaker_colour.items()
-    ) + "".join(
-        f'<span><i style="background:{c}"></i>{_esc(k)}</span>'
-        for k, c in _SOUND_COLOURS.items()
-        if k in present_sounds
-    )
-    svg = (
-        f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="100%" '
-        f'viewBox="0 0 {_WIDTH} {y + 4}" preserveAspectRatio="xMinYMin meet" role="img" '
-        f'aria-label="timeline of {_esc(report.clip_id)}">' + "".join(axis) + "".join(parts) + "</svg>"
-    )
-    return f'{svg}<div class="legend">{legend}</div>' if legend else svg
+    legend = list(speaker_colour.items()) + [(k, c) for k, c in _SOUND_COLOURS.items() if k in present_sounds]
+    return Timeline(drawn, ticks, legend, bottom=y)
 
 
-def _grounded_paragraphs(report: ClipReport) -> dict[str, str]:
-    """Storyline paragraphs as HTML whose sentences show, on hover or click, the observations they rest on."""
-    by_key = {o.key: o for o in report.evidence.observations}
-    out: dict[str, str] = {}
-    for seg in report.caption.storyline:
-        if not seg.sentences:
-            continue
-        parts = []
-        for sentence in seg.sentences:
-            backing = [by_key[k] for k in sentence.sources if k in by_key]
-            if not backing:
-                parts.append(f'<span class="unbacked">{_esc(sentence.text)}</span>')
-                continue
-            lines = "\n".join(
-                f"{o.tool}/{o.kind} {_fmt_span(o.span) if o.span else 'whole clip'}: {_clip(o.content)}"
-                for o in backing
-            )
-            parts.append(
-                f'<details class="grounded"><summary>{_esc(sentence.text)}</summary>'
-                f'<span class="sources" title="{_esc(lines)}">{_esc(lines)}</span></details>'
-            )
-        out[seg.text.strip()] = " ".join(parts)
-    return out
+# --- caption ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SentenceView:
+    """A storyline sentence and, one per line, the observations it rests on (empty when none backs it)."""
+
+    text: str
+    backing: str
 
 
 def _clip(text: str, limit: int = 160) -> str:
     return " ".join(text.split())[:limit]
 
 
-def _caption_html(markdown: str, grounded: dict[str, str] | None = None) -> str:
-    grounded = grounded or {}
-    out = []
-    span_line = re.compile(r"^\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*-\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*$")
-    for line in markdown.splitlines():
-        if line.startswith("## "):
-            out.append(f"<h3>{_esc(line[3:].strip())}</h3>")
-        elif line.startswith("# "):
-            out.append(f"<h3>{_esc(line[2:].strip())}</h3>")
-        elif span_line.match(line):
-            out.append(f'<p class="span">{_esc(line.strip())}</p>')
-        elif line.strip() in grounded:
-            out.append(f'<p class="storyline">{grounded[line.strip()]}</p>')
-        elif line.strip():
-            out.append(f"<p>{_esc(line)}</p>")
-    return "\n".join(out) or '<p class="muted">(empty caption)</p>'
+def _grounded_lines(report: ClipReport) -> dict[str, list[SentenceView]]:
+    """Per storyline paragraph (its text), its sentences with the observations behind each."""
+    by_key = {o.key: o for o in report.evidence.observations}
+    out: dict[str, list[SentenceView]] = {}
+    for seg in report.caption.storyline:
+        if not seg.sentences:
+            continue
+        views = []
+        for sentence in seg.sentences:
+            backing = [by_key[k] for k in sentence.sources if k in by_key]
+            lines = "\n".join(f"{o.tool}/{o.kind} {_fmt_span(o.span)}: {_clip(o.content)}" for o in backing)
+            views.append(SentenceView(sentence.text, lines))
+        out[seg.text.strip()] = views
+    return out
 
 
-def _kv_table(rows: Iterable[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(_plain(v))}</td></tr>" for k, v in rows)
-    return f'<table class="kv">{body}</table>'
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """CommonMark without raw HTML (a caption holding ``<script>`` shows it as text) and without images (the page
+    fetches nothing); each source line its own paragraph, as the caption format is line by line."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).disable("image")
+    md.core.ruler.push("caption_lines", _caption_lines)
+    md.add_render_rule("grounded", _render_grounded)
+    return md
 
 
-def _plain(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) or "—"
-    if isinstance(value, list):
-        return ", ".join(_plain(v) for v in value) or "—"
-    return "—" if value in (None, "") else str(value)
+def _caption_lines(state: StateCore) -> None:
+    """Split every paragraph at its line breaks; mark span lines and the storyline lines that have grounding.
+
+    Headings step down a level (the page's own sections are ``<h2>``).
+    """
+    from markdown_it.token import Token
+
+    lines = state.src.splitlines()
+    grounded: dict[str, list[SentenceView]] = state.env.get("grounded", {})
+    tokens: list[Token] = []
+    index = 0
+    while index < len(state.tokens):
+        token = state.tokens[index]
+        if token.type in {"heading_open", "heading_close"}:
+            token.tag = "h3" if int(token.tag[1]) <= 2 else "h4"
+        if token.type != "paragraph_open" or token.hidden:
+            tokens.append(token)
+            index += 1
+            continue
+        inline, close = state.tokens[index + 1], state.tokens[index + 2]
+        first = token.map[0] if token.map else 0
+        for number, children in enumerate(_split_lines(inline.children or [])):
+            source = lines[first + number].strip() if first + number < len(lines) else ""
+            opening = Token("paragraph_open", "p", 1, block=True)
+            line = Token("inline", "", 0, children=children, content=source)
+            if source in grounded:
+                opening.attrSet("class", "storyline")
+                line = Token("grounded", "", 0, meta={"sentences": grounded[source]})
+            elif _SPAN_LINE.match(source):
+                opening.attrSet("class", "span")
+            tokens += [opening, line, Token("paragraph_close", "p", -1, block=True)]
+        index += 3
+        assert close.type == "paragraph_close"
+    state.tokens = tokens
 
 
-def _usage_html(usage: dict[str, Any]) -> str:
-    rows: list[tuple[str, Any]] = []
-    for key in ("seconds", "llm_calls", "total_tokens", "observer_calls", "cost_usd"):
-        if key in usage:
-            rows.append((key.replace("_", " "), usage[key]))
-    rows.append(("observer calls per tool", usage.get("tool_calls") or {}))
-    models = usage.get("models") or {}
-    table = ""
-    if models:
-        body = "".join(
-            f"<tr><td>{_esc(m)}</td><td>{_esc(u.get('calls', 0))}</td><td>{_esc(u.get('cached_calls', 0))}</td>"
-            f"<td>{_esc(u.get('prompt_tokens', 0))}</td><td>{_esc(u.get('completion_tokens', 0))}</td></tr>"
-            for m, u in models.items()
-        )
-        table = (
-            "<h3>Models</h3><table><tr><th>model</th><th>calls</th><th>cached</th><th>prompt tokens</th>"
-            f"<th>completion tokens</th></tr>{body}</table>"
-        )
-    else:
-        table = '<p class="muted">No language model was called (offline run).</p>'
-    return _kv_table(rows) + table
-
-
-def _observation_row(obs: Observation) -> str:
-    span = _fmt_span(obs.span) if obs.span else "whole clip"
-    conf = f"{obs.confidence:.2f}" if obs.confidence is not None else "—"
-    return (
-        f'<tr class="obs"><td>{_esc(obs.tool)}</td><td>{_esc(obs.kind)}</td><td>{_esc(span)}</td>'
-        f"<td>{_esc(obs.content)}</td><td>{conf}</td></tr>"
-    )
-
-
-def _rounds_html(report: ClipReport) -> str:
-    views = rounds_view(report)
-    if not views:
-        return '<p class="muted">No rounds were run.</p>'
-    out = []
-    for view in views:
-        title = f"Round {view.number}" if view.number else "Outside any round"
-        out.append(f'<div class="round" id="round-{view.number}"><h3>{title}</h3>')
-        if view.note:
-            out.append(f'<p class="muted">{_esc(view.note)}</p>')
-        if view.planned:
-            items = "".join(f"<li>{_esc(q)}</li>" for q in view.planned)
-            out.append(f'<div><span class="tag">planned</span><ul class="queries">{items}</ul></div>')
-        if view.ran:
-            items = "".join(f"<li>{_esc(q)}</li>" for q in view.ran)
-            out.append(f'<div><span class="tag">queries run</span><ul class="queries">{items}</ul></div>')
-        if view.observations:
-            rows = "".join(_observation_row(o) for o in view.observations)
-            out.append(
-                f'<span class="tag">observations ({len(view.observations)})</span><table>'
-                "<tr><th>tool</th><th>kind</th><th>span</th><th>content</th><th>confidence</th></tr>"
-                f"{rows}</table>"
-            )
+def _split_lines(children: list[Token]) -> list[list[Token]]:
+    groups: list[list[Token]] = [[]]
+    for child in children:
+        if child.type in {"softbreak", "hardbreak"}:
+            groups.append([])
         else:
-            out.append('<p class="muted">No new observation in this round.</p>')
-        for rel in view.contradictions:
-            span = _fmt_span(rel.span) if rel.span else "whole clip"
-            out.append(
-                f'<div class="contra">contradiction at {_esc(span)}: {_esc(rel.tools[0])} says “{_esc(rel.a_says)}”, '
-                f"{_esc(rel.tools[1])} says “{_esc(rel.b_says)}”"
-                + (f" — {_esc(rel.note)}" if rel.note else "")
-                + "</div>"
-            )
-        for failure in view.failures:
-            out.append(f'<div class="fail">observer failed: {_esc(failure)}</div>')
-        out.append("</div>")
-    if report.trajectory:
-        messages = "\n\n".join(
-            f"[{m.get('role')}] {m.get('content') or ''}"
-            + (f"\n  tool calls: {json.dumps(m['tool_calls'], ensure_ascii=False)}" if m.get("tool_calls") else "")
-            for m in report.trajectory
-        )
-        out.append(
-            f"<details><summary>Planner trajectory ({len(report.trajectory)} messages)</summary>"
-            f'<pre class="traj">{_esc(messages)}</pre></details>'
-        )
-    return "\n".join(out)
+            groups[-1].append(child)
+    return groups
+
+
+def _render_grounded(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    macro = _templates().get_template("report/macros.html.j2").module.grounded_line  # type: ignore[attr-defined]
+    return str(macro(tokens[idx].meta["sentences"]))
+
+
+def caption_html(markdown: str, grounded: dict[str, list[SentenceView]] | None = None) -> str:
+    """The caption's Markdown as HTML; storyline lines in ``grounded`` show the observations behind each sentence."""
+    if not markdown.strip():
+        return '<p class="muted">(empty caption)</p>'
+    return _markdown().render(markdown, {"grounded": grounded or {}})
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+
+def _trajectory_text(trajectory: list[dict[str, Any]]) -> str:
+    return "\n\n".join(
+        f"[{m.get('role')}] {m.get('content') or ''}"
+        + (f"\n  tool calls: {json.dumps(m['tool_calls'], ensure_ascii=False)}" if m.get("tool_calls") else "")
+        for m in trajectory
+    )
 
 
 def render_html(report: ClipReport) -> str:
     """The whole page for one clip: self-contained, no network needed."""
     counts = {lane: len(items) for lane, items in report.timeline_items().items()}
     summary = ", ".join(f"{n} {lane.replace('_', ' ')}" for lane, n in counts.items() if n)
-    meta = f"{_esc(report.source or report.clip_id)} · {report.duration:.1f} s"
+    meta = f"{report.source or report.clip_id} · {report.duration:.1f} s"
     if report.media.get("width"):
         meta += f" · {report.media['width']}×{report.media['height']}"
-    meta += f" · stopped: {_esc(report.stop_reason or 'unknown')}"
-    notes = "".join(f'<div class="fail">{_esc(n)}</div>' for n in report.notes)
-    provenance = _kv_table(report.provenance.items())
-    inputs = _kv_table(report.extra.items()) if report.extra else ""
-    media = _kv_table(report.media.items()) if report.media else ""
-    grounding = ""
-    if report.grounding:
-        score, missing = report.grounding.get("score"), report.grounding.get("ungrounded") or []
-        grounding = f'<p class="muted">Grounding {_esc(score)}: share of the caption\'s names, numbers and quoted '
-        grounding += "words that an observation reports. Click a sentence for the observations behind it."
-        grounding += (f" Not reported by any observation: {_esc(', '.join(missing))}." if missing else "") + "</p>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>omni-detective report · {_esc(report.clip_id)}</title>
-<style>{_CSS}</style></head>
-<body>
-<header><h1>{_esc(report.clip_id)}</h1><div class="meta">{meta}</div></header>
-<main>
-{notes}
-<section id="timeline"><h2>Timeline</h2><p class="muted">{_esc(summary) or "nothing observed"}.
-Hover an item for what was observed.</p>{timeline_svg(report)}</section>
-<section id="rounds"><h2>Rounds</h2>{_rounds_html(report)}</section>
-<section id="caption" class="caption"><h2>Caption</h2>{grounding}
-{_caption_html(report.caption_markdown, _grounded_paragraphs(report))}</section>
-<section id="usage"><h2>Usage</h2>{_usage_html(report.usage)}</section>
-<section id="provenance"><h2>Provenance</h2>{provenance}{media}{inputs}</section>
-</main></body></html>
-"""
+    meta += f" · stopped: {report.stop_reason or 'unknown'}"
+    usage_rows: list[tuple[str, Any]] = [
+        (key.replace("_", " "), report.usage[key])
+        for key in ("seconds", "llm_calls", "total_tokens", "observer_calls", "cost_usd")
+        if key in report.usage
+    ]
+    usage_rows.append(("observer calls per tool", report.usage.get("tool_calls") or {}))
+    from markupsafe import Markup
+
+    page = _templates().get_template("report/page.html.j2")
+    return page.render(
+        r=report,
+        clip_id=report.clip_id,
+        meta=meta,
+        summary=summary,
+        t=layout_timeline(report),
+        rounds=rounds_view(report),
+        trajectory=_trajectory_text(report.trajectory),
+        caption_html=Markup(caption_html(report.caption_markdown, _grounded_lines(report))),
+        usage_rows=usage_rows,
+    )
+
+
+def page_names(ids: Iterable[str], stem: str, digits: int = 8) -> list[str]:
+    """A file name per id, ``<stem>-<slug>-<hash>.html``, distinct for distinct ids and safe on any file system.
+
+    The slug is the id folded to ASCII letters, digits, ``.``, ``_`` and ``-`` (at most 60 characters, never a
+    leading dot, so ``..`` or ``/etc/passwd`` cannot leave the folder); the hash is the start of the sha256 of the
+    exact id (``digits`` hex digits, more should two ids share them), so ``a/b`` and ``a_b`` get pages of their
+    own. An id repeated in ``ids`` gets ``-2``, ``-3`` … on its later pages.
+    """
+    ids = list(ids)
+    digests = {i: hashlib.sha256(i.encode("utf-8", "surrogatepass")).hexdigest() for i in ids}
+    length = digits
+    while len({d[:length] for d in digests.values()}) < len(digests):
+        length += 2
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for clip_id in ids:
+        seen[clip_id] = seen.get(clip_id, 0) + 1
+        again = f"-{seen[clip_id]}" if seen[clip_id] > 1 else ""
+        names.append(f"{stem}-{_slug(clip_id)}-{digests[clip_id][:length]}{again}.html")
+    return names
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "clip"
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_text)[:60].strip("._-") or "clip"
+
+
+@dataclass
+class IndexRow:
+    """A line of the index: a captioned clip with its page and figures, or a failed one (no page) with its error."""
+
+    name: str
+    text: str
+    page: str = ""
+    cells: tuple[str, ...] = ()
 
 
 def write_reports(source: str | Path, out: str | Path, clip_id: str | None = None) -> list[Path]:
     """Write the report(s) of ``source`` and return the files written.
 
     With ``clip_id`` (or a single record) one page goes to ``out``. With several records, each clip's page goes
-    beside ``out`` as ``<stem>-<id>.html`` and ``out`` becomes an index linking them; failed records are listed
-    there with their error.
+    beside ``out`` (named by :func:`page_names`) and ``out`` becomes an index linking them; failed records are
+    listed there with their error.
     """
     records = load_records(source)
     if not records:
@@ -732,60 +743,34 @@ def write_reports(source: str | Path, out: str | Path, clip_id: str | None = Non
         out.write_text(render_html(normalise(records[0])), encoding="utf-8")
         return [out]
     written: list[Path] = []
-    rows = []
-    failed = 0
-    for record in records:
-        name = record_id(record)
+    rows: list[IndexRow] = []
+    names = [record_id(r) for r in records]
+    for record, name, page_name in zip(records, names, page_names(names, out.stem), strict=True):
         try:
             report = normalise(record)
         except ReportError as exc:
-            failed += 1
-            rows.append(_failed_row(name, str(exc)))
+            rows.append(IndexRow(name, str(exc)))
             continue
-        page = out.with_name(f"{out.stem}-{_slug(name)}.html")
+        page = out.with_name(page_name)
         page.write_text(render_html(report), encoding="utf-8")
         written.append(page)
-        rows.append(
-            f'<tr><td><a href="{_esc(page.name)}">{_esc(name)}</a></td><td>captioned</td>'
-            f'<td class="num">{report.duration:.1f} s</td>'
-            f'<td class="num">{len(report.evidence.observations)}</td>{_usage_cells(report.usage)}'
-            f"<td>{_esc(report.stop_reason)}</td></tr>"
-        )
+        cells = (f"{report.duration:.1f} s", str(len(report.evidence.observations)), *_usage_cells(report.usage))
+        rows.append(IndexRow(name, report.stop_reason, page.name, cells))
     for entry in _sidecar_errors(source):
-        failed += 1
-        rows.append(_failed_row(str(entry.get("source") or entry.get("key") or "?"), _error_text(entry)))
-    head = (
-        "<tr><th>clip</th><th>status</th><th>duration</th><th>observations</th><th>observer calls</th>"
-        "<th>LLM calls</th><th>tokens</th><th>seconds</th><th>stop reason or error</th></tr>"
-    )
-    index = (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>omni-detective reports</title>'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{_CSS}</style></head><body><header><h1>omni-detective reports</h1>"
-        f'<div class="meta">{_esc(source)} · {len(rows) - failed} captioned · {failed} failed</div></header>'
-        f'<main><section><div class="scroll"><table class="index">{head}{"".join(rows)}</table></div>'
-        "</section></main></body></html>"
-    )
-    out.write_text(index, encoding="utf-8")
+        rows.append(IndexRow(str(entry.get("source") or entry.get("key") or "?"), _error_text(entry)))
+    failed = sum(1 for row in rows if not row.page)
+    index = _templates().get_template("report/index.html.j2")
+    out.write_text(index.render(source=str(source), rows=rows, captioned=len(written), failed=failed), "utf-8")
     return [out, *written]
 
 
-def _failed_row(name: str, error: str) -> str:
-    return (
-        f'<tr class="failed"><td>{_esc(name)}</td><td>failed</td>'
-        + '<td class="num">–</td>' * 6
-        + f"<td>{_esc(error)}</td></tr>"
-    )
-
-
-def _usage_cells(usage: dict[str, Any]) -> str:
+def _usage_cells(usage: dict[str, Any]) -> tuple[str, ...]:
     """Observer calls, LLM calls, tokens and seconds of one clip, as index cells."""
     models = (usage.get("models") or {}).values()
     observer_calls = sum((usage.get("tool_calls") or {}).values())
     llm_calls = sum(int(m.get("calls", 0)) for m in models)
     tokens = sum(int(m.get("prompt_tokens", 0)) + int(m.get("completion_tokens", 0)) for m in models)
-    cells = (observer_calls, llm_calls, f"{tokens:,}", f"{float(usage.get('seconds') or 0):.1f}")
-    return "".join(f'<td class="num">{_esc(c)}</td>' for c in cells)
+    return (str(observer_calls), str(llm_calls), f"{tokens:,}", f"{float(usage.get('seconds') or 0):.1f}")
 
 
 def _error_text(entry: dict[str, Any]) -> str:

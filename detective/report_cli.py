@@ -17,7 +17,7 @@ from detective.report import ReportError, write_reports
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("report.html"),
     show_default=True,
-    help="The HTML file to write. With several records it becomes an index and each clip gets OUT-<id>.html.",
+    help="The HTML file to write. With several records it becomes an index and each clip gets OUT-<id>-<hash>.html.",
 )
 def report(source: Path, clip_id: str | None, out: Path) -> None:
     """Write an HTML run report (timeline, rounds, caption, usage, provenance) for SOURCE.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,8 +38,9 @@ from detective.jobs.keys import output_key
 from detective.jobs.lock import OutputLock
 from detective.jobs.manifest import Check, Done, Invalid, Item, read_manifest
 from detective.jobs.output import OutputFile, sidecar_path
-from detective.jobs.summary import JobSummary, Progress, estimate_cost
+from detective.jobs.summary import JobSummary, estimate_cost
 from detective.jsonl import JsonlAppender
+from detective.progress import JobProgress, count_lines, wanted
 
 log = structlog.get_logger("detective.jobs")
 
@@ -59,7 +61,7 @@ class JobConfig:
     added_fields: tuple[str, ...] = ()  # fields the work adds to a record (left out of a content-hash key)
     drop: Callable[[dict[str, Any]], bool] | None = None  # output records to do again (rewrites the output)
     price_table: dict[str, dict[str, float]] | None = None
-    progress: bool | None = None  # None: a progress line only when standard error is a terminal
+    progress: bool | None = None  # None: a progress bar only when standard error is a terminal
     progress_interval: float = 0.5
     limit: int | None = None  # work on at most this many items not yet done, then stop (run again to go on)
 
@@ -99,17 +101,45 @@ class Job:
         self._output: OutputFile | None = None
         self.checkpoint: Checkpoint | None = None
         self._error_writer: JsonlAppender | None = None
+        self.in_flight = 0  # items submitted to the executor and not back yet
+        self._bar: JobProgress | None = None
+        self._listed: int | None = None  # manifest lines from where this run starts reading (counted in a thread)
+        self._skipped_before = 0  # items settled before that point (from the checkpoint)
 
     def say(self, message: str) -> None:
-        """Print a report line to standard error (above the progress line)."""
-        self.stream.write(("\r" if self._progress_on else "") + message + "\n")
+        """Print a report line to standard error (above the progress bar)."""
+        if self._bar is not None and self._bar.progress is not None:
+            self._bar.print(message)
+            return
+        self.stream.write(message + "\n")
         self.stream.flush()
 
-    @property
-    def _progress_on(self) -> bool:
-        if self.config.progress is not None:
-            return self.config.progress
-        return bool(getattr(self.stream, "isatty", lambda: False)())
+    def _total(self) -> int | None:
+        """Items this run has to do: lines left to read less those done, duplicate or invalid; capped by limit."""
+        if self._listed is None:
+            return None
+        s = self.summary
+        total = self._listed - (s.skipped - self._skipped_before) - s.duplicates - s.invalid
+        if self.config.limit is not None:
+            total = min(total, self.config.limit)
+        return max(total, s.done + s.failed)
+
+    async def _show_progress(self, interval: float, offset: int) -> None:
+        """Refresh the bar every ``interval`` seconds until cancelled; counts the manifest meanwhile."""
+        assert self._bar is not None
+        stop = threading.Event()
+        counting = asyncio.ensure_future(asyncio.to_thread(count_lines, self.config.input_path, offset, stop))
+        try:
+            while True:
+                if self._listed is None and counting.done():
+                    self._listed = counting.result()
+                self._bar.update(self._total(), self.in_flight)
+                await asyncio.sleep(interval)
+        finally:
+            stop.set()
+            if counting.done() and self._listed is None:
+                self._listed = counting.result()
+            self._bar.update(self._total(), self.in_flight)
 
     async def run(self) -> JobSummary:
         """Process the manifest; returns the summary (never raises for an item's failure)."""
@@ -153,9 +183,11 @@ class Job:
         started = time.monotonic()
         completed = False
         previous: dict[str, dict[str, Any]] = {}
-        progress = Progress(self.summary, self.stream, started)
         ticker: asyncio.Task[None] | None = None
         dispatchers: list[asyncio.Task[None]] = []
+        if wanted(self.stream, cfg.progress):  # before the executor starts: forked workers write above the bar too
+            self._bar = JobProgress(self.summary, self.stream, force_terminal=cfg.progress is True)
+            self._bar.start()
         try:
             # started before the output files are opened, so forked worker processes never hold them
             await self.executor.start()
@@ -167,7 +199,10 @@ class Job:
                 self.say(f"retrying {self.summary.previously_failed} {cfg.unit} that failed in an earlier run")
             self._error_writer = JsonlAppender(cfg.errors_path)
             queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=cfg.workers * 2)
-            ticker = asyncio.create_task(progress.loop(cfg.progress_interval)) if self._progress_on else None
+            if self._bar is not None:
+                assert self.checkpoint is not None
+                self._skipped_before = self.summary.skipped
+                ticker = asyncio.create_task(self._show_progress(cfg.progress_interval, self.checkpoint.start.offset))
             dispatchers = [asyncio.create_task(self._dispatch(queue)) for _ in range(cfg.workers)]
             await self._feed(queue, done, len(dispatchers))
             await asyncio.gather(*dispatchers)
@@ -192,7 +227,9 @@ class Job:
             self.summary.cost_usd = estimate_cost(self.summary.usage, cfg.price_table)
             if cfg.price_table:
                 self.summary.unpriced_models = sorted(m for m in self.summary.usage.models if m not in cfg.price_table)
-            progress.end()
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
             self.stream.write(self.summary.render() + "\n")
             self.stream.flush()
         return self.summary
@@ -263,7 +300,11 @@ class Job:
             item = await queue.get()
             if item is None:
                 return
-            outcome = await self.executor.submit(item)
+            self.in_flight += 1
+            try:
+                outcome = await self.executor.submit(item)
+            finally:
+                self.in_flight -= 1
             if outcome.usage is not None:
                 self.summary.usage = self.summary.usage.merge(outcome.usage)
             if outcome.record is None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from detective.models import Usage
 
@@ -110,37 +108,3 @@ class JobSummary:
         if self.failed or self.invalid:
             lines.append(f"  errors: {self.errors_path} (failed {self.unit} are retried by the next run)")
         return "\n".join(lines)
-
-
-class Progress:
-    """A carriage-return progress line on standard error."""
-
-    def __init__(self, summary: JobSummary, stream: TextIO, started: float) -> None:
-        self.summary = summary
-        self.stream = stream
-        self.started = started
-        self.shown = False
-
-    def show(self) -> None:
-        """Write the line."""
-        s = self.summary
-        elapsed = max(1e-9, time.monotonic() - self.started)
-        self.stream.write(
-            f"\r{s.done} done, {s.failed} failed, {s.skipped} skipped, {s.done / elapsed:.2f} {s.unit}/s, "
-            f"{s.usage.llm_calls} calls, {s.usage.total_tokens} tokens   "
-        )
-        self.stream.flush()
-        self.shown = True
-
-    async def loop(self, interval: float) -> None:
-        """Refresh the line every ``interval`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(interval)
-            self.show()
-
-    def end(self) -> None:
-        """The last refresh and a newline."""
-        if self.shown:
-            self.show()
-            self.stream.write("\n")
-            self.stream.flush()

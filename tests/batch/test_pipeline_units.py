@@ -188,4 +188,4 @@ def test_progress_line(tmp_path: Path) -> None:
     manifest.write_text("".join(json.dumps({"id": i, "path": f"c{i}.wav"}) + "\n" for i in range(4)))
     config = BatchConfig(manifest, tmp_path / "o.jsonl", workers=1, progress=True, progress_interval=0.01)
     _, text = run(config, FakeDetective(delay=0.02))
-    assert "\r" in text and "clips/s" in text and "tokens" in text
+    assert "\r" in text and "4/4" in text and "ETA" in text and "in flight" in text and "480 tokens" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from detective.report import ReportError, load_records, normalise, render_html
+from detective.report import ReportError, load_records, normalise, page_names, render_html
 from detective.report_cli import report as report_cmd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,9 +111,11 @@ def test_cli_single_and_many_records(demo_batch: dict[str, Any], tmp_path: Path)
     many = runner.invoke(report_cmd, [str(two), "--out", str(tmp_path / "all" / "index.html")])
     assert many.exit_code == 0, many.output
     index = (tmp_path / "all" / "index.html").read_text(encoding="utf-8")
-    assert 'href="index-demo.html"' in index and 'href="index-again.html"' in index
+    demo, again = page_names(["demo", "again"], "index")
+    assert re.fullmatch(r"index-demo-[0-9a-f]{8}\.html", demo)  # readable, plus a hash of the exact id
+    assert f'href="{demo}"' in index and f'href="{again}"' in index
     assert "no such file" in index  # the failed clip is listed with its error, not dropped
-    assert (tmp_path / "all" / "index-demo.html").exists()
+    assert (tmp_path / "all" / demo).exists() and (tmp_path / "all" / again).exists()
 
     unknown = runner.invoke(report_cmd, [str(two), "--id", "nope", "--out", str(tmp_path / "x.html")])
     assert unknown.exit_code == 1 and "no record with id 'nope'" in unknown.output and "demo" in unknown.output
