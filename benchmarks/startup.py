@@ -77,7 +77,8 @@ def main() -> None:
     print(f"| command | wall (median of {ns.runs}) | CPU (median) | heavy modules imported |")
     print("|---|---|---|---|")
     for r in rows:
-        print(f"| `omni-detective {r['command']}` | {r['wall_s']} s | {r['cpu_s']} s | {', '.join(r['heavy_imports'])} |")
+        heavy = ", ".join(r["heavy_imports"]) or "none"  # type: ignore[arg-type]
+        print(f"| `omni-detective {r['command']}` | {r['wall_s']} s | {r['cpu_s']} s | {heavy} |")
 
 
 if __name__ == "__main__":
