@@ -239,7 +239,7 @@ def run(
 
     prices = _load_prices(price_table)
     if log_json:  # upstream's place for it; the group's `omni-detective --log-json FILE run ...` works the same
-        logs.setup(json_file=log_json)
+        logs.use_json_file(log_json)
     settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)

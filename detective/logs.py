@@ -72,25 +72,36 @@ def configure(json: bool = False, level: str | None = None, stream: TextIO | Non
 
 
 def setup(json_file: str | None = None, level: str | None = None) -> None:
-    """Apply logging options of the command line: JSON lines appended to ``json_file``, else readable lines on
-    standard error, at ``level``.
+    """Apply the command line's logging options: JSON lines appended to ``json_file``, else readable lines on
+    standard error, at ``level`` (default: ``OMNI_DETECTIVE_LOG_LEVEL``, else ``INFO`` for a JSON file and
+    ``WARNING`` on the console)."""
+    _options.level = level
+    _use_file(json_file)
+    _apply()
 
-    A level given once is kept by later calls without one (``omni-detective --log-level debug run --log-json F``);
-    without any, ``OMNI_DETECTIVE_LOG_LEVEL``, else ``INFO`` for a JSON file and ``WARNING`` on the console.
-    """
-    if level:
-        _options.level = level
-    level = _options.level
-    if json_file and json_file != _options.json_file:
-        if _options.stream is not None:
-            _options.stream.close()
-        # line-buffered: a crash or kill loses no finished line; open until the process ends
-        _options.stream = open(json_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
-        _options.json_file = json_file
+
+def use_json_file(json_file: str) -> None:
+    """Write JSON lines to ``json_file`` from now on, at the level already chosen (``run --log-json FILE``)."""
+    _use_file(json_file)
+    _apply()
+
+
+def _use_file(json_file: str | None) -> None:
+    if json_file == _options.json_file:
+        return
     if _options.stream is not None:
-        configure(json=True, level=level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "INFO", stream=_options.stream)
+        _options.stream.close()
+    # line-buffered: a crash or kill loses no finished line; open until the process ends
+    _options.stream = open(json_file, "a", encoding="utf-8", buffering=1) if json_file else None  # noqa: SIM115
+    _options.json_file = json_file
+
+
+def _apply() -> None:
+    if _options.stream is not None:
+        level = _options.level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "INFO"
+        configure(json=True, level=level, stream=_options.stream)
     else:
-        configure(level=level)
+        configure(level=_options.level)
 
 
 def reset() -> None:

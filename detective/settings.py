@@ -41,6 +41,10 @@ DEFAULT_MAX_TOKENS: dict[str, int] = {
 FALLBACK_MAX_TOKENS = 2048
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be read. The message names its variable, or its file and key; never a key's value."""
+
+
 def url_host(url: str) -> str:
     """The host (and port) of ``url``, without a user or password it may carry."""
     return urlparse(url).netloc.rpartition("@")[2] or url
@@ -115,7 +119,7 @@ class Settings(BaseModel):
         :func:`detective.settings_sources.config_paths`. With an ``env`` mapping, that mapping alone, plus the
         ``dotenv`` and ``config_files`` given (so a test reads nothing it did not pass).
 
-        :raises detective.settings_sources.SettingsError: (a ``ValueError``) a value that cannot be read; the
+        :raises SettingsError: (a ``ValueError``) a value that cannot be read; the
             message names the variable, or the file and key, never a key's value.
         """
         from detective.settings_sources import load

@@ -44,7 +44,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from detective.settings import RoleSettings, Settings, url_host
+from detective.settings import RoleSettings, Settings, SettingsError, url_host
 
 log = structlog.get_logger("detective.settings")
 
@@ -75,10 +75,6 @@ _SHARED_FIELDS = [name for name in Settings.model_fields if name != "roles"]
 
 #: Where a value sits in the settings: ``("timeout",)``, ``("roles", "planner", "model")``.
 KeyPath = tuple[str, ...]
-
-
-class SettingsError(ValueError):
-    """A setting that cannot be read. The message names its variable, or its file and key; never a key's value."""
 
 
 def config_paths(env: Mapping[str, str] | None = None) -> list[Path]:
@@ -250,7 +246,6 @@ class _TomlSource(TomlConfigSettingsSource):
             raise SettingsError(f"{file_path}: cannot read the config file ({exc.strerror or exc})") from None
         self.layer = from_toml(document, str(file_path))
         return self.layer.checked()
-
 
 
 class _ArgumentsSource(InitSettingsSource):

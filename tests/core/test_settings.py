@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from detective.settings import RoleSettings, Settings
-from detective.settings_sources import SettingsError, config_paths, describe, load, redact_key
+from detective.settings import RoleSettings, Settings, SettingsError
+from detective.settings_sources import config_paths, describe, load, redact_key
 
 KEY = "sk-from-the-environment-0123456789wxyz"
 
@@ -131,7 +131,7 @@ def test_config_file_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     _write(tmp_path / ".env", "OMNI_DETECTIVE_JUDGE_MODEL=dotenv-judge\n")
     assert Settings.from_env().endpoint("judge").model == "dotenv-judge"
     monkeypatch.setenv("OMNI_DETECTIVE_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(SettingsError, match="OMNI_DETECTIVE_CONFIG names .*missing.toml, which is not a file"):
+    with pytest.raises(SettingsError, match=r"OMNI_DETECTIVE_CONFIG names .*missing\.toml, which is not a file"):
         Settings.from_env()
 
 
