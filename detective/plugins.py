@@ -7,8 +7,8 @@
 - A plugin that fails to import or to register is recorded in :attr:`Registry.failures` by name with its error,
   logged, and everything else keeps working; one that calls ``sys.exit()`` while loading too (``SystemExit`` is
   caught there, ``KeyboardInterrupt`` is not: Ctrl-C still stops the command).
-- :class:`Lazy` registers a factory by its import path, so discovering plugins (``--help``, ``plugins``) does not
-  import what only a run needs.
+- Discovery imports every plugin's entry-point module, so those import what a run needs inside their hooks, and
+  register factories by import path (:class:`detective.lazy.Lazy`); ``--help`` then stays light.
 """
 
 from __future__ import annotations
@@ -135,40 +135,6 @@ def describe_error(exc: BaseException, where: str) -> str:
 
 def _distribution(ep: importlib.metadata.EntryPoint) -> str | None:
     return ep.dist.metadata["Name"] if ep.dist is not None else None
-
-
-class Lazy:
-    """A factory named by its import path (``"package.module:Name"``), imported on first use.
-
-    Register one instead of the class (``register("llm", Lazy("detective.llm_planner:LLMPlanner"))``) so that
-    discovering plugins does not import what only a run needs. Calling it, or reading any attribute (``needs_api``,
-    ``role``), imports the target.
-    """
-
-    def __init__(self, path: str) -> None:
-        module, sep, name = path.partition(":")
-        if not sep or not module or not name:
-            raise ValueError(f"expected 'package.module:Name', got {path!r}")
-        self.path = path
-        self._target: Any = None
-
-    def load(self) -> Any:
-        """The target object, imported on the first call."""
-        if self._target is None:
-            module, _, name = self.path.partition(":")
-            self._target = getattr(importlib.import_module(module), name)
-        return self._target
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.load()(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):  # copy and pickle probe dunders before __init__ ran; never import for those
-            raise AttributeError(name)
-        return getattr(self.load(), name)
-
-    def __repr__(self) -> str:
-        return f"Lazy({self.path!r})"
 
 
 def call_each(hook_name: str, **kwargs: Any) -> dict[str, str]:

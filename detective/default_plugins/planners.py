@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from detective.hookspecs import hookimpl
-from detective.plugins import Lazy
+from detective.lazy import Lazy
 from detective.rule_planner import RulePlanner
 
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from detective import plugins
 from detective.detective import Detective
+from detective.lazy import Lazy, lazy_exports
 from detective.models import MediaInfo
 
 DISTS = Path(__file__).parent / "plugin_dists"
@@ -187,9 +188,16 @@ def test_ctrl_c_in_a_plugin_is_not_swallowed(tmp_path: Path, monkeypatch: pytest
 
 
 def test_lazy_factory_imports_its_target_on_first_use() -> None:
-    lazy = plugins.Lazy("json:JSONDecoder")
+    lazy = Lazy("json:JSONDecoder")
     assert lazy._target is None and "json:JSONDecoder" in repr(lazy)
     assert lazy().decode("[1]") == [1] and lazy.load() is __import__("json").JSONDecoder
-    assert plugins.Lazy("detective.rule_planner:RulePlanner").name == "rule"  # attributes read through
+    assert Lazy("detective.rule_planner:RulePlanner").name == "rule"  # attributes read through
     with pytest.raises(ValueError, match=r"package\.module:Name"):
-        plugins.Lazy("json.JSONDecoder")
+        Lazy("json.JSONDecoder")
+
+
+def test_lazy_exports_import_a_name_on_first_read() -> None:
+    getattr_ = lazy_exports("pkg", {"json.decoder": ["JSONDecoder"]})
+    assert getattr_("JSONDecoder") is __import__("json").JSONDecoder
+    with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'nope'"):
+        getattr_("nope")

@@ -1,8 +1,6 @@
 """The ``speakers`` observer: who speaks when, offline, from voice embeddings of a pretrained encoder."""
 
-from detective_speakers.diarize import Diarization, Turn, diarize, speech_regions
-from detective_speakers.encoder import VoiceEncoder, mel_spectrogram
-from detective_speakers.tool import SpeakersInput, SpeakersTool
+from detective.lazy import lazy_exports
 
 __all__ = [
     "Diarization",
@@ -14,3 +12,13 @@ __all__ = [
     "mel_spectrogram",
     "speech_regions",
 ]
+
+# importing the package, as discovering its plugin does, imports none of its libraries: a name on first use
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "detective_speakers.diarize": ["Diarization", "Turn", "diarize", "speech_regions"],
+        "detective_speakers.encoder": ["VoiceEncoder", "mel_spectrogram"],
+        "detective_speakers.tool": ["SpeakersInput", "SpeakersTool"],
+    },
+)
