@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from detective import media as dmedia
+from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
@@ -119,8 +120,6 @@ class AudioLLMTool(Tool):
         index: int,
         count: int,
     ) -> Observation:
-        from detective.llm import UNSUPPORTED_INPUT, LLMError  # the SDK: when asked, not when plugins are listed
-
         content = [
             {"type": "input_audio", "input_audio": audio},
             {"type": "text", "text": f"This audio is the clip from {clock(span.start)} to {clock(span.end)}."},

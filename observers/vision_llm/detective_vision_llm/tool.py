@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from detective import media as dmedia
+from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
@@ -80,8 +81,6 @@ class VisionLLMTool(Tool):
 
     async def observe(self, media: MediaInfo, query: Query) -> list[Observation]:  # type: ignore[override]
         """One ``description`` observation over the asked span."""
-        from detective.llm import UNSUPPORTED_INPUT, LLMError  # the SDK: when asked, not when plugins are listed
-
         if not media.has_video:
             raise ToolError(f"vision_llm: {media.source} has no video stream; the vision model does not apply")
         question = query.question or query.arguments.get("question")
