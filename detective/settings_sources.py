@@ -201,7 +201,18 @@ def from_arguments(overrides: Mapping[str, Any]) -> Layer:
     return layer
 
 
-class _VariablesSource(EnvSettingsSource):
+class _ReadsVariables:
+    """Turns the variables a pydantic-settings source read (``env_vars``) into settings."""
+
+    source: str
+    env_vars: Mapping[str, str | None]
+
+    def __call__(self) -> dict[str, Any]:
+        self.layer = from_variables(self.env_vars, self.source)
+        return self.layer.checked()
+
+
+class _VariablesSource(_ReadsVariables, EnvSettingsSource):
     """Variables of a mapping (the process environment unless given) as settings."""
 
     def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str | None], source: str) -> None:
@@ -212,21 +223,13 @@ class _VariablesSource(EnvSettingsSource):
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return dict(self._given)
 
-    def __call__(self) -> dict[str, Any]:
-        self.layer = from_variables(self.env_vars, self.source)
-        return self.layer.checked()
 
-
-class _DotEnvSource(DotEnvSettingsSource):
+class _DotEnvSource(_ReadsVariables, DotEnvSettingsSource):
     """A ``.env`` file's variables as settings (pydantic-settings reads it with python-dotenv)."""
 
     def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
         self.source = str(path)
         super().__init__(settings_cls, env_file=path, case_sensitive=True)
-
-    def __call__(self) -> dict[str, Any]:
-        self.layer = from_variables(self.env_vars, self.source)
-        return self.layer.checked()
 
 
 class _TomlSource(TomlConfigSettingsSource):
