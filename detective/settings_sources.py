@@ -125,8 +125,7 @@ class Layer:
     def _explain(self, error: Any) -> str:
         loc = tuple(str(part) for part in error["loc"])
         path = next((p for p in self.names if loc[: len(p)] == p), loc)
-        name = self.names.get(path, ".".join(loc))
-        where = name if self.source in {"environment", "arguments"} else f"{self.source}: {name}"
+        where = self.origin(path) if path in self.names else f"{self.source}: {'.'.join(loc)}"
         expected = _EXPECTED.get(error["type"], error["msg"].removeprefix("Input should be ").lower())
         for key, value in (error.get("ctx") or {}).items():
             expected = expected.replace("{" + key + "}", str(value))
@@ -191,10 +190,10 @@ def from_arguments(overrides: Mapping[str, Any]) -> Layer:
     layer = Layer("arguments")
     for key, value in overrides.items():
         if key == "roles" and isinstance(value, Mapping):
-            for role, role_settings in value.items():
-                fields = role_settings.model_dump(exclude_none=True) if isinstance(role_settings, BaseModel) else {}
-                for attr in fields or {"": None}:
-                    layer.names[("roles", role, attr) if attr else ("roles", role)] = "argument"
+            for role, given in value.items():
+                attrs = given.model_dump(exclude_none=True) if isinstance(given, BaseModel) else dict(given)
+                for attr in attrs:
+                    layer.names[("roles", role, attr)] = "argument"
         else:
             layer.names[(key,)] = "argument"
     layer.data = dict(overrides)
@@ -280,9 +279,6 @@ class Loaded:
         for layer in self.layers:
             if path in layer.names:
                 return layer.origin(path)
-            for known in layer.names:  # a whole role given as an argument
-                if path[: len(known)] == known:
-                    return layer.origin(known)
         return "default"
 
 
@@ -294,7 +290,7 @@ def load(
     overrides: Mapping[str, Any] | None = None,
 ) -> Loaded:
     """Read and merge every source (see the module's docstring); ``env=None`` means the process environment with
-    ``./.env`` and :func:`config_files`, a mapping means that mapping with only the files passed."""
+    ``./.env`` and :func:`config_paths`, a mapping means that mapping with only the files passed."""
     if env is None:
         env = os.environ
         dotenv = DOTENV_FILE if dotenv is None else dotenv
