@@ -2,6 +2,9 @@
 
 from detective.lazy import lazy_exports
 
+# eager: the function ``diarize`` shares its name with the submodule, which would replace a lazy export once loaded
+from detective_speakers.diarize import Diarization, Turn, diarize, speech_regions
+
 __all__ = [
     "Diarization",
     "SpeakersInput",
@@ -13,11 +16,10 @@ __all__ = [
     "speech_regions",
 ]
 
-# importing the package, as discovering its plugin does, imports none of its libraries: a name on first use
+# importing the package, as discovering its plugin does, imports neither the tool nor the media stack
 __getattr__ = lazy_exports(
     __name__,
     {
-        "detective_speakers.diarize": ["Diarization", "Turn", "diarize", "speech_regions"],
         "detective_speakers.encoder": ["VoiceEncoder", "mel_spectrogram"],
         "detective_speakers.tool": ["SpeakersInput", "SpeakersTool"],
     },
