@@ -85,8 +85,12 @@ class RoleSettings(BaseModel):
     model: str | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
-    timeout: float | None = Field(default=None, gt=0, description="Request timeout in seconds (a role's TOML table; no variable).")
-    max_attempts: int | None = Field(default=None, ge=1, description="Attempts per call (a role's TOML table; no variable).")
+    timeout: float | None = Field(
+        default=None, gt=0, description="Request timeout in seconds (a role's TOML table; no variable)."
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="Attempts per call (a role's TOML table; no variable)."
+    )
     max_tokens: int | None = Field(default=None, ge=1, description="Reply limit (OMNI_DETECTIVE_<ROLE>_MAX_TOKENS).")
     context_size: int | None = Field(
         default=None, ge=1, description="Context window in tokens (OMNI_DETECTIVE_<ROLE>_CONTEXT_SIZE)."
