@@ -243,12 +243,8 @@ def run(
     from detective.settings import Settings
 
     prices = _load_prices(price_table)
-    log_stream: Any = None
-    if log_json:
-        log_stream = open(log_json, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives for the run
-        logs.configure(json=True, level="INFO", stream=log_stream)
-    else:
-        logs.configure(json=False)
+    if log_json:  # upstream's place for it; the group's `omni-detective --log-json FILE run ...` works the same
+        logs.use_json_file(log_json)
     settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)
@@ -315,11 +311,9 @@ def run(
     finally:
         if cache is not None:
             cache.close()
-    if log_json:
-        import structlog
+    import structlog
 
-        structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
-        log_stream.close()
+    structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
     sys.exit(summary.exit_code)
 
 

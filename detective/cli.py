@@ -1,4 +1,8 @@
-"""The ``omni-detective`` command line. Plugins add sub-commands through the ``register_commands`` hook."""
+"""The ``omni-detective`` command line. Plugins add sub-commands through the ``register_commands`` hook.
+
+Start-up stays light: command modules import what they need inside their functions, and plugins load only when a
+command name is not a core one or the full list is wanted (``--help``).
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,75 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from detective import logs
 from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
-from detective.plugins import call_each, describe, get_registry
+from detective.settings import SettingsError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The ``omni-detective`` group: its logging options apply before anything else runs (plugins loading
+    included) and to every sub-command; plugins' commands are added on first need."""
+
+    plugins_loaded = False
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse the group's options, then set up logging from them."""
+        rest = super().parse_args(ctx, args)
+        if not ctx.resilient_parsing:  # shell completion runs nothing
+            logs.setup(json_file=ctx.params.get("log_json"), level=ctx.params.get("log_level"))
+        return rest
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A core command, else one a plugin adds."""
+        if cmd_name not in self.commands:
+            self.load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, the plugins' included."""
+        self.load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the sub-command; a setting that cannot be read is an error message, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    def load_plugin_commands(self) -> None:
+        """Let each plugin add its commands (once); a plugin that fails is reported and skipped."""
+        if self.plugins_loaded:
+            return
+        self.plugins_loaded = True
+        from detective.plugins import call_each
+
+        for plugin, error in call_each("register_commands", cli=self).items():
+            click.echo(f"omni-detective: plugin {plugin} failed to add commands: {error}", err=True)
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="omni-detective")
 @click.option(
     "--log-json",
     "log_json",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Write structured JSON log lines to this file (default: readable lines on stderr).",
+    help="Append structured JSON log lines to this file, for every command (default: readable lines on stderr).",
 )
-@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR.")
+@click.option(
+    "--log-level",
+    type=click.Choice(logs.LEVELS, case_sensitive=False),
+    default=None,
+    help="Log level of every command (default: OMNI_DETECTIVE_LOG_LEVEL, else info for --log-json, else warning).",
+)
 def cli(log_json: str | None, log_level: str | None) -> None:
     """omni-detective: interrogate independent observers and write detailed, time-stamped captions."""
-    if log_json:
-        stream = open(log_json, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
-        logs.configure(json=True, level=log_level or "INFO", stream=stream)
-    else:
-        logs.configure(level=log_level)
+    # the logging options are applied by CommandGroup.parse_args, before the sub-command is even looked up
 
 
 @cli.command()
@@ -155,12 +203,16 @@ def _query_label(q: object) -> str:
 @cli.command()
 def plugins() -> None:
     """Print the loaded plugins, their hooks, versions and registrations as JSON."""
+    from detective.plugins import describe
+
     click.echo(json.dumps(describe(), indent=2))
 
 
 @cli.command("tools")
 def tools_cmd() -> None:
     """Print the registered tools as JSON: name, description, modalities, version, plugin."""
+    from detective.plugins import get_registry
+
     reg = get_registry()
     out = [
         {**r.value.spec().model_dump(exclude={"parameters"}), "plugin": r.plugin, "needs_api": r.value.needs_api}
@@ -186,6 +238,7 @@ def roles(as_json: bool) -> None:
 
 def role_table() -> list[dict[str, object]]:
     """Every role: its endpoint as the settings resolve it (never the key itself) and who calls it."""
+    from detective.plugins import get_registry
     from detective.settings import DEFAULT_MODELS, Settings
 
     settings = Settings.from_env()
@@ -213,6 +266,35 @@ def role_table() -> list[dict[str, object]]:
             }
         )
     return rows
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+def config_cmd(as_json: bool) -> None:
+    """Print the resolved settings of every role and where each value came from; API keys redacted.
+
+    Sources, highest first: command-line options, the environment, ./.env, ./omni-detective.toml, then the user's
+    file ($OMNI_DETECTIVE_CONFIG, else $XDG_CONFIG_HOME/omni-detective/config.toml), then the defaults.
+    """
+    from detective.settings import DEFAULT_MODELS
+    from detective.settings_sources import describe as describe_settings
+    from detective.settings_sources import load
+
+    loaded = load()
+    report = describe_settings(loaded, sorted(set(DEFAULT_MODELS) | set(loaded.settings.roles)))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    files = ", ".join(f"{f['path']} ({'read' if f['exists'] else 'absent'})" for f in report["files"])
+    click.echo(f"files: {files}")
+    offline = report["offline"]
+    click.echo(f"offline: {'yes' if offline['value'] else 'no'}  ({offline['from']})")
+    for role, values in report["roles"].items():
+        click.echo(f"\n{role}")
+        width = max(len(str(v["value"])) for v in values.values())
+        for name, v in values.items():
+            shown = "-" if v["value"] is None else str(v["value"])
+            click.echo(f"  {name:<13} {shown:<{width}}  {v['from']}")
 
 
 @cli.command()
@@ -304,8 +386,6 @@ def _add_core_commands() -> None:
 
 
 _add_core_commands()
-for _plugin, _error in call_each("register_commands", cli=cli).items():
-    print(f"omni-detective: plugin {_plugin} failed to add commands: {_error}", file=sys.stderr)
 
 
 def main() -> None:

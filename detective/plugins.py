@@ -5,7 +5,10 @@
   (a comma list of entry-point names; empty means none) restricts which of them load.
 - ``OMNI_DETECTIVE_TRACE_PLUGINS=1`` prints every hook call to standard error.
 - A plugin that fails to import or to register is recorded in :attr:`Registry.failures` by name with its error,
-  logged, and everything else keeps working.
+  logged, and everything else keeps working; one that calls ``sys.exit()`` while loading too (``SystemExit`` is
+  caught there, ``KeyboardInterrupt`` is not: Ctrl-C still stops the command).
+- Discovery imports every plugin's entry-point module, so those import what a run needs inside their hooks, and
+  register factories by import path (:class:`detective.lazy.Lazy`); ``--help`` then stays light.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ log = structlog.get_logger("detective.plugins")
 
 ENTRY_POINT_GROUP = "omni_detective"
 DEFAULT_PLUGINS = ("detective.default_plugins.planners", "detective.default_plugins.captioners")
+
+#: What a plugin may raise while loading or registering and still leave the others working. ``SystemExit`` is here
+#: because a plugin calling ``sys.exit()`` at import would otherwise end every command without a word.
+PLUGIN_ERRORS: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
@@ -105,15 +112,29 @@ def _load() -> tuple[pluggy.PluginManager, dict[str, str]]:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
             pm.check_pending()
-        except Exception as exc:  # a broken plugin must not take the others down
+        except PLUGIN_ERRORS as exc:  # a broken plugin must not take the others down
             if pm.get_plugin(ep.name) is not None:
                 pm.unregister(name=ep.name)
-            failures[ep.name] = f"{type(exc).__name__}: {exc}"
-            log.warning("plugin failed to load", plugin=ep.name, error=failures[ep.name])
+            failures[ep.name] = describe_error(exc, "at import")
+            log.warning(
+                "plugin failed to load", plugin=ep.name, distribution=_distribution(ep), error=failures[ep.name]
+            )
     if os.environ.get("OMNI_DETECTIVE_TRACE_PLUGINS") == "1":
         pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
         pm.enable_tracing()
     return pm, failures
+
+
+def describe_error(exc: BaseException, where: str) -> str:
+    """A plugin's error as one line: ``ImportError: ...``, or ``SystemExit: called sys.exit(2) at import``."""
+    if isinstance(exc, SystemExit):
+        code = "" if exc.code is None else repr(exc.code)
+        return f"SystemExit: called sys.exit({code}) {where}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _distribution(ep: importlib.metadata.EntryPoint) -> str | None:
+    return ep.dist.metadata["Name"] if ep.dist is not None else None
 
 
 def call_each(hook_name: str, **kwargs: Any) -> dict[str, str]:
@@ -131,8 +152,8 @@ def call_each(hook_name: str, **kwargs: Any) -> dict[str, str]:
             print(f"{hook_name} -> {impl.plugin_name}", file=sys.stderr)
         try:
             impl.function(*args)
-        except Exception as exc:
-            failures[impl.plugin_name] = f"{hook_name}: {type(exc).__name__}: {exc}"
+        except PLUGIN_ERRORS as exc:
+            failures[impl.plugin_name] = f"{hook_name}: {describe_error(exc, 'in ' + hook_name)}"
             log.warning("plugin hook failed", plugin=impl.plugin_name, hook=hook_name, error=str(exc))
     return failures
 
@@ -187,8 +208,8 @@ def get_registry() -> Registry:
                     print(f"{hook_name} -> {impl.plugin_name}", file=sys.stderr)
                 try:
                     impl.function(*[{"register": register}[a] for a in impl.argnames])
-                except Exception as exc:
-                    reg.failures[impl.plugin_name] = f"{hook_name}: {type(exc).__name__}: {exc}"
+                except PLUGIN_ERRORS as exc:
+                    reg.failures[impl.plugin_name] = f"{hook_name}: {describe_error(exc, 'in ' + hook_name)}"
                     log.warning("plugin failed to register", plugin=impl.plugin_name, hook=hook_name, error=str(exc))
         _registry = reg
         return reg
@@ -211,12 +232,12 @@ def describe() -> list[dict[str, Any]]:
         name = pm.get_name(plugin) or repr(plugin)
         hooks = sorted(h.name for h in (pm.get_hookcallers(plugin) or []))
         by_plugin[name] = {"name": name, "hooks": hooks}
+    dists: dict[str, dict[str, Any]] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        entry = by_plugin.get(ep.name)
-        if entry is not None and ep.dist is not None:
-            entry["version"] = ep.dist.version
-            entry["distribution"] = ep.dist.metadata["Name"]
+        if ep.dist is not None:
+            dists.setdefault(ep.name, {"version": ep.dist.version, "distribution": ep.dist.metadata["Name"]})
     for name, entry in by_plugin.items():
+        entry.update(dists.get(name, {}))
         if name.startswith("detective."):
             entry.setdefault("version", _package_version())
             entry.setdefault("distribution", "omni-detective")
@@ -229,7 +250,7 @@ def describe() -> list[dict[str, Any]]:
         if name in by_plugin:
             by_plugin[name]["error"] = error
         else:
-            out.append({"name": name, "error": error})
+            out.append({"name": name, **dists.get(name, {}), "error": error})
     return out
 
 

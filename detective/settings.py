@@ -1,15 +1,19 @@
-"""Settings: endpoints and models per role, read from arguments first, then environment variables.
+"""Settings: endpoints and models per role, from arguments, the environment, a ``.env`` file and TOML files.
 
 Roles are free names; the built-in ones are ``planner``, ``observer`` (the audio LLM), ``vision``, ``captioner``
 and ``judge``. For a role ``R`` the environment variables ``OMNI_DETECTIVE_R_MODEL``, ``OMNI_DETECTIVE_R_BASE_URL``
 and ``OMNI_DETECTIVE_R_API_KEY`` override the shared ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``;
 ``OMNI_DETECTIVE_R_MAX_TOKENS`` bounds the role's replies and ``OMNI_DETECTIVE_R_CONTEXT_SIZE`` states its model's
-context window in tokens (learnt from a ``context_length_exceeded`` error when not stated).
+context window in tokens (learnt from a ``context_length_exceeded`` error when not stated). A TOML file says the
+same with a table per role (``[planner] model = "..."``). :mod:`detective.settings_sources` reads and merges them
+(precedence: arguments > environment > ``.env`` > ``./omni-detective.toml`` > the user's config file > defaults).
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr
@@ -37,6 +41,15 @@ DEFAULT_MAX_TOKENS: dict[str, int] = {
 FALLBACK_MAX_TOKENS = 2048
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be read. The message names its variable, or its file and key; never a key's value."""
+
+
+def url_host(url: str) -> str:
+    """The host (and port) of ``url``, without a user or password it may carry."""
+    return urlparse(url).netloc.rpartition("@")[2] or url
+
+
 class Endpoint(BaseModel):
     """A resolved OpenAI-compatible endpoint for one role."""
 
@@ -57,8 +70,8 @@ class Endpoint(BaseModel):
 
     @property
     def host(self) -> str:
-        """The endpoint's host, safe to record (never the key)."""
-        return urlparse(self.base_url).netloc or self.base_url
+        """The endpoint's host (and port), safe to record: never the key, nor a user or password in the URL."""
+        return url_host(self.base_url)
 
     @property
     def available(self) -> bool:
@@ -72,8 +85,12 @@ class RoleSettings(BaseModel):
     model: str | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
-    timeout: float | None = None
-    max_attempts: int | None = None
+    timeout: float | None = Field(
+        default=None, gt=0, description="Request timeout in seconds (a role's TOML table; no variable)."
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="Attempts per call (a role's TOML table; no variable)."
+    )
     max_tokens: int | None = Field(default=None, ge=1, description="Reply limit (OMNI_DETECTIVE_<ROLE>_MAX_TOKENS).")
     context_size: int | None = Field(
         default=None, ge=1, description="Context window in tokens (OMNI_DETECTIVE_<ROLE>_CONTEXT_SIZE)."
@@ -85,61 +102,72 @@ class Settings(BaseModel):
 
     api_key: SecretStr | None = Field(default=None, description="Shared key (OPENAI_API_KEY).")
     base_url: str | None = Field(default=None, description="Shared endpoint (OPENAI_BASE_URL).")
-    timeout: float = Field(default=120.0, description="Request timeout in seconds (OMNI_DETECTIVE_TIMEOUT).")
-    max_attempts: int = Field(default=4, description="Attempts per call (OMNI_DETECTIVE_MAX_ATTEMPTS).")
-    backoff: float = Field(default=0.5, description="First retry delay in seconds (OMNI_DETECTIVE_BACKOFF).")
+    timeout: float = Field(default=120.0, gt=0, description="Request timeout in seconds (OMNI_DETECTIVE_TIMEOUT).")
+    max_attempts: int = Field(default=4, ge=1, description="Attempts per call (OMNI_DETECTIVE_MAX_ATTEMPTS).")
+    backoff: float = Field(default=0.5, ge=0, description="First retry delay in seconds (OMNI_DETECTIVE_BACKOFF).")
     roles: dict[str, RoleSettings] = Field(default_factory=dict)
     offline: bool = Field(default=False, description="Never call a remote model, even with a key set.")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``OPENAI_*`` and ``OMNI_DETECTIVE_*`` variables, then ``overrides``."""
-        env = dict(os.environ if env is None else env)
-        data: dict[str, object] = {
-            "api_key": env.get("OPENAI_API_KEY") or None,
-            "base_url": env.get("OPENAI_BASE_URL") or None,
-        }
-        if env.get("OMNI_DETECTIVE_TIMEOUT"):
-            data["timeout"] = float(env["OMNI_DETECTIVE_TIMEOUT"])
-        if env.get("OMNI_DETECTIVE_MAX_ATTEMPTS"):
-            data["max_attempts"] = int(env["OMNI_DETECTIVE_MAX_ATTEMPTS"])
-        if env.get("OMNI_DETECTIVE_BACKOFF"):
-            data["backoff"] = float(env["OMNI_DETECTIVE_BACKOFF"])
-        if env.get("OMNI_DETECTIVE_OFFLINE", "").lower() in {"1", "true", "yes"}:
-            data["offline"] = True
-        roles: dict[str, RoleSettings] = {}
-        prefix = "OMNI_DETECTIVE_"
-        for key, value in env.items():
-            if not key.startswith(prefix) or not value:
-                continue
-            for suffix, attr in _ROLE_SUFFIXES:
-                if key.endswith(suffix) and len(key) > len(prefix) + len(suffix):
-                    role = key[len(prefix) : -len(suffix)].lower()
-                    roles.setdefault(role, RoleSettings())
-                    setattr(roles[role], attr, _role_value(key, attr, value))
-                    break
-        data["roles"] = roles
-        data.update(overrides)
-        return cls.model_validate(data)
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        dotenv: str | Path | None = None,
+        config_files: Sequence[str | Path] | None = None,
+        **overrides: object,
+    ) -> Settings:
+        """Settings from ``overrides``, then variables, then a ``.env`` file, then TOML files, then defaults.
+
+        Without ``env``: the process environment, ``./.env`` and the config files of
+        :func:`detective.settings_sources.config_paths`. With an ``env`` mapping, that mapping alone, plus the
+        ``dotenv`` and ``config_files`` given (so a test reads nothing it did not pass).
+
+        :raises SettingsError: (a ``ValueError``) a value that cannot be read; the
+            message names the variable, or the file and key, never a key's value.
+        """
+        from detective.settings_sources import load
+
+        return load(env, dotenv=dotenv, config_files=config_files, overrides=overrides).settings
 
     def endpoint(self, role: str) -> Endpoint:
         """The endpoint for ``role``: role overrides, then the shared settings, then defaults."""
-        rs = self.roles.get(role, RoleSettings())
-        fallback_role = "observer" if role == "vision" else None
-        fb = self.roles.get(fallback_role, RoleSettings()) if fallback_role else RoleSettings()
-        key = rs.api_key or fb.api_key or self.api_key
-        same_model = not rs.model or rs.model == fb.model  # vision borrows the observer's window on its model only
-        return Endpoint(
-            role=role,
-            model=rs.model or DEFAULT_MODELS.get(role) or DEFAULT_MODELS["planner"],
-            base_url=rs.base_url or fb.base_url or self.base_url or DEFAULT_BASE_URL,
-            api_key=None if self.offline else key,
-            timeout=rs.timeout or self.timeout,
-            max_attempts=rs.max_attempts or self.max_attempts,
-            backoff=self.backoff,
-            max_tokens=rs.max_tokens or fb.max_tokens or DEFAULT_MAX_TOKENS.get(role, FALLBACK_MAX_TOKENS),
-            context_size=rs.context_size or (fb.context_size if same_model else None),
-        )
+        values = {name: value for name, (value, _) in self.resolve(role).items()}
+        if self.offline:
+            values["api_key"] = None
+        return Endpoint(role=role, **values)
+
+    def resolve(self, role: str) -> dict[str, tuple[Any, tuple[str, ...] | None]]:
+        """Each :class:`Endpoint` field of ``role`` as ``(value, path)``: where in these settings the value was
+        found (``("roles", "observer", "base_url")``, ``("timeout",)``), ``None`` for a default.
+
+        ``vision`` falls back to ``observer`` for its endpoint, key and reply limit, and for its context size when
+        both use the same model.
+        """
+        roles = {r: self.roles.get(r) or RoleSettings() for r in (role, "observer")}
+        chains = {name: [("roles", role, name)] for name in _ENDPOINT_FIELDS}
+        if role == "vision":
+            same_model = not roles[role].model or roles[role].model == roles["observer"].model
+            for name in ("base_url", "api_key", "max_tokens") + (("context_size",) if same_model else ()):
+                chains[name].append(("roles", "observer", name))
+        for name in ("base_url", "api_key", "timeout", "max_attempts", "backoff"):
+            chains[name].append((name,))
+        chains["backoff"] = [("backoff",)]  # no per-role backoff
+        defaults: dict[str, Any] = {
+            "model": DEFAULT_MODELS.get(role) or DEFAULT_MODELS["planner"],
+            "base_url": DEFAULT_BASE_URL,
+            "max_tokens": DEFAULT_MAX_TOKENS.get(role, FALLBACK_MAX_TOKENS),
+        }
+        out: dict[str, tuple[Any, tuple[str, ...] | None]] = {}
+        for name, chain in chains.items():
+            for path in chain:
+                value = getattr(roles[path[1]], name) if path[0] == "roles" else getattr(self, name)
+                if value:
+                    out[name] = (value, path)
+                    break
+            else:
+                out[name] = (defaults.get(name, Endpoint.model_fields[name].default), None)
+        return out
 
     def with_role(self, role: str, **values: object) -> Settings:
         """A copy with ``values`` (``RoleSettings`` fields) set for ``role``; ``None`` values are ignored."""
@@ -160,26 +188,5 @@ class Settings(BaseModel):
         return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
 
 
-#: Per-role environment suffixes and the ``RoleSettings`` field each sets (longest first: ``_MAX_TOKENS`` must not
-#: be read as a role named ``..._MAX`` with a ``_TOKENS`` suffix).
-_ROLE_SUFFIXES = (
-    ("_CONTEXT_SIZE", "context_size"),
-    ("_MAX_TOKENS", "max_tokens"),
-    ("_BASE_URL", "base_url"),
-    ("_API_KEY", "api_key"),
-    ("_MODEL", "model"),
-)
-
-
-def _role_value(key: str, attr: str, value: str) -> object:
-    if attr == "api_key":
-        return SecretStr(value)
-    if attr in {"max_tokens", "context_size"}:
-        try:
-            number = int(value)
-        except ValueError:
-            raise ValueError(f"{key} must be a whole number of tokens, not {value!r}") from None
-        if number < 1:
-            raise ValueError(f"{key} must be at least 1, not {number}")
-        return number
-    return value
+#: The :class:`Endpoint` fields a role's settings resolve (``role`` itself aside).
+_ENDPOINT_FIELDS = ("model", "base_url", "api_key", "timeout", "max_attempts", "backoff", "max_tokens", "context_size")

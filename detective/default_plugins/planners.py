@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from detective.hookspecs import hookimpl
-from detective.llm_planner import LLMPlanner
+from detective.lazy import Lazy
 from detective.rule_planner import RulePlanner
 
 
@@ -13,4 +13,4 @@ from detective.rule_planner import RulePlanner
 def register_planners(register: Any) -> None:
     """Register ``rule`` (offline default) and ``llm`` (function calling with a JSON fallback)."""
     register("rule", RulePlanner)
-    register("llm", LLMPlanner)
+    register("llm", Lazy("detective.llm_planner:LLMPlanner"))  # imports the openai SDK: only when a run needs it

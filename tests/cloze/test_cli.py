@@ -32,6 +32,7 @@ DEMO_LEXICAL = {
 
 
 def test_root_cli_has_the_cloze_group() -> None:
+    cli.load_plugin_commands()  # the root group adds plugins' commands on first need
     assert "cloze" in cli.commands
     assert set(cli.commands["cloze"].commands) == {"predict", "score", "make-demo"}
 

@@ -158,3 +158,121 @@ def test_max_tokens_option_takes_role_pairs(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "expected ROLE=N" in result.output
     result = CliRunner().invoke(cli, ["caption", str(tmp_path / "missing.wav"), "--max-tokens", "planner=64"])
     assert result.exit_code == 1 and "missing.wav" in result.output
+
+
+SECRET = "sk-config-SECRET-0123456789abcd"
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with a .env and a project TOML file, an XDG config home, a clean environment."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OMNI_DETECTIVE_CONFIG", "OMNI_DETECTIVE_PLANNER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={SECRET}\n", encoding="utf-8")
+    (tmp_path / "omni-detective.toml").write_text(
+        'base_url = "https://project.test/v1"\n[judge]\nmodel = "judge-model"\napi_key = "short-k3y"\n',
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_config_prints_each_role_with_origins_and_never_a_key(config_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OMNI_DETECTIVE_PLANNER_MODEL", "env-planner")
+    result = invoke("config", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    planner, judge = report["roles"]["planner"], report["roles"]["judge"]
+    assert planner["model"] == {"value": "env-planner", "from": "OMNI_DETECTIVE_PLANNER_MODEL"}
+    assert planner["api_key"] == {"value": "sk-…abcd", "from": ".env: OPENAI_API_KEY"}
+    assert planner["endpoint"] == {"value": "project.test", "from": "omni-detective.toml: base_url"}
+    assert judge["model"]["from"] == "omni-detective.toml: [judge] model" and judge["api_key"]["value"] == "<set>"
+    assert planner["max_tokens"] == {"value": 1024, "from": "default"}
+    assert [f["exists"] for f in report["files"]] == [True, False, True]  # .env, the XDG file, the project file
+    text = invoke("config")
+    assert text.exit_code == 0 and "env-planner" in text.output and "OMNI_DETECTIVE_PLANNER_MODEL" in text.output
+    for output in (result.output, text.output):
+        assert SECRET not in output and "short-k3y" not in output
+
+
+def test_config_with_a_broken_toml_file_names_it(config_dir: Path) -> None:
+    (config_dir / "omni-detective.toml").write_text("[judge\nmodel = 1\n", encoding="utf-8")
+    for args in (["config"], ["roles"]):
+        result = invoke(*args)
+        assert result.exit_code == 1
+        assert "omni-detective.toml: not a valid TOML file" in result.output and "line 1" in result.output
+
+
+def _wav(path: Path, seconds: float = 4.0) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x00\x01" * int(16000 * seconds))
+    return path
+
+
+@pytest.fixture
+def fake_asr(monkeypatch: pytest.MonkeyPatch):
+    """The CLI's Detective uses the fake ``asr`` tool (no model to load)."""
+    import detective.detective
+
+    original = detective.detective.Detective
+
+    class WithFakeASR(original):  # type: ignore[misc,valid-type]
+        def __init__(self, tools=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__([ASRTool()] if tools is None else tools, *args, **kwargs)
+
+    monkeypatch.setattr(detective.detective, "Detective", WithFakeASR)
+    yield
+    from detective import logs
+
+    logs.reset()
+
+
+def test_global_log_options_apply_to_caption_and_run(tmp_path: Path, fake_asr, monkeypatch) -> None:
+    monkeypatch.delenv("OMNI_DETECTIVE_LOG_LEVEL", raising=False)
+    clip = _wav(tmp_path / "talk.wav")
+    log = tmp_path / "caption.jsonl"
+    result = invoke("--log-json", str(log), "caption", str(clip), "--offline", "--planner", "rule")
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e["event"] == "observed" and e["tool"] == "asr" for e in events)
+
+    manifest = tmp_path / "in.jsonl"
+    manifest.write_text(json.dumps({"id": "a", "path": str(clip)}) + "\n", encoding="utf-8")
+    log = tmp_path / "run.jsonl"
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(manifest), "--output", str(out), "--offline", "--no-cache", "--planner", "rule"]
+    result = invoke("--log-json", str(log), "run", *args)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e["event"] == "clip done" for e in events) and any(e["event"] == "batch summary" for e in events)
+
+    result = invoke("--log-level", "DEBUG", "run", *args, "--output", str(tmp_path / "out2.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert "[debug    ] settings read" in result.stderr and "[info     ] clip done" in result.stderr
+    result = invoke("--log-level", "debug", "caption", str(clip), "--offline", "--planner", "rule")
+    assert "[debug    ] settings read" in result.stderr and "[info     ] observed" in result.stderr
+    assert invoke("--log-level", "loud", "config").exit_code == 2
+
+
+def test_help_imports_no_sdk_and_no_graph_library() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from detective.cli import main\n"
+        "sys.argv = ['omni-detective', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {'openai', 'langgraph', 'httpx'})),"
+        " file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "cloze" in proc.stdout and "config" in proc.stdout  # plugins' commands are listed too
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []

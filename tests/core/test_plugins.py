@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from detective import plugins
 from detective.detective import Detective
+from detective.lazy import Lazy, lazy_exports
 from detective.models import MediaInfo
 
 DISTS = Path(__file__).parent / "plugin_dists"
@@ -118,3 +119,85 @@ def test_plugin_command_is_added(with_plugins: None) -> None:
     assert result.exit_code == 0, result.output
     assert "hello from od_good" in result.output
     assert "cloze" in group.commands  # the bundled cloze plugin adds its group through the same hook
+
+
+def _install_on_the_fly(site: Path, dist: str, modules: dict[str, str]) -> None:
+    """Install a distribution by hand: its modules and a ``.dist-info`` with ``omni_detective`` entry points."""
+    info = site / f"{dist.replace('-', '_')}-0.0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n", encoding="utf-8")
+    points = "".join(f"{name} = {name}\n" for name in modules)
+    (info / "entry_points.txt").write_text(f"[omni_detective]\n{points}", encoding="utf-8")
+    for name, source in modules.items():
+        (site / f"{name}.py").write_text(source, encoding="utf-8")
+
+
+EXITS_AT_IMPORT = '"""A plugin that ends the process when imported."""\nimport sys\n\nsys.exit(3)\n'
+EXITS_IN_HOOK = (
+    '"""A plugin that ends the process when asked for its tools."""\nimport sys\n\nimport detective\n\n\n'
+    "@detective.hookimpl\ndef register_tools(register):\n    sys.exit()\n"
+)
+
+
+@pytest.fixture
+def exiting_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    site = tmp_path / "site"
+    _install_on_the_fly(site, "od-exits", {"od_exits_at_import": EXITS_AT_IMPORT, "od_exits_in_hook": EXITS_IN_HOOK})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("OMNI_DETECTIVE_LOAD_PLUGINS", raising=False)
+    plugins.reset()
+    yield site
+    for name in ("od_exits_at_import", "od_exits_in_hook"):
+        sys.modules.pop(name, None)
+    plugins.reset()
+
+
+def test_a_plugin_calling_sys_exit_is_reported_like_any_failing_plugin(exiting_plugins: Path) -> None:
+    reg = plugins.get_registry()
+    assert reg.failures["od_exits_at_import"] == "SystemExit: called sys.exit(3) at import"
+    assert reg.failures["od_exits_in_hook"] == "register_tools: SystemExit: called sys.exit() in register_tools"
+    assert "rule" in reg.planners and "asr" in reg.tools  # everything else loaded
+    described = {p["name"]: p for p in plugins.describe()}
+    assert described["od_exits_at_import"]["distribution"] == "od-exits"
+    assert described["od_exits_at_import"]["version"] == "0.0.1"
+
+
+def test_commands_survive_a_plugin_calling_sys_exit(exiting_plugins: Path) -> None:
+    env = {**__import__("os").environ, "PYTHONPATH": str(exiting_plugins)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "detective", "plugins"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = {p["name"]: p for p in json.loads(proc.stdout)}
+    assert data["od_exits_at_import"]["error"] == "SystemExit: called sys.exit(3) at import"
+    assert "plugin failed to load" in proc.stderr and "od-exits" in proc.stderr
+
+
+def test_ctrl_c_in_a_plugin_is_not_swallowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    _install_on_the_fly(site, "od-interrupts", {"od_interrupts": "raise KeyboardInterrupt\n"})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("OMNI_DETECTIVE_LOAD_PLUGINS", raising=False)
+    plugins.reset()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            plugins.get_registry()
+    finally:
+        sys.modules.pop("od_interrupts", None)
+        plugins.reset()
+
+
+def test_lazy_factory_imports_its_target_on_first_use() -> None:
+    lazy = Lazy("json:JSONDecoder")
+    assert lazy._target is None and "json:JSONDecoder" in repr(lazy)
+    assert lazy().decode("[1]") == [1] and lazy.load() is __import__("json").JSONDecoder
+    assert Lazy("detective.rule_planner:RulePlanner").name == "rule"  # attributes read through
+    with pytest.raises(ValueError, match=r"package\.module:Name"):
+        Lazy("json.JSONDecoder")
+
+
+def test_lazy_exports_import_a_name_on_first_read() -> None:
+    getattr_ = lazy_exports("pkg", {"json.decoder": ["JSONDecoder"]})
+    assert getattr_("JSONDecoder") is __import__("json").JSONDecoder
+    with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'nope'"):
+        getattr_("nope")

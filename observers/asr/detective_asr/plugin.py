@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_asr.tool import ASRTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``asr`` tool (the model loads on first use)."""
+    from detective_asr.tool import ASRTool  # here, not at import: discovering plugins stays light
+
     register(ASRTool())

@@ -1,7 +1,6 @@
 """The ``audio_events`` observer: honest labels for spans of a clip's sound, from numpy signal features."""
 
-from detective_audio_events.features import Event, FrameFeatures, analyse, frame_features, segment
-from detective_audio_events.tool import AudioEventsInput, AudioEventsTool
+from detective.lazy import lazy_exports
 
 __all__ = [
     "AudioEventsInput",
@@ -12,3 +11,12 @@ __all__ = [
     "frame_features",
     "segment",
 ]
+
+# importing the package, as discovering its plugin does, imports none of its libraries: a name on first use
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "detective_audio_events.features": ["Event", "FrameFeatures", "analyse", "frame_features", "segment"],
+        "detective_audio_events.tool": ["AudioEventsInput", "AudioEventsTool"],
+    },
+)

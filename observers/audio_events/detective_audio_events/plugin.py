@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_audio_events.tool import AudioEventsTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``audio_events`` tool."""
+    from detective_audio_events.tool import AudioEventsTool  # here, not at import: discovering plugins stays light
+
     register(AudioEventsTool())

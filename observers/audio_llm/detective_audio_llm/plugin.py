@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_audio_llm.tool import AudioLLMTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``audio_llm`` tool (it joins a run's tool box only when an endpoint is configured)."""
+    from detective_audio_llm.tool import AudioLLMTool  # here, not at import: discovering plugins stays light
+
     register(AudioLLMTool())

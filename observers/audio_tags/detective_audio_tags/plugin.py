@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_audio_tags.tool import AudioTagsTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``audio_tags`` tool."""
+    from detective_audio_tags.tool import AudioTagsTool  # here, not at import: discovering plugins stays light
+
     register(AudioTagsTool())

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_scene.tool import SceneTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``scene`` tool."""
+    from detective_scene.tool import SceneTool  # here, not at import: discovering plugins stays light
+
     register(SceneTool())

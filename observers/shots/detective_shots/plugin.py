@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_shots.tool import ShotsTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``shots`` tool."""
+    from detective_shots.tool import ShotsTool  # here, not at import: discovering plugins stays light
+
     register(ShotsTool())

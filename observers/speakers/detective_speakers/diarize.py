@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
 
 from detective_speakers.encoder import HOP as MEL_HOP
 from detective_speakers.encoder import SR, WINDOW_FRAMES, default_encoder, mel_spectrogram, normalise_volume
@@ -174,6 +173,8 @@ class _Collector:
 
 def _cluster(vectors: np.ndarray, num_speakers: int | None) -> np.ndarray:
     """Cluster labels (0-based) of L2-normalised ``vectors``."""
+    from scipy.cluster.hierarchy import fcluster, linkage  # here: discovering the plugin must not import scipy
+
     if vectors.shape[0] == 1:
         return np.zeros(1, dtype=int)
     tree = linkage(vectors.astype(np.float64), method="average", metric="cosine")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_speakers.tool import SpeakersTool
 
 
 @detective.hookimpl
 def register_tools(register: Any) -> None:
     """Register the ``speakers`` tool."""
+    from detective_speakers.tool import SpeakersTool  # here, not at import: discovering plugins stays light
+
     register(SpeakersTool())

@@ -6,10 +6,18 @@
 - :class:`DirectCaptioner` (``direct``): one omni model captions the raw media (no Detective).
 """
 
-from detective_captioning.direct import DirectCaptioner
-from detective_captioning.format import parse, render, validate
-from detective_captioning.llm import LLMCaptioner
-from detective_captioning.template import TemplateCaptioner
+from detective.lazy import lazy_exports
 
 __all__ = ["DirectCaptioner", "LLMCaptioner", "TemplateCaptioner", "parse", "render", "validate"]
 __version__ = "0.1.0"
+
+# importing the package, as discovering its plugin does, imports none of its libraries: a name on first use
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "detective_captioning.direct": ["DirectCaptioner"],
+        "detective_captioning.format": ["parse", "render", "validate"],
+        "detective_captioning.llm": ["LLMCaptioner"],
+        "detective_captioning.template": ["TemplateCaptioner"],
+    },
+)

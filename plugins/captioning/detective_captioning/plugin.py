@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import detective
-from detective_captioning.direct import DirectCaptioner
-from detective_captioning.llm import LLMCaptioner
-from detective_captioning.template import TemplateCaptioner
+from detective.lazy import Lazy
 
 
 @detective.hookimpl
 def register_captioners(register: Any) -> None:
-    """Register the bundled captioners (factories take no arguments)."""
-    register("template", TemplateCaptioner)
-    register("llm", LLMCaptioner)
-    register("direct", DirectCaptioner)
+    """Register the bundled captioners (factories take no arguments), imported when a run first makes one."""
+    register("template", Lazy("detective_captioning.template:TemplateCaptioner"))
+    register("llm", Lazy("detective_captioning.llm:LLMCaptioner"))
+    register("direct", Lazy("detective_captioning.direct:DirectCaptioner"))

@@ -1,10 +1,6 @@
 """omni-detective-cloze: the Omni-Cloze judge (LLM, or an offline lexical proxy) and scorer as a plugin."""
 
-from detective_cloze.judges import LexicalJudge, LLMJudge
-from detective_cloze.predict import run_predict
-from detective_cloze.records import Blank, ClozeFormatError, ClozeItem, judge_view, parse_cloze
-from detective_cloze.replies import parse_reply
-from detective_cloze.scoring import format_table, score_records
+from detective.lazy import lazy_exports
 
 __all__ = [
     "Blank",
@@ -20,3 +16,15 @@ __all__ = [
     "score_records",
 ]
 __version__ = "0.1.0"
+
+# importing the package, as discovering its plugin does, imports none of its libraries: a name on first use
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "detective_cloze.judges": ["LexicalJudge", "LLMJudge"],
+        "detective_cloze.predict": ["run_predict"],
+        "detective_cloze.records": ["Blank", "ClozeFormatError", "ClozeItem", "judge_view", "parse_cloze"],
+        "detective_cloze.replies": ["parse_reply"],
+        "detective_cloze.scoring": ["format_table", "score_records"],
+    },
+)

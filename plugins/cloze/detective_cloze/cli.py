@@ -12,8 +12,8 @@ from detective.jobs import OutputLocked, sidecar_path
 from detective.logs import add_secret
 from detective.runtime import RunServices
 from detective.settings import Settings
-from detective_cloze.judges import DEFAULT_CAPTION_FIELD, LEXICAL_LABEL, LexicalJudge, LLMJudge
 from detective_cloze.predict import ClozeInputError, read_jsonl, run_predict
+from detective_cloze.records import DEFAULT_CAPTION_FIELD
 from detective_cloze.scoring import format_table, score_records
 
 
@@ -118,6 +118,8 @@ def predict(
     The judge sees the passage with its options and the caption, never the gold fields. It picks A-D only when
     the caption states the detail, E ("not given") otherwise.
     """
+    from detective_cloze.judges import LEXICAL_LABEL, LexicalJudge, LLMJudge  # the LLM client: only when run
+
     cache = None
     if judge_kind == "lexical":
         judge: LLMJudge | LexicalJudge = LexicalJudge(caption_field=caption_field)

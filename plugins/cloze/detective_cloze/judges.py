@@ -14,10 +14,9 @@ from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.runtime import Cache, RunServices
 from detective_cloze.lexical import contains, normalise, phrase
 from detective_cloze.prompts import PROMPT_HASH, SYSTEM_PROMPT, repair_message, user_message
-from detective_cloze.records import NOT_GIVEN, ClozeItem, judge_view, parse_cloze
+from detective_cloze.records import DEFAULT_CAPTION_FIELD, NOT_GIVEN, ClozeItem, judge_view, parse_cloze
 from detective_cloze.replies import parse_reply
 
-DEFAULT_CAPTION_FIELD = "predicted_caption"
 CACHE_NAMESPACE = "cloze-judge"
 RAW_REPLY_LIMIT = 4000
 LEXICAL_VERSION = "cloze-lexical/1"

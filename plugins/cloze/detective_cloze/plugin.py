@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import detective
+from detective.lazy import Lazy
 
 
 @detective.hookimpl
@@ -18,7 +19,5 @@ def register_commands(cli: Any) -> None:
 @detective.hookimpl
 def register_evaluators(register: Any) -> None:
     """Register the Omni-Cloze judges: ``cloze-llm`` (upstream protocol) and ``cloze-lexical`` (offline proxy)."""
-    from detective_cloze.judges import make_lexical_judge, make_llm_judge
-
-    register("cloze-llm", make_llm_judge)
-    register("cloze-lexical", make_lexical_judge)
+    register("cloze-llm", Lazy("detective_cloze.judges:make_llm_judge"))  # the LLM client: imported on first use
+    register("cloze-lexical", Lazy("detective_cloze.judges:make_lexical_judge"))

@@ -24,6 +24,8 @@ LETTERS = ("A", "B", "C", "D")
 NOT_GIVEN = "E"
 NOT_GIVEN_TEXT = "not given"
 MODALITIES = ("visual", "auditory", "audio-visual")
+#: The record field holding the caption to judge (the judges' and ``cloze predict --caption-field`` default).
+DEFAULT_CAPTION_FIELD = "predicted_caption"
 GOLD_FIELDS = ("answer", "distractors", "answer_index", "answer_key", "required_modality")
 
 _CATEGORY_KEYS = ("category", "domain", "main_category", "main_domain", "class")
