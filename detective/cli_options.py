@@ -1,4 +1,4 @@
-"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes."""
+"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes, deadlines."""
 
 from __future__ import annotations
 
@@ -44,3 +44,25 @@ def with_role_limits(settings: Settings, max_tokens: dict[str, int], context_siz
     for role in sorted(set(max_tokens) | set(context_size)):
         settings = settings.with_role(role, max_tokens=max_tokens.get(role), context_size=context_size.get(role))
     return settings
+
+
+#: ``--observer-timeout SECONDS``, shared by ``caption`` and ``run`` (DetectiveConfig.observer_timeout).
+observer_timeout_option = click.option(
+    "--observer-timeout",
+    "observer_timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Seconds one observer may take on one query; past it the query fails and the clip goes on without it "
+    "(default: OMNI_DETECTIVE_OBSERVER_TIMEOUT, else 300).",
+)
+#: ``--download-timeout SECONDS``, shared by ``caption`` and ``run`` (DetectiveConfig.download_timeout).
+download_timeout_option = click.option(
+    "--download-timeout",
+    "download_timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, "
+    "else 600).",
+)
