@@ -52,7 +52,7 @@ observer_timeout_option = click.option(
     "observer_timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    metavar="SECONDS",
+    metavar="SECS",
     help="Seconds one observer may take on one query; past it the query fails and the clip goes on without it "
     "(default: OMNI_DETECTIVE_OBSERVER_TIMEOUT, else 300).",
 )
@@ -62,7 +62,7 @@ download_timeout_option = click.option(
     "download_timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    metavar="SECONDS",
+    metavar="SECS",
     help="Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, "
     "else 600).",
 )
