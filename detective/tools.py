@@ -276,9 +276,21 @@ class LangChainTool(Tool):
             args.setdefault("media_path", media.path or media.source)
         if not args and query.question is not None:
             args = {next(iter(fields), "input"): query.question} if fields else query.question  # type: ignore[assignment]
-        result = await self.lc_tool.ainvoke(args)
+        if _sync_only(self.lc_tool):  # LangChain would run it in asyncio's shared executor: see run_sync
+            result = await run_sync(self.lc_tool.invoke, args, name=f"{self.name}.invoke")
+        else:
+            result = await self.lc_tool.ainvoke(args)
         content = getattr(result, "content", result)
         return [Observation(tool=self.name, kind="description", content=str(content), span=query.span)]
+
+
+def _sync_only(lc_tool: Any) -> bool:
+    """True for a LangChain tool with no async implementation (a plain function, or ``_run`` only)."""
+    if hasattr(lc_tool, "coroutine"):  # StructuredTool and Tool: made from a function, a coroutine, or both
+        return lc_tool.coroutine is None
+    from langchain_core.tools import BaseTool
+
+    return type(lc_tool)._arun is BaseTool._arun
 
 
 def as_tool(obj: Any) -> Tool:

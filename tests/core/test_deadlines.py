@@ -63,6 +63,30 @@ async def test_a_timed_out_call_is_abandoned_and_holds_no_shared_slot() -> None:
         release.set()
 
 
+async def test_sync_functions_and_langchain_tools_run_in_daemon_threads(audio: MediaInfo) -> None:
+    from langchain_core.tools import tool as lc_tool
+
+    from detective.tools import as_tool
+
+    def where(media: MediaInfo, query: Query) -> str:
+        """Say which thread answers."""
+        return threading.current_thread().name
+
+    @lc_tool
+    def lc_where(question: str) -> str:
+        """Say which thread answers."""
+        return threading.current_thread().name
+
+    @lc_tool
+    async def lc_async(question: str) -> str:
+        """Answer on the event loop."""
+        return threading.current_thread().name
+
+    query = Query(tool="where", question="which thread?")
+    answers = [(await as_tool(t).aobserve(audio, query))[0].content for t in (where, lc_where, lc_async)]
+    assert answers == ["omni-detective where.observe", "omni-detective lc_where.invoke", "MainThread"]
+
+
 class HungTool(Tool):
     """A synchronous tool stuck until ``release`` is set (a model stuck in a C library)."""
 
