@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from detective.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _role_numbers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -46,23 +51,21 @@ def with_role_limits(settings: Settings, max_tokens: dict[str, int], context_siz
     return settings
 
 
-#: ``--observer-timeout SECONDS``, shared by ``caption`` and ``run`` (DetectiveConfig.observer_timeout).
-observer_timeout_option = click.option(
+def _seconds_option(flag: str, help: str) -> Callable[[F], F]:
+    """An option ``--flag SECS`` (a positive number of seconds, ``None`` when not given)."""
+    dest = flag.removeprefix("--").replace("-", "_")
+    seconds = click.FloatRange(min=0, min_open=True)
+    return click.option(flag, dest, type=seconds, default=None, metavar="SECS", help=help)
+
+
+#: ``--observer-timeout SECS``, shared by ``caption`` and ``run`` (DetectiveConfig.observer_timeout).
+observer_timeout_option = _seconds_option(
     "--observer-timeout",
-    "observer_timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECS",
-    help="Seconds one observer may take on one query; past it the query fails and the clip goes on without it "
+    "Seconds one observer may take on one query; past it the query fails and the clip goes on without it "
     "(default: OMNI_DETECTIVE_OBSERVER_TIMEOUT, else 300).",
 )
-#: ``--download-timeout SECONDS``, shared by ``caption`` and ``run`` (DetectiveConfig.download_timeout).
-download_timeout_option = click.option(
+#: ``--download-timeout SECS``, shared by ``caption`` and ``run`` (DetectiveConfig.download_timeout).
+download_timeout_option = _seconds_option(
     "--download-timeout",
-    "download_timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECS",
-    help="Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, "
-    "else 600).",
+    "Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, else 600).",
 )
