@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from detective.batch import BatchConfig, run_batch, sidecar_path
-from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
+from detective.cli_options import (
+    context_size_option,
+    download_timeout_option,
+    max_tokens_option,
+    observer_timeout_option,
+    with_role_limits,
+)
 from detective.jobs import EXECUTORS, OutputLocked
 
 if TYPE_CHECKING:
@@ -203,6 +209,8 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @max_tokens_option
 @context_size_option
+@observer_timeout_option
+@download_timeout_option
 def run(
     input_path: Path,
     output_path: Path,
@@ -233,6 +241,8 @@ def run(
     dry_run: bool,
     max_tokens: dict[str, int],
     context_size: dict[str, int],
+    observer_timeout: float | None,
+    download_timeout: float | None,
 ) -> None:
     """Caption every clip of a JSONL manifest (resumable; failed clips go to OUT.errors.jsonl).
 
@@ -258,6 +268,8 @@ def run(
         offline=offline,
         max_rounds=max_rounds,
         captioner_options={"strict_grounding": True} if strict_grounding else None,
+        observer_timeout=observer_timeout,
+        download_timeout=download_timeout,
     )
     if dry_run:
         try:

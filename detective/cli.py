@@ -17,7 +17,13 @@ from typing import Any
 import click
 
 from detective import logs
-from detective.cli_options import context_size_option, max_tokens_option, with_role_limits
+from detective.cli_options import (
+    context_size_option,
+    download_timeout_option,
+    max_tokens_option,
+    observer_timeout_option,
+    with_role_limits,
+)
 from detective.settings import SettingsError
 
 
@@ -104,6 +110,8 @@ def cli(log_json: str | None, log_level: str | None) -> None:
 @click.option("--live", is_flag=True, help="Print the investigation as it happens (rounds, observations) on stderr.")
 @max_tokens_option
 @context_size_option
+@observer_timeout_option
+@download_timeout_option
 def caption(
     source: str,
     as_json: bool,
@@ -118,10 +126,13 @@ def caption(
     live: bool,
     max_tokens: dict[str, int],
     context_size: dict[str, int],
+    observer_timeout: float | None,
+    download_timeout: float | None,
 ) -> None:
     """Caption one clip (a local file or a URL) and print the Markdown caption.
 
     Options not given fall back to OMNI_DETECTIVE_<FIELD> variables, then to DetectiveConfig's defaults.
+    Ctrl-C stops it at once (exit code 130) and deletes a partial download.
     """
     from detective.config import DetectiveConfig
     from detective.coverage import NoEvidenceError
@@ -146,6 +157,8 @@ def caption(
             max_rounds=max_rounds,
             offline=offline,
             captioner_options=options or None,
+            observer_timeout=observer_timeout,
+            download_timeout=download_timeout,
         )
         detective = Detective(config=config, settings=with_role_limits(Settings.from_env(), max_tokens, context_size))
         result = None
@@ -159,6 +172,9 @@ def caption(
                 elif live:  # standard error prints above the bar while it shows
                     click.echo(describe_event(event), err=True)
         assert result is not None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
     except NoEvidenceError as exc:
         raise click.ClickException(str(exc)) from exc
     except (MediaError, LLMError, KeyError, ValueError) as exc:

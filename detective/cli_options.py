@@ -1,10 +1,15 @@
-"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes."""
+"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes, deadlines."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from detective.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _role_numbers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -44,3 +49,23 @@ def with_role_limits(settings: Settings, max_tokens: dict[str, int], context_siz
     for role in sorted(set(max_tokens) | set(context_size)):
         settings = settings.with_role(role, max_tokens=max_tokens.get(role), context_size=context_size.get(role))
     return settings
+
+
+def _seconds_option(flag: str, help: str) -> Callable[[F], F]:
+    """An option ``--flag SECS`` (a positive number of seconds, ``None`` when not given)."""
+    dest = flag.removeprefix("--").replace("-", "_")
+    seconds = click.FloatRange(min=0, min_open=True)
+    return click.option(flag, dest, type=seconds, default=None, metavar="SECS", help=help)
+
+
+#: ``--observer-timeout SECS``, shared by ``caption`` and ``run`` (DetectiveConfig.observer_timeout).
+observer_timeout_option = _seconds_option(
+    "--observer-timeout",
+    "Seconds one observer may take on one query; past it the query fails and the clip goes on without it "
+    "(default: OMNI_DETECTIVE_OBSERVER_TIMEOUT, else 300).",
+)
+#: ``--download-timeout SECS``, shared by ``caption`` and ``run`` (DetectiveConfig.download_timeout).
+download_timeout_option = _seconds_option(
+    "--download-timeout",
+    "Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, else 600).",
+)

@@ -58,7 +58,14 @@ class DetectiveConfig(BaseModel):
     max_rounds: int = Field(default=6, ge=0, description="Rounds of plan → query → observe at most.")
     max_queries_per_round: int = Field(default=16, ge=1, description="Queries one round may run at most.")
     max_concurrency: int = Field(default=4, ge=1, description="Observers running at once within a clip.")
-    observer_timeout: float = Field(default=900.0, gt=0, description="Seconds one observer may take on one query.")
+    observer_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds one observer may take on one query; a synchronous tool still running then is abandoned.",
+    )
+    download_timeout: float = Field(
+        default=600.0, gt=0, description="Seconds the download of a clip given by URL may take in all."
+    )
     budget: Budget = Field(default_factory=Budget, description="Limits on calls, tokens and seconds per clip.")
     captioner_options: dict[str, Any] = Field(
         default_factory=dict, description="Options for the captioner, e.g. strict_grounding, no_prompt."

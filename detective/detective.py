@@ -32,7 +32,7 @@ class Detective:
     Every option of a run is a field of :class:`~detective.config.DetectiveConfig` (the single home of the
     defaults): pass a ``config``, or its fields as keyword arguments (``max_rounds=3``, ``budget=Budget(...)``,
     ``mode="direct"``, ``max_concurrency``, ``max_queries_per_round``, ``observer_timeout``,
-    ``captioner_options``, ``offline``), or both (the keywords win).
+    ``download_timeout``, ``captioner_options``, ``offline``), or both (the keywords win).
 
     :param tools: registered tool names, or Tool objects, langchain-core ``BaseTool`` instances or functions
         (registered for this Detective's runs under their names). ``None`` takes every registered tool; tools that
@@ -187,11 +187,11 @@ class Detective:
 
         Built on LangGraph's ``astream`` (``updates`` and ``values`` modes) over the same graph as :meth:`arun`.
         """
-        from detective.media import discard_download, open_media
+        from detective.media import aopen_media, discard_download
 
         opened = media is None
         if media is None:
-            media = await asyncio.to_thread(open_media, source)
+            media = await aopen_media(source, download_timeout=self.config.download_timeout)
         structlog.contextvars.bind_contextvars(clip=clip or source)
         services = RunServices(
             settings=self.settings,
@@ -261,6 +261,9 @@ def _blocking(coro: Any) -> Any:
 
 
 _DONE = object()
+#: Seconds the caller of :meth:`Detective.stream` waits for a cancelled run's thread to wind down (a daemon, so
+#: one stuck in a tool that never returns is left behind rather than keeping the caller waiting).
+STREAM_JOIN_TIMEOUT = 10.0
 
 
 def _blocking_iter(agen: AsyncIterator[Any]) -> Iterator[Any]:
@@ -270,8 +273,10 @@ def _blocking_iter(agen: AsyncIterator[Any]) -> Iterator[Any]:
 
     items: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
+    running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
 
     async def pump() -> None:
+        running.append((asyncio.get_running_loop(), asyncio.current_task()))  # type: ignore[arg-type]
         try:
             async for item in agen:
                 items.put(item)
@@ -294,9 +299,12 @@ def _blocking_iter(agen: AsyncIterator[Any]) -> Iterator[Any]:
             if isinstance(item, BaseException):
                 raise item
             yield item
-    finally:
+    finally:  # the consumer stopped (the end, a break, Ctrl-C): cancel the run rather than wait for its end
         stop.set()
-        thread.join()
+        for loop, task in running:
+            with contextlib.suppress(RuntimeError):  # its loop has closed: the run is over
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join(STREAM_JOIN_TIMEOUT)
 
 
 @functools.cache

@@ -43,7 +43,7 @@ from detective.models import Coverage, Evidence, MediaInfo, Observation, Query, 
 from detective.planning import PlanInput, plan_or_fall_back
 from detective.runtime import RunServices, use_services
 from detective.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
-from detective.tools import Tool, ToolUnavailable
+from detective.tools import ObserverTimeout, Tool, ToolUnavailable
 
 log = structlog.get_logger("detective.graph")
 
@@ -146,7 +146,7 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
     it was given); one started elsewhere (LangGraph Studio, ``graph.ainvoke``) gets fresh ones, configured from
     the context, or from :meth:`DetectiveConfig.from_env` when the context is empty.
     """
-    from detective.media import open_media
+    from detective.media import aopen_media
     from detective.runtime import _current
 
     services = _current.get()
@@ -161,7 +161,7 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
         source = state.get("source")
         if not source:
             raise ValueError("the input needs a 'source' (a clip's path or URL) or its 'media'")
-        media = await asyncio.to_thread(open_media, source)
+        media = await aopen_media(source, download_timeout=services.config.download_timeout)
     if not services.clip:
         services.clip = media.source
     if services.toolbox is None:
@@ -290,17 +290,15 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
             observations = [Observation.model_validate(o) for o in hit]
     try:
         if observations is None:
-            observations = await asyncio.wait_for(tool.aobserve(media, q), timeout=config.observer_timeout)
+            observations = await _observe_within(tool, media, q, config.observer_timeout)
             if services.cache is not None and cache_key:
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash
         error = f"{tool.name} on {media.source}: {type(exc).__name__}: {exc}"
-        if isinstance(exc, ToolUnavailable):
+        if isinstance(exc, ToolUnavailable | ObserverTimeout):  # their message is the whole story
             error = str(exc)
         elif getattr(exc, "code", None) == UNSUPPORTED_INPUT:  # a tool that let the client's refusal through
             error = f"{tool.name}: unavailable for this run: {exc}"
-        elif isinstance(exc, TimeoutError):
-            error = f"{tool.name} on {media.source}: no answer within {config.observer_timeout:.0f} s"
         log.warning("observer failed", error=error)
         failure = ToolFailure(tool=tool.name, query_key=q.key, error=error, round=rnd)
         missed = Coverage(
@@ -313,6 +311,21 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
     examined = tool.coverage(media, q, stamped).model_copy(update={"round": rnd, "query_key": q.key})
     log.info("observed", observations=len(stamped))
     return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key], coverage=[examined])}
+
+
+async def _observe_within(tool: Tool, media: MediaInfo, q: Query, seconds: float) -> list[Observation]:
+    """``tool.aobserve`` bounded by ``seconds``. A synchronous tool's thread that overruns is abandoned (see
+    :func:`detective.threads.run_sync`): the clip goes on without its answer, and the thread never delays exit."""
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            return await tool.aobserve(media, q)
+    except TimeoutError:
+        if not deadline.expired():  # the tool's own timeout (a socket, a subprocess): reported as it is
+            raise
+        raise ObserverTimeout(
+            f"{tool.name} on {media.source}: no answer within {seconds:g} s (observer_timeout); the call was "
+            "abandoned and the clip went on without it"
+        ) from None
 
 
 def review(state: DetectiveState) -> dict:

@@ -33,6 +33,7 @@ from detective.models import MediaInfo, TimeSpan
 
 __all__ = [
     "MediaError",
+    "aopen_media",
     "audio_chunks",
     "awav_data_url",
     "clear_caches",
@@ -212,25 +213,41 @@ def _probe_pcm_wav(path: str) -> MediaInfo | None:
 
 
 DOWNLOAD_PREFIX = "omni-detective-"
+#: Seconds a download may take in all (DetectiveConfig.download_timeout's default): a 1 GB clip at 2 MB/s.
+DOWNLOAD_TIMEOUT = 600.0
+#: Seconds a download may wait for its connection or its next bytes before it is given up.
+READ_TIMEOUT = 60.0
 
 
-def open_media(source: str, *, max_download_bytes: int = 2_000_000_000) -> MediaInfo:
+def open_media(
+    source: str, *, max_download_bytes: int = 2_000_000_000, download_timeout: float = DOWNLOAD_TIMEOUT
+) -> MediaInfo:
     """Probe a local path or download an http(s) URL to a temporary file and probe that.
 
     The returned MediaInfo keeps ``source`` as given; ``path`` is the local file (for a URL, a file in a fresh
-    temporary directory the caller may delete) and ``content_hash`` is filled.
+    temporary directory the caller may delete) and ``content_hash`` is filled. A download that has not finished
+    within ``download_timeout`` seconds fails; its temporary directory is removed whatever ends it (an error, the
+    deadline, Ctrl-C). In async code use :func:`aopen_media`, which a task's cancellation stops at once.
     """
     if not _is_url(source):
-        path = os.path.expanduser(source)
-        info = probe(path)
-        info.source = source
-        info.content_hash = content_hash(path)
-        return info
-    path = _download(source, max_download_bytes)
+        return _probe_local(source)
+    return _run_async(aopen_media(source, max_download_bytes=max_download_bytes, download_timeout=download_timeout))
+
+
+async def aopen_media(
+    source: str, *, max_download_bytes: int = 2_000_000_000, download_timeout: float = DOWNLOAD_TIMEOUT
+) -> MediaInfo:
+    """:func:`open_media` for async code: a URL downloads on the event loop, so cancelling the task (Ctrl-C,
+    a deadline of the caller) stops it at once and removes the temporary directory; probing runs in a thread."""
+    from detective.threads import run_sync
+
+    if not _is_url(source):
+        return await run_sync(_probe_local, source, name="probe")
+    path = await _download(source, max_download_bytes, download_timeout)
     try:
-        info = probe(path)
+        info = await run_sync(probe, path, name="probe")
         info.source = source
-        info.content_hash = content_hash(path)
+        info.content_hash = await run_sync(content_hash, path, name="content_hash")
     except MediaError as exc:  # name the URL the user gave, not our temporary copy
         shutil.rmtree(Path(path).parent, ignore_errors=True)
         raise MediaError(str(exc).replace(path, source)) from exc
@@ -238,6 +255,26 @@ def open_media(source: str, *, max_download_bytes: int = 2_000_000_000) -> Media
         shutil.rmtree(Path(path).parent, ignore_errors=True)
         raise
     return info
+
+
+def _probe_local(source: str) -> MediaInfo:
+    path = os.path.expanduser(source)
+    info = probe(path)
+    info.source = source
+    info.content_hash = content_hash(path)
+    return info
+
+
+def _run_async(coro: Any) -> Any:
+    """Run ``coro`` to its end from synchronous code; in a thread of its own when this one runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="omni-detective-download") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def discard_download(media: MediaInfo) -> None:
@@ -248,27 +285,41 @@ def discard_download(media: MediaInfo) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _download(url: str, max_bytes: int) -> str:
+async def _download(url: str, max_bytes: int, deadline: float) -> str:
+    """Stream ``url`` into a fresh temporary directory within ``deadline`` seconds in all; the file's path.
+
+    httpx's timeouts bound each wait (connect, the next bytes), never the whole transfer: a server that trickles a
+    byte a second would hold a download forever, so the whole transfer runs under one ``asyncio.timeout``.
+    """
     import httpx
 
     suffix = Path(urlparse(url).path).suffix[:10] or ".media"
     target = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"download{suffix}"
+    written = 0
     try:
-        with (
-            httpx.stream("GET", url, follow_redirects=True, timeout=httpx.Timeout(60.0)) as response,
-            target.open("wb") as fh,
+        async with (
+            asyncio.timeout(deadline),
+            httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(min(READ_TIMEOUT, deadline))) as client,
+            client.stream("GET", url) as response,
         ):
             if response.status_code >= 400:
                 raise _fail(url, f"download failed with HTTP {response.status_code}")
             declared = int(response.headers.get("content-length") or 0)
             if declared > max_bytes:
                 raise _fail(url, f"download is {declared} bytes, over the {max_bytes}-byte limit")
-            written = 0
-            for block in response.iter_bytes():
-                written += len(block)
-                if written > max_bytes:
-                    raise _fail(url, f"download exceeds the {max_bytes}-byte limit")
-                fh.write(block)
+            with target.open("wb") as fh:
+                async for block in response.aiter_bytes():
+                    written += len(block)
+                    if written > max_bytes:
+                        raise _fail(url, f"download exceeds the {max_bytes}-byte limit")
+                    fh.write(block)
+    except TimeoutError as exc:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise _fail(
+            url,
+            f"download did not finish within {deadline:g} s (download_timeout; {written} bytes received); "
+            "raise --download-timeout for a slow server",
+        ) from exc
     except httpx.HTTPError as exc:
         shutil.rmtree(target.parent, ignore_errors=True)
         raise _fail(url, f"download failed ({type(exc).__name__}: {exc})") from exc

@@ -7,7 +7,6 @@ query only, never the Detective's reasoning or other observers' answers.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan, ToolSpec
+from detective.threads import run_sync
 
 
 class QuestionInput(BaseModel):
@@ -36,6 +36,10 @@ class ToolError(RuntimeError):
     """An observer could not answer: the message names the tool and the cause."""
 
 
+class ObserverTimeout(ToolError):
+    """An observer gave no answer within the run's ``observer_timeout``: the message names the tool and the clip."""
+
+
 class ToolUnavailable(ToolError):
     """The tool cannot answer anything this run (its model cannot take its input): the message is the whole
     reason, recorded as it is, without the clip's path or an exception name."""
@@ -44,8 +48,9 @@ class ToolUnavailable(ToolError):
 class Tool:
     """Base class of every tool. Subclasses set the class attributes and implement :meth:`observe`.
 
-    ``observe`` may be a coroutine function or a plain function; plain functions run in a worker thread so
-    CPU-bound models (OCR, ASR) do not block the event loop.
+    ``observe`` may be a coroutine function or a plain function; plain functions run in a daemon worker thread of
+    their own (:func:`detective.threads.run_sync`), so CPU-bound models (OCR, ASR) do not block the event loop, and
+    a call that never returns is abandoned at the observer timeout without holding up the run or the exit.
     """
 
     name: ClassVar[str] = ""
@@ -162,10 +167,10 @@ class Tool:
         raise ToolError(f"tool {self.name!r} does not implement observe()")
 
     async def aobserve(self, media: MediaInfo, query: Query) -> list[Observation]:
-        """Run :meth:`observe` without blocking the event loop."""
+        """Run :meth:`observe` without blocking the event loop (a plain function in a daemon worker thread)."""
         if inspect.iscoroutinefunction(self.observe):
             return await self.observe(media, query)
-        result = await asyncio.to_thread(self.observe, media, query)
+        result = await run_sync(self.observe, media, query, name=f"{self.name}.observe")
         if inspect.isawaitable(result):
             result = await result
         return list(result)
@@ -204,7 +209,7 @@ class FunctionTool(Tool):
         if inspect.iscoroutinefunction(self.fn):
             result = await self.fn(media, query)
         else:
-            result = await asyncio.to_thread(self.fn, media, query)
+            result = await run_sync(self.fn, media, query, name=f"{self.name}.observe")
         return _normalise(self.name, query, result)
 
 
@@ -271,9 +276,21 @@ class LangChainTool(Tool):
             args.setdefault("media_path", media.path or media.source)
         if not args and query.question is not None:
             args = {next(iter(fields), "input"): query.question} if fields else query.question  # type: ignore[assignment]
-        result = await self.lc_tool.ainvoke(args)
+        if _sync_only(self.lc_tool):  # LangChain would run it in asyncio's shared executor: see run_sync
+            result = await run_sync(self.lc_tool.invoke, args, name=f"{self.name}.invoke")
+        else:
+            result = await self.lc_tool.ainvoke(args)
         content = getattr(result, "content", result)
         return [Observation(tool=self.name, kind="description", content=str(content), span=query.span)]
+
+
+def _sync_only(lc_tool: Any) -> bool:
+    """True for a LangChain tool with no async implementation (a plain function, or ``_run`` only)."""
+    if hasattr(lc_tool, "coroutine"):  # StructuredTool and Tool: made from a function, a coroutine, or both
+        return lc_tool.coroutine is None
+    from langchain_core.tools import BaseTool
+
+    return type(lc_tool)._arun is BaseTool._arun
 
 
 def as_tool(obj: Any) -> Tool:
