@@ -7,8 +7,8 @@ thread outlives the test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-import http.server
 import os
 import signal
 import subprocess
@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from detective_testserver import AppServer
 
 from detective.config import DetectiveConfig
 from detective.detective import Detective
@@ -157,43 +159,38 @@ def test_default_timeouts() -> None:
 # --- downloads ----------------------------------------------------------------------------------------------
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
+class Trickle(AppServer):
     """Announces a megabyte, then sends it a byte every 50 ms (a server that would take 14 hours)."""
 
-    def do_GET(self) -> None:
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", "1000000")
-        self.end_headers()
-        try:
-            while not self.server.stopping.is_set():  # type: ignore[attr-defined]
-                self.wfile.write(b"\0")
-                self.wfile.flush()
-                time.sleep(0.05)
-        except OSError:  # the client gave up
-            pass
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[str] = []
 
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/{name}", self.slow)
+        return app
+
+    async def slow(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(request.path)
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response.content_length = 1_000_000
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):  # the client gave up
+            while True:
+                await response.write(b"\0")
+                await asyncio.sleep(0.05)
+        return response
 
 
 @pytest.fixture
-def trickle() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
-    server.daemon_threads = True
-    server.requests = []  # type: ignore[attr-defined]
-    server.stopping = threading.Event()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.stopping.set()  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
+def trickle() -> Iterator[Trickle]:
+    with Trickle() as server:
+        yield server
 
 
-def _url(server: http.server.ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
+def _url(server: Trickle) -> str:
+    return f"{server.base}/slow.mp4"
 
 
 @pytest.fixture
@@ -205,7 +202,7 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def test_a_trickling_download_fails_at_its_deadline(trickle: http.server.ThreadingHTTPServer, temp_root: Path) -> None:
+def test_a_trickling_download_fails_at_its_deadline(trickle: Trickle, temp_root: Path) -> None:
     url = _url(trickle)
     started = time.monotonic()
     with pytest.raises(MediaError) as caught:
@@ -215,12 +212,10 @@ def test_a_trickling_download_fails_at_its_deadline(trickle: http.server.Threadi
     assert list(temp_root.iterdir()) == []
 
 
-async def test_a_cancelled_download_stops_at_once_and_leaves_nothing(
-    trickle: http.server.ThreadingHTTPServer, temp_root: Path
-) -> None:
+async def test_a_cancelled_download_stops_at_once_and_leaves_nothing(trickle: Trickle, temp_root: Path) -> None:
     task = asyncio.create_task(aopen_media(_url(trickle)))
     for _ in range(200):
-        if trickle.requests and list(temp_root.iterdir()):  # type: ignore[attr-defined]
+        if trickle.requests and list(temp_root.iterdir()):
             break
         await asyncio.sleep(0.025)
     assert list(temp_root.iterdir()), "the download never started"
@@ -239,9 +234,7 @@ def _caption(url: str, temp: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_caption_of_a_trickling_url_ends_at_the_download_timeout(
-    trickle: http.server.ThreadingHTTPServer, tmp_path: Path
-) -> None:
+def test_caption_of_a_trickling_url_ends_at_the_download_timeout(trickle: Trickle, tmp_path: Path) -> None:
     url = _url(trickle)
     proc = _caption(url, tmp_path, "--download-timeout", "1")
     _, stderr = proc.communicate(timeout=60)
@@ -250,11 +243,11 @@ def test_caption_of_a_trickling_url_ends_at_the_download_timeout(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_stops_caption_during_a_download(trickle: http.server.ThreadingHTTPServer, tmp_path: Path) -> None:
+def test_ctrl_c_stops_caption_during_a_download(trickle: Trickle, tmp_path: Path) -> None:
     proc = _caption(_url(trickle), tmp_path)
     try:
         deadline = time.monotonic() + 60
-        while not (trickle.requests and list(tmp_path.iterdir())) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while not (trickle.requests and list(tmp_path.iterdir())) and time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             time.sleep(0.05)
         assert list(tmp_path.iterdir()), "the download never started"

@@ -21,11 +21,12 @@ plays every role of a Detective run::
 from detective_testserver.config import FAULT_KINDS, Faults, Quirks
 from detective_testserver.latency import Latency, LogNormal
 from detective_testserver.scripted import Responder, ScriptedDetective, request_kind
-from detective_testserver.server import ChatServer, make_app
+from detective_testserver.server import AppServer, ChatServer, make_app
 from detective_testserver.state import ServerStats
 
 __all__ = [
     "FAULT_KINDS",
+    "AppServer",
     "ChatServer",
     "Faults",
     "Latency",

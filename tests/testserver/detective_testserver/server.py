@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from aiohttp import web
 
@@ -42,52 +43,53 @@ async def _shut(runner: web.AppRunner) -> None:
     await asyncio.gather(*held, return_exceptions=True)
 
 
-class ChatServer(ServerState):
-    """The loopback server. Use as a context manager; ``url`` is the OpenAI ``base_url`` (ends in ``/v1``).
+class AppServer:
+    """Any aiohttp application served on 127.0.0.1 (a free port) from an event loop in a daemon thread.
 
-    :param latency: seconds to hold every reply, ``(low, high)`` for a uniform draw, a
-        :class:`~detective_testserver.LogNormal`, or any function of a :class:`random.Random` giving seconds.
-    :param faults: fault injection (none by default).
-    :param seed: seed of the generator that draws faults and latencies.
-    :param responder: what to answer; :class:`~detective_testserver.ScriptedDetective` by default.
-    :param model: the model id reported in replies when the request names none.
-    :param quirks: how it departs from the API like a real small model's endpoint (none by default).
-
-    ``latency``, ``faults``, ``quirks`` and ``responder`` may be changed while it runs; each request reads them
-    when it arrives.
+    Use as a context manager; ``port`` and ``base`` (``http://127.0.0.1:PORT``) are set while it runs. Tests use it
+    for one-off endpoints (a download that trickles, a proxy that stalls) next to :class:`ChatServer`.
     """
 
     #: Seconds ``stop()`` lets replies in flight finish before it drops them.
     shutdown_timeout = 0.2
 
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
-    _port = 0
+    def __init__(self, app: web.Application | None = None) -> None:
+        self._app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def make_app(self) -> web.Application:
+        """The application to serve (the one given to the constructor)."""
+        if self._app is None:
+            raise RuntimeError("AppServer needs an application")
+        return self._app
 
     @property
-    def url(self) -> str:
-        """The base URL to give an OpenAI client."""
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server."""
         if self._runner is None:
-            raise RuntimeError("ChatServer is not running: use it as a context manager or call start()")
-        return f"http://127.0.0.1:{self._port}/v1"
+            raise RuntimeError(f"{type(self).__name__} is not running: use it as a context manager or call start()")
+        return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ChatServer:
+    def start(self) -> AppServer:
         """Bind to a free port on 127.0.0.1 and serve from an event loop in a daemon thread."""
         loop = asyncio.new_event_loop()
         self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="omni-detective-chat-server", daemon=True)
+        name = f"omni-detective-{type(self).__name__}"
+        self._thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
         self._thread.start()
         self._runner = asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=10)
         return self
 
     async def _serve(self) -> web.AppRunner:
-        runner = web.AppRunner(make_app(self), access_log=None, shutdown_timeout=self.shutdown_timeout)
+        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
         # a deep backlog: many clips connect at once, and the default drops SYNs under a burst
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
-        self._port = runner.addresses[0][1]
+        self.port = runner.addresses[0][1]
         return runner
 
     def stop(self) -> None:
@@ -106,8 +108,45 @@ class ChatServer(ServerState):
             if not loop.is_running():
                 loop.close()
 
-    def __enter__(self) -> ChatServer:
+    def __enter__(self) -> AppServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ChatServer(AppServer, ServerState):
+    """The loopback server. Use as a context manager; ``url`` is the OpenAI ``base_url`` (ends in ``/v1``).
+
+    :param latency: seconds to hold every reply, ``(low, high)`` for a uniform draw, a
+        :class:`~detective_testserver.LogNormal`, or any function of a :class:`random.Random` giving seconds.
+    :param faults: fault injection (none by default).
+    :param seed: seed of the generator that draws faults and latencies.
+    :param responder: what to answer; :class:`~detective_testserver.ScriptedDetective` by default.
+    :param model: the model id reported in replies when the request names none.
+    :param quirks: how it departs from the API like a real small model's endpoint (none by default).
+
+    ``latency``, ``faults``, ``quirks`` and ``responder`` may be changed while it runs; each request reads them
+    when it arrives.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        ServerState.__init__(self, **settings)
+        AppServer.__init__(self)
+
+    def make_app(self) -> web.Application:
+        """The OpenAI-compatible application on this server's state."""
+        return make_app(self)
+
+    @property
+    def url(self) -> str:
+        """The base URL to give an OpenAI client."""
+        return f"{self.base}/v1"
+
+    def start(self) -> ChatServer:
+        """Bind to a free port on 127.0.0.1 and serve from an event loop in a daemon thread."""
+        super().start()
+        return self
+
+    def __enter__(self) -> ChatServer:
+        return self.start()
