@@ -44,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from detective_testserver import ChatServer, ScriptedDetective
 from upstream_baseline import UpstreamResponder, run_upstream
 
 from detective import logs
@@ -53,7 +54,6 @@ from detective.jobs import Job
 from detective.llm import EndpointLimits
 from detective.media import clear_caches, wav_bytes
 from detective.settings import Settings
-from detective.testing import ChatServer, ScriptedDetective
 from detective.testing.tools import ListenTool
 
 

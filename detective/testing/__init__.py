@@ -1,11 +1,12 @@
-"""Test utilities shipped with the package: a loopback OpenAI-compatible chat server with fault injection, and
-:class:`ToolTests`, the standard tests every tool's tests subclass (it imports pytest, so it loads on first use)."""
+"""Test utilities for plugin authors: :class:`ToolTests`, the standard tests every tool's tests subclass (it
+imports pytest, so it loads on first use), and in-process fakes (:mod:`detective.testing.fakes`,
+:mod:`detective.testing.tools`). The loopback OpenAI-compatible chat server lives outside the runtime package, in
+the ``omni-detective-testserver`` distribution (``tests/testserver``): ``from detective_testserver import
+ChatServer``."""
 
 from typing import Any
 
-from detective.testing.server import ChatServer, Faults, Quirks, ScriptedDetective, ServerStats, request_kind
-
-__all__ = ["ChatServer", "Faults", "Quirks", "ScriptedDetective", "ServerStats", "ToolTests", "request_kind"]
+__all__ = ["ToolTests"]
 
 
 def __getattr__(name: str) -> Any:

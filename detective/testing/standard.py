@@ -15,7 +15,7 @@ The base class runs each tool on a real clip (``examples/media/demo.mp4`` of thi
 a version; a planner-facing JSON schema; broad and re-check queries addressed to itself; well-formed observations
 inside the clip and a coverage record naming the tool; ``check()``; a :class:`~detective.tools.ToolError` for a file
 that is not media; and, for plugins, registration under its name. Tools that call a model override the
-``run_services`` fixture to point at :class:`detective.testing.ChatServer`.
+``run_services`` fixture to point at ``detective_testserver.ChatServer`` (the test server, ``tests/testserver``).
 """
 
 from __future__ import annotations

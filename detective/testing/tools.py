@@ -14,7 +14,7 @@ class ListenTool(Tool):
 
     A minimal real observer: it decodes the audio, sends it as an ``input_audio`` WAV data URL with the
     question, and reports the answer as one ``description`` observation. Used against
-    :class:`detective.testing.ChatServer`.
+    ``detective_testserver.ChatServer`` (the test server, ``tests/testserver``).
     """
 
     name: ClassVar[str] = "listen"

@@ -20,6 +20,7 @@ def main() -> int:
     """Start two nodes, run the batch on two actors of one CPU each (one per node), report."""
     loopback_only()
     import ray
+    from detective_testserver import ChatServer
     from ray.cluster_utils import Cluster
 
     from detective import logs
@@ -27,7 +28,6 @@ def main() -> int:
     from detective.detective import Detective
     from detective.jobs import Job
     from detective.settings import Settings
-    from detective.testing import ChatServer
     from detective.testing.ray import listening_addresses
     from detective.testing.tools import ListenTool
 

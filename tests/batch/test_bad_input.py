@@ -6,8 +6,9 @@ import io
 import shutil
 from pathlib import Path
 
+from detective_testserver import ChatServer
+
 from detective.batch import BatchConfig, run_batch
-from detective.testing import ChatServer
 
 
 def test_bad_inputs_are_reported_and_good_clips_captioned(

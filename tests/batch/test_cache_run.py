@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from detective_testserver import ChatServer
+
 from detective.batch import BatchConfig, run_batch
 from detective.cache import SQLiteCache
-from detective.testing import ChatServer
 
 
 def test_second_run_makes_no_calls(tmp_path: Path, manifest: Path, helpers, executor: dict) -> None:

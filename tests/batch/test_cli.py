@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from detective_testserver import ChatServer
 
 import detective.detective
 from detective.batch_cli import run
-from detective.testing import ChatServer
 from detective.testing.tools import ListenTool
 
 

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from detective.testing import ChatServer
+from detective_testserver import ChatServer
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 

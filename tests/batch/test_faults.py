@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from detective_testserver import ChatServer, Faults
+
 from detective.batch import BatchConfig, run_batch
-from detective.testing import ChatServer, Faults
 
 
 def test_faults_every_clip_accounted_and_calls_bounded(tmp_path: Path, manifest: Path, helpers, executor: dict) -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from detective_testserver import ChatServer
 
 from detective import llm
 from detective.batch import BatchConfig, Item, batch_gc, run_batch
 from detective.cache import SQLiteCache
-from detective.testing import ChatServer
 
 
 def test_two_processes_caption_every_clip_once_and_sum_usage(tmp_path: Path, manifest: Path, helpers: Any) -> None:

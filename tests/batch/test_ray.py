@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from detective_testserver import ChatServer
 
 from detective.batch import BatchConfig, run_batch
-from detective.testing import ChatServer
 
 pytest.importorskip("ray")
 

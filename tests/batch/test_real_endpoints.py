@@ -7,12 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from detective_testserver import ChatServer, Quirks
 
 from detective.detective import Detective
 from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMClient, LLMError
 from detective.runtime import RunServices
 from detective.settings import Settings
-from detective.testing import ChatServer, Quirks
 from detective.testing.fakes import ASRTool
 from detective.testing.tools import ListenTool
 

@@ -101,7 +101,7 @@ def test_doctor_fails_on_a_broken_model_directory(monkeypatch: pytest.MonkeyPatc
 
 
 def test_doctor_live_asks_each_endpoint_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    from detective.testing import ChatServer
+    from detective_testserver import ChatServer
 
     with ChatServer() as server:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-1234567890")

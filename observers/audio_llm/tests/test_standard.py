@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 from detective_audio_llm import AudioLLMTool
+from detective_testserver import ChatServer
 
 from detective.runtime import RunServices, use_services
 from detective.settings import Settings
-from detective.testing import ChatServer, ToolTests
+from detective.testing import ToolTests
 
 
 class TestAudioLLMToolStandard(ToolTests):
-    """The standard tests, with the model answering from :class:`detective.testing.ChatServer` on 127.0.0.1."""
+    """The standard tests, with the model answering from :class:`detective_testserver.ChatServer` on 127.0.0.1."""
 
     tool_class = AudioLLMTool
     registered_name = "audio_llm"

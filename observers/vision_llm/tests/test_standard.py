@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from detective_testserver import ChatServer
 from detective_vision_llm import VisionLLMTool
 
 from detective.runtime import RunServices, use_services
 from detective.settings import Settings
-from detective.testing import ChatServer, ToolTests
+from detective.testing import ToolTests
 
 
 class TestVisionLLMToolStandard(ToolTests):
-    """The standard tests, with the model answering from :class:`detective.testing.ChatServer` on 127.0.0.1."""
+    """The standard tests, with the model answering from :class:`detective_testserver.ChatServer` on 127.0.0.1."""
 
     tool_class = VisionLLMTool
     registered_name = "vision_llm"
