@@ -1,6 +1,6 @@
 """The LLM layer: OpenAI-compatible chat calls with a deadline, bounded retries, usage, cache and redaction.
 
-Calls go through ``openai.AsyncOpenAI`` on the SDK's own HTTP client (httpx, or aiohttp when chosen), one client
+Calls go through ``openai.AsyncOpenAI`` on the SDK's own HTTP client (aiohttp, or httpx when chosen), one client
 per endpoint and key whose connection pool is sized for the run's concurrent requests; the SDK maps transport and
 status failures to its exceptions. Each attempt has one total deadline, the endpoint's ``timeout``, over connecting,
 sending and reading the whole reply, so a reply that trickles in ends like one that never comes: as a retryable
@@ -154,8 +154,10 @@ class EndpointLimits:
             self._tokens.setdefault(host, []).append((time.monotonic(), tokens))
 
 
-#: The environment variable that picks the openai SDK's HTTP client: ``httpx`` (default) or ``aiohttp``
-#: (``openai.DefaultAioHttpClient``, needs the ``aiohttp`` extra).
+#: The environment variable that picks the openai SDK's HTTP client: ``aiohttp`` (default,
+#: ``openai.DefaultAioHttpClient``) or ``httpx`` (``openai.DefaultAsyncHttpxClient``). httpx's connection pool
+#: (httpcore) scans every connection for every request: at 50 requests in flight a chat call costs about 8 ms of
+#: CPU on it against 2 ms on aiohttp's, and it grows with the number in flight (``benchmarks/pipeline.py``).
 HTTP_CLIENT_ENV = "OMNI_DETECTIVE_HTTP_CLIENT"
 HTTP_CLIENTS = ("httpx", "aiohttp")
 #: Per event loop: (base URL, key, timeout, pool size, HTTP client) -> the endpoint's openai client. An httpx or
@@ -166,8 +168,8 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, .
 
 
 def http_client_kind(env: Mapping[str, str] | None = None) -> str:
-    """The HTTP client chat calls use, from ``OMNI_DETECTIVE_HTTP_CLIENT``: ``httpx`` (default) or ``aiohttp``."""
-    kind = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "httpx").strip().lower() or "httpx"
+    """The HTTP client chat calls use, from ``OMNI_DETECTIVE_HTTP_CLIENT``: ``aiohttp`` (default) or ``httpx``."""
+    kind = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "aiohttp").strip().lower() or "aiohttp"
     if kind not in HTTP_CLIENTS:
         raise ValueError(f"{HTTP_CLIENT_ENV} must be one of {', '.join(HTTP_CLIENTS)}, got {kind!r}")
     return kind
@@ -176,11 +178,11 @@ def http_client_kind(env: Mapping[str, str] | None = None) -> str:
 def sdk_client(endpoint: Endpoint, pool: int | None = None) -> openai.AsyncOpenAI:
     """The endpoint's ``openai.AsyncOpenAI`` on the running loop: one per endpoint and key, built on first use.
 
-    Its HTTP client is the SDK's own (``DefaultAsyncHttpxClient``, or ``DefaultAioHttpClient`` when
-    ``OMNI_DETECTIVE_HTTP_CLIENT=aiohttp``), so environment proxies (``HTTPS_PROXY``, ``NO_PROXY``) and
-    ``SSL_CERT_FILE`` apply as httpx applies them. ``pool`` sizes its connection pool (the run's concurrent
-    requests to the endpoint, kept alive between calls); ``None`` keeps the SDK's limits. The SDK's retries are off:
-    :class:`LLMClient` retries.
+    Its HTTP client is the SDK's own: ``DefaultAioHttpClient`` (httpx's API on aiohttp), or
+    ``DefaultAsyncHttpxClient`` when ``OMNI_DETECTIVE_HTTP_CLIENT=httpx``. Either way environment proxies
+    (``HTTPS_PROXY``, ``NO_PROXY``) and ``SSL_CERT_FILE`` apply as httpx applies them. ``pool`` sizes its connection
+    pool (the run's concurrent requests to the endpoint, kept alive between calls); ``None`` keeps the SDK's limits.
+    The SDK's retries are off: :class:`LLMClient` retries. The client is closed when its loop's runner ends.
     """
     kind = http_client_kind()
     key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""

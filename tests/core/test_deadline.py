@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+import respx
 
 from detective import llm
 from detective.llm import EndpointLimits, LLMClient, LLMError
@@ -19,7 +20,7 @@ from detective.testing.fakes import completion
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
-CLIENTS = list(llm.HTTP_CLIENTS)  # the SDK's httpx client and its aiohttp client (httpx-aiohttp, in the test extra)
+CLIENTS = list(llm.HTTP_CLIENTS)  # the openai SDK's aiohttp client (the default) and its httpx client
 
 
 class LoopbackServer:
@@ -216,8 +217,8 @@ async def test_one_sdk_client_per_endpoint_and_key() -> None:
 
 
 def test_http_client_choice() -> None:
-    assert llm.http_client_kind({}) == "httpx"
-    assert llm.http_client_kind({llm.HTTP_CLIENT_ENV: " AIOHTTP "}) == "aiohttp"
+    assert llm.http_client_kind({}) == "aiohttp"
+    assert llm.http_client_kind({llm.HTTP_CLIENT_ENV: " HTTPX "}) == "httpx"
     with pytest.raises(ValueError, match="OMNI_DETECTIVE_HTTP_CLIENT must be one of httpx, aiohttp"):
         llm.http_client_kind({llm.HTTP_CLIENT_ENV: "curl"})
 
@@ -251,3 +252,13 @@ async def test_https_is_verified_against_the_trusted_authorities(
         monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
         # another timeout, so another client, which reads the environment afresh
         assert (await ask(settings_for(url, max_attempts=1, timeout=6.0))).content == "fine"
+
+
+@pytest.mark.parametrize("http_client", CLIENTS, indirect=True)
+@respx.mock
+async def test_respx_routes_answer_either_client(http_client: str) -> None:
+    route = respx.post("https://api.example.com/v1/chat/completions").mock(
+        return_value=httpx.Response(200, json=completion("mocked"))
+    )
+    assert (await ask(settings_for("https://api.example.com/v1"))).content == "mocked"
+    assert route.call_count == 1
