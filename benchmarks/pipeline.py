@@ -14,7 +14,7 @@ upstream-style baseline (``benchmarks/upstream_baseline.py``: one tool call per 
 call, sequential within a clip, a thread pool of the same size, the sync openai client).
 
 The server runs in its own process so its work does not compete with the pipeline for the GIL; its
-``server ms/reply`` column is its own work per reply. Every run starts with cold media caches; a row is the median
+``server ms/reply (held)`` column is the mean time it held a reply (the drawn latency plus its own work). Every run starts with cold media caches; a row is the median
 of ``--repeat`` runs, with the range of their wall times. ``cpu ms/call`` is the CPU time of the pipeline's
 processes (not the server's) per LLM call; ``overhead ms/call`` is what a clip took beyond its expected critical
 path, per call on it. ``planner KB/clip`` is what the planner (upstream's agent) was sent per clip, next to
@@ -371,7 +371,7 @@ def main() -> None:
         "clips/min",
         "overhead ms/call",
         "cpu ms/call",
-        "server ms/reply",
+        "server ms/reply (held)",
         "planner KB/clip",
         "answers/clip",
         "failed",
