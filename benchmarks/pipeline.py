@@ -14,13 +14,13 @@ upstream-style baseline (``benchmarks/upstream_baseline.py``: one tool call per 
 call, sequential within a clip, a thread pool of the same size, the sync openai client).
 
 The server runs in its own process so its work does not compete with the pipeline for the GIL; its
-``server ms/reply (held)`` column is the mean time it held a reply (the drawn latency plus its own work). Every run starts with cold media caches; a row is the median
-of ``--repeat`` runs, with the range of their wall times. ``cpu ms/call`` is the CPU time of the pipeline's
-processes (not the server's) per LLM call; ``overhead ms/call`` is what a clip took beyond its expected critical
-path, per call on it. ``planner KB/clip`` is what the planner (upstream's agent) was sent per clip, next to
-``answers/clip``, the observer answers it was given. ``start s`` is the executor's start cost within a run (forking
-workers, starting Ray actors); Ray's own start (``ray.init``) is printed once above the table. For Ray,
-``cpu ms/call`` counts the driver, the Ray daemons and the actors.
+``server ms/reply (held)`` column is the mean time it held a reply (the drawn latency plus its own work). Every
+run starts with cold media caches; a row is the median of ``--repeat`` runs, with the range of their wall times.
+``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call; ``overhead ms/call``
+is what a clip took beyond its expected critical path, per call on it. ``planner KB/clip`` is what the planner
+(upstream's agent) was sent per clip, next to ``answers/clip``, the observer answers it was given. ``start s`` is
+the executor's start cost within a run (forking workers, starting Ray actors); Ray's own start (``ray.init``) is
+printed once above the table. For Ray, ``cpu ms/call`` counts the driver, the Ray daemons and the actors.
 
     python benchmarks/pipeline.py                          # 200 and 500 in flight, 2 clips per slot, both clients
     python benchmarks/pipeline.py --in-flight 200 --clients aiohttp --repeat 1
@@ -267,10 +267,11 @@ def real_configs(args: argparse.Namespace) -> list[Config]:
         for n in args.in_flight
         for client in args.clients
     ]
-    rows += [
-        Config("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 1, "local", client, Latency(0.1), 100)
-        for client in args.clients
-    ]
+    if not args.no_100ms:
+        rows += [
+            Config("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 1, "local", client, Latency(0.1), 100)
+            for client in args.clients
+        ]
     return rows
 
 
@@ -300,6 +301,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=None, help="clips per row (default: 2 per slot; 100 loopback)")
     parser.add_argument("--in-flight", type=int, nargs="+", default=[200, 500], help="clips in flight (default suite)")
     parser.add_argument("--clients", nargs="+", choices=HTTP_CLIENTS, default=list(HTTP_CLIENTS))
+    parser.add_argument("--no-100ms", action="store_true", help="leave out the 100 ms rows of the default suite")
     parser.add_argument("--loopback", action="store_true", help="the fixed-latency suite instead")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per call in the loopback suite")
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration; the median is reported")
