@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 import respx
+from detective_testserver import ChatServer, Faults
 
 from detective import llm
 from detective.llm import EndpointLimits, LLMClient, LLMError
@@ -262,3 +263,19 @@ async def test_respx_routes_answer_either_client(http_client: str) -> None:
     )
     assert (await ask(settings_for("https://api.example.com/v1"))).content == "mocked"
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize("http_client", CLIENTS, indirect=True)
+async def test_the_test_server_s_trickle_fault_is_cut_and_retried(http_client: str) -> None:
+    """Against the shared loopback server: trickled replies (10 s each) end on the 0.6 s deadline and the retry
+    that follows gets an answer; no call waits for a trickle to finish."""
+    faults = Faults(rate=0.5, kinds=("trickle",), trickle_seconds=10.0)
+    with ChatServer(faults=faults, seed=1) as server:
+        settings = settings_for(server.url, max_attempts=6)
+        began = time.monotonic()
+        replies = [await ask(settings) for _ in range(4)]
+        elapsed = time.monotonic() - began
+        trickled = server.stats.faults.get("trickle", 0)
+    assert all(r.content for r in replies)
+    assert trickled >= 1 and sum(r.attempts for r in replies) == 4 + trickled
+    assert elapsed < 4 + trickled * 0.6 + 3.0
