@@ -1,42 +1,49 @@
-"""Batch throughput against a loopback OpenAI-compatible server at a fixed latency per call.
+"""Batch throughput against a loopback OpenAI-compatible server that answers like a real API.
 
-Compares the batch pipeline (asyncio, N clips in flight, several observers per round in parallel) on each
-executor (``local``: this process; ``processes``: forked worker processes; ``ray``: Ray Core actors on a Ray
-started on this machine, bound to 127.0.0.1) with:
+By default every call is held a log-normal time like a hosted model's (median 1.5 s, p95 6 s, mean 2.1 s) and
+200 or 500 clips are in flight, on each of the openai SDK's HTTP clients (``httpx``, its default, and ``aiohttp``,
+``openai.DefaultAioHttpClient``; ``OMNI_DETECTIVE_HTTP_CLIENT`` picks). A row at a fixed 100 ms per call, 50 clips
+in flight, is kept for information (no target: real endpoints answer in seconds). The target is 90% of the ideal.
 
-- the *ideal*: every clip takes exactly (calls on its critical path) x latency, ``in_flight`` clips at a time;
-- an upstream-style baseline (``benchmarks/upstream_baseline.py``): one tool call per turn, 10 turns, a final
-  caption call, sequential within a clip, a thread pool of the same size, the sync openai client.
+The *ideal* is the same batch with no overhead at all: each clip takes the sum over its rounds of the slowest of
+the round's calls (plan, then the round's observer calls in parallel), plus the finishing plan and the caption,
+with latencies drawn from the same distribution, ``in_flight`` clips at a time, each slot taking the next clip as
+soon as it is free; its wall time is the median of many simulated batches. ``--loopback`` runs the former suite at
+a fixed latency instead: several investigation shapes, the ``processes`` and ``ray`` executors, and an
+upstream-style baseline (``benchmarks/upstream_baseline.py``: one tool call per turn, 10 turns, a final caption
+call, sequential within a clip, a thread pool of the same size, the sync openai client).
 
-The server runs in its own process so its work does not compete with the pipeline for the GIL; it replies
-``latency`` after each request arrives (its ``server ms/reply`` column shows what it measured). Every run starts
-with cold media caches; each row is the median of ``--repeat`` runs, with the range of their wall times.
-``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call. ``planner KB/clip``
-is what the planner (upstream's agent) was sent per clip: the bytes of its requests' ``messages`` and ``tools``,
-counted by the server, next to ``answers/clip``, the observer answers it was given.
+The server runs in its own process so its work does not compete with the pipeline for the GIL; its
+``server ms/reply (held)`` column is the mean time it held a reply (the drawn latency plus its own work). Every
+run starts with cold media caches; a row is the median of ``--repeat`` runs, with the range of their wall times.
+``cpu ms/call`` is the CPU time of the pipeline's processes (not the server's) per LLM call; ``overhead ms/call``
+is what a clip took beyond its expected critical path, per call on it. ``planner KB/clip`` is what the planner
+(upstream's agent) was sent per clip, next to ``answers/clip``, the observer answers it was given. ``start s`` is
+the executor's start cost within a run (forking workers, starting Ray actors); Ray's own start (``ray.init``) is
+printed once above the table. For Ray, ``cpu ms/call`` counts the driver, the Ray daemons and the actors.
 
-``start s`` is the executor's start cost within a run (forking workers, starting Ray actors that build their
-Detectives); Ray's own start (``ray.init``) is printed once above the table. For Ray, ``cpu ms/call`` counts the
-driver, the Ray daemons and the actors (every process of the Ray this benchmark started).
-
-    python benchmarks/pipeline.py                # 100 clips, 100 ms per call, 3 runs per row
-    python benchmarks/pipeline.py --clips 40 --latency 0.05 --repeat 1
-    python benchmarks/pipeline.py --executors    # only the executor comparison (local / processes / ray)
+    python benchmarks/pipeline.py                          # 200 and 500 in flight, 2 clips per slot, both clients
+    python benchmarks/pipeline.py --in-flight 200 --clients aiohttp --repeat 1
+    python benchmarks/pipeline.py --loopback               # the fixed-latency suite (100 clips, 100 ms per call)
+    python benchmarks/pipeline.py --loopback --executors   # only the executor comparison (local / processes / ray)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import io
 import json
 import multiprocessing as mp
 import os
+import random
 import resource
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,14 +51,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from detective_testserver import ChatServer, ScriptedDetective
+from detective_testserver import ChatServer, LogNormal, ScriptedDetective
 from upstream_baseline import UpstreamResponder, run_upstream
 
 from detective import logs
 from detective.batch import BatchConfig, job_config, make_executor
 from detective.detective import Detective
 from detective.jobs import Job
-from detective.llm import EndpointLimits
+from detective.llm import HTTP_CLIENT_ENV, HTTP_CLIENTS, EndpointLimits
 from detective.media import clear_caches, wav_bytes
 from detective.settings import Settings
 from detective.testing.tools import ListenTool
@@ -64,19 +71,40 @@ class ListenTwice(ListenTool):
     description: ClassVar[str] = "Ask a second audio model for fine detail about the clip's sound."
 
 
-def _serve(conn: Any, latency: float, rounds: int, calls_per_tool: int, answer_bytes: int) -> None:
+def _serve(conn: Any, latency: Latency, rounds: int, calls_per_tool: int, answer_bytes: int) -> None:
     scripted = ScriptedDetective(rounds=rounds, calls_per_tool=calls_per_tool, answer_bytes=answer_bytes)
     responder = UpstreamResponder(scripted)
-    with ChatServer(latency=latency, responder=responder) as server:
+    with ChatServer(latency=latency.server(), responder=responder) as server:
         conn.send(server.url)
         conn.recv()  # block until the parent says stop
         conn.send(server.stats.snapshot())
 
 
+@dataclass(frozen=True)
+class Latency:
+    """Seconds the server holds each reply: fixed, or log-normal by its median and 95th percentile."""
+
+    median: float
+    p95: float | None = None
+
+    def server(self) -> float | LogNormal:
+        """The test server's latency setting."""
+        return LogNormal(self.median, self.p95) if self.p95 else self.median
+
+    def draw(self, rng: random.Random) -> float:
+        """One call's seconds."""
+        return self.server()(rng) if self.p95 else self.median  # type: ignore[operator]
+
+    def __str__(self) -> str:
+        if self.p95:
+            return f"log-normal {self.median:g} s median, {self.p95:g} s p95"
+        return f"{self.median * 1000:.0f} ms"
+
+
 class ServerProcess:
     """A :class:`ChatServer` in a child process."""
 
-    def __init__(self, latency: float, rounds: int, calls_per_tool: int = 1, answer_bytes: int = 0) -> None:
+    def __init__(self, latency: Latency, rounds: int, calls_per_tool: int = 1, answer_bytes: int = 0) -> None:
         ctx = mp.get_context("spawn")
         self.parent, child = ctx.Pipe()
         args = (child, latency, rounds, calls_per_tool, answer_bytes)
@@ -98,12 +126,33 @@ def make_clips(root: Path, n: int) -> Path:
     t = np.arange(8000) / 16000.0
     lines = []
     for i in range(n):
-        path = root / f"clip{i:03d}.wav"
+        path = root / f"clip{i:04d}.wav"
         path.write_bytes(wav_bytes(0.3 * np.sin(2 * np.pi * (200.0 + 7.0 * i) * t)))
         lines.append(json.dumps({"id": i, "url": str(path)}))
     manifest = root / "manifest.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
     return manifest
+
+
+def ideal(clips: int, in_flight: int, rounds: int, parallel: int, latency: Latency, runs: int = 101) -> tuple:
+    """The batch with no overhead: (median wall seconds, mean seconds of one clip), over ``runs`` simulations.
+
+    A clip is ``rounds`` x (a plan call, then ``parallel`` observer calls at once), a finishing plan and a
+    caption call; ``in_flight`` slots take clips in order, each as soon as it is free.
+    """
+    rng = random.Random(7)
+    walls, clip_means = [], []
+    for _ in range(runs if latency.p95 else 1):
+        slots = [0.0] * in_flight
+        total = 0.0
+        for _clip in range(clips):
+            took = sum(latency.draw(rng) + max(latency.draw(rng) for _ in range(parallel)) for _ in range(rounds))
+            took += latency.draw(rng) + latency.draw(rng)
+            total += took
+            heapq.heapreplace(slots, slots[0] + took)
+        walls.append(max(slots))
+        clip_means.append(total / clips)
+    return statistics.median(walls), statistics.mean(clip_means)
 
 
 def run_ours(
@@ -115,10 +164,13 @@ def run_ours(
     tools: int,
     processes: int = 1,
     executor: str = "local",
+    client: str = "httpx",
 ) -> dict[str, Any]:
-    """One batch run; returns wall time, executor start time, CPU time (this process, its workers, the Ray
-    processes) and per-clip timings. ``processes`` is the number of worker processes or Ray actors."""
-    settings = Settings.from_env(env={}, api_key="sk-bench", base_url=url, backoff=0.05, timeout=30.0)
+    """One batch run on the openai SDK's ``client``; returns wall time, executor start time, CPU time (this
+    process, its workers, the Ray processes) and per-clip timings. ``processes`` is the number of worker processes
+    or Ray actors."""
+    os.environ[HTTP_CLIENT_ENV] = client  # read when a run's event loop builds its endpoint client
+    settings = Settings.from_env(env={}, api_key="sk-bench", base_url=url, backoff=0.05, timeout=60.0)
     limits = EndpointLimits(max_concurrent=4 * in_flight)
     toolbox = [ListenTool(), ListenTwice()][:tools]
 
@@ -191,127 +243,137 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+@dataclass(frozen=True)
+class Config:
+    """One row: the investigation's shape, the executor, the HTTP client and the latency."""
+
+    label: str
+    in_flight: int
+    rounds: int
+    tools: int
+    per_tool: int
+    processes: int
+    executor: str
+    client: str
+    latency: Latency
+    clips: int
+
+
+def real_configs(args: argparse.Namespace) -> list[Config]:
+    """The default suite: real-endpoint latencies at 200 and 500 clips in flight, then the 100 ms row."""
+    lognormal = Latency(1.5, 6.0)
+    rows = [
+        Config("ours: 10 rounds x 1 tool", n, 10, 1, 1, 1, "local", client, lognormal, args.clips or 2 * n)
+        for n in args.in_flight
+        for client in args.clients
+    ]
+    if not args.no_100ms:
+        rows += [
+            Config("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 1, "local", client, Latency(0.1), 100)
+            for client in args.clients
+        ]
+    return rows
+
+
+def loopback_configs(args: argparse.Namespace, ray: bool) -> list[Config]:
+    """The fixed-latency suite: investigation shapes and executors at ``--latency`` per call."""
+    lat, clips, client = Latency(args.latency), args.clips or 100, args.clients[0]
+    shapes = [
+        # (label, in flight, rounds, tools per round, questions per tool and round, processes or actors, executor)
+        ("ours: 2 rounds x 1 tool", 50, 2, 1, 1, 1, "local"),
+        ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2, 1, 1, "local"),
+        ("ours: 2 rounds x 5 questions (parallel)", 50, 2, 1, 5, 1, "local"),
+        ("ours: 10 rounds x 1 tool", 10, 10, 1, 1, 1, "local"),
+        ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 1, "local"),
+        ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 2, "processes"),
+        ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 2, "ray"),
+    ]
+    if args.executors:
+        shapes = [c for c in shapes if c[1:5] == (50, 10, 1, 1)]
+    if not ray:
+        shapes = [c for c in shapes if c[6] != "ray"]
+    return [Config(*shape, client, lat, clips) for shape in shapes]  # type: ignore[arg-type]
+
+
 def main() -> None:
     """Run every configuration ``--repeat`` times and print the table (the median run of each)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=100)
-    parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the median is reported")
+    parser.add_argument("--clips", type=int, default=None, help="clips per row (default: 2 per slot; 100 loopback)")
+    parser.add_argument("--in-flight", type=int, nargs="+", default=[200, 500], help="clips in flight (default suite)")
+    parser.add_argument("--clients", nargs="+", choices=HTTP_CLIENTS, default=list(HTTP_CLIENTS))
+    parser.add_argument("--no-100ms", action="store_true", help="leave out the 100 ms rows of the default suite")
+    parser.add_argument("--loopback", action="store_true", help="the fixed-latency suite instead")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per call in the loopback suite")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration; the median is reported")
     parser.add_argument(
         "--answer-bytes",
         type=int,
         default=500,
         help="length of each observer answer (upstream's released records average about 500 bytes)",
     )
-    parser.add_argument("--executors", action="store_true", help="only the executor comparison")
+    parser.add_argument("--executors", action="store_true", help="only the executor comparison (with --loopback)")
     args = parser.parse_args()
     logs.configure(level="ERROR")
-    lat = args.latency
     rows = []
-    ray_start = _start_ray()
+    ray_start = _start_ray() if args.loopback else None
     if ray_start is not None:
         print(f"ray.init (a Ray on this machine, loopback only): {ray_start:.1f} s")
+    configs = loopback_configs(args, ray_start is not None) if args.loopback else real_configs(args)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        manifest = make_clips(root, args.clips)
-        configs = [
-            # (label, in flight, rounds, tools per round, questions per tool and round, processes or actors, executor)
-            ("ours: 2 rounds x 1 tool", 50, 2, 1, 1, 1, "local"),
-            ("ours: 2 rounds x 2 tools (parallel)", 50, 2, 2, 1, 1, "local"),
-            ("ours: 2 rounds x 5 questions (parallel)", 50, 2, 1, 5, 1, "local"),
-            ("ours: 10 rounds x 1 tool", 10, 10, 1, 1, 1, "local"),
-            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 1, "local"),
-            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 2, "processes"),
-            ("ours: 10 rounds x 1 tool", 50, 10, 1, 1, 2, "ray"),
-        ]
-        if args.executors:
-            configs = [c for c in configs if c[1:5] == (50, 10, 1, 1)]
-        if ray_start is None:
-            configs = [c for c in configs if c[6] != "ray"]
-        for label, in_flight, rounds, tools, per_tool, processes, executor in configs:
-            critical = 2 * rounds + 2  # plan+observe per round, the finishing plan, the caption
+        manifest = make_clips(root, max(c.clips for c in configs))
+        with ServerProcess(Latency(0.0), 1) as server:  # warm up imports and the registry once
+            for client in args.clients:
+                run_ours(manifest_head(manifest, root, 4), root / "warm.jsonl", server.url, 4, 1, 1, client=client)
+                (root / "warm.jsonl").unlink()
+        for c in configs:
+            clips = manifest_head(manifest, root, c.clips)
             runs = []
-            with ServerProcess(lat, rounds, per_tool, args.answer_bytes) as server:
-                warm = root / "warm.jsonl"
-                run_ours(manifest_head(manifest, root, 4), warm, server.url, 4, rounds, tools, processes, executor)
-                for path in root.glob("warm*"):
-                    path.unlink()
+            with ServerProcess(c.latency, c.rounds, c.per_tool, args.answer_bytes) as server:
                 for i in range(args.repeat):
-                    out = root / f"ours-{in_flight}-{rounds}-{tools}-{per_tool}-{processes}-{executor}-{i}.jsonl"
-                    runs.append(run_ours(manifest, out, server.url, in_flight, rounds, tools, processes, executor))
+                    out = root / f"ours-{len(rows)}-{i}.jsonl"
+                    runs.append(
+                        run_ours(
+                            clips, out, server.url, c.in_flight, c.rounds, c.tools, c.processes, c.executor, c.client
+                        )
+                    )
             res = _median(runs)
-            served = 4 + args.repeat * args.clips  # the warm-up run's clips, then every repeat
+            ideal_wall, clip_mean = ideal(c.clips, c.in_flight, c.rounds, c.tools * c.per_tool, c.latency)
             rows.append(
-                _row(
-                    label,
-                    executor,
-                    res["start"],
-                    in_flight,
-                    processes,
-                    args.clips,
-                    res["wall"],
-                    critical,
-                    lat,
-                    res["calls"],
-                    res["clip_seconds"],
-                    res["failed"],
-                    res["cpu"],
-                    [r["wall"] for r in runs],
-                    server.stats,
-                    served,
-                    "planner",
-                )
+                _row(c, res, ideal_wall, clip_mean, [r["wall"] for r in runs], server.stats, args.repeat * c.clips)
             )
-        for workers in () if args.executors else (10, 50):
+            print("| " + " | ".join(str(x) for x in rows[-1]) + " |", file=sys.stderr, flush=True)
+        for workers in (10, 50) if args.loopback and not args.executors else ():
+            label, lat = "upstream-style baseline (10 turns)", Latency(args.latency)
+            c = Config(label, workers, 10, 1, 1, 1, "threads", "httpx (sync)", lat, args.clips or 100)
+            clips = manifest_head(manifest, root, c.clips)
             runs, stats = [], {}
             for i in range(args.repeat):
-                with ServerProcess(lat, 10, 1, args.answer_bytes) as server:
-                    out = root / f"upstream-{workers}-{i}.jsonl"
-                    res = run_upstream(manifest, out, server.url, workers)
+                with ServerProcess(c.latency, 10, 1, args.answer_bytes) as server:
+                    res = run_upstream(clips, root / f"upstream-{workers}-{i}.jsonl", server.url, workers)
                 res["calls"] = server.stats["requests"]
                 runs.append(res)
                 stats = server.stats
-            res = _median(runs)
-            rows.append(
-                _row(
-                    "upstream-style baseline (10 turns)",
-                    "threads",
-                    0.0,
-                    workers,
-                    1,
-                    args.clips,
-                    res["wall"],
-                    21,
-                    lat,
-                    res["calls"],
-                    res["clip_seconds"],
-                    res["failed"],
-                    res.get("cpu"),
-                    [r["wall"] for r in runs],
-                    stats,
-                    args.clips,
-                    "agent",
-                )
-            )
-    print(
-        f"\n{args.clips} clips, {lat * 1000:.0f} ms per call (loopback server in its own process), observer answers "
-        f"of {args.answer_bytes} bytes; median of {args.repeat} runs per row\n"
-    )
+            # upstream: 10 turns of (agent call, then the LALM call), then the caption: 21 calls in sequence
+            rows.append(_row(c, _median(runs), *_upstream_ideal(c), [r["wall"] for r in runs], stats, c.clips, "agent"))
+    print(f"\nobserver answers of {args.answer_bytes} bytes; median of {args.repeat} run(s) per row\n")
     head = (
         "configuration",
+        "client",
         "executor",
+        "latency",
         "start s",
         "in flight",
         "processes/actors",
+        "clips",
         "calls/clip",
-        "crit. path",
         "wall s (range)",
-        "clips/min",
-        "ideal/min",
+        "ideal s",
         "% ideal",
+        "clips/min",
         "overhead ms/call",
         "cpu ms/call",
-        "server ms/reply",
+        "server ms/reply (held)",
         "planner KB/clip",
         "answers/clip",
         "failed",
@@ -320,6 +382,11 @@ def main() -> None:
     print("|" + "|".join("---" for _ in head) + "|")
     for row in rows:
         print("| " + " | ".join(str(x) for x in row) + " |")
+
+
+def _upstream_ideal(c: Config) -> tuple[float, float]:
+    clip = 21 * c.latency.median
+    return -(-c.clips // c.in_flight) * clip, clip
 
 
 def _start_ray() -> float | None:
@@ -342,56 +409,47 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def manifest_head(manifest: Path, root: Path, n: int) -> Path:
-    """A manifest of the first ``n`` clips (for warming up imports, connections and the registry)."""
-    head = root / "head.jsonl"
+    """A manifest of the first ``n`` clips."""
+    head = root / f"head-{n}.jsonl"
     head.write_text("".join(manifest.read_text().splitlines(keepends=True)[:n]))
     return head
 
 
 def _row(
-    label: str,
-    executor: str,
-    start: float,
-    in_flight: int,
-    processes: int,
-    clips: int,
-    wall: float,
-    critical: int,
-    lat: float,
-    calls: int,
-    clip_seconds: list[float],
-    failed: int,
-    cpu: float | None,
+    c: Config,
+    res: dict[str, Any],
+    ideal_wall: float,
+    clip_mean: float,
     walls: list[float],
     server: dict[str, Any],
     served_clips: int,
-    planner_kind: str,
+    planner_kind: str = "planner",
 ) -> tuple:
-    waves = -(-clips // in_flight)
-    ideal_wall = waves * critical * lat
-    per_min = 60.0 * clips / wall
-    ideal_per_min = 60.0 * clips / ideal_wall
-    overhead = (statistics.mean(clip_seconds) - critical * lat) / critical * 1000.0 if clip_seconds else float("nan")
+    calls, wall, clip_seconds, cpu = res["calls"], res["wall"], res["clip_seconds"], res.get("cpu")
+    critical = 2 * c.rounds + 2 if planner_kind == "planner" else 21
+    overhead = (statistics.mean(clip_seconds) - clip_mean) / critical * 1000.0 if clip_seconds else float("nan")
     served = server.get("requests") or 0
     reply_ms = 1000.0 * server.get("handler_seconds", 0.0) / served if served else float("nan")
     return (
-        label,
-        executor,
-        f"{start:.2f}",
-        in_flight,
-        processes,
-        f"{calls / clips:.1f}",
-        critical,
-        f"{wall:.2f} ({min(walls):.2f}-{max(walls):.2f})",
-        f"{per_min:.0f}",
-        f"{ideal_per_min:.0f}",
-        f"{100.0 * per_min / ideal_per_min:.0f}%",
+        c.label,
+        c.client,
+        c.executor,
+        str(c.latency),
+        f"{res.get('start', 0.0):.2f}",
+        c.in_flight,
+        c.processes,
+        c.clips,
+        f"{calls / c.clips:.1f}",
+        f"{wall:.1f} ({min(walls):.1f}-{max(walls):.1f})",
+        f"{ideal_wall:.1f}",
+        f"{100.0 * ideal_wall / wall:.0f}%",
+        f"{60.0 * c.clips / wall:.0f}",
         f"{overhead:.1f}",
         f"{1000.0 * cpu / calls:.2f}" if cpu is not None and calls else "n/a",
-        f"{reply_ms:.1f}",
+        f"{reply_ms:.2f}",
         f"{server.get('prompt_bytes', {}).get(planner_kind, 0) / served_clips / 1024:.1f}",
         f"{server.get('by_kind', {}).get('observer', 0) / served_clips:.1f}",
-        failed,
+        res["failed"],
     )
 
 

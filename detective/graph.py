@@ -47,9 +47,10 @@ from detective.tools import ObserverTimeout, Tool, ToolUnavailable
 
 log = structlog.get_logger("detective.graph")
 
-#: Services of the runs in progress, by run key. Bounded, so runs that died mid-way (Studio) cannot pile up.
+#: Services of the runs in progress, by run key. Bounded, so runs that died mid-way (Studio) cannot pile up; far
+#: above the clips a batch keeps in flight in one process (500 and more), whose runs must never be dropped.
 _RUNS: OrderedDict[str, RunServices] = OrderedDict()
-_MAX_RUNS = 256
+_MAX_RUNS = 4096
 
 
 def register_run(services: RunServices) -> str:

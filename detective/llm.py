@@ -1,4 +1,10 @@
-"""The LLM layer: OpenAI-compatible chat calls with timeouts, bounded retries, usage, cache and redaction.
+"""The LLM layer: OpenAI-compatible chat calls with a deadline, bounded retries, usage, cache and redaction.
+
+Calls go through ``openai.AsyncOpenAI`` on the SDK's own HTTP client (aiohttp, or httpx when chosen), one client
+per endpoint and key whose connection pool is sized for the run's concurrent requests; the SDK maps transport and
+status failures to its exceptions. Each attempt has one total deadline, the endpoint's ``timeout``, over connecting,
+sending and reading the whole reply, so a reply that trickles in ends like one that never comes: as a retryable
+timeout.
 
 Retries live here and only here: the openai SDK's own retries are switched off (``max_retries=0``) so one layer
 decides. Retried: 429, 5xx, timeouts and connection errors, with exponential backoff that honours
@@ -15,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import json
+import os
 import random
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +37,6 @@ import structlog
 from detective.capabilities import context_size_from_error, inputs_of, without_media
 from detective.logs import redact
 from detective.settings import Endpoint
-from detective.transport import LeanClient, lean_applies
 
 log = structlog.get_logger("detective.llm")
 
@@ -39,14 +45,16 @@ RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 MEDIA_REFUSAL_STATUS = {400, 415, 422, 500, 501}
 CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
 UNSUPPORTED_INPUT = "unsupported_input"
+TIMEOUT = "timeout"
 
 
 class LLMError(RuntimeError):
     """A chat call failed for good. The message names the role, model, endpoint host and cause (never the key).
 
     ``code`` is ``context_length_exceeded`` when the prompt did not fit the model's context (``context_size`` then
-    holds the window the endpoint stated, if it did) and ``unsupported_input`` when the model cannot take the
-    request's audio, images or video.
+    holds the window the endpoint stated, if it did), ``unsupported_input`` when the model cannot take the
+    request's audio, images or video, and ``timeout`` when the last attempt found no complete reply within the
+    request's deadline (retryable).
     """
 
     def __init__(
@@ -111,11 +119,16 @@ class EndpointLimits:
     _next_slot: dict[str, float] = field(default_factory=dict)
     _tokens: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
+    @property
+    def concurrency(self) -> int:
+        """Concurrent requests this process may have open to one endpoint: its share of ``max_concurrent``."""
+        return max(1, int(self.max_concurrent * _share))
+
     def semaphore(self, host: str) -> asyncio.Semaphore:
         """The semaphore bounding concurrent requests to ``host`` on the running loop."""
         key = (id(asyncio.get_running_loop()), host)
         if key not in self._sems:
-            self._sems[key] = asyncio.Semaphore(max(1, int(self.max_concurrent * _share)))
+            self._sems[key] = asyncio.Semaphore(self.concurrency)
         return self._sems[key]
 
     async def pace(self, host: str) -> None:
@@ -141,90 +154,72 @@ class EndpointLimits:
             self._tokens.setdefault(host, []).append((time.monotonic(), tokens))
 
 
-#: Clients per endpoint when httpx's default transport serves it. httpcore's connection pool scans every
-#: connection for every queued request, so one pool with many connections costs O(n^2) per event; several small
-#: pools keep that flat at high concurrency. The lean transport's pool is O(1), so it needs one client.
-CLIENT_SHARDS = 8
-#: Per event loop: (base URL, key, timeout) -> the endpoint's connections (one on the lean transport, else shards).
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], list[_EndpointClient]]] = (
+#: The environment variable that picks the openai SDK's HTTP client: ``aiohttp`` (default,
+#: ``openai.DefaultAioHttpClient``) or ``httpx`` (``openai.DefaultAsyncHttpxClient``). httpx's connection pool
+#: (httpcore) scans every connection for every request: at 50 requests in flight a chat call costs about 8 ms of
+#: CPU on it against 2 ms on aiohttp's, and it grows with the number in flight (``benchmarks/pipeline.py``).
+HTTP_CLIENT_ENV = "OMNI_DETECTIVE_HTTP_CLIENT"
+HTTP_CLIENTS = ("httpx", "aiohttp")
+#: Per event loop: (base URL, key, timeout, pool size, HTTP client) -> the endpoint's openai client. An httpx or
+#: aiohttp connection pool belongs to the loop it was opened on, so each loop (each ``asyncio.run``) has its own.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], openai.AsyncOpenAI]] = (
     weakref.WeakKeyDictionary()
 )
-_next_shard = itertools.count()
 
 
-@dataclass
-class _EndpointClient:
-    """An endpoint's openai client, plus what a chat call on the lean transport sends, built once."""
-
-    sdk: openai.AsyncOpenAI
-    lean: LeanClient | None = None
-    url: httpx.URL | None = None
-    headers: httpx.Headers | None = None
-    timeout: dict[str, float | None] = field(default_factory=dict)
+def http_client_kind(env: Mapping[str, str] | None = None) -> str:
+    """The HTTP client chat calls use, from ``OMNI_DETECTIVE_HTTP_CLIENT``: ``aiohttp`` (default) or ``httpx``."""
+    kind = (os.environ if env is None else env).get(HTTP_CLIENT_ENV, "aiohttp").strip().lower() or "aiohttp"
+    if kind not in HTTP_CLIENTS:
+        raise ValueError(f"{HTTP_CLIENT_ENV} must be one of {', '.join(HTTP_CLIENTS)}, got {kind!r}")
+    return kind
 
 
-def _client(endpoint: Endpoint, shard: int = 0) -> _EndpointClient:
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
-    cache_key = (endpoint.base_url, key_value, endpoint.timeout)
-    conns = per_loop.get(cache_key)
-    if conns is None:
-        if lean_applies(endpoint.base_url):
-            conns = [_lean_endpoint_client(endpoint, key_value)]
-        else:
-            conns = [_EndpointClient(sdk=_new_client(endpoint, key_value, None)) for _ in range(CLIENT_SHARDS)]
-        per_loop[cache_key] = conns
-    return conns[shard % len(conns)]
+def sdk_client(endpoint: Endpoint, pool: int | None = None) -> openai.AsyncOpenAI:
+    """The endpoint's ``openai.AsyncOpenAI`` on the running loop: one per endpoint and key, built on first use.
 
-
-def _new_client(endpoint: Endpoint, key_value: str, http_client: httpx.AsyncClient | None) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(
-        api_key=key_value or "missing",
-        base_url=endpoint.base_url,
-        timeout=endpoint.timeout,
-        max_retries=0,
-        http_client=http_client,
-    )
-
-
-def _lean_endpoint_client(endpoint: Endpoint, key_value: str) -> _EndpointClient:
-    lean = LeanClient(timeout=endpoint.timeout)
-    sdk = _new_client(endpoint, key_value, lean)
-    headers = {k: v for k, v in sdk.default_headers.items() if isinstance(v, str)}  # the SDK's, unset ones omitted
-    headers["Authorization"] = f"Bearer {key_value or 'missing'}"
-    return _EndpointClient(
-        sdk=sdk,
-        lean=lean,
-        url=httpx.URL(str(sdk.base_url).rstrip("/") + "/chat/completions"),
-        headers=httpx.Headers(headers),
-        timeout=httpx.Timeout(endpoint.timeout).as_dict(),
-    )
-
-
-async def _post_chat(conn: _EndpointClient, data: bytes) -> httpx.Response:
-    """POST a chat request body; failures raise the openai SDK's exceptions, as ``AsyncOpenAI.post`` does.
-
-    On the lean transport the request is built here, once-built URL and headers reused: the SDK's per-request
-    option models, URL merging and header validation cost about a third of a millisecond per call.
+    Its HTTP client is the SDK's own: ``DefaultAioHttpClient`` (httpx's API on aiohttp), or
+    ``DefaultAsyncHttpxClient`` when ``OMNI_DETECTIVE_HTTP_CLIENT=httpx``. Either way environment proxies
+    (``HTTPS_PROXY``, ``NO_PROXY``) and ``SSL_CERT_FILE`` apply as httpx applies them. ``pool`` sizes its connection
+    pool (the run's concurrent requests to the endpoint, kept alive between calls); ``None`` keeps the SDK's limits.
+    The SDK's retries are off: :class:`LLMClient` retries. The client is closed when its loop's runner ends.
     """
-    if conn.lean is None:
-        return await conn.sdk.post("/chat/completions", content=data, cast_to=httpx.Response)
-    assert conn.url is not None and conn.headers is not None
-    request = httpx.Request("POST", conn.url, headers=conn.headers, content=data, extensions={"timeout": conn.timeout})
+    kind = http_client_kind()
+    key_value = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
+    cache_key = (endpoint.base_url, key_value, endpoint.timeout, pool, kind)
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    client = per_loop.get(cache_key)
+    if client is None:
+        limits = (
+            httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+            if pool
+            else openai.DEFAULT_CONNECTION_LIMITS
+        )
+        make = openai.DefaultAioHttpClient if kind == "aiohttp" else openai.DefaultAsyncHttpxClient
+        client = openai.AsyncOpenAI(
+            api_key=key_value or "missing",
+            base_url=endpoint.base_url,
+            timeout=endpoint.timeout,
+            max_retries=0,
+            http_client=make(timeout=endpoint.timeout, limits=limits),
+        )
+        per_loop[cache_key] = client
+        closer = asyncio.get_running_loop().create_task(_close_when_the_loop_ends(client))
+        _closers.add(closer)  # a strong reference, dropped once the client is closed
+        closer.add_done_callback(_closers.discard)
+    return client
+
+
+_closers: set[asyncio.Task[None]] = set()
+
+
+async def _close_when_the_loop_ends(client: openai.AsyncOpenAI) -> None:
+    """Hold ``client`` open until the loop's runner cancels the tasks left (``asyncio.run`` does as it ends), then
+    close its connections (an aiohttp session left open is reported as a leak)."""
     try:
-        response = await conn.lean.send(request)
-    except httpx.TimeoutException as exc:
-        raise openai.APITimeoutError(request=request) from exc
-    except httpx.HTTPError as exc:
-        raise openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=request) from exc
-    if response.status_code >= 400:
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        detail = body.get("error", body) if isinstance(body, dict) else body
-        raise openai.APIStatusError(f"Error code: {response.status_code} - {detail}", response=response, body=body)
-    return response
+        await asyncio.get_running_loop().create_future()
+    finally:
+        await client.close()
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -258,7 +253,6 @@ class LLMClient:
     def __init__(self, endpoint: Endpoint, services: Any = None) -> None:
         self.endpoint = endpoint
         self.services = services
-        self._shard = next(_next_shard) % CLIENT_SHARDS
 
     @property
     def model(self) -> str:
@@ -361,7 +355,7 @@ class LLMClient:
                 limits.spent(ep.host, reply.prompt_tokens + reply.completion_tokens)
             else:
                 reply = await self._call_once(body)
-        except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply):
+        except _FAILURES:
             self._record_failure()
             raise
         return reply
@@ -371,7 +365,7 @@ class LLMClient:
         probe = {**body, "messages": without_media(body["messages"]), "max_tokens": 1}
         try:
             reply = await self._attempt(probe)
-        except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply):
+        except _FAILURES:
             return False
         self._record(reply)
         return True
@@ -389,7 +383,7 @@ class LLMClient:
                 if unknown:
                     self.learn(**{f"{k}_input": True for k in unknown})
                 return reply
-            except (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply) as exc:
+            except _FAILURES as exc:
                 last = exc
                 status = getattr(exc, "status_code", None)
                 overflow = _context_overflow(exc)
@@ -424,14 +418,15 @@ class LLMClient:
                 )
                 await asyncio.sleep(delay)
         status = getattr(last, "status_code", None)
-        kind = type(last).__name__ if last else "error"
-        detail = redact(str(last))[:300] if last else ""
+        kind = "timeout" if isinstance(last, _Deadline) else type(last).__name__ if last else "error"
+        detail = redact(_describe(last))[:300] if last else ""
         raise LLMError(
             f"{ep.role} model {ep.model} at {ep.host} failed after {attempt} attempt(s): {kind}"
             + (f" {status}" if status else "")
             + (f": {detail}" if detail else ""),
             status=status,
             retryable=status is None or status in RETRYABLE_STATUS,
+            code=TIMEOUT if isinstance(last, (_Deadline, openai.APITimeoutError)) else None,
         )
 
     def _overflow(self, exc: Exception, stated: int) -> LLMError:
@@ -448,20 +443,29 @@ class LLMClient:
         )
 
     async def _call_once(self, body: dict[str, Any]) -> ChatReply:
-        conn = _client(self.endpoint, self._shard)
+        """One POST through the SDK's client, bounded as a whole (connect, send, every byte of the reply) by the
+        endpoint's timeout: httpx's and aiohttp's timeouts bound each read, so a reply that trickles a byte at a
+        time would never end on them alone."""
+        ep = self.endpoint
+        limits = getattr(self.services, "limits", None)
+        sdk = sdk_client(ep, limits.concurrency if limits is not None else None)
         payload = dict(body)
         payload.update(payload.pop("extra_body", None) or {})
-        payload["model"] = self.endpoint.model
+        payload["model"] = ep.model
+        # The request body is already plain JSON: post it as is, and read the reply as plain JSON. The SDK's
+        # per-call transform walks every message part (base64 audio and images included), and building its
+        # pydantic ChatCompletion costs more than the call's own work at scale.
+        data = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            # The request body is already plain JSON: post it as is, and read the reply as plain JSON. The SDK's
-            # per-call transform walks every message part (base64 audio and images included), and building its
-            # pydantic ChatCompletion costs more than the call's own work at scale.
-            data = json.dumps(payload, separators=(",", ":")).encode()
-            response = await _post_chat(conn, data)
+            async with asyncio.timeout(ep.timeout):
+                response = await sdk.post("/chat/completions", content=data, cast_to=httpx.Response)
+        except TimeoutError as exc:
+            raise _Deadline(f"no complete reply within {ep.timeout:g} s (the request's deadline)") from exc
+        try:
             completion = json.loads(response.content)
-        except (json.JSONDecodeError, httpx.DecodingError, ValueError) as exc:
+        except (json.JSONDecodeError, ValueError) as exc:
             raise _BadReply(f"unreadable reply: {exc}") from exc
-        return _reply(completion, self.endpoint.model)
+        return _reply(completion, ep.model)
 
 
 def _reply(completion: Any, default_model: str) -> ChatReply:
@@ -506,6 +510,16 @@ def _reply(completion: Any, default_model: str) -> ChatReply:
     )
 
 
+def _describe(exc: Exception) -> str:
+    """An exception's message; for the SDK's terse connection errors and timeouts, with the transport's cause
+    appended (httpx-aiohttp reports a refused certificate as a connect timeout: only the cause says why)."""
+    text = str(exc)
+    cause = exc.__cause__
+    if isinstance(exc, openai.APIConnectionError) and cause is not None and str(cause):
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
+
+
 def _context_overflow(exc: Exception) -> int | None:
     """For a context-overflow error, the window it states (0 when it states none); ``None`` for other errors."""
     status = getattr(exc, "status_code", None)
@@ -524,3 +538,10 @@ def _context_overflow(exc: Exception) -> int | None:
 
 class _BadReply(Exception):
     """A 200 reply whose body could not be used (truncated JSON, no choices): retried like a 5xx."""
+
+
+class _Deadline(Exception):
+    """An attempt found no complete reply within the endpoint's timeout (a stalled or trickling reply): retried."""
+
+
+_FAILURES = (openai.APIStatusError, openai.APIConnectionError, openai.APITimeoutError, _BadReply, _Deadline)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import respx.mocks
 
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
@@ -93,3 +94,8 @@ def ray_session() -> Iterator[str]:
 
     with ray_for_tests() as address:
         yield address
+
+
+# respx patches httpx.AsyncClient's transport lookup (its "httpx" mocker) rather than httpcore's pool, so a test's
+# routes answer whichever of the openai SDK's HTTP clients chat calls use (httpx, or aiohttp under httpx's API).
+respx.mocks.DEFAULT_MOCKER = "httpx"

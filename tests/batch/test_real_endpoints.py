@@ -96,8 +96,9 @@ async def test_role_max_tokens_bounds_an_endless_model_and_every_attempt_is_coun
         assert reply.truncated and reply.completion_tokens == 50
         assert time.monotonic() - started < 1.0
         # without a limit the same model runs past the timeout: each attempt is counted, the timed-out ones too
-        with pytest.raises(LLMError, match="APITimeoutError"):
+        with pytest.raises(LLMError, match="timeout") as timed_out:
             await client.chat([{"role": "user", "content": "go on"}], max_tokens=0)
+        assert timed_out.value.retryable
     usage = services.usage.models[client.model]
     assert (usage.calls, usage.failed_calls) == (3, 2)
 
