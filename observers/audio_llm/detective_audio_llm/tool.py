@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from detective import media as dmedia
-from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
@@ -126,6 +125,8 @@ class AudioLLMTool(Tool):
             {"type": "text", "text": f"Question: {question}"},
         ]
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
+        from detective.llm import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
+
         try:
             reply = await client.chat(
                 messages, temperature=self.temperature, max_tokens=self.max_tokens, extra_body=self.extra_body

@@ -11,7 +11,6 @@ import numpy as np
 from pydantic import BaseModel
 
 from detective import media as dmedia
-from detective.llm import UNSUPPORTED_INPUT, LLMError
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
 from detective.runtime import current_services
@@ -100,6 +99,8 @@ class VisionLLMTool(Tool):
             content.append({"type": "image_url", "image_url": {"url": url}})
         content.append({"type": "text", "text": f"Question: {question}"})
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
+        from detective.llm import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
+
         try:
             reply = (
                 await current_services()
