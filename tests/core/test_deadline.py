@@ -4,13 +4,16 @@ every HTTP client and through a proxy), one retry layer, a pool sized for the ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 import respx
+from aiohttp import web
 from detective_testserver import ChatServer, Faults
 
 from detective import llm
@@ -19,77 +22,75 @@ from detective.runtime import RunServices
 from detective.settings import Settings
 from detective.testing.fakes import completion
 
-Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 CLIENTS = list(llm.HTTP_CLIENTS)  # the openai SDK's aiohttp client (the default) and its httpx client
 
 
 class LoopbackServer:
-    """An HTTP/1.1 server on 127.0.0.1 whose replies the test writes; keep-alive; counts requests and connections.
+    """An aiohttp server on 127.0.0.1, in the test's event loop, whose replies the test writes; keep-alive.
 
-    ``handler(request_head, writer)`` answers one request and returns whether the connection stays open.
+    It records each request's target as sent (``POST http://host/path`` when a client speaks to it as a proxy) and
+    counts the connections it saw and the most requests it held at once (one per connection).
     """
 
-    def __init__(self, handler: Handler, ssl: object = None) -> None:
+    def __init__(self, handler: Handler, ssl: ssl_module.SSLContext | None = None) -> None:
         self.handler = handler
         self.ssl = ssl
-        self.requests: list[bytes] = []
-        self.connections = 0
-        self.open: set[asyncio.StreamWriter] = set()
+        self.requests: list[str] = []
+        self.transports: set[int] = set()
+        self.in_flight = 0
         self.most_open = 0
 
-    async def __aenter__(self) -> LoopbackServer:
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            self.open.add(writer)
-            self.most_open = max(self.most_open, len(self.open))
-            try:
-                while True:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    length = 0
-                    for line in head.split(b"\r\n"):
-                        if line.lower().startswith(b"content-length:"):
-                            length = int(line.split(b":", 1)[1])
-                    await reader.readexactly(length)
-                    self.requests.append(head)
-                    if not await self.handler(head, writer):
-                        break
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
-            finally:
-                self.open.discard(writer)
-                writer.close()
+    @property
+    def connections(self) -> int:
+        """Connections that carried a request."""
+        return len(self.transports)
 
-        self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.ssl)  # type: ignore[arg-type]
-        self.port = self.server.sockets[0].getsockname()[1]
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(f"{request.method} {request.raw_path}")
+        self.transports.add(id(request.transport))
+        self.in_flight += 1
+        self.most_open = max(self.most_open, self.in_flight)
+        try:
+            await request.read()
+            return await self.handler(request)
+        finally:
+            self.in_flight -= 1
+
+    async def __aenter__(self) -> LoopbackServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._serve)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.ssl).start()
+        self.port = self.runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for writer in list(self.open):
-            writer.close()  # its handler sees the end of the stream and returns
-        self.server.close()
-        await self.server.wait_closed()
+        await self.runner.cleanup()
 
 
-def reply(status: int, body: bytes, *headers: str) -> bytes:
-    """A whole HTTP/1.1 reply."""
-    head = [f"HTTP/1.1 {status} X", "Content-Type: application/json", f"Content-Length: {len(body)}", *headers]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+def reply(status: int, body: bytes, **headers: str) -> web.Response:
+    """A whole reply."""
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
 OK = json.dumps(completion("fine")).encode()
 
 
-async def trickle(head: bytes, writer: asyncio.StreamWriter) -> bool:
+async def trickle(request: web.Request) -> web.StreamResponse:
     """A 200 whose body arrives a byte every 50 ms (a whole reply would take 20 s): every single read is quick."""
     body = OK.ljust(400)
-    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
-    for byte in body:
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await asyncio.sleep(0.05)
-    return True
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):  # the client gave up
+        for byte in body:
+            await response.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+    return response
 
 
 def settings_for(url: str, **kwargs: object) -> Settings:
@@ -147,17 +148,15 @@ async def test_a_trickle_through_an_environment_proxy_ends_on_the_deadline(
             await ask(settings_for("http://llm.invalid/v1"))
         assert time.monotonic() - began < 2 * 0.6 + 1.0
     assert info.value.code == llm.TIMEOUT
-    assert proxy.requests and all(h.startswith(b"POST http://llm.invalid/v1/chat/completions ") for h in proxy.requests)
+    assert proxy.requests and all(r == "POST http://llm.invalid/v1/chat/completions" for r in proxy.requests)
 
 
 @pytest.mark.parametrize("http_client", CLIENTS, indirect=True)
 async def test_retry_after_is_honoured_once(http_client: str) -> None:
-    answers = [reply(429, b'{"error": {"message": "slow down"}}', "retry-after: 0.4"), reply(200, OK)]
+    answers = [reply(429, b'{"error": {"message": "slow down"}}', **{"retry-after": "0.4"}), reply(200, OK)]
 
-    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(answers.pop(0))
-        await writer.drain()
-        return True
+    async def handler(request: web.Request) -> web.Response:
+        return answers.pop(0)
 
     async with LoopbackServer(handler) as server:
         began = time.monotonic()
@@ -170,10 +169,8 @@ async def test_retry_after_is_honoured_once(http_client: str) -> None:
 
 @pytest.mark.parametrize("http_client", CLIENTS, indirect=True)
 async def test_a_failing_endpoint_sees_exactly_our_attempts(http_client: str) -> None:
-    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(reply(503, b'{"error": {"message": "overloaded"}}', "x-should-retry: true"))
-        await writer.drain()
-        return True
+    async def handler(request: web.Request) -> web.Response:
+        return reply(503, b'{"error": {"message": "overloaded"}}', **{"x-should-retry": "true"})
 
     async with LoopbackServer(handler) as server:
         with pytest.raises(LLMError, match=r"failed after 3 attempt\(s\): InternalServerError 503") as info:
@@ -181,11 +178,9 @@ async def test_a_failing_endpoint_sees_exactly_our_attempts(http_client: str) ->
     assert len(server.requests) == 3 and info.value.retryable and info.value.code is None
 
 
-async def answer_slowly(head: bytes, writer: asyncio.StreamWriter) -> bool:
+async def answer_slowly(request: web.Request) -> web.Response:
     await asyncio.sleep(0.2)
-    writer.write(reply(200, OK))
-    await writer.drain()
-    return True
+    return reply(200, OK)
 
 
 @pytest.mark.parametrize("http_client", CLIENTS, indirect=True)
@@ -228,18 +223,14 @@ def test_http_client_choice() -> None:
 async def test_https_is_verified_against_the_trusted_authorities(
     http_client: str, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
-    import ssl
-
     import trustme
 
     ca = trustme.CA()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(server_ctx)
 
-    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
-        writer.write(reply(200, OK))
-        await writer.drain()
-        return True
+    async def handler(request: web.Request) -> web.Response:
+        return reply(200, OK)
 
     async with LoopbackServer(handler, ssl=server_ctx) as server:
         url = f"https://localhost:{server.port}/v1"
