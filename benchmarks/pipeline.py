@@ -24,6 +24,7 @@ printed once above the table. For Ray, ``cpu ms/call`` counts the driver, the Ra
 
     python benchmarks/pipeline.py                          # 200 and 500 in flight, 2 clips per slot, both clients
     python benchmarks/pipeline.py --in-flight 200 --clients aiohttp --repeat 1
+    python benchmarks/pipeline.py --in-flight 500 --clients aiohttp --processes 2 --no-100ms   # CPU over 2 cores
     python benchmarks/pipeline.py --loopback               # the fixed-latency suite (100 clips, 100 ms per call)
     python benchmarks/pipeline.py --loopback --executors   # only the executor comparison (local / processes / ray)
 """
@@ -262,8 +263,9 @@ class Config:
 def real_configs(args: argparse.Namespace) -> list[Config]:
     """The default suite: real-endpoint latencies at 200 and 500 clips in flight, then the 100 ms row."""
     lognormal = Latency(1.5, 6.0)
+    executor, procs = ("processes" if args.processes > 1 else "local"), args.processes
     rows = [
-        Config("ours: 10 rounds x 1 tool", n, 10, 1, 1, 1, "local", client, lognormal, args.clips or 2 * n)
+        Config("ours: 10 rounds x 1 tool", n, 10, 1, 1, procs, executor, client, lognormal, args.clips or 2 * n)
         for n in args.in_flight
         for client in args.clients
     ]
@@ -301,6 +303,12 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=None, help="clips per row (default: 2 per slot; 100 loopback)")
     parser.add_argument("--in-flight", type=int, nargs="+", default=[200, 500], help="clips in flight (default suite)")
     parser.add_argument("--clients", nargs="+", choices=HTTP_CLIENTS, default=list(HTTP_CLIENTS))
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes for the real-latency rows (default 1: the local executor, one process)",
+    )
     parser.add_argument("--no-100ms", action="store_true", help="leave out the 100 ms rows of the default suite")
     parser.add_argument("--loopback", action="store_true", help="the fixed-latency suite instead")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per call in the loopback suite")
