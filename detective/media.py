@@ -305,7 +305,8 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
         origin = _origin(container)
         if start > 0:
             container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        # Output in quarter-second blocks: the Python work per block, not per 1024-sample codec frame, sets the cost.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=max(1, sr // 4))
         position: float | None = None  # clip time of the next sample to be produced
         for frame in _decode(container, stream, path):
             if position is None:
@@ -319,11 +320,16 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
                 samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                 skip = round((start - position) * sr) if position < start else 0
                 position += samples.size / sr
-                if skip >= samples.size:
-                    continue
+                if skip < samples.size:
+                    yield samples[skip:]
+        if position is None:
+            return
+        for out in resampler.resample(None):  # what the resampler still holds, trimmed like the rest
+            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            skip = round((start - position) * sr) if position < start else 0
+            position += samples.size / sr
+            if skip < samples.size:
                 yield samples[skip:]
-        for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
     finally:
         container.close()
 
