@@ -40,6 +40,7 @@ __all__ = [
     "frames_at",
     "iter_audio",
     "iter_frames",
+    "iter_frames_at",
     "load_audio",
     "open_media",
     "probe",
@@ -638,6 +639,17 @@ def frames_at(
     for index, (_asked, true_time, image) in zip(order, _shown_frames(str(path), sorted_times, max_side), strict=True):
         results[index] = (true_time, image)
     return [r for r in results if r is not None]
+
+
+def iter_frames_at(
+    path: str | os.PathLike[str], times: Iterable[float], max_side: int | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream the frame shown at each of ``times`` (non-decreasing), as ``(true timestamp, RGB uint8 array)``.
+
+    :func:`frames_at` for many instants: one frame is held at a time, however many are asked for.
+    """
+    for _asked, true_time, image in _shown_frames(str(path), (max(0.0, float(t)) for t in times), max_side):
+        yield true_time, image
 
 
 def iter_frames(

@@ -139,7 +139,8 @@ class OCRTool(Tool):
 
     def _frames(self, path: str, times: list[float], every: float, span: TimeSpan) -> Iterator[Frame]:
         """Keyframes and regular samples merged in time order; near-duplicate instants are read once."""
-        keyframes = dmedia.frames_at(path, times, max_side=self.max_side) if times else []
+        # Streamed, one frame held at a time: a long clip has many shots, and memory must stay flat.
+        keyframes = dmedia.iter_frames_at(path, times, max_side=self.max_side) if times else iter(())
         regular: Iterator[Frame] = (
             dmedia.iter_frames(path, every, start=span.start, end=span.end, max_side=self.max_side)
             if every > 0
