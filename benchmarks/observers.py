@@ -12,6 +12,10 @@ Detective (rule planner, local tools, template captioner). Each measurement runs
 the peak RSS is that run's own (it includes the interpreter, imports and model loading). Import and model
 loading time are reported separately from the observe time. A last table gives the unit costs of the models of
 ``scene`` (per frame) and ``audio_tags`` (per second of audio), when they are installed.
+
+The last lines hold the "detective (offline)" row of the longest clip to issue 13's targets: at most 0.15x real
+time (wall), at most 0.25 CPU seconds per clip second (what 0.15x needs on 2 busy cores, and the figure that
+stays put when the machine is shared), and flat memory (peak RSS at most 1.25x the shortest clip's).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ DEMO = REPO / "examples" / "media" / "demo.mp4"
 ALL = "all tools"
 DETECTIVE = "detective (offline)"
 UNITS = "unit costs"
+#: Issue 13's targets for the whole offline pass on a long clip.
+TARGET_REALTIME = 0.15
+TARGET_CPU_PER_SECOND = 0.25
+TARGET_FLAT_RSS = 1.25
 
 
 def _peak_rss_mb() -> float:
@@ -148,6 +156,38 @@ def _long_clip(minutes: float, folder: Path) -> Path:
     return out
 
 
+def target_lines(rows: list[tuple[str, float, dict[str, Any]]]) -> list[str]:
+    """Issue 13's targets checked on the "detective (offline)" rows ``(clip name, clip seconds, numbers)``: the
+    longest clip against the wall and CPU targets, its peak memory against the shortest clip's."""
+    if not rows:
+        return []
+    name, duration, row = max(rows, key=lambda r: r[1])
+    short_name, _, short = min(rows, key=lambda r: r[1])
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    ratio = row["seconds"] / duration
+    cpu = row["cpu"] / duration
+    growth = row["rss_mb"] / short["rss_mb"]
+    checks = [
+        ("wall", f"{ratio:.3f}x real time", f"<= {TARGET_REALTIME}x", ratio <= TARGET_REALTIME),
+        ("CPU", f"{cpu:.3f} CPU s per clip second", f"<= {TARGET_CPU_PER_SECOND}", cpu <= TARGET_CPU_PER_SECOND),
+    ]
+    if short_name != name:
+        checks.append(
+            (
+                "memory",
+                f"{row['rss_mb']:.0f} MB peak, {growth:.2f}x the {short['rss_mb']:.0f} MB on {short_name}",
+                f"<= {TARGET_FLAT_RSS}x",
+                growth <= TARGET_FLAT_RSS,
+            )
+        )
+    lines = ["", f"{DETECTIVE} on {name} against issue 13's targets (the machine's load inflates wall time):"]
+    lines += [f"  {what:<7} {value:<48} target {goal:<8} {verdict(ok)}" for what, value, goal, ok in checks]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the benchmark table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -166,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omni-bench-") as tmp:
         clips = [Path(c) for c in args.clip] if args.clip else [DEMO, _long_clip(args.minutes, Path(tmp))]
         header = f"{'clip':<24} {'target':<22} {'clip s':>7} {'setup s':>8} {'observe s':>10} {'x realtime':>11}"
-        header += f" {'cpu s':>7}"
+        header += f" {'cpu s':>7} {'cpu/clip s':>10}"
         header += f" {'peak RSS MB':>12} {'obs':>5}"
+        detective_rows: list[tuple[str, float, dict[str, Any]]] = []
         print(header)
         print("-" * len(header))
         for clip in clips:
@@ -183,9 +224,14 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = row["seconds"] / duration
                 print(
                     f"{name:<24} {target:<22} {duration:>7.1f} {row['setup']:>8.2f} {row['seconds']:>10.2f}"
-                    f" {ratio:>11.4f} {row['cpu']:>7.2f} {row['rss_mb']:>12.0f} {row['observations']:>5}",
+                    f" {ratio:>11.4f} {row['cpu']:>7.2f} {row['cpu'] / duration:>10.4f} {row['rss_mb']:>12.0f}"
+                    f" {row['observations']:>5}",
                     flush=True,
                 )
+                if target == DETECTIVE:
+                    detective_rows.append((clip.name, duration, row))
+        for line in target_lines(detective_rows):
+            print(line)
         if not args.only or UNITS in args.only:
             print()
             for name, value in _measure(UNITS, str(clips[0])).items():

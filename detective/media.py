@@ -41,6 +41,7 @@ __all__ = [
     "frames_at",
     "iter_audio",
     "iter_frames",
+    "iter_frames_at",
     "load_audio",
     "open_media",
     "probe",
@@ -356,7 +357,8 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
         origin = _origin(container)
         if start > 0:
             container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        # Output in quarter-second blocks: the Python work per block, not per 1024-sample codec frame, sets the cost.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=max(1, sr // 4))
         position: float | None = None  # clip time of the next sample to be produced
         for frame in _decode(container, stream, path):
             if position is None:
@@ -370,11 +372,16 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
                 samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                 skip = round((start - position) * sr) if position < start else 0
                 position += samples.size / sr
-                if skip >= samples.size:
-                    continue
+                if skip < samples.size:
+                    yield samples[skip:]
+        if position is None:
+            return
+        for out in resampler.resample(None):  # what the resampler still holds, trimmed like the rest
+            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            skip = round((start - position) * sr) if position < start else 0
+            position += samples.size / sr
+            if skip < samples.size:
                 yield samples[skip:]
-        for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
     finally:
         container.close()
 
@@ -683,6 +690,17 @@ def frames_at(
     for index, (_asked, true_time, image) in zip(order, _shown_frames(str(path), sorted_times, max_side), strict=True):
         results[index] = (true_time, image)
     return [r for r in results if r is not None]
+
+
+def iter_frames_at(
+    path: str | os.PathLike[str], times: Iterable[float], max_side: int | None = None
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream the frame shown at each of ``times`` (non-decreasing), as ``(true timestamp, RGB uint8 array)``.
+
+    :func:`frames_at` for many instants: one frame is held at a time, however many are asked for.
+    """
+    for _asked, true_time, image in _shown_frames(str(path), (max(0.0, float(t)) for t in times), max_side):
+        yield true_time, image
 
 
 def iter_frames(

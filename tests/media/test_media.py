@@ -20,6 +20,7 @@ from detective.media import (
     frames_at,
     iter_audio,
     iter_frames,
+    iter_frames_at,
     load_audio,
     open_media,
     probe,
@@ -166,6 +167,15 @@ def test_frames_at_returns_shown_frame_with_true_time(fixture_media: dict[str, A
     # 3.99 is the last navy frame, 4.01 the gradient after the cut: different pictures
     before, after = frames[2][1].astype(int), frames[3][1].astype(int)
     assert np.abs(before - after).mean() > 20
+
+
+def test_iter_frames_at_streams_what_frames_at_returns(fixture_media: dict[str, Any]) -> None:
+    path = fixture_media["clips"]["scene"]["path"]
+    asked = [0.0, 1.05, 3.99, 4.01, 7.0, 15.99, 30.0]
+    streamed = iter_frames_at(path, iter(asked), max_side=320)
+    assert not isinstance(streamed, list)
+    pairs = list(zip(streamed, frames_at(path, asked, max_side=320), strict=True))
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in pairs)
 
 
 def test_frames_at_sees_overlays_only_while_shown(fixture_media: dict[str, Any]) -> None:

@@ -159,6 +159,19 @@ def test_model_choice_from_environment(
         ASRTool(model="some-uncached-model").observe(probe(fixture_media["clips"]["speech"]["path"]), Query(tool="asr"))
 
 
+def test_openmp_threads_are_told_to_sleep_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    monkeypatch.delitem(sys.modules, "ctranslate2", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    whisper.quiet_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    whisper.quiet_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 def test_split_words_at_pauses_and_length() -> None:
     words = [Word(f"w{i}", t, t + 0.3, 0.9) for i, t in enumerate([0.0, 0.4, 0.8, 2.0, 2.4])]
     assert [[w.word for w in p] for p in split_words(words)] == [["w0", "w1", "w2"], ["w3", "w4"]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -17,6 +17,19 @@ from detective_ocr.engine import EngineConfig, TextLine, get_engine, model_paths
 from detective_ocr.tracks import MIN_SCORE, Sighting, Track, build_tracks, is_junk
 
 Frame = tuple[float, np.ndarray]
+
+#: Longest side of the text detector's input. Frames are decoded up to ``max_side`` (960) and lines are recognised
+#: from those pixels; the detector only has to find the lines, and its cost grows with its input's area (0.11
+#: against 0.05 CPU s per frame at 640 and 480). At 480 it still finds 12-pixel lettering of a 640x360 frame.
+DET_SIDE = 640
+#: Grey levels (0..255) a 4x4-pixel cell of the thumbnail may move by and still count as unchanged: compression
+#: noise stays under it, a changed character does not.
+SAME_PICTURE_DIFF = 12.0
+#: A change whose band covers more than this share of the frame is read whole (a cut, camera motion).
+PARTIAL_READ_MAX_AREA = 0.5
+#: Rows of context kept above and below a changed band (at least; 10% of the frame height when that is more). With
+#: less, the detector draws tighter boxes around a caption plate than it does on the whole frame.
+PARTIAL_READ_MARGIN = 32
 
 
 class OCRInput(SpanInput):
@@ -34,7 +47,9 @@ class OCRTool(Tool):
     """Reads on-screen text in sampled frames and links identical lines over time into tracks.
 
     Frames are the query's ``times`` plus one frame every ``every`` seconds over the span, downscaled to
-    ``max_side``. A frame identical to the previous sample (cheap thumbnail diff) reuses its result. Lines
+    ``max_side``; the text detector looks at them at most ``det_side`` pixels wide. A frame identical to the
+    previous sample (cheap thumbnail diff) reuses its result; a frame where only a band changed (a caption
+    appears on a still picture) is read only in that band, and the previous lines outside it are kept. Lines
     scoring below 0.8 or with fewer than two letters/digits are dropped.
     """
 
@@ -55,6 +70,7 @@ class OCRTool(Tool):
         self,
         *,
         max_side: int = 960,
+        det_side: int = DET_SIDE,
         model_dir: str | None = None,
         threads: int = 0,
         use_cls: bool = False,
@@ -62,7 +78,9 @@ class OCRTool(Tool):
     ) -> None:
         self.max_side = max_side
         self.max_gap = max_gap
-        self.engine_config = EngineConfig(model_dir=model_dir, threads=threads, det_side=max_side, use_cls=use_cls)
+        self.engine_config = EngineConfig(
+            model_dir=model_dir, threads=threads, det_side=min(det_side, max_side), use_cls=use_cls
+        )
 
     def check(self) -> str:
         """The PP-OCR model files (from the rapidocr wheel, or ``model_dir``) are present."""
@@ -106,10 +124,10 @@ class OCRTool(Tool):
         try:
             for t, frame in self._frames(path, times, every, span):
                 thumb = _thumbnail(frame)
-                if previous is not None and _same_picture(previous[0], thumb):
-                    sightings = previous[1]
-                else:
+                if previous is None:
                     sightings = _sightings(frame, engine.read(frame))
+                else:
+                    sightings = _reread(frame, thumb, previous, engine.read)
                 previous = (thumb, sightings)
                 sample_times.append(t)
                 samples.append(sightings)
@@ -121,7 +139,8 @@ class OCRTool(Tool):
 
     def _frames(self, path: str, times: list[float], every: float, span: TimeSpan) -> Iterator[Frame]:
         """Keyframes and regular samples merged in time order; near-duplicate instants are read once."""
-        keyframes = dmedia.frames_at(path, times, max_side=self.max_side) if times else []
+        # Streamed, one frame held at a time: a long clip has many shots, and memory must stay flat.
+        keyframes = dmedia.iter_frames_at(path, times, max_side=self.max_side) if times else iter(())
         regular: Iterator[Frame] = (
             dmedia.iter_frames(path, every, start=span.start, end=span.end, max_side=self.max_side)
             if every > 0
@@ -181,12 +200,67 @@ def _sightings(frame: np.ndarray, lines: list[TextLine]) -> list[Sighting]:
     return kept
 
 
+def _reread(
+    frame: np.ndarray,
+    thumb: np.ndarray,
+    previous: tuple[np.ndarray, list[Sighting]],
+    read: Callable[[np.ndarray], list[TextLine]],
+) -> list[Sighting]:
+    """The sightings of a frame that follows a sample already read (``previous``: its thumbnail and sightings).
+
+    Unchanged picture: the previous sightings. A change confined to a horizontal band of the frame: the text
+    detector and recogniser look only at that band (the full width, grown to every previous line it touches, plus
+    a margin of rows, at the frame's own scale, so lines come out as a whole-frame read finds them) and the
+    previous lines wholly outside it stay. A change over most of the frame (a cut, camera motion): the whole
+    frame is read.
+    """
+    before, kept = previous
+    region = _changed_region(before, thumb, frame.shape[:2], kept)
+    if region is None:
+        return kept
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = region
+    if (x1 - x0) * (y1 - y0) > PARTIAL_READ_MAX_AREA * width * height:
+        return _sightings(frame, read(frame))
+    lines = read(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+    for line in lines:
+        line.box = line.box + np.array([x0, y0], dtype=np.float32)
+    inside = (x0 / width, y0 / height, x1 / width, y1 / height)
+    outside = [s for s in kept if not _overlaps(s.box, inside)]
+    return outside + _sightings(frame, lines)
+
+
+def _changed_region(
+    before: np.ndarray, after: np.ndarray, shape: tuple[int, ...], lines: list[Sighting]
+) -> tuple[int, int, int, int] | None:
+    """Pixel box ``(0, y0, width, y1)`` of the full-width band holding every thumbnail cell that changed, grown to
+    the previous lines it touches and by a margin of rows; ``None`` when nothing changed. Thumbnails of different
+    sizes (never within one clip) give the whole frame."""
+    if before.shape != after.shape:
+        return (0, 0, shape[1], shape[0])
+    changed = np.abs(after - before) > SAME_PICTURE_DIFF
+    if not changed.any():
+        return None
+    rows = np.nonzero(changed.any(axis=1))[0]
+    height, width = shape[0], shape[1]
+    top, bottom = rows[0] * 4 / height, (rows[-1] + 1) * 4 / height
+    grown = True
+    while grown:  # a line reaching into the band is read again whole
+        grown = False
+        for line in lines:
+            if line.box[1] < bottom and top < line.box[3] and (line.box[1] < top or line.box[3] > bottom):
+                top, bottom = min(top, line.box[1]), max(bottom, line.box[3])
+                grown = True
+    margin = max(PARTIAL_READ_MARGIN, round(0.1 * height))
+    return 0, max(0, int(top * height) - margin), width, min(height, int(np.ceil(bottom * height)) + margin)
+
+
+def _overlaps(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def _thumbnail(frame: np.ndarray) -> np.ndarray:
     """A 4x mean-pooled grey image: compression noise averages out, a changed character does not."""
     grey = frame.astype(np.float32).mean(axis=2)
     h, w = (grey.shape[0] // 4) * 4, (grey.shape[1] // 4) * 4
     return grey[:h, :w].reshape(h // 4, 4, w // 4, 4).mean(axis=(1, 3))
-
-
-def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and float(np.abs(a - b).max()) <= 12.0

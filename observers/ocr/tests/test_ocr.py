@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from detective_ocr import OCRTool
 from detective_ocr import engine as ocr_engine
+from detective_ocr import tool as tool_module
 from detective_ocr.appearance import colour_name, grid_position
 from detective_ocr.tracks import Sighting, build_tracks, is_junk, normalise
 
@@ -94,6 +95,63 @@ def test_identical_frames_reuse_the_previous_result(
     samples = observations[0].payload["frames"]
     # 24 samples over 6 s, but only the overlay's onset/offset and the cut change the picture
     assert samples >= 6 and len(calls) <= 8
+
+
+def test_a_caption_on_a_still_picture_is_read_in_its_band_only(
+    fixture_media: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's overlays appear on still shots: those frames are read in the caption's band, not whole, and the
+    tracks are the ones a whole-frame read of every changed frame gives."""
+    demo = str(Path(__file__).resolve().parents[3] / "examples" / "media" / "demo.mp4")
+    tool = OCRTool()
+    engine = ocr_engine.get_engine(tool.engine_config)
+    shapes: list[tuple[int, ...]] = []
+    real_read = engine.read
+
+    def recording_read(rgb: np.ndarray) -> list[ocr_engine.TextLine]:
+        shapes.append(rgb.shape)
+        return real_read(rgb)
+
+    monkeypatch.setattr(engine, "read", recording_read)
+    banded = tool.observe(probe(demo), Query(tool="ocr"))
+    full_frames = [s for s in shapes if s[:2] == (360, 640)]
+    bands = [s for s in shapes if s[:2] != (360, 640)]
+    assert len(full_frames) == 4 and len(bands) == 4  # each shot's first frame whole, each overlay in its band
+    assert all(s[1] == 640 and s[0] <= 180 for s in bands)
+
+    monkeypatch.setattr(tool_module, "PARTIAL_READ_MAX_AREA", 0.0)  # every changed frame read whole
+    whole = tool.observe(probe(demo), Query(tool="ocr"))
+    assert [(o.content, o.span, o.payload["position"], o.payload["color"]) for o in banded] == [
+        (o.content, o.span, o.payload["position"], o.payload["color"]) for o in whole
+    ]
+    for a, b in zip(banded, whole, strict=True):
+        assert np.allclose(a.payload["box"], b.payload["box"], atol=0.03)
+
+
+def test_a_line_reaching_into_the_changed_band_is_read_again_whole() -> None:
+    before = np.zeros((90, 160), dtype=np.float32)
+    after = before.copy()
+    after[40:44, 10:20] = 255.0  # thumbnail rows 40-43: pixels 160-175 of a 360-pixel-high frame
+    line = Sighting(text="Lower third", score=0.99, box=(0.1, 0.40, 0.6, 0.47), color="white", background="black")
+    far = Sighting(text="LIVE", score=0.99, box=(0.8, 0.02, 0.95, 0.08), color="red", background="black")
+    region = tool_module._changed_region(before, after, (360, 640), [line, far])
+    assert region is not None
+    x0, y0, x1, y1 = region
+    assert (x0, x1) == (0, 640)
+    assert y0 <= 0.40 * 360 - 32 and y1 >= 0.47 * 360 + 32  # grown to the whole line, plus a margin
+    assert y0 > 0.08 * 360  # the far line is not in the band, so it is kept as it was
+    assert tool_module._changed_region(before, before.copy(), (360, 640), [line]) is None
+
+
+def test_model_threads_sleep_between_calls() -> None:
+    """onnxruntime's spinning threads are switched off in both OCR sessions (they doubled the CPU time)."""
+    options = ocr_engine.session_options(2)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    engine = ocr_engine.get_engine(OCRTool().engine_config)
+    sessions = [engine._ocr.text_det.session.session, engine._ocr.text_rec.session.session]
+    assert all(
+        s.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0" for s in sessions
+    )
 
 
 def test_a_clip_without_video_does_not_apply(fixture_media: dict[str, Any]) -> None:

@@ -119,6 +119,8 @@ class SceneEngine:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle worker threads sleep: onnxruntime's default busy-wait costs CPU for nothing between frames.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The graph's initializers are external: int8 weights with per-channel scales, dequantized here once,
         # so inference runs in float32 (see scripts/convert_models.py).
         names: list[str] = []
