@@ -90,3 +90,34 @@ def test_template_caption_carries_the_sentences() -> None:
     assert "vision_llm also mentions “cat”" in cross.body
     markdown = render(caption, kind="video")
     assert validate(caption, media.duration) == [] and parse(markdown) == caption.without_sources()
+
+
+def event(label: str, a: float, b: float, **payload: object) -> Observation:
+    return Observation(
+        tool="audio_events", kind="sound_event", content=label, span=sp(a, b), payload={"label": label, **payload}
+    )
+
+
+def test_a_class_names_the_measured_event_it_covers_with_the_event_s_times() -> None:
+    """The tone measured at 0:00.8–0:02.0 is the beep the classifier heard at 0:00.3–0:02.3: one sentence, the
+    measured times, the class as the classifier's reading; silence is never named; a class over no event stays."""
+    evidence = Evidence(
+        observations=[
+            shot(0, 0.0, 6.0),
+            event("silence", 0.0, 0.8),
+            event("tone", 0.8, 2.0, frequency_hz=1000.0, level_db=-11.0),
+            tag("Beep, bleep", "a beep", 0.3, 2.3, 0.94),
+            tag("Silence", "silence", 0.0, 0.8, 0.9),
+            tag("Dog", "a dog", 4.0, 5.0, 0.3),
+        ]
+    )
+    media = MediaInfo(source="x.mp4", duration=6.0, has_video=True, has_audio=True)
+    (paragraph,) = build_caption(media, evidence).storyline
+    assert "1000 Hz tone" in paragraph.text
+    assert "until 0:02.0, which the sound classifier takes for a beep." in paragraph.text
+    assert "silence is heard" not in paragraph.text.lower()
+    assert "a beep is heard" not in paragraph.text.lower() and "0:00.3" not in paragraph.text
+    assert "what sounds like a dog is heard from 0:04.0 to 0:05.0" in paragraph.text.lower()
+    sentence = next(s for s in paragraph.sentences if "beep" in s.text)
+    assert {e.key for e in evidence.observations if e.kind in {"sound_event", "sound_tag"}} & set(sentence.sources)
+    assert len(sentence.sources) == 2  # the tone and the beep

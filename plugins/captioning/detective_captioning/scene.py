@@ -73,13 +73,65 @@ def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
     return out
 
 
+#: Measured sound events a class never names: what is absent is not a sound.
+_UNNAMED_EVENTS = {"silence", "background"}
+
+
+def _label(obs: Observation) -> str:
+    return str(obs.payload.get("label") or obs.content).strip().lower()
+
+
+def _same_sound(tag: Observation, event: Observation) -> bool:
+    """True when a sound class and a measured event cover mostly the same time (half of the shorter one)."""
+    assert tag.span is not None and event.span is not None
+    return tag.span.overlap(event.span) >= 0.5 * max(1e-6, min(tag.span.duration, event.span.duration))
+
+
+def _is_speech(tag: Observation) -> bool:
+    return str(tag.payload.get("class", tag.content)).lower() in _SPEECH
+
+
+def _is_silence(tag: Observation) -> bool:
+    """AudioSet's "Silence" class: an absence, which only a measurement (``audio_events``) may state."""
+    return str(tag.payload.get("class", tag.content)).strip().lower() == "silence"
+
+
+def event_tags(evidence: Evidence, event: Observation) -> list[Observation]:
+    """The sound classes (``audio_tags``) that name a measured sound event (``audio_events``), surest first.
+
+    A class over most of an event names that event: the caption says it in the event's sentence, with the
+    event's measured times, instead of in a sentence of its own with the classifier's coarser ones."""
+    if event.span is None or _label(event) in _UNNAMED_EVENTS:
+        return []
+    tags = [
+        t
+        for t in evidence.by_kind("sound_tag")
+        if t.span is not None and not _is_speech(t) and not _is_silence(t) and _same_sound(t, event)
+    ]
+    return sorted(tags, key=lambda t: -(t.confidence or 0.0))
+
+
+def naming_clause(tags: list[Observation]) -> str:
+    """``", which the sound classifier takes for a beep"`` (hedged below :data:`SURE_SOUND`), or ``""``."""
+    if not tags:
+        return ""
+    best, rest = tags[0], [_phrase(t) for t in tags[1:] if _phrase(t) != _phrase(tags[0])]
+    verb = "takes for" if (best.confidence or 0.0) >= SURE_SOUND else "suggests may be"
+    also = f" (or possibly {', '.join(dict.fromkeys(rest))})" if rest else ""
+    return f", which the sound classifier {verb} {_phrase(best)}{also}"
+
+
 def sound_sentences(evidence: Evidence, span: TimeSpan, last: bool = False) -> list[str]:
-    """The named sounds (``audio_tags``) that start in ``span`` (or after it, for the last segment)."""
+    """The named sounds (``audio_tags``) that start in ``span`` (or after it, for the last segment) and name no
+    measured sound event (those are said in the event's sentence: :func:`event_tags`)."""
     speech = [o for o in evidence.by_kind("speech") if o.span is not None]
+    events = [e for e in evidence.by_kind("sound_event") if e.span is not None and _label(e) not in _UNNAMED_EVENTS]
     out: list[str] = []
     for obs in evidence.by_kind("sound_tag"):
         if obs.span is None or obs.span.start < span.start or (obs.span.start >= span.end and not last):
             continue
+        if _is_silence(obs) or (not _is_speech(obs) and any(_same_sound(obs, e) for e in events)):
+            continue  # silence is measured, not heard; a class over a measured event is told with the event
         if str(obs.payload.get("class", obs.content)).lower() in _SPEECH and any(
             s.span is not None and s.span.overlap(obs.span) > 0 for s in speech
         ):

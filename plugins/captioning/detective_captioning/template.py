@@ -37,7 +37,7 @@ from detective.models import (
     VisibleTextSpan,
 )
 from detective_captioning.format import clock, render
-from detective_captioning.scene import agreement_notes, scene_sentences
+from detective_captioning.scene import agreement_notes, event_tags, naming_clause, scene_sentences
 from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
@@ -481,7 +481,8 @@ class _Writer:
                 first = not self.video and index == 0 and _start(obs) <= seg.span.start + 0.05
                 sentence = self.event_sentence(obs, seed, first)
                 if sentence:
-                    parts.append((sentence, [obs]))
+                    tags = event_tags(self.evidence, obs)
+                    parts.append((sentence + naming_clause(tags), [obs, *tags]))
                     seed += 1
         if group:
             parts.append((self.text_sentence(group, seed), group))
