@@ -103,3 +103,22 @@ class EchoTool(Tool):
         return [
             Observation(tool=self.name, kind="description", content=f"answer to: {query.question}", span=query.span)
         ]
+
+
+def run_result(source: str, *, caption_markdown: str = "## Storyline\nx", tokens: tuple[int, int] = (100, 20)) -> Any:
+    """A finished :class:`~detective.models.RunResult` for ``source`` (a 1 s audio clip, an empty caption) whose
+    usage is one model ``m`` with ``tokens`` (prompt, completion): what a fake Detective's ``arun`` returns."""
+    from detective.models import Caption, Evidence, Provenance, RunResult, Usage
+
+    usage = Usage()
+    usage.add_model("m", *tokens)
+    return RunResult(
+        media=MediaInfo(source=source, duration=1.0, has_audio=True),
+        caption=Caption(),
+        caption_markdown=caption_markdown,
+        evidence=Evidence(),
+        trajectory=[{"role": "assistant", "content": "x"}],
+        stop_reason="planner finished",
+        usage=usage,
+        provenance=Provenance(package_version="0.1.0"),
+    )

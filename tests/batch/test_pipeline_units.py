@@ -23,7 +23,8 @@ from detective.batch import (
 )
 from detective.llm import LLMError
 from detective.media import MediaError
-from detective.models import Caption, Evidence, MediaInfo, Provenance, RunResult, Usage
+from detective.models import RunResult, Usage
+from detective.testing.fakes import run_result
 
 
 class FakeDetective:
@@ -41,18 +42,7 @@ class FakeDetective:
         attempt = self.calls.count(source) - 1
         if attempt < len(plan) and plan[attempt] is not None:
             raise plan[attempt]
-        usage = Usage()
-        usage.add_model("m", 100, 20)
-        return RunResult(
-            media=MediaInfo(source=source, duration=1.0, has_audio=True),
-            caption=Caption(),
-            caption_markdown=f"## Storyline\ncaption of {Path(source).name}",
-            evidence=Evidence(),
-            trajectory=[{"role": "assistant", "content": "x"}],
-            stop_reason="planner finished",
-            usage=usage,
-            provenance=Provenance(package_version="0.1.0"),
-        )
+        return run_result(source, caption_markdown=f"## Storyline\ncaption of {Path(source).name}")
 
 
 def run(config: BatchConfig, fake: FakeDetective) -> tuple[Any, str]:

@@ -22,8 +22,9 @@ from detective import logs
 from detective.batch import BatchConfig, arun_batch
 from detective.events import Captioned, Observed, RoundPlanned
 from detective.jobs.summary import JobSummary
-from detective.models import Caption, Evidence, MediaInfo, Observation, Provenance, Query, RunResult, Usage
+from detective.models import Caption, Observation, Query, RunResult
 from detective.progress import CaptionProgress, JobProgress, count_lines, wanted
+from detective.testing.fakes import run_result
 
 _CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
@@ -47,17 +48,7 @@ class SlowDetective:
         await asyncio.sleep(self.delay)
         if Path(source).name == self.fail:
             raise ValueError("this clip is broken")
-        usage = Usage()
-        usage.add_model("m", 100, 20)
-        return RunResult(
-            media=MediaInfo(source=source, duration=1.0, has_audio=True),
-            caption=Caption(),
-            caption_markdown="## Storyline\nx",
-            evidence=Evidence(),
-            stop_reason="planner finished",
-            usage=usage,
-            provenance=Provenance(package_version="0.1.0"),
-        )
+        return run_result(source)
 
 
 def manifest(tmp_path: Path, names: list[str]) -> Path:
