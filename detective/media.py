@@ -450,9 +450,10 @@ def _pcm_wav(path: str | os.PathLike[str], begin: float, limit: int | None, sr: 
 
 
 def iter_audio(
-    path: str | os.PathLike[str], block_seconds: float = 30.0, sr: int = 16000
+    path: str | os.PathLike[str], block_seconds: float = 30.0, sr: int = 16000, start: float = 0.0
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Stream the clip's audio as ``(block start time, samples)`` blocks of ``block_seconds`` (last shorter).
+    """Stream the clip's audio from clip time ``start`` as ``(block start time, samples)`` blocks of
+    ``block_seconds`` (last shorter); a ``start`` past 0 seeks there instead of decoding what lies before.
 
     Only one block is held at a time. Yields nothing when the clip has no audio stream.
     """
@@ -460,7 +461,7 @@ def iter_audio(
     buffer = np.zeros(size, dtype=np.float32)
     filled = 0
     emitted = 0
-    for piece in _audio_blocks(str(path), 0.0, sr):
+    for piece in _audio_blocks(str(path), start, sr):
         offset = 0
         while offset < piece.size:
             take = min(size - filled, piece.size - offset)
@@ -468,19 +469,21 @@ def iter_audio(
             filled += take
             offset += take
             if filled == size:
-                yield emitted / sr, np.clip(buffer, -1.0, 1.0)
+                yield start + emitted / sr, np.clip(buffer, -1.0, 1.0)
                 emitted += size
                 buffer = np.zeros(size, dtype=np.float32)
                 filled = 0
     if filled:
-        yield emitted / sr, np.clip(buffer[:filled], -1.0, 1.0)
+        yield start + emitted / sr, np.clip(buffer[:filled], -1.0, 1.0)
 
 
 def iter_audio_span(
     path: str | os.PathLike[str], start: float, end: float | None, block_seconds: float = 30.0, sr: int = 16000
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """:func:`iter_audio` cut to ``[start, end)`` (``end`` None: to the clip's end): ``(clip time, samples)``."""
-    for block_start, block in iter_audio(path, block_seconds=block_seconds, sr=sr):
+    """:func:`iter_audio` cut to ``[start, end)`` (``end`` None: to the clip's end): ``(clip time, samples)``.
+
+    It seeks to ``start``: a span late in a long clip costs its own length, not the time before it."""
+    for block_start, block in iter_audio(path, block_seconds=block_seconds, sr=sr, start=max(0.0, start)):
         block_end = block_start + block.size / sr
         if block_end <= start:
             continue

@@ -19,6 +19,7 @@ from detective.media import (
     content_hash,
     frames_at,
     iter_audio,
+    iter_audio_span,
     iter_frames,
     iter_frames_at,
     load_audio,
@@ -145,6 +146,34 @@ def test_iter_audio_streams_consistent_blocks(fixture_media: dict[str, Any]) -> 
     assert all(b.size == 5 * SR for _, b in blocks[:-1])
     joined = np.concatenate([b for _, b in blocks])
     np.testing.assert_allclose(joined, load_audio(path), atol=1e-6)
+
+
+def test_a_late_span_is_decoded_from_a_seek_not_from_the_start(
+    fixture_media: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A span late in a clip costs its own length: the decoder seeks there (a re-check at 9:30 of a long clip used
+    to decode the nine minutes before it), and the samples are the clip's own at those times."""
+    import detective.media as media
+
+    path = fixture_media["clips"]["scene"]["path"]
+    whole = load_audio(path)
+    starts: list[float] = []
+    blocks = media._audio_blocks
+
+    def spy(p: str, start: float, sr: int) -> Any:
+        starts.append(start)
+        return blocks(p, start, sr)
+
+    monkeypatch.setattr(media, "_audio_blocks", spy)
+    (begin, samples), *rest = list(iter_audio_span(path, 12.0, 14.0, block_seconds=30.0))
+    assert starts == [12.0] and rest == [] and begin == 12.0 and samples.size == 2 * SR
+    reference = whole[12 * SR : 14 * SR]
+    # the same sound at the same time: loudness per 0.1 s equal, and no shift (a resampler phase at most)
+    rms = lambda x: np.sqrt((x.reshape(-1, SR // 10) ** 2).mean(axis=1))  # noqa: E731
+    np.testing.assert_allclose(rms(samples), rms(reference), atol=0.02)
+    lags = range(-40, 41)
+    best = max(lags, key=lambda k: float(np.dot(samples[100:-100], np.roll(reference, k)[100:-100])))
+    assert abs(best) <= 1
 
 
 def test_no_audio_stream_gives_empty_audio(fixture_media: dict[str, Any]) -> None:
