@@ -15,6 +15,7 @@ Without a terminal nothing changes: no bar, report lines written to the stream a
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import select
@@ -129,7 +130,7 @@ def _quiet_ffmpeg() -> None:
     av.logging.set_libav_level(av.logging.ERROR)
 
 
-class LiveProgress:
+class LiveProgress(abc.ABC):
     """A rich bar on ``stream`` that everything else writing to standard error prints above.
 
     Use as a context manager, or :meth:`start` and :meth:`stop`. ``transient`` bars vanish when stopped.
@@ -143,9 +144,9 @@ class LiveProgress:
         self._relay: _Fd2Relay | None = None
         self._terminal: TextIO | None = None
 
+    @abc.abstractmethod
     def columns(self) -> tuple[Any, ...]:
-        """The bar's rich columns."""
-        raise NotImplementedError
+        """The bar's rich columns (each kind of bar says what it shows)."""
 
     @property
     def console(self) -> Console:
