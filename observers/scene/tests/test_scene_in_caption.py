@@ -44,6 +44,9 @@ def test_caption_names_what_is_seen_and_heard(photo_clip: dict[str, Any]) -> Non
     claims = [o for o in result.evidence.observations if o.kind in {"object", "face"}]
     assert all(o.tool == "scene" and o.confidence is not None for o in claims) and len(claims) == 3
     if tagger:
-        assert "A siren is heard from" in paragraphs[2]
-        assert "Music is heard from" in paragraphs[5]
-        assert "A beep is heard from" in paragraphs[8]
+        # a class names the sound audio_events measured, at the measured times, in one sentence
+        assert "A siren is heard from 0:02.2 to 0:04.8" in paragraphs[2]
+        assert "(named by the sound classifier)" in paragraphs[2]
+        assert "Music is heard from 0:05.2 to 0:07.8" in paragraphs[5]
+        assert "1000 Hz tone" in paragraphs[8] and "which the sound classifier takes for a beep" in paragraphs[8]
+        assert "unclassified" not in paragraphs[5] and "music-like" not in paragraphs[2]

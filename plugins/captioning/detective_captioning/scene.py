@@ -121,6 +121,24 @@ def naming_clause(tags: list[Observation]) -> str:
     return f", which the sound classifier {verb} {_phrase(best)}{also}"
 
 
+#: Measured labels that only say a sound is there: a class that names the sound replaces them.
+GENERIC_EVENTS = {"sound", "music-like"}
+
+
+def named_event_sentence(event: Observation, tags: list[Observation], level: str) -> str:
+    """A measured sound whose label only says it is there (:data:`GENERIC_EVENTS`), told by the class that names
+    it, at the measured times: "a siren is heard from 0:02.2 to 0:04.8 at about -11 dBFS (named by the sound
+    classifier)"; hedged below :data:`SURE_SOUND`."""
+    assert event.span is not None and tags
+    a, b = clock(event.span.start), clock(event.span.end)
+    best = tags[0]
+    rest = [_phrase(t) for t in tags[1:] if _phrase(t) != _phrase(best)]
+    also = f", or possibly {', '.join(dict.fromkeys(rest))}" if rest else ""
+    if (best.confidence or 0.0) >= SURE_SOUND:
+        return f"{_phrase(best)} is heard from {a} to {b}{level} (named by the sound classifier{also})"
+    return f"what sounds like {_phrase(best)} is heard from {a} to {b}{level} (the sound classifier's guess{also})"
+
+
 def sound_sentences(evidence: Evidence, span: TimeSpan, last: bool = False) -> list[str]:
     """The named sounds (``audio_tags``) that start in ``span`` (or after it, for the last segment) and name no
     measured sound event (those are said in the event's sentence: :func:`event_tags`)."""

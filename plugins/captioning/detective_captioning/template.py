@@ -37,7 +37,14 @@ from detective.models import (
     VisibleTextSpan,
 )
 from detective_captioning.format import clock, render
-from detective_captioning.scene import agreement_notes, event_tags, naming_clause, scene_sentences
+from detective_captioning.scene import (
+    GENERIC_EVENTS,
+    agreement_notes,
+    event_tags,
+    named_event_sentence,
+    naming_clause,
+    scene_sentences,
+)
 from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
@@ -479,10 +486,14 @@ class _Writer:
                 seed += 1
             elif obs.kind == "sound_event":
                 first = not self.video and index == 0 and _start(obs) <= seg.span.start + 0.05
-                sentence = self.event_sentence(obs, seed, first)
+                tags = event_tags(self.evidence, obs)
+                if tags and _label(obs) in GENERIC_EVENTS:
+                    sentence = named_event_sentence(obs, tags, self.event_level(obs))
+                else:
+                    sentence = self.event_sentence(obs, seed, first)
+                    sentence = sentence + naming_clause(tags) if sentence else ""
                 if sentence:
-                    tags = event_tags(self.evidence, obs)
-                    parts.append((sentence + naming_clause(tags), [obs, *tags]))
+                    parts.append((sentence, [obs, *tags]))
                     seed += 1
         if group:
             parts.append((self.text_sentence(group, seed), group))
@@ -662,6 +673,13 @@ class _Writer:
         if label == "sound":
             return f"an unclassified sound occurs from {a} to {b}{peak_text}"
         return f"a sound the audio analysis labels “{name}” occurs from {a} to {b}{peak_text}"
+
+    def event_level(self, obs: Observation) -> str:
+        """`` at about -11 dBFS`` (or the peak, or nothing): how loud a measured sound event is."""
+        db, peak = _db(obs), _db(obs, "peak_db")
+        if db is not None:
+            return f" at about {db:.0f} dBFS"
+        return f" (peak {peak:.0f} dBFS)" if peak is not None else ""
 
     def carried_sentences(self, seg: _Segment) -> list[tuple[str, list[Observation]]]:
         out: list[tuple[str, list[Observation]]] = []
