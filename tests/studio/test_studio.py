@@ -9,25 +9,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from detective_testserver import server_process
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE = 120.0
 RUN_DEADLINE = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +28,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = Path(sys.executable).with_name("langgraph")
     if not exe.exists():
         exe = Path(shutil.which("langgraph") or "langgraph")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("studio")
     env = {
         **os.environ,
         "OMNI_DETECTIVE_OFFLINE": "1",
@@ -45,38 +35,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LANGSMITH_TRACING": "false",
         "LANGCHAIN_TRACING_V2": "false",
     }
-    log = (workdir / "server.log").open("w")
-    command = [str(exe), "dev", "--config", str(REPO / "langgraph.json"), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--no-browser", "--no-reload"],
-        cwd=REPO,  # langgraph.json's paths are relative to it; its state goes to .langgraph_api/ (git-ignored)
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_DEADLINE
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited with {proc.returncode}:\n{(workdir / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/ok", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"langgraph dev did not answer in {STARTUP_DEADLINE:.0f} s")
-            time.sleep(0.5)
+
+    def command(port: int) -> list[str]:
+        config = str(REPO / "langgraph.json")
+        listen = ["--host", "127.0.0.1", "--port", str(port)]
+        return [str(exe), "dev", "--config", config, *listen, "--no-browser", "--no-reload"]
+
+    log = tmp_path_factory.mktemp("studio") / "server.log"
+    # cwd: langgraph.json's paths are relative to it; its state goes to .langgraph_api/ (git-ignored)
+    with server_process(
+        command, name="langgraph dev", health="/ok", log=log, deadline=STARTUP_DEADLINE, cwd=REPO, env=env
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 def _assistant(base: str) -> str:

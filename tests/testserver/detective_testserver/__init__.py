@@ -20,6 +20,7 @@ plays every role of a Detective run::
 
 from detective_testserver.config import FAULT_KINDS, Faults, Quirks
 from detective_testserver.latency import Latency, LogNormal
+from detective_testserver.process import ServerStartError, free_port, server_process
 from detective_testserver.scripted import Responder, ScriptedDetective, request_kind
 from detective_testserver.server import AppServer, ChatServer, make_app
 from detective_testserver.state import ServerStats
@@ -34,7 +35,10 @@ __all__ = [
     "Quirks",
     "Responder",
     "ScriptedDetective",
+    "ServerStartError",
     "ServerStats",
+    "free_port",
     "make_app",
     "request_kind",
+    "server_process",
 ]

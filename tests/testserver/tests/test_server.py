@@ -6,11 +6,21 @@ import asyncio
 import json
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from detective_testserver import ChatServer, Faults, LogNormal, ScriptedDetective, request_kind
+from detective_testserver import (
+    ChatServer,
+    Faults,
+    LogNormal,
+    ScriptedDetective,
+    ServerStartError,
+    request_kind,
+    server_process,
+)
 
 LISTEN = {
     "type": "function",
@@ -227,3 +237,32 @@ def test_a_failing_responder_answers_500() -> None:
         reply = post(server, {"messages": []})
         assert reply.status_code == 500 and "responder failed" in reply.json()["error"]["message"]
         assert server.stats.by_kind == {"error": 1} and server.stats.ok == 0
+
+
+APP = """
+import sys
+from aiohttp import web
+app = web.Application()
+app.router.add_get("/ok", lambda request: web.json_response({"ok": True}))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def test_server_process_waits_for_health_then_stops_the_process(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with server_process(
+        lambda port: [sys.executable, "-c", APP, str(port)], name="app", health="/ok", log=log, deadline=30
+    ) as base:
+        assert base.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{base}/ok", timeout=5).json() == {"ok": True}
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/ok", timeout=2)
+
+
+def test_server_process_that_exits_names_itself_and_shows_its_log(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "import sys; print('no model file'); sys.exit(3)"]
+    with (
+        pytest.raises(ServerStartError, match=r"(?s)broken exited with 3:.*no model file"),
+        server_process(lambda port: command, name="broken", health="/ok", log=tmp_path / "log", deadline=30),
+    ):
+        pass
