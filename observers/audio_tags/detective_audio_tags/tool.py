@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from detective.media import MediaError, iter_audio
+from detective.media import MediaError, iter_audio_span
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_audio_tags.families import family_of
@@ -58,17 +58,10 @@ def windows(path: str, start: float, end: float | None) -> Iterator[tuple[float,
     buffer = np.zeros(0, dtype=np.float32)
     origin = start  # clip time of buffer[0]
     need = round(PATCH_SECONDS * SR)
-    for block_start, block in iter_audio(path, block_seconds=30.0, sr=SR):
-        block_end = block_start + block.size / SR
-        if block_end <= start:
-            continue
-        if end is not None and block_start >= end:
-            break
-        a = max(0, round((start - block_start) * SR))
-        b = block.size if end is None else min(block.size, round((end - block_start) * SR))
+    for block_start, block in iter_audio_span(path, start, end, block_seconds=30.0, sr=SR):
         if buffer.size == 0:
-            origin = block_start + a / SR
-        buffer = np.concatenate([buffer, block[a:b]])
+            origin = block_start
+        buffer = np.concatenate([buffer, block])
         usable = (buffer.size - need) // _SAMPLES_PER_STEP + 1 if buffer.size >= need else 0
         if usable:
             for k, patch in enumerate(patches(buffer[: (usable - 1) * _SAMPLES_PER_STEP + need])[:usable]):
