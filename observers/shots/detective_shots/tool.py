@@ -47,8 +47,10 @@ def _scoring_detector() -> type:
 
     The cut scores once came from a ``StatsManager``, which makes the detector compute an edge map of every frame
     for a component the default weights ignore: about 30% of its CPU. Only candidate frames are kept, so memory
-    stays flat however long the video.
+    stays flat however long the video. With the default weights (no edges) the score is computed on the whole HSV
+    image at once, the same value as the parent's channel-by-channel NumPy arithmetic at a third of the CPU.
     """
+    import cv2
     from scenedetect import ContentDetector
 
     class ScoringContentDetector(ContentDetector):
@@ -57,12 +59,65 @@ def _scoring_detector() -> type:
             self.cut_scores: dict[int, float] = {}
 
         def _calculate_frame_score(self, timecode: Any, frame_img: Any) -> float:
-            score = super()._calculate_frame_score(timecode, frame_img)
+            if self._weights.delta_edges > 0.0 or self.stats_manager is not None:
+                score = super()._calculate_frame_score(timecode, frame_img)
+            else:
+                score = self._colour_score(frame_img)
             if score >= self._threshold:
                 self.cut_scores[timecode.frame_num] = score
             return score
 
+        def _colour_score(self, frame_img: Any) -> float:
+            """The parent's score without edges, in three OpenCV calls: the mean absolute difference of each HSV
+            channel from the last frame's (sums of exact integers, then the parent's arithmetic: the same values)."""
+            hsv = cv2.cvtColor(frame_img, cv2.COLOR_BGR2HSV)
+            last, self._last_hsv = getattr(self, "_last_hsv", None), hsv
+            if last is None or last.shape != hsv.shape:
+                return 0.0
+            pixels = float(hsv.shape[0] * hsv.shape[1])
+            hue, sat, lum, _ = (total / pixels for total in cv2.sumElems(cv2.absdiff(hsv, last)))
+            weights = self._weights
+            parts = (hue * weights.delta_hue, sat * weights.delta_sat, lum * weights.delta_lum, 0.0)
+            return float(sum(parts) / sum(abs(w) for w in weights))
+
     return ScoringContentDetector
+
+
+@functools.cache
+def _scaled_stream() -> type:
+    """PyAV ``VideoStream`` whose frames come out already at the detector's working size.
+
+    PySceneDetect converts every frame to BGR at full size and then shrinks it (to about 256 pixels wide) with
+    OpenCV; the full-size colour conversion alone cost more CPU than decoding. Here FFmpeg's scaler converts and
+    shrinks in one pass, so the frames the detector sees are the same size as before.
+    """
+    from av.video.reformatter import VideoReformatter
+    from scenedetect.backends.pyav import VideoStreamAv
+    from scenedetect.scene_manager import compute_downscale_factor
+
+    class ScaledVideoStreamAv(VideoStreamAv):
+        def __init__(self, path: str) -> None:
+            super().__init__(path)
+            width, height = super().frame_size
+            factor = compute_downscale_factor(max(width, 1))
+            self._scaled = (max(1, round(width / factor)), max(1, round(height / factor)))
+            self._reformatter = VideoReformatter()  # one scaler context for the whole clip
+
+        @property
+        def frame_size(self) -> tuple[int, int]:
+            return self._scaled
+
+        def read(self, decode: bool = True) -> Any:
+            got = super().read(decode=False)
+            if got is False or not decode:
+                return got
+            width, height = self._scaled
+            small = self._reformatter.reformat(
+                self._frame, width=width, height=height, format="bgr24", interpolation="AREA"
+            )
+            return small.to_ndarray()
+
+    return ScaledVideoStreamAv
 
 
 def detect_shots(
@@ -72,7 +127,7 @@ def detect_shots(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Shot]:
     """Shots of the video at ``path`` between ``start`` and ``end`` seconds (whole clip by default)."""
-    from scenedetect import SceneManager, open_video
+    from scenedetect import SceneManager
 
     info = probe(path)
     if not info.has_video:
@@ -80,10 +135,14 @@ def detect_shots(
     stop = info.duration if end is None else min(end, info.duration)
     if stop <= start:
         return []
-    video = open_video(path, backend="pyav")
+    try:
+        video = _scaled_stream()(path)
+    except Exception as exc:  # PySceneDetect wraps PyAV's open errors in its own types
+        raise MediaError(f"{path}: could not open the video: {exc}") from exc
     fps = float(video.frame_rate)
     detector = _scoring_detector()(threshold=threshold, min_scene_len=max(1, round(MIN_SHOT_SECONDS * fps)))
     manager = SceneManager()
+    manager.auto_downscale = False  # the stream already delivers frames at the working size
     manager.add_detector(detector)
     if start > 0:
         video.seek(start)
@@ -113,7 +172,7 @@ class ShotsTool(Tool):
     )
     input_model = ShotsInput
     modalities = ("video",)
-    version = "0.1.0+scenedetect-0.7.2"
+    version = "0.2.0+scenedetect-0.7.2"
     covers = ("shots",)
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:

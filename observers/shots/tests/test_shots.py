@@ -89,3 +89,25 @@ class TestShotsToolStandard(ToolTests):
 
     tool_class = ShotsTool
     registered_name = "shots"
+
+
+def test_fast_score_equals_pyscenedetects(fixture_media: dict[str, Any]) -> None:
+    """The detector's one-pass HSV score is PySceneDetect's own ContentDetector score, frame for frame, on the
+    frames the scaled stream delivers (already at the detector's working size)."""
+    from detective_shots.tool import _scaled_stream, _scoring_detector
+    from scenedetect import ContentDetector
+    from scenedetect.scene_manager import compute_downscale_factor
+
+    stream = _scaled_stream()(fixture_media["clips"]["scene"]["path"])
+    width = stream._codec_context.width
+    factor = compute_downscale_factor(width)
+    assert stream.frame_size == (round(width / factor), round(stream._codec_context.height / factor))
+    ours, theirs = _scoring_detector()(), ContentDetector()
+    scores = []
+    for _ in range(150):  # across the 4 s cut
+        frame = stream.read()
+        assert frame is not False and (frame.shape[1], frame.shape[0]) == stream.frame_size
+        timecode = stream.position
+        scores.append((ours._calculate_frame_score(timecode, frame), theirs._calculate_frame_score(timecode, frame)))
+    assert [a for a, _ in scores] == [b for _, b in scores]
+    assert max(a for a, _ in scores) > 27.0  # the cut is among them
