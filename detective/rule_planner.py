@@ -1,9 +1,11 @@
 """RulePlanner: the deterministic, offline planner.
 
-Round 1 runs every stage-0 tool's broad pass (shots, audio activity, ASR …). Round 2 runs the stage-1 tools, which
-build on the first pass (OCR on shot keyframes …), and asks question tools (LLM observers, when present) to
-describe the clip. Later rounds re-check spans where sources contradict each other or report low confidence. The
-case closes when there is nothing new to ask.
+Round 1 runs the stage-0 tools' broad passes that later tools build on (shots, for OCR on shot keyframes); round 2
+runs the stage-1 tools on that first pass, together with the stage-0 tools nobody waits for (ASR, audio analysis
+…), so the slow independent observers work alongside the ones that had to wait. When a later tool names no
+``needs`` (question tools: LLM observers, which are also asked about the separated voices), round 1 runs every
+stage-0 tool. Round 2 also asks the question tools to describe the clip. Later rounds re-check spans where sources
+contradict each other or report low confidence. The case closes when there is nothing new to ask.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import ClassVar
 
 from detective.models import Evidence, Observation, Query, TimeSpan
 from detective.planning import Plan, PlanInput, Planner
+from detective.tools import Tool
 
 #: Observations below this confidence get a second look.
 LOW_CONFIDENCE = 0.5
@@ -33,18 +36,14 @@ class RulePlanner(Planner):
     async def plan(self, inp: PlanInput) -> Plan:
         """Plan round ``inp.round`` from the evidence so far."""
         answered = set(inp.evidence.answered)
+        first = first_pass(inp.tools)
         if inp.round == 1:
-            queries = [
-                q
-                for t in inp.tools
-                if t.stage == 0 and not t.asks_questions
-                for q in t.broad_queries(inp.media, inp.evidence)
-            ]
+            queries = [q for t in _longest_first(first) for q in t.broad_queries(inp.media, inp.evidence)]
             if queries:
                 return Plan(queries=queries, rationale="broad pass: structure and signal")
-        broad = [
-            q for t in inp.tools if (t.stage >= 1 or t.asks_questions) for q in t.broad_queries(inp.media, inp.evidence)
-        ]
+        later = [t for t in inp.tools if (t.stage >= 1 or t.asks_questions)]
+        later += [t for t in inp.tools if t.stage == 0 and not t.asks_questions and t not in first]
+        broad = [q for t in _longest_first(later) for q in t.broad_queries(inp.media, inp.evidence)]
         broad += _voice_questions(inp)
         broad = [q for q in broad if q.key not in answered]
         if broad:
@@ -82,6 +81,28 @@ class RulePlanner(Planner):
             assert obs.span is not None
             queries.extend(tool.recheck_queries(inp.media, ev, _pad(obs.span, inp.media.duration), [obs.content]))
         return queries
+
+
+def first_pass(tools: list[Tool]) -> list[Tool]:
+    """The tools of round 1: the stage-0 tools covering what the later tools ``need``.
+
+    Every stage-0 tool when a later tool (stage 1, or a question tool) names no needs, or when none is needed at
+    all (an audio clip: no tool builds on shots).
+    """
+    stage0 = [t for t in tools if t.stage == 0 and not t.asks_questions]
+    needed: set[str] = set()
+    for tool in tools:
+        if tool.stage >= 1 or tool.asks_questions:
+            if not tool.needs:
+                return stage0
+            needed.update(tool.needs)
+    return [t for t in stage0 if needed & set(t.covers)] or stage0
+
+
+def _longest_first(tools: list[Tool]) -> list[Tool]:
+    """Remote tools first (they mostly wait on the network), then local ones by falling ``cost``: with at most
+    ``max_concurrency`` observers running, the round ends sooner when its longest ones start first."""
+    return sorted(tools, key=lambda t: (not t.needs_api, -t.cost))
 
 
 def _voice_questions(inp: PlanInput) -> list[Query]:

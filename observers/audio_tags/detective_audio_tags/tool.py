@@ -91,6 +91,8 @@ class AudioTagsTool(Tool):
     input_model: ClassVar[type[BaseModel]] = AudioTagsInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
     version: ClassVar[str] = "0.1.0"
+    #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
+    cost: ClassVar[float] = 0.01
 
     def __init__(self, *, data_dir: str | None = None, threads: int = 0) -> None:
         self.data_dir = data_dir

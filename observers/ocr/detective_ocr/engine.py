@@ -11,7 +11,6 @@ at a time.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from detective.threads import model_threads
 from detective.tools import ToolError
 
 #: The model files of the rapidocr==3.10.0 wheel (``rapidocr/models``).
@@ -37,13 +37,9 @@ class EngineConfig:
     use_cls: bool = False
 
     def resolved_threads(self) -> int:
-        """Intra-op threads: the configured number, else ``OMNI_DETECTIVE_OCR_THREADS``, else up to 4 cores."""
-        if self.threads > 0:
-            return self.threads
-        env = os.environ.get("OMNI_DETECTIVE_OCR_THREADS", "")
-        if env.isdigit() and int(env) > 0:
-            return int(env)
-        return max(1, min(4, os.cpu_count() or 1))
+        """Intra-op threads: the configured number, else ``OMNI_DETECTIVE_OCR_THREADS``, else the observers' share
+        of the cores (:func:`detective.threads.model_threads`)."""
+        return model_threads("OMNI_DETECTIVE_OCR_THREADS", self.threads)
 
 
 @dataclass

@@ -62,8 +62,11 @@ class OCRTool(Tool):
     input_model: ClassVar[type[BaseModel]] = OCRInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
     version: ClassVar[str] = "0.1.0"
+    #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
+    cost: ClassVar[float] = 0.06
     #: Runs after the first pass, so shot keyframes from the evidence can be read.
     stage: ClassVar[int] = 1
+    needs: ClassVar[tuple[Aspect, ...]] = ("shots",)
     covers: ClassVar[tuple[Aspect, ...]] = ("text",)
 
     def __init__(

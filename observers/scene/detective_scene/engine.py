@@ -11,7 +11,6 @@ them. Nothing is downloaded: a missing file is an error that says how to repair 
 from __future__ import annotations
 
 import math
-import os
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detective.threads import model_threads
 from detective.tools import ToolError
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -45,12 +45,7 @@ class Face:
 
 
 def _threads(configured: int) -> int:
-    if configured > 0:
-        return configured
-    env = os.environ.get("OMNI_DETECTIVE_SCENE_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(2, os.cpu_count() or 1))
+    return model_threads("OMNI_DETECTIVE_SCENE_THREADS", configured, most=2)
 
 
 def _anchors() -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from detective import media as dmedia
-from detective.models import Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import Aspect, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_scene.engine import Face, SceneEngine, get_engine, texture
 from detective_scene.nouns import Grouping, build_grouping
@@ -92,8 +92,11 @@ class SceneTool(Tool):
     input_model: ClassVar[type[BaseModel]] = SceneInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
     version: ClassVar[str] = "0.1.0"
+    #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
+    cost: ClassVar[float] = 0.025
     #: Runs after the first pass, so it can look at the shots found there.
     stage: ClassVar[int] = 1
+    needs: ClassVar[tuple[Aspect, ...]] = ("shots",)
 
     def __init__(self, *, model_dir: str | None = None, threads: int = 0, min_confidence: float = MIN_CONFIDENCE):
         self.model_dir = model_dir

@@ -33,6 +33,8 @@ class SpeakersTool(Tool):
     input_model = SpeakersInput
     modalities = ("audio",)
     version = "0.1.0"
+    #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
+    cost = 0.02
 
     async def prepare(self, media: MediaInfo) -> None:
         """Load the voice encoder and the voice-activity model while the planner thinks."""

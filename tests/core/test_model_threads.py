@@ -1,0 +1,29 @@
+"""How many threads an observer's model gets: its own setting, the tool's variable, the shared one, the cores' share."""
+
+from __future__ import annotations
+
+import pytest
+
+from detective import threads
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (4, 1), (6, 2), (8, 2), (16, 4), (64, 4)])
+def test_cores_are_shared_among_the_observers_a_clip_runs_at_once(
+    monkeypatch: pytest.MonkeyPatch, cores: int, expected: int
+) -> None:
+    monkeypatch.delenv(threads.MODEL_THREADS_VARIABLE, raising=False)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
+    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == expected
+    assert threads.model_threads(most=2) == min(2, expected)
+
+
+def test_settings_win_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv(threads.MODEL_THREADS_VARIABLE, "3")
+    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == 3  # the shared variable
+    monkeypatch.setenv("OMNI_DETECTIVE_TEST_THREADS", "5")
+    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == 5  # the tool's own variable
+    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS", configured=6) == 6  # the tool's argument
+    monkeypatch.setenv("OMNI_DETECTIVE_TEST_THREADS", "many")
+    monkeypatch.setenv(threads.MODEL_THREADS_VARIABLE, "0")
+    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == 1  # unusable values fall through
