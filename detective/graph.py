@@ -33,6 +33,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from detective.allocator import limit_arenas
 from detective.captioning import CaptionJob
 from detective.config import DetectiveConfig, Toolbox, resolve_toolbox
 from detective.coverage import NoEvidenceError, unexamined_modalities
@@ -150,6 +151,7 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
     from detective.media import aopen_media
     from detective.runtime import _current
 
+    limit_arenas()  # before the observers' threads exist: see detective.allocator
     services = _current.get()
     if services is None:
         services = RunServices()

@@ -9,6 +9,9 @@ from detective.models import MediaInfo, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_audio_events.features import SR, Event, analyse
 
+#: Seconds of audio analysed at a time: the working memory grows with it (about 2 MB a second), not with the clip.
+BLOCK_SECONDS = 10.0
+
 
 class AudioEventsInput(SpanInput):
     """Arguments of the ``audio_events`` tool."""
@@ -43,7 +46,7 @@ class AudioEventsTool(Tool):
         if end is not None and end <= start:
             raise ToolError(f"audio_events: empty span {start}..{end} of {media.source}")
         try:
-            events, summary = analyse(iter_audio_span(media.path or media.source, start, end, 30.0, SR))
+            events, summary = analyse(iter_audio_span(media.path or media.source, start, end, BLOCK_SECONDS, SR))
         except MediaError as exc:
             raise ToolError(f"audio_events: {exc}") from exc
         observations = [self._observation(e, query) for e in events if args.include_silence or e.label != "silence"]

@@ -17,6 +17,9 @@ from detective_audio_tags.families import family_of
 from detective_audio_tags.frontend import HOP, PATCH_HOP, PATCH_SECONDS, PATCH_STEP, SR, patches
 from detective_audio_tags.model import YAMNet, get_model
 
+#: Seconds of audio decoded at a time: the working memory grows with it, not with the clip.
+BLOCK_SECONDS = 10.0
+
 #: A family is present in a window from this score on (YAMNet's sigmoid output).
 MIN_SCORE = 0.3
 #: At most this many families per window (the strongest), so broad parents do not crowd the caption.
@@ -58,7 +61,7 @@ def windows(path: str, start: float, end: float | None) -> Iterator[tuple[float,
     buffer = np.zeros(0, dtype=np.float32)
     origin = start  # clip time of buffer[0]
     need = round(PATCH_SECONDS * SR)
-    for block_start, block in iter_audio_span(path, start, end, block_seconds=30.0, sr=SR):
+    for block_start, block in iter_audio_span(path, start, end, block_seconds=BLOCK_SECONDS, sr=SR):
         if buffer.size == 0:
             origin = block_start
         buffer = np.concatenate([buffer, block])
