@@ -711,6 +711,22 @@ def iter_frames_at(
         yield true_time, image
 
 
+def sample_times(
+    duration: float, every: float, start: float | None = None, end: float | None = None
+) -> Iterator[float]:
+    """``start``, ``start + every``, … before ``end`` (default: ``duration``), and at least ``start``: the instants
+    :func:`iter_frames` samples, for a caller that merges them with instants of its own."""
+    begin = max(0.0, start or 0.0)
+    stop = min(duration, end) if end is not None else duration
+    k = 0
+    while True:
+        t = begin + k * every
+        if t >= stop - 1e-6 and k > 0:
+            return
+        yield t
+        k += 1
+
+
 def iter_frames(
     path: str | os.PathLike[str],
     every: float,
@@ -728,20 +744,8 @@ def iter_frames(
     info = probe(str(path))
     if not info.has_video:
         raise _fail(path, "has no video stream")
-    begin = max(0.0, start or 0.0)
-    stop = min(info.duration, end) if end is not None else info.duration
-
-    def sample_times() -> Iterator[float]:
-        k = 0
-        while True:
-            t = begin + k * every
-            if t >= stop - 1e-6 and k > 0:
-                return
-            yield t
-            k += 1
-
     last: float | None = None
-    for _asked, true_time, image in _shown_frames(str(path), sample_times(), max_side):
+    for _asked, true_time, image in _shown_frames(str(path), sample_times(info.duration, every, start, end), max_side):
         if last is not None and abs(true_time - last) < 1e-9:
             continue
         last = true_time

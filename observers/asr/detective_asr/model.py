@@ -118,6 +118,19 @@ def quiet_openmp() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def transcribers() -> int:
+    """Transcriptions that may run at once (CTranslate2 ``num_workers``): ``OMNI_DETECTIVE_ASR_WORKERS``, else two
+    on a machine with two cores or more.
+
+    Re-checks ask for several short spans in one round; with one model thread each they run side by side instead
+    of queueing (each worker holds its own copy of the weights: about 40 MB for tiny.en).
+    """
+    env = os.environ.get("OMNI_DETECTIVE_ASR_WORKERS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 _models: dict[ModelSource, Any] = {}
 _lock = threading.Lock()
 
@@ -140,6 +153,7 @@ def load(source: ModelSource) -> Any:
                     device="cpu",
                     compute_type="int8",
                     cpu_threads=cpu_threads(),
+                    num_workers=transcribers(),
                     local_files_only=True,
                 )
             except Exception as exc:  # faster-whisper raises hub, OS and runtime errors alike

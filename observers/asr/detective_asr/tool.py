@@ -131,7 +131,7 @@ class ASRTool(Tool):
         self.max_pause = max_pause
         self.max_segment = max_segment
         self.window = window
-        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(whisper.transcribers())
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Speech segments over the query's span (the whole clip when none).
@@ -152,8 +152,8 @@ class ASRTool(Tool):
                 audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
                 if audio.size < SAMPLE_RATE // 10:
                     continue
-                # One transcription at a time per tool: CTranslate2 already uses every thread it was given.
-                with self._lock:
+                # At most as many transcriptions at once as the model has workers (CTranslate2 queues the rest).
+                with self._slots:
                     segments, info = model.transcribe(
                         audio,
                         beam_size=self.beam_size,

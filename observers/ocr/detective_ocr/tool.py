@@ -125,7 +125,7 @@ class OCRTool(Tool):
         samples: list[list[Sighting]] = []
         previous: tuple[np.ndarray, list[Sighting]] | None = None
         try:
-            for t, frame in self._frames(path, times, every, span):
+            for t, frame in self._frames(path, times, every, span, media.duration):
                 thumb = _thumbnail(frame)
                 if previous is None:
                     sightings = _sightings(frame, engine.read(frame))
@@ -140,17 +140,13 @@ class OCRTool(Tool):
         step = every if every > 0 else None
         return [self._observation(track, sample_times, step, span) for track in tracks]
 
-    def _frames(self, path: str, times: list[float], every: float, span: TimeSpan) -> Iterator[Frame]:
-        """Keyframes and regular samples merged in time order; near-duplicate instants are read once."""
-        # Streamed, one frame held at a time: a long clip has many shots, and memory must stay flat.
-        keyframes = dmedia.iter_frames_at(path, times, max_side=self.max_side) if times else iter(())
-        regular: Iterator[Frame] = (
-            dmedia.iter_frames(path, every, start=span.start, end=span.end, max_side=self.max_side)
-            if every > 0
-            else iter(())
-        )
+    def _frames(self, path: str, times: list[float], every: float, span: TimeSpan, duration: float) -> Iterator[Frame]:
+        """Keyframes and regular samples merged in time order, decoded in one pass; a frame is read once."""
+        # Streamed, one frame held at a time: a long clip has many shots, and memory must stay flat. One decoder for
+        # both lists: apart, the keyframes' own pass decoded most of the clip a second time (a seek per shot).
+        regular = dmedia.sample_times(duration, every, span.start, span.end) if every > 0 else iter(())
         last: float | None = None
-        for t, frame in heapq.merge(keyframes, regular, key=lambda item: item[0]):
+        for t, frame in dmedia.iter_frames_at(path, heapq.merge(times, regular), max_side=self.max_side):
             if last is not None and abs(t - last) < 1e-3:
                 continue
             last = t

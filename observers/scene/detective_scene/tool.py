@@ -24,8 +24,6 @@ MIN_CONFIDENCE = 0.6
 MIN_TEXTURE = 0.3
 #: Frames are decoded at most this size (the classifier looks at 224 pixels, the face detector at 128).
 MAX_SIDE = 448
-#: Frames decoded per seek-and-read pass, so memory stays flat however long the shot.
-BATCH = 16
 
 
 class SceneInput(SpanInput):
@@ -142,19 +140,17 @@ class SceneTool(Tool):
         plan = sorted((t, i) for i, shot in enumerate(shots) for t in sample_times(shot, args.every))
         previous: tuple[np.ndarray, np.ndarray | None, list[Face]] | None = None
         try:
-            # All shots' instants in one time-ordered pass, decoded a batch at a time (memory stays flat).
-            for k in range(0, len(plan), BATCH):
-                batch = plan[k : k + BATCH]
-                frames = dmedia.frames_at(path, [t for t, _ in batch], max_side=MAX_SIDE)
-                for (_, index), (t, frame) in zip(batch, frames, strict=True):
-                    thumb = _thumbnail(frame)
-                    if previous is not None and _same_picture(previous[0], thumb):
-                        probs, faces = previous[1], previous[2]  # a still picture: the models would say the same
-                    else:
-                        probs = engine.classify(frame) if texture(frame) >= MIN_TEXTURE else None
-                        faces = engine.faces(frame)
-                    previous = (thumb, probs, faces)
-                    looks[index].add(t, probs, faces)
+            # All shots' instants in one time-ordered pass of one decoder, a frame held at a time (memory stays flat).
+            frames = dmedia.iter_frames_at(path, [t for t, _ in plan], max_side=MAX_SIDE)
+            for (_, index), (t, frame) in zip(plan, frames, strict=True):
+                thumb = _thumbnail(frame)
+                if previous is not None and _same_picture(previous[0], thumb):
+                    probs, faces = previous[1], previous[2]  # a still picture: the models would say the same
+                else:
+                    probs = engine.classify(frame) if texture(frame) >= MIN_TEXTURE else None
+                    faces = engine.faces(frame)
+                previous = (thumb, probs, faces)
+                looks[index].add(t, probs, faces)
         except dmedia.MediaError as exc:
             raise ToolError(f"scene: could not decode frames of {media.source}: {exc}") from exc
         observations: list[Observation] = []
