@@ -14,7 +14,6 @@ On the 10-minute loop of the demo clip on 2 cores (``benchmarks/observers.py``):
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 import threading
@@ -44,7 +43,9 @@ def limit_arenas() -> int | None:
         if arenas <= 0 or "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
             return None
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            # The process's own symbols: no library search (find_library runs subprocesses), nothing that blocks
+            # the event loop this is called from.
+            libc = ctypes.CDLL(None)
             mallopt = libc.mallopt
             gnu_version = libc.gnu_get_libc_version  # glibc only: musl has no arenas to cap
         except (OSError, AttributeError):

@@ -13,17 +13,17 @@ def test_cores_are_shared_among_the_observers_a_clip_runs_at_once(
 ) -> None:
     monkeypatch.delenv(threads.MODEL_THREADS_VARIABLE, raising=False)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
-    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == expected
+    assert threads.model_threads("SOME_TOOL_THREADS") == expected
     assert threads.model_threads(most=2) == min(2, expected)
 
 
 def test_settings_win_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
     monkeypatch.setenv(threads.MODEL_THREADS_VARIABLE, "3")
-    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == 3  # the shared variable
-    monkeypatch.setenv("OMNI_DETECTIVE_TEST_THREADS", "5")
-    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == 5  # the tool's own variable
-    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS", configured=6) == 6  # the tool's argument
-    monkeypatch.setenv("OMNI_DETECTIVE_TEST_THREADS", "many")
+    assert threads.model_threads("SOME_TOOL_THREADS") == 3  # the shared variable
+    monkeypatch.setenv("SOME_TOOL_THREADS", "5")
+    assert threads.model_threads("SOME_TOOL_THREADS") == 5  # the tool's own variable
+    assert threads.model_threads("SOME_TOOL_THREADS", configured=6) == 6  # the tool's argument
+    monkeypatch.setenv("SOME_TOOL_THREADS", "many")
     monkeypatch.setenv(threads.MODEL_THREADS_VARIABLE, "0")
-    assert threads.model_threads("OMNI_DETECTIVE_TEST_THREADS") == 1  # unusable values fall through
+    assert threads.model_threads("SOME_TOOL_THREADS") == 1  # unusable values fall through
