@@ -4,8 +4,8 @@ glibc gives a thread that finds the heap busy an arena of its own, up to 8 per c
 many threads at once (decoders, onnxruntime, CTranslate2, :func:`detective.threads.run_sync` workers), and each
 arena keeps the frame and tensor buffers freed into it mapped for the next caller: memory then grows with the
 clip's length and the process spends CPU faulting in fresh pages. Two arenas keep contention low and memory flat.
-On the 10-minute loop of the demo clip on 2 cores (``benchmarks/observers.py``): peak 1103 MB → 792 MB (1.46x →
-1.21x the 20 s clip's) and 152 → 138 CPU s.
+On the 10-minute loop of the demo clip on 2 cores (``benchmarks/observers.py``, one run each): peak 1103 MB →
+792 MB (1.46x → 1.21x the 20 s clip's).
 
 ``MALLOC_ARENA_MAX`` in the environment wins (glibc reads it at start-up, and this leaves it alone);
 ``OMNI_DETECTIVE_MALLOC_ARENAS=0`` keeps glibc's default. Other C libraries (macOS, musl) are left as they are.
