@@ -46,11 +46,11 @@ def limit_arenas() -> int | None:
             # The process's own symbols: no library search (find_library runs subprocesses), nothing that blocks
             # the event loop this is called from.
             libc = ctypes.CDLL(None)
-            mallopt = libc.mallopt
-            gnu_version = libc.gnu_get_libc_version  # glibc only: musl has no arenas to cap
-        except (OSError, AttributeError):
+        except OSError:
             return None
-        del gnu_version
+        if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+            return None  # not glibc: musl has no arenas to cap
+        mallopt = libc.mallopt
         mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         mallopt.restype = ctypes.c_int
         return arenas if mallopt(M_ARENA_MAX, arenas) == 1 else None
