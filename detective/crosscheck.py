@@ -39,6 +39,12 @@ SILENT_SHARE = 0.5
 UNCLEAR = "[unclear]"
 
 _NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
+#: Quoted words ("…" or “…”): in an LLM observer's answer, the only part that is a transcription.
+QUOTED = re.compile(r"“([^”]+)”|\"([^\"]+)\"")
+#: A time stamp ("00:12", "1:02:03.5", "3.5 s"): when something happens, never what was said or shown.
+TIME_STAMP = re.compile(
+    r"\b(?:(\d{1,2}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)\b|\b(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b", re.IGNORECASE
+)
 _NAME = re.compile(r"\b[A-Z][A-Za-z'’-]+(?:\s+(?:(?:of|de|da|van|von|der|la|le)\s+)?[A-Z][A-Za-z'’-]+)*\b")
 _STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "it", "this", "that", "i", "we", "you"}
 _PUNCT = string.punctuation + "“”‘’…"
@@ -50,6 +56,24 @@ _PUNCT = string.punctuation + "“”‘’…"
 def norm(text: str) -> str:
     """Lower case, punctuation stripped from every word, spaces collapsed."""
     return " ".join(w.strip(_PUNCT) for w in text.lower().split() if w.strip(_PUNCT))
+
+
+def untimed(text: str) -> str:
+    """``text`` without its time stamps: times are when, never what, a source says."""
+    return TIME_STAMP.sub(" ", text)
+
+
+def quoted(text: str) -> list[str]:
+    """The quoted passages of ``text``."""
+    return [(m.group(1) or m.group(2) or "").strip() for m in QUOTED.finditer(text)]
+
+
+def transcribed(obs: Observation) -> str:
+    """What an observation says word for word: all of a transcript or on-screen text, only the quoted words of an
+    LLM observer's answer (its prose is a description, not a transcription)."""
+    if obs.kind == "description":
+        return " … ".join(q for q in quoted(obs.content) if not TIME_STAMP.fullmatch(q))
+    return obs.content
 
 
 def numeric(term: str) -> bool:
@@ -146,8 +170,12 @@ def compare(a: Observation, b: Observation) -> list[Relation]:
         return []
     if a.kind not in WORDY_KINDS or b.kind not in WORDY_KINDS:
         return []
+    if a.kind == b.kind == "description":
+        return []  # LLM answers are compared claim by claim (detective.claims), not by the terms of their prose
     relations: list[Relation] = []
-    terms_a, terms_b = key_terms(a.content), key_terms(b.content)
+    text_a = untimed(a.content) if a.kind == "description" else a.content
+    text_b = untimed(b.content) if b.kind == "description" else b.content
+    terms_a, terms_b = key_terms(text_a), key_terms(text_b)
     for term in sorted(terms_a):
         if not terms_b:
             break
@@ -211,7 +239,8 @@ class CrossCheck:
                 f"{moment} gives “{r.shown}”. The transcript uses “{r.chosen}”, because {r.reason}."
             )
         lines.extend(self.rejected.values())
-        for rel in self.unresolved[:10]:
+        lines.extend(claim_report(self.unresolved))
+        for rel in [r for r in self.unresolved if not r.aspect][:10]:
             if "silence" in (rel.a_says, rel.b_says):
                 continue  # settled above: the speech was kept (another source agrees) or set aside
             lines.append(
@@ -220,13 +249,31 @@ class CrossCheck:
             )
         confirmed: dict[str, Relation] = {}
         for rel in self.agreements:
-            confirmed.setdefault(rel.a_says, rel)
+            if not rel.aspect:  # an LLM claim a local observer confirms is stated where it belongs instead
+                confirmed.setdefault(rel.a_says, rel)
         if confirmed:
             listed = "; ".join(
                 f"“{term}” ({rel.tools[0]} and {rel.tools[1]})" for term, rel in list(confirmed.items())[:12]
             )
             lines.append(f"Confirmed by independent observers: {listed}.")
         return "\n".join(line[0].upper() + line[1:] for line in lines if line)
+
+
+def claim_report(contradictions: list[Relation]) -> list[str]:
+    """One line per LLM claim the local evidence contradicts (the same clause from several models once)."""
+    grouped: dict[tuple[str, str], list[Relation]] = {}
+    for rel in contradictions:
+        if rel.aspect:
+            grouped.setdefault((norm(untimed(rel.b_says)), rel.a_says), []).append(rel)
+    lines = []
+    for rels in grouped.values():
+        rel = rels[0]
+        models = " and ".join(dict.fromkeys(r.tools[1] for r in rels))
+        lines.append(
+            f"{_when(rel.span)}{models} claimed “{_clip(rel.b_says, 120)}”, but {rel.a_says} ({rel.tools[0]}): "
+            "the claim is left out of the caption."
+        )
+    return lines
 
 
 def _when(span: TimeSpan | None) -> str:
@@ -348,20 +395,24 @@ def _shown_terms(obs: Observation) -> list[str]:
 
 
 def _authorities(evidence: Evidence, speech: Observation) -> list[Observation]:
-    """Observations that may correct this speech: on-screen text, then quoted answers of the audio LLM."""
+    """Observations that may correct this speech, all text of the same kind: on-screen text, then the words the
+    audio LLM quotes (another transcription of the span). Never the prose of an answer, its numbers or its times."""
     texts = [o for o in evidence.observations if o.kind == "text" and overlapping(o, speech)]
     llm = [
-        o
+        o.model_copy(update={"content": transcribed(o)})
         for o in evidence.observations
-        if o.kind == "description" and "audio" in str(o.payload.get("modality", o.tool)) and overlapping(o, speech)
+        if o.kind == "description"
+        and "audio" in str(o.payload.get("modality", o.tool))
+        and overlapping(o, speech)
+        and transcribed(o)
     ]
     return texts + llm
 
 
 def _supported(term: str, evidence: Evidence, exclude: str) -> int:
-    """How many distinct tools other than ``exclude`` report ``term`` anywhere."""
+    """How many distinct tools other than ``exclude`` report ``term`` word for word (:func:`transcribed`)."""
     pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
-    return len({o.tool for o in evidence.observations if o.tool != exclude and pattern.search(o.content)})
+    return len({o.tool for o in evidence.observations if o.tool != exclude and pattern.search(transcribed(o))})
 
 
 def _repair_speech(speech: Observation, evidence: Evidence, tokens: list[_Token]) -> list[Repair]:
@@ -373,6 +424,8 @@ def _repair_speech(speech: Observation, evidence: Evidence, tokens: list[_Token]
                 continue
             i, j, score = found
             heard = " ".join(t.text.strip(_PUNCT) for t in tokens[i:j])
+            if source.kind != "text" and TIME_STAMP.search(term):
+                continue  # a time stamp is never a word someone said
             threshold = SIMILAR if len(norm(term).split()) >= 2 or numeric(term) else 0.75
             if score < threshold or not _comparable(norm(heard), norm(term)):
                 continue
@@ -507,7 +560,7 @@ def _settle(speech: Observation, evidence: Evidence, shown_names: set[str]) -> t
         w
         for o in evidence.observations
         if o.kind in WORDY_KINDS and o.tool != speech.tool and overlapping(o, speech)
-        for w in norm(o.content).split()
+        for w in norm(transcribed(o)).split()
     } | shown_names
     return _render(tokens, others), repairs
 

@@ -5,6 +5,9 @@ both sides is an agreement; two terms that are close but not equal ("Jon Smyth" 
 a contradiction; speech over measured silence is a contradiction too. The planner re-checks contradictions; the
 captioner writes from :func:`detective.crosscheck.cross_check`.
 
+An LLM observer's answer is split into claims, each checked against the local observers and the other LLM
+observers (:mod:`detective.claims`): agreements and contradictions with ``aspect`` set.
+
 A re-check (a tool run again over time it already examined) never adds findings of its own kind on its own: its
 speech confirms, corrects or lowers the confidence of what the first pass heard there, and speech the first pass
 did not hear is kept on the board marked ``unconfirmed``, which captioners leave out.
@@ -16,6 +19,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
+from detective import claims
 from detective.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
 from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure
 
@@ -90,6 +94,12 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
                 (board.agreements if rel.kind == "agreement" else board.contradictions).append(rel)
     board.failures.extend(update.failures)
     board.coverage.extend(update.coverage)
+    if any(o.kind == "description" for o in board.observations):
+        # LLM claims are checked against the whole board (an absence counts where an observer examined the
+        # span), so they are checked again whenever the board grows.
+        agreements, contradictions = claims.relations(board)
+        board.agreements = [r for r in board.agreements if not r.aspect] + agreements
+        board.contradictions = [r for r in board.contradictions if not r.aspect] + contradictions
     for key in update.answered:
         if key not in board.answered:
             board.answered.append(key)

@@ -186,6 +186,10 @@ class Relation(BaseModel):
     a_says: str
     b_says: str
     note: str = ""
+    aspect: str | None = Field(
+        default=None,
+        description="Set for an LLM observer's claim checked by detective.claims (voice, topic, music, sound …).",
+    )
 
 
 class ToolFailure(BaseModel):

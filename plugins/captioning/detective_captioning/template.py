@@ -5,8 +5,11 @@ Nothing is said that no observation reports, and absence only where a covering o
 sound-only clips) blending what was heard and seen then; the Visible Text section lists the OCR tracks in reading
 order with their look; the transcript lists the ASR segments with a speaking state measured from the audio
 features. Speech is written as the core's cross-check engine settled it (:func:`detective.crosscheck.cross_check`):
-names repaired from the screen, doubtful words marked ``[unclear]``, speech over measured silence left out. Every
-sentence, text item and turn carries the keys of the observations it rests on.
+names repaired from the screen, doubtful words marked ``[unclear]``, speech over measured silence left out. An LLM
+observer's answer is never pasted: each of its clauses is stated once, in the segment it belongs to, as the
+observer's report (naming the local observers that confirm it), and clauses the local evidence contradicts are
+left out and listed under Cross-checks (:mod:`detective.claims`). Every sentence, text item and turn carries the
+keys of the observations it rests on.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from detective import coverage
+from detective import claims, coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
 from detective.crosscheck import CrossCheck, cross_check
 from detective.models import (
@@ -354,7 +357,7 @@ class _Writer:
         self.turns = by_kind("speaker")
         self.speech = attribute_speakers(by_kind("speech"), self.turns)
         self.events = by_kind("sound_event")
-        self.descriptions = evidence.by_kind("description")
+        self.by_key = {o.key: o for o in evidence.observations}
         self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "sound_tag")]
         self.metadata = evidence.by_kind("metadata")
         self.voices = _voices(self.speech)
@@ -409,8 +412,9 @@ class _Writer:
 
     def caption(self) -> Caption:
         segments = self.segments()
-        wordy = self.texts + self.speech + self.events + [d for d in self.descriptions if d.span is not None]
+        wordy = self.texts + self.speech + self.events
         _assign(segments, sorted(wordy, key=lambda o: o.span.start if o.span else 0.0))
+        self.reports = self.llm_reports(segments)
         storyline = []
         for i, seg in enumerate(segments):
             sentences = self.paragraph(i, seg, len(segments))
@@ -462,9 +466,8 @@ class _Writer:
         opening = self.opening(index, seg, total)
         if opening:
             parts.append((opening, [seg.shot] if seg.shot is not None else []))
-        whole_clip = [d for d in self.descriptions if d.span is None] if index == 0 else []
-        for k, desc in enumerate(whole_clip + [o for o in seg.items if o.kind == "description"]):
-            parts.append((self.description(desc, index + k), [desc]))
+        for item in self.reports.get(index, []):
+            parts.append((claim_sentence(item), [*item.sources, *(self.by_key[r.a] for r in item.support)]))
         seen = [o for o in self.scene if o.span is not None and o.span.overlaps(seg.span)]
         parts.extend((sentence, seen) for sentence in scene_sentences(self.evidence, seg.span, last=index == total - 1))
         parts.extend(self.carried_sentences(seg))
@@ -526,28 +529,18 @@ class _Writer:
             return f"Between {clock(seg.span.start)} and {clock(seg.span.end)} the shot detector reported no shot"
         return ""
 
-    def description(self, desc: Observation, seed: int) -> str:
-        tool = desc.tool
-        who = {"vision_llm": "the vision model", "audio_llm": "the audio model"}.get(tool, f"the {tool} observer")
-        model = desc.payload.get("model")
-        if model:
-            who += f" ({model})"
-        question = " ".join(str(desc.payload.get("question") or "").split())
-        content = " ".join(desc.content.split())
-        when = ""
-        if desc.span is None:
-            when = "about the whole clip"
-        elif desc.span.duration > 0:
-            when = f"about {clock(desc.span.start)}–{clock(desc.span.end)}"
-        if question:
-            return _pick(
-                [
-                    f"Asked “{question}” {when}, {who} reported: {_sentence(content)}",
-                    f"{who.capitalize()}, asked “{question}” {when}, answered: {_sentence(content)}",
-                ],
-                seed,
-            ).replace("  ", " ")
-        return f"{who.capitalize()} described this stretch: {_sentence(content)}"
+    def llm_reports(self, segments: list[_Segment]) -> dict[int, list[claims.Settled]]:
+        """The LLM answers' clauses that stand, each once, under the segment where it happens (the clause's own
+        time, else the start of the answer's span); clauses the local evidence contradicts are left out (the
+        Cross-checks section lists them)."""
+        placed: dict[int, list[claims.Settled]] = {}
+        for item in claims.settle(self.evidence):
+            if item.status == "contradicted":
+                continue
+            t = item.span.start if item.span is not None else 0.0
+            home = next((i for i, seg in enumerate(segments) if seg.span.start <= t < seg.span.end), len(segments) - 1)
+            placed.setdefault(max(0, home), []).append(item)
+        return placed
 
     def text_sentence(self, group: list[Observation], seed: int) -> str:
         group = _reading_order(group)
@@ -893,6 +886,38 @@ def _union_seconds(spans: list[TimeSpan]) -> float:
         total += span.end - max(span.start, end)
         end = span.end
     return total
+
+
+#: How the template names an LLM observer and the local observers that confirm its claims.
+_OBSERVERS = {"vision_llm": "the vision model", "audio_llm": "the audio model"}
+_CONFIRMERS = {
+    "asr": "speech recognition",
+    "speakers": "voice separation",
+    "audio_events": "audio analysis",
+    "audio_tags": "the sound classifier",
+    "ocr": "OCR",
+    "scene": "the scene classifier",
+}
+_OPENERS = {"a", "an", "the", "there", "it", "one", "two", "some", "no", "this", "that", "someone", "later", "then"}
+
+
+def claim_sentence(item: claims.Settled) -> str:
+    """One clause of the LLM answers as the caption states it: as the observer's report, with the local observers
+    that confirm it named; never the answer pasted whole, never twice."""
+    names = list(dict.fromkeys(_OBSERVERS.get(o.tool, f"the {o.tool} observer") for o in item.sources))
+    if len(names) == 2 and all(n.endswith(" model") for n in names):
+        who, verb = f"{names[0].removesuffix(' model')} and {names[1].removeprefix('the ')}s", "report"
+    else:
+        who, verb = " and ".join(names), "reports" if len(names) == 1 else "report"
+    clause = " ".join(item.clause.split()).rstrip(" .;,")
+    first = clause.split(" ", 1)[0]
+    if first.lower() in _OPENERS and not first.isupper():
+        clause = first.lower() + clause[len(first) :]
+    if item.status == "confirmed":
+        by = list(dict.fromkeys(_CONFIRMERS.get(r.tools[0], r.tools[0]) for r in item.support))
+        listed = ", ".join(by[:-1]) + (" and " if len(by) > 1 else "") + by[-1]
+        return f"{who} {verb} that {clause}, which {listed} confirm{'s' if len(by) == 1 else ''}"
+    return f"{who} {verb} that {clause}; no other observer confirms it"
 
 
 # --- text appearance and speaking state -------------------------------------------------------------------
