@@ -236,7 +236,7 @@ def extract(obs: Observation) -> list[Claim]:
         for m in _QUOTED.finditer(clause):
             words = m.group(1) or m.group(2) or ""
             if len(norm(words).split()) >= 1:
-                visual = bool(_ON_SCREEN.search(bare)) or "audio" not in _modality(obs)
+                visual = bool(_ON_SCREEN.search(bare)) or ("audio" not in _modality(obs) and not speaking)
                 add("quote", words.strip(), neg=False, medium="text" if visual else "speech")
     return found
 

@@ -127,7 +127,9 @@ async def test_every_observation_appears_at_its_time() -> None:
         elif obs.kind == "speech":
             assert " ".join(obs.content.split()[:4]) in seg.text
         elif obs.kind == "description":
-            assert obs.content in seg.text and "vision model (qwen3-omni-flash)" in seg.text
+            # An answer is stated as the observer's report, once, never pasted as fact.
+            assert "vision model (qwen3-omni-flash) reports: " + obs.content.rstrip(".").lower() in seg.text.lower()
+            assert seg.text.count(obs.content.rstrip(".")[2:]) == 1
         elif obs.kind == "sound_event" and obs.payload["label"] != "speech-like":
             assert clock(obs.span.start) in seg.text, (obs, seg.text)
     assert "880 Hz tone" in segment_at(caption, 3.2).text
@@ -230,7 +232,8 @@ async def test_description_over_whole_clip_is_attributed() -> None:
     )
     caption, _ = await caption_of(AUDIO, [desc, event("broadband noise", 0.0, 12.0, db=-30.0)])
     first = caption.storyline[0].text
-    assert "audio model (qwen3-omni-flash)" in first and "Rain falls steadily on a tin roof." in first
+    assert "audio model (qwen3-omni-flash) reports: Rain falls steadily on a tin roof" in first
+    assert "no other observer confirms it" in first  # broadband noise neither confirms rain nor contradicts it
 
 
 JOHN = [
@@ -276,7 +279,7 @@ async def test_better_supported_speech_wins_over_misread_text() -> None:
         text("live from parls", 0.0, 5.0),
         speech("We are live from Paris tonight.", 1.0, 3.0),
         Observation(
-            tool="audio_llm", kind="description", content="A reporter mentions Paris.", span=sp(0.0, 6.0),
+            tool="audio_llm", kind="description", content="A reporter says “live from Paris”.", span=sp(0.0, 6.0),
             payload={"model": "m", "question": "q"},
         ),
     ]  # fmt: skip

@@ -83,7 +83,8 @@ def test_speech_over_measured_silence_is_left_out_unless_two_sources_agree() -> 
 
 
 def test_a_misread_screen_does_not_override_better_supported_speech() -> None:
-    llm = Observation(tool="audio_llm", kind="description", content="A reporter mentions Paris.", span=sp(0, 6))
+    # The audio model's quoted words are a transcription of the span: they back the heard form.
+    llm = Observation(tool="audio_llm", kind="description", content="A reporter says “live from Paris”.", span=sp(0, 6))
     board = merge(Evidence(), [text("live from parls", 0, 5), speech("We are live from Paris tonight", 1, 3), llm])
     check = cross_check(board)
     assert check.corrected == {}

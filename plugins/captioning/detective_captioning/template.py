@@ -909,15 +909,18 @@ def claim_sentence(item: claims.Settled) -> str:
         who, verb = f"{names[0].removesuffix(' model')} and {names[1].removeprefix('the ')}s", "report"
     else:
         who, verb = " and ".join(names), "reports" if len(names) == 1 else "report"
+    models = list(dict.fromkeys(str(o.payload["model"]) for o in item.sources if o.payload.get("model")))
+    if models:
+        who += f" ({', '.join(models)})"
     clause = " ".join(item.clause.split()).rstrip(" .;,")
     first = clause.split(" ", 1)[0]
-    if first.lower() in _OPENERS and not first.isupper():
+    if first.lower() in _OPENERS and not (first.isupper() and len(first) > 1):
         clause = first.lower() + clause[len(first) :]
     if item.status == "confirmed":
         by = list(dict.fromkeys(_CONFIRMERS.get(r.tools[0], r.tools[0]) for r in item.support))
         listed = ", ".join(by[:-1]) + (" and " if len(by) > 1 else "") + by[-1]
-        return f"{who} {verb} that {clause}, which {listed} confirm{'s' if len(by) == 1 else ''}"
-    return f"{who} {verb} that {clause}; no other observer confirms it"
+        return f"{who} {verb}: {clause}, which {listed} confirm{'s' if len(by) == 1 else ''}"
+    return f"{who} {verb}: {clause}; no other observer confirms it"
 
 
 # --- text appearance and speaking state -------------------------------------------------------------------
