@@ -457,14 +457,14 @@ def relations(evidence: Evidence) -> tuple[list[Relation], list[Relation]]:
             continue
         kind, local, finding = verdict
         (agreements if kind == "agreement" else contradictions).append(_relation(kind, claim, local, finding))
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     for a in claims:
         for b in claims:
             if a.tool >= b.tool or (a.aspect, a.value, a.negated) != (b.aspect, b.value, b.negated):
                 continue
             if a.span is not None and b.span is not None and not a.span.overlaps(b.span, MOMENT):
                 continue
-            ident = (a.source, b.source, a.clause)
+            ident = (a.source, b.source, a.clause, a.aspect)
             if ident in seen:
                 continue
             seen.add(ident)

@@ -261,16 +261,17 @@ class CrossCheck:
 
 def claim_report(contradictions: list[Relation]) -> list[str]:
     """One line per LLM claim the local evidence contradicts (the same clause from several models once)."""
-    grouped: dict[tuple[str, str], list[Relation]] = {}
+    grouped: dict[str, list[Relation]] = {}
     for rel in contradictions:
         if rel.aspect:
-            grouped.setdefault((norm(untimed(rel.b_says)), rel.a_says), []).append(rel)
+            grouped.setdefault(norm(untimed(rel.b_says)), []).append(rel)
     lines = []
     for rels in grouped.values():
         rel = rels[0]
         models = " and ".join(dict.fromkeys(r.tools[1] for r in rels))
+        findings = " and ".join(dict.fromkeys(f"{r.a_says} ({r.tools[0]})" for r in rels))
         lines.append(
-            f"{_when(rel.span)}{models} claimed “{_clip(rel.b_says, 120)}”, but {rel.a_says} ({rel.tools[0]}): "
+            f"{_when(rel.span)}{models} claimed “{_clip(rel.b_says, 120)}”, but {findings}: "
             "the claim is left out of the caption."
         )
     return lines

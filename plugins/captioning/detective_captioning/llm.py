@@ -1,7 +1,9 @@
 """The LLM captioner: an OpenAI-compatible model integrates the evidence into the structured caption.
 
-The model gets the seed's structured-description prompt (audio or audio-video variant) and the observations as a
-JSON data block it is told never to obey. Its reply is parsed and validated; problems are sent back for at most
+The model gets the seed's structured-description prompt (audio or audio-video variant) and the board as a JSON
+data block it is told never to obey: coverage, observations by key, settled contradictions and repairs, and the LLM
+observers' clauses with their verdicts (:func:`evidence_json`). Its caption's claims are measured by the same
+grounding as the template's (:mod:`detective.grounding`). Its reply is parsed and validated; problems are sent back for at most
 :attr:`LLMCaptioner.max_repairs` rewrites; if the reply is still unusable (or the model cannot be reached) the
 template caption is used and a note says so.
 """
@@ -12,7 +14,7 @@ import json
 import re
 from typing import Any, ClassVar
 
-from detective import coverage
+from detective import claims, coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
 from detective.crosscheck import CrossCheck, cross_check
 from detective.grounding import measure
@@ -67,7 +69,9 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
     """The evidence as JSON data for the prompt. Backticks are escaped so the data can never close its fence.
 
     It carries what the observers examined (coverage) and the board as the cross-check engine settled it: speech as
-    repaired and marked, set-aside speech left out, the repairs listed; failed observers by name only.
+    repaired and marked, set-aside speech left out, the repairs listed, every observation by its key, and the LLM
+    observers' answers clause by clause with their verdict (``llm_claims``: contradicted, confirmed or reported,
+    with the keys and findings of the observations that decide it); failed observers by name only.
     """
     checks = checks or cross_check(evidence)
     ordered = sorted(
@@ -102,9 +106,24 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         data["repairs"] = [f"heard “{r.heard}”, {r.source.tool} gives “{r.chosen}”: {r.reason}" for r in checks.repairs]
     if checks.rejected:
         data["left_out"] = list(checks.rejected.values())
+    settled = claims.settle(evidence)
+    if settled:
+        data["llm_claims"] = [_claim_item(item) for item in settled[:MAX_OBSERVATIONS]]
     text = json.dumps(data, ensure_ascii=False, indent=1)
     # A backtick only ever occurs inside a JSON string, where \u0060 is the same character.
     return text.replace("`", "\\u0060")
+
+
+def _claim_item(item: claims.Settled) -> dict[str, Any]:
+    """One clause of the LLM answers for the prompt: what it says, who said it, its verdict and why."""
+    out: dict[str, Any] = {"says": item.clause, "ids": [o.key for o in item.sources], "status": item.status}
+    if item.span is not None:
+        out["start"], out["end"] = round(item.span.start, 3), round(item.span.end, 3)
+    if item.against:
+        out["contradicted_by"] = [f"{r.tools[0]} ({r.a}): {r.a_says}" for r in item.against]
+    if item.support:
+        out["confirmed_by"] = [f"{r.tools[0]} ({r.a}): {r.a_says}" for r in item.support]
+    return out
 
 
 def check_reply(text: str, media: MediaInfo) -> tuple[Caption, list[str]]:

@@ -1,0 +1,128 @@
+"""LLM answers as claims on the board (detective.claims): split, cross-checked, settled; repairs between like kinds."""
+
+from __future__ import annotations
+
+from detective.claims import clauses, extract, settle
+from detective.crosscheck import cross_check
+from detective.evidence import merge
+from detective.models import Coverage, Evidence, Observation, TimeSpan
+
+#: The issue's hallucination: the same confident, wrong sentence from the audio and the vision model.
+FALSE = (
+    "A woman speaks clearly in a quiet room about classical literature; a soft piano plays underneath "
+    "from 00:03 and a door closes at 00:12."
+)
+TRUE = (
+    "A man welcomes listeners to the city marathon and says “8,000 runners are taking part”. "
+    "A short tone sounds at about 00:07."
+)
+SAID = "Welcome to the city marathon, where 8,000 runners are taking part in this year's race."
+
+
+def sp(a: float, b: float) -> TimeSpan:
+    return TimeSpan(start=a, end=b)
+
+
+def described(content: str, tool: str = "audio_llm") -> Observation:
+    return Observation(tool=tool, kind="description", content=content, span=sp(0, 24), payload={"model": "m"})
+
+
+def marathon(*answers: Observation) -> Evidence:
+    """A 24 s board like the issue's clip: one low male voice, measured silences, a tone, no music."""
+    words = [
+        {"word": w, "start": 0.6 + 0.35 * i, "end": 0.9 + 0.35 * i, "probability": 0.95}
+        for i, w in enumerate(SAID.split())
+    ]
+    local = [
+        Observation(tool="asr", kind="speech", content=SAID, span=sp(0.6, 6.8), confidence=0.9,
+                    payload={"words": words, "speaker": "S1"}),
+        Observation(tool="speakers", kind="speaker", content="speaker S1", span=sp(0.6, 6.8),
+                    payload={"speaker": "S1", "pitch_hz": 82.0}),
+        Observation(tool="speakers", kind="metadata", content="one speaker", span=sp(0, 24),
+                    payload={"num_speakers": 1}),
+        Observation(tool="audio_events", kind="sound_event", content="tone", span=sp(6.6, 7.8),
+                    payload={"label": "tone", "frequency_hz": 1000.0}),
+        Observation(tool="audio_events", kind="sound_event", content="silence", span=sp(7.8, 24.0),
+                    payload={"label": "silence"}),
+    ]  # fmt: skip
+    coverage = [
+        Coverage(tool="asr", query_key="q1", aspects=("speech",), span=sp(0, 24)),
+        Coverage(tool="audio_events", query_key="q2", aspects=("sound",), span=sp(0, 24)),
+        Coverage(tool="speakers", query_key="q3", aspects=("speakers",), span=sp(0, 24)),
+    ]
+    from detective.evidence import EvidenceUpdate
+
+    board = merge(Evidence(), EvidenceUpdate(observations=local, coverage=coverage))
+    return merge(board, list(answers))
+
+
+def test_an_answer_splits_into_timed_claims() -> None:
+    assert clauses(FALSE) == [
+        "A woman speaks clearly in a quiet room about classical literature",
+        "a soft piano plays underneath from 00:03",
+        "a door closes at 00:12.",
+    ]
+    found = {(c.aspect, c.value, c.span.start if c.span else None) for c in extract(described(FALSE))}
+    assert found == {
+        ("voice", "female", 0.0),
+        ("topic", "classical literature", 0.0),
+        ("music", "piano", 3.0),
+        ("sound", "door", 11.0),
+    }
+    quotes = [c for c in extract(described(TRUE)) if c.aspect == "quote"]
+    assert [(c.value, c.medium) for c in quotes] == [("8,000 runners are taking part", "speech")]
+
+
+def test_each_false_claim_is_a_contradiction_with_both_sources() -> None:
+    board = marathon(described(FALSE), described(FALSE, "vision_llm"))
+    claimed = {(r.aspect, r.tools) for r in board.contradictions if r.aspect}
+    for tool in ("audio_llm", "vision_llm"):
+        assert ("voice", ("speakers", tool)) in claimed  # only an 82 Hz voice was measured
+        assert ("topic", ("asr", tool)) in claimed  # the transcript is about a marathon
+        assert ("music", ("audio_events", tool)) in claimed  # no music measured from 0:03
+        assert ("sound", ("audio_events", tool)) in claimed  # silence measured at 0:12
+    # Times in the answers are when, not what: no term of the prose is matched against the transcript's "8,000".
+    assert all(r.aspect for r in board.contradictions + board.agreements if "00:" in r.a_says + r.b_says)
+    report = cross_check(board).report()
+    for clause in clauses(FALSE):
+        assert report.count(f"“{clause}”") == 1, report  # both models' identical clause listed once
+    assert "vision_llm and audio_llm claimed" in report or "audio_llm and vision_llm claimed" in report
+    assert all(s.status == "contradicted" for s in settle(board))
+
+
+def test_true_claims_are_confirmed_by_the_local_observers() -> None:
+    board = marathon(described(TRUE), described(TRUE, "vision_llm"))
+    assert not [r for r in board.contradictions if r.aspect]
+    confirmed = {(r.aspect, r.tools[0]) for r in board.agreements if r.aspect}
+    assert {("voice", "speakers"), ("quote", "asr"), ("sound", "audio_events")} <= confirmed
+    assert ("quote", "audio_llm") in confirmed  # the two models agree with each other too
+    assert [s.status for s in settle(board)] == ["confirmed", "confirmed"]
+    assert all(len(s.sources) == 2 for s in settle(board))  # one clause, two answers
+
+
+def test_absence_contradicts_only_where_an_observer_examined() -> None:
+    answer = described("A soft piano plays underneath from 00:03.")
+    unexamined = merge(Evidence(), [answer])
+    assert not unexamined.contradictions and settle(unexamined)[0].status == "reported"
+    assert [r.aspect for r in marathon(answer).contradictions] == ["music"]
+
+
+def test_a_transcript_is_never_repaired_from_times_or_prose_of_an_llm_answer() -> None:
+    """The issue's "8 ,00:12": two models repeating a paragraph with time stamps must not rewrite the transcript."""
+    board = marathon(described(FALSE), described(FALSE, "vision_llm"), described(FALSE + " 8,012 people."))
+    check = cross_check(board)
+    speech = board.by_kind("speech")[0]
+    assert check.said(speech) == SAID
+    assert check.repairs == [] and check.corrected == {}
+
+
+def test_quoted_words_of_the_audio_model_are_a_transcription() -> None:
+    """Like kinds: quoted words are another transcription of the span and, backed by a second source, repair."""
+    heard = Observation(tool="asr", kind="speech", content="Welcome, Jon Smyth.", span=sp(1, 3), confidence=0.9)
+    shown = Observation(tool="ocr", kind="text", content="JOHN SMITH", span=sp(0, 5))
+    said = described("A man says “Welcome, John Smith.” at 00:02.")
+    check = cross_check(merge(Evidence(), [heard, shown, said]))
+    assert check.said(heard) == "Welcome, John Smith."
+    prose = described("The host greets John Smith warmly at 00:02.")
+    alone = cross_check(merge(Evidence(), [heard, prose]))
+    assert alone.said(heard) == "Welcome, Jon Smyth."  # prose is no transcription: nothing to repair from
