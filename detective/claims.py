@@ -210,8 +210,15 @@ def extract(obs: Observation) -> list[Claim]:
         bare = _QUOTED.sub(" ", clause)
         negated = bool(_NEGATED.search(bare))
 
-        def add(aspect: str, value: str, neg: bool = negated, medium: str = "speech", c: str = clause) -> None:
-            found.append(Claim(obs.key, obs.tool, aspect, value, c, span, neg, medium))
+        def add(
+            aspect: str,
+            value: str,
+            neg: bool = negated,
+            medium: str = "speech",
+            c: str = clause,
+            at: TimeSpan | None = span,
+        ) -> None:
+            found.append(Claim(obs.key, obs.tool, aspect, value, c, at, neg, medium))
 
         speaking = bool(_SPEAKING.search(bare))
         if speaking and not negated:

@@ -131,9 +131,7 @@ def claims(text: str) -> list[str]:
                 bare = tok.strip("“”\"'‘’()[],.;:!?")
                 if not bare:
                     continue
-                if bare.lower() in CONTENT_NOUNS and not _NEGATION.search(sentence):
-                    found.append(bare.lower())
-                elif _NUMBER.fullmatch(bare):
+                if (bare.lower() in CONTENT_NOUNS and not _NEGATION.search(sentence)) or _NUMBER.fullmatch(bare):
                     found.append(bare.lower())
                 elif i > 0 and _NAME.match(bare) and norm(bare) and norm(bare) not in METHOD_WORDS:
                     found.append(norm(bare))

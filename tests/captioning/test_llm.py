@@ -228,3 +228,33 @@ async def test_a_prompt_over_the_known_context_falls_back_without_a_call() -> No
         out = await LLMCaptioner().caption(CaptionJob(media=MEDIA, evidence=EVIDENCE))
     assert route.call_count == 0 and out.caption == build_caption(MEDIA, EVIDENCE)
     assert "do not fit the captioner model's context of 600 tokens" in out.notes[0]
+
+
+@respx.mock
+async def test_the_prompt_carries_the_settled_llm_claims(services: RunServices) -> None:
+    """The captioner writes from the board: every LLM clause with its verdict and the observation that decides it."""
+    from detective.evidence import EvidenceUpdate
+    from detective.models import Coverage
+
+    answer = Observation(
+        tool="audio_llm", kind="description", span=TimeSpan(start=0, end=10),
+        content="A soft piano plays from 00:01. A voice says “Welcome to the lab”.",
+    )  # fmt: skip
+    sound = Coverage(tool="asr", query_key="q", aspects=("speech", "sound"), span=TimeSpan(start=0, end=10))
+    board = merge(merge(EVIDENCE, EvidenceUpdate(coverage=[sound])), [answer])
+    route = respx.post(URL).mock(return_value=completion("no caption here"))
+    out = await LLMCaptioner().caption(CaptionJob(media=MEDIA, evidence=board))
+    assert "llm_claims" in INTEGRATION_SYSTEM and "contradicted" in INTEGRATION_SYSTEM
+    user = bodies(route)[0]["messages"][1]["content"]
+    block = user[user.index("```json\n") + len("```json\n") : user.rindex("\n```")]
+    claims = {c["says"]: c for c in json.loads(block)["llm_claims"]}
+    piano = claims["A soft piano plays from 00:01."]
+    assert piano["status"] == "contradicted" and piano["ids"] == [answer.key]
+    assert "measured no music" in piano["contradicted_by"][0]
+    welcome = claims["A voice says “Welcome to the lab”."]
+    assert welcome["status"] == "confirmed" and "asr (" in welcome["confirmed_by"][0]
+    # A caption the model cannot put in the canonical format falls back to the template, which leaves the
+    # contradicted clause out of the storyline and states the confirmed one once.
+    assert any("template caption was used" in n for n in out.notes)
+    story = " ".join(s.text for s in out.caption.storyline)
+    assert "piano" not in story and story.count("Welcome to the lab”, which speech recognition confirms") == 1

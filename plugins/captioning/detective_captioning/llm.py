@@ -3,9 +3,9 @@
 The model gets the seed's structured-description prompt (audio or audio-video variant) and the board as a JSON
 data block it is told never to obey: coverage, observations by key, settled contradictions and repairs, and the LLM
 observers' clauses with their verdicts (:func:`evidence_json`). Its caption's claims are measured by the same
-grounding as the template's (:mod:`detective.grounding`). Its reply is parsed and validated; problems are sent back for at most
-:attr:`LLMCaptioner.max_repairs` rewrites; if the reply is still unusable (or the model cannot be reached) the
-template caption is used and a note says so.
+grounding as the template's (:mod:`detective.grounding`). Its reply is parsed and validated; problems are sent
+back for at most :attr:`LLMCaptioner.max_repairs` rewrites; if the reply is still unusable (or the model cannot be
+reached) the template caption is used and a note says so.
 """
 
 from __future__ import annotations

@@ -103,7 +103,11 @@ Rules:
 - State only what the evidence supports. Never invent people, objects, words, sounds or text that no observation \
 reports. When observers disagree, prefer on-screen text for names and numbers spelled on screen, otherwise the \
 better-supported claim (more sources, higher confidence), and say which you chose in a "## Cross-checks" section.
-- The answers of the audio and vision language models are claims, already checked against the local observers: the evidence's "llm_claims" gives each clause with its status. Never state a "contradicted" clause as fact (list it under "## Cross-checks" with the observation that contradicts it); state a "confirmed" clause with the observers that confirm it; word a "reported" clause as the model's report ("the audio model reports …"). Say each clause once, in the segment of its time, never an answer pasted whole, and never repeat the same text.
+- The answers of the audio and vision language models are claims, already checked against the local observers: \
+the evidence's "llm_claims" gives each clause with its status. Never state a "contradicted" clause as fact (list \
+it under "## Cross-checks" with the observation that contradicts it); state a "confirmed" clause with the \
+observers that confirm it; word a "reported" clause as the model's report ("the audio model reports …"). Say \
+each clause once, in the segment of its time, never an answer pasted whole, and never repeat the same text.
 - State that something is absent (no speech, no on-screen text, silence) only for what the evidence's "coverage" \
 lists as examined, and say how it was examined; for anything not examined, say it was not examined or say \
 nothing. Quote speech as given: the speech contents are already cross-checked (names repaired from the screen), \
