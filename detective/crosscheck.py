@@ -5,10 +5,11 @@ Two uses, one set of rules:
 - :func:`compare` runs while the evidence board grows (:func:`detective.evidence.merge`): it notes agreements and
   contradictions between two observations, which planners read to decide what to re-check.
 - :func:`cross_check` runs once when the caption is written: it settles what the board says. Names and numbers
-  heard by speech recognition are repaired from on-screen text (and from the audio LLM when two sources back it),
-  speech reported over measured silence is set aside unless another source agrees, a re-check's words that the
-  broad pass never heard are set aside, and words the recogniser doubted are marked ``[unclear]``. Every captioner
-  writes from its result, so planners and captioners never resolve the same conflict differently.
+  heard by speech recognition are repaired from text of the same kind only (on-screen text, and the words an
+  audio LLM quotes when two sources back them; never an answer's prose, numbers or time stamps), speech reported
+  over measured silence is set aside unless another source agrees, a re-check's words that the broad pass never
+  heard are set aside, and words the recogniser doubted are marked ``[unclear]``. Every captioner writes from its
+  result, so planners and captioners never resolve the same conflict differently.
 
 Matching is fuzzy and phonetic (rapidfuzz ratios, jellyfish Metaphone codes): "Jon Smyth" heard, "John Smith" on
 screen; "League of Park" heard, "Elena Park" on screen (a shared surname anchors the name).

@@ -233,7 +233,7 @@ def strip_ungrounded(caption: Caption, job: CaptionJob) -> tuple[Caption, int]:
     removed = 0
 
     def grounded(text: str) -> bool:
-        return not measure([text], job.evidence, job.media).ungrounded
+        return not measure([text], job.evidence, job.media, job.checks).ungrounded
 
     storyline = []
     for seg in caption.storyline:
