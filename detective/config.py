@@ -50,7 +50,11 @@ class DetectiveConfig(BaseModel):
         default=None,
         description="Registered tool names; none means every registered tool (remote-model tools only when online).",
     )
-    planner: str | None = Field(default=None, description="Planner name; none means llm when online, else rule.")
+    planner: str | None = Field(
+        default=None,
+        description="Planner name; none means hybrid when online (the local broad pass, then the LLM planner; "
+        "llm is the paper's pure LLM planner), else rule.",
+    )
     captioner: str | None = Field(
         default=None,
         description="Captioner name; none means llm when online, else template (direct in direct mode).",
@@ -150,7 +154,7 @@ def resolve_toolbox(
         given = objects.get(kind, {})
         return given[name] if name in given else registry.make(kind, name)
 
-    planner = pick("planners", config.planner, "llm" if settings.online("planner") else "rule")
+    planner = pick("planners", config.planner, "hybrid" if settings.online("planner") else "rule")
     if config.mode == "direct":
         default_captioner = "direct"
     elif settings.online("captioner") and "llm" in registry.captioners:

@@ -37,7 +37,7 @@ class Detective:
     :param tools: registered tool names, or Tool objects, langchain-core ``BaseTool`` instances or functions
         (registered for this Detective's runs under their names). ``None`` takes every registered tool; tools that
         call a remote model join only when online.
-    :param planner: a registered planner name, or a Planner object; ``None``: ``llm`` when online, else ``rule``.
+    :param planner: a registered planner name, or a Planner object; ``None``: ``hybrid`` when online, else ``rule``.
     :param captioner: a registered captioner name, or a Captioner object; ``None``: ``llm`` when online, else
         ``template`` (``direct`` in direct mode).
     :param config: the configuration; keyword arguments override its fields.

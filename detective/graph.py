@@ -243,19 +243,26 @@ async def plan(state: DetectiveState) -> dict:
 
 
 async def query(state: DetectiveState) -> dict:
-    """Turn the plan into runnable queries: known tools only, nothing asked twice, within the budget.
+    """Turn the plan into runnable queries: known tools only, valid arguments only, nothing asked twice, within
+    the budget.
 
-    A query already answered is not run again: its answer is on the board, and the planner sees it there.
+    A query already answered is not run again: its answer is on the board, and the planner sees it there. A query
+    whose arguments its tool rejects is dropped with a note (the LLM planner repairs such calls before it returns
+    them): it never reaches an observer.
     """
     with _in_run(state["run"]) as (services, config, toolbox):
         evidence = state.get("evidence") or Evidence()
         answered = set(evidence.answered)
-        tools = {t.name for t in applicable_tools(state["media"], toolbox, services)}
+        tools = {t.name: t for t in applicable_tools(state["media"], toolbox, services)}
         known: list[Query] = []
         notes: list[str] = []
         for q in state.get("planned", []):
             if q.tool not in tools:
                 notes.append(f"round {state.get('round')}: dropped query for unavailable tool {q.tool!r}")
+            elif problem := tools[q.tool].invalid_arguments(q):  # the planner's mistake, not an observer's failure
+                notes.append(
+                    f"round {state.get('round')}: dropped query for {q.tool} with invalid arguments: {problem}"
+                )
             elif q.key not in {k.key for k in known}:
                 known.append(q)
         runnable = [q for q in known if q.key not in answered][: config.max_queries_per_round]
