@@ -9,8 +9,9 @@
   configuration's names through the plugin manager, and starts the tools' warm-ups.
 - ``route`` is the one router of the loop; the stop rule is the one function :func:`stop_reason`.
 - ``plan`` asks the planner for queries or ``finish``; ``query`` drops queries already answered or for tools
-  outside the tool box and trims to the budget; the round's queries fan out with ``Send`` to ``observe`` and run
-  concurrently (``max_concurrency``); ``review`` closes the round's record.
+  outside the tool box or with invalid arguments and trims to the budget; the round's queries fan out with ``Send``
+  to ``observe`` and all start at once (local observers share ``max_concurrency`` slots, remote ones are bounded
+  by the endpoint limits); ``review`` closes the round's record.
 - ``synthesize`` hands the evidence to the captioner and measures the caption's grounding; ``direct`` (direct mode,
   a branch of the same graph) has one omni model caption the raw clip.
 
@@ -300,7 +301,11 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
             observations = [Observation.model_validate(o) for o in hit]
     try:
         if observations is None:
-            observations = await _observe_within(tool, media, q, config.observer_timeout)
+            if tool.needs_api:  # waits on the network: bounded by the endpoint limits, shared by every clip
+                observations = await _observe_within(tool, media, q, config.observer_timeout)
+            else:
+                async with services.local_slots(config.max_concurrency):
+                    observations = await _observe_within(tool, media, q, config.observer_timeout)
             if services.cache is not None and cache_key:
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash
