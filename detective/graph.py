@@ -160,16 +160,20 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
         given = runtime.context
         services.config = given if isinstance(given, DetectiveConfig) else DetectiveConfig.from_env()
         services.settings = services.config.settings(services.settings)
+    if services.toolbox is None:
+        services.toolbox = resolve_toolbox(services.config, services.settings)
     media = state.get("media")
     if media is None:
         source = state.get("source")
         if not source:
             raise ValueError("the input needs a 'source' (a clip's path or URL) or its 'media'")
-        media = await aopen_media(source, download_timeout=services.config.download_timeout)
+        media = await aopen_media(
+            source,
+            download_timeout=services.config.download_timeout,
+            download=needs_local_copy(services.toolbox),
+        )
     if not services.clip:
         services.clip = media.source
-    if services.toolbox is None:
-        services.toolbox = resolve_toolbox(services.config, services.settings)
     key = register_run(services)
     if services.config.mode == "detective":
         services.warmups = [
@@ -178,6 +182,12 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
             if type(tool).prepare is not Tool.prepare
         ]
     return {"media": media, "run": key}
+
+
+def needs_local_copy(toolbox: Toolbox) -> bool:
+    """Whether a clip given by URL must be downloaded for ``toolbox``: unless every tool reads the URL itself
+    (``Tool.reads_url``), when the clip is only probed over the network."""
+    return not toolbox.tools or not all(t.reads_url for t in toolbox.tools.values())
 
 
 async def _warm(tool: Tool, media: MediaInfo, services: RunServices) -> None:

@@ -93,6 +93,10 @@ class Tool:
     #: ``sound`` for signal analysis …). Captions state absence only under such coverage; the default vouches
     #: for nothing, so a tool that answers questions never makes "there is none" true by its silence.
     covers: ClassVar[tuple[Aspect, ...]] = ()
+    #: True when the tool works from a clip's http(s) URL as well as from a local copy: it hands the URL to its
+    #: model, or reads what it needs as a stream. When every tool of a run does, a clip given by URL is probed over
+    #: the network and never downloaded whole (see :func:`detective.media.aopen_media`).
+    reads_url: ClassVar[bool] = False
 
     def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
         """The queries of this tool's broad pass over the clip (RulePlanner). Default: the whole clip once."""
