@@ -48,8 +48,10 @@ _PUNCT = string.punctuation + "“”‘’…"
 # --- terms and similarity ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def norm(text: str) -> str:
-    """Lower case, punctuation stripped from every word, spaces collapsed."""
+    """Lower case, punctuation stripped from every word, spaces collapsed (cached: the cross-check normalises
+    the same terms for every pair of observations it compares)."""
     return " ".join(w.strip(_PUNCT) for w in text.lower().split() if w.strip(_PUNCT))
 
 
