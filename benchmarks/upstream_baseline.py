@@ -1,13 +1,29 @@
-"""A small, faithful re-implementation of upstream Omni-Detective's loop, as a speed baseline.
+"""Upstream Omni-Detective's released pipeline beside ours, against the loopback server at equal observer answers.
 
-As released (see docs/reference upstream-notes): one growing chat with one agent model; each turn the agent must
-reply with JSON ``{"tool_name", "question"}`` (fences stripped, keys and tool validated, no function calling; the
-tool list pasted into the system prompt); exactly 10 query → observation turns with no early stop, each followed
-by one stateless call of the ``LALM`` tool (an audio LLM with ``input_audio``); then one more call writes the
-caption. A thread pool over items, output appended under a lock, retries at a fixed 0.1 s (capped here at 1000
-like upstream). Only the API key/URL handling differs: we pass the loopback server's URL.
+``python benchmarks/upstream_baseline.py --upstream PATH`` runs the upstream release's own code (``main.py``,
+``agent_lib.py``, ``tool_lib.py`` and ``prompt_lib.py`` of ``ddlBoJack/Omni-Captioner``'s ``Omni-Detective``
+folder, as released: PATH is that folder, never copied into this repository) with only its hard-coded endpoint
+pointed at the loopback server, the edit its README asks of users; then ours on the same clips, as a batch. Both
+against the same :class:`~detective_testserver.ChatServer` in its own process, every call held ``--latency``
+(100 ms), 100 clips, 10 in flight, 10 observer answers of 500 bytes per clip (upstream's fixed 10 inquiries; ours
+``--per-round`` questions a round, 2 and 5). The clips are WAV files served over HTTP from the server's process,
+given by URL as upstream requires; upstream hands the URL to its ``LALM`` model, and so does our ``audio_llm``.
 
-:class:`UpstreamResponder` lets the loopback server answer this dialogue (agent turns get the JSON reply).
+Ours is the online default (``hybrid``: round 1 is the broad pass, here the two audio question tools' general
+description, asked without a planner call; then the LLM planner) or ``--planner llm`` (the paper's pure LLM
+planner, which plans round 1 too), with the default captioner. The scripted planner asks so many questions in
+each round that a clip gets exactly 10 answers, and ``max_rounds`` is the rounds that takes, so no finishing call
+is made (upstream makes none either: it always asks 10). The *ideal* is the same batch with no overhead: a clip
+takes its critical path (the calls in sequence: for ours each round's planner call, then its questions at once,
+then the caption; for upstream 10 agent and 10 observer calls, then the caption) at ``--latency`` each.
+
+Columns: ``calls/clip`` counted by the server; ``planner KB/clip`` what our planner (upstream's agent) was sent,
+``prompt KB/clip`` what every call was sent; ``cpu ms`` the CPU time of this process (the pipeline, not the
+server) per clip and per call.
+
+The module also keeps :func:`run_upstream`, a faithful re-implementation of upstream's loop that
+``benchmarks/pipeline.py`` uses as its baseline row when the release is not at hand, and
+:class:`UpstreamResponder`, which lets the loopback server answer upstream's agent turns.
 """
 
 from __future__ import annotations
@@ -187,3 +203,301 @@ def run_upstream(manifest: Path, out: Path, base_url: str, workers: int) -> dict
         "clip_seconds": seconds,
         "failed": failed,
     }
+
+
+# --- the comparison: upstream's released code beside ours ---------------------------------------------------
+
+#: Observer answers per clip, both pipelines (upstream's fixed 10 inquiries).
+ANSWERS = 10
+
+
+class ScheduleResponder:
+    """The loopback server's answers for the comparison: upstream's agent turns as :class:`UpstreamResponder`;
+    our planner's turns ask this round's share of the ``answers`` questions (``per_round`` a round, after the
+    ``broad`` answers of a hybrid round 1), spread over the offered functions; everything else as ``inner``."""
+
+    def __init__(self, inner: Any, per_round: int, broad: int, answers: int = ANSWERS) -> None:
+        self.upstream = UpstreamResponder(inner)
+        self.per_round, self.broad, self.answers = per_round, broad, answers
+
+    def asks(self, round_no: int) -> int:
+        """Questions the planner asks in ``round_no`` (0: it finishes)."""
+        first = 2 if self.broad else 1  # the first round the planner plans
+        before = self.broad + self.per_round * (round_no - first)
+        return max(0, min(self.per_round, self.answers - before))
+
+    def __call__(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if not body.get("tools"):
+            return self.upstream(body)
+        messages = body["messages"]
+        most = re.search(r"at most (\d+) rounds", messages[0]["content"])
+        left = re.findall(r"Inquiries remaining: (\d+)", str(messages[-1].get("content") or ""))
+        round_no = int(most.group(1)) - int(left[-1]) + 1 if most and left else 1
+        names = [t["function"]["name"] for t in body["tools"] if t["function"]["name"] != "finish"]
+        count = self.asks(round_no)
+        if not count or not names:
+            call = {"id": f"fin{round_no}", "type": "function", "function": {"name": "finish", "arguments": "{}"}}
+            return "planner", {"role": "assistant", "content": None, "tool_calls": [call]}
+        calls = []
+        for i in range(count):
+            question = f"Round {round_no}, question {i + 1}: what is heard, and how loud is it?"
+            arguments = json.dumps({"question": question})
+            calls.append(
+                {
+                    "id": f"c{round_no}_{i}",
+                    "type": "function",
+                    "function": {"name": names[i % len(names)], "arguments": arguments},
+                }
+            )
+        return "planner", {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def _serve(conn: Any, latency: float, per_round: int, broad: int, answer_bytes: int, clips: str) -> None:
+    """The chat server and an HTTP server of the clips, in a process of their own (their work does not compete
+    with the pipeline measured for the GIL)."""
+    import functools
+    import http.server
+
+    from detective_testserver import ChatServer, ScriptedDetective
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=clips))
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    responder = ScheduleResponder(ScriptedDetective(answer_bytes=answer_bytes), per_round, broad)
+    with ChatServer(latency=latency, responder=responder) as server:
+        conn.send((server.url, f"http://127.0.0.1:{files.server_address[1]}"))
+        conn.recv()  # until the parent says stop
+        conn.send(server.stats.snapshot())
+    files.shutdown()
+
+
+class Servers:
+    """:func:`_serve` in a child process; ``stats`` holds the chat server's counters once it is left."""
+
+    def __init__(self, latency: float, per_round: int, broad: int, answer_bytes: int, clips: Path) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.parent, child = ctx.Pipe()
+        args = (child, latency, per_round, broad, answer_bytes, str(clips))
+        self.proc = ctx.Process(target=_serve, args=args, daemon=True)
+        self.stats: dict[str, Any] = {}
+
+    def __enter__(self) -> Servers:
+        self.proc.start()
+        self.url, self.files = self.parent.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.parent.send("stop")
+        self.stats = self.parent.recv()
+        self.proc.join(timeout=10)
+
+
+def make_clips(root: Path, n: int) -> None:
+    """``n`` half-second tones (each its own pitch) as 16 kHz WAV files."""
+    import numpy as np
+
+    from detective.media import wav_bytes
+
+    t = np.arange(8000) / 16000.0
+    for i in range(n):
+        (root / f"clip{i:04d}.wav").write_bytes(wav_bytes(0.3 * np.sin(2 * np.pi * (200.0 + 7.0 * i) * t)))
+
+
+def write_manifest(path: Path, files: str, n: int) -> Path:
+    """Upstream's input form, ``{"id", "url"}``, for the served clips."""
+    path.write_text("".join(json.dumps({"id": i, "url": f"{files}/clip{i:04d}.wav"}) + "\n" for i in range(n)))
+    return path
+
+
+def _cpu() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def run_released(upstream: Path, manifest: Path, out: Path, base_url: str, workers: int) -> dict[str, Any]:
+    """Upstream's ``main.run_parallel`` as released over ``manifest``; only its ``API`` class's hard-coded URL and
+    key are replaced (upstream's README asks users to edit them into the source). Its prints are silenced."""
+    import contextlib
+    import importlib
+    import io
+    import sys
+
+    sys.path.insert(0, str(upstream))
+    try:
+        released = importlib.import_module("main")
+    finally:
+        sys.path.remove(str(upstream))
+    if not hasattr(released, "OmniDetectiveAgent") or not hasattr(released, "run_parallel"):
+        raise SystemExit(f"{upstream}/main.py is not upstream Omni-Detective's main.py")
+
+    class LoopbackAPI(released.API):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.url = base_url + "/chat/completions"
+            self.api_key = "sk-bench"
+            self.headers = {"Content-Type": "application/json", "Authorization": self.api_key}
+
+    released.API = LoopbackAPI
+    started, cpu = time.perf_counter(), _cpu()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        released.run_parallel(
+            num_workers=workers, function=released.omni_detective_agent, input_path=str(manifest), output_path=str(out)
+        )
+    wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    done = sum(1 for line in out.read_text().splitlines() if line.strip()) if out.exists() else 0
+    return {"wall": wall, "cpu": cpu, "done": done}
+
+
+def run_ours(manifest: Path, out: Path, base_url: str, workers: int, planner: str, max_rounds: int) -> dict[str, Any]:
+    """Ours as a batch over ``manifest``: two audio question tools, ``planner``, the default captioner."""
+    import asyncio
+    import io
+
+    from detective_audio_llm.tool import AudioLLMTool
+
+    from detective.batch import BatchConfig, job_config, make_executor
+    from detective.detective import Detective
+    from detective.jobs import Job
+    from detective.llm import EndpointLimits
+    from detective.settings import Settings
+
+    class AudioDetail(AudioLLMTool):
+        """A second audio-language model observer (fine detail), so a round can ask two models."""
+
+        name = "audio_llm_detail"
+        description = "Ask a second audio-language model for fine detail about the sound."
+
+    settings = Settings.from_env(env={}, api_key="sk-bench", base_url=base_url, backoff=0.05, timeout=60.0)
+    limits = EndpointLimits(max_concurrent=64)
+    tools = [AudioLLMTool(), AudioDetail()]
+
+    def factory() -> Detective:
+        return Detective(tools=tools, planner=planner, settings=settings, limits=limits, max_rounds=max_rounds)
+
+    config = BatchConfig(manifest, out, workers=workers)
+    started, cpu = time.perf_counter(), _cpu()
+    summary = asyncio.run(Job(job_config(config), make_executor(config, factory), io.StringIO()).run())
+    wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    return {"wall": wall, "cpu": cpu, "done": summary.done, "failed": summary.failed}
+
+
+def schedule(planner: str, per_round: int, broad: int) -> list[int]:
+    """Questions per round until the clip has :data:`ANSWERS` answers (round 1 first)."""
+    rounds = [broad] if planner == "hybrid" else []
+    while sum(rounds) < ANSWERS:
+        rounds.append(min(per_round, ANSWERS - sum(rounds)))
+    return rounds
+
+
+def main() -> None:
+    """Run upstream's release and ours at each ``--per-round`` and print the tables."""
+    import argparse
+    import sys
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", type=Path, required=True, help="upstream's Omni-Detective folder (main.py …)")
+    parser.add_argument("--clips", type=int, default=100)
+    parser.add_argument("--in-flight", type=int, default=10, help="upstream's --num_workers, our --workers")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds the server holds every reply")
+    parser.add_argument("--per-round", type=int, nargs="+", default=[2, 5], help="our questions a round")
+    parser.add_argument("--planners", nargs="+", default=["hybrid", "llm"], help="our planners to run")
+    parser.add_argument("--answer-bytes", type=int, default=500, help="length of each observer answer")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row; the median wall time is kept")
+    args = parser.parse_args()
+    from detective import logs
+
+    logs.configure(level="ERROR")
+    broad = 2  # our two audio question tools each describe the clip in a hybrid round 1
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "clips").mkdir()
+        make_clips(root / "clips", args.clips)
+        shapes = [("upstream (released)", 1, [1] * ANSWERS)]
+        shapes += [(p, q, schedule(p, q, broad)) for q in args.per_round for p in args.planners]
+        for label, per_round, rounds in shapes:
+            runs = []
+            for i in range(args.repeat):
+                with Servers(args.latency, per_round, broad, args.answer_bytes, root / "clips") as servers:
+                    manifest = write_manifest(root / f"in-{len(rows)}-{i}.jsonl", servers.files, args.clips)
+                    out = root / f"out-{len(rows)}-{i}.jsonl"
+                    if label.startswith("upstream"):
+                        res = run_released(args.upstream, manifest, out, servers.url, args.in_flight)
+                    else:
+                        res = run_ours(manifest, out, servers.url, args.in_flight, label, len(rounds))
+                res["stats"] = servers.stats
+                runs.append(res)
+            res = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+            if label.startswith("upstream"):
+                critical = 2 * ANSWERS + 1
+            else:  # each round: the planner's call (none in a hybrid round 1), then its questions at once; a caption
+                critical = 2 * len(rounds) + 1 - (1 if label == "hybrid" else 0)
+            rows.append(_row(label, per_round, rounds, res, critical, args, [r["wall"] for r in runs]))
+            print(f"done: {label} at {per_round} a round: {rows[-1]['clips/min']} clips/min", file=sys.stderr)
+    _print(rows, args)
+
+
+def _row(
+    label: str, per_round: int, rounds: list[int], res: dict[str, Any], critical: int, args: Any, walls: list[float]
+) -> dict[str, Any]:
+    stats, clips = res["stats"], args.clips
+    calls = stats.get("requests", 0)
+    kinds = stats.get("by_kind", {})
+    prompt = stats.get("prompt_bytes", {})
+    planner_bytes = prompt.get("agent", 0) + prompt.get("planner", 0)
+    ideal = 60.0 * args.in_flight / (critical * args.latency)
+    per_min = 60.0 * clips / res["wall"]
+    return {
+        "pipeline": label if label.startswith("upstream") else f"ours, {label} planner",
+        "questions/round": "1" if label.startswith("upstream") else f"{per_round} ({'+'.join(map(str, rounds))})",
+        "clips/min": round(per_min),
+        "ideal clips/min": round(ideal),
+        "% of ideal": f"{100 * per_min / ideal:.0f}%",
+        "wall s (range)": f"{res['wall']:.1f} ({min(walls):.1f}-{max(walls):.1f})",
+        "calls/clip": round(calls / clips, 1),
+        "critical path calls": critical,
+        "observer answers/clip": round(kinds.get("observer", 0) / clips, 1),
+        "planner KB/clip": round(planner_bytes / clips / 1024, 1),
+        "prompt KB/clip": round(sum(prompt.values()) / clips / 1024, 1),
+        "cpu ms/clip": round(1000 * res["cpu"] / clips, 1),
+        "cpu ms/call": round(1000 * res["cpu"] / calls, 2) if calls else "n/a",
+        "done": res["done"],
+        "_per_min": per_min,
+        "_calls": calls / clips,
+        "_planner": planner_bytes,
+        "_prompt": sum(prompt.values()),
+        "_per_round": per_round,
+    }
+
+
+def _print(rows: list[dict[str, Any]], args: Any) -> None:
+    print(
+        f"\n{args.clips} clips, {args.in_flight} in flight, {args.latency * 1000:.0f} ms a call, "
+        f"{ANSWERS} observer answers of {args.answer_bytes} bytes per clip; median of {args.repeat} run(s)\n"
+    )
+    head = [k for k in rows[0] if not k.startswith("_")]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in head) + " |")
+    upstream = rows[0]
+    print("\n| ours vs upstream | questions/round | clips/min | calls/clip | planner prompt bytes | all prompt bytes |")
+    print("|---|---|---|---|---|---|")
+    for row in rows[1:]:
+        print(
+            f"| {row['pipeline']} | {row['_per_round']} | {row['_per_min'] / upstream['_per_min']:.2f}x | "
+            f"{row['_calls']:.1f} / {upstream['_calls']:.1f} | {row['_planner'] / upstream['_planner']:.2f}x | "
+            f"{row['_prompt'] / upstream['_prompt']:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

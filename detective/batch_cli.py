@@ -159,7 +159,11 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @click.option("--offline/--online", default=None, help="Force offline (no remote model) or online mode.")
 @click.option("--max-rounds", type=click.IntRange(1), default=None, help="Rounds of plan → query → observe.")
-@click.option("--planner", default=None, help="Planner name (default: llm when online, rule offline).")
+@click.option(
+    "--planner",
+    default=None,
+    help="Planner name (default: hybrid when online, rule offline; llm: the paper's pure LLM planner).",
+)
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, template offline).")
 @click.option("--tools", "tools", default=None, help="Comma list of tool names (default: every applicable tool).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")

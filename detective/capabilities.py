@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from detective.settings import Endpoint
@@ -101,7 +101,7 @@ class CapabilityStore:
                 self._known[key] = caps
             if caps.context_size is None and endpoint.context_size:
                 caps.context_size = endpoint.context_size
-            return Capabilities(**asdict(caps))
+            return replace(caps)  # a copy (scalar fields): asdict's deep walk costs more, on every chat call
 
     def learn(self, endpoint: Endpoint, **facts: Any) -> bool:
         """Record ``facts`` (fields of :class:`Capabilities`); True when something changed."""

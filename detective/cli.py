@@ -100,7 +100,11 @@ def cli(log_json: str | None, log_level: str | None) -> None:
     help="detective (default): the agent loop over observers; direct: one call to an omni model (needs a key).",
 )
 @click.option("--tools", default=None, help="Comma-separated tool names (default: every applicable tool).")
-@click.option("--planner", default=None, help="Planner name (default: llm when online, else rule).")
+@click.option(
+    "--planner",
+    default=None,
+    help="Planner name (default: hybrid when online, else rule; llm: the paper's pure LLM planner).",
+)
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
 @click.option("--max-rounds", type=int, default=None, help="Rounds of plan → query → observe (default: 6).")
 @click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")

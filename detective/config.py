@@ -50,14 +50,23 @@ class DetectiveConfig(BaseModel):
         default=None,
         description="Registered tool names; none means every registered tool (remote-model tools only when online).",
     )
-    planner: str | None = Field(default=None, description="Planner name; none means llm when online, else rule.")
+    planner: str | None = Field(
+        default=None,
+        description="Planner name; none means hybrid when online (the local broad pass, then the LLM planner; "
+        "llm is the paper's pure LLM planner), else rule.",
+    )
     captioner: str | None = Field(
         default=None,
         description="Captioner name; none means llm when online, else template (direct in direct mode).",
     )
     max_rounds: int = Field(default=6, ge=0, description="Rounds of plan → query → observe at most.")
     max_queries_per_round: int = Field(default=16, ge=1, description="Queries one round may run at most.")
-    max_concurrency: int = Field(default=4, ge=1, description="Observers running at once within a clip.")
+    max_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Local observers (models on this machine's CPU) running at once within a clip; a round's "
+        "remote-model queries all run at once, bounded only by the endpoint limits (shared by every clip).",
+    )
     observer_timeout: float = Field(
         default=300.0,
         gt=0,
@@ -94,8 +103,9 @@ class DetectiveConfig(BaseModel):
         return cls.model_validate(data)
 
     def run_config(self) -> dict[str, Any]:
-        """The LangGraph run config: concurrency of the fan-out, and a recursion limit as a mere safety net."""
-        return {"max_concurrency": self.max_concurrency, "recursion_limit": 4 * self.max_rounds + 12}
+        """The LangGraph run config: every query of a round starts at once (local observers then wait for one of
+        ``max_concurrency`` slots in the observe node), and a recursion limit as a mere safety net."""
+        return {"max_concurrency": self.max_queries_per_round, "recursion_limit": 4 * self.max_rounds + 12}
 
     def settings(self, base: Settings | None = None) -> Settings:
         """``base`` (or the environment's settings) with this configuration's ``offline`` applied."""
@@ -150,7 +160,7 @@ def resolve_toolbox(
         given = objects.get(kind, {})
         return given[name] if name in given else registry.make(kind, name)
 
-    planner = pick("planners", config.planner, "llm" if settings.online("planner") else "rule")
+    planner = pick("planners", config.planner, "hybrid" if settings.online("planner") else "rule")
     if config.mode == "direct":
         default_captioner = "direct"
     elif settings.online("captioner") and "llm" in registry.captioners:

@@ -17,6 +17,7 @@ screen; "League of Park" heard, "Elena Park" on screen (a shared surname anchors
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass, field
@@ -54,8 +55,10 @@ _PUNCT = string.punctuation + "“”‘’…"
 # --- terms and similarity ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def norm(text: str) -> str:
-    """Lower case, punctuation stripped from every word, spaces collapsed."""
+    """Lower case, punctuation stripped from every word, spaces collapsed (cached: the cross-check normalises
+    the same terms for every pair of observations it compares)."""
     return " ".join(w.strip(_PUNCT) for w in text.lower().split() if w.strip(_PUNCT))
 
 
@@ -102,6 +105,13 @@ def key_terms(text: str) -> dict[str, str]:
 
     A single capitalised word that opens a sentence is no evidence of a name ("Thank you …") and is skipped.
     """
+    return dict(_key_terms(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_terms(text: str) -> tuple[tuple[str, str], ...]:
+    """:func:`key_terms` as a tuple, cached: every observation is compared with each new one of a clip, so its
+    terms were found again and again (a few per cent of a 10-answer clip's CPU outside calls)."""
     terms = {m.group(0): m.group(0) for m in _NUMBER.finditer(text)}
     for match in _NAME.finditer(text):
         words = match.group(0).split()
@@ -114,7 +124,7 @@ def key_terms(text: str) -> dict[str, str]:
             words = words[:-1]
         if words:
             terms[" ".join(words)] = " ".join(words)
-    return {t.lower(): original for t, original in terms.items() if len(t) >= 3 or numeric(t)}
+    return tuple((t.lower(), original) for t, original in terms.items() if len(t) >= 3 or numeric(t))
 
 
 def _comparable(x: str, y: str) -> bool:

@@ -15,7 +15,7 @@ import structlog
 from detective.capabilities import CapabilityStore
 from detective.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
 from detective.events import DetectiveEvent, Finished, events_of
-from detective.graph import end_warmups, forget_run, graph
+from detective.graph import end_warmups, forget_run, graph, needs_local_copy
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
 from detective.plugins import get_registry
@@ -37,7 +37,7 @@ class Detective:
     :param tools: registered tool names, or Tool objects, langchain-core ``BaseTool`` instances or functions
         (registered for this Detective's runs under their names). ``None`` takes every registered tool; tools that
         call a remote model join only when online.
-    :param planner: a registered planner name, or a Planner object; ``None``: ``llm`` when online, else ``rule``.
+    :param planner: a registered planner name, or a Planner object; ``None``: ``hybrid`` when online, else ``rule``.
     :param captioner: a registered captioner name, or a Captioner object; ``None``: ``llm`` when online, else
         ``template`` (``direct`` in direct mode).
     :param config: the configuration; keyword arguments override its fields.
@@ -191,7 +191,9 @@ class Detective:
 
         opened = media is None
         if media is None:
-            media = await aopen_media(source, download_timeout=self.config.download_timeout)
+            media = await aopen_media(
+                source, download_timeout=self.config.download_timeout, download=needs_local_copy(self.toolbox)
+            )
         structlog.contextvars.bind_contextvars(clip=clip or source)
         services = RunServices(
             settings=self.settings,

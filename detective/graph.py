@@ -9,8 +9,9 @@
   configuration's names through the plugin manager, and starts the tools' warm-ups.
 - ``route`` is the one router of the loop; the stop rule is the one function :func:`stop_reason`.
 - ``plan`` asks the planner for queries or ``finish``; ``query`` drops queries already answered or for tools
-  outside the tool box and trims to the budget; the round's queries fan out with ``Send`` to ``observe`` and run
-  concurrently (``max_concurrency``); ``review`` closes the round's record.
+  outside the tool box or with invalid arguments and trims to the budget; the round's queries fan out with ``Send``
+  to ``observe`` and all start at once (local observers share ``max_concurrency`` slots, remote ones are bounded
+  by the endpoint limits); ``review`` closes the round's record.
 - ``synthesize`` hands the evidence to the captioner and measures the caption's grounding; ``direct`` (direct mode,
   a branch of the same graph) has one omni model caption the raw clip.
 
@@ -159,16 +160,20 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
         given = runtime.context
         services.config = given if isinstance(given, DetectiveConfig) else DetectiveConfig.from_env()
         services.settings = services.config.settings(services.settings)
+    if services.toolbox is None:
+        services.toolbox = resolve_toolbox(services.config, services.settings)
     media = state.get("media")
     if media is None:
         source = state.get("source")
         if not source:
             raise ValueError("the input needs a 'source' (a clip's path or URL) or its 'media'")
-        media = await aopen_media(source, download_timeout=services.config.download_timeout)
+        media = await aopen_media(
+            source,
+            download_timeout=services.config.download_timeout,
+            download=needs_local_copy(services.toolbox),
+        )
     if not services.clip:
         services.clip = media.source
-    if services.toolbox is None:
-        services.toolbox = resolve_toolbox(services.config, services.settings)
     key = register_run(services)
     if services.config.mode == "detective":
         services.warmups = [
@@ -177,6 +182,12 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) ->
             if type(tool).prepare is not Tool.prepare
         ]
     return {"media": media, "run": key}
+
+
+def needs_local_copy(toolbox: Toolbox) -> bool:
+    """Whether a clip given by URL must be downloaded for ``toolbox``: unless every tool reads the URL itself
+    (``Tool.reads_url``), when the clip is only probed over the network."""
+    return not toolbox.tools or not all(t.reads_url for t in toolbox.tools.values())
 
 
 async def _warm(tool: Tool, media: MediaInfo, services: RunServices) -> None:
@@ -243,19 +254,26 @@ async def plan(state: DetectiveState) -> dict:
 
 
 async def query(state: DetectiveState) -> dict:
-    """Turn the plan into runnable queries: known tools only, nothing asked twice, within the budget.
+    """Turn the plan into runnable queries: known tools only, valid arguments only, nothing asked twice, within
+    the budget.
 
-    A query already answered is not run again: its answer is on the board, and the planner sees it there.
+    A query already answered is not run again: its answer is on the board, and the planner sees it there. A query
+    whose arguments its tool rejects is dropped with a note (the LLM planner repairs such calls before it returns
+    them): it never reaches an observer.
     """
     with _in_run(state["run"]) as (services, config, toolbox):
         evidence = state.get("evidence") or Evidence()
         answered = set(evidence.answered)
-        tools = {t.name for t in applicable_tools(state["media"], toolbox, services)}
+        tools = {t.name: t for t in applicable_tools(state["media"], toolbox, services)}
         known: list[Query] = []
         notes: list[str] = []
         for q in state.get("planned", []):
             if q.tool not in tools:
                 notes.append(f"round {state.get('round')}: dropped query for unavailable tool {q.tool!r}")
+            elif problem := tools[q.tool].invalid_arguments(q):  # the planner's mistake, not an observer's failure
+                notes.append(
+                    f"round {state.get('round')}: dropped query for {q.tool} with invalid arguments: {problem}"
+                )
             elif q.key not in {k.key for k in known}:
                 known.append(q)
         runnable = [q for q in known if q.key not in answered][: config.max_queries_per_round]
@@ -293,7 +311,11 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
             observations = [Observation.model_validate(o) for o in hit]
     try:
         if observations is None:
-            observations = await _observe_within(tool, media, q, config.observer_timeout)
+            if tool.needs_api:  # waits on the network: bounded by the endpoint limits, shared by every clip
+                observations = await _observe_within(tool, media, q, config.observer_timeout)
+            else:
+                async with services.local_slots(config.max_concurrency):
+                    observations = await _observe_within(tool, media, q, config.observer_timeout)
             if services.cache is not None and cache_key:
                 services.cache.put("observe", cache_key, [o.model_dump(mode="json") for o in observations])
     except Exception as exc:  # an observer failure is evidence of absence, never a crash

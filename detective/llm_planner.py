@@ -8,6 +8,7 @@ upstream ``omni_detective_trajectory`` shape (``Observation: …`` / ``Inquiries
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.models import Evidence, Query, TimeSpan
 from detective.planning import Plan, PlanInput, Planner
 from detective.prompts import (
+    BOARD_FIRST_TURN,
     CLOSING,
     DETECTIVE_SYSTEM,
     FIRST_TURN,
@@ -61,6 +63,16 @@ class PlannerReplyError(ValueError):
     """The planner model's reply could not be read as tool calls or JSON queries."""
 
 
+class InvalidCalls(PlannerReplyError):
+    """Tool calls whose arguments the tool rejects: ``invalid`` maps a call's id to the validation message and
+    ``names`` to its tool; ``queries`` are the reply's valid calls."""
+
+    def __init__(self, invalid: dict[str, str], names: dict[str, str], queries: list[Query]) -> None:
+        self.invalid, self.names, self.queries = invalid, names, queries
+        listed = "; ".join(f"{names[k]}: {m}" for k, m in invalid.items())
+        super().__init__(f"invalid arguments ({listed})")
+
+
 class LLMPlanner(Planner):
     """Plans with an LLM. ``function_calling=None`` tries functions first and falls back to JSON on refusal."""
 
@@ -82,7 +94,9 @@ class LLMPlanner(Planner):
     @property
     def prompt_hash(self) -> str:
         """Hash of the planner's prompt templates (provenance)."""
-        return prompt_hash(DETECTIVE_SYSTEM, FUNCTION_RULES, JSON_RULES, FIRST_TURN, NEXT_TURN, CLOSING)
+        return prompt_hash(
+            DETECTIVE_SYSTEM, FUNCTION_RULES, JSON_RULES, FIRST_TURN, NEXT_TURN, CLOSING, BOARD_FIRST_TURN
+        )
 
     # --- conversation -----------------------------------------------------------------------------------
 
@@ -147,6 +161,7 @@ class LLMPlanner(Planner):
         if not last or not last.get("tool_calls"):
             return []
         answered = {m.get("tool_call_id") for m in trajectory if m.get("role") == "tool"}
+        tools = {t.name: t for t in inp.tools}
         out = []
         for call in last["tool_calls"]:
             if call["id"] in answered:
@@ -157,7 +172,9 @@ class LLMPlanner(Planner):
             else:
                 try:
                     q = _query_from_call(name, call["function"].get("arguments") or "{}")
-                    content = self._observation_text(inp.evidence, q)
+                    problem = tools[name].invalid_arguments(q) if name in tools else f"unknown tool {name!r}"
+                    content = f"Error: invalid arguments, not run: {problem}" if problem else None
+                    content = content or self._observation_text(inp.evidence, q)
                 except PlannerReplyError as exc:
                     content = f"Error: {exc}"
             out.append({"role": "tool", "tool_call_id": call["id"], "content": content})
@@ -181,10 +198,14 @@ class LLMPlanner(Planner):
         last = _last_exchange(trajectory)
         if not last:
             return list(head)
-        recent = {q.key for q in inp.last_queries}
+        recent = _called_keys(last) if functions else {q.key for q in inp.last_queries}
+        # rounds before the conversation began are in its first turn's digest (hybrid planning's broad pass)
+        began = inp.round - sum(1 for m in trajectory if m.get("role") == "assistant")
         earlier = Evidence(
-            observations=[o for o in inp.evidence.observations if o.query_key not in recent],
-            failures=[f for f in inp.evidence.failures if f.query_key not in recent],
+            observations=[
+                o for o in inp.evidence.observations if o.query_key not in recent and (o.round or began) >= began
+            ],
+            failures=[f for f in inp.evidence.failures if f.query_key not in recent and (f.round or began) >= began],
             contradictions=inp.evidence.contradictions,
         )
         if not earlier.observations and not earlier.failures and not earlier.contradictions:
@@ -207,9 +228,13 @@ class LLMPlanner(Planner):
         remaining = inp.max_rounds - inp.round + 1
         msgs = list(trajectory)
         if not msgs:
+            first = FIRST_TURN.format(remaining=remaining, **words)
+            if inp.evidence.observations or inp.evidence.failures:
+                board = compact_digest(inp.evidence, self.digest_tokens * BYTES_PER_TOKEN)
+                first = BOARD_FIRST_TURN.format(rounds=inp.round - 1, board=board, remaining=remaining)
             return [
                 {"role": "system", "content": self._system(inp, functions)},
-                {"role": "user", "content": FIRST_TURN.format(remaining=remaining, **words)},
+                {"role": "user", "content": first},
             ]
         msgs[0] = {"role": "system", "content": self._system(inp, functions)}
         if functions:
@@ -238,6 +263,7 @@ class LLMPlanner(Planner):
         repair: list[dict[str, Any]] = []
         problem = ""
         overflowed = False
+        salvage: tuple[Any, InvalidCalls] | None = None
         for attempt in range(MAX_REPAIRS + 1):
             context = llm.capabilities().context_size
             prompt = self._prompt(inp, trajectory, functions, context, max_tokens) + repair
@@ -259,7 +285,14 @@ class LLMPlanner(Planner):
                 return Plan(failed=f"planner model failed: {exc}", trajectory=inp.trajectory or None)
             try:
                 queries, finish = self._read(reply, tools)
+            except InvalidCalls as exc:  # the model's to fix: each bad call is answered with what is wrong
+                problem = str(exc)
+                log.info("planner called tools with invalid arguments", error=problem, attempt=attempt + 1)
+                salvage = (reply, exc)
+                repair = self._repair(reply, problem, functions, list(tools), exc)
+                continue
             except PlannerReplyError as exc:
+                salvage = None
                 problem = str(exc)
                 log.info("planner reply unusable", error=problem, attempt=attempt + 1)
                 if self._may_switch(functions, llm) and not reply.tool_calls:
@@ -280,6 +313,14 @@ class LLMPlanner(Planner):
                 trajectory=trajectory,
                 rationale="model called finish" if finish else "",
             )
+        if salvage is not None and salvage[1].queries:
+            reply, invalid = salvage
+            trajectory.append(reply.message)
+            note = (
+                f"round {inp.round}: planner calls still invalid after {MAX_REPAIRS} repairs were not run "
+                f"({'; '.join(f'{invalid.names[k]}: {m}' for k, m in invalid.invalid.items())})"
+            )
+            return Plan(queries=invalid.queries, trajectory=trajectory, notes=[note], rationale=note)
         return Plan(
             failed=f"its replies stayed unusable after {MAX_REPAIRS} repairs ({problem or 'no reply'})",
             trajectory=inp.trajectory or None,
@@ -300,8 +341,13 @@ class LLMPlanner(Planner):
         return False
 
     @staticmethod
-    def _repair(reply: Any, problem: str, functions: bool, names: list[str]) -> list[dict[str, Any]]:
-        """The bad reply and what was wrong with it: replaces any earlier repair, so the prompt does not grow."""
+    def _repair(
+        reply: Any, problem: str, functions: bool, names: list[str], invalid: InvalidCalls | None = None
+    ) -> list[dict[str, Any]]:
+        """The bad reply and what was wrong with it: replaces any earlier repair, so the prompt does not grow.
+
+        With ``invalid`` calls, each is answered as the tool's result with its validation message, and the valid
+        calls of the same reply are answered as not run yet (the model sends the round's calls again)."""
         shape = (
             f"call one or more of the functions {', '.join(names)} or finish"
             if functions
@@ -311,23 +357,46 @@ class LLMPlanner(Planner):
         if isinstance(message.get("content"), str) and len(message["content"]) > REPAIR_ECHO_CHARS:
             message["content"] = message["content"][:REPAIR_ECHO_CHARS] + " …"  # a runaway reply is not resent whole
         out: list[dict[str, Any]] = [message]
+        if invalid is not None and reply.tool_calls:
+            for call in reply.tool_calls:
+                bad = invalid.invalid.get(call["id"])
+                content = (
+                    f"Error: invalid arguments, not run: {bad}. Call {call['function']['name']} again with valid "
+                    "arguments, or leave it out."
+                    if bad
+                    else "Not run yet: other calls of this reply had invalid arguments; call it again with them."
+                )
+                out.append({"role": "tool", "tool_call_id": call["id"], "content": content})
+            out.append({"role": "user", "content": f"Fix the invalid calls and reply again: {shape}."})
+            return out
         out += [{"role": "tool", "tool_call_id": c["id"], "content": f"Error: {problem}"} for c in reply.tool_calls]
         out.append({"role": "user", "content": f"Your reply could not be used: {problem}. Reply again: {shape}."})
         return out
 
     def _read(self, reply: Any, tools: dict[str, Tool]) -> tuple[list[Query], bool]:
-        if reply.tool_calls:
-            queries, finish = [], False
-            for call in reply.tool_calls:
-                name = call["function"]["name"]
-                if name == "finish":
-                    finish = True
-                    continue
-                if name not in tools:
-                    raise PlannerReplyError(f"unknown tool {name!r}; tools: {', '.join(tools)}")
-                queries.append(_query_from_call(name, call["function"].get("arguments") or "{}"))
-            return queries, finish and not queries
-        return parse_json_reply(reply.content or "", tools)
+        """The reply's queries and whether it closes the case; raises :class:`InvalidCalls` when a tool rejects a
+        call's arguments, :class:`PlannerReplyError` when the reply cannot be read at all."""
+        if not reply.tool_calls:
+            return parse_json_reply(reply.content or "", tools)
+        queries, finish = [], False
+        invalid: dict[str, str] = {}
+        names: dict[str, str] = {}
+        for call in reply.tool_calls:
+            name = call["function"]["name"]
+            if name == "finish":
+                finish = True
+                continue
+            if name not in tools:
+                raise PlannerReplyError(f"unknown tool {name!r}; tools: {', '.join(tools)}")
+            q = _query_from_call(name, call["function"].get("arguments") or "{}")
+            problem = tools[name].invalid_arguments(q)
+            if problem:
+                invalid[call["id"]], names[call["id"]] = problem, name
+            else:
+                queries.append(q)
+        if invalid:
+            raise InvalidCalls(invalid, names, queries)
+        return queries, finish and not queries
 
     async def conclude(self, inp: PlanInput) -> list[dict[str, Any]]:
         """Close the conversation: answer pending calls / report the last observations, then ask for the caption."""
@@ -357,6 +426,18 @@ def _untitled(schema: Any) -> Any:
 def _tokens(text: str) -> int:
     """A conservative token estimate of ``text``."""
     return len(text.encode()) // BYTES_PER_TOKEN + 1
+
+
+def _called_keys(messages: list[dict[str, Any]]) -> set[str]:
+    """Keys of the queries the tool calls in ``messages`` asked (calls that cannot be read are left out)."""
+    keys: set[str] = set()
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            name = call["function"]["name"]
+            if name != "finish":
+                with contextlib.suppress(PlannerReplyError):
+                    keys.add(_query_from_call(name, call["function"].get("arguments") or "{}").key)
+    return keys
 
 
 def _last_exchange(trajectory: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -444,7 +525,11 @@ def parse_json_reply(text: str, tools: dict[str, Tool]) -> tuple[list[Query], bo
         if name not in tools:
             raise PlannerReplyError(f"unknown tool_name {name!r}; tools: {', '.join(tools)}")
         args = {k: v for k, v in item.items() if k not in {"tool_name", "tool"}}
-        queries.append(_query(name, args))
+        query = _query(name, args)
+        problem = tools[name].invalid_arguments(query)
+        if problem:
+            raise PlannerReplyError(f"invalid arguments for {name}: {problem}")
+        queries.append(query)
     return queries, finish and not queries
 
 

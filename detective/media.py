@@ -66,7 +66,15 @@ def _is_url(source: str) -> bool:
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
-    """Open a local file with PyAV, turning every way it can fail into a MediaError."""
+    """Open a local file, or an http(s) URL as a stream, with PyAV, turning every way it can fail into a
+    MediaError."""
+    if _is_url(os.fspath(path)):
+        try:  # FFmpeg reads what it needs (a header, the packets asked for), with range requests to seek
+            return av.open(os.fspath(path), mode="r", timeout=(READ_TIMEOUT, READ_TIMEOUT))
+        except av.FFmpegError as exc:
+            raise _fail(path, f"cannot be read over the network, or not a media file ({_reason(exc)})") from exc
+        except OSError as exc:
+            raise _fail(path, f"cannot be opened ({exc})") from exc
     p = Path(path)
     if not p.exists():
         raise _fail(path, "file not found")
@@ -124,7 +132,7 @@ def _decodes(container: Any, stream: Any) -> bool:
 
 
 def probe(source: str) -> MediaInfo:
-    """Probe a local clip: duration, streams, size, fps.
+    """Probe a local clip, or an http(s) URL without fetching the whole file: duration, streams, size, fps.
 
     Raises :class:`MediaError` for a missing, empty, truncated or non-media file, a directory, a clip with no
     audio or video stream, and a clip of 0 seconds.
@@ -155,7 +163,7 @@ def probe(source: str) -> MediaInfo:
             has_audio=audio is not None,
             has_video=video is not None,
             container=container.format.name,
-            size_bytes=Path(path).stat().st_size,
+            size_bytes=None if _is_url(path) else Path(path).stat().st_size,
         )
         if video is not None:
             rate = video.average_rate or video.guessed_rate
@@ -236,14 +244,28 @@ def open_media(
 
 
 async def aopen_media(
-    source: str, *, max_download_bytes: int = 2_000_000_000, download_timeout: float = DOWNLOAD_TIMEOUT
+    source: str,
+    *,
+    max_download_bytes: int = 2_000_000_000,
+    download_timeout: float = DOWNLOAD_TIMEOUT,
+    download: bool = True,
 ) -> MediaInfo:
     """:func:`open_media` for async code: a URL downloads on the event loop, so cancelling the task (Ctrl-C,
-    a deadline of the caller) stops it at once and removes the temporary directory; probing runs in a thread."""
+    a deadline of the caller) stops it at once and removes the temporary directory; probing runs in a thread.
+
+    ``download=False`` probes a URL over the network instead (FFmpeg reads its header and first packets, not the
+    whole file): ``path`` stays ``None`` and there is no ``content_hash`` (so no observation cache); tools that
+    decode read the URL as a stream. For runs whose every tool hands the URL to its model (``Tool.reads_url``).
+    """
     from detective.threads import run_sync
 
     if not _is_url(source):
         return await run_sync(_probe_local, source, name="probe")
+    if not download:
+        async with asyncio.timeout(download_timeout):
+            info = await run_sync(probe, source, name="probe")
+        info.path = None  # no local copy: tools read media.source
+        return info
     path = await _download(source, max_download_bytes, download_timeout)
     try:
         info = await run_sync(probe, path, name="probe")
@@ -596,6 +618,8 @@ async def awav_data_url(
 
 
 def _data_url_key(path: str | os.PathLike[str], start: float | None, end: float | None, sr: int) -> tuple | None:
+    if _is_url(os.fspath(path)):
+        return (os.fspath(path), start, end, sr)  # a clip read from its URL: decoded over the network once
     try:
         info = os.stat(path)
     except OSError:

@@ -41,6 +41,14 @@ FIRST_TURN = (
     '"Describe the {medium_noun} as detailed as possible."\nInquiries remaining: {remaining} \nTool and Question:'
 )
 NEXT_TURN = "Inquiries remaining: {remaining} \nTool and Question:"
+#: The first turn of hybrid planning: the local broad pass and the models' general description are on the board.
+BOARD_FIRST_TURN = (
+    "The investigation has started: the local observers' broad pass and the models' general description ran "
+    "({rounds} round(s)). What they reported (a digest of the evidence board):\n{board}\n\n"
+    "Now ask targeted questions, several at once: what only a model can judge (voices, emotions, actions, scene "
+    "semantics), contradictions, low-confidence spans and anything missing, with precise time spans.\n"
+    "Inquiries remaining: {remaining} \nTool and Question:"
+)
 CLOSING = "The investigation is complete. Please give the detailed description of the {medium_noun}."
 
 FINAL_CAPTION_SYSTEM = """You integrate the findings of an investigation into one exceedingly detailed description \

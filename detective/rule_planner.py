@@ -99,6 +99,23 @@ def first_pass(tools: list[Tool]) -> list[Tool]:
     return [t for t in stage0 if needed & set(t.covers)] or stage0
 
 
+def hybrid_broad_pass(inp: PlanInput) -> list[Query]:
+    """The local broad pass of hybrid planning (:class:`~detective.hybrid_planner.HybridPlanner`), not yet answered.
+
+    Round 1: every local tool that builds on no other tool's pass (stage 0), and the question tools' general
+    description of the clip (their :meth:`~detective.tools.Tool.broad_queries`). Later rounds: the local stage-1
+    tools, which build on the first pass (OCR and scene on the shots), once it is on the board. A stage-1 tool
+    whose ``needs`` no stage-0 tool covers runs in round 1 all the same.
+    """
+    answered = set(inp.evidence.answered)
+    local = [t for t in inp.tools if not t.asks_questions]
+    covered = {a for t in local if t.stage == 0 for a in t.covers}
+    waiting = [t for t in local if t.stage >= 1 and (not t.needs or set(t.needs) & covered)]
+    chosen = [t for t in inp.tools if t not in waiting] if inp.round == 1 else waiting
+    queries = [q for t in _longest_first(chosen) for q in t.broad_queries(inp.media, inp.evidence)]
+    return [q for q in queries if q.key not in answered]
+
+
 def _longest_first(tools: list[Tool]) -> list[Tool]:
     """Remote tools first (they mostly wait on the network), then local ones by falling ``cost``: with at most
     ``max_concurrency`` observers running, the round ends sooner when its longest ones start first."""

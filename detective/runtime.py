@@ -6,6 +6,7 @@ A :class:`RunServices` is created per clip and made current with :func:`use_serv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import time
@@ -45,6 +46,7 @@ class RunServices:
     #: a fresh store on this run's cache when none is given.
     capabilities: Any = None
     _llms: dict[str, Any] = field(default_factory=dict, repr=False)
+    _local_slots: asyncio.Semaphore | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.capabilities is None:
@@ -54,6 +56,13 @@ class RunServices:
         meters = _meters.get()
         if meters is not None:
             meters.append(self.usage)
+
+    def local_slots(self, size: int) -> asyncio.Semaphore:
+        """The run's slots for local observers (``DetectiveConfig.max_concurrency``): they share this machine's
+        cores, while remote-model observers wait on the network and are bounded by the endpoint limits."""
+        if self._local_slots is None:
+            self._local_slots = asyncio.Semaphore(size)
+        return self._local_slots
 
     def llm(self, role: str) -> Any:
         """The :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan, ToolSpec
 from detective.threads import run_sync
@@ -30,6 +30,16 @@ class SpanInput(BaseModel):
 
     start: float | None = Field(default=None, description="Start of the span to analyse, in seconds.")
     end: float | None = Field(default=None, description="End of the span to analyse, in seconds.")
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error in one line per problem: ``field: message (got value)``, without pydantic's links."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err.get("loc", ())) or "arguments"
+        got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""
+        parts.append(f"{where}: {err.get('msg', 'invalid')}{got}")
+    return "; ".join(parts)
 
 
 class ToolError(RuntimeError):
@@ -83,6 +93,10 @@ class Tool:
     #: ``sound`` for signal analysis …). Captions state absence only under such coverage; the default vouches
     #: for nothing, so a tool that answers questions never makes "there is none" true by its silence.
     covers: ClassVar[tuple[Aspect, ...]] = ()
+    #: True when the tool works from a clip's http(s) URL as well as from a local copy: it hands the URL to its
+    #: model, or reads what it needs as a stream. When every tool of a run does, a clip given by URL is probed over
+    #: the network and never downloaded whole (see :func:`detective.media.aopen_media`).
+    reads_url: ClassVar[bool] = False
 
     def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
         """The queries of this tool's broad pass over the clip (RulePlanner). Default: the whole clip once."""
@@ -133,6 +147,27 @@ class Tool:
         end = arg_end if arg_end is not None else (query.span.end if query.span else media.duration)
         start = min(max(0.0, start), media.duration)
         return TimeSpan(start=start, end=max(start, min(end, media.duration)))
+
+    def invalid_arguments(self, query: Query) -> str | None:
+        """Why ``query``'s arguments do not fit this tool's :attr:`input_model`, in words a planner can act on
+        (``threshold: Input should be greater than or equal to 1``), or ``None`` when they fit.
+
+        The query's ``question`` and span count as the ``question``/``start``/``end`` arguments where the model
+        has those fields. Checked before a query runs, so a bad argument goes back to the planner that chose it
+        and never becomes an observer failure.
+        """
+        fields = self.input_model.model_fields
+        args = dict(query.arguments)
+        if query.question is not None and "question" in fields:
+            args.setdefault("question", query.question)
+        if query.span is not None and "start" in fields:
+            args.setdefault("start", query.span.start)
+            args.setdefault("end", query.span.end)
+        try:
+            self.input_model.model_validate(args)
+        except ValidationError as exc:
+            return validation_message(exc)
+        return None
 
     def applies_to(self, media: MediaInfo) -> bool:
         """True when the clip has every modality this tool needs."""
@@ -265,6 +300,13 @@ class LangChainTool(Tool):
         self.input_model = (  # type: ignore[misc]
             schema if isinstance(schema, type) and issubclass(schema, BaseModel) else QuestionInput
         )
+
+    def invalid_arguments(self, query: Query) -> str | None:
+        """As :meth:`Tool.invalid_arguments`; a query with a question and no arguments fits (:meth:`observe` hands
+        the question to the tool's first field)."""
+        if not query.arguments and query.question is not None:
+            return None
+        return super().invalid_arguments(query)
 
     def _build_spec(self) -> ToolSpec:
         """Use the LangChain tool's own argument schema."""

@@ -11,6 +11,8 @@ from detective.rule_planner import RulePlanner
 
 @hookimpl
 def register_planners(register: Any) -> None:
-    """Register ``rule`` (offline default) and ``llm`` (function calling with a JSON fallback)."""
+    """Register ``rule`` (offline default), ``hybrid`` (online default: the local broad pass, then the LLM
+    planner) and ``llm`` (the paper's pure LLM planner: function calling with a JSON fallback)."""
     register("rule", RulePlanner)
+    register("hybrid", Lazy("detective.hybrid_planner:HybridPlanner"))
     register("llm", Lazy("detective.llm_planner:LLMPlanner"))  # imports the openai SDK: only when a run needs it

@@ -26,6 +26,7 @@ class ListenTool(Tool):
     needs_api: ClassVar[bool] = True
     role: ClassVar[str] = "observer"
     model_inputs: ClassVar[tuple[str, ...]] = ("audio",)
+    reads_url: ClassVar[bool] = True  # a URL goes to the model as it is, or is decoded as a stream
     max_seconds: ClassVar[float] = 30.0
 
     def _heard(self, media: MediaInfo, query: Query | None) -> tuple[float, float]:

@@ -236,7 +236,17 @@ def test_observers_of_a_round_run_concurrently(audio: MediaInfo) -> None:
         Detective(tools=[Probe()], planner=Many(), captioner="evidence", max_concurrency=3, offline=True), audio
     )
     assert result.usage.tool_calls == {"echo": 6}
-    assert running["peak"] == 3
+    assert running["peak"] == 3  # local observers share max_concurrency slots
+
+    class Remote(Probe):
+        needs_api = True  # waits on the network: every question of the round runs at once
+
+    running["peak"] = 0
+    result = run(
+        Detective(tools=[Remote()], planner=Many(), captioner="evidence", max_concurrency=3, offline=True), audio
+    )
+    assert result.usage.tool_calls == {"echo": 6}
+    assert running["peak"] == 6
 
 
 def test_unknown_tool_name_is_a_clear_error() -> None:

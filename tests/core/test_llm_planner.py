@@ -9,6 +9,7 @@ import httpx
 import respx
 
 from detective.detective import Detective
+from detective.llm_planner import LLMPlanner
 from detective.models import MediaInfo
 from detective.settings import Settings
 from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool, completion
@@ -234,3 +235,96 @@ async def test_a_model_that_has_called_functions_is_repaired_not_switched(settin
     sent = bodies(route)
     assert all("tools" in body for body in sent)
     assert sent[2]["messages"][-1]["content"].startswith("Your reply could not be used")
+
+
+class RealShots(ShotsTool):
+    """The fake shots tool with the real tool's arguments (``threshold`` from 1 to 100)."""
+
+    from detective_shots.tool import ShotsInput as input_model
+
+
+class RealOCR(OCRTool):
+    """The fake OCR tool with the real tool's arguments (``every`` 0 needs ``times``)."""
+
+    from detective_ocr.tool import OCRInput as input_model
+
+
+@respx.mock
+async def test_invalid_tool_arguments_go_back_to_the_planner_which_repairs_them(
+    settings: Settings, video: MediaInfo
+) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json=completion(
+                    tool_calls=[
+                        {"name": "shots", "arguments": {"threshold": 0}},
+                        {"name": "ocr", "arguments": {"every": 0}},
+                        {"name": "asr"},
+                    ]
+                ),
+            ),
+            httpx.Response(
+                200,
+                json=completion(
+                    tool_calls=[
+                        {"name": "shots", "arguments": {"threshold": 20}},
+                        {"name": "ocr", "arguments": {"every": 1}},
+                        {"name": "asr"},
+                    ]
+                ),
+            ),
+            httpx.Response(200, json=completion(tool_calls=[{"name": "finish", "arguments": {"reason": "done"}}])),
+        ]
+    )
+    det = Detective(tools=[RealShots(), RealOCR(), ASRTool()], planner="llm", captioner="evidence", settings=settings)
+    result = await det.arun("clip.mp4", media=video)
+    assert route.call_count == 3
+    repair = bodies(route)[1]["messages"]
+    answers = {m["tool_call_id"]: m["content"] for m in repair if m["role"] == "tool"}
+    assert "threshold: Input should be greater than or equal to 1" in answers["call_0_shots"]
+    assert "`every` is 0 and no `times` were given" in answers["call_1_ocr"]
+    assert answers["call_2_asr"].startswith("Not run yet")
+    assert not result.evidence.failures and not any("failed" in n for n in result.notes)
+    assert [sorted(q.tool for q in r.ran) for r in result.rounds] == [["asr", "ocr", "shots"]]
+    assert [q.arguments for q in result.rounds[0].ran if q.tool == "shots"] == [{"threshold": 20}]
+    assert result.evidence.by_tool("shots") and result.evidence.by_tool("ocr")
+    assert result.usage.tool_calls == {"shots": 1, "ocr": 1, "asr": 1}  # no observer ever saw the bad arguments
+
+
+@respx.mock
+async def test_invalid_arguments_in_json_mode_get_a_repair_message(settings: Settings, video: MediaInfo) -> None:
+    route = respx.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, json=completion('{"tool_name": "shots", "threshold": 0}')),
+            httpx.Response(200, json=completion('{"tool_name": "shots", "threshold": 30}')),
+            httpx.Response(200, json=completion('{"finish": true}')),
+        ]
+    )
+    det = Detective(
+        tools=[RealShots()], planner=LLMPlanner(function_calling=False), captioner="evidence", settings=settings
+    )
+    result = await det.arun("clip.mp4", media=video)
+    repair = bodies(route)[1]["messages"][-1]["content"]
+    assert "invalid arguments for shots: threshold: Input should be greater than or equal to 1" in repair
+    assert not result.evidence.failures and result.evidence.by_tool("shots")
+    assert [q.arguments for q in result.rounds[0].ran] == [{"threshold": 30}]
+
+
+@respx.mock
+async def test_calls_that_stay_invalid_are_not_run_and_the_valid_ones_are(settings: Settings, video: MediaInfo) -> None:
+    bad = completion(tool_calls=[{"name": "shots", "arguments": {"threshold": 0}}, {"name": "ocr"}, {"name": "asr"}])
+    route = respx.post(URL).mock(
+        side_effect=[httpx.Response(200, json=bad)] * 3
+        + [httpx.Response(200, json=completion(tool_calls=[{"name": "finish"}]))]
+    )
+    det = Detective(tools=[RealShots(), RealOCR(), ASRTool()], planner="llm", captioner="evidence", settings=settings)
+    result = await det.arun("clip.mp4", media=video)
+    assert route.call_count == 4
+    assert [[q.tool for q in r.ran] for r in result.rounds] == [["ocr", "asr"]]
+    assert any("still invalid" in n and "threshold" in n for n in result.notes)
+    assert not result.evidence.failures
+    # the next turn answers the invalid call as not run, with why
+    answers = [m["content"] for m in bodies(route)[3]["messages"] if m["role"] == "tool"]
+    assert any(a.startswith("Error: invalid arguments, not run: threshold") for a in answers)

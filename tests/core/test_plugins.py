@@ -106,7 +106,7 @@ def test_plugins_command_prints_json(with_plugins: None) -> None:
     assert good["version"] == "1.2.3" and good["distribution"] == "od-good-plugin"
     assert good["tools"] == ["od_loudness"] and "register_commands" in good["hooks"]
     assert "ImportError" in data["od_broken_import"]["error"]
-    assert data["detective.default_plugins.planners"]["planners"] == ["llm", "rule"]
+    assert data["detective.default_plugins.planners"]["planners"] == ["hybrid", "llm", "rule"]
 
 
 def test_plugin_command_is_added(with_plugins: None) -> None:

@@ -433,3 +433,54 @@ def test_a_truncated_wav_is_left_to_pyav(tmp_path: Path) -> None:
     assert dmedia._probe_pcm_wav(str(empty)) is None
     with pytest.raises(MediaError, match="empty file"):
         probe(str(empty))
+
+
+class _Served:
+    """Files of a folder over http://127.0.0.1, served from a thread."""
+
+    def __init__(self, root: Path) -> None:
+        import functools
+        import http.server
+        import threading
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Served:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_url_is_not_downloaded_when_every_tool_reads_it(fixture_media: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    from detective_testserver import ChatServer
+
+    from detective.detective import Detective
+    from detective.settings import Settings
+    from detective.testing.fakes import ASRTool
+    from detective.testing.tools import ListenTool
+
+    shutil.copy(fixture_media["clips"]["speech"]["path"], tmp_path / "talk.wav")
+    with _Served(tmp_path) as files, ChatServer() as chat:
+        settings = Settings.from_env(env={}, api_key="sk-test", base_url=chat.url, backoff=0.01, timeout=10.0)
+        url = f"{files.url}/talk.wav"
+        probed = probe(url)  # over the network: the header, not the file
+        assert probed.has_audio and probed.duration == pytest.approx(10.0, abs=0.01) and probed.size_bytes is None
+        listen = Detective(tools=[ListenTool()], planner="rule", captioner="evidence", settings=settings)
+        result = listen.run(url)
+        assert result.media.path is None and result.media.content_hash is None  # probed, never downloaded
+        assert result.media.duration == pytest.approx(10.0, abs=0.01)
+        assert result.evidence.by_tool("listen") and not result.evidence.failures  # it decoded the URL as a stream
+        both = Detective(tools=[ListenTool(), ASRTool()], planner="rule", captioner="evidence", settings=settings)
+        result = both.run(url)  # a tool that needs a local file: the clip is downloaded
+        assert result.media.content_hash == content_hash(tmp_path / "talk.wav")

@@ -49,6 +49,7 @@ class AudioLLMTool(Tool):
     needs_api: ClassVar[bool] = True
     model_inputs: ClassVar[tuple[str, ...]] = ("audio",)
     role: ClassVar[str] = "observer"
+    reads_url: ClassVar[bool] = True  # a URL goes to the model as it is, or is decoded as a stream
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from detective import media as dmedia
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
@@ -41,6 +41,13 @@ class OCRInput(SpanInput):
     every: float = Field(
         default=1.0, ge=0.0, description="Seconds between sampled frames; 0 reads only the given times."
     )
+
+    @model_validator(mode="after")
+    def _something_to_read(self) -> OCRInput:
+        """``every`` 0 reads only ``times``: without them there is nothing to read (said before the query runs)."""
+        if self.every <= 0 and not self.times:
+            raise ValueError("`every` is 0 and no `times` were given: nothing to read (give every > 0 or times)")
+        return self
 
 
 class OCRTool(Tool):

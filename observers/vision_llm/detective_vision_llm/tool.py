@@ -62,6 +62,7 @@ class VisionLLMTool(Tool):
     needs_api: ClassVar[bool] = True
     model_inputs: ClassVar[tuple[str, ...]] = ("image",)
     role: ClassVar[str] = "vision"
+    reads_url: ClassVar[bool] = True  # a URL goes to the model as it is, or is decoded as a stream
 
     def __init__(
         self,
