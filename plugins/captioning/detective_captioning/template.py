@@ -840,6 +840,9 @@ class _Writer:
                 )
             else:
                 sentences.append(self.no_text())
+        damaged = coverage.undecoded_sentence(self.evidence)
+        if damaged:
+            sentences.append(damaged)
         tools = sorted({c.tool for c in self.evidence.coverage if c.ok} | {o.tool for o in self.evidence.observations})
         if tools:
             listed = ", ".join(tools[:-1]) + (" and " if len(tools) > 1 else "") + tools[-1]
