@@ -54,6 +54,8 @@ __all__ = [
 SEEK_GAP = 2.0
 #: A hole between decoded audio frames longer than this (seconds) is a skipped packet, filled with silence.
 AUDIO_GAP = 0.02
+#: A file whose streams all end this much (seconds) before its stated duration was cut short: the tail is noted.
+TAIL_GAP = 0.5
 
 
 class MediaError(Exception):
@@ -414,27 +416,38 @@ def _packet_time(packet: Any, origin: float) -> float | None:
 
 
 def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
-    """Decoded frames of ``stream``. A damaged packet is skipped and its span noted (:func:`damage`); a
-    container that cannot be read on ends the stream there, the rest noted as damaged. Only a stream of which
-    nothing decodes at all raises a MediaError."""
+    """Decoded frames of ``stream``, damage skipped and noted (:func:`damage`) instead of failing the clip.
+
+    - a packet the decoder rejects, and a frame it flags corrupt (concealed garbage), are skipped;
+    - a container that cannot be read on ends the stream there, the rest noted as damaged;
+    - a file whose packets all end well before its stated duration (cut short) has its missing tail noted.
+
+    Only a stream of which nothing decodes at all raises a MediaError.
+    """
     origin = _origin(container)
     kind = "audio" if stream.type == "audio" else "video"
     decoded = False
-    reached = 0.0  # clip time up to which packets were read
-    packets = iter(container.demux(stream))
+    reached = 0.0  # clip time up to which this stream's packets were read
+    latest = 0.0  # ... and any stream's: a stream that simply ends earlier than another is not damage
+    # All streams are demuxed (only this one decoded) so the end of the file's content is known.
+    packets = iter(container.demux())
     while True:
         try:
             packet = next(packets)
         except StopIteration:
-            return
+            break
         except av.FFmpegError as exc:
             if not decoded:
                 raise _fail(path, f"decoding failed mid-stream, file truncated or corrupt ({_reason(exc)})") from exc
-            end = _duration(container)
-            _note_damage(path, kind, reached, max(reached, (end - origin) if end is not None else reached), exc)
+            stated = _duration(container)
+            _note_damage(path, kind, reached, max(reached, (stated - origin) if stated is not None else reached), exc)
             return
         start = _packet_time(packet, origin)
         length = float((packet.duration or 0) * packet.time_base) if packet.time_base is not None else 0.0
+        if start is not None:
+            latest = max(latest, start + length)
+        if packet.stream.index != stream.index:
+            continue
         if start is not None:
             reached = max(reached, start + length)
         try:
@@ -444,8 +457,30 @@ def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
             _note_damage(path, kind, at, at + length, exc)
             continue
         for frame in frames:
+            if frame.is_corrupt:
+                at = (frame.time - origin) if frame.time is not None else reached
+                _note_damage(path, kind, at, at + _frame_length(frame), "the decoder flagged the frame corrupt")
+                continue
             decoded = True
             yield frame
+    stated = _duration(container)
+    if decoded and stated is not None and _states_duration(container) and stated - origin - latest > TAIL_GAP:
+        _note_damage(path, kind, max(reached, latest), stated - origin, "the file ends before its stated duration")
+
+
+def _frame_length(frame: Any) -> float:
+    """Seconds a decoded frame lasts (audio: its samples; video: its duration field, else 0)."""
+    if getattr(frame, "samples", None) and getattr(frame, "sample_rate", None):
+        return frame.samples / frame.sample_rate
+    duration = getattr(frame, "duration", None)
+    return float(duration * frame.time_base) if duration and frame.time_base is not None else 0.0
+
+
+def _states_duration(container: Any) -> bool:
+    """True for containers that record their duration (a cut-short file is recognisable), not those whose
+    duration FFmpeg estimates from the bit rate (MP3, ADTS AAC, MPEG-TS: the estimate can be seconds off)."""
+    names = set(container.format.name.split(","))
+    return bool(names & {"matroska", "webm", "mov", "mp4", "avi", "wav", "flac", "ogg"})
 
 
 # --- damaged media --------------------------------------------------------------------------------------------
@@ -465,7 +500,7 @@ def _damage_key(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
     return (os.path.abspath(os.fspath(path)), info.st_size, info.st_mtime_ns)
 
 
-def _note_damage(path: str | os.PathLike[str], kind: str, start: float, end: float, exc: BaseException) -> None:
+def _note_damage(path: str | os.PathLike[str], kind: str, start: float, end: float, exc: BaseException | str) -> None:
     """Remember that ``kind`` could not be decoded over ``[start, end]`` of the clip at ``path``."""
     key = _damage_key(path)
     if key is None:
@@ -473,7 +508,7 @@ def _note_damage(path: str | os.PathLike[str], kind: str, start: float, end: flo
     span = (kind, round(max(0.0, start), 3), round(max(0.0, start, end), 3))
     with _damage_lock:
         noted = _damage.setdefault(key, {})
-        noted.setdefault(span, _reason(exc))
+        noted.setdefault(span, exc if isinstance(exc, str) else _reason(exc))
         _damage.move_to_end(key)
         while len(_damage) > DAMAGE_MEMORY:
             _damage.popitem(last=False)
