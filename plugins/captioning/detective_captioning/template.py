@@ -44,6 +44,7 @@ from detective_captioning.scene import (
     named_event_sentence,
     naming_clause,
     scene_sentences,
+    unnamed_shots_sentence,
 )
 from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
@@ -840,6 +841,10 @@ class _Writer:
                 )
             else:
                 sentences.append(self.no_text())
+        if self.video and self.shots:
+            unnamed = unnamed_shots_sentence(self.evidence, [s.span for s in self.shots if s.span is not None])
+            if unnamed:
+                sentences.append(unnamed)
         damaged = coverage.undecoded_sentence(self.evidence)
         if damaged:
             sentences.append(damaged)
