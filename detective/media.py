@@ -407,12 +407,18 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
         container.close()
 
 
-def _packet_time(packet: Any, origin: float) -> float | None:
-    """Clip time of a packet (presentation time, else decoding time); ``None`` when it carries neither."""
+def _packet_time(packet: Any, origin: float, unit: float | None = None) -> float | None:
+    """Clip time of a packet (presentation time, else decoding time); ``None`` when it carries neither.
+
+    ``unit`` is its stream's time base as a float (Fraction arithmetic per packet costs more than decoding AAC)."""
     stamp = packet.pts if packet.pts is not None else packet.dts
-    if stamp is None or packet.time_base is None:
+    if stamp is None:
         return None
-    return float(stamp * packet.time_base) - origin
+    if unit is None:
+        if packet.time_base is None:
+            return None
+        unit = float(packet.time_base)
+    return stamp * unit - origin
 
 
 def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
@@ -420,7 +426,8 @@ def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
 
     - a packet the decoder rejects, and a frame it flags corrupt (concealed garbage), are skipped;
     - a container that cannot be read on ends the stream there, the rest noted as damaged;
-    - a file whose packets all end well before its stated duration (cut short) has its missing tail noted.
+    - a file whose packets all end well before its stated duration (cut short) has its missing tail noted (a
+      stream that merely ends before another does not).
 
     Only a stream of which nothing decodes at all raises a MediaError.
     """
@@ -428,9 +435,8 @@ def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
     kind = "audio" if stream.type == "audio" else "video"
     decoded = False
     reached = 0.0  # clip time up to which this stream's packets were read
-    latest = 0.0  # ... and any stream's: a stream that simply ends earlier than another is not damage
-    # All streams are demuxed (only this one decoded) so the end of the file's content is known.
-    packets = iter(container.demux())
+    unit = float(stream.time_base) if stream.time_base is not None else None
+    packets = iter(container.demux(stream))
     while True:
         try:
             packet = next(packets)
@@ -442,12 +448,8 @@ def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
             stated = _duration(container)
             _note_damage(path, kind, reached, max(reached, (stated - origin) if stated is not None else reached), exc)
             return
-        start = _packet_time(packet, origin)
-        length = float((packet.duration or 0) * packet.time_base) if packet.time_base is not None else 0.0
-        if start is not None:
-            latest = max(latest, start + length)
-        if packet.stream.index != stream.index:
-            continue
+        start = _packet_time(packet, origin, unit)
+        length = (packet.duration or 0) * unit if unit is not None else 0.0
         if start is not None:
             reached = max(reached, start + length)
         try:
@@ -464,8 +466,28 @@ def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
             decoded = True
             yield frame
     stated = _duration(container)
-    if decoded and stated is not None and _states_duration(container) and stated - origin - latest > TAIL_GAP:
-        _note_damage(path, kind, max(reached, latest), stated - origin, "the file ends before its stated duration")
+    if decoded and stated is not None and _states_duration(container) and stated - origin - reached > TAIL_GAP:
+        latest = _content_end(path, reached)  # a stream that simply ends before another is not damage
+        if stated - origin - latest > TAIL_GAP:
+            _note_damage(path, kind, latest, stated - origin, "the file ends before its stated duration")
+
+
+def _content_end(path: str, after: float) -> float:
+    """Clip time where the last packet of any stream ends, reading only from about ``after`` on."""
+    container = _open(path)
+    try:
+        origin = _origin(container)
+        end = after
+        container.seek(int(max(0.0, after - 1.0 + origin) * av.time_base), backward=True)
+        for packet in container.demux():
+            start = _packet_time(packet, origin)
+            if start is not None and packet.time_base is not None:
+                end = max(end, start + float((packet.duration or 0) * packet.time_base))
+        return end
+    except av.FFmpegError:
+        return after  # unreadable on from there: the data ends where this stream's did
+    finally:
+        container.close()
 
 
 def _frame_length(frame: Any) -> float:
