@@ -10,9 +10,9 @@ A clip is done only when, for each modality it has that the tool box examines, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from detective.models import Coverage, Evidence, MediaInfo, TimeSpan
+from detective.models import Coverage, Evidence, MediaInfo, TimeSpan, format_time
 
 #: Share of a span that successful runs must have examined for absence to be stated over it.
 COVERED_SHARE = 0.95
@@ -64,7 +64,32 @@ def examined(evidence: Evidence, aspect: str, span: TimeSpan | None = None) -> b
     if span.duration <= 0:
         return any(c.span is not None and c.span.start <= span.start <= c.span.end for c in found)
     seen = sum(max(0.0, min(b, span.end) - max(a, span.start)) for a, b in _union(c.span for c in found if c.span))
-    return seen >= COVERED_SHARE * span.duration
+    # what could not be decoded was not examined, whoever's run it fell in
+    streams = {m for c in found for m in c.modalities}
+    lost = sum(
+        max(0.0, min(b, span.end) - max(a, span.start))
+        for a, b in _union(s for m, s in undecoded(evidence) if m in streams)
+    )
+    return seen - lost >= COVERED_SHARE * span.duration
+
+
+def undecoded(evidence: Evidence) -> list[tuple[str, TimeSpan]]:
+    """The spans decoding skipped as damaged, per modality (merged over all runs), in time order."""
+    spans: dict[str, list[TimeSpan]] = {}
+    for c in evidence.coverage:
+        for modality, span in c.undecoded:
+            spans.setdefault(modality, []).append(span)
+    merged = [(m, TimeSpan(start=a, end=b)) for m, found in spans.items() for a, b in _union(found)]
+    return sorted(merged, key=lambda item: (item[1].start, item[0]))
+
+
+def undecoded_sentence(evidence: Evidence, clock: Callable[[float], str] = format_time) -> str:
+    """ "The audio could not be decoded from X to Y …" for the damaged spans, or ``""`` when everything decoded."""
+    parts = [f"the {m} could not be decoded from {clock(s.start)} to {clock(s.end)}" for m, s in undecoded(evidence)]
+    if not parts:
+        return ""
+    listed = "; ".join(parts)
+    return listed[0].upper() + listed[1:] + " (damaged data, skipped; the rest was examined as usual)"
 
 
 def how(evidence: Evidence, aspect: str) -> str:
@@ -102,4 +127,7 @@ def digest(evidence: Evidence) -> str:
     failed = sorted({c.tool for c in evidence.coverage if not c.ok} - {c.tool for c in evidence.coverage if c.ok})
     if failed:
         lines.append(f"- failed observers (nothing known from them): {', '.join(failed)}")
+    damaged = undecoded_sentence(evidence)
+    if damaged:
+        lines.append(f"- {damaged}")
     return "\n".join(lines) or "- nothing was examined"

@@ -34,6 +34,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from detective import media as dmedia
 from detective.allocator import limit_arenas
 from detective.captioning import CaptionJob
 from detective.config import DetectiveConfig, Toolbox, resolve_toolbox
@@ -41,7 +42,16 @@ from detective.coverage import NoEvidenceError, unexamined_modalities
 from detective.evidence import EvidenceUpdate
 from detective.grounding import caption_texts, measure
 from detective.llm import UNSUPPORTED_INPUT
-from detective.models import Coverage, Evidence, MediaInfo, Observation, Query, RoundRecord, ToolFailure
+from detective.models import (
+    Coverage,
+    Evidence,
+    MediaInfo,
+    Observation,
+    Query,
+    RoundRecord,
+    TimeSpan,
+    ToolFailure,
+)
 from detective.planning import PlanInput, plan_or_fall_back
 from detective.runtime import RunServices, use_services
 from detective.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
@@ -333,9 +343,18 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
     stamped = [
         o.model_copy(update={"query_key": q.key, "round": rnd, "tool": o.tool or tool.name}) for o in observations
     ]
-    examined = tool.coverage(media, q, stamped).model_copy(update={"round": rnd, "query_key": q.key})
+    examined = tool.coverage(media, q, stamped).model_copy(
+        update={"round": rnd, "query_key": q.key, "undecoded": _undecoded(media, tool)}
+    )
     log.info("observed", observations=len(stamped))
     return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key], coverage=[examined])}
+
+
+def _undecoded(media: MediaInfo, tool: Tool) -> tuple[tuple[str, TimeSpan], ...]:
+    """Spans of the streams ``tool`` reads that decoding skipped as damaged (so far, in this process)."""
+    if not media.path:
+        return ()
+    return tuple((kind, span) for kind, span, _cause in dmedia.damage(media.path) if kind in tool.modalities)
 
 
 async def _observe_within(tool: Tool, media: MediaInfo, q: Query, seconds: float) -> list[Observation]:

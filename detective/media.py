@@ -38,6 +38,7 @@ __all__ = [
     "awav_data_url",
     "clear_caches",
     "content_hash",
+    "damage",
     "frames_at",
     "iter_audio",
     "iter_frames",
@@ -51,6 +52,10 @@ __all__ = [
 
 #: Forward gaps longer than this (seconds) are crossed by seeking instead of decoding every frame.
 SEEK_GAP = 2.0
+#: A hole between decoded audio frames longer than this (seconds) is a skipped packet, filled with silence.
+AUDIO_GAP = 0.02
+#: A file whose streams all end this much (seconds) before its stated duration was cut short: the tail is noted.
+TAIL_GAP = 0.5
 
 
 class MediaError(Exception):
@@ -379,42 +384,195 @@ def _audio_blocks(path: str, start: float, sr: int) -> Iterator[np.ndarray]:
         origin = _origin(container)
         if start > 0:
             container.seek(int((start + origin) / stream.time_base), stream=stream, backward=True)
+
         # Output in quarter-second blocks: the Python work per block, not per 1024-sample codec frame, sets the cost.
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=max(1, sr // 4))
-        position: float | None = None  # clip time of the next sample to be produced
+        def resampler() -> Any:
+            return av.AudioResampler(format="flt", layout="mono", rate=sr, frame_size=max(1, sr // 4))
+
+        def trimmed(outs: Iterable[Any]) -> Iterator[np.ndarray]:
+            """The samples of ``outs`` (resampled frames or arrays) from clip time ``start`` on."""
+            nonlocal position
+            for out in outs:
+                samples = out if isinstance(out, np.ndarray) else out.to_ndarray().reshape(-1).astype(np.float32)
+                skip = round((start - position) * sr) if position < start else 0
+                position += samples.size / sr
+                if skip < samples.size:
+                    yield samples[skip:]
+
+        current = resampler()
+        position = start  # clip time of the next sample to be produced
+        fed: float | None = None  # clip time where the audio fed to the resampler ends
         for frame in _decode(container, stream, path):
-            if position is None:
-                first = (frame.time - origin) if frame.time is not None else start
+            at = (frame.time - origin) if frame.time is not None else None
+            if fed is None:
+                first = at if at is not None else start
                 position = first
                 gap = round((first - start) * sr)
                 if gap > 0:
                     yield np.zeros(gap, dtype=np.float32)
                     position = start + gap / sr
-            for out in resampler.resample(frame):
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                skip = round((start - position) * sr) if position < start else 0
-                position += samples.size / sr
-                if skip < samples.size:
-                    yield samples[skip:]
-        if position is None:
+                fed = first
+            elif at is not None and at - fed > AUDIO_GAP:
+                # A skipped (damaged) packet left a hole: silence fills it, so later samples keep their clip times.
+                yield from trimmed(current.resample(None))
+                current = resampler()
+                hole = round((at - position) * sr)
+                if hole > 0:
+                    yield from trimmed([np.zeros(hole, dtype=np.float32)])
+                fed = at
+            fed = (at if at is not None else fed) + frame.samples / max(1, frame.sample_rate)
+            yield from trimmed(current.resample(frame))
+        if fed is None:
             return
-        for out in resampler.resample(None):  # what the resampler still holds, trimmed like the rest
-            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-            skip = round((start - position) * sr) if position < start else 0
-            position += samples.size / sr
-            if skip < samples.size:
-                yield samples[skip:]
+        yield from trimmed(current.resample(None))  # what the resampler still holds, trimmed like the rest
     finally:
         container.close()
 
 
+def _packet_time(packet: Any, origin: float, unit: float | None = None) -> float | None:
+    """Clip time of a packet (presentation time, else decoding time); ``None`` when it carries neither.
+
+    ``unit`` is its stream's time base as a float (Fraction arithmetic per packet costs more than decoding AAC)."""
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None:
+        return None
+    if unit is None:
+        if packet.time_base is None:
+            return None
+        unit = float(packet.time_base)
+    return stamp * unit - origin
+
+
 def _decode(container: Any, stream: Any, path: str) -> Iterator[Any]:
-    """Decoded frames of ``stream``; a corrupt packet mid-file ends the stream with a MediaError."""
+    """Decoded frames of ``stream``, damage skipped and noted (:func:`damage`) instead of failing the clip.
+
+    - a packet the decoder rejects, and a frame it flags corrupt (concealed garbage), are skipped;
+    - a container that cannot be read on ends the stream there, the rest noted as damaged;
+    - a file whose packets all end well before its stated duration (cut short) has its missing tail noted (a
+      stream that merely ends before another does not).
+
+    Only a stream of which nothing decodes at all raises a MediaError.
+    """
+    origin = _origin(container)
+    kind = "audio" if stream.type == "audio" else "video"
+    decoded = False
+    reached = 0.0  # clip time up to which this stream's packets were read
+    unit = float(stream.time_base) if stream.time_base is not None else None
+    packets = iter(container.demux(stream))
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.FFmpegError as exc:
+            if not decoded:
+                raise _fail(path, f"decoding failed mid-stream, file truncated or corrupt ({_reason(exc)})") from exc
+            stated = _duration(container)
+            _note_damage(path, kind, reached, max(reached, (stated - origin) if stated is not None else reached), exc)
+            return
+        start = _packet_time(packet, origin, unit)
+        length = (packet.duration or 0) * unit if unit is not None else 0.0
+        if start is not None:
+            reached = max(reached, start + length)
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            at = start if start is not None else reached
+            _note_damage(path, kind, at, at + length, exc)
+            continue
+        for frame in frames:
+            if frame.is_corrupt:
+                at = (frame.time - origin) if frame.time is not None else reached
+                _note_damage(path, kind, at, at + _frame_length(frame), "the decoder flagged the frame corrupt")
+                continue
+            decoded = True
+            yield frame
+    stated = _duration(container)
+    if decoded and stated is not None and _states_duration(container) and stated - origin - reached > TAIL_GAP:
+        latest = _content_end(path, reached)  # a stream that simply ends before another is not damage
+        if stated - origin - latest > TAIL_GAP:
+            _note_damage(path, kind, latest, stated - origin, "the file ends before its stated duration")
+
+
+def _content_end(path: str, after: float) -> float:
+    """Clip time where the last packet of any stream ends, reading only from about ``after`` on."""
+    container = _open(path)
     try:
-        for packet in container.demux(stream):
-            yield from packet.decode()
-    except av.FFmpegError as exc:
-        raise _fail(path, f"decoding failed mid-stream, file truncated or corrupt ({_reason(exc)})") from exc
+        origin = _origin(container)
+        end = after
+        container.seek(int(max(0.0, after - 1.0 + origin) * av.time_base), backward=True)
+        for packet in container.demux():
+            start = _packet_time(packet, origin)
+            if start is not None and packet.time_base is not None:
+                end = max(end, start + float((packet.duration or 0) * packet.time_base))
+        return end
+    except av.FFmpegError:
+        return after  # unreadable on from there: the data ends where this stream's did
+    finally:
+        container.close()
+
+
+def _frame_length(frame: Any) -> float:
+    """Seconds a decoded frame lasts (audio: its samples; video: its duration field, else 0)."""
+    if getattr(frame, "samples", None) and getattr(frame, "sample_rate", None):
+        return frame.samples / frame.sample_rate
+    duration = getattr(frame, "duration", None)
+    return float(duration * frame.time_base) if duration and frame.time_base is not None else 0.0
+
+
+def _states_duration(container: Any) -> bool:
+    """True for containers that record their duration (a cut-short file is recognisable), not those whose
+    duration FFmpeg estimates from the bit rate (MP3, ADTS AAC, MPEG-TS: the estimate can be seconds off)."""
+    names = set(container.format.name.split(","))
+    return bool(names & {"matroska", "webm", "mov", "mp4", "avi", "wav", "flac", "ogg"})
+
+
+# --- damaged media --------------------------------------------------------------------------------------------
+
+#: Clips whose damage is remembered (least recently noted forgotten first): what one observer's decode found is
+#: there for the coverage of every observer of the clip in this process.
+DAMAGE_MEMORY = 256
+_damage: OrderedDict[tuple[str, int, int], dict[tuple[str, float, float], str]] = OrderedDict()
+_damage_lock = threading.Lock()
+
+
+def _damage_key(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(os.fspath(path)), info.st_size, info.st_mtime_ns)
+
+
+def _note_damage(path: str | os.PathLike[str], kind: str, start: float, end: float, exc: BaseException | str) -> None:
+    """Remember that ``kind`` could not be decoded over ``[start, end]`` of the clip at ``path``."""
+    key = _damage_key(path)
+    if key is None:
+        return
+    span = (kind, round(max(0.0, start), 3), round(max(0.0, start, end), 3))
+    with _damage_lock:
+        noted = _damage.setdefault(key, {})
+        noted.setdefault(span, exc if isinstance(exc, str) else _reason(exc))
+        _damage.move_to_end(key)
+        while len(_damage) > DAMAGE_MEMORY:
+            _damage.popitem(last=False)
+
+
+def damage(path: str | os.PathLike[str], kind: str | None = None) -> list[tuple[str, TimeSpan, str]]:
+    """What decoding the clip at ``path`` skipped so far: ``(stream kind, span, cause)``, overlapping or touching
+    spans of one stream merged, in time order; ``kind`` (``"audio"`` / ``"video"``) keeps one stream's."""
+    key = _damage_key(path)
+    with _damage_lock:
+        noted = dict(_damage.get(key, {})) if key is not None else {}
+    merged: list[list[Any]] = []
+    for (what, start, end), cause in sorted(noted.items()):
+        if kind is not None and what != kind:
+            continue
+        if merged and merged[-1][0] == what and start <= merged[-1][2] + 0.05:
+            merged[-1][2] = max(merged[-1][2], end)
+        else:
+            merged.append([what, start, end, cause])
+    return [(what, TimeSpan(start=start, end=end), cause) for what, start, end, cause in merged]
 
 
 def load_audio(

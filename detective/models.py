@@ -223,6 +223,9 @@ class Coverage(BaseModel):
     ok: bool = True
     error: str = ""
     round: int | None = None
+    undecoded: tuple[tuple[Modality, TimeSpan], ...] = Field(
+        default=(), description="Spans of a stream the run's decoding skipped as damaged: (modality, span)."
+    )
 
 
 class Evidence(BaseModel):

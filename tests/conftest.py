@@ -17,6 +17,7 @@ import respx.mocks
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
 SCENE_BUILDER = REPO / "tests" / "fixtures" / "make_scene_fixtures.py"
+FOOTAGE_BUILDER = REPO / "tests" / "fixtures" / "make_real_footage.py"
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 
 
@@ -81,6 +82,21 @@ def photo_clip() -> dict[str, Any]:
     clip["path"] = str(root / clip["file"])
     clip["wav"] = str(root / truth["wav"]["file"])
     return clip
+
+
+@pytest.fixture(scope="session")
+def real_footage() -> dict[str, Any]:
+    """The footage part of the real-media corpus and damaged files, with ground truth and absolute paths.
+
+    Built by ``tests/fixtures/make_real_footage.py`` (layout in its docstring; needs Debian's opencv-doc) into
+    ``<fixture dir>/footage-<hash of the builder>``: ``real_footage["clips"]["film"]["path"]``,
+    ``real_footage["damaged"]["damaged_audio"]["damage"]`` …; skipped where opencv-doc is not installed.
+    """
+    builder = _builder(FOOTAGE_BUILDER, "omni_make_real_footage")
+    if not builder.OPENCV_DATA.is_dir():
+        pytest.skip(f"{builder.OPENCV_DATA} is missing: install the Debian package opencv-doc")
+    root = _built_once(FOOTAGE_BUILDER, "footage-", builder.build)
+    return builder.with_paths(root, json.loads((root / "ground_truth.json").read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="session")

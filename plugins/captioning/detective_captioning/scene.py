@@ -73,6 +73,33 @@ def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
     return out
 
 
+def unnamed_shots_sentence(evidence: Evidence, shots: list[TimeSpan]) -> str:
+    """ "What the frames show was examined (…); nothing could be named with confidence in shot 2 (0:04.1–0:06.5)"
+    for the shots a successful ``scene`` run looked at and named nothing and no face in; ``""`` when there are none.
+
+    The classifier withholds its unsure guesses; this says that it looked, so the silence is not read as a gap."""
+    looked = [c for c in evidence.coverage if c.ok and "objects" in c.aspects]
+    if not looked:
+        return ""
+    named = [o for o in evidence.observations if o.kind in ("object", "face") and o.span is not None]
+    empty: list[tuple[int, TimeSpan]] = []
+    for number, shot in enumerate(shots, start=1):
+        seen = any(c.span is None or c.span.overlap(shot) >= 0.5 * max(shot.duration, 1e-6) for c in looked)
+        if seen and not any(_inside(o, shot) for o in named):
+            empty.append((number, shot))
+    if not empty:
+        return ""
+    how = "; ".join(dict.fromkeys(c.detail for c in looked if c.detail))
+    listed = [f"{n} ({clock(s.start)}–{clock(s.end)})" for n, s in empty[:6]]
+    more = f" and {len(empty) - 6} more" if len(empty) > 6 else ""
+    which = ", ".join(listed) + more
+    word = "shot" if len(empty) == 1 else "shots"
+    return (
+        f"What the frames show was examined{f' ({how})' if how else ''}; nothing in the picture could be named with "
+        f"confidence in {word} {which}"
+    )
+
+
 #: Measured sound events a class never names: what is absent is not a sound.
 _UNNAMED_EVENTS = {"silence", "background"}
 

@@ -47,6 +47,7 @@ from detective_captioning.scene import (
     named_event_sentence,
     naming_clause,
     scene_sentences,
+    unnamed_shots_sentence,
 )
 from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
 
@@ -833,6 +834,13 @@ class _Writer:
                 )
             else:
                 sentences.append(self.no_text())
+        if self.video and self.shots:
+            unnamed = unnamed_shots_sentence(self.evidence, [s.span for s in self.shots if s.span is not None])
+            if unnamed:
+                sentences.append(unnamed)
+        damaged = coverage.undecoded_sentence(self.evidence)
+        if damaged:
+            sentences.append(damaged)
         tools = sorted({c.tool for c in self.evidence.coverage if c.ok} | {o.tool for o in self.evidence.observations})
         if tools:
             listed = ", ".join(tools[:-1]) + (" and " if len(tools) > 1 else "") + tools[-1]
