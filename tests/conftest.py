@@ -17,6 +17,7 @@ import respx.mocks
 REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
 SCENE_BUILDER = REPO / "tests" / "fixtures" / "make_scene_fixtures.py"
+LANGUAGE_BUILDER = REPO / "tests" / "fixtures" / "make_language_fixtures.py"
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 
 
@@ -81,6 +82,20 @@ def photo_clip() -> dict[str, Any]:
     clip["path"] = str(root / clip["file"])
     clip["wav"] = str(root / truth["wav"]["file"])
     return clip
+
+
+@pytest.fixture(scope="session")
+def language_clips() -> dict[str, Any]:
+    """espeak-ng speech in six languages and a code-switched clip, with ground truth (layout in the docstring of
+    ``tests/fixtures/make_language_fixtures.py``); ``clip["path"]`` is each clip's WAV file.
+
+    Built into ``<repo>/.cache/fixtures/language-<hash of the builder>`` like :func:`fixture_media`.
+    """
+    root = _built_once(LANGUAGE_BUILDER, "language-", _builder(LANGUAGE_BUILDER, "omni_make_language_fixtures").build)
+    truth = json.loads((root / "ground_truth.json").read_text(encoding="utf-8"))
+    for clip in truth.values():
+        clip["path"] = str(root / clip["file"])
+    return truth
 
 
 @pytest.fixture(scope="session")
