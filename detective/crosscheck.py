@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+import unicodedata
 from dataclasses import dataclass, field
 
 import jellyfish
@@ -47,7 +48,11 @@ QUOTED = re.compile(r"“([^”]+)”|\"([^\"]+)\"")
 TIME_STAMP = re.compile(
     r"\b(?:(\d{1,2}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)\b|\b(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b", re.IGNORECASE
 )
-_NAME = re.compile(r"\b[A-Z][A-Za-z'’-]+(?:\s+(?:(?:of|de|da|van|von|der|la|le)\s+)?[A-Z][A-Za-z'’-]+)*\b")
+#: Capital letters of every cased script (Latin with accents, Greek, Cyrillic, Armenian, …): names are capitalised
+#: words in any of them ("José Muñoz", "Елена Петрова").
+_UPPER = re.escape("".join(chr(c) for c in range(0x2C00) if chr(c).isupper()))
+_WORD = r"(?:[^\W\d_]|['’-])+"
+_NAME = re.compile(rf"\b[{_UPPER}]{_WORD}(?:\s+(?:(?:of|de|da|van|von|der|la|le)\s+)?[{_UPPER}]{_WORD})*\b")
 _STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "it", "this", "that", "i", "we", "you"}
 _PUNCT = string.punctuation + "“”‘’…"
 
@@ -94,10 +99,22 @@ def similarity(a: str, b: str, sound: bool = True) -> float:
     spelled = fuzz.ratio(a, b) / 100.0
     if not sound or numeric(a.replace(" ", "")) or numeric(b.replace(" ", "")):
         return spelled
+    if not (a.isascii() and b.isascii()):  # Metaphone codes only Latin letters: compare the spelling, accents off
+        return max(spelled, fuzz.ratio(_unaccented(a), _unaccented(b)) / 100.0)
     sa = " ".join(jellyfish.metaphone(w) for w in a.split())
     sb = " ".join(jellyfish.metaphone(w) for w in b.split())
     sounded = fuzz.ratio(sa, sb) / 100.0 if sa and sb else 0.0
     return max(spelled, 0.9 * sounded)
+
+
+def _unaccented(text: str) -> str:
+    """``text`` without the accents of Latin letters ("muñoz" -> "munoz"); other scripts are kept as written."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(char) and out and out[-1].isascii():
+            continue
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def key_terms(text: str) -> dict[str, str]:
@@ -592,6 +609,8 @@ def cross_check(evidence: Evidence) -> CrossCheck:
                 f"{when}a re-check by {speech.tool} reported “{_clip(speech.content)}” where its first pass heard no "
                 "words; with no other source for them, these words are left out of the transcript."
             )
+            continue
+        if speech.payload.get("transcribed") is False:  # heard, not transcribed: no words to repair or doubt
             continue
         share = _silent_share(speech, silences)
         if share >= SILENT_SHARE and speech.key not in agreed:

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
 SCENE_BUILDER = REPO / "tests" / "fixtures" / "make_scene_fixtures.py"
 FOOTAGE_BUILDER = REPO / "tests" / "fixtures" / "make_real_footage.py"
+LANGUAGE_BUILDER = REPO / "tests" / "fixtures" / "make_language_fixtures.py"
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 
 
@@ -97,6 +98,20 @@ def real_footage() -> dict[str, Any]:
         pytest.skip(f"{builder.OPENCV_DATA} is missing: install the Debian package opencv-doc")
     root = _built_once(FOOTAGE_BUILDER, "footage-", builder.build)
     return builder.with_paths(root, json.loads((root / "ground_truth.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="session")
+def language_clips() -> dict[str, Any]:
+    """espeak-ng speech in six languages and a code-switched clip, with ground truth (layout in the docstring of
+    ``tests/fixtures/make_language_fixtures.py``); ``clip["path"]`` is each clip's WAV file.
+
+    Built into ``<repo>/.cache/fixtures/language-<hash of the builder>`` like :func:`fixture_media`.
+    """
+    root = _built_once(LANGUAGE_BUILDER, "language-", _builder(LANGUAGE_BUILDER, "omni_make_language_fixtures").build)
+    truth = json.loads((root / "ground_truth.json").read_text(encoding="utf-8"))
+    for clip in truth.values():
+        clip["path"] = str(root / clip["file"])
+    return truth
 
 
 @pytest.fixture(scope="session")

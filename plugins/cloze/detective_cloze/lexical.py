@@ -2,6 +2,11 @@
 
 Text is normalised (Unicode, case, punctuation, number words to digits: "forty-two" and "42" agree, ordinals too:
 "first" and "1st") and an option matches when its words appear in the caption as a contiguous run of whole words.
+Accents on Latin letters are dropped ("café" and "cafe", "fährt" and "fahrt" agree), and the number words of the
+other languages the offline speech recognition transcribes (Spanish, German, French, Italian) become digits too,
+one word each ("nueve", "neun", "neuf", "nove" and "9"; a compound such as "dix-sept" stays two numbers). Words
+that are also common English words ("once", "due", "elf", "cent", "null") and the articles "un", "uno", "una",
+"ein", "eine" stay words.
 """
 
 from __future__ import annotations
@@ -20,6 +25,43 @@ _TENS = {word: 10 * (i + 2) for i, word in enumerate(_TENS_WORDS.split(" "))}
 _ORDINALS = {
     word: f"{i + 1}{('st', 'nd', 'rd')[i] if i < 3 else 'th'}" for i, word in enumerate(_ORDINAL_WORDS.split(" "))
 }
+#: Number words of Spanish, German, French and Italian, accents dropped (see the module docstring).
+_OTHER_NUMBERS = (
+    {
+        word: value
+        for words in (
+            "cero - dos tres cuatro cinco seis siete ocho nueve diez - doce trece catorce quince dieciseis diecisiete "
+            "dieciocho diecinueve veinte",
+            "- eins zwei drei vier funf sechs sieben acht neun zehn - zwolf dreizehn vierzehn funfzehn sechzehn "
+            "siebzehn achtzehn neunzehn zwanzig",
+            "zero - deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize",
+            "zero - - tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici quindici sedici "
+            "diciassette diciotto diciannove venti",
+        )
+        for value, word in enumerate(words.split(" "))
+        if word != "-"
+    }
+    | {
+        word: value
+        for words in (
+            "treinta cuarenta cincuenta sesenta setenta ochenta noventa",
+            "dreissig vierzig funfzig sechzig siebzig achtzig neunzig",
+            "trente quarante cinquante soixante",
+            "trenta quaranta cinquanta sessanta settanta ottanta novanta",
+        )
+        for value, word in zip(range(30, 100, 10), words.split(" "), strict=False)
+    }
+    | {
+        "vingt": 20,
+        "dreißig": 30,
+        "hundert": 100,
+        "cien": 100,
+        "cento": 100,
+        "tausend": 1000,
+        "mil": 1000,
+        "mille": 1000,
+    }
+)
 _TOKEN = re.compile(r"\d+(?:st|nd|rd|th)(?![^\W\d_])|\d+(?:\.\d+)?|[^\W\d_]+")
 _ARTICLES = {"a", "an", "the"}
 
@@ -56,9 +98,20 @@ def _read_number(tokens: list[str], start: int) -> tuple[int, int] | None:
     return total + current, index
 
 
+def fold_accents(text: str) -> str:
+    """``text`` without the accents of Latin letters ("é" -> "e", "ü" -> "u"); other scripts are left whole (their
+    marks are letters of their own, as in Devanagari)."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(char) and out and out[-1].isascii():
+            continue
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
 def normalise(text: str) -> list[str]:
-    """``text`` as a list of comparable words: lower case, no punctuation, numbers as digits."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    """``text`` as a list of comparable words: lower case, no punctuation or Latin accents, numbers as digits."""
+    text = fold_accents(unicodedata.normalize("NFKC", text).lower())
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
     raw = _TOKEN.findall(text)
     tokens: list[str] = []
@@ -67,6 +120,10 @@ def normalise(text: str) -> list[str]:
         word = raw[index]
         if word in _ORDINALS:
             tokens.append(_ORDINALS[word])
+            index += 1
+            continue
+        if word in _OTHER_NUMBERS:
+            tokens.append(str(_OTHER_NUMBERS[word]))
             index += 1
             continue
         number = _read_number(raw, index)
