@@ -195,12 +195,16 @@ def _replace_words(first: Observation, heard: Observation) -> Observation:
 
 
 def _same_finding(observations: list[Observation], obs: Observation) -> int | None:
-    """Index of an observation reporting the same thing (same tool, kind and words) over an overlapping span."""
+    """Index of an observation reporting the same thing (same tool, kind and words) over an overlapping span.
+
+    Two reports of one run are never the same finding: an observer that reported two silences with a sound
+    between them meant two silences (folding them would cover the sound)."""
     if obs.span is None:
         return None
     for i, other in enumerate(observations):
         if (
-            other.tool == obs.tool
+            not (obs.query_key and other.query_key == obs.query_key and other.span != obs.span)
+            and other.tool == obs.tool
             and other.kind == obs.kind
             and other.span is not None
             and other.span.overlaps(obs.span, OVERLAP_TOLERANCE)

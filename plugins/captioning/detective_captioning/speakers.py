@@ -130,7 +130,7 @@ def voice_facts(mine: list[Observation], turns: list[Observation], total_speech:
     """
     labels = {str(o.payload["speaker"]) for o in mine if o.payload.get("speaker")}
     own = [t for t in turns if t.span is not None and str(t.payload.get("speaker")) in labels]
-    seconds = sum(o.span.duration for o in mine if o.span is not None)
+    seconds = union_seconds([o.span for o in mine if o.span is not None])
     facts = []
     if total_speech > 0:
         facts.append(f"{100 * seconds / total_speech:.0f}% of the transcribed speech")
@@ -162,6 +162,16 @@ def voice_events(obs: Observation, turns: list[Observation]) -> list[Observation
     return [
         t for t in turns if t.span is not None and t.payload.get("speaker") == label and t.span.overlap(obs.span) > 0
     ]
+
+
+def union_seconds(spans: Sequence[TimeSpan]) -> float:
+    """Seconds covered by ``spans``, overlaps counted once (speech totals never exceed the clip)."""
+    total, end = 0.0, float("-inf")
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.end > end:
+            total += span.end - max(span.start, end)
+            end = span.end
+    return total
 
 
 def _number(value: object) -> bool:

@@ -44,8 +44,15 @@ from detective_captioning.scene import (
     named_event_sentence,
     naming_clause,
     scene_sentences,
+    told_runs,
 )
-from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
+from detective_captioning.speakers import (
+    attribute_speakers,
+    speaker_reference,
+    union_seconds,
+    voice_events,
+    voice_facts,
+)
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
 MIN_SEGMENT = 0.5
@@ -57,6 +64,8 @@ AUDIO_GAP = 1.0
 MAX_SEGMENTS = 80
 #: Text tracks whose start and end differ by less than this share a Visible Text group.
 GROUP_TOLERANCE = 0.25
+#: What is left of a measured silence once the sounds over it are cut out is told only from this length on.
+MIN_SILENCE = 0.5
 #: Words of speech quoted in the storyline before it is cut with an ellipsis.
 QUOTE_WORDS = 14
 
@@ -353,7 +362,7 @@ class _Writer:
         self.texts = by_kind("text")
         self.turns = by_kind("speaker")
         self.speech = attribute_speakers(by_kind("speech"), self.turns)
-        self.events = by_kind("sound_event")
+        self.events = self._heard_silences(by_kind("sound_event"), by_kind("sound_tag"))
         self.descriptions = evidence.by_kind("description")
         self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "sound_tag")]
         self.metadata = evidence.by_kind("metadata")
@@ -361,8 +370,46 @@ class _Writer:
         self.video = media.has_video
         self.whole = TimeSpan(start=0.0, end=max(self.duration, 0.0))
         self.usual = self._usual_manner()
+        self.told_runs = told_runs(evidence)
 
     # -- helpers --
+
+    def _heard_silences(self, events: list[Observation], tags: list[Observation]) -> list[Observation]:
+        """The sound events with each silence cut back to where no observer hears anything.
+
+        A silence is measured at the noise floor; a voice, a speaker turn, another sound event or a sound class
+        over part of it means that part was not silent (the "Hello." a quiet conversation opens with, a click in
+        a long pause). What is left of a silence, in pieces of half a second or more, is kept; each piece names
+        the measured silence it came from (``split_from``), which is on the board."""
+        heard = [
+            o.span
+            for o in [*self.speech, *self.turns, *events, *tags]
+            if o.span is not None
+            and not (o.kind == "sound_event" and _label(o) in ("silence", "background"))
+            and not (o.kind == "sound_tag" and str(o.payload.get("class", o.content)).strip().lower() == "silence")
+        ]
+        out: list[Observation] = []
+        for obs in events:
+            if _label(obs) != "silence" or obs.span is None:
+                out.append(obs)
+                continue
+            pieces = [(obs.span.start, obs.span.end)]
+            for span in heard:
+                pieces = [
+                    part
+                    for a, b in pieces
+                    for part in ((a, min(b, span.start)), (max(a, span.end), b))
+                    if part[1] - part[0] > 1e-6
+                ]
+            if pieces == [(obs.span.start, obs.span.end)]:
+                out.append(obs)
+                continue
+            for a, b in pieces:
+                if b - a >= MIN_SILENCE:
+                    span = TimeSpan(start=round(a, 3), end=round(b, 3))
+                    payload = {**obs.payload, "split_from": obs.key}
+                    out.append(obs.model_copy(update={"span": span, "payload": payload}))
+        return sorted(out, key=_start)
 
     def said(self, obs: Observation) -> str:
         """The speech content as the cross-check settled it (names repaired, doubtful words marked)."""
@@ -401,8 +448,11 @@ class _Writer:
         ]
 
     def covered_by_speech(self, event: Observation) -> bool:
+        """True when transcribed speech or the voice separation's turns cover 30% of ``event`` or more."""
         assert event.span is not None
-        heard = sum(s.span.overlap(event.span) for s in self.speech if s.span is not None)
+        voiced = [o.span for o in [*self.speech, *self.turns] if o.span is not None]
+        clipped = [TimeSpan(start=max(s.start, event.span.start), end=min(s.end, event.span.end)) for s in voiced]
+        heard = union_seconds([c for c in clipped if c.end > c.start])
         return heard >= 0.3 * max(event.span.duration, 1e-6)
 
     # -- sections --
@@ -487,6 +537,8 @@ class _Writer:
             elif obs.kind == "sound_event":
                 first = not self.video and index == 0 and _start(obs) <= seg.span.start + 0.05
                 tags = event_tags(self.evidence, obs)
+                if tags and _label(obs) in GENERIC_EVENTS and all(t.key in self.told_runs for t in tags):
+                    continue  # the sound class's own sentence tells it over its whole run
                 if tags and _label(obs) in GENERIC_EVENTS:
                     sentence = named_event_sentence(obs, tags, self.event_level(obs))
                 else:
@@ -671,6 +723,8 @@ class _Writer:
         peak_text = f" (peak {peak:.0f} dBFS)" if peak is not None else level
         name = obs.content if obs.content and obs.content.lower() != label else label
         if label == "sound":
+            if self.covered_by_speech(obs):
+                return ""  # the voice the transcript or the voice separation already tells
             return f"an unclassified sound occurs from {a} to {b}{peak_text}"
         return f"a sound the audio analysis labels “{name}” occurs from {a} to {b}{peak_text}"
 
@@ -706,7 +760,7 @@ class _Writer:
                 out.append((f"the silence lasts until {until}", [obs]))
             elif label == "background":
                 out.append((f"the quiet background continues until {until}", [obs]))
-            elif label == "speech-like" and self.covered_by_speech(obs):
+            elif label in ("speech-like", "sound") and self.covered_by_speech(obs):
                 continue
             else:
                 out.append((f"the {label} continues until {until}", [obs]))
@@ -777,7 +831,7 @@ class _Writer:
 
     def profile(self, name: str) -> str:
         mine = [o for o in self.speech if self.voices.names[o.key] == name]
-        seconds = sum(o.span.duration for o in mine if o.span is not None)
+        seconds = union_seconds([o.span for o in mine if o.span is not None])  # overlapping segments once
         turns = len(mine)
         words = sum(len(self.said(o).split()) for o in mine)
         bits = [f"{turns} turn{'s' if turns != 1 else ''}, {seconds:.1f} s and about {words} words of speech"]
@@ -791,7 +845,7 @@ class _Writer:
             ]
             lang = _LANGUAGES.get(code, code)
             bits.append(f"speaks {lang}" + (f" (detected with probability {max(probs):.2f})" if probs else ""))
-        voiced = voice_facts(mine, self.turns, sum(o.span.duration for o in self.speech if o.span is not None))
+        voiced = voice_facts(mine, self.turns, union_seconds([o.span for o in self.speech if o.span is not None]))
         bits.extend(voiced)
         pitches = [
             float(e.payload["pitch_hz"])
@@ -861,7 +915,7 @@ class _Writer:
             else:
                 parts.append(f"true silence fills about {100 * silent:.0f}% of it")
         if self.speech:
-            spoken = _union_seconds([o.span for o in self.speech if o.span is not None])
+            spoken = union_seconds([o.span for o in self.speech if o.span is not None])
             share = 100 * spoken / self.duration if self.duration else 0.0
             words = sum(len(self.said(o).replace("[unclear]", " ").split()) for o in self.speech)
             if parts:
@@ -883,16 +937,6 @@ class _Writer:
             sentences.append("The sound level was not analysed")
         sentences.append(self.no_speech())
         return sentences
-
-
-def _union_seconds(spans: list[TimeSpan]) -> float:
-    total, end = 0.0, float("-inf")
-    for span in sorted(spans, key=lambda s: s.start):
-        if span.end <= end:
-            continue
-        total += span.end - max(span.start, end)
-        end = span.end
-    return total
 
 
 # --- text appearance and speaking state -------------------------------------------------------------------
