@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 
 from detective.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
-from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure
+from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure, join_words
 
 __all__ = [
     "OVERLAP_TOLERANCE",
@@ -189,7 +189,7 @@ def _replace_words(first: Observation, heard: Observation) -> Observation:
         ],
         key=lambda w: float(w["start"]),
     )
-    content = " ".join(str(w["word"]).strip() for w in words)
+    content = join_words([str(w["word"]) for w in words])
     payload = {**first.payload, "words": words, "corrected_by": [*first.payload.get("corrected_by", []), heard.key]}
     return first.model_copy(update={"content": content, "payload": payload, "confidence": heard.confidence})
 
