@@ -451,8 +451,12 @@ class _Writer:
         """True when transcribed speech or the voice separation's turns cover 30% of ``event`` or more."""
         assert event.span is not None
         voiced = [o.span for o in [*self.speech, *self.turns] if o.span is not None]
-        clipped = [TimeSpan(start=max(s.start, event.span.start), end=min(s.end, event.span.end)) for s in voiced]
-        heard = union_seconds([c for c in clipped if c.end > c.start])
+        clipped = [
+            TimeSpan(start=max(s.start, event.span.start), end=min(s.end, event.span.end))
+            for s in voiced
+            if s.overlap(event.span) > 0
+        ]
+        heard = union_seconds(clipped)
         return heard >= 0.3 * max(event.span.duration, 1e-6)
 
     # -- sections --
@@ -924,6 +928,10 @@ class _Writer:
                 f"Speech recognition transcribed {len(self.speech)} segment{'s' if len(self.speech) != 1 else ''} "
                 f"({words} words, {spoken:.1f} s, speech in about {share:.0f}% of the running time)"
             )
+            voices = [n for n in self.voices.order if n.startswith("Speaker ")]
+            if self.voices.separated and voices:  # the count in words: "two speakers"
+                plural = "s" if len(voices) != 1 else ""
+                sentences.append(f"Voice separation finds {_count(len(voices))} speaker{plural}")
             return sentences
         if (
             meta is not None
