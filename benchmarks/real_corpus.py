@@ -69,20 +69,34 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)")
+
+
+def _times(text: str) -> list[float]:
+    return [int(h or 0) * 3600 + int(m) * 60 + float(sec) for h, m, sec in _CLOCK.findall(text)]
+
+
 def false_silences(result: Any, truth: dict[str, Any]) -> int:
-    """Storyline sentences resting on a silence observation that overlaps something audible in the truth."""
+    """Storyline sentences claiming silence over something audible in the truth (by more than 0.1 s).
+
+    The claimed span is read from the sentence itself ("from 0:02.4 to 0:07.0 the audio is silent", "the silence
+    lasts until 0:20.2" from the segment's start): what a reader is told."""
     audible = [(s["start"], s["end"]) for key in ("speech", "music", "sounds") for s in truth[key]]
-    by_key = {o.key: o for o in result.evidence.observations}
     count = 0
     for segment in result.caption.storyline:
         for sentence in segment.sentences:
-            silences = [
-                by_key[k]
-                for k in sentence.sources
-                if k in by_key and by_key[k].kind == "sound_event" and by_key[k].payload.get("label") == "silence"
-            ]
-            if any(_overlap((o.span.start, o.span.end), span) > 0.1 for o in silences for span in audible):
-                count += 1
+            for part in re.split(r"(?<=[.;])\s+", sentence.text):
+                if not re.search(r"\bsilen", part, re.I):
+                    continue
+                times = _times(part)
+                if len(times) >= 2:
+                    claimed = (times[0], times[1])
+                elif times:
+                    claimed = (segment.span.start, times[0])
+                else:
+                    claimed = (segment.span.start, segment.span.end)
+                if any(_overlap(claimed, span) > 0.1 for span in audible):
+                    count += 1
     return count
 
 
