@@ -8,7 +8,8 @@ the template captioner, and prints a Markdown table, one row per clip:
 
 - **WER**: word error rate of the caption's transcript against the package's own transcript (digits spelled out
   on both sides; ``—`` where the package ships no transcript);
-- **speakers**: speaker profiles in the caption / voices in the ground truth;
+- **speakers**: voices the caption tells apart ("Speaker N" profiles; speech no voice turn covers is an
+  "Unidentified speaker", not a voice of its own) / voices in the ground truth;
 - **DER**: diarisation error rate of the ``speakers`` observer's turns against the reference turns (no collar;
   ``observers/speakers/tests/scoring.py``);
 - **false silence**: storyline sentences resting on a silence that overlaps a real sound, voice or song of the
@@ -125,10 +126,11 @@ def measure(truth: dict[str, Any], scoring: Any, captions: Path | None) -> dict[
     ]
     reference = [(str(s), float(a), float(b)) for s, a, b in truth["turns"]]
     der = scoring.score(reference, turns, truth["duration"]).der if reference else None
+    voices = sum(p.name.startswith("Speaker ") for p in result.caption.speakers)
     return {
         "clip": truth["file"],
         "WER": f"{wer(truth['transcript'], said):.3f}" if truth["transcript"] else "—",
-        "speakers found/true": f"{len(result.caption.speakers)}/{truth['speakers']}",
+        "speakers found/true": f"{voices}/{truth['speakers']}",
         "DER": f"{der:.3f}" if der is not None else "—",
         "false silence": false_silences(result, truth),
         "music named": music_named(result, truth),

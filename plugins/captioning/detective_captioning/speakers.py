@@ -143,6 +143,9 @@ def speaker_reference(name: str, order: list[str], earlier: list[str]) -> str:
     """
     if not name.startswith("Speaker "):  # e.g. "Unidentified speaker": speech no voice turn covers
         return name.lower()
+    # voices told apart are counted among themselves: speech no turn covers is no "first voice"
+    order = [n for n in order if n.startswith("Speaker ")]
+    earlier = [n for n in earlier if n.startswith("Speaker ")]
     rank = order.index(name)
     ordinal = ORDINALS[rank] if rank < len(ORDINALS) else f"{rank + 1}th"
     if name not in earlier:
