@@ -14,8 +14,8 @@ the template captioner, and prints a Markdown table, one row per clip:
   ``observers/speakers/tests/scoring.py``);
 - **false silence**: storyline sentences resting on a silence that overlaps a real sound, voice or song of the
   ground truth by more than 0.1 s (must be 0);
-- **music**: ``yes``/``no`` whether a storyline sentence names music where the ground truth has music, ``FALSE``
-  where it names music that is not there, ``—`` otherwise;
+- **music**: how much of the ground truth's music the storyline names as music (``yes`` from 80%, ``partly``,
+  ``no``), ``FALSE`` where it names music that is not there, ``—`` otherwise;
 - **shots with content**: for footage (none in this audio corpus yet), shots given a correct content noun;
 - **grounding** and **wall s** (one run, this machine).
 
@@ -102,11 +102,30 @@ def false_silences(result: Any, truth: dict[str, Any]) -> int:
 
 
 def music_named(result: Any, truth: dict[str, Any]) -> str:
-    """Whether the storyline names music where the truth has it (``FALSE``: music named that is not there)."""
-    named = any(re.search(r"\bmusic", s.text, re.I) for seg in result.caption.storyline for s in seg.sentences)
-    if truth["music"]:
-        return "yes" if named else "no"
-    return "FALSE" if named else "—"
+    """How much of the truth's music the storyline names as music (``FALSE``: music named that is not there).
+
+    A clause naming music claims the span between its first two times: ``yes`` from 80% of the music on,
+    ``partly (16%)`` below, ``no`` when music is never named."""
+    claimed: list[tuple[float, float]] = []
+    for segment in result.caption.storyline:
+        for sentence in segment.sentences:
+            for part in re.split(r"(?<=[.;])\s+", sentence.text):
+                if re.search(r"\bmusic", part, re.I):
+                    times = _times(part)
+                    claimed.append((times[0], times[1]) if len(times) >= 2 else (segment.span.start, segment.span.end))
+    if not truth["music"]:
+        return "FALSE" if claimed else "—"
+    if not claimed:
+        return "no"
+    total = sum(m["end"] - m["start"] for m in truth["music"])
+    grid = [
+        t / 10
+        for m in truth["music"]
+        for t in range(round(m["start"] * 10), round(m["end"] * 10))
+        if any(a <= t / 10 < b for a, b in claimed)
+    ]
+    share = len(grid) / 10 / total
+    return "yes" if share >= 0.8 else f"partly ({share:.0%})"
 
 
 def measure(truth: dict[str, Any], scoring: Any, captions: Path | None) -> dict[str, Any]:
