@@ -498,13 +498,15 @@ def heard_silences(evidence: Evidence) -> list[TimeSpan]:
         and str(o.payload.get("label", "")).lower() != "background"
         and str(o.payload.get("class", "")).strip().lower() != "silence"
     ]
-    pieces: list[TimeSpan] = []
-    for silence in (o.span for o in evidence.observations if is_silence(o) and o.span is not None):
-        parts = [(silence.start, silence.end)]
-        for span in heard:
-            parts = [p for a, b in parts for p in ((a, min(b, span.start)), (max(a, span.end), b)) if p[1] > p[0]]
-        pieces.extend(TimeSpan(start=a, end=b) for a, b in parts)
-    return pieces
+    return [piece for o in evidence.observations if is_silence(o) and o.span for piece in uncovered(o.span, heard)]
+
+
+def uncovered(span: TimeSpan, covers: list[TimeSpan]) -> list[TimeSpan]:
+    """The pieces of ``span`` that none of ``covers`` overlaps, in time order."""
+    parts = [(span.start, span.end)]
+    for cover in covers:
+        parts = [p for a, b in parts for p in ((a, min(b, cover.start)), (max(a, cover.end), b)) if p[1] > p[0]]
+    return [TimeSpan(start=a, end=b) for a, b in parts]
 
 
 def _shown_names(evidence: Evidence) -> set[str]:

@@ -160,7 +160,12 @@ def tag_runs(evidence: Evidence) -> list[list[Observation]]:
     for tag in sorted(tags, key=lambda t: (_phrase(t), t.span.start if t.span else 0.0)):
         assert tag.span is not None
         last = runs[-1][-1] if runs else None
-        if last is not None and _phrase(last) == _phrase(tag) and tag.span.start - last.span.end <= RUN_GAP:  # type: ignore[union-attr]
+        if (
+            last is not None
+            and last.span is not None
+            and _phrase(last) == _phrase(tag)
+            and tag.span.start - last.span.end <= RUN_GAP
+        ):
             runs[-1].append(tag)
         else:
             runs.append([tag])

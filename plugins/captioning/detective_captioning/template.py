@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from detective import coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.crosscheck import CrossCheck, cross_check
+from detective.crosscheck import CrossCheck, cross_check, uncovered
 from detective.models import (
     Caption,
     CaptionSection,
@@ -393,20 +393,13 @@ class _Writer:
             if _label(obs) != "silence" or obs.span is None:
                 out.append(obs)
                 continue
-            pieces = [(obs.span.start, obs.span.end)]
-            for span in heard:
-                pieces = [
-                    part
-                    for a, b in pieces
-                    for part in ((a, min(b, span.start)), (max(a, span.end), b))
-                    if part[1] - part[0] > 1e-6
-                ]
-            if pieces == [(obs.span.start, obs.span.end)]:
+            pieces = uncovered(obs.span, heard)
+            if pieces == [obs.span]:
                 out.append(obs)
                 continue
-            for a, b in pieces:
-                if b - a >= MIN_SILENCE:
-                    span = TimeSpan(start=round(a, 3), end=round(b, 3))
+            for piece in pieces:
+                if piece.duration >= MIN_SILENCE:
+                    span = TimeSpan(start=round(piece.start, 3), end=round(piece.end, 3))
                     payload = {**obs.payload, "split_from": obs.key}
                     out.append(obs.model_copy(update={"span": span, "payload": payload}))
         return sorted(out, key=_start)
