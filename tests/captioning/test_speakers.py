@@ -187,3 +187,12 @@ def test_pieces_join_words_without_a_space_before_punctuation() -> None:
     obs = speech("It costs 8,000 dollars. Wow.", 0.5, 3.0, timed)
     out = attribute_speakers([obs], [turn("S1", 0.4, 2.2, 120.0), turn("S2", 2.2, 3.1, 220.0)])
     assert [o.content for o in out] == ["It costs 8,000 dollars.", "Wow."]
+
+
+def test_speech_no_voice_turn_covers_is_an_unidentified_speaker_and_no_first_voice() -> None:
+    """The quiet "Hello." before the voice separation's first turn is "an unidentified speaker"; the first voice
+    told apart is still "a voice (Speaker 1)", not "a second voice"."""
+    order = ["Unidentified speaker", "Speaker 1", "Speaker 2"]
+    assert speaker_reference("Unidentified speaker", order, []) == "an unidentified speaker"
+    assert speaker_reference("Speaker 1", order, ["Unidentified speaker"]) == "a voice (Speaker 1)"
+    assert speaker_reference("Speaker 2", order, ["Unidentified speaker", "Speaker 1"]) == "a second voice (Speaker 2)"

@@ -142,7 +142,7 @@ def speaker_reference(name: str, order: list[str], earlier: list[str]) -> str:
     again (Speaker 1)" when a voice returns after another spoke, and plain "Speaker 1" when it simply goes on.
     """
     if not name.startswith("Speaker "):  # e.g. "Unidentified speaker": speech no voice turn covers
-        return name.lower()
+        return f"an {name.lower()}" if name.lower().startswith("unidentified") else name.lower()
     # voices told apart are counted among themselves: speech no turn covers is no "first voice"
     order = [n for n in order if n.startswith("Speaker ")]
     earlier = [n for n in earlier if n.startswith("Speaker ")]
