@@ -52,7 +52,7 @@ FOLD_PITCH = 0.35
 #: from their own voice's (tests/fixtures/make_real_corpus.py, observers/speakers/tests/make_conversations.py).
 NEW_VOICE_SIMILARITY = 0.65
 NEW_VOICE_S = 2.0
-MIN_STRAY_S = 1.0  # a cluster with less speech than this (and under 5% of all speech) always joins its nearest one
+MIN_STRAY_S = 1.0  # a cluster with less speech than this (or under 5% of all speech) always joins its nearest one
 MIN_RUN_S = 0.4  # a change of speaker inside a speech region must last this long
 BRIDGE_S = 1.0  # a pause shorter than this between two stretches of the same speaker does not end the turn
 MAX_CLUSTERED = 1500  # windows beyond this are subsampled for clustering (linkage memory grows as n²)
@@ -244,13 +244,13 @@ def _fold_target(
     within :data:`FOLD_PITCH` of it. A tiny one (under :data:`MIN_STRAY_S` or 5% of the speech) always joins."""
     big = [j for j in range(len(centroids)) if not _is_small(weights[j], total)]
     for k in sorted(range(len(centroids)), key=lambda i: weights[i]):
+        others = [j for j in range(len(centroids)) if j != k]
+        if weights[k] < MIN_STRAY_S or weights[k] < 0.05 * total:  # stray windows (a cough, a laugh)
+            return k, max(others, key=lambda j: float(centroids[k] @ centroids[j]))
         if not _is_small(weights[k], total):
             continue
-        others = [j for j in range(len(centroids)) if j != k]
         pool = [j for j in big if j != k] or [max(others, key=lambda j: weights[j])]
         into = max(pool, key=lambda j: float(centroids[k] @ centroids[j]))
-        if weights[k] < MIN_STRAY_S or weights[k] < 0.05 * total:
-            return k, into
         similar = float(centroids[k] @ centroids[into]) >= FOLD_SIMILARITY
         a, b = pitches[k], pitches[into]
         same_pitch = math.isnan(a) or math.isnan(b) or abs(a - b) <= FOLD_PITCH * max(a, b)
