@@ -560,10 +560,35 @@ def _render(tokens: list[_Token], confirmed: set[str]) -> str:
     return " ".join(out)
 
 
-def _silent_share(speech: Observation, silences: list[Observation]) -> float:
+def _silent_share(speech: Observation, silences: list[TimeSpan]) -> float:
     if speech.span is None or speech.span.duration <= 0:
         return 0.0
-    return sum(speech.span.overlap(s.span) for s in silences if s.span is not None) / speech.span.duration
+    return sum(speech.span.overlap(s) for s in silences) / speech.span.duration
+
+
+def heard_silences(evidence: Evidence) -> list[TimeSpan]:
+    """The measured silences less every stretch where another observer hears something there (a sound event,
+    a speaker turn, a sound class other than "Silence"): silence is only silence where nothing is heard. The quiet
+    "Hello." that opens pyannote's sample conversation is silence to the level analysis and a sound to the event
+    analysis and the voice separation (tests/fixtures/make_real_corpus.py)."""
+    heard = [
+        o.span
+        for o in evidence.observations
+        if o.span is not None
+        and o.kind in ("sound_event", "speaker", "sound_tag")
+        and not is_silence(o)
+        and str(o.payload.get("label", "")).lower() != "background"
+        and str(o.payload.get("class", "")).strip().lower() != "silence"
+    ]
+    return [piece for o in evidence.observations if is_silence(o) and o.span for piece in uncovered(o.span, heard)]
+
+
+def uncovered(span: TimeSpan, covers: list[TimeSpan]) -> list[TimeSpan]:
+    """The pieces of ``span`` that none of ``covers`` overlaps, in time order."""
+    parts = [(span.start, span.end)]
+    for cover in covers:
+        parts = [p for a, b in parts for p in ((a, min(b, cover.start)), (max(a, cover.end), b)) if p[1] > p[0]]
+    return [TimeSpan(start=a, end=b) for a, b in parts]
 
 
 def _shown_names(evidence: Evidence) -> set[str]:
@@ -598,7 +623,7 @@ def cross_check(evidence: Evidence) -> CrossCheck:
     """Settle the board for the caption: repairs, set-aside speech, doubtful words, and what stays open."""
     result = CrossCheck(agreements=list(evidence.agreements), evidence=evidence)
     by_key = {o.key: o for o in evidence.observations}
-    silences = [o for o in evidence.observations if is_silence(o)]
+    silences = heard_silences(evidence)
     agreed = {k for rel in evidence.agreements for k in (rel.a, rel.b)}
     shown_names = _shown_names(evidence)
     for speech in evidence.by_kind("speech"):

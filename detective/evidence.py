@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from detective import claims
 from detective.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
-from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure
+from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure, join_words
 
 __all__ = [
     "OVERLAP_TOLERANCE",
@@ -199,18 +199,22 @@ def _replace_words(first: Observation, heard: Observation) -> Observation:
         ],
         key=lambda w: float(w["start"]),
     )
-    content = " ".join(str(w["word"]).strip() for w in words)
+    content = join_words([str(w["word"]) for w in words])
     payload = {**first.payload, "words": words, "corrected_by": [*first.payload.get("corrected_by", []), heard.key]}
     return first.model_copy(update={"content": content, "payload": payload, "confidence": heard.confidence})
 
 
 def _same_finding(observations: list[Observation], obs: Observation) -> int | None:
-    """Index of an observation reporting the same thing (same tool, kind and words) over an overlapping span."""
+    """Index of an observation reporting the same thing (same tool, kind and words) over an overlapping span.
+
+    Two reports of one run are never the same finding: an observer that reported two silences with a sound
+    between them meant two silences (folding them would cover the sound)."""
     if obs.span is None:
         return None
     for i, other in enumerate(observations):
         if (
-            other.tool == obs.tool
+            not (obs.query_key and other.query_key == obs.query_key and other.span != obs.span)
+            and other.tool == obs.tool
             and other.kind == obs.kind
             and other.span is not None
             and other.span.overlaps(obs.span, OVERLAP_TOLERANCE)

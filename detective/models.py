@@ -59,6 +59,20 @@ class TimeSpan(BaseModel):
         return self.start <= other.end + tolerance and other.start <= self.end + tolerance
 
 
+#: A transcribed word starting with one of these leans on the word before it ("8" ",000", "it" "'s", "now" ".").
+_LEANING = (",", ".", ";", ":", "!", "?", "%", ")", "'", "’", "-")
+
+
+def join_words(words: list[str]) -> str:
+    """Transcribed words (stripped, as observers report them) as text: "8" ",000" is "8,000", not "8 ,000"."""
+    text = ""
+    for word in (w.strip() for w in words):
+        if not word:
+            continue
+        text += word if not text or word.startswith(_LEANING) else " " + word
+    return text
+
+
 def format_time(seconds: float) -> str:
     """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the caption format's timestamps."""
     millis = round(max(0.0, seconds) * 1000)

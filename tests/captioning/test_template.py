@@ -349,3 +349,70 @@ async def test_an_english_only_model_states_no_language() -> None:
     caption, _ = await caption_of(AUDIO, observations)
     profile = caption.speakers[0].profile
     assert "speaks" not in profile.split(";")[1] and f"language {note}" in profile
+
+
+def tag(phrase: str, a: float, b: float, conf: float = 0.7) -> Observation:
+    payload = {"class": phrase.capitalize(), "phrase": phrase}
+    return Observation(tool="audio_tags", kind="sound_tag", content=phrase, span=sp(a, b), confidence=conf,
+                       payload=payload)  # fmt: skip
+
+
+async def test_silence_is_cut_where_something_is_heard() -> None:
+    """A measured silence with a quiet "Hello." and a click over it is told only where nothing is heard, and the
+    "Hello." the event analysis also heard stays in the transcript."""
+    observations = [
+        event("silence", 0.0, 7.6, db=-70.0),
+        event("sound", 2.4, 2.6, db=-40.0),
+        event("sound", 6.7, 7.1, db=-28.0),  # the event analysis hears the quiet "Hello.": it is no silence
+        speech("Hello.", 6.7, 7.1),
+        speech("I didn't know you were there.", 7.7, 9.5),
+    ]
+    caption, markdown = await caption_of(AUDIO, observations)
+    told = [s for seg in caption.storyline for s in seg.sentences if "silen" in s.text]
+    claimed = [tuple(float(x) for x in m) for s in told for m in re.findall(r"0:0(\d\.\d)\D+0:0(\d\.\d)", s.text)]
+    assert claimed, markdown
+    for a, b in claimed:  # no told silence runs over the click (2.4–2.6) or the "Hello." (6.7–7.1)
+        assert b <= 2.4 + 0.05 or a >= 2.6 - 0.05, claimed
+        assert b <= 6.7 + 0.05 or a >= 7.1 - 0.05, claimed
+    assert "7.6 seconds of silence" not in markdown
+    assert caption.transcript[0].content == "Hello."
+
+
+async def test_unclassified_sound_under_speech_is_not_told() -> None:
+    """Narration the ASR transcribed is never also "an unclassified sound"; a sound apart from speech is."""
+    observations = [
+        speech("All circuits are busy now.", 1.0, 3.0),
+        event("sound", 0.9, 3.1, db=-18.0),
+        event("sound", 5.0, 5.5, db=-20.0),
+    ]
+    caption, markdown = await caption_of(AUDIO, observations)
+    assert markdown.count("unclassified sound") == 1
+    assert "0:05.0" in segment_at(caption, 5.2).text
+
+
+async def test_music_under_speech_is_told_over_its_whole_run() -> None:
+    """The tagger's music, lost for a second under the voice, is one run from the intro to the end."""
+    observations = [
+        event("sound", 0.0, 3.6, db=-36.0),
+        event("speech-like", 4.0, 12.0, db=-20.0),
+        tag("music", 0.0, 4.6),
+        tag("music", 6.0, 9.5, conf=0.5),
+        tag("music", 10.5, 12.0),
+        speech("Press 1 to record your unavailable message.", 4.0, 7.2),
+        speech("Press 2 to record your busy message.", 7.1, 10.0),
+    ]
+    _, markdown = await caption_of(AUDIO, observations)
+    assert "music is heard from 0:00.0 to 0:12.0, under the speech" in markdown.lower()
+    assert markdown.lower().count("music") == 1
+
+
+async def test_speech_totals_are_unions_and_the_overview_counts_voices_in_words() -> None:
+    """Overlapping ASR segments are counted once (never more speech than the clip); "two speakers"."""
+    observations = [
+        speech("Thank you for calling.", 0.0, 7.0, speaker="S1"),
+        speech("If you know your party's extension,", 6.5, 12.0, speaker="S1"),
+        speech("Hello.", 11.0, 11.5, speaker="S2"),
+    ]
+    caption, markdown = await caption_of(AUDIO, observations)
+    assert caption.speakers[0].profile.startswith("2 turns, 12.0 s")
+    assert "Voice separation finds two speakers." in markdown

@@ -33,6 +33,11 @@ MIN_EVENT_S = 0.15  # shorter blips are dropped
 MIN_SILENCE_S = 0.5  # silences shorter than this are not reported
 BED_MARGIN_DB = 6.0  # broadband noise within this of the noise floor is the background bed, not a noise burst
 MIN_TONE_S = 0.3  # a steady pitch shorter than this is a vowel or a beep inside something else, not a tone
+#: A steady tone keeps this share of its energy at one frequency and its level within this many dB (standard
+#: deviation): lavfi sines sit at 0.95+ and 0.1 dB; a held note of the corpus's music-on-hold (466 Hz, 0.4 s) and
+#: the freedesktop "complete" chime (2646 Hz, decaying) fail one or the other (tests/fixtures/make_real_corpus.py).
+PURE_PEAKINESS = 0.85
+STEADY_LEVEL_DB = 3.0
 
 
 @dataclass
@@ -228,11 +233,15 @@ def _frame_classes(ff: FrameFeatures, a: int, b: int, quiet_db: float) -> np.nda
         source = np.maximum.accumulate(np.where(ff.db[a:b] >= quiet_db, np.arange(b - a), -1))
         cls = cls[np.where(source >= 0, source, loud[0])]
     cls = _smooth(cls, 7)
-    # a tone holds one frequency for a while; a vowel's harmonic does not
+    # a tone holds one frequency, at one level, with nearly all its energy at it; a vowel's harmonic, a held
+    # note of music (overtones, vibrato, a beat under it) and a chime's decay do not
     for s, e in _runs(cls == TONE):
         freq = ff.dominant[a + s : a + e]
         steady = e - s >= round(MIN_TONE_S / HOP_S) and np.std(freq) <= 0.02 * max(np.median(freq), 1.0)
-        if not steady:
+        pure = float(np.median(ff.peakiness[a + s : a + e])) >= PURE_PEAKINESS
+        inner = ff.db[a + s + (e - s) // 10 : a + e - (e - s) // 10]  # without the onset and release
+        level = inner.size > 0 and float(np.std(inner)) <= STEADY_LEVEL_DB
+        if not (steady and pure and level):
             cls[s:e] = OTHER
     return cls
 

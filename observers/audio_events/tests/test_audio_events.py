@@ -160,3 +160,31 @@ class TestAudioEventsToolStandard(ToolTests):
 
     tool_class = AudioEventsTool
     registered_name = "audio_events"
+
+
+def test_real_sounds_in_long_silences_are_reported_and_never_silence(real_corpus: dict[str, Any]) -> None:
+    """Desktop sounds apart by seconds of digital silence (tests/fixtures/make_real_corpus.py): each one, the
+    0.3 s camera shutter alone in 10 s of silence included, is an event; no long silence covers any of them; the
+    stretches between them are silence; a ringing phone, an alarm and a decaying chime are never a steady tone."""
+    clip = real_corpus["clips"]["sounds"]
+    found = [o for o in _observe(clip["path"]) if o.kind == "sound_event"]
+    silences = [o for o in found if o.payload["label"] == "silence"]
+    heard = [o for o in found if o.payload["label"] not in ("silence", "background")]
+    for sound in clip["sounds"]:
+        span = TimeSpan(start=sound["start"], end=sound["end"])
+        # the alarm's beeps are events of their own, the pauses between them quiet: half its span is heard
+        assert sum(o.span.overlap(span) for o in heard) >= 0.5 * span.duration, (sound, heard)
+        # the half-second pauses between the alarm's beeps sit at -60 dBFS: short silences there are measured
+        assert all(o.span.overlap(span) <= 0.1 for o in silences if o.span.duration >= 1.0), (sound, silences)
+    for gap in clip["silences"]:
+        span = TimeSpan(start=gap["start"], end=gap["end"])
+        if span.duration >= 1.0:
+            assert any(o.span.overlap(span) >= 0.6 * span.duration for o in silences), (gap, silences)
+    assert not _events(found, "tone"), _events(found, "tone")
+
+
+def test_music_on_hold_under_a_voice_is_no_tone_and_no_silence(real_corpus: dict[str, Any]) -> None:
+    """A phone prompt over music-on-hold: its held notes are not "a steady tone", and nothing is silent."""
+    found = _observe(real_corpus["clips"]["moh"]["path"])
+    assert not _events(found, "tone")
+    assert not _events(found, "silence")

@@ -68,7 +68,7 @@ class OCRTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = OCRInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost: ClassVar[float] = 0.06
     #: Runs after the first pass, so shot keyframes from the evidence can be read.
@@ -144,8 +144,7 @@ class OCRTool(Tool):
         except dmedia.MediaError as exc:
             raise ToolError(f"ocr: could not decode frames: {exc}") from exc
         tracks = build_tracks(samples, max_gap=self.max_gap)
-        step = every if every > 0 else None
-        return [self._observation(track, sample_times, step, span) for track in tracks]
+        return [self._observation(track, sample_times, span) for track in tracks]
 
     def _frames(self, path: str, times: list[float], every: float, span: TimeSpan, duration: float) -> Iterator[Frame]:
         """Keyframes and regular samples merged in time order, decoded in one pass; a frame is read once."""
@@ -159,15 +158,11 @@ class OCRTool(Tool):
             last = t
             yield t, frame
 
-    def _observation(self, track: Track, times: list[float], step: float | None, span: TimeSpan) -> Observation:
+    def _observation(self, track: Track, times: list[float], span: TimeSpan) -> Observation:
+        # From the first to the last sample that shows the text: what was seen, no guess about the frames between
+        # samples (the coverage says how densely the clip was sampled, e.g. "OCR at 1 frame/s").
         start = times[track.first]
-        last = times[track.last]
-        end = last
-        if step is not None:  # visible until at most one step later (or the next sample, if sooner)
-            end = last + step
-            if track.last + 1 < len(times):
-                end = min(end, times[track.last + 1])
-        end = max(last, min(end, span.end))
+        end = max(start, min(times[track.last], span.end))
         box = track.box
         return Observation(
             tool=self.name,

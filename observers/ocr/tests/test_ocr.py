@@ -73,6 +73,8 @@ def test_span_limits_the_reading(fixture_media: dict[str, Any]) -> None:
     assert [o.content for o in observations] == ["Episode 42"]
     assert observations[0].span.start == pytest.approx(4.6, abs=0.5)
     assert observations[0].span.end == pytest.approx(7.6, abs=0.5)
+    # from the first to the last sample that shows the text (shown 4.6 <= t < 7.6, read every 0.5 s from 4.0)
+    assert (observations[0].span.start, observations[0].span.end) == pytest.approx((5.0, 7.5), abs=0.05)
 
 
 def test_identical_frames_reuse_the_previous_result(

@@ -166,27 +166,87 @@ def named_event_sentence(event: Observation, tags: list[Observation], level: str
     return f"what sounds like {_phrase(best)} is heard from {a} to {b}{level} (the sound classifier's guess{also})"
 
 
-def sound_sentences(evidence: Evidence, span: TimeSpan, last: bool = False) -> list[str]:
-    """The named sounds (``audio_tags``) that start in ``span`` (or after it, for the last segment) and name no
-    measured sound event (those are said in the event's sentence: :func:`event_tags`)."""
-    speech = [o for o in evidence.by_kind("speech") if o.span is not None]
-    events = [e for e in evidence.by_kind("sound_event") if e.span is not None and _label(e) not in _UNNAMED_EVENTS]
-    out: list[str] = []
-    for obs in evidence.by_kind("sound_tag"):
-        if obs.span is None or obs.span.start < span.start or (obs.span.start >= span.end and not last):
-            continue
-        if _is_silence(obs) or (not _is_speech(obs) and any(_same_sound(obs, e) for e in events)):
-            continue  # silence is measured, not heard; a class over a measured event is told with the event
-        if str(obs.payload.get("class", obs.content)).lower() in _SPEECH and any(
-            s.span is not None and s.span.overlap(obs.span) > 0 for s in speech
+#: Reports of one sound class this close (seconds) are one sound: music the tagger loses for a second under a
+#: voice goes on (measured on the corpus's music-on-hold under a phone prompt, tests/fixtures/make_real_corpus.py).
+RUN_GAP = 2.0
+
+
+def _named_events(evidence: Evidence) -> list[Observation]:
+    """Measured sound events a class may name: not absences, and not speech (the transcript tells speech)."""
+    return [
+        e
+        for e in evidence.by_kind("sound_event")
+        if e.span is not None and _label(e) not in _UNNAMED_EVENTS and _label(e) != "speech-like"
+    ]
+
+
+def tag_runs(evidence: Evidence) -> list[list[Observation]]:
+    """Sound classes (``audio_tags``) grouped into runs: reports of one class apart by :data:`RUN_GAP` or less."""
+    runs: list[list[Observation]] = []
+    tags = [t for t in evidence.by_kind("sound_tag") if t.span is not None and not _is_silence(t)]
+    for tag in sorted(tags, key=lambda t: (_phrase(t), t.span.start if t.span else 0.0)):
+        assert tag.span is not None
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last.span is not None
+            and _phrase(last) == _phrase(tag)
+            and tag.span.start - last.span.end <= RUN_GAP
         ):
-            continue  # the transcript tells it
-        a, b = clock(obs.span.start), clock(obs.span.end)
-        phrase = _phrase(obs)
-        if (obs.confidence or 0.0) >= SURE_SOUND:
-            out.append(f"{phrase} is heard from {a} to {b}")
+            runs[-1].append(tag)
         else:
-            out.append(f"what sounds like {phrase} is heard from {a} to {b}")
+            runs.append([tag])
+    return sorted(runs, key=lambda r: r[0].span.start if r[0].span else 0.0)
+
+
+def _run_span(run: list[Observation]) -> TimeSpan:
+    return TimeSpan(start=min(t.span.start for t in run if t.span), end=max(t.span.end for t in run if t.span))
+
+
+def _told_with_events(run: list[Observation], events: list[Observation]) -> bool:
+    """True when the run names measured events that make up most of it: the events' sentences tell it. A run
+    far longer than what it names (music on under a voice after the intro the event analysis caught) is not."""
+    span = _run_span(run)
+    named = [e for e in events if e.span is not None and any(_same_sound(t, e) for t in run)]
+    covered = sum(e.span.overlap(span) for e in named if e.span is not None)
+    return bool(named) and span.duration <= 2 * covered + 2.0
+
+
+def told_runs(evidence: Evidence) -> set[str]:
+    """Keys of the sound classes told by a sentence of their own (a run longer than the events it names)."""
+    events = _named_events(evidence)
+    return {
+        t.key
+        for run in tag_runs(evidence)
+        if not _is_speech(run[0]) and not _told_with_events(run, events)
+        for t in run
+    }
+
+
+def sound_sentences(evidence: Evidence, span: TimeSpan, last: bool = False) -> list[str]:
+    """The named sounds (``audio_tags``, one sentence per run of one class) that start in ``span`` (or after it,
+    for the last segment) and that the measured sound events they name do not already tell (those are said in
+    the event's sentence: :func:`event_tags`). Music under a voice is told over its whole run."""
+    speech = [o for o in evidence.by_kind("speech") if o.span is not None]
+    events = _named_events(evidence)
+    out: list[str] = []
+    for run in tag_runs(evidence):
+        whole = _run_span(run)
+        if whole.start < span.start or (whole.start >= span.end and not last):
+            continue
+        if _is_speech(run[0]):
+            if any(s.span is not None and s.span.overlap(whole) > 0 for s in speech):
+                continue  # the transcript tells it
+        elif _told_with_events(run, events):
+            continue  # a class over a measured event is told with the event
+        a, b = clock(whole.start), clock(whole.end)
+        phrase = _phrase(run[0])
+        under = any(s.span is not None and s.span.overlap(whole) > 0 for s in speech) and not _is_speech(run[0])
+        voice = ", under the speech" if under else ""
+        if max(t.confidence or 0.0 for t in run) >= SURE_SOUND:
+            out.append(f"{phrase} is heard from {a} to {b}{voice}")
+        else:
+            out.append(f"what sounds like {phrase} is heard from {a} to {b}{voice}")
     return out
 
 

@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from detective.models import Observation, TimeSpan
+from detective.models import Observation, TimeSpan, join_words
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 #: a word further than this from every speaker turn keeps the speaker of its neighbouring words
@@ -56,7 +56,7 @@ def _fill(labels: list[str | None]) -> list[str | None]:
 
 
 def _piece(obs: Observation, words: list[dict[str, Any]], speaker: str) -> Observation:
-    text = " ".join(str(w.get("word", "")).strip() for w in words).strip()
+    text = join_words([str(w.get("word", "")) for w in words])
     span = TimeSpan(start=float(words[0]["start"]), end=max(float(words[0]["start"]), float(words[-1]["end"])))
     return obs.model_copy(
         update={
@@ -97,11 +97,41 @@ def attribute_speakers(speech: list[Observation], turns: list[Observation]) -> l
         if timed:
             labels = _fill([_speaker_at(turns, float(w["start"]), float(w["end"])) for w in words])
             if labels[0] is not None and len(set(labels)) > 1:
-                for label, run in itertools.groupby(zip(words, labels, strict=True), key=lambda pair: pair[1]):
-                    out.append(_piece(obs, [word for word, _ in run], str(label)))
+                runs = [
+                    (str(label), [word for word, _ in run])
+                    for label, run in itertools.groupby(zip(words, labels, strict=True), key=lambda pair: pair[1])
+                ]
+                for label, run in _without_instants(runs):
+                    out.append(_piece(obs, run, label))
                 continue
         label = _speaker_at(turns, obs.span.start, obs.span.end)
         out.append(obs if label is None else obs.model_copy(update={"payload": {**obs.payload, "speaker": label}}))
+    return out
+
+
+#: A run of words shorter than this (seconds) is no turn of its own: it joins the run before it (after, first).
+MIN_PIECE_S = 0.1
+
+
+def _without_instants(runs: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Runs of one speaker's words with the near-zero-length ones (a word the ASR timed at one instant, at a
+    change of voice) folded into a neighbour, and neighbours of one speaker joined again."""
+    out: list[tuple[str, list[dict[str, Any]]]] = []
+    pending: list[dict[str, Any]] = []
+    for label, run in runs:
+        if float(run[-1]["end"]) - float(run[0]["start"]) < MIN_PIECE_S:
+            if out:
+                out[-1][1].extend(run)
+            else:
+                pending.extend(run)
+            continue
+        if out and out[-1][0] == label:
+            out[-1][1].extend(run)
+        else:
+            out.append((label, pending + run))
+        pending = []
+    if not out:
+        return [(runs[0][0], pending)] if pending else []
     return out
 
 
@@ -112,7 +142,10 @@ def speaker_reference(name: str, order: list[str], earlier: list[str]) -> str:
     again (Speaker 1)" when a voice returns after another spoke, and plain "Speaker 1" when it simply goes on.
     """
     if not name.startswith("Speaker "):  # e.g. "Unidentified speaker": speech no voice turn covers
-        return name.lower()
+        return f"an {name.lower()}" if name.lower().startswith("unidentified") else name.lower()
+    # voices told apart are counted among themselves: speech no turn covers is no "first voice"
+    order = [n for n in order if n.startswith("Speaker ")]
+    earlier = [n for n in earlier if n.startswith("Speaker ")]
     rank = order.index(name)
     ordinal = ORDINALS[rank] if rank < len(ORDINALS) else f"{rank + 1}th"
     if name not in earlier:
@@ -130,7 +163,7 @@ def voice_facts(mine: list[Observation], turns: list[Observation], total_speech:
     """
     labels = {str(o.payload["speaker"]) for o in mine if o.payload.get("speaker")}
     own = [t for t in turns if t.span is not None and str(t.payload.get("speaker")) in labels]
-    seconds = sum(o.span.duration for o in mine if o.span is not None)
+    seconds = union_seconds([o.span for o in mine if o.span is not None])
     facts = []
     if total_speech > 0:
         facts.append(f"{100 * seconds / total_speech:.0f}% of the transcribed speech")
@@ -165,6 +198,16 @@ def voice_events(obs: Observation, turns: list[Observation]) -> list[Observation
     return [
         t for t in turns if t.span is not None and t.payload.get("speaker") == label and t.span.overlap(obs.span) > 0
     ]
+
+
+def union_seconds(spans: Sequence[TimeSpan]) -> float:
+    """Seconds covered by ``spans``, overlaps counted once (speech totals never exceed the clip)."""
+    total, end = 0.0, float("-inf")
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.end > end:
+            total += span.end - max(span.start, end)
+            end = span.end
+    return total
 
 
 def _number(value: object) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from detective import claims, coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.crosscheck import CrossCheck, cross_check
+from detective.crosscheck import CrossCheck, cross_check, uncovered
 from detective.models import (
     Caption,
     CaptionSection,
@@ -47,9 +47,16 @@ from detective_captioning.scene import (
     named_event_sentence,
     naming_clause,
     scene_sentences,
+    told_runs,
     unnamed_shots_sentence,
 )
-from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_events, voice_facts
+from detective_captioning.speakers import (
+    attribute_speakers,
+    speaker_reference,
+    union_seconds,
+    voice_events,
+    voice_facts,
+)
 
 #: Pieces of a cluster shorter than this (seconds) are folded into a neighbour.
 MIN_SEGMENT = 0.5
@@ -61,6 +68,8 @@ AUDIO_GAP = 1.0
 MAX_SEGMENTS = 80
 #: Text tracks whose start and end differ by less than this share a Visible Text group.
 GROUP_TOLERANCE = 0.25
+#: What is left of a measured silence once the sounds over it are cut out is told only from this length on.
+MIN_SILENCE = 0.5
 #: Words of speech quoted in the storyline before it is cut with an ellipsis.
 QUOTE_WORDS = 14
 
@@ -357,7 +366,8 @@ class _Writer:
         self.texts = by_kind("text")
         self.turns = by_kind("speaker")
         self.speech = attribute_speakers(by_kind("speech"), self.turns)
-        self.events = by_kind("sound_event")
+        self.events = self._heard_silences(by_kind("sound_event"), by_kind("sound_tag"))
+        self.descriptions = evidence.by_kind("description")
         self.by_key = {o.key: o for o in evidence.observations}
         self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "sound_tag")]
         self.metadata = evidence.by_kind("metadata")
@@ -365,8 +375,39 @@ class _Writer:
         self.video = media.has_video
         self.whole = TimeSpan(start=0.0, end=max(self.duration, 0.0))
         self.usual = self._usual_manner()
+        self.told_runs = told_runs(evidence)
 
     # -- helpers --
+
+    def _heard_silences(self, events: list[Observation], tags: list[Observation]) -> list[Observation]:
+        """The sound events with each silence cut back to where no observer hears anything.
+
+        A silence is measured at the noise floor; a voice, a speaker turn, another sound event or a sound class
+        over part of it means that part was not silent (the "Hello." a quiet conversation opens with, a click in
+        a long pause). What is left of a silence, in pieces of half a second or more, is kept; each piece names
+        the measured silence it came from (``split_from``), which is on the board."""
+        heard = [
+            o.span
+            for o in [*self.speech, *self.turns, *events, *tags]
+            if o.span is not None
+            and not (o.kind == "sound_event" and _label(o) in ("silence", "background"))
+            and not (o.kind == "sound_tag" and str(o.payload.get("class", o.content)).strip().lower() == "silence")
+        ]
+        out: list[Observation] = []
+        for obs in events:
+            if _label(obs) != "silence" or obs.span is None:
+                out.append(obs)
+                continue
+            pieces = uncovered(obs.span, heard)
+            if pieces == [obs.span]:
+                out.append(obs)
+                continue
+            for piece in pieces:
+                if piece.duration >= MIN_SILENCE:
+                    span = TimeSpan(start=round(piece.start, 3), end=round(piece.end, 3))
+                    payload = {**obs.payload, "split_from": obs.key}
+                    out.append(obs.model_copy(update={"span": span, "payload": payload}))
+        return sorted(out, key=_start)
 
     def said(self, obs: Observation) -> str:
         """The speech content as the cross-check settled it (names repaired, doubtful words marked)."""
@@ -405,8 +446,15 @@ class _Writer:
         ]
 
     def covered_by_speech(self, event: Observation) -> bool:
+        """True when transcribed speech or the voice separation's turns cover 30% of ``event`` or more."""
         assert event.span is not None
-        heard = sum(s.span.overlap(event.span) for s in self.speech if s.span is not None)
+        voiced = [o.span for o in [*self.speech, *self.turns] if o.span is not None]
+        clipped = [
+            TimeSpan(start=max(s.start, event.span.start), end=min(s.end, event.span.end))
+            for s in voiced
+            if s.overlap(event.span) > 0
+        ]
+        heard = union_seconds(clipped)
         return heard >= 0.3 * max(event.span.duration, 1e-6)
 
     # -- sections --
@@ -491,6 +539,8 @@ class _Writer:
             elif obs.kind == "sound_event":
                 first = not self.video and index == 0 and _start(obs) <= seg.span.start + 0.05
                 tags = event_tags(self.evidence, obs)
+                if tags and _label(obs) in GENERIC_EVENTS and all(t.key in self.told_runs for t in tags):
+                    continue  # the sound class's own sentence tells it over its whole run
                 if tags and _label(obs) in GENERIC_EVENTS:
                     sentence = named_event_sentence(obs, tags, self.event_level(obs))
                 else:
@@ -669,6 +719,8 @@ class _Writer:
         peak_text = f" (peak {peak:.0f} dBFS)" if peak is not None else level
         name = obs.content if obs.content and obs.content.lower() != label else label
         if label == "sound":
+            if self.covered_by_speech(obs):
+                return ""  # the voice the transcript or the voice separation already tells
             return f"an unclassified sound occurs from {a} to {b}{peak_text}"
         return f"a sound the audio analysis labels “{name}” occurs from {a} to {b}{peak_text}"
 
@@ -704,7 +756,7 @@ class _Writer:
                 out.append((f"the silence lasts until {until}", [obs]))
             elif label == "background":
                 out.append((f"the quiet background continues until {until}", [obs]))
-            elif label == "speech-like" and self.covered_by_speech(obs):
+            elif label in ("speech-like", "sound") and self.covered_by_speech(obs):
                 continue
             else:
                 out.append((f"the {label} continues until {until}", [obs]))
@@ -775,12 +827,12 @@ class _Writer:
 
     def profile(self, name: str) -> str:
         mine = [o for o in self.speech if self.voices.names[o.key] == name]
-        seconds = sum(o.span.duration for o in mine if o.span is not None)
+        seconds = union_seconds([o.span for o in mine if o.span is not None])  # overlapping segments once
         turns = len(mine)
         words = sum(len(self.said(o).split()) for o in mine if _transcribed(o))
         bits = [f"{turns} turn{'s' if turns != 1 else ''}, {seconds:.1f} s and about {words} words of speech"]
         bits.extend(_language_facts(mine))
-        voiced = voice_facts(mine, self.turns, sum(o.span.duration for o in self.speech if o.span is not None))
+        voiced = voice_facts(mine, self.turns, union_seconds([o.span for o in self.speech if o.span is not None]))
         bits.extend(voiced)
         pitches = [
             float(e.payload["pitch_hz"])
@@ -857,7 +909,7 @@ class _Writer:
             else:
                 parts.append(f"true silence fills about {100 * silent:.0f}% of it")
         if self.speech:
-            spoken = _union_seconds([o.span for o in self.speech if o.span is not None])
+            spoken = union_seconds([o.span for o in self.speech if o.span is not None])
             share = 100 * spoken / self.duration if self.duration else 0.0
             words = sum(len(self.said(o).replace("[unclear]", " ").split()) for o in self.speech if _transcribed(o))
             if parts:
@@ -879,6 +931,10 @@ class _Writer:
                     "heard but left untranscribed, since the recogniser could not transcribe "
                     f"{'them' if untold != 1 else 'it'} reliably"
                 )
+            voices = [n for n in self.voices.order if n.startswith("Speaker ")]
+            if self.voices.separated and voices:  # the count in words: "two speakers"
+                plural = "s" if len(voices) != 1 else ""
+                sentences.append(f"Voice separation finds {_count(len(voices))} speaker{plural}")
             return sentences
         if (
             meta is not None
@@ -941,16 +997,6 @@ def _language_facts(mine: list[Observation]) -> list[str]:
             "transcribe them reliably"
         )
     return bits
-
-
-def _union_seconds(spans: list[TimeSpan]) -> float:
-    total, end = 0.0, float("-inf")
-    for span in sorted(spans, key=lambda s: s.start):
-        if span.end <= end:
-            continue
-        total += span.end - max(span.start, end)
-        end = span.end
-    return total
 
 
 #: How the template names an LLM observer and the local observers that confirm its claims.
