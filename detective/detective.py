@@ -15,11 +15,11 @@ import structlog
 from detective.capabilities import CapabilityStore
 from detective.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
 from detective.events import DetectiveEvent, Finished, events_of
-from detective.graph import end_warmups, forget_run, graph
+from detective.graph import SERVICES_KEY, end_warmups, forget_run, graph
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
 from detective.plugins import get_registry
-from detective.runtime import Cache, RunServices, use_services
+from detective.runtime import Cache, RunServices
 from detective.settings import Settings
 from detective.tools import as_tool
 
@@ -203,15 +203,18 @@ class Detective:
             capabilities=self.capabilities,
         )
         final: dict[str, Any] = {}
+        # The services travel in the run config, not in a context variable set around this generator: a caller
+        # that breaks out of ``async for`` leaves the generator to be closed later in another context, where
+        # resetting such a variable fails ("Token … was created in a different Context").
+        run_config = self.config.run_config()
+        run_config["configurable"] = {SERVICES_KEY: services}
         try:
-            with use_services(services):
-                chunks = graph.astream(
-                    {"media": media},
-                    context=self.config,
-                    config=self.config.run_config(),
-                    stream_mode=["updates", "values"],
-                )
-                async for event in events_of(chunks, final):
+            chunks = graph.astream(
+                {"media": media}, context=self.config, config=run_config, stream_mode=["updates", "values"]
+            )
+            # closed here, in order, when the caller stops early: not left to the loop's shutdown
+            async with contextlib.aclosing(chunks), contextlib.aclosing(events_of(chunks, final)) as events:
+                async for event in events:
                     yield event
             yield Finished(result=self._result(media, final, services))
         finally:
