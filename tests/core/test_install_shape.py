@@ -124,3 +124,40 @@ def test_one_http_client_stack_where_the_choice_is_ours() -> None:
         assert declared & http_like <= OUR_HTTP, (name, declared & http_like)
     asked, _ = closure("requirements-dev.txt")
     assert asked.get("httpx2", set()) <= HTTPX2_VIA, asked.get("httpx2")
+
+
+def test_the_demo_clip_ships_inside_the_core_wheel(tmp_path: Path) -> None:
+    """``detective.testing.ToolTests`` runs a plugin's tests on this clip, also from a wheel, outside the repo."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    packaged = ROOT / "detective" / "testing" / "media" / "demo.mp4"
+    assert packaged.read_bytes() == (ROOT / "examples" / "media" / "demo.mp4").read_bytes(), "copies drifted"
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "detective", src / "detective", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(src),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("omni_detective-*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        assert built.read("detective/testing/media/demo.mp4") == packaged.read_bytes()
+        assert any(n.startswith("detective/templates/report/") for n in built.namelist())
