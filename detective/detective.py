@@ -21,7 +21,7 @@ from detective.models import Evidence, MediaInfo, Provenance, RunResult
 from detective.plugins import get_registry
 from detective.runtime import Cache, RunServices
 from detective.settings import Settings
-from detective.tools import as_tool
+from detective.tools import as_tool, check_tool_name
 
 log = structlog.get_logger("detective")
 
@@ -68,6 +68,7 @@ class Detective:
                     names.append(t)
                 else:
                     tool = as_tool(t)
+                    check_tool_name(tool.name, f"the tool {t!r}")
                     objects["tools"][tool.name] = tool
                     names.append(tool.name)
             given["tools"] = names
