@@ -103,6 +103,9 @@ class Detective:
                     f"direct mode needs an API key for its omni model (role {captioner_role!r}): set OPENAI_API_KEY "
                     f"or OMNI_DETECTIVE_{captioner_role.upper()}_API_KEY, or use the detective mode (works offline)"
                 )
+            unserved = self.settings.unserved_default(captioner_role)
+            if unserved:
+                raise ValueError(f"direct mode cannot start: {unserved}")
         self._provenance: Provenance | None = None
 
     # --- configuration (read-only views of the resolved tool box) ---------------------------------------
