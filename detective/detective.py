@@ -15,13 +15,13 @@ import structlog
 from detective.capabilities import CapabilityStore
 from detective.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
 from detective.events import DetectiveEvent, Finished, events_of
-from detective.graph import end_warmups, forget_run, graph, needs_local_copy
+from detective.graph import SERVICES_KEY, end_warmups, forget_run, graph, needs_local_copy
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
 from detective.plugins import get_registry
-from detective.runtime import Cache, RunServices, use_services
+from detective.runtime import Cache, RunServices
 from detective.settings import Settings
-from detective.tools import as_tool
+from detective.tools import as_tool, check_tool_name
 
 log = structlog.get_logger("detective")
 
@@ -68,6 +68,7 @@ class Detective:
                     names.append(t)
                 else:
                     tool = as_tool(t)
+                    check_tool_name(tool.name, f"the tool {t!r}")
                     objects["tools"][tool.name] = tool
                     names.append(tool.name)
             given["tools"] = names
@@ -102,6 +103,9 @@ class Detective:
                     f"direct mode needs an API key for its omni model (role {captioner_role!r}): set OPENAI_API_KEY "
                     f"or OMNI_DETECTIVE_{captioner_role.upper()}_API_KEY, or use the detective mode (works offline)"
                 )
+            unserved = self.settings.unserved_default(captioner_role)
+            if unserved:
+                raise ValueError(f"direct mode cannot start: {unserved}")
         self._provenance: Provenance | None = None
 
     # --- configuration (read-only views of the resolved tool box) ---------------------------------------
@@ -205,15 +209,18 @@ class Detective:
             capabilities=self.capabilities,
         )
         final: dict[str, Any] = {}
+        # The services travel in the run config, not in a context variable set around this generator: a caller
+        # that breaks out of ``async for`` leaves the generator to be closed later in another context, where
+        # resetting such a variable fails ("Token … was created in a different Context").
+        run_config = self.config.run_config()
+        run_config["configurable"] = {SERVICES_KEY: services}
         try:
-            with use_services(services):
-                chunks = graph.astream(
-                    {"media": media},
-                    context=self.config,
-                    config=self.config.run_config(),
-                    stream_mode=["updates", "values"],
-                )
-                async for event in events_of(chunks, final):
+            chunks = graph.astream(
+                {"media": media}, context=self.config, config=run_config, stream_mode=["updates", "values"]
+            )
+            # closed here, in order, when the caller stops early: not left to the loop's shutdown
+            async with contextlib.aclosing(chunks), contextlib.aclosing(events_of(chunks, final)) as events:
+                async for event in events:
                     yield event
             yield Finished(result=self._result(media, final, services))
         finally:

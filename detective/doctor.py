@@ -105,6 +105,10 @@ def check_roles(live: bool) -> list[Check]:
         if row["key"] != "set":
             out.append(Check(f"role {role}", "warn", f"{detail} (runs offline without it: local tools only)"))
             continue
+        unserved = settings.unserved_default(role)
+        if unserved:
+            out.append(Check(f"role {role}", "warn", f"{detail}; {unserved}"))
+            continue
         if live:
             status, found = _live(settings, role)
             out.append(Check(f"role {role}", status, f"{detail}; live: {found}"))

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, Literal
 
 import structlog
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -63,6 +67,8 @@ log = structlog.get_logger("detective.graph")
 #: above the clips a batch keeps in flight in one process (500 and more), whose runs must never be dropped.
 _RUNS: OrderedDict[str, RunServices] = OrderedDict()
 _MAX_RUNS = 4096
+#: The run config's ``configurable`` key that hands a run's services to ``open`` (what :class:`Detective` passes).
+SERVICES_KEY = "omni_detective_services"
 
 
 def register_run(services: RunServices) -> str:
@@ -152,19 +158,19 @@ def unavailable_tools(toolbox: Toolbox, services: RunServices) -> dict[str, str]
     return out
 
 
-async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig]) -> dict:
+async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig], config: RunnableConfig) -> dict:
     """Start a run: probe the clip, set up the run's services, resolve the configuration, start warm-ups.
 
     A run started by :class:`~detective.detective.Detective` brings its services (usage meter, cache, the objects
-    it was given); one started elsewhere (LangGraph Studio, ``graph.ainvoke``) gets fresh ones, configured from
-    the context, or from :meth:`DetectiveConfig.from_env` when the context is empty.
+    it was given) in the run config (``configurable``, :data:`SERVICES_KEY`); one started elsewhere (LangGraph
+    Studio, ``graph.invoke``/``ainvoke``) gets fresh ones, configured from the context, or from
+    :meth:`DetectiveConfig.from_env` when the context is empty.
     """
     from detective.media import aopen_media
-    from detective.runtime import _current
 
     limit_arenas()  # before the observers' threads exist: see detective.allocator
-    services = _current.get()
-    if services is None:
+    services = (config.get("configurable") or {}).get(SERVICES_KEY)
+    if not isinstance(services, RunServices):
         services = RunServices()
     if services.config is None:
         given = runtime.context
@@ -461,18 +467,63 @@ def _no_evidence(source: str, missing: list[str], evidence: Evidence) -> str:
     return f"{source}: no observer succeeded on its {' and '.join(missing)}, so there is nothing to caption ({causes})"
 
 
+_sync_loop: asyncio.AbstractEventLoop | None = None
+_sync_loop_lock = threading.Lock()
+
+
+def _loop_for_sync_runs() -> asyncio.AbstractEventLoop:
+    """The event loop the nodes of synchronous runs (``graph.invoke``, ``graph.stream``) run on.
+
+    One loop for the process, in a daemon thread, so a run's warm-up tasks and its HTTP clients' pools (which
+    belong to a loop) outlive the node that started them, as they do in an async run.
+    """
+    global _sync_loop
+    with _sync_loop_lock:
+        if _sync_loop is None or _sync_loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="omni-detective-sync-runs", daemon=True).start()
+            _sync_loop = loop
+        return _sync_loop
+
+
+def _sync(afunc: Callable[..., Coroutine[Any, Any, dict]]) -> Callable[..., dict]:
+    """The synchronous twin of an async node: the same coroutine, run on :func:`_loop_for_sync_runs`.
+
+    ``run_coroutine_threadsafe`` schedules it with a copy of the caller's context, so LangGraph's run config and
+    the logging context reach it as they would in ``ainvoke``. The wait is as long as the node itself, whose
+    observers have their own deadlines; a caller that gives up (Ctrl-C, a closed stream) cancels it.
+    """
+
+    @functools.wraps(afunc)  # the same signature: LangGraph injects ``runtime`` and ``config`` as for ``afunc``
+    def run(*args: Any, **kwargs: Any) -> dict:
+        future = asyncio.run_coroutine_threadsafe(afunc(*args, **kwargs), _loop_for_sync_runs())
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    return run
+
+
+def _node(afunc: Callable[..., Coroutine[Any, Any, dict]]) -> RunnableCallable:
+    """An async node LangGraph can also run synchronously (``invoke``, ``stream``)."""
+    return RunnableCallable(_sync(afunc), afunc, name=afunc.__name__)
+
+
 def build_graph() -> StateGraph:
-    """The uncompiled Detective graph."""
+    """The uncompiled Detective graph. Every node runs sync and async: ``invoke``, ``stream``, ``ainvoke`` and
+    ``astream`` all work from plain input (``{"source": "clip.mp4"}``)."""
     g = StateGraph(
         DetectiveState, context_schema=DetectiveConfig, input_schema=DetectiveInput, output_schema=DetectiveOutput
     )
-    g.add_node("open", open_clip)
-    g.add_node("plan", plan)
-    g.add_node("query", query)
-    g.add_node("observe", observe)
+    g.add_node("open", _node(open_clip), input_schema=DetectiveInput)
+    g.add_node("plan", _node(plan))
+    g.add_node("query", _node(query))
+    g.add_node("observe", _node(observe), input_schema=ObserveTask)
     g.add_node("review", review)
-    g.add_node("synthesize", synthesize)
-    g.add_node("direct", direct)
+    g.add_node("synthesize", _node(synthesize))
+    g.add_node("direct", _node(direct))
     g.add_edge(START, "open")
     g.add_conditional_edges("open", route, ["direct", "plan", "synthesize"])
     g.add_edge("plan", "query")

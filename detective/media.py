@@ -58,8 +58,11 @@ AUDIO_GAP = 0.02
 TAIL_GAP = 0.5
 
 
-class MediaError(Exception):
-    """A clip cannot be read: the message starts with the clip's source and states the cause."""
+class MediaError(ValueError):
+    """A clip cannot be read: the message starts with the clip's source and states the cause.
+
+    A ``ValueError`` (the input is unusable), which is also what lets LangGraph's server pass its message on to
+    Studio: it hides the messages of exception types it does not know as user errors."""
 
 
 def _fail(source: str | os.PathLike[str], cause: str) -> MediaError:

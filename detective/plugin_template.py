@@ -1,10 +1,10 @@
 """``omni-detective plugin new NAME``: write a working tool-plugin skeleton.
 
 The skeleton is a pip-installable distribution: a ``pyproject.toml`` with the ``omni_detective`` entry point, one
-module holding a :class:`~detective.tools.Tool` and its ``register_tools`` hook, a README, and a test asserting
-that the plugin is installed and that its tool observes. ``pip install -e DIR[test]`` then ``pytest DIR`` passes
-as written.
-"""
+module holding a :class:`~detective.tools.Tool` (a loudness meter emitting ``description`` observations, which the
+captioners write into the storyline) and its ``register_tools`` hook, a README, and tests: the standard
+:class:`~detective.testing.ToolTests` (on the demo clip shipped inside omni-detective) and that it is installed.
+``pip install -e DIR[test]`` then ``pytest DIR`` passes as written."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ version = "0.1.0"
 description = "An omni-detective tool plugin: {tool}."
 readme = "README.md"
 requires-python = ">=3.11"
-dependencies = ["omni-detective"]
+dependencies = ["omni-detective", "numpy"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -44,37 +44,50 @@ MODULE = '''\
 Replace :meth:`{cls}.observe` with what your tool perceives. It gets the probed clip (``media.path`` is a local
 file; ``detective.media`` has ``load_audio``, ``frames_at`` and ``iter_frames`` to decode it) and one query (an
 optional ``span``, a ``question`` for question tools), and returns observations. It must not keep state between
-calls: every call is an independent observer.
+calls: every call is an independent observer. The kinds the captioners write about are listed in
+``detective.models.ObservationKind``; a ``description`` becomes a sentence of the storyline at its span.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 import detective
+from detective.media import load_audio
 from detective.models import MediaInfo, Observation, Query, TimeSpan
-from detective.tools import SpanInput, Tool
+from detective.tools import SpanInput, Tool, ToolError
 
 
 class {cls}(Tool):
-    """Reports the span it was asked about and the streams the clip has (a starting point to edit)."""
+    """Measures how loud the audio is over the span it was asked about (a starting point to edit)."""
 
     name = "{tool}"
-    description = "Describe here, for the planner, what this tool reports."
+    description = "Measure the loudness of the audio (peak and average level) over the whole clip or a span."
     input_model = SpanInput
-    modalities = ()  # e.g. ("audio",) or ("video",): the tool is offered only for clips that have them
+    modalities = ("audio",)  # the tool is offered only for clips that have these streams
     version = "0.1.0"
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Answer one query about one clip."""
         span = query.span or TimeSpan(start=0.0, end=media.duration)
-        streams = " and ".join(sorted(media.modalities)) or "no"
+        try:
+            samples = load_audio(media.path or media.source, span.start, span.end)
+        except Exception as exc:  # a clip that cannot be decoded: the Detective records the failure and goes on
+            raise ToolError(f"{{self.name}}: could not read the audio of {{media.source}}: {{exc}}") from exc
+        if samples.size == 0:
+            return []
+        peak = 20 * math.log10(max(float(np.max(np.abs(samples))), 1e-6))
+        mean = 20 * math.log10(max(float(np.sqrt(np.mean(samples**2))), 1e-6))
         return [
             Observation(
                 tool=self.name,
-                kind="metadata",
-                content=f"{{span.duration:.1f}} s examined; the clip has {{streams}} streams",
+                kind="description",
+                content=f"The audio peaks at {{peak:.1f}} dBFS and averages {{mean:.1f}} dBFS here.",
                 span=span,
                 confidence=1.0,
-                payload={{"modalities": sorted(media.modalities)}},
+                payload={{"peak_db": round(peak, 1), "rms_db": round(mean, 1)}},
             )
         ]
 
@@ -86,12 +99,23 @@ def register_tools(register):
 '''
 
 TEST = '''\
-"""{dist}: installed, registered, and its tool observes."""
+"""{dist}: installed, registered, and its tool passes omni-detective's standard tool tests."""
 
 from __future__ import annotations
 
 from detective.models import MediaInfo, Query, TimeSpan
 from detective.plugins import get_registry
+from detective.testing import ToolTests
+
+from {module} import {cls}
+
+
+class Test{cls}(ToolTests):
+    """The standard tests (on the demo clip shipped with omni-detective): declarations, schema, registration,
+    queries, well-formed observations, and a ToolError for a file that is not media."""
+
+    tool_class = {cls}
+    registered_name = "{tool}"
 
 
 def test_plugin_is_installed() -> None:
@@ -100,13 +124,14 @@ def test_plugin_is_installed() -> None:
     assert registry.tools["{tool}"].plugin == "{tool}"
 
 
-def test_tool_observes() -> None:
-    media = MediaInfo(source="clip.wav", duration=4.0, has_audio=True)
+def test_tool_measures_the_span_it_is_asked_about() -> None:
+    from detective.testing.standard import DEMO_CLIP
+
+    media = MediaInfo(source=str(DEMO_CLIP), path=str(DEMO_CLIP), duration=20.0, has_audio=True)
     span = TimeSpan(start=1.0, end=3.0)
-    observations = get_registry().tool("{tool}").observe(media, Query(tool="{tool}", span=span))
-    assert len(observations) == 1
-    assert observations[0].tool == "{tool}" and observations[0].span == span
-    assert "2.0 s examined" in observations[0].content
+    (found,) = get_registry().tool("{tool}").observe(media, Query(tool="{tool}", span=span))
+    assert found.kind == "description" and found.span == span
+    assert found.payload["peak_db"] >= found.payload["rms_db"]
 '''
 
 README = """\

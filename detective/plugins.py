@@ -2,7 +2,8 @@
 
 - Built-ins live in :mod:`detective.default_plugins` and are always loaded.
 - Installed distributions load from the ``omni_detective`` entry-point group. ``OMNI_DETECTIVE_LOAD_PLUGINS``
-  (a comma list of entry-point names; empty means none) restricts which of them load.
+  (a comma list of entry-point names; empty means none) restricts which of them load; a name no installed
+  distribution has is recorded as a failure (so ``omni-detective plugins`` and ``doctor`` show the typo).
 - ``OMNI_DETECTIVE_TRACE_PLUGINS=1`` prints every hook call to standard error.
 - A plugin that fails to import or to register is recorded in :attr:`Registry.failures` by name with its error,
   logged, and everything else keeps working; one that calls ``sys.exit()`` while loading too (``SystemExit`` is
@@ -103,7 +104,16 @@ def _load() -> tuple[pluggy.PluginManager, dict[str, str]]:
     for module_name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
     allowed = _allowed()
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    installed = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for unknown in sorted((allowed or set()) - set(installed.names)):
+        # a typo in the allow-list would otherwise load nothing without a word
+        known = ", ".join(sorted(installed.names)) or "none"
+        failures[unknown] = (
+            f"not installed: OMNI_DETECTIVE_LOAD_PLUGINS names {unknown!r}, but no installed distribution has a "
+            f"plugin of that name in the {ENTRY_POINT_GROUP!r} entry-point group (installed: {known})"
+        )
+        log.warning("unknown plugin in OMNI_DETECTIVE_LOAD_PLUGINS", plugin=unknown, error=failures[unknown])
+    for ep in installed:
         if allowed is not None and ep.name not in allowed:
             continue
         if pm.get_plugin(ep.name) is not None:

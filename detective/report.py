@@ -1,12 +1,16 @@
 """The run report: one self-contained HTML page per clip, from a batch output record or a RunResult JSON.
 
-The page needs nothing from the network (inline CSS and SVG, no script, no font download) and shows:
+The page needs nothing from the network (inline CSS, SVG and one small inline script, no font download) and shows:
+
+- a **player** (``<video>``, or ``<audio>`` for a sound file) of the clip, when the clip is at hand: clicking a
+  storyline sentence or a timeline item seeks it to that moment;
 
 - a **timeline**: SVG lanes on one time axis for shots, speech (coloured by speaker), on-screen text, sound events,
   LLM descriptions, contradictions and the caption's storyline spans. Every drawn item is a ``<rect>`` with the
   class ``item item-<lane>`` (e.g. ``item-shot``) and a ``<title>`` holding what was observed;
 - the **rounds**: what the planner planned, each query run, each observation and each contradiction per round;
-- the **caption**, the **usage** (calls, tokens, seconds, cost) and the **provenance** (versions, tools, models).
+- the **caption**: each storyline sentence lists, on click, every source behind it, the repairs that changed what
+  it quotes among them; the **usage** (calls, tokens, seconds, cost) and the **provenance** (versions, tools, models).
 
 Pages are Jinja2 templates (package data under ``detective/templates/report``, autoescaped: every value a record
 holds is text, never markup); the caption's Markdown goes through markdown-it-py without raw HTML or images.
@@ -24,6 +28,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -447,6 +452,7 @@ class TimelineItem:
     colour: str
     tip: str
     label: str
+    start: float = 0.0  # the clip time a click seeks the player to
 
 
 @dataclass
@@ -534,10 +540,11 @@ def layout_timeline(report: ClipReport) -> Timeline:
                 colour = speaker_colour[label.split(":", 1)[0]]
             elif lane == "sound_event":
                 colour = _SOUND_COLOURS.get(label, "#63e6be")
-            chars = int((width - 8) / 6.2)
+            chars = int((width - 8) / 7.4)  # 13 px labels
             shown = label if len(label) <= chars else label[: max(1, chars - 1)] + "…"
             top = y + row * _ROW + 1
-            items.append(TimelineItem(_LEFT + span.start * scale, top, width, colour, tip, shown if width > 40 else ""))
+            shown = shown if width > 40 else ""
+            items.append(TimelineItem(_LEFT + span.start * scale, top, width, colour, tip, shown, round(span.start, 3)))
         drawn.append(TimelineLane(lane, title, y, height, items))
         y += height + _GAP
     ticks = [Tick(_LEFT + t * scale, _fmt_time(t)[:-4]) for t in _ticks(duration)]
@@ -551,28 +558,61 @@ def layout_timeline(report: ClipReport) -> Timeline:
 
 @dataclass
 class SentenceView:
-    """A storyline sentence and, one per line, the observations it rests on (empty when none backs it)."""
+    """A storyline sentence, the time a player seeks to for it, and its sources: one line per observation it rests
+    on, then one per repair that changed what it quotes (the on-screen text or other source the repair took)."""
 
     text: str
     backing: str
+    start: float = 0.0
+    ident: str = ""
+    repairs: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        """Every source line: the observations, then the repairs."""
+        return [*(self.backing.splitlines() if self.backing else []), *self.repairs]
 
 
 def _clip(text: str, limit: int = 160) -> str:
     return " ".join(text.split())[:limit]
 
 
+def _source_line(obs: Observation) -> str:
+    return f"{obs.tool}/{obs.kind} {_fmt_span(obs.span)}: {_clip(obs.content)}"
+
+
+def _repairs_by_speech(evidence: Evidence) -> dict[str, list[str]]:
+    """Per speech observation key, the repairs the cross-check makes to it, as source lines."""
+    from detective.crosscheck import cross_check
+
+    out: dict[str, list[str]] = {}
+    try:
+        repairs = cross_check(evidence).repairs
+    except (ValueError, KeyError, TypeError):  # a record from another version: the page still shows its caption
+        return out
+    for r in repairs:
+        line = f"repaired “{r.heard}” → “{r.chosen}” from {_source_line(r.source)}"
+        out.setdefault(r.speech.key, []).append(line + (f" ({r.reason})" if r.reason else ""))
+    return out
+
+
 def _grounded_lines(report: ClipReport) -> dict[str, list[SentenceView]]:
-    """Per storyline paragraph (its text), its sentences with the observations behind each."""
+    """Per storyline paragraph (its text), its sentences with the observations behind each and its repairs."""
     by_key = {o.key: o for o in report.evidence.observations}
+    repaired = _repairs_by_speech(report.evidence)
     out: dict[str, list[SentenceView]] = {}
-    for seg in report.caption.storyline:
+    for number, seg in enumerate(report.caption.storyline):
         if not seg.sentences:
             continue
         views = []
-        for sentence in seg.sentences:
+        for index, sentence in enumerate(seg.sentences):
             backing = [by_key[k] for k in sentence.sources if k in by_key]
-            lines = "\n".join(f"{o.tool}/{o.kind} {_fmt_span(o.span)}: {_clip(o.content)}" for o in backing)
-            views.append(SentenceView(sentence.text, lines))
+            lines = "\n".join(_source_line(o) for o in backing)
+            repairs = [line for k in sentence.sources for line in repaired.get(k, [])]
+            starts = [o.span.start for o in backing if o.span is not None and o.span.overlaps(seg.span)]
+            start = max(seg.span.start, min(starts)) if starts else seg.span.start
+            ident = f"src-{number}-{index}"
+            views.append(SentenceView(sentence.text, lines, round(start, 3), ident, list(dict.fromkeys(repairs))))
         out[seg.text.strip()] = views
     return out
 
@@ -614,12 +654,16 @@ def _caption_lines(state: StateCore) -> None:
             source = lines[first + number].strip() if first + number < len(lines) else ""
             opening = Token("paragraph_open", "p", 1, block=True)
             line = Token("inline", "", 0, children=children, content=source)
+            closing = Token("paragraph_close", "p", -1, block=True)
             if source in grounded:
-                opening.attrSet("class", "storyline")
+                # a <div>, not a <p>: the paragraph's sentences and, after them, their source lists (no block
+                # element inside a <p>, which the browser would close, cutting the paragraph into lines)
+                opening, closing = Token("html_block", "div", 1, block=True), Token("html_block", "div", -1, block=True)
+                opening.content, closing.content = '<div class="storyline">\n', "</div>\n"
                 line = Token("grounded", "", 0, meta={"sentences": grounded[source]})
             elif _SPAN_LINE.match(source):
                 opening.attrSet("class", "span")
-            tokens += [opening, line, Token("paragraph_close", "p", -1, block=True)]
+            tokens += [opening, line, closing]
         index += 3
         assert close.type == "paragraph_close"
     state.tokens = tokens
@@ -658,8 +702,27 @@ def _trajectory_text(trajectory: list[dict[str, Any]]) -> str:
     )
 
 
-def render_html(report: ClipReport) -> str:
-    """The whole page for one clip: self-contained, no network needed."""
+def media_url(report: ClipReport, page: Path | None = None) -> str:
+    """The address the page's player plays the clip from: the clip's file relative to ``page`` (or absolute), or its
+    http(s) URL; empty when the clip is not at hand."""
+    from urllib.parse import quote, urlparse
+
+    source = report.source or str(report.media.get("source") or "")
+    if urlparse(source).scheme in {"http", "https"}:
+        return source
+    local = report.media.get("path") or source
+    if not local or not Path(local).is_file():
+        return ""
+    clip = Path(local).resolve()
+    if page is not None:
+        with contextlib.suppress(ValueError):  # another drive (Windows): the absolute path then
+            return quote(Path(os.path.relpath(clip, page.resolve().parent)).as_posix())
+    return clip.as_uri()
+
+
+def render_html(report: ClipReport, page: Path | None = None) -> str:
+    """The whole page for one clip: self-contained, no network needed (the player plays the local clip, written
+    relative to ``page`` when given)."""
     counts = {lane: len(items) for lane, items in report.timeline_items().items()}
     summary = ", ".join(f"{n} {lane.replace('_', ' ')}" for lane, n in counts.items() if n)
     meta = f"{report.source or report.clip_id} · {report.duration:.1f} s"
@@ -674,8 +737,8 @@ def render_html(report: ClipReport) -> str:
     usage_rows.append(("observer calls per tool", report.usage.get("tool_calls") or {}))
     from markupsafe import Markup
 
-    page = _templates().get_template("report/page.html.j2")
-    return page.render(
+    template = _templates().get_template("report/page.html.j2")
+    return template.render(
         r=report,
         clip_id=report.clip_id,
         meta=meta,
@@ -685,6 +748,8 @@ def render_html(report: ClipReport) -> str:
         trajectory=_trajectory_text(report.trajectory),
         caption_html=Markup(caption_html(report.caption_markdown, _grounded_lines(report))),
         usage_rows=usage_rows,
+        player=media_url(report, page),
+        player_kind="video" if report.media.get("has_video", True) and report.media.get("width") else "audio",
     )
 
 
@@ -740,7 +805,7 @@ def write_reports(source: str | Path, out: str | Path, clip_id: str | None = Non
     if clip_id is not None:
         records = [select(records, clip_id)]
     if len(records) == 1:
-        out.write_text(render_html(normalise(records[0])), encoding="utf-8")
+        out.write_text(render_html(normalise(records[0]), out), encoding="utf-8")
         return [out]
     written: list[Path] = []
     rows: list[IndexRow] = []
@@ -752,7 +817,7 @@ def write_reports(source: str | Path, out: str | Path, clip_id: str | None = Non
             rows.append(IndexRow(name, str(exc)))
             continue
         page = out.with_name(page_name)
-        page.write_text(render_html(report), encoding="utf-8")
+        page.write_text(render_html(report, page), encoding="utf-8")
         written.append(page)
         cells = (f"{report.duration:.1f} s", str(len(report.evidence.observations)), *_usage_cells(report.usage))
         rows.append(IndexRow(name, report.stop_reason, page.name, cells))

@@ -27,6 +27,13 @@ DEFAULT_MODELS: dict[str, str] = {
     "direct": "qwen3-omni-flash",
 }
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: The defaults on OpenAI's own endpoint (the default one), which serves no Qwen model: the audio observer takes
+#: OpenAI's audio-input chat model, the vision observer the planner's model (it reads images). Direct mode has no
+#: OpenAI model that takes a clip's audio and frames together: :meth:`Settings.unserved_default` says so at start.
+OPENAI_DEFAULT_MODELS: dict[str, str] = {
+    "observer": "gpt-4o-audio-preview",
+    "vision": "gpt-4.1-2025-04-14",
+}
 #: Reply limit per role (``max_tokens``), so a weak model that loops stops instead of filling its context. A
 #: planner turn is a few tool calls; an observer answer a paragraph; a caption and a direct-mode reply are long.
 DEFAULT_MAX_TOKENS: dict[str, int] = {
@@ -167,7 +174,25 @@ class Settings(BaseModel):
                     break
             else:
                 out[name] = (defaults.get(name, Endpoint.model_fields[name].default), None)
+        if out["model"][1] is None and _is_openai(out["base_url"][0]) and role in OPENAI_DEFAULT_MODELS:
+            out["model"] = (OPENAI_DEFAULT_MODELS[role], None)
         return out
+
+    def unserved_default(self, role: str) -> str | None:
+        """Why ``role`` cannot work as configured, when it runs on its default model at an endpoint known not to
+        serve it (``direct`` on OpenAI's endpoint); ``None`` otherwise. The message names the role, the model, the
+        endpoint and the variables that fix it."""
+        resolved = self.resolve(role)
+        model, where = resolved["model"]
+        base_url = resolved["base_url"][0]
+        if where is not None or not _is_openai(base_url) or not model.startswith("qwen"):
+            return None
+        upper = role.upper()
+        return (
+            f"the {role!r} role's default model {model} is not served by {url_host(base_url)} (the default "
+            f"endpoint): set OMNI_DETECTIVE_{upper}_MODEL and OMNI_DETECTIVE_{upper}_BASE_URL (and "
+            f"OMNI_DETECTIVE_{upper}_API_KEY) to an endpoint that serves an omni model, e.g. Qwen's qwen3-omni-flash"
+        )
 
     def with_role(self, role: str, **values: object) -> Settings:
         """A copy with ``values`` (``RoleSettings`` fields) set for ``role``; ``None`` values are ignored."""
@@ -186,6 +211,10 @@ class Settings(BaseModel):
         """Every key held, so logs and errors can redact them."""
         keys = [self.api_key] + [r.api_key for r in self.roles.values()]
         return [k.get_secret_value() for k in keys if k is not None and k.get_secret_value()]
+
+
+def _is_openai(base_url: str) -> bool:
+    return url_host(base_url) == url_host(DEFAULT_BASE_URL)
 
 
 #: The :class:`Endpoint` fields a role's settings resolve (``role`` itself aside).

@@ -27,9 +27,14 @@ class DetectiveInput(TypedDict, total=False):
 
 
 class DetectiveOutput(TypedDict, total=False):
-    """What a run returns."""
+    """What a run returns. ``round``, ``planned`` and ``queries`` are there so that a server that streams only
+    the output's keys (LangGraph's API, which Studio uses) shows each round's number, plan and queries in its
+    ``updates`` stream; in the final state they are the last round's (``queries`` is empty once it ran)."""
 
     media: MediaInfo
+    round: int
+    planned: list[Query]
+    queries: list[Query]
     caption: Caption
     caption_markdown: str
     evidence: Evidence

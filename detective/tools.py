@@ -8,6 +8,7 @@ query only, never the Detective's reasoning or other observers' answers.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
@@ -223,10 +224,44 @@ class Tool:
         return f"<Tool {self.name} v{self.version} {list(self.modalities)}>"
 
 
+#: What the planner can call a tool: OpenAI's rule for function names (letters, digits, ``_`` and ``-``, 64 at most).
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_tool_name(name: Any, what: str) -> str:
+    """``name`` when the planner can call a tool by it; else a ``ValueError`` saying how to name ``what``."""
+    if isinstance(name, str) and TOOL_NAME.fullmatch(name):
+        return name
+    hint = "a lambda has no name of its own: " if name == "<lambda>" else ""
+    raise ValueError(
+        f"{what} cannot be offered to the planner under the name {name!r}: {hint}a tool's name is 1 to 64 letters, "
+        "digits, '_' or '-'. Name it: @tool(name=\"loudness\"), FunctionTool(fn, name=\"loudness\"), a def "
+        "with such a name, or set the Tool subclass's `name`"
+    )
+
+
+def check_tool_function(fn: Callable[..., Any], name: str) -> None:
+    """Raise a ``TypeError`` unless the Detective can call ``fn(media, query)``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: it is called and judged at run time
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"tool function {name!r} has the signature {name}{signature}, but the Detective calls it as "
+            f"{name}(media, query) (a MediaInfo and a Query). Give it those two parameters, e.g. "
+            f"def {name}(media, query): ..."
+        ) from None
+
+
 class FunctionTool(Tool):
     """A tool made from a function ``fn(media, query) -> list[Observation] | str``.
 
-    A string result becomes one ``description`` observation over the query's span.
+    A string result becomes one ``description`` observation over the query's span. The name (``name``, else the
+    function's own) and the signature are checked here, so a Detective built with an unusable function fails at
+    once with a message saying how to fix it, not in the middle of a run.
     """
 
     def __init__(
@@ -241,7 +276,8 @@ class FunctionTool(Tool):
         asks_questions: bool = True,
     ) -> None:
         self.fn = fn
-        self.name = name or fn.__name__  # type: ignore[misc]
+        self.name = check_tool_name(name or getattr(fn, "__name__", repr(fn)), f"the function {fn!r}")  # type: ignore[misc]
+        check_tool_function(fn, self.name)
         self.description = description or (inspect.getdoc(fn) or self.name).splitlines()[0]  # type: ignore[misc]
         self.modalities = tuple(modalities)  # type: ignore[misc]
         self.input_model = input_model  # type: ignore[misc]

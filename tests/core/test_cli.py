@@ -113,6 +113,49 @@ def test_doctor_live_asks_each_endpoint_in_use(monkeypatch: pytest.MonkeyPatch) 
     assert checks["role captioner"]["status"] == "warn" and "does not list" in checks["role captioner"]["detail"]
 
 
+def test_doctor_live_checks_the_judge_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detective_testserver import ChatServer
+
+    with ChatServer() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-1234567890")
+        monkeypatch.setenv("OMNI_DETECTIVE_JUDGE_BASE_URL", server.url)
+        monkeypatch.setenv("OMNI_DETECTIVE_JUDGE_MODEL", "test-model")
+        monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens: the other roles fail
+        result = invoke("doctor", "--live", "--json")
+    checks = {c["name"]: c for c in json.loads(result.output)}
+    judge = checks["role judge"]
+    assert judge["status"] == "ok" and "used by evaluator cloze-llm" in judge["detail"], judge
+    assert "serves test-model" in judge["detail"]
+
+
+def test_defaults_work_on_the_default_endpoint_or_say_why_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_BASE_URL", "OMNI_DETECTIVE_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-1234567890")
+    rows = {r["role"]: r for r in json.loads(invoke("roles", "--json").output)}
+    assert {role: rows[role]["model"] for role in ("observer", "vision", "judge")} == {
+        "observer": "gpt-4o-audio-preview",
+        "vision": "gpt-4.1-2025-04-14",
+        "judge": "gpt-4.1-2025-04-14",
+    }
+    assert rows["judge"]["used_by"] == ["evaluator cloze-llm"]
+    assert all(rows[r]["endpoint"] == "api.openai.com" for r in rows)
+    # direct mode has no model there: it says so at start, naming the role, the model and the endpoint
+    from detective.detective import Detective
+
+    with pytest.raises(ValueError, match=r"default model qwen3-omni-flash is not served by api\.openai"):
+        Detective(mode="direct")
+    checks = {c["name"]: c for c in json.loads(invoke("doctor", "--json").output)}
+    assert (
+        checks["role direct"]["status"] == "warn"
+        and "OMNI_DETECTIVE_DIRECT_BASE_URL" in checks["role direct"]["detail"]
+    )
+    # elsewhere the omni model stays the default
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://dashscope.test/compatible-mode/v1")
+    rows = {r["role"]: r for r in json.loads(invoke("roles", "--json").output)}
+    assert rows["observer"]["model"] == rows["direct"]["model"] == "qwen3-omni-flash"
+
+
 def test_roles_lists_models_endpoints_and_users(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("OMNI_DETECTIVE_VISION_MODEL", "my-vision-model")

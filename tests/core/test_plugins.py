@@ -84,6 +84,17 @@ def test_allow_list_restricts_what_loads(with_plugins: None, monkeypatch: pytest
     assert "rule" in plugins.get_registry().planners  # built-ins always load
 
 
+def test_an_unknown_name_in_the_allow_list_is_reported(with_plugins: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNI_DETECTIVE_LOAD_PLUGINS", "od_good,od_goood")
+    plugins.reset()
+    reg = plugins.get_registry()
+    assert "od_loudness" in reg.tools
+    assert reg.failures["od_goood"].startswith("not installed: OMNI_DETECTIVE_LOAD_PLUGINS names 'od_goood'")
+    assert "od_good" in reg.failures["od_goood"] and "od_good" not in reg.failures
+    described = {entry["name"]: entry for entry in plugins.describe()}
+    assert described["od_goood"]["error"] == reg.failures["od_goood"]
+
+
 def test_trace_prints_hook_calls(with_plugins: None, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("OMNI_DETECTIVE_TRACE_PLUGINS", "1")
     plugins.reset()

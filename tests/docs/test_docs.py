@@ -72,7 +72,12 @@ def test_site_builds_strictly_with_every_page(site: Path) -> None:
 
 def test_site_fetches_nothing_at_build_and_embeds_the_graph(site: Path) -> None:
     concepts = (site / "concepts" / "index.html").read_text(encoding="utf-8")
-    assert '<pre class="mermaid"><code>' in concepts and "review -.-&gt; plan" in concepts
+    # the graph is an SVG drawn at build time (docs/mermaid_hook.py), not Mermaid code for a CDN's mermaid.js
+    figure = concepts[concepts.index('<figure class="mermaid-svg"') :].split("</figure>", 1)[0]
+    assert "<svg" in figure and ">synthesize<" in figure and ">review<" in figure
+    assert '<pre class="mermaid">' not in concepts and "review -.-&gt; plan" in concepts  # the folded source
+    # definition lists render as <dl>, not as "Media : An input clip…" paragraphs
+    assert "<dt>Media</dt>" in concepts and "<p>Media\n: " not in concepts
     assert (site / "img" / "graph.png").exists() and (site / "img" / "report.png").exists()
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "fonts.googleapis.com" not in index and "fonts.gstatic.com" not in index

@@ -92,9 +92,54 @@ def test_runresult_json_shows_planned_queries_and_probed_media(demo_result_json:
 
 def test_page_is_self_contained(demo_batch: dict[str, Any]) -> None:
     page = render_html(normalise(demo_batch["record"]))
-    for needle in ("<script", "<link", " src=", "@import", "url(", "<iframe"):
+    for needle in ("<link", "@import", "url(", "<iframe", "<script src"):
         assert needle not in page
     assert page.count("<svg") >= 1 and "<style>" in page
+    # one inline script (the player's seeking); one src: the player's, the clip's own file
+    assert page.count("<script>") == 1 and page.count(" src=") == 1
+    (src,) = re.findall(r'<video id="player" controls preload="metadata" src="([^"]+)">', page)
+    assert src.startswith("file:///") and src.endswith("/demo.mp4")
+
+
+def test_paragraphs_stay_whole_and_every_source_is_listed(demo_result_json: Path, tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    out = tmp_path / "pages" / "report.html"
+    assert CliRunner().invoke(report_cmd, [str(demo_result_json), "--out", str(out)]).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    # no block inside a <p> (a browser closes the <p> there: once, each sentence became a line of its own)
+    nested: list[str] = []
+
+    class Blocks(HTMLParser):
+        open_p = 0
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "p":
+                self.open_p += 1
+            elif self.open_p and tag in {"div", "details", "ul", "ol", "li", "table", "p", "section"}:
+                nested.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "p":
+                self.open_p -= 1
+
+    Blocks().feed(page)
+    assert not nested, nested
+    result = json.loads(demo_result_json.read_text(encoding="utf-8"))
+    first = result["caption"]["storyline"][0]
+    paragraph = page.split('<div class="storyline">', 1)[1].split("</p>", 1)[0]
+    assert paragraph.count('class="sentence"') == sum(1 for s in first["sentences"] if s["sources"]) > 1
+    # the sentence whose speech the screen repaired lists the ASR segment and the on-screen text that repaired it
+    (repaired,) = [i for i, s in enumerate(first["sentences"]) if "Omni Detective" in s["text"]]
+    sources = page.split(f'<ul class="sources" id="src-0-{repaired}" hidden>', 1)[1].split("</ul>", 1)[0]
+    assert "<li>asr/speech 00:00.600" in sources
+    assert (
+        '<li class="repair">repaired “Army Detective Demonstration” → “Omni Detective Demonstration” from ocr/text'
+        in sources
+    )
+    # the player plays the clip from a path relative to the page
+    (src,) = re.findall(r' src="([^"]+)"', page)
+    assert (out.parent / src).resolve() == Path(result["media"]["path"]).resolve()
 
 
 def test_cli_single_and_many_records(demo_batch: dict[str, Any], tmp_path: Path) -> None:
@@ -221,22 +266,30 @@ def test_each_storyline_sentence_shows_the_observations_behind_it(demo_batch: di
     assert "Grounding 1.0" in page
     sentences = [s for seg in record["caption_struct"]["storyline"] for s in seg["sentences"]]
     backed = [s for s in sentences if s["sources"]]
-    assert backed and page.count('<details class="grounded">') == len(backed)
+    assert backed and page.count('class="sentence"') == len(backed)
     # a sentence quoting speech lists the ASR observation under it, with its time
     assert any("“" in s["text"] for s in backed) and "asr/speech 00:0" in page
 
 
 MEASURE = """<script>
 const page = document.documentElement, box = document.querySelector("svg.timeline").getBoundingClientRect();
-document.body.setAttribute("data-measure", JSON.stringify(
-  {inner: window.innerWidth, scroll: page.scrollWidth, left: box.left, right: box.right, width: box.width}));
+const frame = document.querySelector(".timeline-box").getBoundingClientRect();
+const title = document.querySelector("svg.timeline .lane-title").getBoundingClientRect();
+const sentence = [...document.querySelectorAll(".sentence")].find((s) => s.textContent.includes("Omni Detective"));
+sentence.click();
+const list = document.getElementById(sentence.dataset.sources);
+document.body.setAttribute("data-measure", JSON.stringify({
+  inner: window.innerWidth, scroll: page.scrollWidth, left: frame.left, right: frame.right, width: box.width,
+  title: title.height, seek: document.getElementById("player").currentTime, start: Number(sentence.dataset.start),
+  shown: !list.hidden, sources: [...list.children].map((li) => li.textContent)}));
 </script></body>"""
-SCREENS = REPO / ".cache" / "report-screens"  # kept after the run (git-ignored), for a look at what CI saw
+#: The report's screenshots, kept after the run for a look at what CI saw ($OMNI_DETECTIVE_ARTEFACTS, else .cache).
+SCREENS = Path(os.environ.get("OMNI_DETECTIVE_ARTEFACTS") or REPO / ".cache") / "report-screens"
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (scripts/install-and-test.sh installs it)")
 @pytest.mark.parametrize("width", [800, 1400])
-def test_report_fits_its_window_without_horizontal_overflow(demo_result_json: Path, tmp_path: Path, width: int) -> None:
+def test_report_reads_well_at_800_and_1400_px(demo_result_json: Path, tmp_path: Path, width: int) -> None:
     out = tmp_path / "report.html"
     assert CliRunner().invoke(report_cmd, [str(demo_result_json), "--out", str(out)]).exit_code == 0
     page = out.read_text(encoding="utf-8")
@@ -250,7 +303,12 @@ def test_report_fits_its_window_without_horizontal_overflow(demo_result_json: Pa
     found = json.loads(dom.stdout[start : dom.stdout.index('"', start)].replace("&quot;", '"'))
     assert found["inner"] == width
     assert found["scroll"] <= width, f"the page is {found['scroll']} px wide in a {width} px window"
-    assert found["left"] >= 0 and found["right"] <= width and found["width"] > 0.6 * width  # the timeline scales
+    assert found["left"] >= 0 and found["right"] <= width  # the timeline's box fits; the drawing scrolls inside it
+    # drawn at 1000 px or more, so its 14 px lane titles stay at least 10 px high however narrow the window
+    assert found["width"] >= 1000 and found["title"] >= 10, found
+    # a click on a sentence seeks the player to its moment and opens its sources, the repair among them
+    assert found["seek"] == pytest.approx(found["start"]) and found["start"] > 0 and found["shown"]
+    assert any(line.startswith("repaired “Army Detective Demonstration”") for line in found["sources"])
     SCREENS.mkdir(parents=True, exist_ok=True)
     png = SCREENS / f"report-{width}.png"
     shot = _chromium(out.as_uri(), tmp_path / "profile-shot", f"--screenshot={png}", size)

@@ -67,6 +67,9 @@ class LLMJudge:
     """
 
     name = "cloze-llm"
+    #: It calls the ``judge`` role's model (``omni-detective roles`` and ``doctor --live`` list it as that role's user).
+    needs_api = True
+    role = "judge"
 
     def __init__(
         self,
@@ -244,6 +247,11 @@ def make_llm_judge() -> LLMJudge:
     from detective.runtime import current_services
 
     return LLMJudge(current_services())
+
+
+# read through the registry's Lazy entry by `omni-detective roles` and `doctor`, without building a judge
+make_llm_judge.needs_api = LLMJudge.needs_api  # type: ignore[attr-defined]
+make_llm_judge.role = LLMJudge.role  # type: ignore[attr-defined]
 
 
 def make_lexical_judge() -> LexicalJudge:
