@@ -24,6 +24,7 @@ from detective.cli_options import (
     with_role_limits,
 )
 from detective.jobs import EXECUTORS, OutputLocked
+from detective.jsonl import DiskFullError
 
 if TYPE_CHECKING:
     from detective.detective import Detective
@@ -315,7 +316,7 @@ def run(
     )
     try:
         summary = run_batch(config, factory)
-    except (FileNotFoundError, OutputLocked) as exc:
+    except (FileNotFoundError, OutputLocked, DiskFullError) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("interrupted: finished clips are saved; run the same command again to resume", err=True)
@@ -344,7 +345,7 @@ def dry_run_plan(
             for raw in fh:
                 try:
                     done.add(output_key(json.loads(raw), caption_field))
-                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
                     continue  # a torn or unreadable line: run repairs it, its clip is redone
     todo: list[str] = []
     invalid: list[str] = []
