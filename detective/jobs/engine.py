@@ -99,6 +99,7 @@ class Job:
         #: called with each item and its output record once written (e.g. for a job's own counts)
         self.on_done: Callable[[Item, dict[str, Any]], None] | None = None
         self._output: OutputFile | None = None
+        self._lock: OutputLock | None = None
         self.checkpoint: Checkpoint | None = None
         self._error_writer: JsonlAppender | None = None
         self.in_flight = 0  # items submitted to the executor and not back yet
@@ -146,7 +147,9 @@ class Job:
         cfg = self.config
         if not cfg.input_path.is_file():
             raise FileNotFoundError(f"manifest {cfg.input_path} does not exist or is not a file")
-        with OutputLock(sidecar_path(cfg.output_path, ".lock"), cfg.output_path), job_gc():
+        # keyed on the output's real path (and, inside, its inode): no symlink or hard link gets round it
+        self._lock = OutputLock(sidecar_path(cfg.output_path.resolve(), ".lock"), cfg.output_path)
+        with self._lock, job_gc():
             return await self._run()
 
     def _resume(self) -> set[str]:
@@ -155,6 +158,8 @@ class Job:
         started = time.monotonic()
         self._output = OutputFile(cfg.output_path, lambda r: output_key(r, cfg.added_fields))
         scan = self._output.open(cfg.drop)
+        if self._lock is not None:
+            self._lock.hold_output()  # a rewritten output (``drop``) is a new inode: the lock moves to it
         self.summary.torn_bytes = scan.torn_bytes
         self.summary.bad_output_lines = len(scan.bad_lines)
         if scan.torn_bytes:
