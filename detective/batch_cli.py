@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from detective import exits
 from detective.batch import BatchConfig, run_batch, sidecar_path
 from detective.cli_options import (
     context_size_option,
@@ -320,7 +321,7 @@ def run(
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("interrupted: finished clips are saved; run the same command again to resume", err=True)
-        sys.exit(130)
+        sys.exit(exits.exit_code())
     finally:
         if cache is not None:
             cache.close()
