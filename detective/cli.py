@@ -24,7 +24,7 @@ from detective.cli_options import (
     observer_timeout_option,
     with_role_limits,
 )
-from detective.settings import SettingsError
+from detective.settings import SettingsError, check_environment
 
 
 class CommandGroup(click.Group):
@@ -37,7 +37,11 @@ class CommandGroup(click.Group):
         """Parse the group's options, then set up logging from them."""
         rest = super().parse_args(ctx, args)
         if not ctx.resilient_parsing:  # shell completion runs nothing
-            logs.setup(json_file=ctx.params.get("log_json"), level=ctx.params.get("log_level"))
+            try:
+                check_environment()
+                logs.setup(json_file=ctx.params.get("log_json"), level=ctx.params.get("log_level"))
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from exc
         return rest
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -181,6 +185,8 @@ def caption(
         sys.exit(exits.exit_code())
     except NoEvidenceError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SettingsError:
+        raise  # names its variable: not the clip's fault
     except (MediaError, LLMError, KeyError, ValueError) as exc:
         raise click.ClickException(f"{source}: {exc}") from exc
     if as_json:
