@@ -25,6 +25,7 @@ from detective.cli_options import (
     with_role_limits,
 )
 from detective.jobs import EXECUTORS, OutputLocked
+from detective.jobs.ray_executor import RayUnavailable
 from detective.jsonl import DiskFullError
 
 if TYPE_CHECKING:
@@ -317,7 +318,7 @@ def run(
     )
     try:
         summary = run_batch(config, factory)
-    except (FileNotFoundError, OutputLocked, DiskFullError) as exc:
+    except (FileNotFoundError, OutputLocked, DiskFullError, RayUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("interrupted: finished clips are saved; run the same command again to resume", err=True)

@@ -31,6 +31,60 @@ log = structlog.get_logger("detective.jobs")
 
 #: Seconds the driver waits for an actor to come up (build its works) before the run fails.
 ACTOR_START_TIMEOUT = 300.0
+#: Seconds joining the Ray cluster at ``--ray-address`` may take before the run fails naming the address: nothing
+#: listening there is found at once (connection refused), an address that drops packets within this time.
+RAY_CONNECT_TIMEOUT = 15.0
+#: Seconds a Ray process started by this driver keeps retrying a GCS that is gone (Ray's default is 60): after a
+#: ``kill -9`` of the driver, its dashboard and runtime-env agents notice the raylet died within 2 s, then try to
+#: report it to the dead GCS; with Ray's default they lingered 30-120 s, with this they exit within seconds.
+GCS_RECONNECT_SECONDS = 5
+
+
+class RayUnavailable(RuntimeError):
+    """The Ray cluster asked for cannot be joined: the message names its address and what to do."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a Ray address (``host:port``, ``ray://host:port``, ``[::1]:6379``); ``None`` for
+    ``auto``, ``local`` and anything Ray itself must interpret."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Fail at once, naming ``address``, when no Ray cluster listens there (Ray itself waits for minutes).
+
+    :raises RayUnavailable: nothing accepts a connection at the address within ``timeout`` seconds.
+    """
+    import socket
+
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as exc:
+        why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise RayUnavailable(
+            f"no Ray cluster at {address} ({why.lower()}); start one there (`ray start --head "
+            f"--port {target[1]}`) or leave out --ray-address to start a Ray on this machine"
+        ) from None
 
 
 def _ray() -> Any:
@@ -50,6 +104,8 @@ def loopback_only() -> None:
     """
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    # Ray's processes started from here inherit it (see GCS_RECONNECT_SECONDS)
+    os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(GCS_RECONNECT_SECONDS))
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = False  # Ray may have been imported before the variable was set
@@ -66,6 +122,30 @@ def init_local_ray(num_cpus: int | None = None) -> None:
         log_to_driver=False,
         configure_logging=False,
     )
+
+
+def join_ray(address: str) -> None:
+    """Join the Ray cluster at ``address``, failing within :data:`RAY_CONNECT_TIMEOUT` when it is not there.
+
+    A loopback address stays loopback: Ray would otherwise replace ``127.0.0.1`` by this machine's routable address
+    and contact that instead; with its cluster mode off (:func:`loopback_only`) it connects where it was told.
+
+    :raises RayUnavailable: nothing listens at ``address``, or Ray cannot join it; the message names it.
+    """
+    ray = _ray()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's own wait for the cluster's GCS, in seconds (one try a second), bounded like the check below
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(int(RAY_CONNECT_TIMEOUT)))
+    check_reachable(address)
+    target = _host_port(address)
+    extra: dict[str, Any] = {}
+    if target is not None and is_loopback(target[0]):
+        loopback_only()
+        extra["_node_ip_address"] = "127.0.0.1"
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False, **extra)
+    except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:
+        raise RayUnavailable(f"cannot join the Ray cluster at {address}: {type(exc).__name__}: {exc}") from exc
 
 
 class JobActor:
@@ -136,8 +216,7 @@ class RayExecutor:
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS")
             if address:
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
+                join_ray(address)
             else:
                 init_local_ray()
             self._started_ray = True
