@@ -53,11 +53,15 @@ def ray_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", ray_constants.ENABLE_RAY_CLUSTER)
 
 
-def test_no_cluster_at_the_address_fails_naming_it(closed_port: int, ray_env: None) -> None:
+def test_no_cluster_at_the_address_fails_naming_it(
+    closed_port: int, ray_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Any] = []
+    monkeypatch.setattr(ray, "init", lambda *a, **k: calls.append((a, k)))
     address = f"127.0.0.1:{closed_port}"
     with pytest.raises(RayUnavailable, match=f"no Ray cluster at {address} \\(connection refused\\)"):
         join_ray(address)
-    assert not ray.is_initialized()
+    assert calls == []  # failed before Ray was asked (it would wait for minutes)
 
 
 def test_run_with_a_missing_cluster_is_an_error_naming_the_address(
@@ -65,6 +69,7 @@ def test_run_with_a_missing_cluster_is_an_error_naming_the_address(
 ) -> None:
     from detective.cli import cli
 
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh command, whatever this session did
     monkeypatch.chdir(tmp_path)
     (tmp_path / "m.jsonl").write_text(json.dumps({"path": "x.wav"}) + "\n")
     args = ["run", "--input", "m.jsonl", "--output", "o.jsonl", "--offline", "--tools", "audio_events"]
