@@ -17,8 +17,9 @@ marker, never confused with another program's.
 - **faults**: one run with ``--fault-rate`` of the replies failing (429, 500, timeouts, malformed, cut short);
   *meter/server*: LLM calls the run's summary counted over the requests the server answered (1.00 means every
   attempt, retried or not, is metered); *saved wrong*: records whose caption is not the scripted one.
-- **signals**: a run stopped with SIGINT or SIGTERM once it has written a record: exit code, seconds from the
-  signal to the exit, processes and temporary folders (``omni-detective-*`` downloads) left behind.
+- **signals**: a run stopped with SIGINT or SIGTERM once it has written a record, while four clips given by URL
+  are still downloading (from a loopback server that never finishes): exit code, seconds from the signal to the
+  exit, processes and partial downloads (``omni-detective-*`` temporary folders) left behind.
 - **full**: the output on a 64 KB tmpfs (where the script may mount one): exit code, whether it hung, a torn last
   line, ``.tmp`` files, and whether the message names the file and the free space.
 """
@@ -111,6 +112,11 @@ def _marked(mark: str) -> list[int]:
     return found
 
 
+def _temp(kind: str) -> Path:
+    """A short private temporary folder for one run: Ray's session sockets must fit in 107 characters."""
+    return Path(tempfile.mkdtemp(prefix=f"ra-{kind[:8]}-", dir="/tmp"))
+
+
 def _start(args: list[str], mark: str, temp: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAY_ADDRESS"))}
     env.update({MARK: mark, "TMPDIR": str(temp), "PYTHONUNBUFFERED": "1"})
@@ -153,8 +159,7 @@ def audit_kills(executor: str, kills: int, folder: Path, manifest: Path, n: int,
 
     rng = random.Random(seed)
     out = folder / f"kill-{executor}.jsonl"
-    temp = folder / f"tmp-kill-{executor}"
-    temp.mkdir()
+    temp = _temp("kill")
     row: dict[str, Any] = {"executor": executor, "kills": 0, "torn": 0, "left 5 s": 0, "gone after": 0.0}
     with ChatServer(latency=0.05) as server:
         args = [sys.executable, __file__, "--worker", str(manifest), str(out), server.url, executor]
@@ -193,8 +198,7 @@ def audit_faults(executor: str, rate: float, folder: Path, manifest: Path, n: in
     from detective_testserver import ChatServer, Faults
 
     out = folder / f"faults-{executor}.jsonl"
-    temp = folder / f"tmp-faults-{executor}"
-    temp.mkdir()
+    temp = _temp("faults")
     faults = Faults(rate=rate, kinds=("429", "500", "timeout", "malformed", "truncated"), timeout_sleep=6.0)
     with ChatServer(latency=0.05, faults=faults, seed=7) as server:
         args = [sys.executable, __file__, "--worker", str(manifest), str(out), server.url, executor]
@@ -236,11 +240,14 @@ def audit_signal(executor: str, sig: signal.Signals, folder: Path, manifest: Pat
     from detective_testserver import ChatServer
 
     out = folder / f"sig-{executor}-{sig.name}.jsonl"
-    temp = folder / f"tmp-sig-{executor}-{sig.name}"
-    temp.mkdir()
+    temp = _temp("sig")
     mark = uuid.uuid4().hex
-    with ChatServer(latency=0.05) as server:
-        args = [sys.executable, __file__, "--worker", str(manifest), str(out), server.url, executor]
+    with ChatServer(latency=0.05) as server, Trickle() as media:
+        # four clips whose downloads never finish, then the local ones: downloads are in flight at the signal
+        urls = [{"id": 1000 + i, "url": f"{media.base}/slow{i}.wav"} for i in range(4)]
+        mixed = folder / f"mixed-{executor}-{sig.name}.jsonl"
+        mixed.write_text("".join(json.dumps(r) + "\n" for r in urls) + manifest.read_text())
+        args = [sys.executable, __file__, "--worker", str(mixed), str(out), server.url, executor]
         proc = _start(args, mark, temp)
         _wait_written(proc, out, 0)
         proc.send_signal(sig)
@@ -249,13 +256,15 @@ def audit_signal(executor: str, sig: signal.Signals, folder: Path, manifest: Pat
         seconds = time.monotonic() - sent
     left, _ = _leftovers(mark, wait=30.0)
     text = err.decode(errors="replace")
+    downloads = [p for p in temp.rglob("omni-detective-*") if p.is_dir()]
     return {
         "executor": executor,
         "signal": sig.name,
         "exit": proc.returncode,
         "seconds to exit": round(seconds, 2),
         "left 5 s": left,
-        "temp folders": len([p for p in temp.iterdir() if p.name.startswith("omni-detective-")]),
+        "downloads started": media.started,
+        "partial downloads left": len(downloads),
         "traceback/abort": "Traceback" in text or "terminate called" in text,
         "records kept": _lines(out),
     }
@@ -272,8 +281,7 @@ def audit_full_disk(executor: str, folder: Path, manifest: Path) -> dict[str, An
         return {"executor": executor, "full disk": "cannot mount a tmpfs here (needs root)"}
     try:
         out = mount / "out.jsonl"
-        temp = folder / f"tmp-full-{executor}"
-        temp.mkdir()
+        temp = _temp("full")
         with ChatServer(latency=0.05) as server:
             args = [sys.executable, __file__, "--worker", str(manifest), str(out), server.url, executor]
             proc = _start(args, uuid.uuid4().hex, temp)
@@ -302,6 +310,54 @@ def audit_full_disk(executor: str, folder: Path, manifest: Path) -> dict[str, An
         }
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+class Trickle:
+    """A loopback media server whose clips never finish downloading (a byte every 50 ms of a megabyte)."""
+
+    def __init__(self) -> None:
+        from detective_testserver import AppServer
+
+        self.started = 0
+        outer = self
+
+        class _App(AppServer):
+            def make_app(self) -> Any:
+                from aiohttp import web
+
+                app = web.Application()
+                app.router.add_get("/{name}", outer._slow)
+                return app
+
+        self._server = _App()
+
+    async def _slow(self, request: Any) -> Any:
+        import asyncio
+        import contextlib
+
+        from aiohttp import web
+
+        self.started += 1
+        response = web.StreamResponse(headers={"Content-Type": "audio/wav"})
+        response.content_length = 1_000_000
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await response.write(b"\0")
+                await asyncio.sleep(0.05)
+        return response
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self._server.base
+
+    def __enter__(self) -> Trickle:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

@@ -40,6 +40,26 @@ RAY_CONNECT_TIMEOUT = 15.0
 GCS_RECONNECT_SECONDS = 5
 
 
+#: Seconds :meth:`RayExecutor.close` gives the actors to cancel their items (and remove partial downloads).
+STOP_TIMEOUT = 8.0
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Any:
+    """Put back this process's SIGTERM handler after ``ray.init``, which installs its own crash handler over it
+    (it printed a stack trace and exited 15, or aborted, instead of stopping the run as Ctrl-C does)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class RayUnavailable(RuntimeError):
     """The Ray cluster asked for cannot be joined: the message names its address and what to do."""
 
@@ -158,6 +178,7 @@ class JobActor:
         self.make_work = make_work
         self.retries = retries
         self.idle: list[Work] = [make_work()]  # built now: a factory that cannot build fails the actor's start
+        self.running: set[asyncio.Task[Any]] = set()
 
     async def ready(self) -> dict[str, Any]:
         """Where this actor runs (pid and Ray node id), once its first work is built."""
@@ -167,10 +188,24 @@ class JobActor:
     async def run(self, item: Item) -> Outcome:
         """The item's outcome, with the retry policy."""
         work = self.idle.pop() if self.idle else self.make_work()
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
         try:
             return await attempt(work, item, self.retries)
         finally:
+            self.running.discard(task)  # type: ignore[arg-type]
             self.idle.append(work)
+
+    async def stop(self, timeout: float = 5.0) -> int:
+        """Cancel the items running here and wait (at most ``timeout`` s) for their clean-up, such as removing a
+        partial download; the number cancelled. Called before the actor is killed, which would leave them."""
+        tasks = [t for t in self.running if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return len(tasks)
 
 
 class _Actor:
@@ -215,10 +250,11 @@ class RayExecutor:
         ray = _ray()
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS")
-            if address:
-                join_ray(address)
-            else:
-                init_local_ray()
+            with _keeping_sigterm():
+                if address:
+                    join_ray(address)
+                else:
+                    init_local_ray()
             self._started_ray = True
         remote = ray.remote(JobActor).options(
             max_restarts=-1,
@@ -299,6 +335,10 @@ class RayExecutor:
         for task in list(self._revivals):
             task.cancel()
         await asyncio.gather(*self._revivals, return_exceptions=True)
+        stops = [actor.handle.stop.remote() for actor in self._actors if actor.up]
+        if stops:  # items in flight clean up after themselves (partial downloads) before the actors are killed
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), timeout=STOP_TIMEOUT)
         for actor in self._actors:
             ray.kill(actor.handle, no_restart=True)
         self._actors = []
