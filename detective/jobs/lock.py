@@ -97,8 +97,8 @@ class OutputLock:
             os.close(fd)
             raise OutputLocked(
                 f"{self.output} is being written by another run under another name for the same file (device "
-                f"{st.st_dev}, inode {st.st_ino}: a hard link or a copy of its folder's name); wait for it to "
-                "finish or stop it, then run again"
+                f"{st.st_dev}, inode {st.st_ino}: a hard link to it); wait for it to finish or stop it, then "
+                "run again"
             ) from None
         self._drop_output()
         self._output_fd, self._identity = fd, identity

@@ -146,3 +146,18 @@ def test_a_real_full_file_system(tmp_path: Path) -> None:
         assert not list(mount.glob("*.tmp"))
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_real_full_cache_file_system_turns_the_cache_off(tmp_path: Path) -> None:
+    mount = tmp_path / "small"
+    if not _tmpfs(mount, "256k"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected error test covers the same path")
+    try:
+        cache = SQLiteCache(mount / "c.sqlite")
+        for i in range(200):  # ~2 MB of entries for a 256 KB file system: the disk fills part-way
+            cache.put("observe", f"k{i}", {"blob": "x" * 10_000})
+        assert cache._broken  # off for the run, no clip failed for it
+        assert cache.get("observe", "k0") is None
+        cache.close()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
