@@ -156,7 +156,7 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
         except RecordError as exc:
             if exc.not_object:
                 continue  # not a record: nothing to show
-            raise ReportError(f"{path}:{number}: not a usable JSON line ({exc})") from exc
+            raise ReportError(f"{path}:{number}: not a JSON line ({exc})") from exc
         records.append(record)
     return records
 
