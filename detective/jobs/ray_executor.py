@@ -34,10 +34,6 @@ ACTOR_START_TIMEOUT = 300.0
 #: Seconds joining the Ray cluster at ``--ray-address`` may take before the run fails naming the address: nothing
 #: listening there is found at once (connection refused), an address that drops packets within this time.
 RAY_CONNECT_TIMEOUT = 15.0
-#: Seconds a Ray process started by this driver keeps retrying a GCS that is gone (Ray's default is 60): after a
-#: ``kill -9`` of the driver, its dashboard and runtime-env agents notice the raylet died within 2 s, then try to
-#: report it to the dead GCS; with Ray's default they lingered 30-120 s, with this they exit within seconds.
-GCS_RECONNECT_SECONDS = 5
 
 
 #: Seconds :meth:`RayExecutor.close` gives the actors to cancel their items (and remove partial downloads).
@@ -124,8 +120,6 @@ def loopback_only() -> None:
     """
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    # Ray's processes started from here inherit it (see GCS_RECONNECT_SECONDS)
-    os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(GCS_RECONNECT_SECONDS))
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = False  # Ray may have been imported before the variable was set

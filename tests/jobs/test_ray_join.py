@@ -45,7 +45,6 @@ def ray_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "RAY_USAGE_STATS_ENABLED",
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER",
         "RAY_gcs_server_port_wait_time_s",
-        "RAY_gcs_rpc_server_reconnect_timeout_s",
     ):
         monkeypatch.setenv(name, os.environ.get(name, ""))
         if not os.environ.get(name):
