@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from detective import exits
 from detective.batch import BatchConfig, run_batch, sidecar_path
 from detective.cli_options import (
     context_size_option,
@@ -24,6 +25,8 @@ from detective.cli_options import (
     with_role_limits,
 )
 from detective.jobs import EXECUTORS, OutputLocked
+from detective.jobs.ray_executor import RayUnavailable
+from detective.jsonl import DiskFullError
 
 if TYPE_CHECKING:
     from detective.detective import Detective
@@ -72,7 +75,7 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
         return None
     try:
         table = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise click.BadParameter(f"{path}: cannot read the price table ({exc})", param_hint="--price-table") from exc
     ok = isinstance(table, dict) and all(
         isinstance(v, dict) and all(isinstance(x, int | float) for x in v.values()) for v in table.values()
@@ -282,7 +285,7 @@ def run(
             raise click.ClickException(str(exc)) from exc
         plan = dry_run_plan(input_path, output_path, media_root, caption_field, limit)
         click.echo(json.dumps({"config": detective_config.model_dump(mode="json"), **plan}, indent=2))
-        sys.exit(1 if plan["invalid"] or plan["missing_media"] else 0)
+        sys.exit(1 if plan["invalid"] or plan["missing_media"] or plan["unreadable_media"] else 0)
     cache = None
     cache_file = None if no_cache else (cache_path or sidecar_path(output_path, ".cache.sqlite"))
     if cache_file is not None:
@@ -319,11 +322,11 @@ def run(
     )
     try:
         summary = run_batch(config, factory)
-    except (FileNotFoundError, OutputLocked) as exc:
+    except (FileNotFoundError, OutputLocked, DiskFullError, RayUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("interrupted: finished clips are saved; run the same command again to resume", err=True)
-        sys.exit(130)
+        sys.exit(exits.exit_code())
     finally:
         if cache is not None:
             cache.close()
@@ -339,6 +342,7 @@ def dry_run_plan(
     """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
     from detective.batch import output_key, read_manifest
     from detective.jobs import Invalid
+    from detective.media import MediaError, check_local_file
 
     if not input_path.is_file():
         raise click.ClickException(f"manifest {input_path} does not exist or is not a file")
@@ -348,11 +352,12 @@ def dry_run_plan(
             for raw in fh:
                 try:
                     done.add(output_key(json.loads(raw), caption_field))
-                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
                     continue  # a torn or unreadable line: run repairs it, its clip is redone
     todo: list[str] = []
     invalid: list[str] = []
     missing: list[str] = []
+    unreadable: list[str] = []
     already = 0
     seen: set[str] = set()
     for entry in read_manifest(input_path, media_root):
@@ -368,6 +373,19 @@ def dry_run_plan(
         if limit is not None and len(todo) >= limit:
             continue
         todo.append(entry.source)
-        if "://" not in entry.source and not Path(entry.source).expanduser().is_file():
-            missing.append(entry.source)
-    return {"to_caption": todo, "already_done": already, "invalid": invalid, "missing_media": missing}
+        if "://" not in entry.source:
+            local = Path(entry.source).expanduser()
+            if not local.exists() and not local.is_symlink():
+                missing.append(entry.source)
+                continue
+            try:
+                check_local_file(local)  # a FIFO, device or symlink loop: named by kind, never opened
+            except MediaError as exc:
+                unreadable.append(str(exc))
+    return {
+        "to_caption": todo,
+        "already_done": already,
+        "invalid": invalid,
+        "missing_media": missing,
+        "unreadable_media": unreadable,
+    }

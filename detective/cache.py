@@ -12,11 +12,13 @@ version and query key).
 damaged pages all fail it); a damaged file is moved aside (``cache.sqlite.damaged-<time>``, with its ``-wal`` and
 ``-shm``) with a warning, and an empty cache is built in its place: the run goes on and only pays again for what
 the lost entries held. Damage found later, mid-run, turns the cache off for this instance (reads miss, writes are
-skipped) with one warning; the next open heals the file.
+skipped) with one warning; the next open heals the file. A full file system under the cache does the same: the
+clips go on without it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -48,8 +50,18 @@ class CacheError(RuntimeError):
 _DAMAGE = ("malformed", "not a database", "disk image", "file is encrypted", "database corrupt")
 
 
+#: SQLite errors that mean the file system is full (``SQLITE_FULL``): the cache is then off for the run, as for damage.
+_FULL = ("database or disk is full", "disk i/o error")
+
+
 def _is_damage(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc).lower() for word in _DAMAGE)
+
+
+def _is_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc).lower() for word in _FULL)
 
 
 class SQLiteCache:
@@ -73,6 +85,9 @@ class SQLiteCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._open(check)
         except (OSError, sqlite3.Error) as exc:
+            if _is_full(exc):
+                self._damaged(exc)  # off for this run: nothing to heal, the file system has no room
+                return
             if not (_is_damage(exc) or isinstance(exc, _Damaged)):
                 raise CacheError(f"cache {self.path}: cannot open ({type(exc).__name__}: {exc})") from exc
             self._heal(exc)
@@ -117,6 +132,13 @@ class SQLiteCache:
     def _damaged(self, exc: BaseException) -> None:
         if not self._broken:
             self._broken = True
+            if _is_full(exc):
+                log.warning(
+                    "cache file system full: cache off for this run (clips go on without it)",
+                    cache=str(self.path),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return
             log.warning(
                 "cache file damaged during the run: cache off until the next run heals it",
                 cache=str(self.path),
@@ -154,7 +176,7 @@ class SQLiteCache:
                 .fetchone()
             )
         except sqlite3.Error as exc:
-            if _is_damage(exc):
+            if _is_damage(exc) or _is_full(exc):
                 self._damaged(exc)
                 return None
             raise CacheError(f"cache {self.path}: read failed ({type(exc).__name__}: {exc})") from exc
@@ -175,8 +197,8 @@ class SQLiteCache:
                 "INSERT OR REPLACE INTO entries (namespace, key, value, created) VALUES (?, ?, ?, ?)",
                 (namespace, key, blob, time.time()),
             )
-        except sqlite3.Error as exc:
-            if _is_damage(exc):
+        except (sqlite3.Error, OSError) as exc:
+            if _is_damage(exc) or _is_full(exc):
                 self._damaged(exc)
                 return
             raise CacheError(f"cache {self.path}: write failed ({type(exc).__name__}: {exc})") from exc

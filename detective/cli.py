@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from detective import logs
+from detective import exits, logs
 from detective.cli_options import (
     context_size_option,
     download_timeout_option,
@@ -24,7 +24,7 @@ from detective.cli_options import (
     observer_timeout_option,
     with_role_limits,
 )
-from detective.settings import SettingsError
+from detective.settings import SettingsError, check_environment
 
 
 class CommandGroup(click.Group):
@@ -37,7 +37,11 @@ class CommandGroup(click.Group):
         """Parse the group's options, then set up logging from them."""
         rest = super().parse_args(ctx, args)
         if not ctx.resilient_parsing:  # shell completion runs nothing
-            logs.setup(json_file=ctx.params.get("log_json"), level=ctx.params.get("log_level"))
+            try:
+                check_environment()
+                logs.setup(json_file=ctx.params.get("log_json"), level=ctx.params.get("log_level"))
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from exc
         return rest
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -52,11 +56,15 @@ class CommandGroup(click.Group):
         return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the sub-command; a setting that cannot be read is an error message, not a traceback."""
+        """Run the sub-command; a setting that cannot be read is an error message, not a traceback; Ctrl-C or
+        SIGTERM exits 130 or 143."""
         try:
             return super().invoke(ctx)
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:  # a command without its own handler (click would say "Aborted!" and exit 1)
+            click.echo("interrupted", err=True)
+            sys.exit(exits.exit_code())
 
     def load_plugin_commands(self) -> None:
         """Let each plugin add its commands (once); a plugin that fails is reported and skipped."""
@@ -178,9 +186,11 @@ def caption(
         assert result is not None
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(exits.exit_code())
     except NoEvidenceError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SettingsError:
+        raise  # names its variable: not the clip's fault
     except (MediaError, LLMError, KeyError, ValueError) as exc:
         raise click.ClickException(f"{source}: {exc}") from exc
     if as_json:
@@ -409,5 +419,15 @@ _add_core_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point: SIGTERM is handled as Ctrl-C, and a stopped command ends with ``os._exit``
+    once cleaned up (see :mod:`detective.exits`)."""
+    exits.install()
+    try:
+        cli()
+    except SystemExit as exc:
+        if exc.code in (exits.INTERRUPTED, exits.TERMINATED):
+            exits.hard_exit(int(exc.code))
+        raise
+    except KeyboardInterrupt:  # between commands' handlers (while loading, while printing)
+        click.echo("interrupted", err=True)
+        exits.hard_exit(exits.exit_code())

@@ -17,11 +17,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detective.captioning import Captioner
 from detective.planning import Planner
-from detective.settings import Settings
+from detective.settings import Settings, SettingsError
 from detective.tools import Tool, as_tool
 
 ENV_PREFIX = "OMNI_DETECTIVE_"
@@ -59,7 +59,7 @@ class DetectiveConfig(BaseModel):
         default=None,
         description="Captioner name; none means llm when online, else template (direct in direct mode).",
     )
-    max_rounds: int = Field(default=6, ge=0, description="Rounds of plan → query → observe at most.")
+    max_rounds: int = Field(default=6, ge=1, description="Rounds of plan → query → observe at most (1 or more).")
     max_queries_per_round: int = Field(default=16, ge=1, description="Queries one round may run at most.")
     max_concurrency: int = Field(
         default=4,
@@ -84,23 +84,35 @@ class DetectiveConfig(BaseModel):
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> DetectiveConfig:
         """Defaults, then ``OMNI_DETECTIVE_<FIELD>`` variables (lists comma-separated, dicts as JSON), then
-        ``overrides`` whose value is not ``None``."""
+        ``overrides`` whose value is not ``None``.
+
+        :raises SettingsError: a value that cannot be used; the message names its variable (or argument).
+        """
         env = dict(os.environ if env is None else env)
         data: dict[str, Any] = {}
+        names: dict[str, str] = {}
         for name, info in cls.model_fields.items():
-            raw = env.get(ENV_PREFIX + name.upper())
+            variable = ENV_PREFIX + name.upper()
+            raw = env.get(variable)
             if not raw:
                 continue
+            names[name] = variable
             if name == "tools":
                 data[name] = [t.strip() for t in raw.split(",") if t.strip()]
             elif name in {"budget", "captioner_options"}:
-                data[name] = json.loads(raw)
+                data[name] = _json_object(variable, raw)
             elif info.annotation is bool or name == "offline":
-                data[name] = raw.lower() in {"1", "true", "yes"}
+                data[name] = _flag(variable, raw)
             else:
                 data[name] = raw
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
+        for key, value in overrides.items():
+            if value is not None:
+                data[key] = value
+                names[key] = f"the argument {key}"
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_explain(e, names) for e in exc.errors())) from None
 
     def run_config(self) -> dict[str, Any]:
         """The LangGraph run config: every query of a round starts at once (local observers then wait for one of
@@ -113,6 +125,57 @@ class DetectiveConfig(BaseModel):
         if self.offline and not settings.offline:
             settings = settings.model_copy(update={"offline": True})
         return settings
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "dict_type": "a JSON object",
+    "model_type": "a JSON object",
+    "model_attributes_type": "a JSON object",
+    "list_type": "a list",
+    "string_type": "text",
+    "greater_than": "more than {gt}",
+    "greater_than_equal": "at least {ge}",
+}
+
+
+def _flag(variable: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise SettingsError(f"{variable} must be true or false (1/0, yes/no, on/off), not {raw!r}")
+
+
+def _json_object(variable: str, raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"{variable} must be a JSON object, not {raw!r} ({exc.msg} at column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise SettingsError(f"{variable} must be a JSON object; it nests too deep to read") from None
+
+
+def _explain(error: Any, names: dict[str, str]) -> str:
+    """One validation error of :meth:`DetectiveConfig.from_env` as a sentence naming the variable."""
+    loc = [str(part) for part in error["loc"]]
+    where = names.get(loc[0], loc[0]) if loc else "the configuration"
+    if len(loc) > 1:
+        where += f" key {'.'.join(loc[1:])!r}"
+    if error["type"] == "extra_forbidden":
+        if len(loc) > 1 and loc[0] == "budget":
+            return f"{names.get('budget', 'budget')} has no key {loc[-1]!r} (keys: {', '.join(Budget.model_fields)})"
+        return f"unknown setting {loc[-1]!r}"
+    expected = _EXPECTED.get(error["type"], error["msg"].removeprefix("Input should be ").lower())
+    for key, value in (error.get("ctx") or {}).items():
+        expected = expected.replace("{" + key + "}", str(value))
+    return f"{where} must be {expected}, not {error['input']!r}"
 
 
 @dataclass

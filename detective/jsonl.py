@@ -9,10 +9,154 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+#: ``errno`` values meaning the file system has no room left (a full disk, a user's quota).
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(OSError):
+    """A file could not be written for want of space: the message names the file and the free space left.
+
+    An :class:`OSError` (``errno`` ``ENOSPC`` or ``EDQUOT``), so code that handles write failures handles it too.
+    """
+
+    def __init__(self, path: os.PathLike[str] | str, cause: OSError) -> None:
+        self.path = Path(path)
+        try:
+            free = f"{shutil.disk_usage(self.path.parent).free:,} bytes free"
+        except OSError:
+            free = "free space unknown"
+        super().__init__(
+            cause.errno,
+            f"{self.path}: the file system is full ({free}; {cause.strerror or cause}); "
+            "make room or write elsewhere, then run the same command again to resume",
+        )
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` is an :class:`OSError` for want of space (full disk or quota)."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, sync: bool = False) -> Iterator[BinaryIO]:
+    """``with atomic_file(path) as fh:`` writes ``path.tmp`` and renames it over ``path`` at the end.
+
+    On any failure the ``.tmp`` is removed and ``path`` is left as it was.
+
+    :raises DiskFullError: the file system is full.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as fh:
+            yield fh
+            fh.flush()
+            if sync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if is_disk_full(exc):
+            raise DiskFullError(path, exc) from exc  # type: ignore[arg-type]
+        raise
+
+
+#: Longest JSONL line read as a record (64 MiB): a longer one is reported by line number without being held whole.
+MAX_LINE_BYTES = 64 << 20
+#: Deepest nesting of arrays and objects a record may have: real records nest a handful of levels (a cloze record
+#: 4, a caption record 7); deeper is a hostile or broken line, refused before Python's parser recurses on it.
+MAX_DEPTH = 100
+_BOM = b"\xef\xbb\xbf"
+
+
+class RecordError(ValueError):
+    """A JSONL line is not a usable record; the message says why (the caller adds the file and line number).
+
+    ``not_object`` is true for valid JSON that is not an object (a reader of mixed files may skip those).
+    """
+
+    def __init__(self, message: str, *, not_object: bool = False) -> None:
+        super().__init__(message)
+        self.not_object = not_object
+
+
+def bounded_lines(fh: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes | None, int]]:
+    """``(line, length in bytes)`` for each line of a binary file; ``line`` is ``None`` when longer than ``limit``
+    (skipped in blocks, never held whole). A UTF-8 byte-order mark at the start of the file is dropped (its three
+    bytes still count in the first length, so offsets stay true)."""
+    first = fh.tell() == 0
+    while True:
+        raw = fh.readline(limit + 1)
+        if not raw:
+            return
+        length = len(raw)
+        if first:
+            first = False
+            if raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while not raw.endswith(b"\n"):
+                raw = fh.readline(1 << 20)
+                if not raw:
+                    break
+                length += len(raw)
+            yield None, length
+            continue
+        yield raw, length
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """True when ``value`` nests arrays and objects more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def parse_record(raw: bytes | str | None, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """One JSONL line as a JSON object, within :data:`MAX_DEPTH` levels of nesting.
+
+    ``None`` stands for a line :func:`bounded_lines` found too long. A leading UTF-8 byte-order mark is accepted.
+
+    :raises RecordError: too long, not UTF-8, not JSON, too deeply nested, or not an object; the message says which.
+    """
+    if raw is None:
+        raise RecordError(f"line longer than {MAX_LINE_BYTES:,} bytes: not read")
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})") from None
+    else:
+        text = raw
+    text = text.removeprefix("\ufeff")
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise RecordError(f"nested deeper than {max_depth} levels (arrays and objects)") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"expected a JSON object, got {type(record).__name__}", not_object=True)
+    # only a line with that many brackets can nest that deep: the walk is skipped for nearly every line
+    if text.count("[") + text.count("{") > max_depth and _depth_over(record, max_depth):
+        raise RecordError(f"nested deeper than {max_depth} levels (arrays and objects)")
+    return record
 
 
 def cut_torn_tail(path: Path) -> int:
@@ -60,8 +204,17 @@ class JsonlAppender:
 
     def _write(self, data: bytes) -> int:
         view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            # part of the line may be in the file: cut it, so the file still ends with a whole line
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)
+            if is_disk_full(exc):
+                raise DiskFullError(self.path, exc) from exc
+            raise
         self._dirty = True
         return os.lseek(self._fd, 0, os.SEEK_CUR)
 
@@ -83,7 +236,12 @@ class JsonlAppender:
             if not self._dirty:
                 return  # an fsync that started after this line was written has finished
             self._dirty = False
-            await asyncio.to_thread(os.fsync, self._fd)
+            try:
+                await asyncio.to_thread(os.fsync, self._fd)
+            except OSError as exc:  # delayed allocation: a full disk may first show at the fsync
+                if is_disk_full(exc):
+                    raise DiskFullError(self.path, exc) from exc
+                raise
 
     def close(self) -> None:
         """Close the file."""

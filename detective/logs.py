@@ -60,7 +60,12 @@ def _stderr_logger(*_: Any) -> structlog.PrintLogger:
 
 def configure(json: bool = False, level: str | None = None, stream: TextIO | None = None) -> None:
     """Configure structlog: console renderer, or JSON lines with ``json=True``. Logs go to standard error."""
-    level_name = (level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "WARNING").upper()
+    level_name = (level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "WARNING").strip().upper()
+    if level_name.lower() not in LEVELS:
+        from detective.settings import SettingsError
+
+        where = "the log level" if level else "OMNI_DETECTIVE_LOG_LEVEL"
+        raise SettingsError(f"{where} must be one of {', '.join(LEVELS)}, not {level_name.lower()!r}")
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -126,4 +131,8 @@ def configure_default() -> None:
     structlog's own default prints everything to standard output, which would mix logs into captions and JSON.
     """
     if not structlog.is_configured():
-        configure()
+        try:
+            configure()
+        except ValueError as exc:  # a bad OMNI_DETECTIVE_LOG_LEVEL: said, not ignored (commands refuse it)
+            configure(level="warning")
+            structlog.get_logger("detective").warning("log level not used", error=str(exc))

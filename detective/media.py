@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
 import io
 import math
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import wave
@@ -36,6 +38,7 @@ __all__ = [
     "aopen_media",
     "audio_chunks",
     "awav_data_url",
+    "check_local_file",
     "clear_caches",
     "content_hash",
     "damage",
@@ -73,6 +76,41 @@ def _is_url(source: str) -> bool:
     return urlparse(source).scheme in ("http", "https")
 
 
+#: What a local source that is not a regular file is, by ``stat`` mode test: each is refused before it is opened.
+_KINDS = (
+    (stat.S_ISDIR, "is a directory, not a media file"),
+    (stat.S_ISFIFO, "is a FIFO (named pipe), not a regular file: refused unopened (reading one can wait forever)"),
+    (stat.S_ISCHR, "is a character device, not a regular file: refused unopened"),
+    (stat.S_ISBLK, "is a block device, not a regular file: refused unopened"),
+    (stat.S_ISSOCK, "is a socket, not a regular file: refused unopened"),
+)
+
+
+def check_local_file(path: str | os.PathLike[str], *, allow_empty: bool = False) -> None:
+    """Refuse a local source that is not a non-empty regular file, by kind, without opening it.
+
+    :raises MediaError: missing (or a broken symlink), a symlink loop, a directory, a FIFO, a device, a socket,
+        an empty file, or a file that cannot be looked at.
+    """
+    try:
+        st = os.stat(path)  # follows symlinks: the kind of what would be opened
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise _fail(path, f"broken symlink (to {os.readlink(path)}): file not found") from None
+        raise _fail(path, "file not found") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _fail(path, "symlink loop (the links lead back to themselves): no file to open") from None
+        raise _fail(path, f"cannot be looked at ({exc.strerror or exc})") from None
+    for test, why in _KINDS:
+        if test(st.st_mode):
+            raise _fail(path, why)
+    if not stat.S_ISREG(st.st_mode):
+        raise _fail(path, "is not a regular file: refused unopened")
+    if st.st_size == 0 and not allow_empty:
+        raise _fail(path, "empty file (0 bytes)")
+
+
 def _open(path: str | os.PathLike[str]) -> Any:
     """Open a local file, or an http(s) URL as a stream, with PyAV, turning every way it can fail into a
     MediaError."""
@@ -84,12 +122,7 @@ def _open(path: str | os.PathLike[str]) -> Any:
         except OSError as exc:
             raise _fail(path, f"cannot be opened ({exc})") from exc
     p = Path(path)
-    if not p.exists():
-        raise _fail(path, "file not found")
-    if p.is_dir():
-        raise _fail(path, "is a directory, not a media file")
-    if p.stat().st_size == 0:
-        raise _fail(path, "empty file (0 bytes)")
+    check_local_file(p)
     try:
         return av.open(str(p), mode="r")
     except av.FFmpegError as exc:
@@ -142,10 +175,13 @@ def _decodes(container: Any, stream: Any) -> bool:
 def probe(source: str) -> MediaInfo:
     """Probe a local clip, or an http(s) URL without fetching the whole file: duration, streams, size, fps.
 
-    Raises :class:`MediaError` for a missing, empty, truncated or non-media file, a directory, a clip with no
-    audio or video stream, and a clip of 0 seconds.
+    Raises :class:`MediaError` for a missing, empty, truncated or non-media file, anything not a regular file
+    (directory, FIFO, device, socket, symlink loop: :func:`check_local_file`), a clip with no audio or video
+    stream, and a clip of 0 seconds.
     """
     path = str(source)
+    if not _is_url(path):
+        check_local_file(path)  # before the WAV reader or FFmpeg opens it: a FIFO would block either
     quick = _probe_pcm_wav(path)
     if quick is not None:
         return quick
@@ -232,6 +268,8 @@ def _probe_pcm_wav(path: str) -> MediaInfo | None:
 DOWNLOAD_PREFIX = "omni-detective-"
 #: Seconds a download may take in all (DetectiveConfig.download_timeout's default): a 1 GB clip at 2 MB/s.
 DOWNLOAD_TIMEOUT = 600.0
+#: Seconds opening, probing and hashing a clip's file may take before the clip fails (a stalled mount, a device).
+PROBE_TIMEOUT = 300.0
 #: Seconds a download may wait for its connection or its next bytes before it is given up.
 READ_TIMEOUT = 60.0
 
@@ -246,8 +284,6 @@ def open_media(
     within ``download_timeout`` seconds fails; its temporary directory is removed whatever ends it (an error, the
     deadline, Ctrl-C). In async code use :func:`aopen_media`, which a task's cancellation stops at once.
     """
-    if not _is_url(source):
-        return _probe_local(source)
     return _run_async(aopen_media(source, max_download_bytes=max_download_bytes, download_timeout=download_timeout))
 
 
@@ -268,7 +304,7 @@ async def aopen_media(
     from detective.threads import run_sync
 
     if not _is_url(source):
-        return await run_sync(_probe_local, source, name="probe")
+        return await _within(PROBE_TIMEOUT, source, run_sync(_probe_local, source, name="probe"))
     if not download:
         async with asyncio.timeout(download_timeout):
             info = await run_sync(probe, source, name="probe")
@@ -276,9 +312,9 @@ async def aopen_media(
         return info
     path = await _download(source, max_download_bytes, download_timeout)
     try:
-        info = await run_sync(probe, path, name="probe")
+        info = await _within(PROBE_TIMEOUT, path, run_sync(probe, path, name="probe"))
         info.source = source
-        info.content_hash = await run_sync(content_hash, path, name="content_hash")
+        info.content_hash = await _within(PROBE_TIMEOUT, path, run_sync(content_hash, path, name="content_hash"))
     except MediaError as exc:  # name the URL the user gave, not our temporary copy
         shutil.rmtree(Path(path).parent, ignore_errors=True)
         raise MediaError(str(exc).replace(path, source)) from exc
@@ -286,6 +322,18 @@ async def aopen_media(
         shutil.rmtree(Path(path).parent, ignore_errors=True)
         raise
     return info
+
+
+async def _within(seconds: float, source: str, work: Any) -> Any:
+    """Await ``work`` (a :func:`~detective.threads.run_sync` call) for at most ``seconds``; a clip whose file
+    hangs (a stalled network mount, a device) is then a :class:`MediaError`, its thread abandoned."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await work
+    except TimeoutError:
+        raise _fail(
+            source, f"opening or probing did not finish within {seconds:g} s (a stalled disk or network mount?)"
+        ) from None
 
 
 def _probe_local(source: str) -> MediaInfo:
@@ -362,6 +410,7 @@ async def _download(url: str, max_bytes: int, deadline: float) -> str:
 
 def content_hash(path: str | os.PathLike[str]) -> str:
     """sha256 of the file's bytes (hex), read in blocks."""
+    check_local_file(path, allow_empty=True)
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -612,6 +661,7 @@ def _pcm_wav(path: str | os.PathLike[str], begin: float, limit: int | None, sr: 
     """
     if not os.fspath(path).lower().endswith(".wav"):
         return None
+    check_local_file(path)  # a FIFO named .wav would block the WAV reader
     try:
         with wave.open(os.fspath(path), "rb") as wav:
             if wav.getcomptype() != "NONE" or wav.getnchannels() != 1 or wav.getsampwidth() != 2:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detective.jobs.record import CaptionRecord
+from detective.jsonl import MAX_LINE_BYTES, RecordError, parse_record
 from detective.models import Caption, Evidence, Observation, Relation, RoundRecord, TimeSpan
 
 if TYPE_CHECKING:  # imported where used: `omni-detective --help` should not pay for them
@@ -140,9 +141,10 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
         raise ReportError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     if not text.strip():
         raise ReportError(f"{path}: the file is empty; pass the output JSONL of `omni-detective run`")
+    text = text.removeprefix("\ufeff")
     try:
         whole = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # JSONL, or a hostile file: read line by line below
         whole = None
     if isinstance(whole, dict):
         return [whole]
@@ -152,12 +154,15 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE_BYTES:
+            raise ReportError(f"{path}:{number}: line longer than {MAX_LINE_BYTES:,} bytes")
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ReportError(f"{path}:{number}: not a JSON line ({exc.msg})") from exc
-        if isinstance(record, dict):
-            records.append(record)
+            record = parse_record(line)
+        except RecordError as exc:
+            if exc.not_object:
+                continue  # not a record: nothing to show
+            raise ReportError(f"{path}:{number}: not a JSON line ({exc})") from exc
+        records.append(record)
     return records
 
 

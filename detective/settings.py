@@ -52,6 +52,49 @@ class SettingsError(ValueError):
     """A setting that cannot be read. The message names its variable, or its file and key; never a key's value."""
 
 
+def int_variable(name: str, env: Mapping[str, str] | None = None, *, least: int = 1) -> int | None:
+    """The whole number variable ``name`` holds (``None`` when unset or empty).
+
+    :raises SettingsError: it holds anything else, or less than ``least``; the message names the variable.
+    """
+    import os
+
+    raw = (os.environ if env is None else env).get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) < least:
+        raise SettingsError(f"{name} must be a whole number of at least {least}, not {raw!r}")
+    return int(raw)
+
+
+#: Variable endings that hold a count of threads or workers (a tool's own, e.g. ``OMNI_DETECTIVE_OCR_THREADS``).
+COUNT_SUFFIXES = ("_THREADS", "_WORKERS")
+
+
+def check_environment(env: Mapping[str, str] | None = None) -> None:
+    """Refuse nonsense in the ``OMNI_DETECTIVE_*`` variables read outside the settings models, before a command
+    runs: thread and worker counts (``OMNI_DETECTIVE_MODEL_THREADS``, ``_ASR_THREADS``, ``_ASR_WORKERS``,
+    ``_OCR_THREADS`` and any tool's ``*_THREADS``), ``_MALLOC_ARENAS``, ``_LOG_LEVEL`` and ``_HTTP_CLIENT``.
+
+    :raises SettingsError: naming the first variable whose value cannot be used.
+    """
+    import os
+
+    from detective.logs import LEVELS
+
+    env = os.environ if env is None else env
+    for name in sorted(env):
+        if name.startswith("OMNI_DETECTIVE_") and name.endswith(COUNT_SUFFIXES):
+            int_variable(name, env)
+    int_variable("OMNI_DETECTIVE_MALLOC_ARENAS", env, least=0)
+    level = env.get("OMNI_DETECTIVE_LOG_LEVEL", "").strip()
+    if level and level.lower() not in LEVELS:
+        raise SettingsError(f"OMNI_DETECTIVE_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level!r}")
+    client = env.get("OMNI_DETECTIVE_HTTP_CLIENT", "").strip()
+    if client and client.lower() not in ("httpx", "aiohttp"):
+        raise SettingsError(f"OMNI_DETECTIVE_HTTP_CLIENT must be httpx or aiohttp, not {client!r}")
+
+
 def url_host(url: str) -> str:
     """The host (and port) of ``url``, without a user or password it may carry."""
     return urlparse(url).netloc.rpartition("@")[2] or url

@@ -228,7 +228,10 @@ class _DotEnvSource(_ReadsVariables, DotEnvSettingsSource):
 
     def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
         self.source = str(path)
-        super().__init__(settings_cls, env_file=path, case_sensitive=True)
+        try:
+            super().__init__(settings_cls, env_file=path, case_sensitive=True)
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{path}: not a .env file (not UTF-8 text: byte {exc.start})") from None
 
 
 class _TomlSource(TomlConfigSettingsSource):
@@ -244,6 +247,8 @@ class _TomlSource(TomlConfigSettingsSource):
                 document = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{file_path}: not a valid TOML file ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{file_path}: not a TOML file (not UTF-8 text: byte {exc.start})") from None
         except OSError as exc:
             raise SettingsError(f"{file_path}: cannot read the config file ({exc.strerror or exc})") from None
         self.layer = from_toml(document, str(file_path))
@@ -299,14 +304,14 @@ def load(
             named = env.get("OMNI_DETECTIVE_CONFIG")
             if named and not Path(named).expanduser().is_file():
                 raise SettingsError(f"OMNI_DETECTIVE_CONFIG names {named}, which is not a file")
-    files: list[tuple[str, Path, bool]] = [("toml", Path(p), Path(p).is_file()) for p in config_files or ()]
+    files: list[tuple[str, Path, bool]] = [("toml", Path(p), _is_config_file(p)) for p in config_files or ()]
     sources: list[PydanticBaseSettingsSource] = [
         _ArgumentsSource(_Merged, overrides or {}),
         _VariablesSource(_Merged, env, "environment"),
     ]
     if dotenv is not None:
         path = Path(dotenv)
-        files.insert(0, ("dotenv", path, path.is_file()))
+        files.insert(0, ("dotenv", path, _is_config_file(path)))
         sources.append(_DotEnvSource(_Merged, path))
     sources += [_TomlSource(_Merged, path) for kind, path, exists in reversed(files) if kind == "toml" and exists]
     merged = _Merged(_build_sources=(tuple(sources), {}))
@@ -314,6 +319,18 @@ def load(
     layers = [source.layer for source in sources if hasattr(source, "layer")]  # type: ignore[attr-defined]
     log.debug("settings read", files=[f"{p} ({'read' if e else 'absent'})" for _, p, e in files])
     return Loaded(settings=settings, layers=layers, files=files)
+
+
+def _is_config_file(path: str | Path) -> bool:
+    """True for a file to read, False for one that is absent; anything else there (a directory, a FIFO) is an
+    error naming it, never silently skipped."""
+    path = Path(path)
+    if path.is_file():
+        return True
+    if path.exists() or path.is_symlink():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise SettingsError(f"{path}: is {what}, not a config file; remove or rename it")
+    return False
 
 
 def redact_key(key: SecretStr | None) -> str | None:

@@ -80,10 +80,12 @@ def model_threads(variable: str = "", configured: int = 0, most: int = 4) -> int
     tiny.en: 2.45 against 2.85 CPU s per 30 s window; the offline Detective on 2 cores, one run each: 158 against
     184 CPU s on a 10-minute clip).
     """
+    from detective.settings import int_variable
+
     if configured > 0:
         return configured
     for name in (variable, MODEL_THREADS_VARIABLE):
-        value = os.environ.get(name, "") if name else ""
-        if value.isdigit() and int(value) > 0:
-            return int(value)
+        value = int_variable(name) if name else None  # junk is an error naming the variable, never ignored
+        if value is not None:
+            return value
     return max(1, min(most, -(-(os.cpu_count() or 1) // OBSERVERS_AT_ONCE)))

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from detective.jsonl import atomic_file
 
 #: Settled lines between two saves of the checkpoint during a run.
 SAVE_EVERY = 10_000
@@ -117,6 +118,5 @@ class Checkpoint:
                 "skipped": self.skipped,
                 "probe": _probe(self.manifest, self.offset),
             }
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
-            os.replace(tmp, self.path)
+            with atomic_file(self.path) as fh:
+                fh.write((json.dumps(data) + "\n").encode("utf-8"))

@@ -39,7 +39,7 @@ from detective.jobs.lock import OutputLock
 from detective.jobs.manifest import Check, Done, Invalid, Item, read_manifest
 from detective.jobs.output import OutputFile, sidecar_path
 from detective.jobs.summary import JobSummary, estimate_cost
-from detective.jsonl import JsonlAppender
+from detective.jsonl import DiskFullError, JsonlAppender
 from detective.progress import JobProgress, count_lines, wanted
 
 log = structlog.get_logger("detective.jobs")
@@ -99,6 +99,7 @@ class Job:
         #: called with each item and its output record once written (e.g. for a job's own counts)
         self.on_done: Callable[[Item, dict[str, Any]], None] | None = None
         self._output: OutputFile | None = None
+        self._lock: OutputLock | None = None
         self.checkpoint: Checkpoint | None = None
         self._error_writer: JsonlAppender | None = None
         self.in_flight = 0  # items submitted to the executor and not back yet
@@ -146,7 +147,9 @@ class Job:
         cfg = self.config
         if not cfg.input_path.is_file():
             raise FileNotFoundError(f"manifest {cfg.input_path} does not exist or is not a file")
-        with OutputLock(sidecar_path(cfg.output_path, ".lock"), cfg.output_path), job_gc():
+        # keyed on the output's real path (and, inside, its inode): no symlink or hard link gets round it
+        self._lock = OutputLock(sidecar_path(cfg.output_path.resolve(), ".lock"), cfg.output_path)
+        with self._lock, job_gc():
             return await self._run()
 
     def _resume(self) -> set[str]:
@@ -155,6 +158,8 @@ class Job:
         started = time.monotonic()
         self._output = OutputFile(cfg.output_path, lambda r: output_key(r, cfg.added_fields))
         scan = self._output.open(cfg.drop)
+        if self._lock is not None:
+            self._lock.hold_output()  # a rewritten output (``drop``) is a new inode: the lock moves to it
         self.summary.torn_bytes = scan.torn_bytes
         self.summary.bad_output_lines = len(scan.bad_lines)
         if scan.torn_bytes:
@@ -204,8 +209,9 @@ class Job:
                 self._skipped_before = self.summary.skipped
                 ticker = asyncio.create_task(self._show_progress(cfg.progress_interval, self.checkpoint.start.offset))
             dispatchers = [asyncio.create_task(self._dispatch(queue)) for _ in range(cfg.workers)]
-            await self._feed(queue, done, len(dispatchers))
-            await asyncio.gather(*dispatchers)
+            feeder = asyncio.create_task(self._feed(queue, done, len(dispatchers)))
+            dispatchers.append(feeder)
+            await _all_or_first_error(dispatchers)
             completed = True
         finally:
             for task in dispatchers:
@@ -221,7 +227,10 @@ class Job:
                 self.checkpoint.save()
             if self._error_writer is not None:
                 self._error_writer.close()
-                self._finish_errors(previous, completed)
+                try:
+                    self._finish_errors(previous, completed)
+                except DiskFullError as exc:  # the errors file is rebuilt by the next run from its failures
+                    self.say(f"warning: {exc}")
             self.summary.interrupted = not completed
             self.summary.seconds = time.monotonic() - started
             self.summary.cost_usd = estimate_cost(self.summary.usage, cfg.price_table)
@@ -364,6 +373,17 @@ class Job:
         )
         assert self._error_writer is not None
         await self._error_writer.append(entry)
+
+
+async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for every task; the first to raise (a full disk under the output) ends the wait and is raised.
+
+    Without this, a dispatcher that died left the feeder waiting forever on a queue nobody empties.
+    """
+    finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    for task in finished:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
 
 async def run_job(config: JobConfig, executor: Executor, stream: TextIO | None = None) -> JobSummary:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from detective.jsonl import atomic_file
 
 
 def now() -> str:
@@ -29,7 +30,7 @@ def load_errors(path: Path) -> dict[str, dict[str, Any]]:
         for raw in fh:
             try:
                 entry = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 continue
             if isinstance(entry, dict) and isinstance(entry.get("key"), str):
                 entries[entry["key"]] = entry
@@ -42,10 +43,6 @@ def write_errors(path: Path, entries: list[dict[str, Any]]) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_file(path, sync=True) as fh:
         for entry in entries:
-            fh.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+            fh.write((json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8"))

@@ -4,6 +4,10 @@ The lock file holds who took it (pid, host, command, start time), so a second ru
 with a message naming the running one. The kernel drops a ``flock`` when its holder dies, even by ``kill -9``,
 so a lock left behind by a killed run is simply taken by the next one: no stale lock to clean up by hand.
 Forked worker processes close their copy of the descriptor (the lock stays with the parent).
+
+The lock is keyed on the output's real identity, so no other name for the same file gets round it: the lock file
+sits beside the output's resolved path (a symlink, or a symlinked folder, leads to the same lock file), and the
+output file itself is locked too (a ``flock`` belongs to the inode, so a hard link meets it as well).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class OutputLock:
         self.path = Path(path)
         self.output = Path(output)
         self._fd: int | None = None
+        self._output_fd: int | None = None
+        self._identity: tuple[int, int] | None = None
 
     def acquire(self) -> None:
         """Take the lock without waiting; raise :class:`OutputLocked` naming the holder when it is taken."""
@@ -56,6 +62,13 @@ class OutputLock:
                 f"{self.output} is being written by another run ({_describe(holder)}); "
                 f"wait for it to finish or stop it, then run again (lock: {self.path})"
             ) from None
+        self._fd = fd
+        _held.add(fd)
+        try:
+            self.hold_output()
+        except BaseException:
+            self.release()
+            raise
         os.ftruncate(fd, 0)
         info = {
             "pid": os.getpid(),
@@ -64,11 +77,43 @@ class OutputLock:
             "command": " ".join(sys.argv),
         }
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-        self._fd = fd
+
+    def hold_output(self) -> None:
+        """Lock the output file itself (created empty when absent), or keep holding it.
+
+        Called again after the output was rewritten (a new inode in its place): the lock moves to the new file.
+
+        :raises OutputLocked: another run holds this file under another name (a hard link).
+        """
+        fd = os.open(self.output, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        st = os.fstat(fd)
+        identity = (st.st_dev, st.st_ino)
+        if identity == self._identity:
+            os.close(fd)
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputLocked(
+                f"{self.output} is being written by another run under another name for the same file (device "
+                f"{st.st_dev}, inode {st.st_ino}: a hard link to it); wait for it to finish or stop it, then "
+                "run again"
+            ) from None
+        self._drop_output()
+        self._output_fd, self._identity = fd, identity
         _held.add(fd)
+
+    def _drop_output(self) -> None:
+        if self._output_fd is not None:
+            _held.discard(self._output_fd)
+            with contextlib.suppress(OSError):
+                os.close(self._output_fd)
+        self._output_fd, self._identity = None, None
 
     def release(self) -> None:
         """Release the lock (the file stays; its content is replaced by the next holder)."""
+        self._drop_output()
         if self._fd is None:
             return
         _held.discard(self._fd)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from detective.jobs.keys import label, record_key
+from detective.jsonl import RecordError, bounded_lines, parse_record
 
 
 @dataclass
@@ -59,27 +59,21 @@ def read_manifest(
     """Stream the manifest: an :class:`Item` per valid line, an :class:`Invalid` per bad one (blank lines skip),
     a :class:`Done` per line whose key is in ``done``; from byte ``offset``, which follows line number ``line``.
 
-    A line is invalid when it is not UTF-8, not a JSON object, or ``check`` raises ``ValueError`` for it.
+    A line is invalid when it is longer than :data:`~detective.jsonl.MAX_LINE_BYTES`, not UTF-8, not a JSON
+    object, nested deeper than :data:`~detective.jsonl.MAX_DEPTH`, or ``check`` raises ``ValueError`` for it. A
+    UTF-8 byte-order mark before line 1 is accepted.
     """
     with path.open("rb") as fh:
         fh.seek(offset)
         end = offset
-        for number, raw in enumerate(fh, start=line + 1):
-            end += len(raw)
-            if not raw.strip():
+        for number, (raw, length) in enumerate(bounded_lines(fh), start=line + 1):
+            end += length
+            if raw is not None and not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Invalid(number, f"not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})", end)
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Invalid(number, f"invalid JSON ({exc.msg} at column {exc.colno})", end)
-                continue
-            if not isinstance(record, dict):
-                yield Invalid(number, f"expected a JSON object, got {type(record).__name__}", end)
+                record = parse_record(raw)
+            except RecordError as exc:
+                yield Invalid(number, str(exc), end)
                 continue
             key = record_key(record)
             if key in done:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from detective.jsonl import JsonlAppender, cut_torn_tail
+from detective.jsonl import DiskFullError, JsonlAppender, atomic_file, cut_torn_tail, is_disk_full
 
 log = structlog.get_logger("detective.jobs")
 
@@ -73,7 +72,7 @@ def _parse(raw: bytes, key_of: KeyOf) -> tuple[dict[str, Any], str] | None:
         if not isinstance(record, dict):
             return None
         return record, key_of(record)
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
         return None
 
 
@@ -195,12 +194,8 @@ class OutputFile:
                 continue
             kept[key] = raw if raw.endswith(b"\n") else raw + b"\n"
         if changed:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with tmp.open("wb") as fh:
+            with atomic_file(self.path, sync=True) as fh:
                 fh.writelines(kept.values())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
         entries, end = [], 0
         for key, raw in kept.items():
             end += len(raw)
@@ -210,11 +205,9 @@ class OutputFile:
         scan.index = "compacted"
 
     def _write_index(self, entries: list[tuple[str, int]]) -> None:
-        tmp = self.index_path.with_name(self.index_path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(f"{_HEADER} {_identity(self.path)}\n")
-            fh.writelines(f"{key}\t{end}\n" for key, end in entries)
-        os.replace(tmp, self.index_path)
+        with atomic_file(self.index_path) as fh:
+            fh.write(f"{_HEADER} {_identity(self.path)}\n".encode())
+            fh.writelines(f"{key}\t{end}\n".encode() for key, end in entries)
 
     # --- writing --------------------------------------------------------------------------------------------
 
@@ -224,8 +217,13 @@ class OutputFile:
         end = self._out.write(record)
         # indexed in the order of the output, before the fsync: an index claiming more than a power cut left in
         # the output is noticed on open (its last offset is past the end) and rebuilt
-        self._index.write(f"{key}\t{end}\n")
-        self._index.flush()
+        try:
+            self._index.write(f"{key}\t{end}\n")
+            self._index.flush()
+        except OSError as exc:  # the record is whole in the output: the next open indexes it from there
+            if is_disk_full(exc):
+                raise DiskFullError(self.index_path, exc) from exc
+            raise
         await self._out.sync()
 
     def close(self) -> None:

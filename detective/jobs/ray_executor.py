@@ -31,6 +31,76 @@ log = structlog.get_logger("detective.jobs")
 
 #: Seconds the driver waits for an actor to come up (build its works) before the run fails.
 ACTOR_START_TIMEOUT = 300.0
+#: Seconds joining the Ray cluster at ``--ray-address`` may take before the run fails naming the address: nothing
+#: listening there is found at once (connection refused), an address that drops packets within this time.
+RAY_CONNECT_TIMEOUT = 15.0
+
+
+#: Seconds :meth:`RayExecutor.close` gives the actors to cancel their items (and remove partial downloads).
+STOP_TIMEOUT = 8.0
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Any:
+    """Put back this process's SIGTERM handler after ``ray.init``, which installs its own crash handler over it
+    (it printed a stack trace and exited 15, or aborted, instead of stopping the run as Ctrl-C does)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class RayUnavailable(RuntimeError):
+    """The Ray cluster asked for cannot be joined: the message names its address and what to do."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a Ray address (``host:port``, ``ray://host:port``, ``[::1]:6379``); ``None`` for
+    ``auto``, ``local`` and anything Ray itself must interpret."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Fail at once, naming ``address``, when no Ray cluster listens there (Ray itself waits for minutes).
+
+    :raises RayUnavailable: nothing accepts a connection at the address within ``timeout`` seconds.
+    """
+    import socket
+
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as exc:
+        why = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise RayUnavailable(
+            f"no Ray cluster at {address} ({why.lower()}); start one there (`ray start --head "
+            f"--port {target[1]}`) or leave out --ray-address to start a Ray on this machine"
+        ) from None
 
 
 def _ray() -> Any:
@@ -68,6 +138,30 @@ def init_local_ray(num_cpus: int | None = None) -> None:
     )
 
 
+def join_ray(address: str) -> None:
+    """Join the Ray cluster at ``address``, failing within :data:`RAY_CONNECT_TIMEOUT` when it is not there.
+
+    A loopback address stays loopback: Ray would otherwise replace ``127.0.0.1`` by this machine's routable address
+    and contact that instead; with its cluster mode off (:func:`loopback_only`) it connects where it was told.
+
+    :raises RayUnavailable: nothing listens at ``address``, or Ray cannot join it; the message names it.
+    """
+    ray = _ray()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's own wait for the cluster's GCS, in seconds (one try a second), bounded like the check below
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(int(RAY_CONNECT_TIMEOUT)))
+    check_reachable(address)
+    target = _host_port(address)
+    extra: dict[str, Any] = {}
+    if target is not None and is_loopback(target[0]):
+        loopback_only()
+        extra["_node_ip_address"] = "127.0.0.1"
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False, **extra)
+    except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:
+        raise RayUnavailable(f"cannot join the Ray cluster at {address}: {type(exc).__name__}: {exc}") from exc
+
+
 class JobActor:
     """Runs items on its event loop (an async Ray actor); one work per concurrent item, reused."""
 
@@ -78,6 +172,7 @@ class JobActor:
         self.make_work = make_work
         self.retries = retries
         self.idle: list[Work] = [make_work()]  # built now: a factory that cannot build fails the actor's start
+        self.running: set[asyncio.Task[Any]] = set()
 
     async def ready(self) -> dict[str, Any]:
         """Where this actor runs (pid and Ray node id), once its first work is built."""
@@ -87,10 +182,24 @@ class JobActor:
     async def run(self, item: Item) -> Outcome:
         """The item's outcome, with the retry policy."""
         work = self.idle.pop() if self.idle else self.make_work()
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
         try:
             return await attempt(work, item, self.retries)
         finally:
+            self.running.discard(task)  # type: ignore[arg-type]
             self.idle.append(work)
+
+    async def stop(self, timeout: float = 5.0) -> int:
+        """Cancel the items running here and wait (at most ``timeout`` s) for their clean-up, such as removing a
+        partial download; the number cancelled. Called before the actor is killed, which would leave them."""
+        tasks = [t for t in self.running if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return len(tasks)
 
 
 class _Actor:
@@ -135,11 +244,11 @@ class RayExecutor:
         ray = _ray()
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS")
-            if address:
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-            else:
-                init_local_ray()
+            with _keeping_sigterm():
+                if address:
+                    join_ray(address)
+                else:
+                    init_local_ray()
             self._started_ray = True
         remote = ray.remote(JobActor).options(
             max_restarts=-1,
@@ -220,6 +329,10 @@ class RayExecutor:
         for task in list(self._revivals):
             task.cancel()
         await asyncio.gather(*self._revivals, return_exceptions=True)
+        stops = [actor.handle.stop.remote() for actor in self._actors if actor.up]
+        if stops:  # items in flight clean up after themselves (partial downloads) before the actors are killed
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), timeout=STOP_TIMEOUT)
         for actor in self._actors:
             ray.kill(actor.handle, no_restart=True)
         self._actors = []

@@ -190,3 +190,17 @@ def test_executor_flags_offline_run(tmp_path: Path, clip_dir: Path, helpers, exe
     assert sorted(r["id"] for r in records) == [0, 1, 2, 3]
     assert all(r["provenance"]["tools"] == {"audio_events": r["provenance"]["tools"]["audio_events"]} for r in records)
     assert (tmp_path / "out.cache.sqlite").exists()
+
+
+def test_dry_run_names_a_fifo_by_kind(tmp_path: Path, helpers, listen_by_default) -> None:
+    import os
+
+    fifo = tmp_path / "x.wav"
+    os.mkfifo(fifo)
+    manifest = helpers.manifest(tmp_path / "in.jsonl", [{"id": 1, "path": str(fifo)}])
+    args = ["--input", str(manifest), "--output", str(tmp_path / "o.jsonl"), "--offline", "--dry-run"]
+    result = CliRunner().invoke(run, [*args, "--captioner", "evidence"])
+    assert result.exit_code == 1, result.output
+    plan = json.loads(result.stdout)
+    assert plan["missing_media"] == [] and len(plan["unreadable_media"]) == 1  # not "missing": named by kind
+    assert plan["unreadable_media"][0].startswith(f"{fifo}: is a FIFO")

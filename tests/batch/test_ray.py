@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,52 @@ def test_two_nodes(tmp_path: Path, clip_dir: Path) -> None:
     assert all(a.startswith(("127.0.0.1:", "::1:")) for a in report["listening"]), report["listening"]
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == list(range(12))
+
+
+def _marked(mark: str) -> list[int]:
+    """Live processes whose environment carries ``AUDIT_MARK=mark`` (everything a driver's Ray starts inherits it)."""
+    needle = f"AUDIT_MARK={mark}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                marked = needle in (entry / "environ").read_bytes().split(b"\0")
+                if marked and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] not in {"Z", "X"}:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_no_ray_process_outlives_a_driver_killed_with_sigkill(tmp_path: Path, manifest: Path) -> None:
+    """The driver starts its own Ray (no address); after ``kill -9`` its raylet, GCS, agents and actors all go."""
+    import time
+
+    worker = Path(__file__).with_name("crash_worker.py")
+    out = tmp_path / "out.jsonl"
+    temp = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))  # Ray's socket paths must stay short
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(AUDIT_MARK=temp.name, TMPDIR=str(temp), PYTHONUNBUFFERED="1")
+    with ChatServer(latency=0.05) as server:
+        args = [sys.executable, str(worker), str(manifest), str(out), server.url, str(tmp_path / "c.sqlite"), "ray"]
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 240
+            while not out.exists() or not out.read_bytes().count(b"\n"):
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-3000:]
+                time.sleep(0.05)
+            assert len(_marked(temp.name)) > 2  # the driver, its raylet, GCS, agents and actors
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stderr.close()
+    deadline = time.monotonic() + 15  # "a few seconds": the audit measured at most 2.6 s
+    while _marked(temp.name) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _marked(temp.name)
+    for pid in left:  # never leave them running on a shared machine
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert left == [], "Ray processes outlived their driver"

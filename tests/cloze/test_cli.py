@@ -138,3 +138,23 @@ def test_score_rejects_a_file_without_judged_records(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [make_record(1, ["A"])])
     result = CliRunner().invoke(cli, ["cloze", "score", "-i", str(src)])
     assert result.exit_code != 0 and "no graded blanks" in result.output
+
+
+@pytest.mark.parametrize(("terminated", "code"), [(False, 130), (True, 143)])
+def test_predict_stopped_exits_130_or_143(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminated: bool, code: int
+) -> None:
+    import detective_cloze.cli as cloze_cli
+
+    from detective import exits
+
+    async def stopped(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt  # what Ctrl-C (or SIGTERM, handled as Ctrl-C) raises mid-run
+
+    monkeypatch.setattr(cloze_cli, "run_predict", stopped)
+    monkeypatch.setitem(exits._state, "terminated", terminated)
+    source = tmp_path / "in.jsonl"
+    write_jsonl(source, [make_record(1, ["A"])])
+    args = ["cloze", "predict", "--input", str(source), "-o", str(tmp_path / "o.jsonl"), "--judge", "lexical"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == code and "Aborted" not in result.output

@@ -261,3 +261,52 @@ def test_ctrl_c_stops_caption_during_a_download(trickle: Trickle, tmp_path: Path
     assert proc.returncode == 130, stderr[-3000:]
     assert seconds < 10, f"stopped {seconds:.1f} s after Ctrl-C"  # the interpreter's own teardown takes 3 s here
     assert list(tmp_path.iterdir()) == []
+
+
+def _wait_for_download(proc: subprocess.Popen[str], trickle: Trickle, temp: Path, n: int = 1) -> None:
+    deadline = time.monotonic() + 90
+    while not (len(trickle.requests) >= n and len(list(temp.iterdir())) >= n) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.05)
+    assert len(list(temp.iterdir())) >= n, "the downloads never started"
+
+
+def test_sigterm_stops_caption_during_a_download_and_removes_it(trickle: Trickle, tmp_path: Path) -> None:
+    proc = _caption(_url(trickle), tmp_path)
+    try:
+        _wait_for_download(proc, trickle, tmp_path)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("executor", ["local", "processes"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_removes_its_partial_downloads(
+    trickle: Trickle, tmp_path: Path, executor: str, sig: signal.Signals
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(f'{{"id": {i}, "url": "{trickle.base}/c{i}.mp4"}}\n' for i in range(2)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OMNI_DETECTIVE_"))}
+    env.update(TMPDIR=str(temp), PYTHONUNBUFFERED="1")
+    out = tmp_path / "o.jsonl"
+    args = [sys.executable, "-m", "detective", "run", "--input", str(manifest), "--output", str(out), "--offline"]
+    if executor == "processes":
+        args += ["--processes", "2"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_download(proc, trickle, temp, n=2)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, stderr[-3000:]
+    assert "Traceback" not in stderr and "terminate called" not in stderr
+    assert [p.name for p in temp.iterdir()] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detective import threads
+from detective.settings import SettingsError
 
 
 @pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (4, 1), (6, 2), (8, 2), (16, 4), (64, 4)])
@@ -25,5 +26,9 @@ def test_settings_win_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     assert threads.model_threads("SOME_TOOL_THREADS") == 5  # the tool's own variable
     assert threads.model_threads("SOME_TOOL_THREADS", configured=6) == 6  # the tool's argument
     monkeypatch.setenv("SOME_TOOL_THREADS", "many")
+    with pytest.raises(SettingsError, match="SOME_TOOL_THREADS must be a whole number of at least 1, not 'many'"):
+        threads.model_threads("SOME_TOOL_THREADS")  # refused, never ignored
+    monkeypatch.delenv("SOME_TOOL_THREADS")
     monkeypatch.setenv(threads.MODEL_THREADS_VARIABLE, "0")
-    assert threads.model_threads("SOME_TOOL_THREADS") == 1  # unusable values fall through
+    with pytest.raises(SettingsError, match="OMNI_DETECTIVE_MODEL_THREADS must be a whole number"):
+        threads.model_threads("SOME_TOOL_THREADS")

@@ -73,3 +73,62 @@ def test_forked_children_do_not_keep_the_lock(tmp_path: Path) -> None:
         os.waitpid(child, 0)
         os.close(ready)
         os.close(tell)
+
+
+def _job_lock(out: Path) -> OutputLock:
+    from detective.jobs import sidecar_path
+
+    return OutputLock(sidecar_path(out.resolve(), ".lock"), out)  # as the job engine takes it
+
+
+def test_a_symlink_to_the_output_meets_the_same_lock(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "o.jsonl"
+    real.parent.mkdir()
+    (tmp_path / "link.jsonl").symlink_to(real)
+    (tmp_path / "linked").symlink_to(real.parent, target_is_directory=True)
+    with _job_lock(real):
+        for other in (tmp_path / "link.jsonl", tmp_path / "linked" / "o.jsonl"):
+            with pytest.raises(OutputLocked, match="being written by another run"):
+                _job_lock(other).acquire()
+
+
+def test_a_hard_link_to_the_output_meets_the_lock(tmp_path: Path) -> None:
+    real = tmp_path / "o.jsonl"
+    real.write_text("")
+    os.link(real, tmp_path / "hard.jsonl")
+    with _job_lock(real), pytest.raises(OutputLocked, match="another name for the same file"):
+        _job_lock(tmp_path / "hard.jsonl").acquire()
+    with _job_lock(tmp_path / "hard.jsonl"):  # released: the other name takes it
+        pass
+
+
+def test_two_runs_through_a_symlink_write_each_clip_once(tmp_path: Path) -> None:
+    import asyncio
+    import io
+    import json
+
+    from detective.jobs import Item, Job, JobConfig, LocalExecutor
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(20)))
+    out = tmp_path / "o.jsonl"
+    (tmp_path / "link.jsonl").symlink_to(out)
+
+    def make() -> object:
+        async def work(item: Item) -> dict[str, object]:
+            await asyncio.sleep(0.01)
+            return {**item.record, "done": True}
+
+        return work
+
+    async def both() -> list[object]:
+        jobs = [
+            Job(JobConfig(manifest, path, workers=2, added_fields=("done",)), LocalExecutor(make, 0), io.StringIO())
+            for path in (out, tmp_path / "link.jsonl")
+        ]
+        return await asyncio.gather(*(j.run() for j in jobs), return_exceptions=True)
+
+    results = asyncio.run(both())
+    assert sum(isinstance(r, OutputLocked) for r in results) == 1
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert sorted(ids) == list(range(20))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+import os
 import wave
 from pathlib import Path
 from typing import Any
@@ -484,3 +486,48 @@ def test_a_url_is_not_downloaded_when_every_tool_reads_it(fixture_media: dict[st
         both = Detective(tools=[ListenTool(), ASRTool()], planner="rule", captioner="evidence", settings=settings)
         result = both.run(url)  # a tool that needs a local file: the clip is downloaded
         assert result.media.content_hash == content_hash(tmp_path / "talk.wav")
+
+
+@pytest.mark.parametrize("name", ["x.wav", "x.mp4"])
+def test_a_fifo_is_refused_by_kind_before_opening(tmp_path: Path, name: str) -> None:
+    import concurrent.futures
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    # run in a thread with a deadline: before the fix, opening the FIFO blocked forever
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        for call in (probe, open_media, load_audio):
+            future = pool.submit(call, str(fifo))
+            with pytest.raises(MediaError, match="is a FIFO"):
+                future.result(timeout=60)
+            with contextlib.suppress(OSError):  # unblock a reader stuck on the FIFO, should one be
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_devices_and_symlink_loops_are_named(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="is a character device"):
+        probe("/dev/null")
+    loop = tmp_path / "a.wav"
+    loop.symlink_to(tmp_path / "b.wav")
+    (tmp_path / "b.wav").symlink_to(loop)
+    with pytest.raises(MediaError, match="symlink loop"):
+        probe(str(loop))
+    dangling = tmp_path / "d.wav"
+    dangling.symlink_to(tmp_path / "gone.wav")
+    with pytest.raises(MediaError, match=r"broken symlink .*gone\.wav"):
+        open_media(str(dangling))
+
+
+def test_a_probe_that_hangs_fails_at_its_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import detective.media as media
+
+    release = threading.Event()
+    monkeypatch.setattr(media, "PROBE_TIMEOUT", 0.2)
+    monkeypatch.setattr(media, "_probe_local", lambda source: release.wait(60))  # a stalled mount
+    try:
+        with pytest.raises(MediaError, match=r"did not finish within 0\.2 s"):
+            media.open_media(str(tmp_path / "x.wav"))
+    finally:
+        release.set()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detective.settings import int_variable
 from detective.threads import model_threads
 from detective.tools import ToolError
 
@@ -269,9 +270,9 @@ def transcribers() -> int:
     Re-checks ask for several short spans in one round; with one model thread each they run side by side instead
     of queueing (each worker holds its own copy of the weights: about 40 MB for tiny.en).
     """
-    env = os.environ.get("OMNI_DETECTIVE_ASR_WORKERS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    given = int_variable("OMNI_DETECTIVE_ASR_WORKERS")  # junk is an error naming the variable
+    if given is not None:
+        return given
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 

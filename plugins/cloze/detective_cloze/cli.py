@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from detective.jobs import OutputLocked, sidecar_path
+from detective.jsonl import DiskFullError
 from detective.logs import add_secret
 from detective.runtime import RunServices
 from detective.settings import Settings
@@ -149,7 +150,7 @@ def predict(
 
     try:
         summary = asyncio.run(run_predict(input_path, output_path, judge, workers=workers, retry_failed=retry_failed))
-    except OutputLocked as exc:
+    except (OutputLocked, DiskFullError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if cache is not None:

@@ -12,7 +12,6 @@ as a record with ``judge.failed``; ``retry_failed`` judges those again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import structlog
 
 from detective.jobs import Item, Job, JobConfig, LocalExecutor, Work, output_key
 from detective.jobs.executors import Executor
+from detective.jsonl import RecordError, bounded_lines, parse_record
 from detective_cloze.records import ClozeFormatError
 
 log = structlog.get_logger("detective_cloze.predict")
@@ -81,16 +81,14 @@ def key_of(record: dict[str, Any]) -> str:
 
 def read_jsonl(path: str | Path) -> Any:
     """``(line number, record)`` for every non-blank line; raises :class:`ClozeInputError` on a bad one."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with open(path, "rb") as handle:
+        for number, (line, _) in enumerate(bounded_lines(handle), start=1):
+            if line is not None and not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ClozeInputError(f"{path} line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(record, dict):
-                raise ClozeInputError(f"{path} line {number}: expected a JSON object, got {type(record).__name__}")
+                record = parse_record(line)
+            except RecordError as exc:
+                raise ClozeInputError(f"{path} line {number}: {exc}") from exc
             yield number, record
 
 

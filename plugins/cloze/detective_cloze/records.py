@@ -99,6 +99,8 @@ def load_json_field(value: Any, name: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ClozeFormatError(f"field {name!r} is a string but not JSON: {exc}") from exc
+        except RecursionError:
+            raise ClozeFormatError(f"field {name!r} nests deeper than a record may") from None
     return value
 
 
