@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from detective.batch import BatchConfig, run_batch, sidecar_path
+from detective.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, sidecar_path
 from detective.cli_options import (
     context_size_option,
     download_timeout_option,
@@ -153,9 +153,9 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @click.option(
     "--caption-field",
-    default="caption",
-    show_default=True,
-    help="Output field for the Markdown caption (e.g. predicted_caption for Omni-Cloze).",
+    default=None,
+    help="Output field for the Markdown caption (default: predicted_caption for Omni-Cloze records, those "
+    "carrying 'cloze', so that 'cloze predict' scores the Detective's captions; caption for any other).",
 )
 @click.option("--offline/--online", default=None, help="Force offline (no remote model) or online mode.")
 @click.option("--max-rounds", type=click.IntRange(1), default=None, help="Rounds of plan → query → observe.")
@@ -221,7 +221,7 @@ def run(
     ray_actors: int,
     ray_actor_cpus: float,
     media_root: Path | None,
-    caption_field: str,
+    caption_field: str | None,
     offline: bool | None,
     max_rounds: int | None,
     planner: str | None,
@@ -297,6 +297,12 @@ def run(
     factory = DetectiveFactory({"config": detective_config, "settings": settings}, cache_file, limits)
     factory.share(cache)
     factory()  # fail fast on unknown tools, planners or captioners, before touching the output
+    if caption_field is None and carries_cloze(input_path):
+        click.echo(
+            f"Omni-Cloze records (they carry 'cloze'): their captions go to '{CLOZE_CAPTION_FIELD}', the field "
+            "'cloze predict' scores (other records: 'caption'; --caption-field NAME puts every caption in NAME)",
+            err=True,
+        )
     config = BatchConfig(
         input_path=input_path,
         output_path=output_path,
@@ -329,8 +335,26 @@ def run(
     sys.exit(summary.exit_code)
 
 
+def carries_cloze(manifest: Path, records: int = 1000) -> bool:
+    """True when one of the first ``records`` records of ``manifest`` carries ``cloze`` (an Omni-Cloze record)."""
+    try:
+        with manifest.open("rb") as fh:
+            for number, raw in enumerate(fh):
+                if number >= records:
+                    break
+                try:
+                    record = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                    continue
+                if isinstance(record, dict) and record.get("cloze") not in (None, ""):
+                    return True
+    except OSError:
+        return False  # the run reports the unreadable manifest
+    return False
+
+
 def dry_run_plan(
-    input_path: Path, output_path: Path, media_root: Path | None, caption_field: str, limit: int | None
+    input_path: Path, output_path: Path, media_root: Path | None, caption_field: str | None, limit: int | None
 ) -> dict[str, Any]:
     """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
     from detective.batch import output_key, read_manifest

@@ -177,7 +177,9 @@ def caption(
         sys.exit(130)
     except NoEvidenceError as exc:
         raise click.ClickException(str(exc)) from exc
-    except (MediaError, LLMError, KeyError, ValueError) as exc:
+    except MediaError as exc:  # its message starts with the clip's source already
+        raise click.ClickException(str(exc)) from exc
+    except (LLMError, KeyError, ValueError) as exc:
         raise click.ClickException(f"{source}: {exc}") from exc
     if as_json:
         click.echo(result.model_dump_json(indent=2))

@@ -16,6 +16,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -54,7 +55,18 @@ SEEK_GAP = 2.0
 
 
 class MediaError(Exception):
-    """A clip cannot be read: the message starts with the clip's source and states the cause."""
+    """A clip cannot be read: the message starts with the clip's source and states the cause.
+
+    ``retryable`` is True only where another attempt can help (a remote store that did not answer in time or
+    failed to serve the bytes); a missing, empty or corrupt clip is permanent.
+    """
+
+    retryable = False
+
+
+def _transient(error: MediaError) -> MediaError:
+    error.retryable = True
+    return error
 
 
 def _fail(source: str | os.PathLike[str], cause: str) -> MediaError:
@@ -63,6 +75,64 @@ def _fail(source: str | os.PathLike[str], cause: str) -> MediaError:
 
 def _is_url(source: str) -> bool:
     return urlparse(source).scheme in ("http", "https")
+
+
+#: ``scheme://…`` (or ``data:…``): a source that names a URL rather than a local path.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?://|(?<=data:))")
+#: Protocols fsspec knows that are not remote sources of a clip (the local file system under other names).
+_LOCAL_PROTOCOLS = frozenset({"file", "local"})
+
+
+def scheme_of(source: str) -> str | None:
+    """The URL scheme of ``source`` (lower case), or ``None`` for a local path (``file://`` counts as a scheme)."""
+    match = _SCHEME.match(source)
+    return match.group("scheme").lower() if match else None
+
+
+def fsspec_protocols() -> list[str]:
+    """The protocols fsspec can read (``s3``, ``gs``, ``az`` …), whether or not their backend is installed."""
+    from fsspec.registry import known_implementations, registry
+
+    return sorted(set(known_implementations) | set(registry))
+
+
+def resolve_source(source: str, base: str | os.PathLike[str] | None = None) -> str:
+    """The one rule for a clip's source, for ``caption`` and ``run`` alike.
+
+    - a local path stays a path (``~`` expanded; a relative one resolved under ``base`` when given);
+    - ``file://`` URLs become the local path they name;
+    - ``http://`` and ``https://`` URLs are downloaded by :func:`aopen_media` with its limits;
+    - any other URL fsspec reads (``s3://``, ``gs://``, ``az://``, ``hf://``, ``ftp://``, ``data:`` …) is read
+      through fsspec, credentials from the usual environment (``AWS_*``, ``GOOGLE_APPLICATION_CREDENTIALS``,
+      ``AZURE_STORAGE_*``);
+    - anything else raises :class:`MediaError` naming the source and its unsupported scheme.
+    """
+    scheme = scheme_of(source)
+    if scheme is None:
+        path = Path(os.path.expanduser(source))
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        return str(path)
+    if scheme == "file":
+        from urllib.request import url2pathname
+
+        parsed = urlparse(source)
+        if parsed.netloc not in ("", "localhost"):
+            raise _fail(source, f"file:// URL of another host ({parsed.netloc}); give a local path")
+        return url2pathname(parsed.path)
+    if scheme in ("http", "https") or scheme in fsspec_protocols():
+        return source
+    raise _fail(
+        source,
+        f"unsupported scheme '{scheme}:' (give a local path, file://, http(s):// or a URL fsspec reads, such as "
+        "s3://, gs://, az://, hf://, ftp://, sftp:// or data:)",
+    )
+
+
+def is_remote(source: str) -> bool:
+    """True for a source :func:`aopen_media` downloads (http(s) or an fsspec URL), False for a local path."""
+    scheme = scheme_of(source)
+    return scheme is not None and scheme not in _LOCAL_PROTOCOLS
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
@@ -230,7 +300,8 @@ def open_media(
     within ``download_timeout`` seconds fails; its temporary directory is removed whatever ends it (an error, the
     deadline, Ctrl-C). In async code use :func:`aopen_media`, which a task's cancellation stops at once.
     """
-    if not _is_url(source):
+    source = resolve_source(source) if scheme_of(source) in ("file", None) else source
+    if not is_remote(source):
         return _probe_local(source)
     return _run_async(aopen_media(source, max_download_bytes=max_download_bytes, download_timeout=download_timeout))
 
@@ -242,9 +313,16 @@ async def aopen_media(
     a deadline of the caller) stops it at once and removes the temporary directory; probing runs in a thread."""
     from detective.threads import run_sync
 
-    if not _is_url(source):
-        return await run_sync(_probe_local, source, name="probe")
-    path = await _download(source, max_download_bytes, download_timeout)
+    given = source
+    source = resolve_source(source)  # one rule for every command: file:// is local, unknown schemes are refused
+    if not is_remote(source):
+        info = await run_sync(_probe_local, source, name="probe")
+        info.source = given
+        return info
+    if _is_url(source):
+        path = await _download(source, max_download_bytes, download_timeout)
+    else:
+        path = await _fsspec_download(source, max_download_bytes, download_timeout)
     try:
         info = await run_sync(probe, path, name="probe")
         info.source = source
@@ -280,7 +358,7 @@ def _run_async(coro: Any) -> Any:
 
 def discard_download(media: MediaInfo) -> None:
     """Delete the temporary copy :func:`open_media` made of a URL (nothing for local files)."""
-    if media.path and _is_url(media.source):
+    if media.path and is_remote(media.source):
         folder = Path(media.path).parent
         if folder.name.startswith(DOWNLOAD_PREFIX) and Path(tempfile.gettempdir()) in folder.parents:
             shutil.rmtree(folder, ignore_errors=True)
@@ -325,6 +403,67 @@ async def _download(url: str, max_bytes: int, deadline: float) -> str:
         shutil.rmtree(target.parent, ignore_errors=True)
         raise _fail(url, f"download failed ({type(exc).__name__}: {exc})") from exc
     except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    return str(target)
+
+
+async def _fsspec_download(url: str, max_bytes: int, deadline: float) -> str:
+    """Copy an fsspec URL (``s3://``, ``gs://`` …) into a fresh temporary directory within ``deadline`` seconds.
+
+    fsspec's file objects are synchronous: the copy runs in a thread, in 1 MiB blocks, and stops at the next
+    block once the deadline passed or the task was cancelled; the temporary directory is removed either way.
+    """
+    suffix = Path(urlparse(url).path).suffix
+    suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,9}", suffix) else ".media"
+    target = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"download{suffix}"
+    stop = threading.Event()
+    written = 0
+
+    def copy() -> None:
+        nonlocal written
+        import fsspec
+
+        try:
+            opened = fsspec.open(url, "rb")
+        except ImportError as exc:  # the protocol is known, its backend is not installed
+            raise _fail(
+                url,
+                f"reading {url.split(':', 1)[0]}:// URLs needs a backend ({exc}); pip install 'omni-detective[cloud]'",
+            ) from exc
+        try:
+            with opened as src, target.open("wb") as dst:
+                declared = getattr(src, "size", None)
+                if isinstance(declared, int) and declared > max_bytes:
+                    raise _fail(url, f"is {declared} bytes, over the {max_bytes}-byte limit")
+                while not stop.is_set():
+                    block = src.read(1 << 20)
+                    if not block:
+                        return
+                    written += len(block)
+                    if written > max_bytes:
+                        raise _fail(url, f"exceeds the {max_bytes}-byte limit")
+                    dst.write(block)
+        except MediaError:
+            raise
+        except FileNotFoundError as exc:
+            raise _fail(url, "not found (no such object)") from exc
+        except PermissionError as exc:
+            raise _fail(url, f"access denied ({exc}); check the credentials in the environment") from exc
+        except (OSError, ValueError) as exc:
+            raise _transient(_fail(url, f"cannot be read ({type(exc).__name__}: {exc})")) from exc
+
+    try:
+        async with asyncio.timeout(deadline):
+            await asyncio.to_thread(copy)
+    except TimeoutError as exc:
+        stop.set()
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise _transient(
+            _fail(url, f"download did not finish within {deadline:g} s (download_timeout; {written} bytes received)")
+        ) from exc
+    except BaseException:
+        stop.set()
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
     return str(target)
