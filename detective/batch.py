@@ -40,6 +40,7 @@ from detective.jobs import read_manifest as _read_manifest
 from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc as batch_gc
 from detective.jobs.keys import label
+from detective.media import is_remote
 from detective.runtime import report_usage
 
 #: Fields that name a clip's media, in order of preference.
@@ -111,7 +112,7 @@ class BatchConfig:
     input_path: Path
     output_path: Path
     workers: int = 10
-    media_root: Path | None = None
+    media_root: Path | str | None = None  # a folder or a URL folder (s3://bucket/clips)
     caption_field: str | None = None  # None: predicted_caption for records carrying ``cloze``, caption otherwise
     retries: int = 1
     errors_path: Path | None = None
@@ -128,7 +129,8 @@ class BatchConfig:
     def __post_init__(self) -> None:
         self.input_path = Path(self.input_path)
         self.output_path = Path(self.output_path)
-        self.media_root = Path(self.media_root) if self.media_root is not None else None
+        if self.media_root is not None and not is_remote(str(self.media_root)):
+            self.media_root = Path(self.media_root)
         if self.errors_path is None:
             self.errors_path = sidecar_path(self.output_path, ".errors.jsonl")
         self.errors_path = Path(self.errors_path)
@@ -168,7 +170,7 @@ def output_key(record: dict[str, Any], caption_field: str | None = None) -> str:
     return _output_key(record, added_fields(caption_field))
 
 
-def media_source(record: dict[str, Any], manifest_dir: Path, media_root: Path | None) -> str:
+def media_source(record: dict[str, Any], manifest_dir: Path, media_root: Path | str | None) -> str:
     """The clip's source by :func:`detective.media.resolve_source`, the rule ``caption`` follows too: a URL as is
     (http(s) or any fsspec URL), ``file://`` as its local path, a relative path under ``media_root`` or the
     manifest's folder. Raises ``ValueError`` when the record names no media or a URL of an unsupported scheme."""
@@ -187,12 +189,12 @@ def media_source(record: dict[str, Any], manifest_dir: Path, media_root: Path | 
     raise ValueError(f"no media field (expected one of {', '.join(MEDIA_FIELDS)})")
 
 
-def _media_check(path: Path, media_root: Path | None) -> Callable[[dict[str, Any]], str]:
+def _media_check(path: Path, media_root: Path | str | None) -> Callable[[dict[str, Any]], str]:
     manifest_dir = path.resolve().parent
     return lambda record: media_source(record, manifest_dir, media_root)
 
 
-def read_manifest(path: Path, media_root: Path | None = None) -> Any:
+def read_manifest(path: Path, media_root: Path | str | None = None) -> Any:
     """Stream the manifest: an :class:`Item` per clip, an :class:`~detective.jobs.Invalid` per bad line."""
     return _read_manifest(path, _media_check(path, media_root))
 

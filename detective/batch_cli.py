@@ -91,16 +91,23 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     "--input",
     "input_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept.",
+    help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept. A path or "
+    "any URL fsspec reads (s3://, gs://, az://, https://; relative media paths then lead beside it).",
 )
 @click.option(
     "--output_path",
     "--output",
     "output_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Output JSONL; appended to, and records already in it are skipped (resume).",
+    help="Output JSONL; appended to, and records already in it are skipped (resume). At an fsspec URL, the run "
+    "works on a local copy in --work-dir and copies the output and errors file back when it ends.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the local copies when the manifest or output is a URL (default: "
+    "~/.cache/omni-detective/remote/<hash of the two locations>).",
 )
 @click.option(
     "--num_workers",
@@ -147,9 +154,9 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @click.option(
     "--media-root",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder that relative media paths are under (default: the manifest's folder).",
+    help="Folder (or URL folder, e.g. s3://bucket/clips) that relative media paths are under (default: the "
+    "manifest's folder).",
 )
 @click.option(
     "--caption-field",
@@ -212,15 +219,16 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @observer_timeout_option
 @download_timeout_option
 def run(
-    input_path: Path,
-    output_path: Path,
+    input_path: str,
+    output_path: str,
+    work_dir: Path | None,
     workers: int,
     processes: int,
     executor: str | None,
     ray_address: str | None,
     ray_actors: int,
     ray_actor_cpus: float,
-    media_root: Path | None,
+    media_root: str | None,
     caption_field: str | None,
     offline: bool | None,
     max_rounds: int | None,
@@ -250,7 +258,14 @@ def run(
     """
     from detective import logs
     from detective.cache import SQLiteCache
+    from detective.jobs.remote import RemoteJobFiles
+    from detective.media import MediaError
     from detective.settings import Settings
+
+    try:
+        files = RemoteJobFiles(input_path, output_path, work_dir)
+    except MediaError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
     prices = _load_prices(price_table)
     if log_json:  # upstream's place for it; the group's `omni-detective --log-json FILE run ...` works the same
@@ -271,16 +286,24 @@ def run(
         observer_timeout=observer_timeout,
         download_timeout=download_timeout,
     )
+    root: Path | str | None = media_root if media_root is None or "://" in media_root else Path(media_root)
+    if root is None:
+        root = files.media_base
+    try:
+        files.fetch()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot copy the job's files from their URLs: {exc}") from exc
+    input_file, output_file = files.local_input, files.local_output
     if dry_run:
         try:
             Detective(config=detective_config, settings=settings)
         except (KeyError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
-        plan = dry_run_plan(input_path, output_path, media_root, caption_field, limit)
+        plan = dry_run_plan(input_file, output_file, root, caption_field, limit)
         click.echo(json.dumps({"config": detective_config.model_dump(mode="json"), **plan}, indent=2))
         sys.exit(1 if plan["invalid"] or plan["missing_media"] else 0)
     cache = None
-    cache_file = None if no_cache else (cache_path or sidecar_path(output_path, ".cache.sqlite"))
+    cache_file = None if no_cache else (cache_path or sidecar_path(output_file, ".cache.sqlite"))
     if cache_file is not None:
         cache = SQLiteCache(cache_file)  # checked here: a damaged file is moved aside and rebuilt
         if cache.moved_aside is not None:
@@ -297,22 +320,22 @@ def run(
     factory = DetectiveFactory({"config": detective_config, "settings": settings}, cache_file, limits)
     factory.share(cache)
     factory()  # fail fast on unknown tools, planners or captioners, before touching the output
-    if caption_field is None and carries_cloze(input_path):
+    if caption_field is None and carries_cloze(input_file):
         click.echo(
             f"Omni-Cloze records (they carry 'cloze'): their captions go to '{CLOZE_CAPTION_FIELD}', the field "
             "'cloze predict' scores (other records: 'caption'; --caption-field NAME puts every caption in NAME)",
             err=True,
         )
     config = BatchConfig(
-        input_path=input_path,
-        output_path=output_path,
+        input_path=input_file,
+        output_path=output_file,
         workers=workers,
         processes=processes,
         executor=executor or ("processes" if processes > 1 else "local"),
         ray_address=ray_address,
         ray_actors=ray_actors,
         ray_actor_options={"num_cpus": ray_actor_cpus},
-        media_root=media_root,
+        media_root=root,
         caption_field=caption_field,
         retries=retries,
         price_table=prices,
@@ -329,6 +352,17 @@ def run(
     finally:
         if cache is not None:
             cache.close()
+        if files.output_remote:
+            try:
+                for url in files.publish():
+                    click.echo(f"copied {url}", err=True)
+            except (OSError, ValueError) as exc:
+                click.echo(
+                    f"error: cannot copy the output back to {output_path} ({exc}); it is in {output_file}: run "
+                    "the same command again to retry",
+                    err=True,
+                )
+                sys.exit(1)
     import structlog
 
     structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
@@ -354,7 +388,11 @@ def carries_cloze(manifest: Path, records: int = 1000) -> bool:
 
 
 def dry_run_plan(
-    input_path: Path, output_path: Path, media_root: Path | None, caption_field: str | None, limit: int | None
+    input_path: Path,
+    output_path: Path,
+    media_root: Path | str | None,
+    caption_field: str | None,
+    limit: int | None,
 ) -> dict[str, Any]:
     """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
     from detective.batch import output_key, read_manifest

@@ -99,7 +99,8 @@ def fsspec_protocols() -> list[str]:
 def resolve_source(source: str, base: str | os.PathLike[str] | None = None) -> str:
     """The one rule for a clip's source, for ``caption`` and ``run`` alike.
 
-    - a local path stays a path (``~`` expanded; a relative one resolved under ``base`` when given);
+    - a local path stays a path (``~`` expanded; a relative one resolved under ``base`` when given, which may be
+      a URL folder: a relative path in a manifest at ``s3://b/sets/`` names ``s3://b/sets/<path>``);
     - ``file://`` URLs become the local path they name;
     - ``http://`` and ``https://`` URLs are downloaded by :func:`aopen_media` with its limits;
     - any other URL fsspec reads (``s3://``, ``gs://``, ``az://``, ``hf://``, ``ftp://``, ``data:`` …) is read
@@ -111,6 +112,8 @@ def resolve_source(source: str, base: str | os.PathLike[str] | None = None) -> s
     if scheme is None:
         path = Path(os.path.expanduser(source))
         if base is not None and not path.is_absolute():
+            if is_remote(os.fspath(base)):  # a manifest at a URL: its relative paths lead beside it
+                return os.fspath(base).rstrip("/") + "/" + path.as_posix().removeprefix("./")
             path = Path(base) / path
         return str(path)
     if scheme == "file":
