@@ -125,6 +125,7 @@ class BatchConfig:
     ray_actors: int = 2  # Ray actors, each with its own Detectives
     ray_actor_options: dict[str, Any] | None = None  # e.g. {"num_cpus": 2} for CPU-heavy offline observers
     limit: int | None = None  # caption at most this many clips not yet done, then stop (run again to go on)
+    retry_failed: bool = False  # caption again the clips an earlier run failed permanently (skipped otherwise)
 
     def __post_init__(self) -> None:
         self.input_path = Path(self.input_path)
@@ -286,6 +287,7 @@ def job_config(config: BatchConfig) -> JobConfig:
         progress=config.progress,
         progress_interval=config.progress_interval,
         limit=config.limit,
+        retry_failed=config.retry_failed,
     )
 
 

@@ -201,9 +201,16 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="Caption at most N clips not yet done, then stop.")
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Caption again the clips an earlier run failed permanently (missing or corrupt media); without it they "
+    "are skipped and stay in OUT.errors.jsonl. Retryable failures are always tried again.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
-    help="Check the manifest, the media files and the configuration, print what would be captioned; write nothing.",
+    help="Print the planner, captioner and tool box that would run and the clips (line, id, source) it would "
+    "caption, count those done, failed before and duplicate, probe each clip's media; write nothing.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -246,6 +253,7 @@ def run(
     progress: bool | None,
     strict_grounding: bool,
     limit: int | None,
+    retry_failed: bool,
     dry_run: bool,
     max_tokens: dict[str, int],
     context_size: dict[str, int],
@@ -296,12 +304,12 @@ def run(
     input_file, output_file = files.local_input, files.local_output
     if dry_run:
         try:
-            Detective(config=detective_config, settings=settings)
+            would_run = toolbox_plan(Detective(config=detective_config, settings=settings))
         except (KeyError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
-        plan = dry_run_plan(input_file, output_file, root, caption_field, limit)
-        click.echo(json.dumps({"config": detective_config.model_dump(mode="json"), **plan}, indent=2))
-        sys.exit(1 if plan["invalid"] or plan["missing_media"] else 0)
+        plan = dry_run_plan(input_file, output_file, root, caption_field, limit, retry_failed)
+        click.echo(json.dumps({"would_run": would_run, **plan}, indent=2))
+        sys.exit(1 if plan["invalid"] or plan["bad_media"] else 0)
     cache = None
     cache_file = None if no_cache else (cache_path or sidecar_path(output_file, ".cache.sqlite"))
     if cache_file is not None:
@@ -341,6 +349,7 @@ def run(
         price_table=prices,
         progress=progress,
         limit=limit,
+        retry_failed=retry_failed,
     )
     try:
         summary = run_batch(config, factory)
@@ -387,16 +396,57 @@ def carries_cloze(manifest: Path, records: int = 1000) -> bool:
     return False
 
 
+def toolbox_plan(detective: Detective) -> dict[str, Any]:
+    """What a run with this Detective would use: mode, offline or not, planner, captioner, tools (with versions),
+    and the model and endpoint host of each role that calls one."""
+    prov = detective.provenance()
+    return {
+        "mode": detective.mode,
+        "offline": detective.settings.offline,
+        "planner": prov.planner,
+        "captioner": prov.captioner,
+        "tools": prov.tools,
+        "models": prov.models,
+        "endpoints": prov.endpoints,
+    }
+
+
+def _check_media(source: str) -> str | None:
+    """Why the clip at ``source`` cannot be captioned, or ``None``: local files are probed; fsspec URLs are
+    looked up (not downloaded); http(s) URLs are not fetched by a dry run."""
+    from detective.media import MediaError, is_remote, probe, scheme_of
+
+    if not is_remote(source):
+        try:
+            probe(source)
+        except MediaError as exc:
+            return str(exc)
+        return None
+    if scheme_of(source) in ("http", "https"):
+        return None
+    try:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(source)
+        return None if fs.exists(path) else f"{source}: not found (no such object)"
+    except (ImportError, OSError, ValueError) as exc:
+        return f"{source}: cannot be looked up ({type(exc).__name__}: {exc})"
+
+
 def dry_run_plan(
     input_path: Path,
     output_path: Path,
     media_root: Path | str | None,
     caption_field: str | None,
     limit: int | None,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
-    """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
+    """What ``run`` would do, read-only: the clips it would caption (line, id, source), those done already, those
+    skipped as permanent failures of an earlier run, duplicates, invalid lines, and clips whose media does not
+    probe."""
     from detective.batch import output_key, read_manifest
     from detective.jobs import Invalid
+    from detective.jobs.errors import load_errors
 
     if not input_path.is_file():
         raise click.ClickException(f"manifest {input_path} does not exist or is not a file")
@@ -406,26 +456,41 @@ def dry_run_plan(
             for raw in fh:
                 try:
                     done.add(output_key(json.loads(raw), caption_field))
-                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
                     continue  # a torn or unreadable line: run repairs it, its clip is redone
-    todo: list[str] = []
+    errors = load_errors(sidecar_path(output_path, ".errors.jsonl"))
+    permanent = set() if retry_failed else {k for k, e in errors.items() if not e.get("retryable")}
+    todo: list[dict[str, Any]] = []
     invalid: list[str] = []
-    missing: list[str] = []
-    already = 0
+    bad: list[dict[str, Any]] = []
+    already = duplicates = failed_before = 0
     seen: set[str] = set()
     for entry in read_manifest(input_path, media_root):
         if isinstance(entry, Invalid):
             invalid.append(f"line {entry.line}: {entry.error}")
             continue
         if entry.key in seen:
+            duplicates += 1
             continue
         seen.add(entry.key)
         if entry.key in done:
             already += 1
             continue
+        if entry.key in permanent:
+            failed_before += 1
+            continue
         if limit is not None and len(todo) >= limit:
             continue
-        todo.append(entry.source)
-        if "://" not in entry.source and not Path(entry.source).expanduser().is_file():
-            missing.append(entry.source)
-    return {"to_caption": todo, "already_done": already, "invalid": invalid, "missing_media": missing}
+        clip = {"line": entry.line, "id": entry.label, "source": entry.source}
+        todo.append(clip)
+        problem = _check_media(entry.source)
+        if problem is not None:
+            bad.append({**clip, "error": problem})
+    return {
+        "to_caption": todo,
+        "already_done": already,
+        "failed_before": failed_before,
+        "duplicates": duplicates,
+        "invalid": invalid,
+        "bad_media": bad,
+    }

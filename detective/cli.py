@@ -396,10 +396,11 @@ def _dot(drawable: object) -> str:
 
 def _add_core_commands() -> None:
     from detective.batch_cli import run
+    from detective.export import export
     from detective.plugin_template import plugin
     from detective.report_cli import report
 
-    for command in (run, report, plugin):
+    for command in (run, report, plugin, export):
         cli.add_command(command)
 
 

@@ -96,7 +96,10 @@ def test_run_reads_manifest_and_clips_from_s3_and_writes_the_output_there(s3, tm
 
     # a run from an empty working folder resumes from what is in the bucket: nothing is captioned twice
     s3.pipe(f"{BUCKET}/set/media/absent.wav", _tone(0.5))
-    second = CliRunner().invoke(run, [*args[:4], "--work-dir", str(tmp_path / "elsewhere"), *args[6:]])
+    # (the clip failed permanently: --retry-failed asks for it again)
+    second = CliRunner().invoke(
+        run, [*args[:4], "--work-dir", str(tmp_path / "elsewhere"), *args[6:], "--retry-failed"]
+    )
     assert second.exit_code == 0, second.stderr
     assert "1 done, 0 failed" in second.stderr
     written = [json.loads(line) for line in s3.cat(f"{BUCKET}/out/captions.jsonl").decode().splitlines()]

@@ -274,11 +274,18 @@ def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str
     help="Directory to write demo_cloze.jsonl into.",
 )
 def make_demo(out_dir: str) -> None:
-    """Write a small cloze set over examples/media/demo.mp4 with a hand-written caption, for an offline try."""
+    """Write a small cloze set over examples/media/demo.mp4 with a hand-written caption, for an offline try
+    (video_path relative to --out; outside the checkout the clip is copied there)."""
     from detective_cloze.demo import write_demo
 
     path = write_demo(out_dir)
     click.echo(str(path))
-    scored = path.with_name("demo_predictions.jsonl")
-    click.echo(f"next: omni-detective cloze predict --judge lexical --input {path} --output {scored}", err=True)
-    click.echo(f"      omni-detective cloze score --input {scored} --show-subcategory", err=True)
+    captions = path.with_name("captions.jsonl")
+    judged = path.with_name("judged.jsonl")
+    click.echo(f"next: omni-detective run --input {path} --output {captions} --offline", err=True)
+    click.echo(f"      omni-detective cloze predict --judge lexical --input {captions} --output {judged}", err=True)
+    click.echo(f"      omni-detective cloze score --input {judged} --show-subcategory", err=True)
+    click.echo(
+        f"      (the records' own predicted_caption is hand-written: cloze predict --input {path} scores that one)",
+        err=True,
+    )

@@ -3,11 +3,12 @@
 The same rules as ``omni-detective run``: the one resume key (``id``, else ``uuid``, else a content hash;
 :mod:`detective.jobs.keys`), a streamed input with at most ``workers`` records in flight, whole fsynced output
 lines, a torn last line cut off, one writer per output, a finished-keys index beside the output. Failures go to
-the errors sidecar (``OUT.errors.jsonl``), never into the output, and the next run judges them again: a judge
-call that failed (endpoint errors after the client's retries) and a record that cannot be judged (malformed:
-no blanks, unreadable cloze); a line that is not a JSON object is reported and skipped. Any of these makes the
-run exit 1. A judge reply that stays unreadable after the repair attempts is upstream's "all E" and is written
-as a record with ``judge.failed``; ``retry_failed`` judges those again.
+the errors sidecar (``OUT.errors.jsonl``), never into the output: a judge call that failed (endpoint errors
+after the client's retries) is judged again by the next run; a record that cannot be judged (malformed: no
+blanks, unreadable cloze) is a permanent failure, skipped by the next run unless ``retry_failed``; a line that
+is not a JSON object is reported and skipped. Any of these makes the run exit 1. A judge reply that stays
+unreadable after the repair attempts is upstream's "all E" and is written as a record with ``judge.failed``;
+``retry_failed`` judges those again too.
 """
 
 from __future__ import annotations
@@ -199,6 +200,7 @@ async def run_predict(
         show_usage=False,  # the judge meters its calls in its own RunServices, not per record
         added_fields=ADDED_FIELDS,
         drop=_judge_failed if retry_failed else None,
+        retry_failed=retry_failed,
         progress=progress,
     )
     if executor is None:
