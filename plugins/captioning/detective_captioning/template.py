@@ -180,6 +180,10 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
+#: Where one sentence of an observer's answer ends and the next begins.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(A-Z0-9])")
+
+
 def _distinct(observations: list[Observation]) -> list[Observation]:
     """Fold repeated reports (a re-check that heard "… dog" and "… dog." again): the surest one stays."""
     kept: list[Observation] = []
@@ -361,6 +365,9 @@ class _Writer:
         self.video = media.has_video
         self.whole = TimeSpan(start=0.0, end=max(self.duration, 0.0))
         self.usual = self._usual_manner()
+        # sentences an LLM observer already said to one question: a long clip asked window by window gets the
+        # same "A steady tone plays." from every window, and the storyline tells it once
+        self.told: dict[tuple[str, str], set[str]] = {}
 
     # -- helpers --
 
@@ -533,7 +540,9 @@ class _Writer:
         if model:
             who += f" ({model})"
         question = " ".join(str(desc.payload.get("question") or "").split())
-        content = " ".join(desc.content.split())
+        content = self.news(desc.tool, question, " ".join(desc.content.split()))
+        if not content:
+            return ""  # every sentence of this window's answer was told for an earlier window
         when = ""
         if desc.span is None:
             when = "about the whole clip"
@@ -548,6 +557,18 @@ class _Writer:
                 seed,
             ).replace("  ", " ")
         return f"{who.capitalize()} described this stretch: {_sentence(content)}"
+
+    def news(self, tool: str, question: str, content: str) -> str:
+        """``content`` without the sentences already told for the same tool and question (windows of one long
+        clip repeat what stays the same), whole sentences only; remembers what it returns."""
+        told = self.told.setdefault((tool, question.lower()), set())
+        kept = []
+        for sentence in _SENTENCE_END.split(content):
+            plain = _plain(sentence)
+            if plain and plain not in told:
+                told.add(plain)
+                kept.append(sentence)
+        return " ".join(kept)
 
     def text_sentence(self, group: list[Observation], seed: int) -> str:
         group = _reading_order(group)
