@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from detective_captioning.template import build_caption
 from detective_testserver import ChatServer
 
