@@ -428,14 +428,7 @@ async def _fsspec_download(url: str, max_bytes: int, deadline: float) -> str:
         import fsspec
 
         try:
-            opened = fsspec.open(url, "rb")
-        except ImportError as exc:  # the protocol is known, its backend is not installed
-            raise _fail(
-                url,
-                f"reading {url.split(':', 1)[0]}:// URLs needs a backend ({exc}); pip install 'omni-detective[cloud]'",
-            ) from exc
-        try:
-            with opened as src, target.open("wb") as dst:
+            with fsspec.open(url, "rb") as src, target.open("wb") as dst:
                 declared = getattr(src, "size", None)
                 if isinstance(declared, int) and declared > max_bytes:
                     raise _fail(url, f"is {declared} bytes, over the {max_bytes}-byte limit")
@@ -449,11 +442,16 @@ async def _fsspec_download(url: str, max_bytes: int, deadline: float) -> str:
                     dst.write(block)
         except MediaError:
             raise
+        except ImportError as exc:  # the protocol is known, its backend is not installed
+            raise _fail(
+                url,
+                f"reading {url.split(':', 1)[0]}:// URLs needs a backend ({exc}); pip install 'omni-detective[cloud]'",
+            ) from exc
         except FileNotFoundError as exc:
             raise _fail(url, "not found (no such object)") from exc
         except PermissionError as exc:
             raise _fail(url, f"access denied ({exc}); check the credentials in the environment") from exc
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # a backend's own errors (connection, credentials, throttling): worth a retry
             raise _transient(_fail(url, f"cannot be read ({type(exc).__name__}: {exc})")) from exc
 
     try:

@@ -115,6 +115,17 @@ def test_one_source_rule_for_caption_and_run(tmp_path: Path) -> None:
         assert resolve_source(url) == url
     with pytest.raises(MediaError, match=r"^xyz://h/a.wav: unsupported scheme 'xyz:'"):
         resolve_source("xyz://h/a.wav")
+    # a data: URL is read through fsspec like any other; an unreachable store is a retryable failure
+    import base64
+
+    info = open_media("data:audio/wav;base64," + base64.b64encode(_tone(0.5)).decode())
+    assert info.duration == pytest.approx(0.5, abs=1e-3)
+    from detective.media import discard_download
+
+    discard_download(info)
+    with pytest.raises(MediaError, match=r"^ftp://127.0.0.1:1/a.wav: cannot be read") as refused:
+        open_media("ftp://127.0.0.1:1/a.wav")
+    assert refused.value.retryable
 
     # caption: the message names the clip once
     missing = CliRunner().invoke(cli, ["caption", f"file://{tmp_path}/gone.wav", "--offline"])
