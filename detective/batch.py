@@ -39,6 +39,8 @@ from detective.jobs import output_key as _output_key
 from detective.jobs import read_manifest as _read_manifest
 from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc as batch_gc
+from detective.jobs.keys import label
+from detective.media import is_remote
 from detective.runtime import report_usage
 
 #: Fields that name a clip's media, in order of preference.
@@ -58,11 +60,19 @@ ADDED_FIELDS = (
     "grounding",
 )
 
+#: Where ``run`` puts the caption of a record that carries ``cloze`` when no caption field is given: the field
+#: Omni-Cloze's ``cloze predict`` reads, so ``run`` then ``cloze predict`` scores the Detective's own captions.
+CLOZE_CAPTION_FIELD = "predicted_caption"
+#: Where ``run`` puts the caption of any other record when no caption field is given.
+DEFAULT_CAPTION_FIELD = "caption"
+
 #: A clip's summary is a job's summary.
 BatchSummary = JobSummary
 
 __all__ = [
     "ADDED_FIELDS",
+    "CLOZE_CAPTION_FIELD",
+    "DEFAULT_CAPTION_FIELD",
     "MEDIA_FIELDS",
     "BatchConfig",
     "BatchSummary",
@@ -73,6 +83,7 @@ __all__ = [
     "arun_batch",
     "batch_gc",
     "build_record",
+    "caption_field_for",
     "caption_item",
     "estimate_cost",
     "is_retryable",
@@ -101,8 +112,8 @@ class BatchConfig:
     input_path: Path
     output_path: Path
     workers: int = 10
-    media_root: Path | None = None
-    caption_field: str = "caption"
+    media_root: Path | str | None = None  # a folder or a URL folder (s3://bucket/clips)
+    caption_field: str | None = None  # None: predicted_caption for records carrying ``cloze``, caption otherwise
     retries: int = 1
     errors_path: Path | None = None
     price_table: dict[str, dict[str, float]] | None = None
@@ -114,11 +125,13 @@ class BatchConfig:
     ray_actors: int = 2  # Ray actors, each with its own Detectives
     ray_actor_options: dict[str, Any] | None = None  # e.g. {"num_cpus": 2} for CPU-heavy offline observers
     limit: int | None = None  # caption at most this many clips not yet done, then stop (run again to go on)
+    retry_failed: bool = False  # caption again the clips an earlier run failed permanently (skipped otherwise)
 
     def __post_init__(self) -> None:
         self.input_path = Path(self.input_path)
         self.output_path = Path(self.output_path)
-        self.media_root = Path(self.media_root) if self.media_root is not None else None
+        if self.media_root is not None and not is_remote(str(self.media_root)):
+            self.media_root = Path(self.media_root)
         if self.errors_path is None:
             self.errors_path = sidecar_path(self.output_path, ".errors.jsonl")
         self.errors_path = Path(self.errors_path)
@@ -139,42 +152,55 @@ class BatchConfig:
 # --- keys and manifest ------------------------------------------------------------------------------------
 
 
-def output_key(record: dict[str, Any], caption_field: str = "caption") -> str:
+def caption_field_for(record: dict[str, Any], caption_field: str | None = None) -> str:
+    """The field a record's caption goes to: ``caption_field`` when given, else :data:`CLOZE_CAPTION_FIELD` for an
+    Omni-Cloze record (one that carries ``cloze``) and :data:`DEFAULT_CAPTION_FIELD` for any other."""
+    if caption_field:
+        return caption_field
+    return CLOZE_CAPTION_FIELD if record.get("cloze") not in (None, "") else DEFAULT_CAPTION_FIELD
+
+
+def added_fields(caption_field: str | None) -> tuple[str, ...]:
+    """The fields ``run`` adds to a record: the caption field(s) and :data:`ADDED_FIELDS`."""
+    fields = (caption_field,) if caption_field else (DEFAULT_CAPTION_FIELD, CLOZE_CAPTION_FIELD)
+    return (*fields, *ADDED_FIELDS)
+
+
+def output_key(record: dict[str, Any], caption_field: str | None = None) -> str:
     """The resume key of an output record (``provenance.record_key`` when present)."""
-    return _output_key(record, (caption_field, *ADDED_FIELDS))
+    return _output_key(record, added_fields(caption_field))
 
 
-def media_source(record: dict[str, Any], manifest_dir: Path, media_root: Path | None) -> str:
-    """The clip's source: a URL as is, an absolute path as is, a relative path under ``media_root`` or the
-    manifest's folder. Raises ``ValueError`` when the record names no media."""
+def media_source(record: dict[str, Any], manifest_dir: Path, media_root: Path | str | None) -> str:
+    """The clip's source by :func:`detective.media.resolve_source`, the rule ``caption`` follows too: a URL as is
+    (http(s) or any fsspec URL), ``file://`` as its local path, a relative path under ``media_root`` or the
+    manifest's folder. Raises ``ValueError`` when the record names no media or a URL of an unsupported scheme."""
+    from detective.media import MediaError, resolve_source
+
     for name in MEDIA_FIELDS:
         value = record.get(name)
         if value is None or value == "":
             continue
         if not isinstance(value, str):
             raise ValueError(f"field {name!r} must be a string, got {type(value).__name__}")
-        if value.startswith(("http://", "https://")):
-            return value
-        if value.startswith("file://"):
-            value = value[len("file://") :]
-        path = Path(os.path.expanduser(value))
-        if not path.is_absolute():
-            path = (media_root or manifest_dir) / path
-        return str(path)
+        try:
+            return resolve_source(value, media_root or manifest_dir)
+        except MediaError as exc:
+            raise ValueError(f"{label(record, f'field {name!r}')}: {exc}") from exc
     raise ValueError(f"no media field (expected one of {', '.join(MEDIA_FIELDS)})")
 
 
-def _media_check(path: Path, media_root: Path | None) -> Callable[[dict[str, Any]], str]:
+def _media_check(path: Path, media_root: Path | str | None) -> Callable[[dict[str, Any]], str]:
     manifest_dir = path.resolve().parent
     return lambda record: media_source(record, manifest_dir, media_root)
 
 
-def read_manifest(path: Path, media_root: Path | None = None) -> Any:
+def read_manifest(path: Path, media_root: Path | str | None = None) -> Any:
     """Stream the manifest: an :class:`Item` per clip, an :class:`~detective.jobs.Invalid` per bad line."""
     return _read_manifest(path, _media_check(path, media_root))
 
 
-def repair_output(path: Path, caption_field: str = "caption") -> OutputScan:
+def repair_output(path: Path, caption_field: str | None = None) -> OutputScan:
     """Cut a torn last line away and collect the keys already done (through the finished-keys index)."""
     output = OutputFile(path, lambda r: output_key(r, caption_field))
     try:
@@ -186,10 +212,13 @@ def repair_output(path: Path, caption_field: str = "caption") -> OutputScan:
 # --- the work ---------------------------------------------------------------------------------------------
 
 
-def build_record(item: Item, result: Any, caption_field: str, prices: dict[str, dict[str, float]] | None) -> dict:
-    """The output record: the input fields plus the caption and everything the run produced."""
+def build_record(
+    item: Item, result: Any, caption_field: str | None, prices: dict[str, dict[str, float]] | None
+) -> dict:
+    """The output record: the input fields plus the caption (in :func:`caption_field_for`'s field) and everything
+    the run produced."""
     record = CaptionRecord.from_result(item.record, item.key, result, estimate_cost(result.usage, prices))
-    return record.to_json(caption_field)
+    return record.to_json(caption_field_for(item.record, caption_field))
 
 
 @dataclass
@@ -200,7 +229,7 @@ class CaptionWork:
     """
 
     factory: Callable[[], DetectiveLike]
-    caption_field: str = "caption"
+    caption_field: str | None = None
     price_table: dict[str, dict[str, float]] | None = None
 
     def __call__(self) -> Work:
@@ -253,11 +282,12 @@ def job_config(config: BatchConfig) -> JobConfig:
         retries=config.retries,
         errors_path=config.errors_path,
         check=_media_check(config.input_path, config.media_root),
-        added_fields=(config.caption_field, *ADDED_FIELDS),
+        added_fields=added_fields(config.caption_field),
         price_table=config.price_table,
         progress=config.progress,
         progress_interval=config.progress_interval,
         limit=config.limit,
+        retry_failed=config.retry_failed,
     )
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from detective import exits
-from detective.batch import BatchConfig, run_batch, sidecar_path
+from detective.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, sidecar_path
 from detective.cli_options import (
     context_size_option,
     download_timeout_option,
@@ -94,16 +94,23 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     "--input",
     "input_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept.",
+    help="Input JSONL manifest: records with id/url, uuid/video_path or path; other fields are kept. A path or "
+    "any URL fsspec reads (s3://, gs://, az://, https://; relative media paths then lead beside it).",
 )
 @click.option(
     "--output_path",
     "--output",
     "output_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Output JSONL; appended to, and records already in it are skipped (resume).",
+    help="Output JSONL; appended to, and records already in it are skipped (resume). At an fsspec URL, the run "
+    "works on a local copy in --work-dir and copies the output and errors file back when it ends.",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the local copies when the manifest or output is a URL (default: "
+    "~/.cache/omni-detective/remote/<hash of the two locations>).",
 )
 @click.option(
     "--num_workers",
@@ -150,15 +157,15 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @click.option(
     "--media-root",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder that relative media paths are under (default: the manifest's folder).",
+    help="Folder (or URL folder, e.g. s3://bucket/clips) that relative media paths are under (default: the "
+    "manifest's folder).",
 )
 @click.option(
     "--caption-field",
-    default="caption",
-    show_default=True,
-    help="Output field for the Markdown caption (e.g. predicted_caption for Omni-Cloze).",
+    default=None,
+    help="Output field for the Markdown caption (default: predicted_caption for Omni-Cloze records, those "
+    "carrying 'cloze', so that 'cloze predict' scores the Detective's captions; caption for any other).",
 )
 @click.option("--offline/--online", default=None, help="Force offline (no remote model) or online mode.")
 @click.option("--max-rounds", type=click.IntRange(1), default=None, help="Rounds of plan → query → observe.")
@@ -201,9 +208,16 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="Caption at most N clips not yet done, then stop.")
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Caption again the clips an earlier run failed permanently (missing or corrupt media); without it they "
+    "are skipped and stay in OUT.errors.jsonl. Retryable failures are always tried again.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
-    help="Check the manifest, the media files and the configuration, print what would be captioned; write nothing.",
+    help="Print the planner, captioner and tool box that would run and the clips (line, id, source) it would "
+    "caption, count those done, failed before and duplicate, probe each clip's media; write nothing.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -219,16 +233,17 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @observer_timeout_option
 @download_timeout_option
 def run(
-    input_path: Path,
-    output_path: Path,
+    input_path: str,
+    output_path: str,
+    work_dir: Path | None,
     workers: int,
     processes: int,
     executor: str | None,
     ray_address: str | None,
     ray_actors: int,
     ray_actor_cpus: float,
-    media_root: Path | None,
-    caption_field: str,
+    media_root: str | None,
+    caption_field: str | None,
     offline: bool | None,
     max_rounds: int | None,
     planner: str | None,
@@ -245,6 +260,7 @@ def run(
     progress: bool | None,
     strict_grounding: bool,
     limit: int | None,
+    retry_failed: bool,
     dry_run: bool,
     max_tokens: dict[str, int],
     context_size: dict[str, int],
@@ -257,7 +273,14 @@ def run(
     """
     from detective import logs
     from detective.cache import SQLiteCache
+    from detective.jobs.remote import RemoteJobFiles
+    from detective.media import MediaError
     from detective.settings import Settings
+
+    try:
+        files = RemoteJobFiles(input_path, output_path, work_dir)
+    except MediaError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
     prices = _load_prices(price_table)
     if log_json:  # upstream's place for it; the group's `omni-detective --log-json FILE run ...` works the same
@@ -278,16 +301,24 @@ def run(
         observer_timeout=observer_timeout,
         download_timeout=download_timeout,
     )
+    root: Path | str | None = media_root if media_root is None or "://" in media_root else Path(media_root)
+    if root is None:
+        root = files.media_base
+    try:
+        files.fetch()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot copy the job's files from their URLs: {exc}") from exc
+    input_file, output_file = files.local_input, files.local_output
     if dry_run:
         try:
-            Detective(config=detective_config, settings=settings)
+            would_run = toolbox_plan(Detective(config=detective_config, settings=settings))
         except (KeyError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
-        plan = dry_run_plan(input_path, output_path, media_root, caption_field, limit)
-        click.echo(json.dumps({"config": detective_config.model_dump(mode="json"), **plan}, indent=2))
-        sys.exit(1 if plan["invalid"] or plan["missing_media"] or plan["unreadable_media"] else 0)
+        plan = dry_run_plan(input_file, output_file, root, caption_field, limit, retry_failed)
+        click.echo(json.dumps({"would_run": would_run, **plan}, indent=2))
+        sys.exit(1 if plan["invalid"] or plan["bad_media"] else 0)
     cache = None
-    cache_file = None if no_cache else (cache_path or sidecar_path(output_path, ".cache.sqlite"))
+    cache_file = None if no_cache else (cache_path or sidecar_path(output_file, ".cache.sqlite"))
     if cache_file is not None:
         cache = SQLiteCache(cache_file)  # checked here: a damaged file is moved aside and rebuilt
         if cache.moved_aside is not None:
@@ -304,21 +335,28 @@ def run(
     factory = DetectiveFactory({"config": detective_config, "settings": settings}, cache_file, limits)
     factory.share(cache)
     factory()  # fail fast on unknown tools, planners or captioners, before touching the output
+    if caption_field is None and carries_cloze(input_file):
+        click.echo(
+            f"Omni-Cloze records (they carry 'cloze'): their captions go to '{CLOZE_CAPTION_FIELD}', the field "
+            "'cloze predict' scores (other records: 'caption'; --caption-field NAME puts every caption in NAME)",
+            err=True,
+        )
     config = BatchConfig(
-        input_path=input_path,
-        output_path=output_path,
+        input_path=input_file,
+        output_path=output_file,
         workers=workers,
         processes=processes,
         executor=executor or ("processes" if processes > 1 else "local"),
         ray_address=ray_address,
         ray_actors=ray_actors,
         ray_actor_options={"num_cpus": ray_actor_cpus},
-        media_root=media_root,
+        media_root=root,
         caption_field=caption_field,
         retries=retries,
         price_table=prices,
         progress=progress,
         limit=limit,
+        retry_failed=retry_failed,
     )
     try:
         summary = run_batch(config, factory)
@@ -330,19 +368,92 @@ def run(
     finally:
         if cache is not None:
             cache.close()
+        if files.output_remote:
+            try:
+                for url in files.publish():
+                    click.echo(f"copied {url}", err=True)
+            except (OSError, ValueError) as exc:
+                click.echo(
+                    f"error: cannot copy the output back to {output_path} ({exc}); it is in {output_file}: run "
+                    "the same command again to retry",
+                    err=True,
+                )
+                sys.exit(1)
     import structlog
 
     structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
     sys.exit(summary.exit_code)
 
 
+def carries_cloze(manifest: Path, records: int = 1000) -> bool:
+    """True when one of the first ``records`` records of ``manifest`` carries ``cloze`` (an Omni-Cloze record)."""
+    try:
+        with manifest.open("rb") as fh:
+            for number, raw in enumerate(fh):
+                if number >= records:
+                    break
+                try:
+                    record = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                    continue
+                if isinstance(record, dict) and record.get("cloze") not in (None, ""):
+                    return True
+    except OSError:
+        return False  # the run reports the unreadable manifest
+    return False
+
+
+def toolbox_plan(detective: Detective) -> dict[str, Any]:
+    """What a run with this Detective would use: mode, offline or not, planner, captioner, tools (with versions),
+    and the model and endpoint host of each role that calls one."""
+    prov = detective.provenance()
+    return {
+        "mode": detective.mode,
+        "offline": detective.settings.offline,
+        "planner": prov.planner,
+        "captioner": prov.captioner,
+        "tools": prov.tools,
+        "models": prov.models,
+        "endpoints": prov.endpoints,
+    }
+
+
+def _check_media(source: str) -> str | None:
+    """Why the clip at ``source`` cannot be captioned, or ``None``: local files are probed; fsspec URLs are
+    looked up (not downloaded); http(s) URLs are not fetched by a dry run."""
+    from detective.media import MediaError, is_remote, probe, scheme_of
+
+    if not is_remote(source):
+        try:
+            probe(source)
+        except MediaError as exc:
+            return str(exc)
+        return None
+    if scheme_of(source) in ("http", "https"):
+        return None
+    try:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(source)
+        return None if fs.exists(path) else f"{source}: not found (no such object)"
+    except (ImportError, OSError, ValueError) as exc:
+        return f"{source}: cannot be looked up ({type(exc).__name__}: {exc})"
+
+
 def dry_run_plan(
-    input_path: Path, output_path: Path, media_root: Path | None, caption_field: str, limit: int | None
+    input_path: Path,
+    output_path: Path,
+    media_root: Path | str | None,
+    caption_field: str | None,
+    limit: int | None,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
-    """What ``run`` would do, read-only: clips to caption, clips done already, invalid lines, missing media."""
+    """What ``run`` would do, read-only: the clips it would caption (line, id, source), those done already, those
+    skipped as permanent failures of an earlier run, duplicates, invalid lines, and clips whose media does not
+    probe."""
     from detective.batch import output_key, read_manifest
     from detective.jobs import Invalid
-    from detective.media import MediaError, check_local_file
+    from detective.jobs.errors import load_errors
 
     if not input_path.is_file():
         raise click.ClickException(f"manifest {input_path} does not exist or is not a file")
@@ -354,38 +465,39 @@ def dry_run_plan(
                     done.add(output_key(json.loads(raw), caption_field))
                 except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
                     continue  # a torn or unreadable line: run repairs it, its clip is redone
-    todo: list[str] = []
+    errors = load_errors(sidecar_path(output_path, ".errors.jsonl"))
+    permanent = set() if retry_failed else {k for k, e in errors.items() if not e.get("retryable")}
+    todo: list[dict[str, Any]] = []
     invalid: list[str] = []
-    missing: list[str] = []
-    unreadable: list[str] = []
-    already = 0
+    bad: list[dict[str, Any]] = []
+    already = duplicates = failed_before = 0
     seen: set[str] = set()
     for entry in read_manifest(input_path, media_root):
         if isinstance(entry, Invalid):
             invalid.append(f"line {entry.line}: {entry.error}")
             continue
         if entry.key in seen:
+            duplicates += 1
             continue
         seen.add(entry.key)
         if entry.key in done:
             already += 1
             continue
+        if entry.key in permanent:
+            failed_before += 1
+            continue
         if limit is not None and len(todo) >= limit:
             continue
-        todo.append(entry.source)
-        if "://" not in entry.source:
-            local = Path(entry.source).expanduser()
-            if not local.exists() and not local.is_symlink():
-                missing.append(entry.source)
-                continue
-            try:
-                check_local_file(local)  # a FIFO, device or symlink loop: named by kind, never opened
-            except MediaError as exc:
-                unreadable.append(str(exc))
+        clip = {"line": entry.line, "id": entry.label, "source": entry.source}
+        todo.append(clip)
+        problem = _check_media(entry.source)
+        if problem is not None:
+            bad.append({**clip, "error": problem})
     return {
         "to_caption": todo,
         "already_done": already,
+        "failed_before": failed_before,
+        "duplicates": duplicates,
         "invalid": invalid,
-        "missing_media": missing,
-        "unreadable_media": unreadable,
+        "bad_media": bad,
     }

@@ -191,7 +191,9 @@ def caption(
         raise click.ClickException(str(exc)) from exc
     except SettingsError:
         raise  # names its variable: not the clip's fault
-    except (MediaError, LLMError, KeyError, ValueError) as exc:
+    except MediaError as exc:  # its message starts with the clip's source already
+        raise click.ClickException(str(exc)) from exc
+    except (LLMError, KeyError, ValueError) as exc:
         raise click.ClickException(f"{source}: {exc}") from exc
     if as_json:
         click.echo(result.model_dump_json(indent=2))
@@ -408,10 +410,11 @@ def _dot(drawable: object) -> str:
 
 def _add_core_commands() -> None:
     from detective.batch_cli import run
+    from detective.export import export
     from detective.plugin_template import plugin
     from detective.report_cli import report
 
-    for command in (run, report, plugin):
+    for command in (run, report, plugin, export):
         cli.add_command(command)
 
 

@@ -75,6 +75,13 @@ class DetectiveConfig(BaseModel):
     download_timeout: float = Field(
         default=600.0, gt=0, description="Seconds the download of a clip given by URL may take in all."
     )
+    window_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest span one LLM observer request covers (30 s of audio: the captioner model's guidance); "
+        "longer spans are asked window by window, cut between speech segments; local observers still see the "
+        "whole clip. 0 turns windows off.",
+    )
     budget: Budget = Field(default_factory=Budget, description="Limits on calls, tokens and seconds per clip.")
     captioner_options: dict[str, Any] = Field(
         default_factory=dict, description="Options for the captioner, e.g. strict_grounding, no_prompt."

@@ -60,6 +60,7 @@ from detective.planning import PlanInput, plan_or_fall_back
 from detective.runtime import RunServices, use_services
 from detective.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
 from detective.tools import ObserverTimeout, Tool, ToolUnavailable
+from detective.windows import window_queries
 
 log = structlog.get_logger("detective.graph")
 
@@ -271,7 +272,8 @@ async def plan(state: DetectiveState) -> dict:
 
 async def query(state: DetectiveState) -> dict:
     """Turn the plan into runnable queries: known tools only, valid arguments only, nothing asked twice, within
-    the budget.
+    the budget; an LLM observer's query over a span longer than ``window_seconds`` becomes one query per window
+    (:mod:`detective.windows`).
 
     A query already answered is not run again: its answer is on the board, and the planner sees it there. A query
     whose arguments its tool rejects is dropped with a note (the LLM planner repairs such calls before it returns
@@ -293,6 +295,12 @@ async def query(state: DetectiveState) -> dict:
             elif q.key not in {k.key for k in known}:
                 known.append(q)
         runnable = [q for q in known if q.key not in answered][: config.max_queries_per_round]
+        # a long span goes to an LLM observer window by window (the cap above counts what the planner asked)
+        runnable = [
+            q
+            for q in window_queries(runnable, state["media"], toolbox.tools, evidence, config.window_seconds)
+            if q.key not in answered
+        ]
         if config.budget.max_calls is not None:
             usage = services.usage
             runnable = runnable[: max(0, config.budget.max_calls - usage.observer_calls - usage.llm_calls)]

@@ -17,6 +17,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -65,7 +66,17 @@ class MediaError(ValueError):
     """A clip cannot be read: the message starts with the clip's source and states the cause.
 
     A ``ValueError`` (the input is unusable), which is also what lets LangGraph's server pass its message on to
-    Studio: it hides the messages of exception types it does not know as user errors."""
+    Studio: it hides the messages of exception types it does not know as user errors. ``retryable`` is True only
+    where another attempt can help (a remote store that did not answer in time or failed to serve the bytes); a
+    missing, empty or corrupt clip is permanent.
+    """
+
+    retryable = False
+
+
+def _transient(error: MediaError) -> MediaError:
+    error.retryable = True
+    return error
 
 
 def _fail(source: str | os.PathLike[str], cause: str) -> MediaError:
@@ -74,6 +85,67 @@ def _fail(source: str | os.PathLike[str], cause: str) -> MediaError:
 
 def _is_url(source: str) -> bool:
     return urlparse(source).scheme in ("http", "https")
+
+
+#: ``scheme://…`` (or ``data:…``): a source that names a URL rather than a local path.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?://|(?<=data:))")
+#: Protocols fsspec knows that are not remote sources of a clip (the local file system under other names).
+_LOCAL_PROTOCOLS = frozenset({"file", "local"})
+
+
+def scheme_of(source: str) -> str | None:
+    """The URL scheme of ``source`` (lower case), or ``None`` for a local path (``file://`` counts as a scheme)."""
+    match = _SCHEME.match(source)
+    return match.group("scheme").lower() if match else None
+
+
+def fsspec_protocols() -> list[str]:
+    """The protocols fsspec can read (``s3``, ``gs``, ``az`` …), whether or not their backend is installed."""
+    from fsspec.registry import known_implementations, registry
+
+    return sorted(set(known_implementations) | set(registry))
+
+
+def resolve_source(source: str, base: str | os.PathLike[str] | None = None) -> str:
+    """The one rule for a clip's source, for ``caption`` and ``run`` alike.
+
+    - a local path stays a path (``~`` expanded; a relative one resolved under ``base`` when given, which may be
+      a URL folder: a relative path in a manifest at ``s3://b/sets/`` names ``s3://b/sets/<path>``);
+    - ``file://`` URLs become the local path they name;
+    - ``http://`` and ``https://`` URLs are downloaded by :func:`aopen_media` with its limits;
+    - any other URL fsspec reads (``s3://``, ``gs://``, ``az://``, ``hf://``, ``ftp://``, ``data:`` …) is read
+      through fsspec, credentials from the usual environment (``AWS_*``, ``GOOGLE_APPLICATION_CREDENTIALS``,
+      ``AZURE_STORAGE_*``);
+    - anything else raises :class:`MediaError` naming the source and its unsupported scheme.
+    """
+    scheme = scheme_of(source)
+    if scheme is None:
+        path = Path(os.path.expanduser(source))
+        if base is not None and not path.is_absolute():
+            if is_remote(os.fspath(base)):  # a manifest at a URL: its relative paths lead beside it
+                return os.fspath(base).rstrip("/") + "/" + path.as_posix().removeprefix("./")
+            path = Path(base) / path
+        return str(path)
+    if scheme == "file":
+        from urllib.request import url2pathname
+
+        parsed = urlparse(source)
+        if parsed.netloc not in ("", "localhost"):
+            raise _fail(source, f"file:// URL of another host ({parsed.netloc}); give a local path")
+        return url2pathname(parsed.path)
+    if scheme in ("http", "https") or scheme in fsspec_protocols():
+        return source
+    raise _fail(
+        source,
+        f"unsupported scheme '{scheme}:' (give a local path, file://, http(s):// or a URL fsspec reads, such as "
+        "s3://, gs://, az://, hf://, ftp://, sftp:// or data:)",
+    )
+
+
+def is_remote(source: str) -> bool:
+    """True for a source :func:`aopen_media` downloads (http(s) or an fsspec URL), False for a local path."""
+    scheme = scheme_of(source)
+    return scheme is not None and scheme not in _LOCAL_PROTOCOLS
 
 
 #: What a local source that is not a regular file is, by ``stat`` mode test: each is refused before it is opened.
@@ -284,6 +356,7 @@ def open_media(
     within ``download_timeout`` seconds fails; its temporary directory is removed whatever ends it (an error, the
     deadline, Ctrl-C). In async code use :func:`aopen_media`, which a task's cancellation stops at once.
     """
+    source = resolve_source(source) if scheme_of(source) in ("file", None) else source
     return _run_async(aopen_media(source, max_download_bytes=max_download_bytes, download_timeout=download_timeout))
 
 
@@ -303,14 +376,21 @@ async def aopen_media(
     """
     from detective.threads import run_sync
 
-    if not _is_url(source):
-        return await _within(PROBE_TIMEOUT, source, run_sync(_probe_local, source, name="probe"))
-    if not download:
+    given = source
+    source = resolve_source(source)  # one rule for every command: file:// is local, unknown schemes are refused
+    if not is_remote(source):
+        info = await _within(PROBE_TIMEOUT, source, run_sync(_probe_local, source, name="probe"))
+        info.source = given
+        return info
+    if not download and _is_url(source):
         async with asyncio.timeout(download_timeout):
             info = await run_sync(probe, source, name="probe")
         info.path = None  # no local copy: tools read media.source
         return info
-    path = await _download(source, max_download_bytes, download_timeout)
+    if _is_url(source):
+        path = await _download(source, max_download_bytes, download_timeout)
+    else:
+        path = await _fsspec_download(source, max_download_bytes, download_timeout)
     try:
         info = await _within(PROBE_TIMEOUT, path, run_sync(probe, path, name="probe"))
         info.source = source
@@ -358,7 +438,7 @@ def _run_async(coro: Any) -> Any:
 
 def discard_download(media: MediaInfo) -> None:
     """Delete the temporary copy :func:`open_media` made of a URL (nothing for local files)."""
-    if media.path and _is_url(media.source):
+    if media.path and is_remote(media.source):
         folder = Path(media.path).parent
         if folder.name.startswith(DOWNLOAD_PREFIX) and Path(tempfile.gettempdir()) in folder.parents:
             shutil.rmtree(folder, ignore_errors=True)
@@ -403,6 +483,65 @@ async def _download(url: str, max_bytes: int, deadline: float) -> str:
         shutil.rmtree(target.parent, ignore_errors=True)
         raise _fail(url, f"download failed ({type(exc).__name__}: {exc})") from exc
     except BaseException:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    return str(target)
+
+
+async def _fsspec_download(url: str, max_bytes: int, deadline: float) -> str:
+    """Copy an fsspec URL (``s3://``, ``gs://`` …) into a fresh temporary directory within ``deadline`` seconds.
+
+    fsspec's file objects are synchronous: the copy runs in a thread, in 1 MiB blocks, and stops at the next
+    block once the deadline passed or the task was cancelled; the temporary directory is removed either way.
+    """
+    suffix = Path(urlparse(url).path).suffix
+    suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,9}", suffix) else ".media"
+    target = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"download{suffix}"
+    stop = threading.Event()
+    written = 0
+
+    def copy() -> None:
+        nonlocal written
+        import fsspec
+
+        try:
+            with fsspec.open(url, "rb") as src, target.open("wb") as dst:
+                declared = getattr(src, "size", None)
+                if isinstance(declared, int) and declared > max_bytes:
+                    raise _fail(url, f"is {declared} bytes, over the {max_bytes}-byte limit")
+                while not stop.is_set():
+                    block = src.read(1 << 20)
+                    if not block:
+                        return
+                    written += len(block)
+                    if written > max_bytes:
+                        raise _fail(url, f"exceeds the {max_bytes}-byte limit")
+                    dst.write(block)
+        except MediaError:
+            raise
+        except ImportError as exc:  # the protocol is known, its backend is not installed
+            raise _fail(
+                url,
+                f"reading {url.split(':', 1)[0]}:// URLs needs a backend ({exc}); pip install 'omni-detective[cloud]'",
+            ) from exc
+        except FileNotFoundError as exc:
+            raise _fail(url, "not found (no such object)") from exc
+        except PermissionError as exc:
+            raise _fail(url, f"access denied ({exc}); check the credentials in the environment") from exc
+        except Exception as exc:  # a backend's own errors (connection, credentials, throttling): worth a retry
+            raise _transient(_fail(url, f"cannot be read ({type(exc).__name__}: {exc})")) from exc
+
+    try:
+        async with asyncio.timeout(deadline):
+            await asyncio.to_thread(copy)
+    except TimeoutError as exc:
+        stop.set()
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise _transient(
+            _fail(url, f"download did not finish within {deadline:g} s (download_timeout; {written} bytes received)")
+        ) from exc
+    except BaseException:
+        stop.set()
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
     return str(target)

@@ -43,10 +43,10 @@ def is_retryable(exc: BaseException) -> bool:
     """True for errors worth another attempt: transient LLM failures, timeouts, dropped connections."""
     from detective.media import MediaError
 
+    if getattr(exc, "retryable", False):  # a MediaError says so when a remote store failed to serve the clip
+        return True
     if isinstance(exc, MediaError):
         return False
-    if getattr(exc, "retryable", False):
-        return True
     return isinstance(exc, TimeoutError | ConnectionError)
 
 

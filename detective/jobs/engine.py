@@ -12,8 +12,11 @@
 4. **Work** with at most ``workers`` items in flight on an executor (:mod:`detective.jobs.executors`); a
    retryable failure is tried again up to ``retries`` more times where the work runs.
 5. **Write**: each done item is ONE whole, fsynced line, by this process only; its key goes to the index.
-6. **Record failures** in the errors file (:mod:`detective.jobs.errors`); failed items are not in the output,
-   so the next run retries them. The exit code is 0 only when every item is done and every line was valid.
+6. **Record failures** in the errors file (:mod:`detective.jobs.errors`); failed items are not in the output.
+   The next run tries a *retryable* failure again; a *permanent* one (a missing or corrupt clip, a malformed
+   record) is skipped and stays listed, unless ``retry_failed``. Each failure is one line on the terminal; the
+   details go to the errors file and the JSON log. The exit code is 0 only when every item is done and every
+   line was valid.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class JobConfig:
     progress: bool | None = None  # None: a progress bar only when standard error is a terminal
     progress_interval: float = 0.5
     limit: int | None = None  # work on at most this many items not yet done, then stop (run again to go on)
+    retry_failed: bool = False  # try again the items an earlier run failed permanently (skipped otherwise)
 
     def __post_init__(self) -> None:
         self.input_path = Path(self.input_path)
@@ -199,9 +203,16 @@ class Job:
             done = self._resume()
             assert cfg.errors_path is not None
             previous = load_errors(cfg.errors_path)
-            self.summary.previously_failed = sum(1 for k in previous if k not in done and not k.startswith("line:"))
+            earlier = {k: e for k, e in previous.items() if k not in done and not k.startswith("line:")}
+            permanent = set() if cfg.retry_failed else {k for k, e in earlier.items() if not e.get("retryable")}
+            self.summary.previously_failed = len(earlier) - len(permanent)
             if self.summary.previously_failed:
                 self.say(f"retrying {self.summary.previously_failed} {cfg.unit} that failed in an earlier run")
+            if permanent:
+                self.say(
+                    f"skipping {len(permanent)} {cfg.unit} that failed permanently in an earlier run (listed in "
+                    f"{cfg.errors_path}); --retry-failed tries them again"
+                )
             self._error_writer = JsonlAppender(cfg.errors_path)
             queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=cfg.workers * 2)
             if self._bar is not None:
@@ -209,7 +220,7 @@ class Job:
                 self._skipped_before = self.summary.skipped
                 ticker = asyncio.create_task(self._show_progress(cfg.progress_interval, self.checkpoint.start.offset))
             dispatchers = [asyncio.create_task(self._dispatch(queue)) for _ in range(cfg.workers)]
-            feeder = asyncio.create_task(self._feed(queue, done, len(dispatchers)))
+            feeder = asyncio.create_task(self._feed(queue, done, len(dispatchers), {k: previous[k] for k in permanent}))
             dispatchers.append(feeder)
             await _all_or_first_error(dispatchers)
             completed = True
@@ -243,8 +254,15 @@ class Job:
             self.stream.flush()
         return self.summary
 
-    async def _feed(self, queue: asyncio.Queue[Item | None], done: set[str], n: int) -> None:
+    async def _feed(
+        self,
+        queue: asyncio.Queue[Item | None],
+        done: set[str],
+        n: int,
+        permanent: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         cfg = self.config
+        permanent = permanent or {}
         checkpoint = self.checkpoint
         assert checkpoint is not None
         seen: dict[str, int] = {}
@@ -270,6 +288,12 @@ class Job:
                 )
                 continue
             seen[entry.key] = entry.line
+            if entry.key in permanent:  # still failed, still listed; not settled, so --retry-failed finds it
+                checkpoint.read(entry.line, entry.end, settled=False)
+                checkpoint.give_up(entry.line)
+                self.errors[entry.key] = permanent[entry.key]
+                self.summary.failed_before += 1
+                continue
             checkpoint.read(entry.line, entry.end, settled=False)
             await queue.put(entry)
             queued += 1
@@ -280,7 +304,7 @@ class Job:
         self.summary.invalid += 1
         message = f"{self.config.input_path} line {entry.line}: {entry.error}"
         self.say(f"invalid: {message}")
-        log.warning("invalid manifest line", line=entry.line, error=entry.error)
+        log.info("invalid manifest line", line=entry.line, error=entry.error)  # said above: once on the terminal
         key = f"line:{entry.line}"
         self.errors[key] = {
             "key": key,
@@ -363,7 +387,8 @@ class Job:
             self.checkpoint.give_up(item.line)
         self.summary.failed += 1
         self.say(f"failed: line {item.line} {where}: {outcome.error_type}: {raw}")
-        log.warning(
+        # the terminal has its line above; the JSON log (INFO and up) and the errors file have the details
+        log.info(
             f"{self.config.unit.removesuffix('s')} failed",
             clip=item.label,
             key=item.key,

@@ -42,6 +42,7 @@ class JobSummary:
     torn_bytes: int = 0
     bad_output_lines: int = 0
     previously_failed: int = 0
+    failed_before: int = 0  # failed permanently in an earlier run, skipped by this one (listed in the errors file)
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
     resume_seconds: float = 0.0
@@ -54,7 +55,7 @@ class JobSummary:
         """0 when every item is done and every line was valid; 1 otherwise (130 when interrupted)."""
         if self.interrupted:
             return 130
-        return 1 if (self.failed or self.invalid) else 0
+        return 1 if (self.failed or self.invalid or self.failed_before) else 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -66,6 +67,7 @@ class JobSummary:
             "skipped": self.skipped,
             "invalid": self.invalid,
             "duplicates": self.duplicates,
+            "failed_before": self.failed_before,
             "repaired_bytes": self.torn_bytes,
             "bad_output_lines": self.bad_output_lines,
             "llm_calls": self.usage.llm_calls,
@@ -91,6 +93,11 @@ class JobSummary:
             f"{self.invalid} invalid, {self.duplicates} duplicate in {self.seconds:.1f} s"
             + (" (interrupted)" if self.interrupted else ""),
         ]
+        if self.failed_before:
+            lines.append(
+                f"  {self.failed_before} {self.unit} failed permanently in an earlier run and were skipped "
+                "(--retry-failed tries them again)"
+            )
         if self.show_usage:
             lines.append(
                 f"  LLM calls {self.usage.llm_calls} (+{cached} from cache), tokens {self.usage.total_tokens}, "
@@ -105,6 +112,9 @@ class JobSummary:
         if self.unpriced_models:
             lines.append(f"  no price for: {', '.join(self.unpriced_models)} (counted as $0)")
         lines.append(f"  output: {self.output_path}")
-        if self.failed or self.invalid:
-            lines.append(f"  errors: {self.errors_path} (failed {self.unit} are retried by the next run)")
+        if self.failed or self.invalid or self.failed_before:
+            lines.append(
+                f"  errors: {self.errors_path} (the next run retries retryable failures; permanent ones with "
+                "--retry-failed)"
+            )
         return "\n".join(lines)

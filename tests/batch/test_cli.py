@@ -144,6 +144,9 @@ def test_limit_takes_n_clips_per_run_and_the_next_run_goes_on(
 def test_dry_run_reports_and_writes_nothing(tmp_path: Path, clip_dir: Path, helpers, listen_by_default) -> None:
     records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(3)]
     records.append({"id": 9, "path": str(tmp_path / "gone.wav")})
+    (tmp_path / "bad.mp4").write_text("not a video, a text file with a video's name\n")
+    records.append({"id": 10, "path": "bad.mp4"})
+    records.append(dict(records[1]))  # a duplicate
     manifest = helpers.manifest(tmp_path / "in.jsonl", records)
     with manifest.open("a") as fh:
         fh.write("not json\n")
@@ -151,16 +154,50 @@ def test_dry_run_reports_and_writes_nothing(tmp_path: Path, clip_dir: Path, help
     out.write_text(json.dumps({"id": 0, "path": records[0]["path"], "caption": "done"}) + "\n")
     args = ["--input", str(manifest), "--output", str(out), "--offline", "--captioner", "evidence", "--dry-run"]
     result = CliRunner().invoke(run, args)
-    assert result.exit_code == 1, result.output  # an invalid line and a missing file are problems to fix first
+    assert result.exit_code == 1, result.output  # an invalid line and bad media are problems to fix first
     plan = json.loads(result.stdout)
-    assert plan["already_done"] == 1
-    assert plan["to_caption"] == [records[1]["path"], records[2]["path"], str(tmp_path / "gone.wav")]
-    assert plan["missing_media"] == [str(tmp_path / "gone.wav")] and len(plan["invalid"]) == 1
-    assert plan["config"]["captioner"] == "evidence" and plan["config"]["offline"] is True
+    assert plan["already_done"] == 1 and plan["duplicates"] == 1 and plan["failed_before"] == 0
+    assert [(c["line"], c["id"]) for c in plan["to_caption"]] == [(2, "id=1"), (3, "id=2"), (4, "id=9"), (5, "id=10")]
+    assert plan["to_caption"][0]["source"] == records[1]["path"]
+    bad = {c["id"]: c["error"] for c in plan["bad_media"]}
+    assert set(bad) == {"id=9", "id=10"}
+    assert "file not found" in bad["id=9"] and "not a readable media file" in bad["id=10"]
+    assert len(plan["invalid"]) == 1
+    would = plan["would_run"]
+    assert would["captioner"] == "evidence" and would["planner"] == "rule" and would["offline"] is True
+    assert list(would["tools"]) == ["listen"] and would["mode"] == "detective"
     assert out.read_text().count("\n") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]  # no cache, no errors file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "in.jsonl", "out.jsonl"]  # nothing written
     limited = CliRunner().invoke(run, [*args, "--limit", "1"])
-    assert json.loads(limited.stdout)["to_caption"] == [records[1]["path"]]
+    assert [c["id"] for c in json.loads(limited.stdout)["to_caption"]] == ["id=1"]
+
+
+def test_permanent_failures_are_skipped_on_resume_unless_retry_failed(tmp_path: Path, clip_dir: Path, helpers):
+    (tmp_path / "bad.wav").write_text("not audio\n")
+    records = [{"id": 1, "path": str(clip_dir / "clip01.wav")}, {"id": 2, "path": "bad.wav"}]
+    manifest = helpers.manifest(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(manifest), "--output", str(out), "--offline", "--tools", "audio_events", "--no-progress"]
+    first = CliRunner().invoke(run, args)
+    assert first.exit_code == 1 and "1 done, 1 failed" in first.stderr
+    failed_lines = [line for line in first.stderr.splitlines() if "bad.wav" in line]
+    assert len(failed_lines) == 1 and failed_lines[0].startswith("failed: line 2 id=2")  # one line per failure
+
+    again = CliRunner().invoke(run, args)
+    assert again.exit_code == 1, again.stderr  # still not every clip is captioned
+    assert "skipping 1 clips that failed permanently" in again.stderr and "retrying" not in again.stderr
+    assert "0 done, 0 failed" in again.stderr and "failed: line" not in again.stderr
+    errors = helpers.read(tmp_path / "out.errors.jsonl")
+    assert [(e["id"], e["retryable"]) for e in errors] == [(2, False)]  # still listed
+    dry = json.loads(CliRunner().invoke(run, [*args, "--dry-run"]).stdout)
+    assert dry["failed_before"] == 1 and dry["to_caption"] == []
+
+    (tmp_path / "bad.wav").unlink()
+    (tmp_path / "bad.wav").write_bytes((clip_dir / "clip02.wav").read_bytes())  # fixed
+    retried = CliRunner().invoke(run, [*args, "--retry-failed"])
+    assert retried.exit_code == 0, retried.stderr
+    assert "1 done, 0 failed" in retried.stderr
+    assert sorted(r["id"] for r in helpers.read(out)) == [1, 2] and not (tmp_path / "out.errors.jsonl").exists()
 
 
 def test_a_second_run_on_the_same_output_refuses_naming_the_first(tmp_path: Path, manifest: Path) -> None:
@@ -202,5 +239,5 @@ def test_dry_run_names_a_fifo_by_kind(tmp_path: Path, helpers, listen_by_default
     result = CliRunner().invoke(run, [*args, "--captioner", "evidence"])
     assert result.exit_code == 1, result.output
     plan = json.loads(result.stdout)
-    assert plan["missing_media"] == [] and len(plan["unreadable_media"]) == 1  # not "missing": named by kind
-    assert plan["unreadable_media"][0].startswith(f"{fifo}: is a FIFO")
+    assert len(plan["bad_media"]) == 1  # not "file not found": named by kind
+    assert plan["bad_media"][0]["error"].startswith(f"{fifo}: is a FIFO")

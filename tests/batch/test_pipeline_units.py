@@ -123,9 +123,13 @@ def test_run_writes_each_clip_once_and_resumes(tmp_path: Path) -> None:
     assert (
         "failed: line 3 id=2 (" in text and "c2.wav): MediaError: c2.wav: does not exist" in text and "1 failed" in text
     )
-    # second run: only the failed clip is retried; now it succeeds and the errors file disappears
+    # a missing clip is a permanent failure: the next run skips it (still listed, still exit 1)
+    skipped, _ = run(BatchConfig(manifest, out, workers=3), FakeDetective())
+    assert (skipped.done, skipped.failed_before, skipped.exit_code) == (0, 1, 1)
+    assert [e["key"] for e in lines(tmp_path / "o.errors.jsonl")] == ["id:2"]
+    # with retry_failed only the failed clip is captioned again; now it succeeds and the errors file disappears
     fake2 = FakeDetective()
-    summary2, _ = run(BatchConfig(manifest, out, workers=3), fake2)
+    summary2, _ = run(BatchConfig(manifest, out, workers=3, retry_failed=True), fake2)
     assert [Path(s).name for s in fake2.calls] == ["c2.wav"]
     assert (summary2.done, summary2.skipped, summary2.failed, summary2.exit_code) == (1, 5, 0, 0)
     assert sorted(r["id"] for r in lines(out)) == list(range(6))
@@ -155,7 +159,7 @@ def test_errors_file_lists_only_current_failures(tmp_path: Path) -> None:
     boom = MediaError("c.wav: truncated")
     run(BatchConfig(manifest, out), FakeDetective({"c0.wav": [boom], "c1.wav": [boom]}))
     assert sorted(e["key"] for e in lines(err)) == ["id:0", "id:1"]
-    run(BatchConfig(manifest, out), FakeDetective({"c1.wav": [boom]}))
+    run(BatchConfig(manifest, out, retry_failed=True), FakeDetective({"c1.wav": [boom]}))
     assert [e["key"] for e in lines(err)] == ["id:1"]  # rewritten, deduplicated
 
 

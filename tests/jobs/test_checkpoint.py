@@ -17,6 +17,12 @@ def _manifest(path: Path, n: int, bad: int | None = None) -> Path:
     return path
 
 
+class ScriptedFailure(Exception):
+    """A retryable failure: the next run tries its item again (a permanent one would be skipped)."""
+
+    retryable = True
+
+
 def _run(manifest: Path, out: Path, fail: set[int] = frozenset()) -> tuple[Any, list[int]]:  # type: ignore[assignment]
     seen: list[int] = []
 
@@ -24,7 +30,7 @@ def _run(manifest: Path, out: Path, fail: set[int] = frozenset()) -> tuple[Any, 
         async def work(item: Item) -> dict[str, Any]:
             seen.append(item.record["id"])
             if item.record["id"] in fail:
-                raise ValueError("scripted failure")
+                raise ScriptedFailure("scripted failure")
             return {**item.record, "done": True}
 
         return work

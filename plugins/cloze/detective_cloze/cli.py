@@ -13,9 +13,28 @@ from detective.jsonl import DiskFullError
 from detective.logs import add_secret
 from detective.runtime import RunServices
 from detective.settings import Settings
-from detective_cloze.predict import ClozeInputError, read_jsonl, run_predict
-from detective_cloze.records import DEFAULT_CAPTION_FIELD
+from detective_cloze.predict import (
+    CaptionFieldError,
+    ClozeInputError,
+    failures_of,
+    read_jsonl,
+    resolve_caption_field,
+    run_predict,
+)
 from detective_cloze.scoring import format_table, score_records
+
+
+class UsageProblem(click.ClickException):
+    """A command line that cannot do what it is asked: exit 2, like click's own usage errors."""
+
+    exit_code = 2
+
+
+_ALLOW_FAILURES = click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when judge replies failed or captions were missing (they count as not given).",
+)
 
 
 @click.group("cloze")
@@ -23,8 +42,10 @@ def cloze() -> None:
     """Omni-Cloze: judge detailed captions against cloze blanks, then score them.
 
     \b
-    1. omni-detective cloze predict --input IN --output OUT --workers 100
-    2. omni-detective cloze score --input OUT --show-subcategory
+    1. omni-detective run --input cloze.jsonl --output captions.jsonl
+       (records carrying 'cloze' get the caption in predicted_caption)
+    2. omni-detective cloze predict --input captions.jsonl --output judged.jsonl
+    3. omni-detective cloze score --input judged.jsonl --show-subcategory
     """
 
 
@@ -53,9 +74,9 @@ def cloze() -> None:
 )
 @click.option(
     "--caption-field",
-    default=DEFAULT_CAPTION_FIELD,
-    show_default=True,
-    help="Record field holding the caption to judge.",
+    default=None,
+    help="Record field holding the caption to judge (default: predicted_caption, or the Detective's caption of "
+    "a run's output; refused when records hold both and this is not given).",
 )
 @click.option(
     "--judge",
@@ -100,6 +121,7 @@ def cloze() -> None:
     help="The judge model's context in tokens (default: OMNI_DETECTIVE_JUDGE_CONTEXT_SIZE, else learnt from its "
     "first overflow); a prompt that cannot fit fails its record with that reason.",
 )
+@_ALLOW_FAILURES
 def predict(
     input_path: str,
     output_path: str,
@@ -113,6 +135,7 @@ def predict(
     no_cache: bool,
     max_tokens: int | None,
     context_size: int | None,
+    allow_failures: bool,
 ) -> None:
     """Map each record's caption onto its cloze blanks with a judge (upstream's generate_prediction.py).
 
@@ -121,6 +144,13 @@ def predict(
     """
     from detective_cloze.judges import LEXICAL_LABEL, LexicalJudge, LLMJudge  # the LLM client: only when run
 
+    try:
+        caption_field, with_caption, records = resolve_caption_field(input_path, caption_field)
+    except CaptionFieldError as exc:
+        raise UsageProblem(str(exc)) from exc
+    except ClozeInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"scoring the captions in '{caption_field}' ({with_caption} of {records} records hold one)", err=True)
     cache = None
     if judge_kind == "lexical":
         judge: LLMJudge | LexicalJudge = LexicalJudge(caption_field=caption_field)
@@ -176,6 +206,12 @@ def predict(
             f"judged and {summary.invalid_lines} input line(s) are not records (see {errors}); "
             "run the same command again to retry only them"
         )
+    problem = failures_of(summary)
+    if problem and not allow_failures:
+        raise click.ClickException(
+            f"{problem}: those records count as not given, so the score understates the captions; "
+            "--retry-failed judges failed replies again, --allow-failures accepts the score as it is"
+        )
 
 
 @cloze.command("score")
@@ -197,8 +233,13 @@ def predict(
     default=None,
     help="Also write the JSON result to this file.",
 )
-def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str | None) -> None:
-    """Score judged records: accuracy, not-given and hallucination rates, net; overall and per group."""
+@_ALLOW_FAILURES
+def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str | None, allow_failures: bool) -> None:
+    """Score judged records: accuracy, not-given and hallucination rates, net; overall and per group.
+
+    Exits 1 when a judge reply or call failed or a caption was missing (after printing the result), unless
+    --allow-failures.
+    """
     try:
         result = score_records(record for _, record in read_jsonl(input_path))
     except ClozeInputError as exc:
@@ -211,6 +252,18 @@ def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         click.echo(format_table(result, show_subcategory=show_subcategory))
+    counts = result["counts"]
+    failed = {
+        name: counts[name]
+        for name in ("judge_failures", "call_failures", "unreadable_records", "caption_missing")
+        if counts[name]
+    }
+    if failed and not allow_failures:
+        listed = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in failed.items())
+        raise click.ClickException(
+            f"{input_path}: {listed} of {counts['records']} records; they count as not given, so the score "
+            "understates the captions (--allow-failures accepts it)"
+        )
 
 
 @cloze.command("make-demo")
@@ -222,11 +275,18 @@ def score(input_path: str, show_subcategory: bool, as_json: bool, json_path: str
     help="Directory to write demo_cloze.jsonl into.",
 )
 def make_demo(out_dir: str) -> None:
-    """Write a small cloze set over examples/media/demo.mp4 with a hand-written caption, for an offline try."""
+    """Write a small cloze set over examples/media/demo.mp4 with a hand-written caption, for an offline try
+    (video_path relative to --out; outside the checkout the clip is copied there)."""
     from detective_cloze.demo import write_demo
 
     path = write_demo(out_dir)
     click.echo(str(path))
-    scored = path.with_name("demo_predictions.jsonl")
-    click.echo(f"next: omni-detective cloze predict --judge lexical --input {path} --output {scored}", err=True)
-    click.echo(f"      omni-detective cloze score --input {scored} --show-subcategory", err=True)
+    captions = path.with_name("captions.jsonl")
+    judged = path.with_name("judged.jsonl")
+    click.echo(f"next: omni-detective run --input {path} --output {captions} --offline", err=True)
+    click.echo(f"      omni-detective cloze predict --judge lexical --input {captions} --output {judged}", err=True)
+    click.echo(f"      omni-detective cloze score --input {judged} --show-subcategory", err=True)
+    click.echo(
+        f"      (the records' own predicted_caption is hand-written: cloze predict --input {path} scores that one)",
+        err=True,
+    )

@@ -230,11 +230,24 @@ def demo_clip() -> Path | None:
 
 
 def write_demo(out_dir: str | Path) -> Path:
-    """Write ``demo_cloze.jsonl`` into ``out_dir`` (``video_path`` relative to it when the clip is found)."""
+    """Write ``demo_cloze.jsonl`` into ``out_dir``, its ``video_path`` relative to ``out_dir``.
+
+    Inside the checkout the clip holds (``examples/cloze``), the path leads to ``examples/media/demo.mp4``;
+    anywhere else the clip is copied beside the file as ``demo.mp4``, so the folder is self-contained and no path
+    climbs back into the checkout it was made from.
+    """
+    import shutil
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     clip = demo_clip()
-    video = os.path.relpath(clip, out.resolve()) if clip is not None else "examples/media/demo.mp4"
+    if clip is None:
+        video = "examples/media/demo.mp4"
+    elif out.resolve().is_relative_to(clip.parents[2]):
+        video = os.path.relpath(clip, out.resolve())
+    else:
+        shutil.copyfile(clip, out / clip.name)
+        video = clip.name
     path = out / "demo_cloze.jsonl"
     with open(path, "w", encoding="utf-8") as handle:
         for record in demo_records(video):

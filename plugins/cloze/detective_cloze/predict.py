@@ -3,11 +3,12 @@
 The same rules as ``omni-detective run``: the one resume key (``id``, else ``uuid``, else a content hash;
 :mod:`detective.jobs.keys`), a streamed input with at most ``workers`` records in flight, whole fsynced output
 lines, a torn last line cut off, one writer per output, a finished-keys index beside the output. Failures go to
-the errors sidecar (``OUT.errors.jsonl``), never into the output, and the next run judges them again: a judge
-call that failed (endpoint errors after the client's retries) and a record that cannot be judged (malformed:
-no blanks, unreadable cloze); a line that is not a JSON object is reported and skipped. Any of these makes the
-run exit 1. A judge reply that stays unreadable after the repair attempts is upstream's "all E" and is written
-as a record with ``judge.failed``; ``retry_failed`` judges those again.
+the errors sidecar (``OUT.errors.jsonl``), never into the output: a judge call that failed (endpoint errors
+after the client's retries) is judged again by the next run; a record that cannot be judged (malformed: no
+blanks, unreadable cloze) is a permanent failure, skipped by the next run unless ``retry_failed``; a line that
+is not a JSON object is reported and skipped. Any of these makes the run exit 1. A judge reply that stays
+unreadable after the repair attempts is upstream's "all E" and is written as a record with ``judge.failed``;
+``retry_failed`` judges those again too.
 """
 
 from __future__ import annotations
@@ -92,6 +93,61 @@ def read_jsonl(path: str | Path) -> Any:
             yield number, record
 
 
+class CaptionFieldError(ValueError):
+    """The caption field to score cannot be settled: absent from every record, or two candidates and no choice."""
+
+
+#: The field a Detective run writes its caption to for Omni-Cloze records, and where hand-made predictions live.
+PREDICTED_FIELD = "predicted_caption"
+#: The field of a Detective caption written by ``omni-detective run --caption-field caption`` (or an older run).
+DETECTIVE_FIELD = "caption"
+
+
+def _has_text(record: dict[str, Any], field: str) -> bool:
+    value = record.get(field)
+    return isinstance(value, str) and bool(value.strip())
+
+
+def resolve_caption_field(input_path: str | Path, given: str | None) -> tuple[str, int, int]:
+    """The field ``predict`` scores, the records holding a caption there and the records read.
+
+    With ``given``, that field, refused when no record holds text there. Without, the one candidate present:
+    ``predicted_caption``, or ``caption`` of a Detective output (beside ``caption_struct``); refused when neither
+    is, or when both are, since scoring a hand-written ``predicted_caption`` instead of the Detective's caption
+    (or the reverse) is the silent mistake this check is for. Raises :class:`CaptionFieldError`.
+    """
+    records = predicted = detective = 0
+    in_given = 0
+    for _number, record in read_jsonl(input_path):
+        records += 1
+        predicted += _has_text(record, PREDICTED_FIELD)
+        detective += _has_text(record, DETECTIVE_FIELD) and "caption_struct" in record
+        if given:
+            in_given += _has_text(record, given)
+    if given:
+        if not in_given:
+            raise CaptionFieldError(
+                f"{input_path}: no record holds a caption in '{given}' ({records} records read); "
+                f"name the field that holds them with --caption-field"
+            )
+        return given, in_given, records
+    if predicted and detective:
+        raise CaptionFieldError(
+            f"{input_path}: {predicted} record(s) hold a '{PREDICTED_FIELD}' and {detective} a Detective caption in "
+            f"'{DETECTIVE_FIELD}'; say which to score: --caption-field {DETECTIVE_FIELD} (the Detective's) or "
+            f"--caption-field {PREDICTED_FIELD}"
+        )
+    if predicted:
+        return PREDICTED_FIELD, predicted, records
+    if detective:
+        return DETECTIVE_FIELD, detective, records
+    raise CaptionFieldError(
+        f"{input_path}: no record holds a caption ('{PREDICTED_FIELD}', or a Detective's '{DETECTIVE_FIELD}'; "
+        f"{records} records read); caption the clips first (omni-detective run --input {input_path} --output "
+        "OUT.jsonl) or name the field with --caption-field"
+    )
+
+
 def _judge_failed(record: dict[str, Any]) -> bool:
     judge = record.get("judge")
     return isinstance(judge, dict) and bool(judge.get("failed"))
@@ -142,6 +198,7 @@ async def run_predict(
         show_usage=False,  # the judge meters its calls in its own RunServices, not per record
         added_fields=ADDED_FIELDS,
         drop=_judge_failed if retry_failed else None,
+        retry_failed=retry_failed,
         progress=progress,
     )
     if executor is None:
@@ -176,3 +233,15 @@ async def run_predict(
     summary.seconds = round(result.seconds, 3)
     summary.exit_code = result.exit_code
     return summary
+
+
+def failures_of(summary: PredictSummary) -> str | None:
+    """What makes the judged scores untrustworthy (failed judge replies, missing captions), or ``None``."""
+    parts = []
+    if summary.judge_failures:
+        parts.append(f"{summary.judge_failures} judge repl(ies) unreadable after the repair attempts")
+    if summary.context_failures:
+        parts.append(f"{summary.context_failures} record(s) too long for the judge model's context")
+    if summary.caption_missing:
+        parts.append(f"{summary.caption_missing} record(s) without a caption")
+    return "; ".join(parts) or None
