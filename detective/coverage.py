@@ -84,10 +84,17 @@ def undecoded(evidence: Evidence) -> list[tuple[str, TimeSpan]]:
 
 
 def undecoded_sentence(evidence: Evidence, clock: Callable[[float], str] = format_time) -> str:
-    """ "The audio could not be decoded from X to Y …" for the damaged spans, or ``""`` when everything decoded."""
-    parts = [f"the {m} could not be decoded from {clock(s.start)} to {clock(s.end)}" for m, s in undecoded(evidence)]
-    if not parts:
+    """ "The audio could not be decoded from X to Y and from … (damaged data …)" for the damaged spans, one clause
+    per modality, or ``""`` when everything decoded."""
+    spans: dict[str, list[TimeSpan]] = {}
+    for modality, span in undecoded(evidence):
+        spans.setdefault(modality, []).append(span)
+    if not spans:
         return ""
+    parts = [
+        f"the {m} could not be decoded " + " and ".join(f"from {clock(s.start)} to {clock(s.end)}" for s in found)
+        for m, found in spans.items()
+    ]
     listed = "; ".join(parts)
     return listed[0].upper() + listed[1:] + " (damaged data, skipped; the rest was examined as usual)"
 
