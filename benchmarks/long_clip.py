@@ -7,7 +7,9 @@ Each clip is generated with ffmpeg's lavfi sources (``testsrc2`` at 320x240, 5 f
 ``vision_llm`` observers against the loopback OpenAI-compatible test server (``detective_testserver``), plus the
 local ``audio_events`` observer over the whole clip, one round. The table gives the child's peak RSS
 (``ru_maxrss``), the observer requests per tool (one per window), the longest span an LLM request covered, and
-the wall time. Flat memory means the peak does not grow with the clip's length.
+the wall time. Flat memory means the peak does not grow with the clip's length beyond the bounded caches: the
+encoded-audio LRU of :func:`detective.media.wav_data_url` holds up to 64 MiB (``--audio-cache-mb`` bounds it
+otherwise, to tell the cache from the rest).
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from detective_testserver import ChatServer
 from detective.detective import Detective
 from detective.settings import Settings
 
-clip, window = sys.argv[1], float(sys.argv[2])
+clip, window, cache_mb = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+if cache_mb >= 0:
+    import detective.media
+    detective.media._DATA_URLS.max_bytes = int(cache_mb * 1024 * 1024)
 with ChatServer() as server:
     settings = Settings.from_env(env={}, api_key="sk-bench", base_url=server.url, backoff=0.01)
     detective = Detective(
@@ -67,10 +72,13 @@ def make_clip(folder: Path, minutes: float) -> Path:
     return path
 
 
-def measure(clip: Path, window: float) -> dict[str, object]:
-    """Run the child on ``clip``; its JSON line."""
+def measure(clip: Path, window: float, cache_mb: float = -1.0) -> dict[str, object]:
+    """Run the child on ``clip`` (``cache_mb`` ≥ 0: that bound on the encoded-audio cache); its JSON line."""
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(clip), str(window)], capture_output=True, text=True, timeout=3600
+        [sys.executable, "-c", CHILD, str(clip), str(window), str(cache_mb)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     if proc.returncode:
         raise SystemExit(f"{clip}: the run failed:\n{proc.stderr[-3000:]}")
@@ -81,14 +89,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
     parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument(
+        "--audio-cache-mb",
+        type=float,
+        default=-1.0,
+        help="Bound of the encoded-audio cache (detective.media's wav_data_url LRU; default: its own 64 MiB).",
+    )
     args = parser.parse_args()
-    print(f"window {args.window:g} s; peak RSS of a fresh interpreter per clip")
+    cache = "default 64 MiB" if args.audio_cache_mb < 0 else f"{args.audio_cache_mb:g} MiB"
+    print(f"window {args.window:g} s, encoded-audio cache {cache}; peak RSS of a fresh interpreter per clip")
     print(f"{'clip':>8} {'peak MB':>8} {'audio_llm':>9} {'vision_llm':>10} {'longest':>8} {'local':>8} {'wall s':>7}")
     with tempfile.TemporaryDirectory(prefix="omni-detective-long-") as tmp:
         for minutes in args.minutes:
             clip = make_clip(Path(tmp), minutes)
             started = time.perf_counter()
-            row = measure(clip, args.window)
+            row = measure(clip, args.window, args.audio_cache_mb)
             calls = row["calls"]
             print(
                 f"{minutes:>6g}m {row['peak_rss_mb']:>8.0f} {calls.get('audio_llm', 0):>9} "
