@@ -120,6 +120,8 @@ _ON_SCREEN = re.compile(r"\b(?:reads?|read out|titles?|captions?|signs?|screen|t
 _QUIET_LABELS = {"silence", "background", "speech-like"}
 _SPEECH_CLASSES = re.compile(r"\b(?:speech|conversation|narration|silence|male|female|child speech)\b", re.I)
 _STOP = {"the", "a", "an", "and", "of", "to", "in", "on", "its", "their", "his", "her", "some", "this", "that"}
+#: "speaks for about a minute" names a duration, not a topic.
+_NOT_TOPICS = {"minute", "minutes", "second", "seconds", "hour", "hours", "half", "moment", "while", "same", "time"}
 
 #: Plain names of what a local observer measured, for the Cross-checks notes.
 ASPECTS = ("voice", "voices", "topic", "music", "silence", "sound", "quote")
@@ -249,14 +251,21 @@ def extract(obs: Observation) -> list[Claim]:
 
 
 def _topic_words(topic: str) -> list[str]:
-    return [w for w in norm(topic).split() if len(w) >= 4 and w not in _STOP]
+    words = norm(topic).split()
+    if _NOT_TOPICS & set(words):
+        return []
+    return [w for w in words if len(w) >= 4 and w not in _STOP]
 
 
 # --- checking ------------------------------------------------------------------------------------------
 
 
 def _overlaps(obs: Observation, span: TimeSpan | None) -> bool:
-    return span is None or obs.span is None or obs.span.overlap(span) > 0 or span.duration == 0
+    if span is None or obs.span is None:
+        return True
+    if span.duration == 0 or obs.span.duration == 0:
+        return obs.span.start <= span.end and span.start <= obs.span.end
+    return obs.span.overlap(span) > 0
 
 
 def _label(obs: Observation) -> str:
