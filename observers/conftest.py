@@ -18,7 +18,8 @@ def _load(path: Path, name: str) -> Any:
 
 
 _shared = _load(REPO / "tests" / "conftest.py", "omni_tests_conftest")
-#: The synthetic clips with known ground truth, the demo clip, the photographs clip, the real-media corpus and the language clips.
+#: The synthetic clips with known ground truth, the demo clip, the photographs clip, the real-media corpus and
+#: the language clips.
 fixture_media = _shared.fixture_media
 demo_path = _shared.demo_path
 photo_clip = _shared.photo_clip
