@@ -148,8 +148,6 @@ def join_ray(address: str) -> None:
     """
     ray = _ray()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray's own wait for the cluster's GCS, in seconds (one try a second), bounded like the check below
-    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", str(int(RAY_CONNECT_TIMEOUT)))
     check_reachable(address)
     target = _host_port(address)
     extra: dict[str, Any] = {}
