@@ -33,10 +33,12 @@ ASPECT_WORDS = {
 class NoEvidenceError(RuntimeError):
     """A clip for which no observer succeeded on a modality it has: it is failed, not captioned.
 
-    Not retryable within a run (the same observers would fail the same way); the next run retries it.
+    Not retryable within a run (the same observers would fail the same way); the next run retries it
+    (``next_run_may_help``: an endpoint or key fixed since can make the observers succeed).
     """
 
     retryable = False
+    next_run_may_help = True
 
 
 def runs(evidence: Evidence, aspect: str) -> list[Coverage]:

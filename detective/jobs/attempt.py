@@ -83,6 +83,8 @@ async def attempt(work: Work, item: Item, retries: int) -> Outcome:
                 usage=spent,
                 error=str(exc) or type(exc).__name__,
                 error_type=type(exc).__name__,
-                retryable=retry,
+                # in the errors file "retryable" means the next run tries it again: also true of a failure that
+                # another attempt now cannot mend but a later run can (NoEvidenceError: every observer failed)
+                retryable=retry or bool(getattr(exc, "next_run_may_help", False)),
             )
         return Outcome(key=item.key, attempts=attempts, seconds=time.monotonic() - started, record=record, usage=spent)
