@@ -798,8 +798,8 @@ def _pcm_wav(path: str | os.PathLike[str], begin: float, limit: int | None, sr: 
     ``None`` for anything else, which then goes through PyAV: opening a container with FFmpeg costs more than
     reading a short WAV clip whole.
     """
-    if not os.fspath(path).lower().endswith(".wav"):
-        return None
+    if not os.fspath(path).lower().endswith(".wav") or _is_url(os.fspath(path)):
+        return None  # a URL streams through PyAV
     check_local_file(path)  # a FIFO named .wav would block the WAV reader
     try:
         with wave.open(os.fspath(path), "rb") as wav:
