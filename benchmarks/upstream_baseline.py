@@ -255,23 +255,16 @@ class ScheduleResponder:
 def _serve(conn: Any, latency: float, per_round: int, broad: int, answer_bytes: int, clips: str) -> None:
     """The chat server and an HTTP server of the clips, in a process of their own (their work does not compete
     with the pipeline measured for the GIL)."""
-    import functools
-    import http.server
+    from aiohttp import web
+    from detective_testserver import AppServer, ChatServer, ScriptedDetective
 
-    from detective_testserver import ChatServer, ScriptedDetective
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=clips))
-    threading.Thread(target=files.serve_forever, daemon=True).start()
+    app = web.Application()
+    app.router.add_static("/", clips)  # range requests and all: aiohttp's static files
     responder = ScheduleResponder(ScriptedDetective(answer_bytes=answer_bytes), per_round, broad)
-    with ChatServer(latency=latency, responder=responder) as server:
-        conn.send((server.url, f"http://127.0.0.1:{files.server_address[1]}"))
+    with AppServer(app) as files, ChatServer(latency=latency, responder=responder) as server:
+        conn.send((server.url, files.base))
         conn.recv()  # until the parent says stop
         conn.send(server.stats.snapshot())
-    files.shutdown()
 
 
 class Servers:

@@ -437,29 +437,14 @@ def test_a_truncated_wav_is_left_to_pyav(tmp_path: Path) -> None:
         probe(str(empty))
 
 
-class _Served:
-    """Files of a folder over http://127.0.0.1, served from a thread."""
+def _served(root: Path) -> Any:
+    """The files of ``root`` over http://127.0.0.1 (aiohttp's static files, range requests included)."""
+    from aiohttp import web
+    from detective_testserver import AppServer
 
-    def __init__(self, root: Path) -> None:
-        import functools
-        import http.server
-        import threading
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Served:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    app = web.Application()
+    app.router.add_static("/", root)
+    return AppServer(app)
 
 
 def test_a_url_is_not_downloaded_when_every_tool_reads_it(fixture_media: dict[str, Any], tmp_path: Path) -> None:
@@ -473,9 +458,9 @@ def test_a_url_is_not_downloaded_when_every_tool_reads_it(fixture_media: dict[st
     from detective.testing.tools import ListenTool
 
     shutil.copy(fixture_media["clips"]["speech"]["path"], tmp_path / "talk.wav")
-    with _Served(tmp_path) as files, ChatServer() as chat:
+    with _served(tmp_path) as files, ChatServer() as chat:
         settings = Settings.from_env(env={}, api_key="sk-test", base_url=chat.url, backoff=0.01, timeout=10.0)
-        url = f"{files.url}/talk.wav"
+        url = f"{files.base}/talk.wav"
         probed = probe(url)  # over the network: the header, not the file
         assert probed.has_audio and probed.duration == pytest.approx(10.0, abs=0.01) and probed.size_bytes is None
         listen = Detective(tools=[ListenTool()], planner="rule", captioner="evidence", settings=settings)
