@@ -36,7 +36,7 @@ def words(text: str) -> list[str]:
 
 def measure(truth: dict[str, Any]) -> dict[str, Any]:
     """One clip's row: caption it offline and compare with its ground truth."""
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
 
     started = time.perf_counter()
     result = Detective(captioner="template", offline=True).run(truth["path"])

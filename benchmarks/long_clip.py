@@ -25,8 +25,8 @@ from pathlib import Path
 CHILD = r"""
 import json, resource, sys, time
 from detective_testserver import ChatServer
-from detective.detective import Detective
-from detective.settings import Settings
+from detective.agent.detective import Detective
+from detective.llm.settings import Settings
 
 clip, window, cache_mb = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 if cache_mb >= 0:

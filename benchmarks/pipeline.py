@@ -56,12 +56,12 @@ from detective_testserver import ChatServer, LogNormal, ScriptedDetective
 from upstream_baseline import UpstreamResponder, run_upstream
 
 from detective import logs
-from detective.batch import BatchConfig, job_config, make_executor
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.jobs import Job
-from detective.llm import HTTP_CLIENT_ENV, HTTP_CLIENTS, EndpointLimits
+from detective.jobs.batch import BatchConfig, job_config, make_executor
+from detective.llm.client import HTTP_CLIENT_ENV, HTTP_CLIENTS, EndpointLimits
+from detective.llm.settings import Settings
 from detective.media import clear_caches, wav_bytes
-from detective.settings import Settings
 from detective.testing.tools import ListenTool
 
 

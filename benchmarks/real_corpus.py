@@ -130,7 +130,7 @@ def music_named(result: Any, truth: dict[str, Any]) -> str:
 
 def measure(truth: dict[str, Any], scoring: Any, captions: Path | None) -> dict[str, Any]:
     """One clip's row: caption it offline and compare with its ground truth."""
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
 
     started = time.perf_counter()
     result = Detective(captioner="template", offline=True).run(truth["path"])

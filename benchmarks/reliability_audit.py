@@ -47,11 +47,12 @@ MARK = "OMNI_DETECTIVE_AUDIT_RUN"
 
 def worker(manifest: str, out: str, url: str, executor: str) -> int:
     """One batch run against the loopback server; exits with the run's exit code (the CLI's, for signals)."""
-    from detective import exits, logs
-    from detective.batch import BatchConfig, run_batch
-    from detective.detective import Detective
-    from detective.jsonl import DiskFullError
-    from detective.settings import Settings
+    from detective import logs
+    from detective.agent.detective import Detective
+    from detective.cli import exits
+    from detective.jobs.batch import BatchConfig, run_batch
+    from detective.jobs.jsonl import DiskFullError
+    from detective.llm.settings import Settings
     from detective.testing.tools import ListenTool
 
     exits.install()  # as the command line does

@@ -23,7 +23,7 @@ HEAVY = ("openai", "langgraph", "langchain_core", "httpx", "numpy", "scipy", "av
 #: Runs the CLI in-process, then prints which heavy top-level packages ended up imported (exit codes ignored).
 PROBE = """
 import json, sys
-from detective.cli import main
+from detective.cli.app import main
 sys.argv = ["omni-detective", *sys.argv[1:]]
 try:
     main()

@@ -355,11 +355,11 @@ def run_ours(manifest: Path, out: Path, base_url: str, workers: int, planner: st
 
     from detective_audio_llm.tool import AudioLLMTool
 
-    from detective.batch import BatchConfig, job_config, make_executor
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
     from detective.jobs import Job
-    from detective.llm import EndpointLimits
-    from detective.settings import Settings
+    from detective.jobs.batch import BatchConfig, job_config, make_executor
+    from detective.llm.client import EndpointLimits
+    from detective.llm.settings import Settings
 
     class AudioDetail(AudioLLMTool):
         """A second audio-language model observer (fine detail), so a round can ask two models."""

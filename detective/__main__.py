@@ -1,5 +1,5 @@
 """``python -m detective`` runs the command line."""
 
-from detective.cli import main
+from detective.cli.app import main
 
 main()

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from detective.crosscheck import CrossCheck, cross_check
+from detective.evidence.crosscheck import CrossCheck, cross_check
 from detective.models import Caption, Evidence, MediaInfo
 
 

@@ -15,7 +15,7 @@ from typing import Any
 class Lazy:
     """A factory named by its import path (``"package.module:Name"``), imported on first use.
 
-    Register one instead of the class (``register("llm", Lazy("detective.llm_planner:LLMPlanner"))``) so that
+    Register one instead of the class (``register("llm", Lazy("detective.agent.llm_planner:LLMPlanner"))``) so that
     discovering plugins does not import what only a run needs. Calling it, or reading any attribute (``needs_api``,
     ``role``), imports the target.
     """

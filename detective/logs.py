@@ -62,7 +62,7 @@ def configure(json: bool = False, level: str | None = None, stream: TextIO | Non
     """Configure structlog: console renderer, or JSON lines with ``json=True``. Logs go to standard error."""
     level_name = (level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "WARNING").strip().upper()
     if level_name.lower() not in LEVELS:
-        from detective.settings import SettingsError
+        from detective.llm.settings import SettingsError
 
         where = "the log level" if level else "OMNI_DETECTIVE_LOG_LEVEL"
         raise SettingsError(f"{where} must be one of {', '.join(LEVELS)}, not {level_name.lower()!r}")

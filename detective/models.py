@@ -202,7 +202,7 @@ class Relation(BaseModel):
     note: str = ""
     aspect: str | None = Field(
         default=None,
-        description="Set for an LLM observer's claim checked by detective.claims (voice, topic, music, sound …).",
+        description="Set for an LLM observer's claim checked by detective.evidence.claims (voice, topic, music …).",
     )
 
 

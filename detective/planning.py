@@ -94,7 +94,7 @@ async def plan_or_fall_back(planner: Planner, inp: PlanInput, fallback_since: in
 
 async def _rule_plan(inp: PlanInput, since: int) -> Plan:
     """The rule planner's plan for ``inp``, its rounds counted from ``since`` (its broad pass comes first)."""
-    from detective.rule_planner import RulePlanner
+    from detective.agent.rule_planner import RulePlanner
 
     rule = RulePlanner()
     answered = set(inp.evidence.answered)

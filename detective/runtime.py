@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from detective.llm.settings import Settings
 from detective.models import Usage
-from detective.settings import Settings
 
 
 class Cache(Protocol):
-    """A persistent key-value store for observer results and LLM replies (see :mod:`detective.cache`)."""
+    """A persistent key-value store for observer results and LLM replies (see :mod:`detective.jobs.cache`)."""
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The stored JSON value, or ``None``."""
@@ -31,18 +31,18 @@ class Cache(Protocol):
 @dataclass
 class RunServices:
     """Per-run services: settings, the usage meter, an optional cache, limits, a label for logs, and the run's
-    configuration and the objects resolved from it (``toolbox``, see :func:`detective.config.resolve_toolbox`)."""
+    configuration and the objects resolved from it (``toolbox``, see :func:`detective.agent.config.resolve_toolbox`)."""
 
     settings: Settings = field(default_factory=Settings.from_env)
     usage: Usage = field(default_factory=Usage)
     cache: Cache | None = None
-    limits: Any = None  # detective.llm.EndpointLimits, shared across clips of a batch
+    limits: Any = None  # detective.llm.client.EndpointLimits, shared across clips of a batch
     clip: str = ""
-    config: Any = None  # detective.config.DetectiveConfig of the run
-    toolbox: Any = None  # detective.config.Toolbox: tools, planner and captioner of the run
+    config: Any = None  # detective.agent.config.DetectiveConfig of the run
+    toolbox: Any = None  # detective.agent.config.Toolbox: tools, planner and captioner of the run
     started: float = field(default_factory=time.monotonic)
     warmups: list[Any] = field(default_factory=list, repr=False)  # asyncio tasks of Tool.prepare
-    #: What each endpoint's model can do (detective.capabilities.CapabilityStore), shared by the clips of a run;
+    #: What each endpoint's model can do (detective.llm.capabilities.CapabilityStore), shared by the clips of a run;
     #: a fresh store on this run's cache when none is given.
     capabilities: Any = None
     _llms: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -50,7 +50,7 @@ class RunServices:
 
     def __post_init__(self) -> None:
         if self.capabilities is None:
-            from detective.capabilities import CapabilityStore
+            from detective.llm.capabilities import CapabilityStore
 
             self.capabilities = CapabilityStore(self.cache)
         meters = _meters.get()
@@ -65,10 +65,10 @@ class RunServices:
         return self._local_slots
 
     def llm(self, role: str) -> Any:
-        """The :class:`detective.llm.LLMClient` for ``role`` bound to this run's usage meter and cache."""
+        """The :class:`detective.llm.client.LLMClient` for ``role`` bound to this run's usage meter and cache."""
         client = self._llms.get(role)
         if client is None:
-            from detective.llm import LLMClient
+            from detective.llm.client import LLMClient
 
             client = self._llms[role] = LLMClient(self.settings.endpoint(role), services=self)
         return client

@@ -80,7 +80,7 @@ def model_threads(variable: str = "", configured: int = 0, most: int = 4) -> int
     tiny.en: 2.45 against 2.85 CPU s per 30 s window; the offline Detective on 2 cores, one run each: 158 against
     184 CPU s on a 10-minute clip).
     """
-    from detective.settings import int_variable
+    from detective.llm.settings import int_variable
 
     if configured > 0:
         return configured

@@ -76,7 +76,7 @@ class Tool:
     #: The settings role whose endpoint a ``needs_api`` tool calls.
     role: ClassVar[str] = "observer"
     #: Inputs its model must take (``audio``, ``image``, ``video``): when the role's model turns out unable to take
-    #: one, the tool is unavailable for the rest of the run (see :mod:`detective.capabilities`).
+    #: one, the tool is unavailable for the rest of the run (see :mod:`detective.llm.capabilities`).
     model_inputs: ClassVar[tuple[str, ...]] = ()
     #: RulePlanner ordering: stage 0 tools run in the first broad pass, stage 1 tools after it (they can use the
     #: first pass's evidence, e.g. OCR on shot keyframes).

@@ -56,7 +56,7 @@ def _sections(command: click.Command, path: list[str], parent: click.Context | N
 
 def render() -> str:
     """The reference page for the CLI as currently installed."""
-    from detective.cli import cli
+    from detective.cli.app import cli
 
     return HEADER + "\n".join(_sections(cli, ["omni-detective"], None))
 

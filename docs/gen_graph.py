@@ -21,7 +21,7 @@ BLOCK = re.compile(r"(<!-- graph:start -->\n```mermaid\n)(.*?)(```\n<!-- graph:e
 
 def mermaid() -> str:
     """The graph as ``omni-detective graph`` prints it."""
-    from detective.graph import graph
+    from detective.agent.graph import graph
 
     return graph.get_graph().draw_mermaid().rstrip() + "\n"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from detective import Detective
-from detective.events import Captioned, ContradictionFound, Finished, Observed, RoundPlanned
+from detective.agent.events import Captioned, ContradictionFound, Finished, Observed, RoundPlanned
 
 
 def main() -> None:

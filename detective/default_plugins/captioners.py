@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from detective.agent.prompts import CLOSING, FINAL_CAPTION_SYSTEM, medium_words, prompt_hash
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.evidence import digest
+from detective.evidence.board import digest
 from detective.hookspecs import hookimpl
 from detective.models import Caption, CaptionSection
-from detective.prompts import CLOSING, FINAL_CAPTION_SYSTEM, medium_words, prompt_hash
 from detective.runtime import current_services
 
 

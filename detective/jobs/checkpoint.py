@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detective.jsonl import atomic_file
+from detective.jobs.jsonl import atomic_file
 
 #: Settled lines between two saves of the checkpoint during a run.
 SAVE_EVERY = 10_000

@@ -32,18 +32,18 @@ from typing import Any, TextIO
 
 import structlog
 
+from detective.cli.progress import JobProgress, count_lines, wanted
 from detective.jobs.attempt import Outcome
 from detective.jobs.checkpoint import Checkpoint
 from detective.jobs.errors import load_errors, now, write_errors
 from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc
+from detective.jobs.jsonl import DiskFullError, JsonlAppender
 from detective.jobs.keys import output_key
 from detective.jobs.lock import OutputLock
 from detective.jobs.manifest import Check, Done, Invalid, Item, read_manifest
 from detective.jobs.output import OutputFile, sidecar_path
 from detective.jobs.summary import JobSummary, estimate_cost
-from detective.jsonl import DiskFullError, JsonlAppender
-from detective.progress import JobProgress, count_lines, wanted
 
 log = structlog.get_logger("detective.jobs")
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from detective.jsonl import atomic_file
+from detective.jobs.jsonl import atomic_file
 
 
 def now() -> str:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detective.jobs.jsonl import RecordError, bounded_lines, parse_record
 from detective.jobs.keys import label, record_key
-from detective.jsonl import RecordError, bounded_lines, parse_record
 
 
 @dataclass
@@ -59,8 +59,8 @@ def read_manifest(
     """Stream the manifest: an :class:`Item` per valid line, an :class:`Invalid` per bad one (blank lines skip),
     a :class:`Done` per line whose key is in ``done``; from byte ``offset``, which follows line number ``line``.
 
-    A line is invalid when it is longer than :data:`~detective.jsonl.MAX_LINE_BYTES`, not UTF-8, not a JSON
-    object, nested deeper than :data:`~detective.jsonl.MAX_DEPTH`, or ``check`` raises ``ValueError`` for it. A
+    A line is invalid when it is longer than :data:`~detective.jobs.jsonl.MAX_LINE_BYTES`, not UTF-8, not a JSON
+    object, nested deeper than :data:`~detective.jobs.jsonl.MAX_DEPTH`, or ``check`` raises ``ValueError`` for it. A
     UTF-8 byte-order mark before line 1 is accepted.
     """
     with path.open("rb") as fh:

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from detective.jsonl import DiskFullError, JsonlAppender, atomic_file, cut_torn_tail, is_disk_full
+from detective.jobs.jsonl import DiskFullError, JsonlAppender, atomic_file, cut_torn_tail, is_disk_full
 
 log = structlog.get_logger("detective.jobs")
 

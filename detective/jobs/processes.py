@@ -10,7 +10,7 @@ caps the throughput of a many-core machine. With ``processes=N``:
   own Detectives) and send back an :class:`~detective.jobs.attempt.Outcome` per item.
 
 An item goes to the worker with the fewest items in flight. Per-endpoint limits
-(:class:`~detective.llm.EndpointLimits`) stay totals: each worker takes ``1/N`` of every limit. A worker that dies
+(:class:`~detective.llm.client.EndpointLimits`) stay totals: a worker takes ``1/N`` of every limit. A worker that dies
 fails its items in flight with a retryable error (the next run retries them). Workers exit when the parent
 closes their pipe, so a parent killed with ``kill -9`` leaves no worker behind. Workers ignore ``Ctrl-C``: the
 parent handles it. Worker processes are forked, which needs a POSIX system (Linux, macOS).
@@ -138,7 +138,7 @@ class ProcessExecutor:
 
 def _worker_main(conn: Connection, inherited: list[Connection], make_work: WorkFactory, retries: int, n: int) -> None:
     """Entry point of a worker: its own event loop, 1/n of every endpoint limit, items until the pipe closes."""
-    from detective import llm
+    from detective.llm import client as llm
 
     for other in inherited:  # the parent's ends of the pipes, copied by the fork: only the parent may hold them
         other.close()

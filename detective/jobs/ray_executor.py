@@ -164,7 +164,7 @@ class JobActor:
     """Runs items on its event loop (an async Ray actor); one work per concurrent item, reused."""
 
     def __init__(self, make_work: WorkFactory, retries: int, share: float) -> None:
-        from detective import llm
+        from detective.llm import client as llm
 
         llm.set_process_share(share)
         self.make_work = make_work

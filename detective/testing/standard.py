@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from detective.llm.settings import Settings
 from detective.media import MediaError, probe
 from detective.models import Evidence, MediaInfo, Observation, ObservationKind, TimeSpan
 from detective.runtime import RunServices, use_services
-from detective.settings import Settings
 from detective.tools import Tool, ToolError
 
 #: Observation kinds the core knows (see docs/plugins.md for how captioners use each).

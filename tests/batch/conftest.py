@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from detective.detective import Detective
+from detective.agent.detective import Detective
+from detective.llm.settings import Settings
 from detective.media import wav_bytes
-from detective.settings import Settings
 from detective.testing.tools import ListenTool
 
 N_CLIPS = 40

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 from detective import logs
-from detective.batch import BatchConfig, run_batch
-from detective.cache import SQLiteCache
-from detective.detective import Detective
-from detective.settings import Settings
+from detective.agent.detective import Detective
+from detective.jobs.batch import BatchConfig, run_batch
+from detective.jobs.cache import SQLiteCache
+from detective.llm.settings import Settings
 from detective.testing.tools import ListenTool
 
 

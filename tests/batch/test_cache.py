@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from detective.cache import SQLiteCache
+from detective.jobs.cache import SQLiteCache
 
 
 def test_round_trip_and_namespaces(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from detective_testserver import ChatServer
 
-from detective.batch import BatchConfig, run_batch
-from detective.cache import SQLiteCache
+from detective.jobs.batch import BatchConfig, run_batch
+from detective.jobs.cache import SQLiteCache
 
 
 def test_second_run_makes_no_calls(tmp_path: Path, manifest: Path, helpers, executor: dict) -> None:

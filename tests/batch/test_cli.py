@@ -10,21 +10,21 @@ import pytest
 from click.testing import CliRunner
 from detective_testserver import ChatServer
 
-import detective.detective
-from detective.batch_cli import run
+import detective.agent.detective
+from detective.cli.run import run
 from detective.testing.tools import ListenTool
 
 
 @pytest.fixture
 def listen_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the CLI's Detective use the ``listen`` tool (no observer plugin is needed for these tests)."""
-    original = detective.detective.Detective
+    original = detective.agent.detective.Detective
 
     class WithListen(original):  # type: ignore[misc,valid-type]
         def __init__(self, tools=None, *args, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__([ListenTool()] if tools is None else tools, *args, **kwargs)
 
-    monkeypatch.setattr(detective.detective, "Detective", WithListen)
+    monkeypatch.setattr(detective.agent.detective, "Detective", WithListen)
 
 
 def test_upstream_flags_cache_logs_and_cost(tmp_path: Path, clip_dir: Path, helpers, listen_by_default, monkeypatch):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from detective.batch_cli import run
-from detective.cli import cli
+from detective.cli.app import cli
+from detective.cli.run import run
 from detective.media import MediaError, open_media, resolve_source, wav_bytes
 
 BUCKET = "clips"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from detective.batch import (
+from detective.jobs.batch import (
     BatchConfig,
     arun_batch,
     estimate_cost,
@@ -21,7 +21,7 @@ from detective.batch import (
     repair_output,
     sidecar_path,
 )
-from detective.llm import LLMError
+from detective.llm.client import LLMError
 from detective.media import MediaError
 from detective.models import RunResult, Usage
 from detective.testing.fakes import run_result

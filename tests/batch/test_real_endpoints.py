@@ -9,10 +9,10 @@ import httpx
 import pytest
 from detective_testserver import ChatServer, Quirks
 
-from detective.detective import Detective
-from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMClient, LLMError
+from detective.agent.detective import Detective
+from detective.llm.client import CONTEXT_LENGTH_EXCEEDED, LLMClient, LLMError
+from detective.llm.settings import Settings
 from detective.runtime import RunServices
-from detective.settings import Settings
 from detective.testing.fakes import ASRTool
 from detective.testing.tools import ListenTool
 

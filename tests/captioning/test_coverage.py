@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from detective.cache import SQLiteCache
-from detective.detective import Detective
+from detective.agent.detective import Detective
+from detective.jobs.cache import SQLiteCache
 from detective.models import RunResult
 
 pytestmark = pytest.mark.slow

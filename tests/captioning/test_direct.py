@@ -17,10 +17,10 @@ from detective_captioning.format import parse
 from detective_captioning.prompts import AUDIO_PROMPT, AUDIO_VIDEO_PROMPT
 
 from detective.captioning import CaptionJob
+from detective.llm.settings import RoleSettings, Settings
 from detective.media import probe, wav_bytes
 from detective.models import Evidence, MediaInfo, TimeSpan
 from detective.runtime import RunServices, use_services
-from detective.settings import RoleSettings, Settings
 from detective.testing.fakes import completion as chat_completion
 
 URL = "https://llm.test/v1/chat/completions"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from detective_captioning.format import clock, parse, validate
 
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.models import Caption, RunResult, StorylineSegment
 
 pytestmark = pytest.mark.slow

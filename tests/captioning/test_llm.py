@@ -20,10 +20,10 @@ from detective_captioning.prompts import (
 from detective_captioning.template import build_caption
 
 from detective.captioning import CaptionJob
-from detective.evidence import merge
+from detective.evidence.board import merge
+from detective.llm.settings import Settings
 from detective.models import Evidence, MediaInfo, Observation, TimeSpan
 from detective.runtime import RunServices, use_services
-from detective.settings import Settings
 from detective.testing.fakes import completion as chat_completion
 
 URL = "https://llm.test/v1/chat/completions"
@@ -169,7 +169,7 @@ async def test_unreachable_model_falls_back_with_a_note() -> None:
 
 @respx.mock
 async def test_prompt_carries_coverage_and_settled_speech_never_failure_text(services: RunServices) -> None:
-    from detective.evidence import EvidenceUpdate
+    from detective.evidence.board import EvidenceUpdate
     from detective.models import Coverage, ToolFailure
 
     board = merge(
@@ -233,7 +233,7 @@ async def test_a_prompt_over_the_known_context_falls_back_without_a_call() -> No
 @respx.mock
 async def test_the_prompt_carries_the_settled_llm_claims(services: RunServices) -> None:
     """The captioner writes from the board: every LLM clause with its verdict and the observation that decides it."""
-    from detective.evidence import EvidenceUpdate
+    from detective.evidence.board import EvidenceUpdate
     from detective.models import Coverage
 
     answer = Observation(

@@ -16,12 +16,12 @@ from detective_captioning.template import build_caption
 from detective_testserver import ChatServer
 from detective_testserver.scripted import ScriptedDetective, request_kind
 
-from detective.claims import clauses
-from detective.crosscheck import cross_check
-from detective.detective import Detective
-from detective.grounding import caption_texts, measure
+from detective.agent.detective import Detective
+from detective.evidence.claims import clauses
+from detective.evidence.crosscheck import cross_check
+from detective.evidence.grounding import caption_texts, measure
+from detective.llm.settings import Settings
 from detective.models import Evidence, RunResult
-from detective.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from detective_testserver import ChatServer
 
-from detective.detective import Detective
-from detective.settings import Settings
+from detective.agent.detective import Detective
+from detective.llm.settings import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.models import RunResult
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from detective_captioning.speakers import attribute_speakers, speaker_reference,
 from detective_captioning.template import TemplateCaptioner
 
 from detective.captioning import CaptionJob
-from detective.evidence import merge
+from detective.evidence.board import merge
 from detective.models import Caption, Evidence, MediaInfo, Observation, TimeSpan
 
 AUDIO = MediaInfo(source="call.wav", duration=12.0, has_audio=True)
@@ -127,7 +127,7 @@ async def test_a_segment_cut_at_a_change_of_voice_keeps_its_repairs_and_cites_it
     from detective_captioning.template import TemplateCaptioner
 
     from detective.captioning import CaptionJob
-    from detective.evidence import merge
+    from detective.evidence.board import merge
     from detective.models import Evidence, MediaInfo, Observation, TimeSpan
 
     words = [("The", 1.0), ("League", 1.3), ("of", 1.6), ("Park", 1.8), ("leads.", 2.1), ("Yes", 3.0), ("indeed.", 3.3)]

@@ -8,7 +8,7 @@ from detective_captioning.format import clock, parse, validate
 from detective_captioning.template import TemplateCaptioner
 
 from detective.captioning import CaptionJob
-from detective.evidence import merge
+from detective.evidence.board import merge
 from detective.models import Caption, Coverage, Evidence, MediaInfo, Observation, StorylineSegment, TimeSpan
 
 #: What each of these tests' observers vouches for when it ran over the whole clip.

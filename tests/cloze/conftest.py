@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from detective.settings import Settings
+from detective.llm.settings import Settings
 
 BASE_URL = "https://judge.test/v1"
 URL = f"{BASE_URL}/chat/completions"

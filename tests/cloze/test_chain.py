@@ -15,8 +15,8 @@ import numpy as np
 import respx
 from click.testing import CliRunner
 
-from detective.batch_cli import run
-from detective.cli import cli
+from detective.cli.app import cli
+from detective.cli.run import run
 from detective.media import wav_bytes
 
 from .conftest import URL, make_record, read_jsonl, write_jsonl

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from detective_cloze.judges import LexicalJudge, LLMJudge
 from detective_cloze.prompts import PROMPT_HASH
 
-from detective.cli import cli
+from detective.cli.app import cli
 from detective.plugins import get_registry
 
 from .conftest import URL, make_record, read_jsonl, write_jsonl
@@ -148,7 +148,7 @@ def test_predict_stopped_exits_130_or_143(
 ) -> None:
     import detective_cloze.cli as cloze_cli
 
-    from detective import exits
+    from detective.cli import exits
 
     async def stopped(*_: object, **__: object) -> None:
         raise KeyboardInterrupt  # what Ctrl-C (or SIGTERM, handled as Ctrl-C) raises mid-run

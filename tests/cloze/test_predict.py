@@ -13,9 +13,9 @@ from detective_cloze.judges import LLMJudge
 from detective_cloze.predict import run_predict
 from detective_cloze.prompts import PROMPT_HASH
 
-from detective.cache import SQLiteCache
+from detective.jobs.cache import SQLiteCache
+from detective.llm.settings import Settings
 from detective.runtime import RunServices
-from detective.settings import Settings
 from detective.testing.fakes import completion
 
 from .conftest import URL, make_record, read_jsonl, write_jsonl

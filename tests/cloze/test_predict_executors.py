@@ -20,11 +20,11 @@ import pytest
 from detective_cloze.judges import LLMJudge
 from detective_cloze.predict import JudgeWork, run_predict
 
-from detective.cache import SQLiteCache
 from detective.jobs import LocalExecutor, OutputLock, OutputLocked
+from detective.jobs.cache import SQLiteCache
 from detective.jobs.executors import Executor
+from detective.llm.settings import Settings
 from detective.runtime import RunServices
-from detective.settings import Settings
 
 from .conftest import make_record, read_jsonl, write_jsonl
 from .test_predict import fake_judge

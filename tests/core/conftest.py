@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from detective.llm.settings import Settings
 from detective.models import MediaInfo
-from detective.settings import Settings
 
 BASE_URL = "https://llm.test/v1"
 API_KEY = "sk-test-SECRET-0123456789abcdef"

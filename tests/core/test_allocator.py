@@ -10,7 +10,7 @@ import pytest
 
 from detective.models import MediaInfo
 
-CODE = "from detective.allocator import limit_arenas; print(limit_arenas(), limit_arenas())"
+CODE = "from detective.agent.allocator import limit_arenas; print(limit_arenas(), limit_arenas())"
 
 
 def _run(**env: str) -> str:
@@ -33,8 +33,8 @@ def test_arenas_are_capped_once_unless_the_user_chose() -> None:
 def test_a_run_caps_them(video: MediaInfo) -> None:
     import asyncio
 
-    from detective import allocator
-    from detective.detective import Detective
+    from detective.agent import allocator
+    from detective.agent.detective import Detective
     from detective.testing.fakes import ShotsTool
 
     allocator._done = False

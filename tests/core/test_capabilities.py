@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detective.cache import SQLiteCache
-from detective.capabilities import CapabilityStore, context_size_from_error, inputs_of, without_media
-from detective.settings import Settings
+from detective.jobs.cache import SQLiteCache
+from detective.llm.capabilities import CapabilityStore, context_size_from_error, inputs_of, without_media
+from detective.llm.settings import Settings
 
 AUDIO = {"type": "input_audio", "input_audio": {"data": "data:audio/wav;base64,AAAA", "format": "wav"}}
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}

@@ -1,10 +1,10 @@
-"""LLM answers as claims on the board (detective.claims): split, cross-checked, settled; repairs between like kinds."""
+"""LLM answers as claims on the board (detective.evidence.claims): split, cross-checked, settled; like-kind repairs."""
 
 from __future__ import annotations
 
-from detective.claims import clauses, extract, settle
-from detective.crosscheck import cross_check
-from detective.evidence import merge
+from detective.evidence.board import merge
+from detective.evidence.claims import clauses, extract, settle
+from detective.evidence.crosscheck import cross_check
 from detective.models import Coverage, Evidence, Observation, TimeSpan
 
 #: The issue's hallucination: the same confident, wrong sentence from the audio and the vision model.
@@ -50,7 +50,7 @@ def marathon(*answers: Observation) -> Evidence:
         Coverage(tool="audio_events", query_key="q2", aspects=("sound",), span=sp(0, 24)),
         Coverage(tool="speakers", query_key="q3", aspects=("speakers",), span=sp(0, 24)),
     ]
-    from detective.evidence import EvidenceUpdate
+    from detective.evidence.board import EvidenceUpdate
 
     board = merge(Evidence(), EvidenceUpdate(observations=local, coverage=coverage))
     return merge(board, list(answers))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from detective.cli import cli
+from detective.cli.app import cli
 from detective.models import MediaInfo
 from detective.testing.fakes import ASRTool
 
@@ -60,7 +60,7 @@ def test_json_logs_carry_clip_round_and_tool(tmp_path: Path) -> None:
     import structlog
 
     from detective import logs
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
 
     log_file = tmp_path / "log.jsonl"
     with log_file.open("w") as stream:
@@ -141,7 +141,7 @@ def test_defaults_work_on_the_default_endpoint_or_say_why_not(monkeypatch: pytes
     assert rows["judge"]["used_by"] == ["evaluator cloze-llm"]
     assert all(rows[r]["endpoint"] == "api.openai.com" for r in rows)
     # direct mode has no model there: it says so at start, naming the role, the model and the endpoint
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
 
     with pytest.raises(ValueError, match=r"default model qwen3-omni-flash is not served by api\.openai"):
         Detective(mode="direct")
@@ -195,7 +195,7 @@ def test_shell_completion_works_as_documented() -> None:
 def test_max_tokens_option_takes_role_pairs(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from detective.cli import cli
+    from detective.cli.app import cli
 
     result = CliRunner().invoke(cli, ["caption", str(tmp_path / "x.wav"), "--max-tokens", "planner"])
     assert result.exit_code == 2 and "expected ROLE=N" in result.output
@@ -261,15 +261,15 @@ def _wav(path: Path, seconds: float = 4.0) -> Path:
 @pytest.fixture
 def fake_asr(monkeypatch: pytest.MonkeyPatch):
     """The CLI's Detective uses the fake ``asr`` tool (no model to load)."""
-    import detective.detective
+    import detective.agent.detective
 
-    original = detective.detective.Detective
+    original = detective.agent.detective.Detective
 
     class WithFakeASR(original):  # type: ignore[misc,valid-type]
         def __init__(self, tools=None, *args, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__([ASRTool()] if tools is None else tools, *args, **kwargs)
 
-    monkeypatch.setattr(detective.detective, "Detective", WithFakeASR)
+    monkeypatch.setattr(detective.agent.detective, "Detective", WithFakeASR)
     yield
     from detective import logs
 
@@ -309,7 +309,7 @@ def test_help_imports_no_sdk_and_no_graph_library() -> None:
 
     probe = (
         "import json, sys\n"
-        "from detective.cli import main\n"
+        "from detective.cli.app import main\n"
         "sys.argv = ['omni-detective', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {'openai', 'langgraph', 'httpx'})),"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from detective.config import Budget, DetectiveConfig
-from detective.detective import Detective
-from detective.graph import graph, stop_reason
+from detective.agent.config import Budget, DetectiveConfig
+from detective.agent.detective import Detective
+from detective.agent.graph import graph, stop_reason
 from detective.models import MediaInfo
 from detective.runtime import RunServices
 from detective.testing.fakes import ASRTool, EchoTool

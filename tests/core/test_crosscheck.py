@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from detective.crosscheck import UNCLEAR, cross_check, similarity
-from detective.evidence import EvidenceUpdate, merge
+from detective.evidence.board import EvidenceUpdate, merge
+from detective.evidence.crosscheck import UNCLEAR, cross_check, similarity
 from detective.models import Coverage, Evidence, Observation, TimeSpan
 
 

@@ -16,10 +16,10 @@ import respx
 from aiohttp import web
 from detective_testserver import ChatServer, Faults
 
-from detective import llm
-from detective.llm import EndpointLimits, LLMClient, LLMError
+from detective.llm import client as llm
+from detective.llm.client import EndpointLimits, LLMClient, LLMError
+from detective.llm.settings import Settings
 from detective.runtime import RunServices
-from detective.settings import Settings
 from detective.testing.fakes import completion
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -23,9 +23,9 @@ import pytest
 from aiohttp import web
 from detective_testserver import AppServer
 
-from detective.config import DetectiveConfig
-from detective.detective import Detective
-from detective.events import Observed
+from detective.agent.config import DetectiveConfig
+from detective.agent.detective import Detective
+from detective.agent.events import Observed
 from detective.media import DOWNLOAD_TIMEOUT, MediaError, aopen_media, open_media
 from detective.models import MediaInfo, Observation, Query, TimeSpan
 from detective.threads import ThreadExit, run_sync

@@ -1,6 +1,6 @@
 """Evidence board: merge, dedupe, agreements and contradictions."""
 
-from detective.evidence import EvidenceUpdate, compare, key_terms, merge, reduce_evidence
+from detective.evidence.board import EvidenceUpdate, compare, key_terms, merge, reduce_evidence
 from detective.models import Evidence, Observation, TimeSpan
 
 

@@ -1,7 +1,7 @@
 """Ctrl-C and SIGTERM while real offline observers run: a clean exit (130, 143), never an abort from native code.
 
 The observers' native thread pools (onnxruntime, CTranslate2) run in worker threads; a normal interpreter exit
-tears C++ state down under them and ends in ``std::terminate`` (exit 134). See :mod:`detective.exits`.
+tears C++ state down under them and ends in ``std::terminate`` (exit 134). See :mod:`detective.cli.exits`.
 """
 
 from __future__ import annotations

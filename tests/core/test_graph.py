@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from detective.config import Budget
-from detective.coverage import NoEvidenceError
-from detective.detective import Detective
-from detective.graph import graph
+from detective.agent.config import Budget
+from detective.agent.detective import Detective
+from detective.agent.graph import graph
+from detective.evidence.coverage import NoEvidenceError
 from detective.models import MediaInfo, Observation, TimeSpan
 from detective.planning import Plan, Planner
 from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool
@@ -58,7 +58,7 @@ def test_rule_planner_first_round_runs_only_what_later_tools_need(video: MediaIn
 
 
 def test_first_pass_is_every_stage0_tool_unless_all_later_tools_name_their_needs() -> None:
-    from detective.rule_planner import first_pass
+    from detective.agent.rule_planner import first_pass
 
     shots, asr = _ShotsCovering(), _CostlyASR()
     assert first_pass([shots, _OCRNeedingShots(), asr]) == [shots]

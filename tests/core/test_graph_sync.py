@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from detective.config import DetectiveConfig, Toolbox
-from detective.graph import SERVICES_KEY, graph
+from detective.agent.config import DetectiveConfig, Toolbox
+from detective.agent.graph import SERVICES_KEY, graph
+from detective.llm.settings import Settings
 from detective.models import MediaInfo
 from detective.runtime import RunServices
-from detective.settings import Settings
 from detective.testing.fakes import ASRTool, OCRTool, ShotsTool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def test_plain_input_runs_sync_on_a_real_clip() -> None:
 
 BREAK_OUT = """
 import asyncio
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.models import MediaInfo
 from detective.testing.fakes import ASRTool, OCRTool, ShotsTool
 

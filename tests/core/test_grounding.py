@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from detective.agent.detective import Detective
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.coverage import examined, how, unexamined_modalities
-from detective.detective import Detective
-from detective.grounding import caption_texts, claims, measure
+from detective.evidence.coverage import examined, how, unexamined_modalities
+from detective.evidence.grounding import caption_texts, claims, measure
 from detective.models import Caption, Coverage, Evidence, MediaInfo, Observation, StorylineSegment, TimeSpan
 from detective.testing.fakes import EchoTool
 
@@ -116,7 +116,7 @@ def test_a_claim_backed_only_by_a_contradicted_llm_answer_is_ungrounded() -> Non
     answer = "A soft piano plays underneath from 00:03 and a door closes at 00:04."
     board = _scene_board()
     llm = Observation(tool="audio_llm", kind="description", content=answer, span=TimeSpan(start=0, end=6))
-    from detective.evidence import merge
+    from detective.evidence.board import merge
 
     board = merge(board, [llm])
     assert {r.aspect for r in board.contradictions} == {"music", "sound"}

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import respx
 
-from detective.detective import Detective
+from detective.agent.detective import Detective
+from detective.llm.settings import Settings
 from detective.models import MediaInfo
-from detective.settings import Settings
 from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool, completion
 
 from .conftest import BASE_URL

@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from detective.jsonl import JsonlAppender, cut_torn_tail
+from detective.jobs.jsonl import JsonlAppender, cut_torn_tail
 
 
 def test_cut_torn_tail(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ import httpx
 import pytest
 import respx
 
-from detective import llm as llm_module
+from detective.llm import client as llm_module
+from detective.llm.settings import Settings
 from detective.logs import add_secret, redact
 from detective.runtime import RunServices, use_services
-from detective.settings import Settings
 from detective.testing.fakes import completion
 
 from .conftest import API_KEY, BASE_URL

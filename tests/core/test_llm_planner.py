@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import respx
 
-from detective.detective import Detective
-from detective.llm_planner import LLMPlanner
+from detective.agent.detective import Detective
+from detective.agent.llm_planner import LLMPlanner
+from detective.llm.settings import Settings
 from detective.models import MediaInfo
-from detective.settings import Settings
 from detective.testing.fakes import ASRTool, EchoTool, OCRTool, ShotsTool, completion
 
 from .conftest import BASE_URL
@@ -84,7 +84,7 @@ async def test_json_fallback_accepts_upstream_form_lists_and_fences(settings: Se
         tools=[EchoTool(), ASRTool()],
         captioner="evidence",
         settings=settings,
-        planner=__import__("detective.llm_planner", fromlist=["x"]).LLMPlanner(function_calling=False),
+        planner=__import__("detective.agent.llm_planner", fromlist=["x"]).LLMPlanner(function_calling=False),
     )
     result = await det.arun("clip.wav", media=audio)
     sent = bodies(route)
@@ -126,7 +126,7 @@ async def test_unusable_replies_are_repaired_a_bounded_number_of_times(settings:
             httpx.Response(200, json=completion("still not JSON")),
         ]
     )
-    from detective.llm_planner import LLMPlanner
+    from detective.agent.llm_planner import LLMPlanner
 
     det = Detective(
         tools=[EchoTool()], planner=LLMPlanner(function_calling=False), captioner="evidence", settings=settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from detective import threads
-from detective.settings import SettingsError
+from detective.llm.settings import SettingsError
 
 
 @pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (4, 1), (6, 2), (8, 2), (16, 4), (64, 4)])

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from detective import plugins
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.lazy import Lazy, lazy_exports
 from detective.models import MediaInfo
 
@@ -202,7 +202,7 @@ def test_lazy_factory_imports_its_target_on_first_use() -> None:
     lazy = Lazy("json:JSONDecoder")
     assert lazy._target is None and "json:JSONDecoder" in repr(lazy)
     assert lazy().decode("[1]") == [1] and lazy.load() is __import__("json").JSONDecoder
-    assert Lazy("detective.rule_planner:RulePlanner").name == "rule"  # attributes read through
+    assert Lazy("detective.agent.rule_planner:RulePlanner").name == "rule"  # attributes read through
     with pytest.raises(ValueError, match=r"package\.module:Name"):
         Lazy("json.JSONDecoder")
 

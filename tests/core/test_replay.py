@@ -15,11 +15,11 @@ import httpx
 import pytest
 import respx
 
-from detective.detective import Detective
-from detective.llm_planner import LLMPlanner
+from detective.agent.detective import Detective
+from detective.agent.llm_planner import LLMPlanner
+from detective.llm.settings import RoleSettings, Settings
 from detective.models import MediaInfo, Observation, Query
 from detective.runtime import current_services
-from detective.settings import RoleSettings, Settings
 from detective.testing.fakes import completion
 from detective.tools import QuestionInput, Tool
 

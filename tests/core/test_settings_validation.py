@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from detective.cli import cli
-from detective.config import DetectiveConfig
-from detective.settings import SettingsError, check_environment
+from detective.agent.config import DetectiveConfig
+from detective.cli.app import cli
+from detective.llm.settings import SettingsError, check_environment
 
 BAD = [
     ("OMNI_DETECTIVE_MAX_ROUNDS", "abc", "must be a whole number, not 'abc'"),

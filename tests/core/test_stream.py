@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from detective.detective import Detective
-from detective.events import Captioned, ContradictionFound, Finished, Observed, RoundPlanned
+from detective.agent.detective import Detective
+from detective.agent.events import Captioned, ContradictionFound, Finished, Observed, RoundPlanned
 from detective.models import MediaInfo
 from detective.testing.fakes import ASRTool, OCRTool, ShotsTool
 

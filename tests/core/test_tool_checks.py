@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.models import MediaInfo, Query
 from detective.testing.fakes import ShotsTool
 from detective.tools import FunctionTool, Tool, tool

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from detective.agent.rule_planner import MAX_VOICES, RulePlanner
 from detective.models import Evidence, MediaInfo, Observation, TimeSpan
 from detective.planning import PlanInput
-from detective.rule_planner import MAX_VOICES, RulePlanner
 from detective.testing.tools import ListenTool
 
 AUDIO = MediaInfo(source="call.wav", duration=60.0, has_audio=True)

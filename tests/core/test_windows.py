@@ -9,13 +9,13 @@ import numpy as np
 from detective_captioning.template import build_caption
 from detective_testserver import ChatServer
 
-from detective.detective import Detective
+from detective.agent.detective import Detective
+from detective.agent.windows import window_queries, window_spans
+from detective.llm.settings import Settings
 from detective.media import probe, wav_bytes
 from detective.models import Evidence, Observation, Query, TimeSpan
-from detective.settings import Settings
 from detective.testing.tools import ListenTool
 from detective.tools import Tool
-from detective.windows import window_queries, window_spans
 
 
 def _span(a: float, b: float) -> TimeSpan:

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from detective.settings import RoleSettings, Settings
+from detective.llm.settings import RoleSettings, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -114,7 +114,7 @@ def test_cli_reference_matches_the_cli() -> None:
 
 
 def test_cli_reference_covers_every_command_including_plugin_commands() -> None:
-    from detective.cli import cli
+    from detective.cli.app import cli
 
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
     for name in cli.list_commands(None):  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from detective import hookspecs
+from detective.agent.detective import Detective
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.detective import Detective
 from detective.hookspecs import hookimpl
 from detective.models import Caption, MediaInfo, Observation, Query, StorylineSegment, TimeSpan
 from detective.planning import Plan, PlanInput, Planner

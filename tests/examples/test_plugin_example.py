@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detective import plugins
-from detective.detective import Detective
+from detective.agent.detective import Detective
 from detective.media import probe, wav_bytes
 
 from .conftest import EXAMPLES, clean_env

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from detective.plugin_template import names
-from detective.plugin_template import plugin as plugin_cmd
+from detective.cli.plugin_template import names
+from detective.cli.plugin_template import plugin as plugin_cmd
 
 from .conftest import clean_env, pip_install_target
 

@@ -43,7 +43,10 @@ def fresh_venv(where: Path) -> Path:
     # an `import` line of a .pth runs: addsitedir also processes that folder's .pth files (editable installs)
     added = "".join(f"import site; site.addsitedir({p!r})\n" for p in sorted(ours))
     (Path(purelib) / "omni_detective_parent.pth").write_text(added, encoding="utf-8")
-    for name, entry in (("omni-detective", "from detective.cli import main"), ("pytest", "from pytest import main")):
+    for name, entry in (
+        ("omni-detective", "from detective.cli.app import main"),
+        ("pytest", "from pytest import main"),
+    ):
         script = where / "bin" / name
         script.write_text(f"#!{python}\nimport sys\n{entry}\nsys.exit(main())\n", encoding="utf-8")
         script.chmod(0o755)

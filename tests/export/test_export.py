@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from detective.batch_cli import run
-from detective.cli import cli
+from detective.cli.app import cli
+from detective.cli.run import run
 from detective.jobs.record import CaptionRecord
 from detective.media import wav_bytes
 from detective.models import Caption

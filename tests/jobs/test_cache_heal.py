@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from detective.cache import SQLiteCache
+from detective.jobs.cache import SQLiteCache
 
 
 def _filled(path: Path, n: int = 400) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-import detective.jsonl
-from detective.cache import SQLiteCache
+import detective.jobs.jsonl
 from detective.jobs import Item, Job, JobConfig, LocalExecutor
-from detective.jsonl import DiskFullError, JsonlAppender
+from detective.jobs.cache import SQLiteCache
+from detective.jobs.jsonl import DiskFullError, JsonlAppender
 
 
 def _manifest(path: Path, n: int) -> Path:
@@ -51,7 +51,7 @@ def room_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         left[0] -= n
         return real(fd, bytes(data[:n]))
 
-    monkeypatch.setattr(detective.jsonl.os, "write", write)
+    monkeypatch.setattr(detective.jobs.jsonl.os, "write", write)
     yield left
 
 
@@ -101,7 +101,7 @@ def test_atomic_files_leave_no_tmp_on_a_full_disk(tmp_path: Path, monkeypatch: p
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(detective.jsonl.os, "fsync", full)
+    monkeypatch.setattr(detective.jobs.jsonl.os, "fsync", full)
     with pytest.raises(DiskFullError, match=r"o\.errors\.jsonl"):
         write_errors(target, [{"key": "new"}])
     assert target.read_text() == '{"key": "old"}\n' and not list(tmp_path.glob("*.tmp"))

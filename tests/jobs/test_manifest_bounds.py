@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import detective.jsonl
+import detective.jobs.jsonl
 from detective.jobs import Invalid, Item, Job, JobConfig, LocalExecutor, read_manifest
-from detective.jsonl import RecordError, parse_record
+from detective.jobs.jsonl import RecordError, parse_record
 
 DEEP = '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}"
 
@@ -35,12 +35,12 @@ def test_a_bom_before_line_one_is_accepted(tmp_path: Path) -> None:
 
 
 def test_an_overlong_line_is_skipped_without_reading_it_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(detective.jsonl, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(detective.jobs.jsonl, "MAX_LINE_BYTES", 1000)
     manifest = tmp_path / "m.jsonl"
     big = json.dumps({"id": 2, "pad": "y" * 5000})
     manifest.write_text(f'{{"id": 1}}\n{big}\n{{"id": 3}}\n')
     with manifest.open("rb") as fh:
-        lines = list(detective.jsonl.bounded_lines(fh, 1000))
+        lines = list(detective.jobs.jsonl.bounded_lines(fh, 1000))
     assert [raw for raw, _ in lines][1] is None and sum(n for _, n in lines) == manifest.stat().st_size
 
 
@@ -66,7 +66,7 @@ def test_a_run_goes_on_past_a_deeply_nested_line(tmp_path: Path) -> None:
 def test_report_and_cloze_read_hostile_files_with_a_line_number(tmp_path: Path) -> None:
     from detective_cloze.predict import ClozeInputError, read_jsonl
 
-    from detective.report import ReportError, load_records
+    from detective.report.html import ReportError, load_records
 
     path = tmp_path / "o.jsonl"
     path.write_text('{"id": 1}\n' + DEEP + "\n")

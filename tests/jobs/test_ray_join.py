@@ -66,7 +66,7 @@ def test_no_cluster_at_the_address_fails_naming_it(
 def test_run_with_a_missing_cluster_is_an_error_naming_the_address(
     tmp_path: Path, closed_port: int, ray_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from detective.cli import cli
+    from detective.cli.app import cli
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh command, whatever this session did
     monkeypatch.chdir(tmp_path)

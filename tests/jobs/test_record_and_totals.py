@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from detective.batch import BatchConfig, arun_batch, build_record
 from detective.jobs import RECORD_VERSION, CaptionRecord, Item, record_key
-from detective.llm import LLMError
+from detective.jobs.batch import BatchConfig, arun_batch, build_record
+from detective.llm.client import LLMError
 from detective.models import Caption, Evidence, MediaInfo, Provenance, RunResult, Usage
 from detective.runtime import RunServices
 

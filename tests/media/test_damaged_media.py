@@ -14,7 +14,7 @@ import pytest
 
 from detective import Detective
 from detective import media as dmedia
-from detective.coverage import examined, undecoded, undecoded_sentence
+from detective.evidence.coverage import examined, undecoded, undecoded_sentence
 from detective.models import Coverage, Evidence, TimeSpan
 
 SR = 16000

@@ -94,7 +94,7 @@ def test_downloads_are_deleted_after_a_run_and_after_a_failure(
 ) -> None:
     import tempfile
 
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
     from detective.testing.fakes import ASRTool
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
@@ -452,8 +452,8 @@ def test_a_url_is_not_downloaded_when_every_tool_reads_it(fixture_media: dict[st
 
     from detective_testserver import ChatServer
 
-    from detective.detective import Detective
-    from detective.settings import Settings
+    from detective.agent.detective import Detective
+    from detective.llm.settings import Settings
     from detective.testing.fakes import ASRTool
     from detective.testing.tools import ListenTool
 

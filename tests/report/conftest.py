@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from detective.cache import SQLiteCache
-from detective.detective import Detective
+from detective.agent.detective import Detective
+from detective.jobs.cache import SQLiteCache
 
 ROUNDS = 3  # broad passes (shots, ASR, audio, OCR) plus one round of re-checks: every lane gets items
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from detective.report import ReportError, load_records, normalise, page_names, render_html
-from detective.report_cli import report as report_cmd
+from detective.cli.report import report as report_cmd
+from detective.report.html import ReportError, load_records, normalise, page_names, render_html
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = {"shot": "shot", "speech": "speech", "text": "text", "sound_event": "sound_event"}
@@ -324,7 +324,7 @@ def test_legend_lists_only_what_the_clip_has(demo_batch: dict[str, Any]) -> None
     page = render_html(normalise(record))
     legend = page.split('<div class="legend">', 1)[1].split("</div>", 1)[0]
     drawn = {o["content"] for o in record["evidence"]["observations"] if o["kind"] == "sound_event" and o["span"]}
-    from detective.report import _SOUND_COLOURS
+    from detective.report.html import _SOUND_COLOURS
 
     listed = {k for k in _SOUND_COLOURS if f"</i>{k}</span>" in legend}
     assert listed == drawn & set(_SOUND_COLOURS) and listed  # the demo has silence, a tone, noise, speech-like

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from detective.report import caption_html, normalise, page_names, render_html, write_reports
+from detective.report.html import caption_html, normalise, page_names, render_html, write_reports
 
 
 def _record(clip_id: str, caption: str = "## Storyline\n00:00.000 - 00:02.000\nA tone sounds.") -> dict[str, Any]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detective.settings import int_variable
+from detective.llm.settings import int_variable
 from detective.threads import model_threads
 from detective.tools import ToolError
 

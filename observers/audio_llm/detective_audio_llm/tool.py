@@ -126,7 +126,7 @@ class AudioLLMTool(Tool):
             {"type": "text", "text": f"Question: {question}"},
         ]
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
-        from detective.llm import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
+        from detective.llm.client import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
 
         try:
             reply = await client.chat(

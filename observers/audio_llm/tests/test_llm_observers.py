@@ -19,10 +19,10 @@ from detective_audio_llm import AudioLLMTool
 from detective_audio_llm.tool import SYSTEM_PROMPT as AUDIO_PROMPT
 from detective_vision_llm import VisionLLMTool, sample_times
 
+from detective.llm.settings import Settings
 from detective.media import probe, wav_bytes
 from detective.models import Query, TimeSpan
 from detective.runtime import RunServices, use_services
-from detective.settings import Settings
 from detective.testing.fakes import completion as chat_completion
 from detective.tools import ToolError
 

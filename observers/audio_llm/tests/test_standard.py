@@ -8,8 +8,8 @@ import pytest
 from detective_audio_llm import AudioLLMTool
 from detective_testserver import ChatServer
 
+from detective.llm.settings import Settings
 from detective.runtime import RunServices, use_services
-from detective.settings import Settings
 from detective.testing import ToolTests
 
 

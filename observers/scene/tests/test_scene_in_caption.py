@@ -9,11 +9,11 @@ from typing import Any
 from detective_scene import SceneTool
 
 from detective import Detective
+from detective.agent.rule_planner import RulePlanner
 from detective.media import probe
 from detective.models import Evidence, Observation, TimeSpan
 from detective.planning import PlanInput
 from detective.plugins import get_registry
-from detective.rule_planner import RulePlanner
 
 
 def test_rule_planner_runs_scene_after_the_shots(photo_clip: dict[str, Any]) -> None:

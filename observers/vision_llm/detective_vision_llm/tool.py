@@ -100,7 +100,7 @@ class VisionLLMTool(Tool):
             content.append({"type": "image_url", "image_url": {"url": url}})
         content.append({"type": "text", "text": f"Question: {question}"})
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
-        from detective.llm import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
+        from detective.llm.client import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
 
         try:
             reply = (

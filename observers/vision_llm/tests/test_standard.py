@@ -8,8 +8,8 @@ import pytest
 from detective_testserver import ChatServer
 from detective_vision_llm import VisionLLMTool
 
+from detective.llm.settings import Settings
 from detective.runtime import RunServices, use_services
-from detective.settings import Settings
 from detective.testing import ToolTests
 
 

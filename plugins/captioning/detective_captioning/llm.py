@@ -3,7 +3,7 @@
 The model gets the seed's structured-description prompt (audio or audio-video variant) and the board as a JSON
 data block it is told never to obey: coverage, observations by key, settled contradictions and repairs, and the LLM
 observers' clauses with their verdicts (:func:`evidence_json`). Its caption's claims are measured by the same
-grounding as the template's (:mod:`detective.grounding`). Its reply is parsed and validated; problems are sent
+grounding as the template's (:mod:`detective.evidence.grounding`). Its reply is parsed and validated; problems are sent
 back for at most :attr:`LLMCaptioner.max_repairs` rewrites; if the reply is still unusable (or the model cannot be
 reached) the template caption is used and a note says so.
 """
@@ -14,11 +14,11 @@ import json
 import re
 from typing import Any, ClassVar
 
-from detective import claims, coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.crosscheck import CrossCheck, cross_check
-from detective.grounding import measure
-from detective.llm import LLMError
+from detective.evidence import claims, coverage
+from detective.evidence.crosscheck import CrossCheck, cross_check
+from detective.evidence.grounding import measure
+from detective.llm.client import LLMError
 from detective.models import Caption, Evidence, MediaInfo
 from detective.runtime import current_services
 from detective_captioning.format import (

@@ -1,15 +1,16 @@
 """The template captioner: writes the caption from the evidence alone, offline and deterministically.
 
 Nothing is said that no observation reports, and absence only where a covering observer ran and succeeded
-(:mod:`detective.coverage`). The storyline has one paragraph per shot (per stretch of audio activity for
+(:mod:`detective.evidence.coverage`). The storyline has one paragraph per shot (per stretch of audio activity for
 sound-only clips) blending what was heard and seen then; the Visible Text section lists the OCR tracks in reading
 order with their look; the transcript lists the ASR segments with a speaking state measured from the audio
-features. Speech is written as the core's cross-check engine settled it (:func:`detective.crosscheck.cross_check`):
+features. Speech is written as the core's cross-check engine settled it
+(:func:`detective.evidence.crosscheck.cross_check`):
 names repaired from the screen, doubtful words marked ``[unclear]``, speech over measured silence left out. An LLM
 observer's answer is never pasted: each of its clauses is stated once, in the segment it belongs to, as the
 observer's report (naming the local observers that confirm it), and clauses the local evidence contradicts are
-left out and listed under Cross-checks (:mod:`detective.claims`). Every sentence, text item and turn carries the
-keys of the observations it rests on.
+left out and listed under Cross-checks (:mod:`detective.evidence.claims`). Every sentence, text item and turn carries
+the keys of the observations it rests on.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from detective import claims, coverage
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.crosscheck import CrossCheck, cross_check, uncovered
+from detective.evidence import claims, coverage
+from detective.evidence.crosscheck import CrossCheck, cross_check, uncovered
 from detective.models import (
     Caption,
     CaptionSection,

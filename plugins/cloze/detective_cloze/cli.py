@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from detective.jobs import OutputLocked, sidecar_path
-from detective.jsonl import DiskFullError
+from detective.jobs.jsonl import DiskFullError
+from detective.llm.settings import Settings
 from detective.logs import add_secret
 from detective.runtime import RunServices
-from detective.settings import Settings
 from detective_cloze.predict import (
     CaptionFieldError,
     ClozeInputError,
@@ -167,7 +167,7 @@ def predict(
                 "offline proxy"
             )
         if not no_cache:
-            from detective.cache import SQLiteCache
+            from detective.jobs.cache import SQLiteCache
 
             cache = SQLiteCache(cache_path or f"{output_path}.judge-cache.sqlite")
         judge = LLMJudge(

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMError
+from detective.llm.client import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.runtime import Cache, RunServices
 from detective_cloze.lexical import contains, normalise, phrase
 from detective_cloze.prompts import PROMPT_HASH, SYSTEM_PROMPT, repair_message, user_message

@@ -22,7 +22,7 @@ import structlog
 
 from detective.jobs import Item, Job, JobConfig, LocalExecutor, Work, output_key
 from detective.jobs.executors import Executor
-from detective.jsonl import RecordError, bounded_lines, parse_record
+from detective.jobs.jsonl import RecordError, bounded_lines, parse_record
 from detective_cloze.records import ClozeFormatError
 
 log = structlog.get_logger("detective_cloze.predict")

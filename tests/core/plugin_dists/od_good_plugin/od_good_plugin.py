@@ -3,7 +3,7 @@
 import click
 
 import detective
-from detective.rule_planner import RulePlanner
+from detective.agent.rule_planner import RulePlanner
 
 
 class Loudness(detective.Tool):

@@ -12,15 +12,15 @@ from typing import Any
 
 import structlog
 
-from detective.capabilities import CapabilityStore
-from detective.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
-from detective.events import DetectiveEvent, Finished, events_of
-from detective.graph import SERVICES_KEY, end_warmups, forget_run, graph, needs_local_copy
+from detective.agent.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
+from detective.agent.events import DetectiveEvent, Finished, events_of
+from detective.agent.graph import SERVICES_KEY, end_warmups, forget_run, graph, needs_local_copy
+from detective.llm.capabilities import CapabilityStore
+from detective.llm.settings import Settings
 from detective.logs import add_secret
 from detective.models import Evidence, MediaInfo, Provenance, RunResult
 from detective.plugins import get_registry
 from detective.runtime import Cache, RunServices
-from detective.settings import Settings
 from detective.tools import as_tool, check_tool_name
 
 log = structlog.get_logger("detective")
@@ -29,7 +29,7 @@ log = structlog.get_logger("detective")
 class Detective:
     """Interrogates independent observers about a clip and writes a detailed caption.
 
-    Every option of a run is a field of :class:`~detective.config.DetectiveConfig` (the single home of the
+    Every option of a run is a field of :class:`~detective.agent.config.DetectiveConfig` (the single home of the
     defaults): pass a ``config``, or its fields as keyword arguments (``max_rounds=3``, ``budget=Budget(...)``,
     ``mode="direct"``, ``max_concurrency``, ``max_queries_per_round``, ``observer_timeout``,
     ``download_timeout``, ``captioner_options``, ``offline``), or both (the keywords win).
@@ -43,7 +43,7 @@ class Detective:
     :param config: the configuration; keyword arguments override its fields.
     :param settings: endpoints and models; ``Settings.from_env()`` by default.
     :param cache: a persistent cache for observer results and LLM replies (a run-time service).
-    :param limits: per-endpoint request limits shared across clips (``detective.llm.EndpointLimits``).
+    :param limits: per-endpoint request limits shared across clips (``detective.llm.client.EndpointLimits``).
     """
 
     def __init__(
@@ -79,7 +79,7 @@ class Detective:
                 objects[kind][object_name(value)] = value
                 value = object_name(value)
             given[key] = value
-        #: The run's configuration: plain values (``detective.config.DetectiveConfig``).
+        #: The run's configuration: plain values (``detective.agent.config.DetectiveConfig``).
         self.config = DetectiveConfig.model_validate({**base, **given})
         self.settings = self.config.settings(settings)
         for secret in self.settings.secrets():

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from detective import claims as llm_claims
-from detective.crosscheck import UNCLEAR, CrossCheck, cross_check, norm, untimed
+from detective.evidence import claims as llm_claims
+from detective.evidence.crosscheck import UNCLEAR, CrossCheck, cross_check, norm, untimed
 from detective.models import Evidence, Grounding, MediaInfo, Observation, TimeSpan
 
 _QUOTE = re.compile(r"“([^”]*)”|\"([^\"]*)\"")

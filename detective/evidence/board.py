@@ -1,12 +1,12 @@
 """The evidence board: merge observations, drop duplicates, record coverage, note agreements and contradictions.
 
-Comparing observations is the work of :mod:`detective.crosscheck` (the one cross-check engine): the same term on
+Comparing observations is the work of :mod:`detective.evidence.crosscheck` (the one cross-check engine): one term on
 both sides is an agreement; two terms that are close but not equal ("Jon Smyth" heard, "John Smith" on screen) are
 a contradiction; speech over measured silence is a contradiction too. The planner re-checks contradictions; the
-captioner writes from :func:`detective.crosscheck.cross_check`.
+captioner writes from :func:`detective.evidence.crosscheck.cross_check`.
 
 An LLM observer's answer is split into claims, each checked against the local observers and the other LLM
-observers (:mod:`detective.claims`): agreements and contradictions with ``aspect`` set.
+observers (:mod:`detective.evidence.claims`): agreements and contradictions with ``aspect`` set.
 
 A re-check (a tool run again over time it already examined) never adds findings of its own kind on its own: its
 speech confirms, corrects or lowers the confidence of what the first pass heard there, and speech the first pass
@@ -19,8 +19,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
-from detective import claims
-from detective.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
+from detective.evidence import claims
+from detective.evidence.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
 from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure, join_words
 
 __all__ = [

@@ -15,11 +15,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from detective.evidence import digest
-from detective.llm import CONTEXT_LENGTH_EXCEEDED, LLMError
-from detective.models import Evidence, Query, TimeSpan
-from detective.planning import Plan, PlanInput, Planner
-from detective.prompts import (
+from detective.agent.prompts import (
     BOARD_FIRST_TURN,
     CLOSING,
     DETECTIVE_SYSTEM,
@@ -30,6 +26,10 @@ from detective.prompts import (
     medium_words,
     prompt_hash,
 )
+from detective.evidence.board import digest
+from detective.llm.client import CONTEXT_LENGTH_EXCEEDED, LLMError
+from detective.models import Evidence, Query, TimeSpan
+from detective.planning import Plan, PlanInput, Planner
 from detective.runtime import current_services
 from detective.tools import Tool
 

@@ -91,8 +91,8 @@ def check_tools() -> list[Check]:
 
 def check_roles(live: bool) -> list[Check]:
     """Each role in use: model, endpoint host and whether a key is set; with ``live``, one request to it."""
-    from detective.cli import role_table
-    from detective.settings import Settings
+    from detective.cli.app import role_table
+    from detective.llm.settings import Settings
 
     settings = Settings.from_env()
     out = []

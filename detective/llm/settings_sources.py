@@ -1,4 +1,4 @@
-"""Where :class:`~detective.settings.Settings` come from, merged by pydantic-settings. Highest first:
+"""Where :class:`~detective.llm.settings.Settings` come from, merged by pydantic-settings. Highest first:
 
 1. arguments: ``Settings.from_env(**overrides)``, which the command line fills from its options;
 2. the environment: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OMNI_DETECTIVE_TIMEOUT`` (``_MAX_ATTEMPTS``,
@@ -44,9 +44,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from detective.settings import RoleSettings, Settings, SettingsError, url_host
+from detective.llm.settings import RoleSettings, Settings, SettingsError, url_host
 
-log = structlog.get_logger("detective.settings")
+log = structlog.get_logger("detective.llm.settings")
 
 PROJECT_FILE = "omni-detective.toml"
 DOTENV_FILE = ".env"

@@ -2,7 +2,7 @@
 
 Two uses, one set of rules:
 
-- :func:`compare` runs while the evidence board grows (:func:`detective.evidence.merge`): it notes agreements and
+- :func:`compare` runs while the evidence board grows (:func:`detective.evidence.board.merge`): it notes agreements and
   contradictions between two observations, which planners read to decide what to re-check.
 - :func:`cross_check` runs once when the caption is written: it settles what the board says. Names and numbers
   heard by speech recognition are repaired from text of the same kind only (on-screen text, and the words an
@@ -199,7 +199,7 @@ def compare(a: Observation, b: Observation) -> list[Relation]:
     if a.kind not in WORDY_KINDS or b.kind not in WORDY_KINDS:
         return []
     if a.kind == b.kind == "description":
-        return []  # LLM answers are compared claim by claim (detective.claims), not by the terms of their prose
+        return []  # LLM answers are compared claim by claim (detective.evidence.claims), not by their prose's terms
     relations: list[Relation] = []
     text_a = untimed(a.content) if a.kind == "description" else a.content
     text_b = untimed(b.content) if b.kind == "description" else b.content

@@ -1,6 +1,6 @@
 """HybridPlanner, the online default: the local broad pass first, then the LLM planner for what only models judge.
 
-Round 1 runs the rule planner's local broad pass (:func:`~detective.rule_planner.hybrid_broad_pass`: every local
+Round 1 runs the rule planner's local broad pass (:func:`~detective.agent.rule_planner.hybrid_broad_pass`: every local
 observer that builds on no other's pass) together with the question tools' general description of the clip,
 without asking the model anything. From round 2 the LLM planner plans targeted rounds from a digest of that board
 (contradictions, low-confidence spans, what the local observers cannot judge: voices, emotions, actions, scene
@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from detective.agent.rule_planner import hybrid_broad_pass
 from detective.planning import Plan, PlanInput, Planner
-from detective.rule_planner import hybrid_broad_pass
 
 
 class HybridPlanner(Planner):
-    """The local broad pass in round 1, then :class:`~detective.llm_planner.LLMPlanner` (options go to it)."""
+    """The local broad pass in round 1, then :class:`~detective.agent.llm_planner.LLMPlanner` (options go to it)."""
 
     name: ClassVar[str] = "hybrid"
     needs_api: ClassVar[bool] = True
 
     def __init__(self, llm: Any = None, **llm_options: Any) -> None:
         if llm is None:
-            from detective.llm_planner import LLMPlanner  # imports the openai SDK: only when a run needs it
+            from detective.agent.llm_planner import LLMPlanner  # imports the openai SDK: only when a run needs it
 
             llm = LLMPlanner(**llm_options)
         self.llm = llm

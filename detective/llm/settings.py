@@ -5,7 +5,7 @@ and ``judge``. For a role ``R`` the environment variables ``OMNI_DETECTIVE_R_MOD
 and ``OMNI_DETECTIVE_R_API_KEY`` override the shared ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``;
 ``OMNI_DETECTIVE_R_MAX_TOKENS`` bounds the role's replies and ``OMNI_DETECTIVE_R_CONTEXT_SIZE`` states its model's
 context window in tokens (learnt from a ``context_length_exceeded`` error when not stated). A TOML file says the
-same with a table per role (``[planner] model = "..."``). :mod:`detective.settings_sources` reads and merges them
+same with a table per role (``[planner] model = "..."``). :mod:`detective.llm.settings_sources` reads and merges them
 (precedence: arguments > environment > ``.env`` > ``./omni-detective.toml`` > the user's config file > defaults).
 """
 
@@ -170,13 +170,13 @@ class Settings(BaseModel):
         """Settings from ``overrides``, then variables, then a ``.env`` file, then TOML files, then defaults.
 
         Without ``env``: the process environment, ``./.env`` and the config files of
-        :func:`detective.settings_sources.config_paths`. With an ``env`` mapping, that mapping alone, plus the
+        :func:`detective.llm.settings_sources.config_paths`. With an ``env`` mapping, that mapping alone, plus the
         ``dotenv`` and ``config_files`` given (so a test reads nothing it did not pass).
 
         :raises SettingsError: (a ``ValueError``) a value that cannot be read; the
             message names the variable, or the file and key, never a key's value.
         """
-        from detective.settings_sources import load
+        from detective.llm.settings_sources import load
 
         return load(env, dotenv=dotenv, config_files=config_files, overrides=overrides).settings
 

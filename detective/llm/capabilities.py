@@ -13,7 +13,7 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from detective.settings import Endpoint
+from detective.llm.settings import Endpoint
 
 CACHE_NAMESPACE = "capabilities"
 

@@ -13,7 +13,7 @@ models is one clause) with their verdict: ``contradicted`` (local evidence says 
 observer's report).
 
 Absence contradicts a claim only where an observer examined the aspect over the claim's span
-(:mod:`detective.coverage`): "a piano plays" is contradicted by an audio analysis that ran there and measured no
+(:mod:`detective.evidence.coverage`): "a piano plays" is contradicted by an audio analysis that ran there, measured no
 music, never by a tool that did not run.
 """
 
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from detective import coverage
-from detective.crosscheck import QUOTED as _QUOTED
-from detective.crosscheck import TIME_STAMP as _TIME
-from detective.crosscheck import norm, untimed
+from detective.evidence import coverage
+from detective.evidence.crosscheck import QUOTED as _QUOTED
+from detective.evidence.crosscheck import TIME_STAMP as _TIME
+from detective.evidence.crosscheck import norm, untimed
 from detective.models import Evidence, Observation, Relation, TimeSpan, format_time
 
 #: Voices whose median pitch is at or above this (Hz) are in the usual range of women's (and children's) voices;

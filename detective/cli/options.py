@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from detective.settings import Settings
+from detective.llm.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

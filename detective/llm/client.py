@@ -12,7 +12,7 @@ decides. Retried: 429, 5xx, timeouts and connection errors, with exponential bac
 window is learnt) and input the model cannot take. Every attempt is counted in usage, failed ones included. A call
 that sets no ``max_tokens`` gets its role's. The API key never appears in an exception or a log line.
 
-Capabilities are learnt here (see :mod:`detective.capabilities`): a request carrying audio, images or video that
+Capabilities are learnt here (see :mod:`detective.llm.capabilities`): a request carrying audio, images or video that
 fails with an error status (a 5xx twice) while the same request without its media succeeds marks that input as
 unsupported for the run; later calls with it fail at once with ``code="unsupported_input"``.
 """
@@ -34,11 +34,11 @@ import httpx
 import openai
 import structlog
 
-from detective.capabilities import context_size_from_error, inputs_of, without_media
+from detective.llm.capabilities import context_size_from_error, inputs_of, without_media
+from detective.llm.settings import Endpoint
 from detective.logs import redact
-from detective.settings import Endpoint
 
-log = structlog.get_logger("detective.llm")
+log = structlog.get_logger("detective.llm.client")
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 #: Statuses with which an endpoint may turn down a content part it cannot take (llama.cpp's server answers 500).
@@ -323,8 +323,8 @@ class LLMClient:
             usage.add_model(self.endpoint.model, 0, 0, failed=True)
 
     def capabilities(self) -> Any:
-        """What is known of this endpoint's model (:class:`detective.capabilities.Capabilities`)."""
-        from detective.capabilities import Capabilities
+        """What is known of this endpoint's model (:class:`detective.llm.capabilities.Capabilities`)."""
+        from detective.llm.capabilities import Capabilities
 
         store = getattr(self.services, "capabilities", None)
         return store.get(self.endpoint) if store is not None else Capabilities()

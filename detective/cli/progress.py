@@ -301,8 +301,8 @@ class CaptionProgress(LiveProgress):
         self.task = self.progress.add_task("opening the clip", total=None, observations=0, failures=0)
 
     def on_event(self, event: object) -> None:
-        """Move the bar on for one run event (:mod:`detective.events`)."""
-        from detective.events import Captioned, Observed, RoundPlanned
+        """Move the bar on for one run event (:mod:`detective.agent.events`)."""
+        from detective.agent.events import Captioned, Observed, RoundPlanned
 
         if self.progress is None or self.task is None:
             return

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from detective.report import ReportError, write_reports
+from detective.report.html import ReportError, write_reports
 
 
 @click.command("report")

@@ -100,7 +100,7 @@ def first_pass(tools: list[Tool]) -> list[Tool]:
 
 
 def hybrid_broad_pass(inp: PlanInput) -> list[Query]:
-    """The local broad pass of hybrid planning (:class:`~detective.hybrid_planner.HybridPlanner`), not yet answered.
+    """The local broad pass of hybrid planning (:class:`~detective.agent.hybrid_planner.HybridPlanner`), unanswered.
 
     Round 1: every local tool that builds on no other tool's pass (stage 0), and the question tools' general
     description of the clip (their :meth:`~detective.tools.Tool.broad_queries`). Later rounds: the local stage-1

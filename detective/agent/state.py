@@ -1,6 +1,6 @@
 """State of the Detective graph: what a run starts from, what changes during it, and what it returns.
 
-The configuration of a run is not state: it is :class:`detective.config.DetectiveConfig`, the graph's
+The configuration of a run is not state: it is :class:`detective.agent.config.DetectiveConfig`, the graph's
 ``context_schema``. Per-run services (usage meter, cache, clients, the resolved tool box) live in the run's
 :class:`detective.runtime.RunServices`, which the state refers to by its key ``run``.
 """
@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12 (Studio serves these schemas)
 
-from detective.config import Budget
-from detective.evidence import reduce_evidence
+from detective.agent.config import Budget
+from detective.evidence.board import reduce_evidence
 from detective.models import Caption, Evidence, Grounding, MediaInfo, Query, RoundRecord, Usage
 
 __all__ = ["Budget", "DetectiveInput", "DetectiveOutput", "DetectiveState", "ObserveTask"]

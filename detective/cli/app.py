@@ -16,15 +16,16 @@ from typing import Any
 
 import click
 
-from detective import exits, logs
-from detective.cli_options import (
+from detective import logs
+from detective.cli import exits
+from detective.cli.options import (
     context_size_option,
     download_timeout_option,
     max_tokens_option,
     observer_timeout_option,
     with_role_limits,
 )
-from detective.settings import SettingsError, check_environment
+from detective.llm.settings import SettingsError, check_environment
 
 
 class CommandGroup(click.Group):
@@ -146,14 +147,14 @@ def caption(
     Options not given fall back to OMNI_DETECTIVE_<FIELD> variables, then to DetectiveConfig's defaults.
     Ctrl-C stops it at once (exit code 130) and deletes a partial download.
     """
-    from detective.config import DetectiveConfig
-    from detective.coverage import NoEvidenceError
-    from detective.detective import Detective
-    from detective.events import Finished
-    from detective.llm import LLMError
+    from detective.agent.config import DetectiveConfig
+    from detective.agent.detective import Detective
+    from detective.agent.events import Finished
+    from detective.cli.progress import CaptionProgress, wanted
+    from detective.evidence.coverage import NoEvidenceError
+    from detective.llm.client import LLMError
+    from detective.llm.settings import Settings
     from detective.media import MediaError
-    from detective.progress import CaptionProgress, wanted
-    from detective.settings import Settings
 
     options: dict[str, bool] = {}
     if no_prompt:
@@ -204,8 +205,8 @@ def caption(
 
 
 def describe_event(event: object) -> str:
-    """One line about a run event (see :mod:`detective.events`), for a live view."""
-    from detective.events import Captioned, ContradictionFound, Observed, RoundPlanned
+    """One line about a run event (see :mod:`detective.agent.events`), for a live view."""
+    from detective.agent.events import Captioned, ContradictionFound, Observed, RoundPlanned
 
     if isinstance(event, RoundPlanned):
         if event.finish:
@@ -270,8 +271,8 @@ def roles(as_json: bool) -> None:
 
 def role_table() -> list[dict[str, object]]:
     """Every role: its endpoint as the settings resolve it (never the key itself) and who calls it."""
+    from detective.llm.settings import DEFAULT_MODELS, Settings
     from detective.plugins import get_registry
-    from detective.settings import DEFAULT_MODELS, Settings
 
     settings = Settings.from_env()
     reg = get_registry()
@@ -308,9 +309,9 @@ def config_cmd(as_json: bool) -> None:
     Sources, highest first: command-line options, the environment, ./.env, ./omni-detective.toml, then the user's
     file ($OMNI_DETECTIVE_CONFIG, else $XDG_CONFIG_HOME/omni-detective/config.toml), then the defaults.
     """
-    from detective.settings import DEFAULT_MODELS
-    from detective.settings_sources import describe as describe_settings
-    from detective.settings_sources import load
+    from detective.llm.settings import DEFAULT_MODELS
+    from detective.llm.settings_sources import describe as describe_settings
+    from detective.llm.settings_sources import load
 
     loaded = load()
     report = describe_settings(loaded, sorted(set(DEFAULT_MODELS) | set(loaded.settings.roles)))
@@ -337,7 +338,7 @@ def doctor(live: bool, as_json: bool) -> None:
 
     Exits 1 when a check failed. Keys are never printed; --live makes one request per endpoint.
     """
-    from detective.doctor import run_checks
+    from detective.cli.doctor import run_checks
 
     checks = run_checks(live=live)
     if as_json:
@@ -361,7 +362,7 @@ def doctor(live: bool, as_json: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write to this file (png needs it).")
 def graph(fmt: str, out: str | None) -> None:
     """Draw the Detective graph. PNG uses a local graphviz `dot`; no web service is ever called."""
-    from detective.graph import graph as compiled
+    from detective.agent.graph import graph as compiled
 
     drawable = compiled.get_graph()
     if fmt == "mermaid":
@@ -409,10 +410,10 @@ def _dot(drawable: object) -> str:
 
 
 def _add_core_commands() -> None:
-    from detective.batch_cli import run
-    from detective.export import export
-    from detective.plugin_template import plugin
-    from detective.report_cli import report
+    from detective.cli.plugin_template import plugin
+    from detective.cli.report import report
+    from detective.cli.run import run
+    from detective.report.export import export
 
     for command in (run, report, plugin, export):
         cli.add_command(command)
@@ -423,7 +424,7 @@ _add_core_commands()
 
 def main() -> None:
     """Console-script entry point: SIGTERM is handled as Ctrl-C, and a stopped command ends with ``os._exit``
-    once cleaned up (see :mod:`detective.exits`)."""
+    once cleaned up (see :mod:`detective.cli.exits`)."""
     exits.install()
     try:
         cli()

@@ -1,6 +1,6 @@
 """What a run reports as it goes: typed events built on LangGraph's streaming.
 
-:meth:`Detective.astream <detective.detective.Detective.astream>` and ``stream`` yield, in order of happening:
+:meth:`Detective.astream <detective.agent.detective.Detective.astream>` and ``stream`` yield, in order of happening:
 
 - :class:`RoundPlanned`: the planner's decision for a round (its queries, or that the case is closed);
 - :class:`Observed`: one observer's answer to one query (its observations, or its failure);

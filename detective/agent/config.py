@@ -20,8 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detective.captioning import Captioner
+from detective.llm.settings import Settings, SettingsError
 from detective.planning import Planner
-from detective.settings import Settings, SettingsError
 from detective.tools import Tool, as_tool
 
 ENV_PREFIX = "OMNI_DETECTIVE_"

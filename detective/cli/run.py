@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from detective import exits
-from detective.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, sidecar_path
-from detective.cli_options import (
+from detective.cli import exits
+from detective.cli.options import (
     context_size_option,
     download_timeout_option,
     max_tokens_option,
@@ -25,18 +24,19 @@ from detective.cli_options import (
     with_role_limits,
 )
 from detective.jobs import EXECUTORS, OutputLocked
+from detective.jobs.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, sidecar_path
+from detective.jobs.jsonl import DiskFullError
 from detective.jobs.ray_executor import RayUnavailable
-from detective.jsonl import DiskFullError
 
 if TYPE_CHECKING:
-    from detective.detective import Detective
+    from detective.agent.detective import Detective
 
 
 class DetectiveFactory:
     """Builds the run's Detectives; picklable, so Ray actors get it and build their own.
 
     ``kwargs`` are the Detective's keyword arguments: the run's ``config`` (a
-    :class:`~detective.config.DetectiveConfig`, plain values) and its ``settings``, both picklable.
+    :class:`~detective.agent.config.DetectiveConfig`, plain values) and its ``settings``, both picklable.
 
     The cache and the endpoint limits are shared by every Detective of one process: opened on first use in each
     process (the SQLite cache from its path, so a Ray actor opens its own connection to a shared file).
@@ -53,15 +53,15 @@ class DetectiveFactory:
 
     def share(self, cache: Any) -> None:
         """Use ``cache`` (already open in this process) instead of opening one from the path."""
-        from detective.llm import EndpointLimits
+        from detective.llm.client import EndpointLimits
 
         self._shared = (cache, EndpointLimits(**self.limits))
 
     def __call__(self) -> Detective:
-        from detective.detective import Detective
+        from detective.agent.detective import Detective
 
         if self._shared is None:
-            from detective.cache import SQLiteCache
+            from detective.jobs.cache import SQLiteCache
 
             # integrity is checked (and a damaged file healed) by the driver before any actor starts
             self.share(SQLiteCache(self.cache_path, check=False) if self.cache_path else None)
@@ -272,10 +272,10 @@ def run(
     Exits 0 when every clip is captioned, 1 when a clip failed or a line was invalid.
     """
     from detective import logs
-    from detective.cache import SQLiteCache
+    from detective.jobs.cache import SQLiteCache
     from detective.jobs.remote import RemoteJobFiles
+    from detective.llm.settings import Settings
     from detective.media import MediaError
-    from detective.settings import Settings
 
     try:
         files = RemoteJobFiles(input_path, output_path, work_dir)
@@ -288,8 +288,8 @@ def run(
     settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)
-    from detective.config import DetectiveConfig
-    from detective.detective import Detective
+    from detective.agent.config import DetectiveConfig
+    from detective.agent.detective import Detective
 
     detective_config = DetectiveConfig.from_env(
         tools=[t.strip() for t in tools.split(",") if t.strip()] if tools else None,
@@ -381,7 +381,7 @@ def run(
                 sys.exit(1)
     import structlog
 
-    structlog.get_logger("detective.batch").info("batch summary", **summary.as_dict())
+    structlog.get_logger("detective.jobs.batch").info("batch summary", **summary.as_dict())
     sys.exit(summary.exit_code)
 
 
@@ -409,7 +409,7 @@ def toolbox_plan(detective: Detective) -> dict[str, Any]:
     prov = detective.provenance()
     return {
         "mode": detective.mode,
-        "offline": detective.settings.offline,
+        "offline": detective.llm.settings.offline,
         "planner": prov.planner,
         "captioner": prov.captioner,
         "tools": prov.tools,
@@ -451,8 +451,8 @@ def dry_run_plan(
     """What ``run`` would do, read-only: the clips it would caption (line, id, source), those done already, those
     skipped as permanent failures of an earlier run, duplicates, invalid lines, and clips whose media does not
     probe."""
-    from detective.batch import output_key, read_manifest
     from detective.jobs import Invalid
+    from detective.jobs.batch import output_key, read_manifest
     from detective.jobs.errors import load_errors
 
     if not input_path.is_file():

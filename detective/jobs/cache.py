@@ -5,7 +5,7 @@ thread gets its own connection (SQLite connections must not cross threads), so t
 tasks, from tool worker threads and from parallel batch runs sharing one ``--cache-path``.
 
 Namespaces keep kinds of entries apart: ``llm`` (chat replies, keyed by the request; see
-:func:`detective.llm.request_key`) and ``observe`` (observer results, keyed by media content hash, tool, tool
+:func:`detective.llm.client.request_key`) and ``observe`` (observer results, keyed by media content hash, tool, tool
 version and query key).
 
 **A damaged file heals.** On open the file is checked (``PRAGMA quick_check``: a truncated file, random bytes or
@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-log = structlog.get_logger("detective.cache")
+log = structlog.get_logger("detective.jobs.cache")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (

@@ -15,7 +15,7 @@
 - ``synthesize`` hands the evidence to the captioner and measures the caption's grounding; ``direct`` (direct mode,
   a branch of the same graph) has one omni model caption the raw clip.
 
-The configuration is :class:`~detective.config.DetectiveConfig` (the ``context_schema``, plain values, so
+The configuration is :class:`~detective.agent.config.DetectiveConfig` (the ``context_schema``, plain values, so
 LangGraph Studio serves and edits it); LangGraph's recursion limit is only a safety net.
 """
 
@@ -39,13 +39,15 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from detective import media as dmedia
-from detective.allocator import limit_arenas
+from detective.agent.allocator import limit_arenas
+from detective.agent.config import DetectiveConfig, Toolbox, resolve_toolbox
+from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
+from detective.agent.windows import window_queries
 from detective.captioning import CaptionJob
-from detective.config import DetectiveConfig, Toolbox, resolve_toolbox
-from detective.coverage import NoEvidenceError, unexamined_modalities
-from detective.evidence import EvidenceUpdate
-from detective.grounding import caption_texts, measure
-from detective.llm import UNSUPPORTED_INPUT
+from detective.evidence.board import EvidenceUpdate
+from detective.evidence.coverage import NoEvidenceError, unexamined_modalities
+from detective.evidence.grounding import caption_texts, measure
+from detective.llm.client import UNSUPPORTED_INPUT
 from detective.models import (
     Coverage,
     Evidence,
@@ -58,11 +60,9 @@ from detective.models import (
 )
 from detective.planning import PlanInput, plan_or_fall_back
 from detective.runtime import RunServices, use_services
-from detective.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
 from detective.tools import ObserverTimeout, Tool, ToolUnavailable
-from detective.windows import window_queries
 
-log = structlog.get_logger("detective.graph")
+log = structlog.get_logger("detective.agent.graph")
 
 #: Services of the runs in progress, by run key. Bounded, so runs that died mid-way (Studio) cannot pile up; far
 #: above the clips a batch keeps in flight in one process (500 and more), whose runs must never be dropped.
@@ -162,14 +162,14 @@ def unavailable_tools(toolbox: Toolbox, services: RunServices) -> dict[str, str]
 async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig], config: RunnableConfig) -> dict:
     """Start a run: probe the clip, set up the run's services, resolve the configuration, start warm-ups.
 
-    A run started by :class:`~detective.detective.Detective` brings its services (usage meter, cache, the objects
+    A run started by :class:`~detective.agent.detective.Detective` brings its services (usage meter, cache, the objects
     it was given) in the run config (``configurable``, :data:`SERVICES_KEY`); one started elsewhere (LangGraph
     Studio, ``graph.invoke``/``ainvoke``) gets fresh ones, configured from the context, or from
     :meth:`DetectiveConfig.from_env` when the context is empty.
     """
     from detective.media import aopen_media
 
-    limit_arenas()  # before the observers' threads exist: see detective.allocator
+    limit_arenas()  # before the observers' threads exist: see detective.agent.allocator
     services = (config.get("configurable") or {}).get(SERVICES_KEY)
     if not isinstance(services, RunServices):
         services = RunServices()
@@ -273,7 +273,7 @@ async def plan(state: DetectiveState) -> dict:
 async def query(state: DetectiveState) -> dict:
     """Turn the plan into runnable queries: known tools only, valid arguments only, nothing asked twice, within
     the budget; an LLM observer's query over a span longer than ``window_seconds`` becomes one query per window
-    (:mod:`detective.windows`).
+    (:mod:`detective.agent.windows`).
 
     A query already answered is not run again: its answer is on the board, and the planner sees it there. A query
     whose arguments its tool rejects is dropped with a note (the LLM planner repairs such calls before it returns

@@ -1,0 +1,1 @@
+"""The Detective itself: the LangGraph graph, its state, configuration, events, stop rule, planners and prompts."""
