@@ -56,9 +56,9 @@ from detective_testserver import ChatServer, LogNormal, ScriptedDetective
 from upstream_baseline import UpstreamResponder, run_upstream
 
 from detective import logs
+from detective.agent.batch import BatchConfig, job_config, make_executor
 from detective.agent.detective import Detective
 from detective.jobs import Job
-from detective.jobs.batch import BatchConfig, job_config, make_executor
 from detective.llm.client import HTTP_CLIENT_ENV, HTTP_CLIENTS, EndpointLimits
 from detective.llm.settings import Settings
 from detective.media import clear_caches, wav_bytes

@@ -48,9 +48,9 @@ MARK = "OMNI_DETECTIVE_AUDIT_RUN"
 def worker(manifest: str, out: str, url: str, executor: str) -> int:
     """One batch run against the loopback server; exits with the run's exit code (the CLI's, for signals)."""
     from detective import logs
+    from detective.agent.batch import BatchConfig, run_batch
     from detective.agent.detective import Detective
     from detective.cli import exits
-    from detective.jobs.batch import BatchConfig, run_batch
     from detective.jobs.jsonl import DiskFullError
     from detective.llm.settings import Settings
     from detective.testing.tools import ListenTool

@@ -355,9 +355,9 @@ def run_ours(manifest: Path, out: Path, base_url: str, workers: int, planner: st
 
     from detective_audio_llm.tool import AudioLLMTool
 
+    from detective.agent.batch import BatchConfig, job_config, make_executor
     from detective.agent.detective import Detective
     from detective.jobs import Job
-    from detective.jobs.batch import BatchConfig, job_config, make_executor
     from detective.llm.client import EndpointLimits
     from detective.llm.settings import Settings
 

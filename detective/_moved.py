@@ -19,7 +19,7 @@ from typing import Any
 #: old module -> the module it became
 MOVED: dict[str, str] = {
     "detective.allocator": "detective.agent.allocator",
-    "detective.batch": "detective.jobs.batch",
+    "detective.batch": "detective.agent.batch",
     "detective.batch_cli": "detective.cli.run",
     "detective.cache": "detective.jobs.cache",
     "detective.capabilities": "detective.llm.capabilities",
@@ -39,7 +39,6 @@ MOVED: dict[str, str] = {
     "detective.jsonl": "detective.jobs.jsonl",
     "detective.llm_planner": "detective.agent.llm_planner",
     "detective.plugin_template": "detective.cli.plugin_template",
-    "detective.progress": "detective.cli.progress",
     "detective.prompts": "detective.agent.prompts",
     "detective.report_cli": "detective.cli.report",
     "detective.rule_planner": "detective.agent.rule_planner",

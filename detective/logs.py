@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from detective.errors import SettingsError
+
 _secrets: set[str] = set()
 
 #: Level names ``--log-level`` accepts (any case).
@@ -62,8 +64,6 @@ def configure(json: bool = False, level: str | None = None, stream: TextIO | Non
     """Configure structlog: console renderer, or JSON lines with ``json=True``. Logs go to standard error."""
     level_name = (level or os.environ.get("OMNI_DETECTIVE_LOG_LEVEL") or "WARNING").strip().upper()
     if level_name.lower() not in LEVELS:
-        from detective.llm.settings import SettingsError
-
         where = "the log level" if level else "OMNI_DETECTIVE_LOG_LEVEL"
         raise SettingsError(f"{where} must be one of {', '.join(LEVELS)}, not {level_name.lower()!r}")
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)

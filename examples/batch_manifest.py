@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from detective import Detective
-from detective.jobs.batch import BatchConfig, run_batch
+from detective.agent.batch import BatchConfig, run_batch
 
 DEMO = Path(__file__).resolve().parent / "media" / "demo.mp4"
 

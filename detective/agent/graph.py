@@ -41,6 +41,7 @@ from langgraph.types import Send
 from detective import media as dmedia
 from detective.agent.allocator import limit_arenas
 from detective.agent.config import DetectiveConfig, Toolbox, resolve_toolbox
+from detective.agent.fallback import plan_or_fall_back
 from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
 from detective.agent.windows import window_queries
 from detective.captioning import CaptionJob
@@ -58,7 +59,7 @@ from detective.models import (
     TimeSpan,
     ToolFailure,
 )
-from detective.planning import PlanInput, plan_or_fall_back
+from detective.planning import PlanInput
 from detective.runtime import RunServices, use_services
 from detective.tools import ObserverTimeout, Tool, ToolUnavailable
 
@@ -242,7 +243,7 @@ async def plan(state: DetectiveState) -> dict:
     """Ask the planner for the next round's queries, or to close the case.
 
     A planner that errs, cannot use its replies or closes the case before any observer ran hands the clip to the
-    rule planner's broad pass (:func:`~detective.planning.plan_or_fall_back`), which plans every later round; the
+    rule planner's broad pass (:func:`~detective.agent.fallback.plan_or_fall_back`), which plans every later round; the
     round's record and the notes say so. Tools found unavailable for the run are noted once.
     """
     with _in_run(state["run"]) as (services, config, toolbox):

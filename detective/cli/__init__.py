@@ -1,4 +1,4 @@
-"""The ``omni-detective`` command line: its commands, options, progress display, doctor and exits."""
+"""The ``omni-detective`` command line: its commands, options, doctor and exits."""
 
 from typing import Any
 

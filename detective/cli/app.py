@@ -150,11 +150,11 @@ def caption(
     from detective.agent.config import DetectiveConfig
     from detective.agent.detective import Detective
     from detective.agent.events import Finished
-    from detective.cli.progress import CaptionProgress, wanted
     from detective.evidence.coverage import NoEvidenceError
     from detective.llm.client import LLMError
     from detective.llm.settings import Settings
     from detective.media import MediaError
+    from detective.progress import CaptionProgress, wanted
 
     options: dict[str, bool] = {}
     if no_prompt:
@@ -258,6 +258,8 @@ def tools_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def roles(as_json: bool) -> None:
     """List the model roles: model, endpoint host, whether a key is set, and what uses each role."""
+    from detective.cli.doctor import role_table
+
     rows = role_table()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -267,38 +269,6 @@ def roles(as_json: bool) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def role_table() -> list[dict[str, object]]:
-    """Every role: its endpoint as the settings resolve it (never the key itself) and who calls it."""
-    from detective.llm.settings import DEFAULT_MODELS, Settings
-    from detective.plugins import get_registry
-
-    settings = Settings.from_env()
-    reg = get_registry()
-    users: dict[str, list[str]] = {}
-    for r in reg.tools.values():
-        if r.value.needs_api:
-            users.setdefault(r.value.role, []).append(f"tool {r.name}")
-    for kind, default_role in (("planners", "planner"), ("captioners", "captioner"), ("evaluators", "judge")):
-        for name, r in getattr(reg, kind).items():
-            if getattr(r.value, "needs_api", False):
-                role = getattr(r.value, "role", None)
-                role = role if isinstance(role, str) else default_role  # an instance attribute reads as a descriptor
-                users.setdefault(role, []).append(f"{kind[:-1]} {name}")
-    rows = []
-    for role in sorted(set(DEFAULT_MODELS) | set(settings.roles) | set(users)):
-        ep = settings.endpoint(role)
-        rows.append(
-            {
-                "role": role,
-                "model": ep.model,
-                "endpoint": ep.host,
-                "key": "offline" if settings.offline else ("set" if ep.available else "missing"),
-                "used_by": sorted(users.get(role, [])),
-            }
-        )
-    return rows
 
 
 @cli.command("config")

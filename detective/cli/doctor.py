@@ -91,7 +91,6 @@ def check_tools() -> list[Check]:
 
 def check_roles(live: bool) -> list[Check]:
     """Each role in use: model, endpoint host and whether a key is set; with ``live``, one request to it."""
-    from detective.cli.app import role_table
     from detective.llm.settings import Settings
 
     settings = Settings.from_env()
@@ -140,3 +139,35 @@ def _live(settings: object, role: str) -> tuple[Status, str]:
     if ep.model in ids:
         return "ok", f"{ep.host} answers and serves {ep.model}"
     return "warn", f"{ep.host} answers but does not list {ep.model} ({len(ids)} models listed)"
+
+
+def role_table() -> list[dict[str, object]]:
+    """Every role: its endpoint as the settings resolve it (never the key itself) and who calls it."""
+    from detective.llm.settings import DEFAULT_MODELS, Settings
+    from detective.plugins import get_registry
+
+    settings = Settings.from_env()
+    reg = get_registry()
+    users: dict[str, list[str]] = {}
+    for r in reg.tools.values():
+        if r.value.needs_api:
+            users.setdefault(r.value.role, []).append(f"tool {r.name}")
+    for kind, default_role in (("planners", "planner"), ("captioners", "captioner"), ("evaluators", "judge")):
+        for name, r in getattr(reg, kind).items():
+            if getattr(r.value, "needs_api", False):
+                role = getattr(r.value, "role", None)
+                role = role if isinstance(role, str) else default_role  # an instance attribute reads as a descriptor
+                users.setdefault(role, []).append(f"{kind[:-1]} {name}")
+    rows = []
+    for role in sorted(set(DEFAULT_MODELS) | set(settings.roles) | set(users)):
+        ep = settings.endpoint(role)
+        rows.append(
+            {
+                "role": role,
+                "model": ep.model,
+                "endpoint": ep.host,
+                "key": "offline" if settings.offline else ("set" if ep.available else "missing"),
+                "used_by": sorted(users.get(role, [])),
+            }
+        )
+    return rows

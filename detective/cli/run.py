@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from detective.agent.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, sidecar_path
 from detective.cli import exits
 from detective.cli.options import (
     context_size_option,
@@ -24,7 +25,6 @@ from detective.cli.options import (
     with_role_limits,
 )
 from detective.jobs import EXECUTORS, OutputLocked
-from detective.jobs.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, sidecar_path
 from detective.jobs.jsonl import DiskFullError
 from detective.jobs.ray_executor import RayUnavailable
 
@@ -381,7 +381,7 @@ def run(
                 sys.exit(1)
     import structlog
 
-    structlog.get_logger("detective.jobs.batch").info("batch summary", **summary.as_dict())
+    structlog.get_logger("detective.agent.batch").info("batch summary", **summary.as_dict())
     sys.exit(summary.exit_code)
 
 
@@ -451,8 +451,8 @@ def dry_run_plan(
     """What ``run`` would do, read-only: the clips it would caption (line, id, source), those done already, those
     skipped as permanent failures of an earlier run, duplicates, invalid lines, and clips whose media does not
     probe."""
+    from detective.agent.batch import output_key, read_manifest
     from detective.jobs import Invalid
-    from detective.jobs.batch import output_key, read_manifest
     from detective.jobs.errors import load_errors
 
     if not input_path.is_file():

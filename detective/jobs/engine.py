@@ -32,16 +32,16 @@ from typing import Any, TextIO
 
 import structlog
 
-from detective.cli.progress import JobProgress, count_lines, wanted
 from detective.jobs.attempt import Outcome
 from detective.jobs.checkpoint import Checkpoint
+from detective.jobs.display import DisplayFactory, JobDisplay
 from detective.jobs.errors import load_errors, now, write_errors
 from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc
 from detective.jobs.jsonl import DiskFullError, JsonlAppender
 from detective.jobs.keys import output_key
 from detective.jobs.lock import OutputLock
-from detective.jobs.manifest import Check, Done, Invalid, Item, read_manifest
+from detective.jobs.manifest import Check, Done, Invalid, Item, count_lines, read_manifest
 from detective.jobs.output import OutputFile, sidecar_path
 from detective.jobs.summary import JobSummary, estimate_cost
 
@@ -65,6 +65,7 @@ class JobConfig:
     drop: Callable[[dict[str, Any]], bool] | None = None  # output records to do again (rewrites the output)
     price_table: dict[str, dict[str, float]] | None = None
     progress: bool | None = None  # None: a progress bar only when standard error is a terminal
+    display: DisplayFactory | None = None  # draws the progress (the front's UI); None: no live display
     progress_interval: float = 0.5
     limit: int | None = None  # work on at most this many items not yet done, then stop (run again to go on)
     retry_failed: bool = False  # try again the items an earlier run failed permanently (skipped otherwise)
@@ -107,13 +108,13 @@ class Job:
         self.checkpoint: Checkpoint | None = None
         self._error_writer: JsonlAppender | None = None
         self.in_flight = 0  # items submitted to the executor and not back yet
-        self._bar: JobProgress | None = None
+        self._bar: JobDisplay | None = None
         self._listed: int | None = None  # manifest lines from where this run starts reading (counted in a thread)
         self._skipped_before = 0  # items settled before that point (from the checkpoint)
 
     def say(self, message: str) -> None:
         """Print a report line to standard error (above the progress bar)."""
-        if self._bar is not None and self._bar.progress is not None:
+        if self._bar is not None and self._bar.live:
             self._bar.print(message)
             return
         self.stream.write(message + "\n")
@@ -194,8 +195,9 @@ class Job:
         previous: dict[str, dict[str, Any]] = {}
         ticker: asyncio.Task[None] | None = None
         dispatchers: list[asyncio.Task[None]] = []
-        if wanted(self.stream, cfg.progress):  # before the executor starts: forked workers write above the bar too
-            self._bar = JobProgress(self.summary, self.stream, force_terminal=cfg.progress is True)
+        if cfg.display is not None:  # before the executor starts: forked workers write above the bar too
+            self._bar = cfg.display(self.summary, self.stream, cfg.progress)
+        if self._bar is not None:
             self._bar.start()
         try:
             # started before the output files are opened, so forked worker processes never hold them

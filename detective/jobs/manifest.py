@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,3 +87,20 @@ def read_manifest(
                 yield Invalid(number, str(exc), end)
                 continue
             yield Item(number, key, record, source, end)
+
+
+def count_lines(path: os.PathLike[str] | str, offset: int = 0, stop: threading.Event | None = None) -> int | None:
+    """Non-blank lines of ``path`` from byte ``offset`` (a manifest's records left to read); None if ``stop`` is set
+    first or the file cannot be read."""
+    count = 0
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            for number, raw in enumerate(fh):
+                if raw.strip():
+                    count += 1
+                if number % 65536 == 0 and stop is not None and stop.is_set():
+                    return None
+    except OSError:
+        return None
+    return count

@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr
 
+from detective.errors import SettingsError
+
 DEFAULT_MODELS: dict[str, str] = {
     "planner": "gpt-4.1-2025-04-14",
     "observer": "qwen3-omni-flash",
@@ -46,10 +48,6 @@ DEFAULT_MAX_TOKENS: dict[str, int] = {
 }
 #: Reply limit of a role without a default of its own (a plugin's role).
 FALLBACK_MAX_TOKENS = 2048
-
-
-class SettingsError(ValueError):
-    """A setting that cannot be read. The message names its variable, or its file and key; never a key's value."""
 
 
 def int_variable(name: str, env: Mapping[str, str] | None = None, *, least: int = 1) -> int | None:

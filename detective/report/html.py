@@ -15,7 +15,7 @@ The page needs nothing from the network (inline CSS, SVG and one small inline sc
 Pages are Jinja2 templates (package data under ``detective/templates/report``, autoescaped: every value a record
 holds is text, never markup); the caption's Markdown goes through markdown-it-py without raw HTML or images.
 
-Records are read as :mod:`detective.jobs.batch` writes them, through the typed
+Records are read as :mod:`detective.agent.batch` writes them, through the typed
 :class:`~detective.jobs.record.CaptionRecord` (records with a ``record_version``); older batch records (the input
 fields plus ``caption``, ``caption_struct``, ``omni_detective_trajectory``, ``evidence``, ``usage``,
 ``provenance``, ``stop_reason``) and what ``omni-detective caption --json`` prints (a
@@ -856,7 +856,7 @@ def _sidecar_errors(source: str | Path) -> list[dict[str, Any]]:
     path = Path(source)
     if path.suffix.lower() not in {".jsonl", ".ndjson", ".json"}:
         return []
-    errors = path.with_name(path.stem + ".errors.jsonl")  # as detective.jobs.batch.sidecar_path names it
+    errors = path.with_name(path.stem + ".errors.jsonl")  # as detective.agent.batch.sidecar_path names it
     if not errors.is_file():
         return []
     entries = []

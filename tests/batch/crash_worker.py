@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from detective import logs
+from detective.agent.batch import BatchConfig, run_batch
 from detective.agent.detective import Detective
-from detective.jobs.batch import BatchConfig, run_batch
 from detective.jobs.cache import SQLiteCache
 from detective.llm.settings import Settings
 from detective.testing.tools import ListenTool

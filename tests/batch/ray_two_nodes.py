@@ -24,9 +24,9 @@ def main() -> int:
     from ray.cluster_utils import Cluster
 
     from detective import logs
+    from detective.agent.batch import BatchConfig, job_config, make_executor
     from detective.agent.detective import Detective
     from detective.jobs import Job
-    from detective.jobs.batch import BatchConfig, job_config, make_executor
     from detective.llm.settings import Settings
     from detective.testing.ray import listening_addresses
     from detective.testing.tools import ListenTool

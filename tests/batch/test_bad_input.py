@@ -8,7 +8,7 @@ from pathlib import Path
 
 from detective_testserver import ChatServer
 
-from detective.jobs.batch import BatchConfig, run_batch
+from detective.agent.batch import BatchConfig, run_batch
 
 
 def test_bad_inputs_are_reported_and_good_clips_captioned(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from detective_testserver import ChatServer
 
-from detective.jobs.batch import BatchConfig, run_batch
+from detective.agent.batch import BatchConfig, run_batch
 from detective.jobs.cache import SQLiteCache
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from detective_testserver import ChatServer, Faults
 
-from detective.jobs.batch import BatchConfig, run_batch
+from detective.agent.batch import BatchConfig, run_batch
 
 
 def test_faults_every_clip_accounted_and_calls_bounded(tmp_path: Path, manifest: Path, helpers, executor: dict) -> None:

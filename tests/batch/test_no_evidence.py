@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from detective.agent.batch import BatchConfig, run_batch
 from detective.agent.detective import Detective
-from detective.jobs.batch import BatchConfig, run_batch
 from detective.models import MediaInfo, Observation, Query
 from detective.tools import Tool, ToolError
 

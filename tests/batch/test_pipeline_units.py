@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from detective.jobs.batch import (
+from detective.agent.batch import (
     BatchConfig,
     arun_batch,
     estimate_cost,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from detective_testserver import ChatServer
 
-from detective.jobs.batch import BatchConfig, Item, batch_gc, run_batch
+from detective.agent.batch import BatchConfig, Item, batch_gc, run_batch
 from detective.jobs.cache import SQLiteCache
 from detective.llm import client as llm
 

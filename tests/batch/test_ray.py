@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from detective_testserver import ChatServer
 
-from detective.jobs.batch import BatchConfig, run_batch
+from detective.agent.batch import BatchConfig, run_batch
 
 pytest.importorskip("ray")
 

@@ -19,11 +19,12 @@ import structlog
 from rich.console import Console
 
 from detective import logs
+from detective.agent.batch import BatchConfig, arun_batch
 from detective.agent.events import Captioned, Observed, RoundPlanned
-from detective.cli.progress import CaptionProgress, JobProgress, count_lines, wanted
-from detective.jobs.batch import BatchConfig, arun_batch
+from detective.jobs.manifest import count_lines
 from detective.jobs.summary import JobSummary
 from detective.models import Caption, Observation, Query, RunResult
+from detective.progress import CaptionProgress, JobProgress, wanted
 from detective.testing.fakes import run_result
 
 _CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
@@ -183,7 +184,7 @@ RELAY = textwrap.dedent(
     import av.logging
     from pathlib import Path
     from detective.jobs.summary import JobSummary
-    from detective.cli.progress import JobProgress
+    from detective.progress import JobProgress
 
     bar = JobProgress(JobSummary(Path("o"), Path("e")), sys.stderr, force_terminal=True)
     bar.start()

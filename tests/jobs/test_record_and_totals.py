@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from detective.agent.batch import BatchConfig, arun_batch, build_record
 from detective.jobs import RECORD_VERSION, CaptionRecord, Item, record_key
-from detective.jobs.batch import BatchConfig, arun_batch, build_record
 from detective.llm.client import LLMError
 from detective.models import Caption, Evidence, MediaInfo, Provenance, RunResult, Usage
 from detective.runtime import RunServices

@@ -23,6 +23,7 @@ import structlog
 from detective.jobs import Item, Job, JobConfig, LocalExecutor, Work, output_key
 from detective.jobs.executors import Executor
 from detective.jobs.jsonl import RecordError, bounded_lines, parse_record
+from detective.progress import job_display
 from detective_cloze.records import ClozeFormatError
 
 log = structlog.get_logger("detective_cloze.predict")
@@ -200,6 +201,7 @@ async def run_predict(
         drop=_judge_failed if retry_failed else None,
         retry_failed=retry_failed,
         progress=progress,
+        display=job_display,
     )
     if executor is None:
         assert judge is not None, "give a judge or an executor"

@@ -254,6 +254,11 @@ class JobProgress(LiveProgress):
         self.task = self.progress.add_task(self.summary.title.removeprefix("omni-detective "), total=None, counts="")
         self.update(None, 0)
 
+    @property
+    def live(self) -> bool:
+        """Whether the bar is drawn now."""
+        return self.progress is not None
+
     def update(self, total: int | None, in_flight: int) -> None:
         """Show the summary's counts now."""
         if self.progress is None or self.task is None:
@@ -327,18 +332,8 @@ class CaptionProgress(LiveProgress):
         )
 
 
-def count_lines(path: os.PathLike[str] | str, offset: int = 0, stop: threading.Event | None = None) -> int | None:
-    """Non-blank lines of ``path`` from byte ``offset`` (a manifest's records left to read); None if ``stop`` is set
-    first or the file cannot be read."""
-    count = 0
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            for number, raw in enumerate(fh):
-                if raw.strip():
-                    count += 1
-                if number % 65536 == 0 and stop is not None and stop.is_set():
-                    return None
-    except OSError:
+def job_display(summary: JobSummary, stream: TextIO, setting: bool | None) -> JobProgress | None:
+    """The job engine's display (a :data:`~detective.jobs.display.DisplayFactory`): the bar when :func:`wanted`."""
+    if not wanted(stream, setting):
         return None
-    return count
+    return JobProgress(summary, stream, force_terminal=setting is True)

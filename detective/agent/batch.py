@@ -41,6 +41,7 @@ from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc as batch_gc
 from detective.jobs.keys import label
 from detective.media import is_remote
+from detective.progress import job_display
 from detective.runtime import report_usage
 
 #: Fields that name a clip's media, in order of preference.
@@ -285,6 +286,7 @@ def job_config(config: BatchConfig) -> JobConfig:
         added_fields=added_fields(config.caption_field),
         price_table=config.price_table,
         progress=config.progress,
+        display=job_display,
         progress_interval=config.progress_interval,
         limit=config.limit,
         retry_failed=config.retry_failed,
