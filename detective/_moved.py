@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import warnings
 from types import ModuleType
@@ -88,7 +89,8 @@ def install() -> None:
 
 def forward(room: str, module: str, name: str) -> Any:
     """An old public name of ``room`` (a module that became a room), now defined in ``module``."""
-    if name.startswith("__"):
+    if name.startswith("__") or importlib.util.find_spec(f"{room}.{name}") is not None:
+        # a submodule of the room (``from detective.cli import exits``) is imported as itself, never through here
         raise AttributeError(f"module {room!r} has no attribute {name!r}")
     try:
         value = getattr(importlib.import_module(module), name)

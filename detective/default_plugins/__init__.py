@@ -1,0 +1,1 @@
+"""The core's own planners and captioners, registered through the same hooks as any plugin's."""
