@@ -228,6 +228,65 @@ class Tool:
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+class QuestionTool(Tool):
+    """Base of the tools that ask a model role a question about part of the clip (``audio_llm``, ``vision_llm`` …).
+
+    A subclass turns the asked span into message parts (audio, frames) and calls :meth:`ask` with them; this class
+    reads the query's question, sends the parts with :attr:`system_prompt` to the role's model, maps the model's
+    errors (an input the endpoint cannot take puts the tool out for the run) and returns the answer as one
+    ``description`` observation over the span.
+    """
+
+    input_model: ClassVar[type[BaseModel]] = QuestionInput
+    asks_questions: ClassVar[bool] = True
+    needs_api: ClassVar[bool] = True
+    #: The system message of every request.
+    system_prompt: ClassVar[str] = ""
+    #: What the model is called in error messages ("the audio model failed").
+    model_noun: ClassVar[str] = "model"
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    extra_body: dict[str, Any] | None = None
+
+    def question_of(self, media: MediaInfo, query: Query) -> str:
+        """The query's question, stripped; a :class:`ToolError` when it has none."""
+        question = query.question or query.arguments.get("question")
+        if not question or not str(question).strip():
+            raise ToolError(f"{self.name}: {media.source}: the query has no question to ask")
+        return str(question).strip()
+
+    async def ask(
+        self, media: MediaInfo, span: TimeSpan, parts: list[dict[str, Any]], payload: dict[str, Any]
+    ) -> Observation:
+        """Send ``parts`` (the question among them) to the role's model; its answer over ``span``, with ``payload``
+        (the model's name is added)."""
+        from detective.llm.client import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
+        from detective.models import format_time as clock
+        from detective.runtime import current_services
+
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": parts}]
+        try:
+            reply = (
+                await current_services()
+                .llm(self.role)
+                .chat(messages, temperature=self.temperature, max_tokens=self.max_tokens, extra_body=self.extra_body)
+            )
+        except LLMError as exc:
+            if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
+                raise ToolUnavailable(f"{self.name}: unavailable for this run: {exc}") from exc
+            raise ToolError(
+                f"{self.name}: {media.source} [{clock(span.start)}-{clock(span.end)}]: the {self.model_noun} "
+                f"failed: {exc}"
+            ) from exc
+        answer = (reply.content or "").strip()
+        if not answer:
+            raise ToolError(f"{self.name}: {media.source}: model {reply.model} returned an empty answer")
+        return Observation(
+            tool=self.name, kind="description", content=answer, span=span, payload={"model": reply.model, **payload}
+        )
+
+
 def check_tool_name(name: Any, what: str) -> str:
     """``name`` when the planner can call a tool by it; else a ``ValueError`` saying how to name ``what``."""
     if isinstance(name, str) and TOOL_NAME.fullmatch(name):

@@ -40,26 +40,13 @@ from detective.jobs import read_manifest as _read_manifest
 from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc as batch_gc
 from detective.jobs.keys import label
+from detective.jobs.record import ADDED_FIELDS
 from detective.media import is_remote
 from detective.progress import job_display
 from detective.runtime import report_usage
 
 #: Fields that name a clip's media, in order of preference.
 MEDIA_FIELDS = ("path", "video_path", "audio_path", "url")
-#: Fields the pipeline adds to each record (besides the caption field).
-ADDED_FIELDS = (
-    "record_version",
-    "caption_struct",
-    "omni_detective_trajectory",
-    "evidence",
-    "media",
-    "rounds",
-    "usage",
-    "provenance",
-    "stop_reason",
-    "notes",
-    "grounding",
-)
 
 #: Where ``run`` puts the caption of a record that carries ``cloze`` when no caption field is given: the field
 #: Omni-Cloze's ``cloze predict`` reads, so ``run`` then ``cloze predict`` scores the Detective's own captions.

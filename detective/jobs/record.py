@@ -81,7 +81,7 @@ class CaptionRecord(BaseModel):
         }
         named = set(cls.model_fields)
         kept = {k: v for k, v in input_record.items() if k not in named}
-        return cls.model_construct(record_version=RECORD_VERSION, **produced, **kept)
+        return cls(record_version=RECORD_VERSION, **produced, **kept)  # validated: models pass, input fields kept
 
     @classmethod
     def from_json(cls, data: dict[str, Any], caption_field: str = "caption") -> CaptionRecord:
@@ -110,3 +110,7 @@ class CaptionRecord(BaseModel):
     def input_fields(self) -> dict[str, Any]:
         """The fields carried over from the input record."""
         return dict(self.model_extra or {})
+
+
+#: The fields a run adds to an input record (besides the caption field): every field of :class:`CaptionRecord`.
+ADDED_FIELDS: tuple[str, ...] = tuple(name for name in CaptionRecord.model_fields if name != "caption")

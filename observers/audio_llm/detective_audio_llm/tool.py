@@ -7,13 +7,10 @@ from pathlib import PurePosixPath
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
-from pydantic import BaseModel
-
 from detective import media as dmedia
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
-from detective.runtime import current_services
-from detective.tools import QuestionInput, SpanInput, Tool, ToolError, ToolUnavailable
+from detective.tools import QuestionTool, SpanInput, ToolError
 
 SAMPLE_RATE = 16000
 #: Longest audio sent in one request; longer spans are split and asked chunk by chunk.
@@ -29,7 +26,7 @@ SYSTEM_PROMPT = (
 )
 
 
-class AudioLLMTool(Tool):
+class AudioLLMTool(QuestionTool):
     """Asks the ``observer`` role's model (default ``qwen3-omni-flash``) a question about the audio.
 
     The span (the whole clip when none) is decoded to 16 kHz mono WAV and sent as base64 ``input_audio``;
@@ -42,11 +39,10 @@ class AudioLLMTool(Tool):
         "Ask an audio-language model a question about what can be heard: speech, voices and their tone, "
         "sound events, music, noise. Arguments: question, optional start/end span in seconds."
     )
-    input_model: ClassVar[type[BaseModel]] = QuestionInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
     version: ClassVar[str] = "0.1.0"
-    asks_questions: ClassVar[bool] = True
-    needs_api: ClassVar[bool] = True
+    system_prompt: ClassVar[str] = SYSTEM_PROMPT
+    model_noun: ClassVar[str] = "audio model"
     model_inputs: ClassVar[tuple[str, ...]] = ("audio",)
     role: ClassVar[str] = "observer"
     reads_url: ClassVar[bool] = True  # a URL goes to the model as it is, or is decoded as a stream
@@ -84,23 +80,20 @@ class AudioLLMTool(Tool):
         """One ``description`` observation per chunk of the asked span."""
         if not media.has_audio:
             raise ToolError(f"audio_llm: {media.source} has no audio stream; the audio model does not apply")
-        question = _question(self.name, media, query)
+        question = self.question_of(media, query)
         asked = query.span is not None or any(query.arguments.get(k) is not None for k in ("start", "end"))
         span = self.span_of(media, query, SpanInput.model_validate(query.arguments))
-        client = current_services().llm(self.role)
         if not asked and _remote_format(media) and media.duration <= self.max_chunk_seconds:
             audio = {"data": media.source, "format": _remote_format(media)}
-            return [await self._ask(client, media, question, span, audio, 0, 1)]
+            return [await self._ask(media, question, span, audio, 0, 1)]
         chunks = self._chunks(span)
         return list(
             await asyncio.gather(
-                *(self._ask_span(client, media, question, chunk, i, len(chunks)) for i, chunk in enumerate(chunks))
+                *(self._ask_span(media, question, chunk, i, len(chunks)) for i, chunk in enumerate(chunks))
             )
         )
 
-    async def _ask_span(
-        self, client: Any, media: MediaInfo, question: str, span: TimeSpan, index: int, count: int
-    ) -> Observation:
+    async def _ask_span(self, media: MediaInfo, question: str, span: TimeSpan, index: int, count: int) -> Observation:
         try:
             data_url = await dmedia.awav_data_url(media.path or media.source, span.start, span.end, SAMPLE_RATE)
         except dmedia.MediaError as exc:
@@ -108,53 +101,17 @@ class AudioLLMTool(Tool):
         if data_url is None:
             raise ToolError(f"audio_llm: {media.source}: no audio samples between {span.start}s and {span.end}s")
         audio = {"data": data_url, "format": "wav"}
-        return await self._ask(client, media, question, span, audio, index, count)
+        return await self._ask(media, question, span, audio, index, count)
 
     async def _ask(
-        self,
-        client: Any,
-        media: MediaInfo,
-        question: str,
-        span: TimeSpan,
-        audio: dict[str, str],
-        index: int,
-        count: int,
+        self, media: MediaInfo, question: str, span: TimeSpan, audio: dict[str, str], index: int, count: int
     ) -> Observation:
-        content = [
+        parts = [
             {"type": "input_audio", "input_audio": audio},
             {"type": "text", "text": f"This audio is the clip from {clock(span.start)} to {clock(span.end)}."},
             {"type": "text", "text": f"Question: {question}"},
         ]
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
-        from detective.llm.client import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
-
-        try:
-            reply = await client.chat(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens, extra_body=self.extra_body
-            )
-        except LLMError as exc:
-            if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
-                raise ToolUnavailable(f"audio_llm: unavailable for this run: {exc}") from exc
-            raise ToolError(
-                f"audio_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the audio model failed: {exc}"
-            ) from exc
-        answer = (reply.content or "").strip()
-        if not answer:
-            raise ToolError(f"audio_llm: {media.source}: model {reply.model} returned an empty answer")
-        return Observation(
-            tool=self.name,
-            kind="description",
-            content=answer,
-            span=span,
-            payload={"model": reply.model, "question": question, "chunk": index, "chunks": count},
-        )
-
-
-def _question(tool: str, media: MediaInfo, query: Query) -> str:
-    question = query.question or query.arguments.get("question")
-    if not question or not str(question).strip():
-        raise ToolError(f"{tool}: {media.source}: the query has no question to ask")
-    return str(question).strip()
+        return await self.ask(media, span, parts, {"question": question, "chunk": index, "chunks": count})
 
 
 def _remote_format(media: MediaInfo) -> str | None:

@@ -8,13 +8,11 @@ import io
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel
 
 from detective import media as dmedia
 from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.models import format_time as clock
-from detective.runtime import current_services
-from detective.tools import QuestionInput, SpanInput, Tool, ToolError, ToolUnavailable
+from detective.tools import QuestionTool, SpanInput, ToolError
 
 SYSTEM_PROMPT = (
     "You are a visual observer. You see only the video frames you are given, each labelled with its time in "
@@ -42,7 +40,7 @@ def jpeg_data_url(rgb: np.ndarray, quality: int = 85) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
-class VisionLLMTool(Tool):
+class VisionLLMTool(QuestionTool):
     """Asks the ``vision`` role's model a question about up to ``max_frames`` frames of the span.
 
     Frames are taken evenly over the span (the whole clip when none), downscaled to ``max_side`` and sent as
@@ -55,11 +53,10 @@ class VisionLLMTool(Tool):
         "Ask a vision-language model a question about what can be seen in frames sampled over a span: "
         "people, objects, actions, settings, on-screen text. Arguments: question, optional start/end span."
     )
-    input_model: ClassVar[type[BaseModel]] = QuestionInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
     version: ClassVar[str] = "0.1.0"
-    asks_questions: ClassVar[bool] = True
-    needs_api: ClassVar[bool] = True
+    system_prompt: ClassVar[str] = SYSTEM_PROMPT
+    model_noun: ClassVar[str] = "vision model"
     model_inputs: ClassVar[tuple[str, ...]] = ("image",)
     role: ClassVar[str] = "vision"
     reads_url: ClassVar[bool] = True  # a URL goes to the model as it is, or is decoded as a stream
@@ -83,10 +80,7 @@ class VisionLLMTool(Tool):
         """One ``description`` observation over the asked span."""
         if not media.has_video:
             raise ToolError(f"vision_llm: {media.source} has no video stream; the vision model does not apply")
-        question = query.question or query.arguments.get("question")
-        if not question or not str(question).strip():
-            raise ToolError(f"vision_llm: {media.source}: the query has no question to ask")
-        question = str(question).strip()
+        question = self.question_of(media, query)
         span = self.span_of(media, query, SpanInput.model_validate(query.arguments))
         try:
             frames = await asyncio.to_thread(self._frames, media.path or media.source, span)
@@ -99,33 +93,7 @@ class VisionLLMTool(Tool):
             content.append({"type": "text", "text": f"Frame at {clock(t)}"})
             content.append({"type": "image_url", "image_url": {"url": url}})
         content.append({"type": "text", "text": f"Question: {question}"})
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
-        from detective.llm.client import UNSUPPORTED_INPUT, LLMError  # here: discovering plugins must not import openai
-
-        try:
-            reply = (
-                await current_services()
-                .llm(self.role)
-                .chat(messages, temperature=self.temperature, max_tokens=self.max_tokens)
-            )
-        except LLMError as exc:
-            if exc.code == UNSUPPORTED_INPUT:  # one clear reason, no paths or hosts: the tool is out for the run
-                raise ToolUnavailable(f"vision_llm: unavailable for this run: {exc}") from exc
-            raise ToolError(
-                f"vision_llm: {media.source} [{clock(span.start)}-{clock(span.end)}]: the vision model failed: {exc}"
-            ) from exc
-        answer = (reply.content or "").strip()
-        if not answer:
-            raise ToolError(f"vision_llm: {media.source}: model {reply.model} returned an empty answer")
-        return [
-            Observation(
-                tool=self.name,
-                kind="description",
-                content=answer,
-                span=span,
-                payload={"model": reply.model, "question": question, "frame_times": [t for t, _ in frames]},
-            )
-        ]
+        return [await self.ask(media, span, content, {"question": question, "frame_times": [t for t, _ in frames]})]
 
     def _frames(self, path: str, span: TimeSpan) -> list[tuple[float, str]]:
         """Decoded frames as ``(true time, JPEG data URL)``; instants landing on the same frame are sent once."""
