@@ -147,10 +147,11 @@ def _distribution(ep: importlib.metadata.EntryPoint) -> str | None:
     return ep.dist.metadata["Name"] if ep.dist is not None else None
 
 
-def call_each(hook_name: str, **kwargs: Any) -> dict[str, str]:
+def call_each(hook_name: str, before: Callable[[str], None] | None = None, **kwargs: Any) -> dict[str, str]:
     """Call every implementation of ``hook_name`` separately, so one raising does not stop the rest.
 
-    Returns the failures as ``{plugin name: error}``; they are also logged.
+    ``before(plugin name)`` runs ahead of each implementation (a registry notes who registers). Returns the
+    failures as ``{plugin name: error}``; they are also logged. ``OMNI_DETECTIVE_TRACE_PLUGINS=1`` traces each call.
     """
     pm = get_plugin_manager()
     caller = getattr(pm.hook, hook_name)
@@ -158,6 +159,8 @@ def call_each(hook_name: str, **kwargs: Any) -> dict[str, str]:
     failures: dict[str, str] = {}
     for impl in caller.get_hookimpls():  # registration order: built-ins first
         args = [kwargs[a] for a in impl.argnames]
+        if before is not None:
+            before(impl.plugin_name)
         if trace:
             print(f"{hook_name} -> {impl.plugin_name}", file=sys.stderr)
         try:
@@ -210,17 +213,12 @@ def get_registry() -> Registry:
             ("register_captioners", _registrar(reg.captioners, "captioner", who, reg.failures)),
             ("register_evaluators", _registrar(reg.evaluators, "evaluator", who, reg.failures)),
         ]
-        trace = os.environ.get("OMNI_DETECTIVE_TRACE_PLUGINS") == "1"
+
+        def note(plugin: str) -> None:
+            current["plugin"] = plugin
+
         for hook_name, register in hooks:
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                current["plugin"] = impl.plugin_name
-                if trace:
-                    print(f"{hook_name} -> {impl.plugin_name}", file=sys.stderr)
-                try:
-                    impl.function(*[{"register": register}[a] for a in impl.argnames])
-                except PLUGIN_ERRORS as exc:
-                    reg.failures[impl.plugin_name] = f"{hook_name}: {describe_error(exc, 'in ' + hook_name)}"
-                    log.warning("plugin failed to register", plugin=impl.plugin_name, hook=hook_name, error=str(exc))
+            reg.failures.update(call_each(hook_name, before=note, register=register))
         _registry = reg
         return reg
 
