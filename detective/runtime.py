@@ -12,10 +12,15 @@ import contextvars
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from detective.llm.settings import Settings
 from detective.models import Usage
+
+if TYPE_CHECKING:
+    from detective.agent.config import DetectiveConfig, Toolbox
+    from detective.llm.capabilities import CapabilityStore
+    from detective.llm.client import EndpointLimits, LLMClient
 
 
 class Cache(Protocol):
@@ -36,16 +41,16 @@ class RunServices:
     settings: Settings = field(default_factory=Settings.from_env)
     usage: Usage = field(default_factory=Usage)
     cache: Cache | None = None
-    limits: Any = None  # detective.llm.client.EndpointLimits, shared across clips of a batch
+    limits: EndpointLimits | None = None  # shared across clips of a batch
     clip: str = ""
-    config: Any = None  # detective.agent.config.DetectiveConfig of the run
-    toolbox: Any = None  # detective.agent.config.Toolbox: tools, planner and captioner of the run
+    config: DetectiveConfig | None = None  # the run's configuration
+    toolbox: Toolbox | None = None  # tools, planner and captioner of the run
     started: float = field(default_factory=time.monotonic)
-    warmups: list[Any] = field(default_factory=list, repr=False)  # asyncio tasks of Tool.prepare
-    #: What each endpoint's model can do (detective.llm.capabilities.CapabilityStore), shared by the clips of a run;
-    #: a fresh store on this run's cache when none is given.
-    capabilities: Any = None
-    _llms: dict[str, Any] = field(default_factory=dict, repr=False)
+    warmups: list[asyncio.Task[None]] = field(default_factory=list, repr=False)  # tasks of Tool.prepare
+    #: What each endpoint's model can do, shared by the clips of a run; a fresh store on this run's cache when
+    #: none is given.
+    capabilities: CapabilityStore | None = None
+    _llms: dict[str, LLMClient] = field(default_factory=dict, repr=False)
     _local_slots: asyncio.Semaphore | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -64,7 +69,7 @@ class RunServices:
             self._local_slots = asyncio.Semaphore(size)
         return self._local_slots
 
-    def llm(self, role: str) -> Any:
+    def llm(self, role: str) -> LLMClient:
         """The :class:`detective.llm.client.LLMClient` for ``role`` bound to this run's usage meter and cache."""
         client = self._llms.get(role)
         if client is None:

@@ -22,6 +22,7 @@ from detective.jobs import (
     CaptionRecord,
     Item,
     Job,
+    JobBounds,
     JobConfig,
     JobSummary,
     LocalExecutor,
@@ -94,39 +95,24 @@ class DetectiveLike(Protocol):
 
 
 @dataclass
-class BatchConfig:
-    """Everything a batch run needs besides the Detective factory."""
+class BatchConfig(JobBounds):
+    """Everything a batch run needs besides the Detective factory: the job's files and bounds (the fields, defaults
+    and checks of :class:`~detective.jobs.engine.JobBounds`: ``input_path``, ``output_path``, ``workers``,
+    ``retries``, ``errors_path``, ``price_table``, ``progress``, ``progress_interval``, ``limit``,
+    ``retry_failed``), then where the media is and how the clips are captioned."""
 
-    input_path: Path
-    output_path: Path
-    workers: int = 10
     media_root: Path | str | None = None  # a folder or a URL folder (s3://bucket/clips)
     caption_field: str | None = None  # None: predicted_caption for records carrying ``cloze``, caption otherwise
-    retries: int = 1
-    errors_path: Path | None = None
-    price_table: dict[str, dict[str, float]] | None = None
-    progress: bool | None = None  # None: a progress line only when standard error is a terminal
-    progress_interval: float = 0.5
     processes: int = 1  # >1 with the default executor: clips are captioned in that many worker processes
     executor: str = "local"  # "local", "processes" (``processes`` of them) or "ray"
     ray_address: str | None = None  # a Ray cluster to join (default: RAY_ADDRESS, else a local Ray)
     ray_actors: int = 2  # Ray actors, each with its own Detectives
     ray_actor_options: dict[str, Any] | None = None  # e.g. {"num_cpus": 2} for CPU-heavy offline observers
-    limit: int | None = None  # caption at most this many clips not yet done, then stop (run again to go on)
-    retry_failed: bool = False  # caption again the clips an earlier run failed permanently (skipped otherwise)
 
     def __post_init__(self) -> None:
-        self.input_path = Path(self.input_path)
-        self.output_path = Path(self.output_path)
+        super().__post_init__()
         if self.media_root is not None and not is_remote(str(self.media_root)):
             self.media_root = Path(self.media_root)
-        if self.errors_path is None:
-            self.errors_path = sidecar_path(self.output_path, ".errors.jsonl")
-        self.errors_path = Path(self.errors_path)
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
-        if self.retries < 0:
-            raise ValueError(f"retries must be 0 or more, got {self.retries}")
         if self.processes < 1:
             raise ValueError(f"processes must be at least 1, got {self.processes}")
         if self.executor not in EXECUTORS:
@@ -264,19 +250,10 @@ def make_executor(config: BatchConfig, factory: Callable[[], DetectiveLike]) -> 
 def job_config(config: BatchConfig) -> JobConfig:
     """The engine's view of a batch config."""
     return JobConfig(
-        input_path=config.input_path,
-        output_path=config.output_path,
-        workers=config.workers,
-        retries=config.retries,
-        errors_path=config.errors_path,
+        **config.bounds(),
         check=_media_check(config.input_path, config.media_root),
         added_fields=added_fields(config.caption_field),
-        price_table=config.price_table,
-        progress=config.progress,
         display=job_display,
-        progress_interval=config.progress_interval,
-        limit=config.limit,
-        retry_failed=config.retry_failed,
     )
 
 

@@ -204,12 +204,12 @@ class Detective:
             cache=self.cache,
             limits=self.limits,
             clip=clip or source,
-            config=self.config,
             toolbox=self.toolbox,
             capabilities=self.capabilities,
         )
         final: dict[str, Any] = {}
-        # The services travel in the run config, not in a context variable set around this generator: a caller
+        # The configuration travels as LangGraph's runtime context (what every node reads); the services travel in
+        # the run config, not in a context variable set around this generator: a caller
         # that breaks out of ``async for`` leaves the generator to be closed later in another context, where
         # resetting such a variable fails ("Token … was created in a different Context").
         run_config = self.config.run_config()

@@ -96,12 +96,24 @@ def services_of(key: str) -> RunServices:
         raise RuntimeError(f"run {key!r} is not in progress in this process (its services are gone)") from None
 
 
+def run_config_of(runtime: Runtime[DetectiveConfig], services: RunServices) -> DetectiveConfig:
+    """The run's configuration: LangGraph's runtime context (what :class:`~detective.agent.detective.Detective`
+    and a configured Studio run pass); a run started without one uses what ``open`` read from the environment."""
+    context = runtime.context
+    if isinstance(context, DetectiveConfig):
+        return context
+    assert services.config is not None, "open sets the configuration of a run started without a context"
+    return services.config
+
+
 @contextlib.contextmanager
-def _in_run(key: str) -> Iterator[tuple[RunServices, DetectiveConfig, Toolbox]]:
-    """The run's services, configuration and tool box; tools inside reach the services as the current ones."""
+def _in_run(key: str, runtime: Runtime[DetectiveConfig]) -> Iterator[tuple[RunServices, DetectiveConfig, Toolbox]]:
+    """The run's services, configuration (:func:`run_config_of`) and tool box; tools inside reach the services as
+    the current ones."""
     services = services_of(key)
+    assert services.toolbox is not None, "open resolves the tool box"
     with use_services(services):
-        yield services, services.config, services.toolbox
+        yield services, run_config_of(runtime, services), services.toolbox
 
 
 def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunServices) -> str | None:
@@ -127,12 +139,13 @@ def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunSer
     return None
 
 
-def route(state: DetectiveState) -> Literal["direct", "plan", "synthesize"]:
+def route(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> Literal["direct", "plan", "synthesize"]:
     """The router of the loop: direct mode's branch, another round, or the caption when :func:`stop_reason` says so."""
     services = services_of(state["run"])
-    if services.config.mode == "direct":
+    config = run_config_of(runtime, services)
+    if config.mode == "direct":
         return "direct"
-    return "synthesize" if stop_reason(state, services.config, services) else "plan"
+    return "synthesize" if stop_reason(state, config, services) else "plan"
 
 
 def applicable_tools(media: MediaInfo, toolbox: Toolbox, services: RunServices | None = None) -> list[Tool]:
@@ -174,12 +187,13 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig], co
     services = (config.get("configurable") or {}).get(SERVICES_KEY)
     if not isinstance(services, RunServices):
         services = RunServices()
-    if services.config is None:
-        given = runtime.context
-        services.config = given if isinstance(given, DetectiveConfig) else DetectiveConfig.from_env()
-        services.settings = services.config.settings(services.settings)
+    given = runtime.context
+    if not isinstance(given, DetectiveConfig) and services.config is None:  # no context: the environment's
+        services.config = DetectiveConfig.from_env()
+    run_config = run_config_of(runtime, services)
     if services.toolbox is None:
-        services.toolbox = resolve_toolbox(services.config, services.settings)
+        services.settings = run_config.settings(services.settings)
+        services.toolbox = resolve_toolbox(run_config, services.settings)
     media = state.get("media")
     if media is None:
         source = state.get("source")
@@ -187,13 +201,13 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig], co
             raise ValueError("the input needs a 'source' (a clip's path or URL) or its 'media'")
         media = await aopen_media(
             source,
-            download_timeout=services.config.download_timeout,
+            download_timeout=run_config.download_timeout,
             download=needs_local_copy(services.toolbox),
         )
     if not services.clip:
         services.clip = media.source
     key = register_run(services)
-    if services.config.mode == "detective":
+    if run_config.mode == "detective":
         services.warmups = [
             asyncio.create_task(_warm(tool, media, services), name=f"prepare {tool.name}")
             for tool in applicable_tools(media, services.toolbox)
@@ -239,14 +253,14 @@ def _plan_input(
     )
 
 
-async def plan(state: DetectiveState) -> dict:
+async def plan(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Ask the planner for the next round's queries, or to close the case.
 
     A planner that errs, cannot use its replies or closes the case before any observer ran hands the clip to the
     rule planner's broad pass (:func:`~detective.agent.fallback.plan_or_fall_back`), which plans every later round; the
     round's record and the notes say so. Tools found unavailable for the run are noted once.
     """
-    with _in_run(state["run"]) as (services, config, toolbox):
+    with _in_run(state["run"], runtime) as (services, config, toolbox):
         rnd = state.get("round", 0) + 1
         structlog.contextvars.bind_contextvars(round=rnd)
         assert toolbox.planner is not None
@@ -271,7 +285,7 @@ async def plan(state: DetectiveState) -> dict:
     return update
 
 
-async def query(state: DetectiveState) -> dict:
+async def query(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Turn the plan into runnable queries: known tools only, valid arguments only, nothing asked twice, within
     the budget; an LLM observer's query over a span longer than ``window_seconds`` becomes one query per window
     (:mod:`detective.agent.windows`).
@@ -280,7 +294,7 @@ async def query(state: DetectiveState) -> dict:
     whose arguments its tool rejects is dropped with a note (the LLM planner repairs such calls before it returns
     them): it never reaches an observer.
     """
-    with _in_run(state["run"]) as (services, config, toolbox):
+    with _in_run(state["run"], runtime) as (services, config, toolbox):
         evidence = state.get("evidence") or Evidence()
         answered = set(evidence.answered)
         tools = {t.name: t for t in applicable_tools(state["media"], toolbox, services)}
@@ -318,9 +332,9 @@ def fan_out(state: DetectiveState) -> list[Send] | Literal["review"]:
     ]
 
 
-async def observe(task: ObserveTask) -> dict:
+async def observe(task: ObserveTask, runtime: Runtime[DetectiveConfig]) -> dict:
     """Run one query in one independent observer and add what it reports to the evidence."""
-    with _in_run(task["run"]) as (services, config, toolbox):
+    with _in_run(task["run"], runtime) as (services, config, toolbox):
         return await _observe(task, services, config, toolbox.tools[task["query"].tool])
 
 
@@ -407,9 +421,9 @@ def review(state: DetectiveState) -> dict:
     return {"rounds": [record], "queries": []}
 
 
-async def synthesize(state: DetectiveState) -> dict:
+async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Hand the evidence to the captioner (the planner first closes its conversation); measure the grounding."""
-    with _in_run(state["run"]) as (services, config, toolbox):
+    with _in_run(state["run"], runtime) as (services, config, toolbox):
         await end_warmups(services)
         evidence = state.get("evidence") or Evidence()
         media = state["media"]
@@ -445,9 +459,9 @@ async def synthesize(state: DetectiveState) -> dict:
     }
 
 
-async def direct(state: DetectiveState) -> dict:
+async def direct(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Direct mode: the captioner (an omni model) captions the raw clip; no observers, no evidence."""
-    with _in_run(state["run"]) as (services, config, toolbox):
+    with _in_run(state["run"], runtime) as (services, config, toolbox):
         assert toolbox.captioner is not None
         out = await toolbox.captioner.caption(
             CaptionJob(media=state["media"], evidence=Evidence(), options=config.captioner_options)

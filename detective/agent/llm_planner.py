@@ -27,6 +27,7 @@ from detective.agent.prompts import (
     prompt_hash,
 )
 from detective.evidence.board import digest
+from detective.llm.capabilities import BYTES_PER_TOKEN, MAX_REPAIRS, estimate_tokens
 from detective.llm.client import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.models import Evidence, Query, TimeSpan
 from detective.planning import Plan, PlanInput, Planner
@@ -46,16 +47,12 @@ FINISH = {
         },
     },
 }
-#: Repair attempts when a reply cannot be turned into queries.
-MAX_REPAIRS = 2
 #: Tokens the evidence digest in a planner prompt may take at most (less when the model's context is small).
 DIGEST_TOKENS = 800
 #: Tokens kept free in a prompt for what estimates miss (chat-template tokens …).
 PROMPT_MARGIN_TOKENS = 64
 #: Characters of a bad reply quoted back in a repair turn.
 REPAIR_ECHO_CHARS = 1000
-#: A conservative bytes-per-token for estimates (English text runs about 4; JSON and numbers fewer).
-BYTES_PER_TOKEN = 3
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
@@ -212,8 +209,8 @@ class LLMPlanner(Planner):
             return [*head, *last]
         budget = self.digest_tokens
         if context:
-            fixed = _tokens(json.dumps([*head, *last])) + (
-                _tokens(json.dumps(self._functions(inp.tools))) if functions else 0
+            fixed = estimate_tokens(json.dumps([*head, *last])) + (
+                estimate_tokens(json.dumps(self._functions(inp.tools))) if functions else 0
             )
             budget = min(budget, context - max_tokens - fixed - PROMPT_MARGIN_TOKENS)
         board = compact_digest(earlier, budget * BYTES_PER_TOKEN)
@@ -421,11 +418,6 @@ def _untitled(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_untitled(v) for v in schema]
     return schema
-
-
-def _tokens(text: str) -> int:
-    """A conservative token estimate of ``text``."""
-    return len(text.encode()) // BYTES_PER_TOKEN + 1
 
 
 def _called_keys(messages: list[dict[str, Any]]) -> set[str]:

@@ -19,7 +19,9 @@ import click
 from detective import logs
 from detective.cli import exits
 from detective.cli.options import (
+    config_default,
     context_size_option,
+    detective_config,
     download_timeout_option,
     max_tokens_option,
     observer_timeout_option,
@@ -115,7 +117,12 @@ def cli(log_json: str | None, log_level: str | None) -> None:
     help="Planner name (default: hybrid when online, else rule; llm: the paper's pure LLM planner).",
 )
 @click.option("--captioner", default=None, help="Captioner name (default: llm when online, else template).")
-@click.option("--max-rounds", type=int, default=None, help="Rounds of plan → query → observe (default: 6).")
+@click.option(
+    "--max-rounds",
+    type=int,
+    default=None,
+    help=f"Rounds of plan → query → observe (default: {config_default('max_rounds')}).",
+)
 @click.option("--no-prompt", is_flag=True, help="Direct mode: send audio only, no text (captioner models).")
 @click.option(
     "--strict-grounding", is_flag=True, help="LLM captioner: remove caption items that no observation reports."
@@ -147,7 +154,6 @@ def caption(
     Options not given fall back to OMNI_DETECTIVE_<FIELD> variables, then to DetectiveConfig's defaults.
     Ctrl-C stops it at once (exit code 130) and deletes a partial download.
     """
-    from detective.agent.config import DetectiveConfig
     from detective.agent.detective import Detective
     from detective.agent.events import Finished
     from detective.evidence.coverage import NoEvidenceError
@@ -156,20 +162,16 @@ def caption(
     from detective.media import MediaError
     from detective.progress import CaptionProgress, wanted
 
-    options: dict[str, bool] = {}
-    if no_prompt:
-        options["no_prompt"] = True
-    if strict_grounding:
-        options["strict_grounding"] = True
     try:
-        config = DetectiveConfig.from_env(
+        config = detective_config(
             mode=mode,
-            tools=[t.strip() for t in tools.split(",") if t.strip()] if tools else None,
+            tools=tools,
             planner=planner,
             captioner=captioner,
             max_rounds=max_rounds,
             offline=offline,
-            captioner_options=options or None,
+            no_prompt=no_prompt,
+            strict_grounding=strict_grounding,
             observer_timeout=observer_timeout,
             download_timeout=download_timeout,
         )

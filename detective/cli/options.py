@@ -1,4 +1,7 @@
-"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes, deadlines."""
+"""Command-line options shared by ``caption`` and ``run``: per-role reply limits and context sizes, deadlines, and
+:func:`detective_config`, the one way both build a :class:`~detective.agent.config.DetectiveConfig` from them.
+
+Defaults named in the help come from :class:`~detective.agent.config.DetectiveConfig`'s fields (their one home)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from detective.agent.config import DetectiveConfig
 from detective.llm.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +55,32 @@ def with_role_limits(settings: Settings, max_tokens: dict[str, int], context_siz
     return settings
 
 
+def config_default(name: str) -> str:
+    """The default of a :class:`DetectiveConfig` field as the help prints it (``600``, not ``600.0``)."""
+    return f"{DetectiveConfig.model_fields[name].default:g}"
+
+
+def detective_config(
+    *,
+    tools: str | None = None,
+    strict_grounding: bool = False,
+    no_prompt: bool = False,
+    **fields: Any,
+) -> DetectiveConfig:
+    """The run's configuration from command-line options: defaults, then ``OMNI_DETECTIVE_<FIELD>`` variables,
+    then the options given (``None`` means not given).
+
+    :param tools: ``--tools``, a comma-separated list of tool names.
+    :param strict_grounding: ``--strict-grounding``, a captioner option.
+    :param no_prompt: ``--no-prompt``, a captioner option (direct mode).
+    :param fields: other :class:`DetectiveConfig` fields (``mode``, ``planner``, ``max_rounds``, ``offline`` …).
+    :raises SettingsError: a value that cannot be used (the message names its variable or option).
+    """
+    names = [t.strip() for t in tools.split(",") if t.strip()] if tools else None
+    options = {key: True for key, on in (("no_prompt", no_prompt), ("strict_grounding", strict_grounding)) if on}
+    return DetectiveConfig.from_env(tools=names, captioner_options=options or None, **fields)
+
+
 def _seconds_option(flag: str, help: str) -> Callable[[F], F]:
     """An option ``--flag SECS`` (a positive number of seconds, ``None`` when not given)."""
     dest = flag.removeprefix("--").replace("-", "_")
@@ -62,10 +92,11 @@ def _seconds_option(flag: str, help: str) -> Callable[[F], F]:
 observer_timeout_option = _seconds_option(
     "--observer-timeout",
     "Seconds one observer may take on one query; past it the query fails and the clip goes on without it "
-    "(default: OMNI_DETECTIVE_OBSERVER_TIMEOUT, else 300).",
+    f"(default: OMNI_DETECTIVE_OBSERVER_TIMEOUT, else {config_default('observer_timeout')}).",
 )
 #: ``--download-timeout SECS``, shared by ``caption`` and ``run`` (DetectiveConfig.download_timeout).
 download_timeout_option = _seconds_option(
     "--download-timeout",
-    "Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, else 600).",
+    "Seconds the download of a clip given by URL may take in all (default: OMNI_DETECTIVE_DOWNLOAD_TIMEOUT, "
+    f"else {config_default('download_timeout')}).",
 )

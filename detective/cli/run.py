@@ -19,6 +19,7 @@ from detective.agent.batch import CLOZE_CAPTION_FIELD, BatchConfig, run_batch, s
 from detective.cli import exits
 from detective.cli.options import (
     context_size_option,
+    detective_config,
     download_timeout_option,
     max_tokens_option,
     observer_timeout_option,
@@ -116,14 +117,14 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     "--num_workers",
     "--workers",
     "workers",
-    default=10,
+    default=BatchConfig.workers,
     show_default=True,
     type=click.IntRange(1),
     help="Clips in flight at once.",
 )
 @click.option(
     "--processes",
-    default=1,
+    default=BatchConfig.processes,
     show_default=True,
     type=click.IntRange(1),
     help="Worker processes the clips are split over (one event loop and CPU core each); --num_workers and the "
@@ -144,7 +145,7 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @click.option(
     "--ray-actors",
     type=click.IntRange(1),
-    default=2,
+    default=BatchConfig.ray_actors,
     show_default=True,
     help="Ray actors (each builds its Detectives once).",
 )
@@ -202,7 +203,7 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
 @click.option(
     "--retries",
     type=click.IntRange(0),
-    default=1,
+    default=BatchConfig.retries,
     show_default=True,
     help="Extra attempts per clip after a retryable failure (LLM calls retry on their own as well).",
 )
@@ -288,16 +289,15 @@ def run(
     settings = with_role_limits(Settings.from_env(), max_tokens, context_size)
     for secret in settings.secrets():
         logs.add_secret(secret)
-    from detective.agent.config import DetectiveConfig
     from detective.agent.detective import Detective
 
-    detective_config = DetectiveConfig.from_env(
-        tools=[t.strip() for t in tools.split(",") if t.strip()] if tools else None,
+    run_config = detective_config(
+        tools=tools,
         planner=planner,
         captioner=captioner,
         offline=offline,
         max_rounds=max_rounds,
-        captioner_options={"strict_grounding": True} if strict_grounding else None,
+        strict_grounding=strict_grounding,
         observer_timeout=observer_timeout,
         download_timeout=download_timeout,
     )
@@ -311,7 +311,7 @@ def run(
     input_file, output_file = files.local_input, files.local_output
     if dry_run:
         try:
-            would_run = toolbox_plan(Detective(config=detective_config, settings=settings))
+            would_run = toolbox_plan(Detective(config=run_config, settings=settings))
         except (KeyError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
         plan = dry_run_plan(input_file, output_file, root, caption_field, limit, retry_failed)
@@ -332,7 +332,7 @@ def run(
         "requests_per_minute": rpm,
         "tokens_per_minute": tpm,
     }
-    factory = DetectiveFactory({"config": detective_config, "settings": settings}, cache_file, limits)
+    factory = DetectiveFactory({"config": run_config, "settings": settings}, cache_file, limits)
     factory.share(cache)
     factory()  # fail fast on unknown tools, planners or captioners, before touching the output
     if caption_field is None and carries_cloze(input_file):

@@ -9,7 +9,7 @@
 """
 
 from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt, is_retryable
-from detective.jobs.engine import Job, JobConfig, run_job
+from detective.jobs.engine import Job, JobBounds, JobConfig, run_job
 from detective.jobs.executors import EXECUTORS, Executor, LocalExecutor
 from detective.jobs.keys import output_key, record_key
 from detective.jobs.lock import OutputLock, OutputLocked
@@ -26,6 +26,7 @@ __all__ = [
     "Invalid",
     "Item",
     "Job",
+    "JobBounds",
     "JobConfig",
     "JobSummary",
     "LocalExecutor",

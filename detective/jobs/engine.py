@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -49,23 +49,17 @@ log = structlog.get_logger("detective.jobs")
 
 
 @dataclass
-class JobConfig:
-    """What a job needs besides its executor: files, bounds, and how to read its records."""
+class JobBounds:
+    """A job's files and bounds, the fields every job's configuration shares (``JobConfig``, the batch's
+    ``BatchConfig``): their defaults and checks live here, once."""
 
     input_path: Path
     output_path: Path
-    workers: int = 10
-    retries: int = 1
-    errors_path: Path | None = None
-    title: str = "omni-detective run"
-    unit: str = "clips"  # what an item is, in messages
-    show_usage: bool = True  # the usage line of the summary (off when the work meters its calls elsewhere)
-    check: Check | None = None  # returns an item's source, raises ValueError for an unusable record
-    added_fields: tuple[str, ...] = ()  # fields the work adds to a record (left out of a content-hash key)
-    drop: Callable[[dict[str, Any]], bool] | None = None  # output records to do again (rewrites the output)
+    workers: int = 10  # items in flight at once
+    retries: int = 1  # extra attempts at an item after a retryable failure
+    errors_path: Path | None = None  # None: OUT.errors.jsonl beside the output
     price_table: dict[str, dict[str, float]] | None = None
     progress: bool | None = None  # None: a progress bar only when standard error is a terminal
-    display: DisplayFactory | None = None  # draws the progress (the front's UI); None: no live display
     progress_interval: float = 0.5
     limit: int | None = None  # work on at most this many items not yet done, then stop (run again to go on)
     retry_failed: bool = False  # try again the items an earlier run failed permanently (skipped otherwise)
@@ -82,6 +76,24 @@ class JobConfig:
             raise ValueError(f"retries must be 0 or more, got {self.retries}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
+
+    def bounds(self) -> dict[str, Any]:
+        """The :class:`JobBounds` fields and their values (to build another job configuration from this one)."""
+        return {f.name: getattr(self, f.name) for f in fields(JobBounds)}
+
+
+@dataclass
+class JobConfig(JobBounds):
+    """What a job needs besides its executor: its files and bounds (:class:`JobBounds`), and how to read and show
+    its records."""
+
+    title: str = "omni-detective run"
+    unit: str = "clips"  # what an item is, in messages
+    show_usage: bool = True  # the usage line of the summary (off when the work meters its calls elsewhere)
+    check: Check | None = None  # returns an item's source, raises ValueError for an unusable record
+    added_fields: tuple[str, ...] = ()  # fields the work adds to a record (left out of a content-hash key)
+    drop: Callable[[dict[str, Any]], bool] | None = None  # output records to do again (rewrites the output)
+    display: DisplayFactory | None = None  # draws the progress (the front's UI); None: no live display
 
 
 class Job:

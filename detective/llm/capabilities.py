@@ -8,14 +8,24 @@ input, and to fit prompts to the context.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from detective.llm.settings import Endpoint
 
 CACHE_NAMESPACE = "capabilities"
+
+#: A conservative bytes-per-token for estimates (English text runs about 4; JSON and numbers fewer).
+BYTES_PER_TOKEN = 3
+#: Tokens a chat message's framing (role, separators) adds in an estimate.
+MESSAGE_TOKENS = 4
+#: Times a model's unusable reply is sent back for repair before the caller gives up on it: the one count of the
+#: LLM planner, the LLM captioner and the Omni-Cloze judge.
+MAX_REPAIRS = 2
 
 #: Content-part types of a chat message and the input each needs.
 PART_INPUTS = {"input_audio": "audio", "image_url": "image", "video_url": "video"}
@@ -26,6 +36,18 @@ _CONTEXT_PATTERNS = (
     re.compile(r"context (?:length|size|window)[^0-9]{0,20}(\d{3,})", re.I),
     re.compile(r"n_ctx[^0-9]{0,10}(\d{3,})", re.I),
 )
+
+
+def estimate_tokens(content: str | Sequence[Mapping[str, Any]]) -> int:
+    """A conservative token estimate, to fit a prompt to a model's context before sending it: of a text, or of chat
+    messages (their contents plus :data:`MESSAGE_TOKENS` each). The one estimator of planner, captioner and judge."""
+    if isinstance(content, str):
+        return len(content.encode()) // BYTES_PER_TOKEN + 1
+    size = 0
+    for message in content:
+        part = message.get("content") or ""
+        size += len((part if isinstance(part, str) else json.dumps(part)).encode())
+    return size // BYTES_PER_TOKEN + MESSAGE_TOKENS * len(content)
 
 
 @dataclass

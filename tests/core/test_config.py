@@ -115,3 +115,44 @@ def test_direct_mode_offline_says_why_it_cannot_run() -> None:
     with pytest.raises(ValueError, match="cannot run offline") as info:
         Detective(mode="direct", offline=True)
     assert "run offline" not in str(info.value).replace("cannot run offline", "")
+
+
+def test_caption_and_run_build_the_config_through_one_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detective.cli.options import config_default, detective_config
+
+    monkeypatch.setenv("OMNI_DETECTIVE_MAX_ROUNDS", "3")
+    config = detective_config(tools=" asr, shots,", strict_grounding=True, max_rounds=None, offline=True)
+    assert config.tools == ["asr", "shots"] and config.max_rounds == 3  # not given: the variable
+    assert config.captioner_options == {"strict_grounding": True} and config.offline
+    assert detective_config(max_rounds=2, no_prompt=True).captioner_options == {"no_prompt": True}
+    assert detective_config(max_rounds=2).max_rounds == 2  # given: the option wins
+    assert config_default("download_timeout") == "600" and config_default("max_rounds") == "6"
+
+
+def test_batch_and_job_configs_share_one_set_of_bounds(tmp_path) -> None:
+    from dataclasses import fields
+
+    from detective.agent.batch import BatchConfig, job_config
+    from detective.jobs import JobBounds
+
+    config = BatchConfig(tmp_path / "in.jsonl", tmp_path / "out.jsonl", workers=3, limit=5, processes=2)
+    job = job_config(config)
+    assert {f.name: getattr(job, f.name) for f in fields(JobBounds)} == config.bounds()
+    assert job.workers == 3 and job.limit == 5 and job.errors_path == tmp_path / "out.errors.jsonl"
+    for bad in ({"workers": 0}, {"retries": -1}, {"limit": 0}, {"processes": 0}):
+        with pytest.raises(ValueError):
+            BatchConfig(tmp_path / "in.jsonl", tmp_path / "out.jsonl", **bad)
+
+
+def test_planner_captioner_and_judge_share_one_estimator_and_repair_count() -> None:
+    from detective_captioning.llm import LLMCaptioner
+    from detective_cloze.judges import LLMJudge
+
+    from detective.agent import llm_planner
+    from detective.llm.capabilities import MAX_REPAIRS, estimate_tokens
+
+    assert llm_planner.MAX_REPAIRS == LLMCaptioner.max_repairs == MAX_REPAIRS
+    assert LLMJudge(RunServices()).repair_attempts == MAX_REPAIRS
+    assert estimate_tokens("abcdef") == 3  # 6 bytes at 3 a token, plus one
+    messages = [{"role": "system", "content": "abc"}, {"role": "user", "content": "é" * 3}]
+    assert estimate_tokens(messages) == (3 + 6) // 3 + 2 * 4  # contents' UTF-8 bytes, plus 4 per message

@@ -18,6 +18,7 @@ from detective.captioning import Captioner, CaptionJob, CaptionOutput
 from detective.evidence import claims, coverage
 from detective.evidence.crosscheck import CrossCheck, cross_check
 from detective.evidence.grounding import measure
+from detective.llm.capabilities import MAX_REPAIRS, estimate_tokens
 from detective.llm.client import LLMError
 from detective.models import Caption, Evidence, MediaInfo
 from detective.runtime import current_services
@@ -154,7 +155,7 @@ class LLMCaptioner(Captioner):
     name = "llm"
     needs_api = True
     role: ClassVar[str] = "captioner"
-    max_repairs: ClassVar[int] = 2
+    max_repairs: ClassVar[int] = MAX_REPAIRS
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """Ask the model for the caption, repair it at most twice, else fall back to the template caption."""
@@ -176,7 +177,7 @@ class LLMCaptioner(Captioner):
         problems: list[str] = []
         try:
             context = client.capabilities().context_size
-            need = sum(len(m["content"].encode()) for m in base) // 3  # a conservative token estimate
+            need = estimate_tokens(base)
             reply_room = max_tokens or client.endpoint.max_tokens or 0
             if context and need + reply_room > context:
                 raise LLMError(

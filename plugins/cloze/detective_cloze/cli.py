@@ -10,6 +10,7 @@ import click
 
 from detective.jobs import OutputLocked, sidecar_path
 from detective.jobs.jsonl import DiskFullError
+from detective.llm.capabilities import MAX_REPAIRS
 from detective.llm.settings import Settings
 from detective.logs import add_secret
 from detective.runtime import RunServices
@@ -91,7 +92,7 @@ def cloze() -> None:
 @click.option(
     "--repair-attempts",
     type=click.IntRange(0, 5),
-    default=2,
+    default=MAX_REPAIRS,
     show_default=True,
     help="Re-asks after an unreadable judge reply before counting the record as all E.",
 )

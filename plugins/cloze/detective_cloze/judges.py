@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from detective.llm.capabilities import MAX_REPAIRS, estimate_tokens
 from detective.llm.client import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.runtime import Cache, RunServices
 from detective_cloze.lexical import contains, normalise, phrase
@@ -25,8 +26,6 @@ LEXICAL_LABEL = "offline lexical proxy (word matching), not the Omni-Cloze LLM j
 #: ``judge.error_kind`` of a record whose prompt does not fit the judge model's context: judging it again at
 #: temperature 0 fails the same way, so the next run leaves it alone (``--retry-failed`` tries it again).
 CONTEXT_ERROR = "context"
-#: A conservative bytes-per-token, to tell whether a prompt fits a context before sending it.
-BYTES_PER_TOKEN = 3
 #: Tokens kept free for the chat template's own tokens.
 CONTEXT_MARGIN = 32
 
@@ -77,7 +76,7 @@ class LLMJudge:
         *,
         caption_field: str = DEFAULT_CAPTION_FIELD,
         cache: Cache | None = None,
-        repair_attempts: int = 2,
+        repair_attempts: int = MAX_REPAIRS,
         max_tokens: int | None = None,
     ) -> None:
         self.services = services or RunServices()
@@ -123,7 +122,7 @@ class LLMJudge:
         if not context:
             return ""
         reply = self.max_tokens or self.client.endpoint.max_tokens or 0
-        need = _estimate_tokens(messages)
+        need = estimate_tokens(messages)
         if need + reply + CONTEXT_MARGIN <= context:
             return ""
         return (
@@ -190,10 +189,6 @@ class LLMJudge:
         if self.cache is not None:
             self.cache.put(CACHE_NAMESPACE, key, {"judge": info, "predictions": parsed.predictions})
         return _output(record, info, parsed.predictions)
-
-
-def _estimate_tokens(messages: list[dict[str, str]]) -> int:
-    return sum(len(m["content"].encode()) for m in messages) // BYTES_PER_TOKEN + 4 * len(messages)
 
 
 class LexicalJudge:
