@@ -44,7 +44,8 @@ MOVED: dict[str, str] = {
     "detective.report_cli": "detective.cli.report",
     "detective.rule_planner": "detective.agent.rule_planner",
     "detective.settings": "detective.llm.settings",
-    "detective.settings_sources": "detective.llm.settings_sources",
+    "detective.settings_sources": "detective.llm.settings",
+    "detective.llm.settings_sources": "detective.llm.settings",
     "detective.state": "detective.agent.state",
     "detective.windows": "detective.agent.windows",
 }

@@ -281,9 +281,8 @@ def config_cmd(as_json: bool) -> None:
     Sources, highest first: command-line options, the environment, ./.env, ./omni-detective.toml, then the user's
     file ($OMNI_DETECTIVE_CONFIG, else $XDG_CONFIG_HOME/omni-detective/config.toml), then the defaults.
     """
-    from detective.llm.settings import DEFAULT_MODELS
-    from detective.llm.settings_sources import describe as describe_settings
-    from detective.llm.settings_sources import load
+    from detective.llm.settings import DEFAULT_MODELS, load
+    from detective.llm.settings import describe as describe_settings
 
     loaded = load()
     report = describe_settings(loaded, sorted(set(DEFAULT_MODELS) | set(loaded.settings.roles)))

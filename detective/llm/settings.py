@@ -5,18 +5,54 @@ and ``judge``. For a role ``R`` the environment variables ``OMNI_DETECTIVE_R_MOD
 and ``OMNI_DETECTIVE_R_API_KEY`` override the shared ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``;
 ``OMNI_DETECTIVE_R_MAX_TOKENS`` bounds the role's replies and ``OMNI_DETECTIVE_R_CONTEXT_SIZE`` states its model's
 context window in tokens (learnt from a ``context_length_exceeded`` error when not stated). A TOML file says the
-same with a table per role (``[planner] model = "..."``). :mod:`detective.llm.settings_sources` reads and merges them
-(precedence: arguments > environment > ``.env`` > ``./omni-detective.toml`` > the user's config file > defaults).
+same with a table per role (``[planner] model = "..."``).
+
+This module also reads and merges them, with pydantic-settings. Highest first:
+
+1. arguments: ``Settings.from_env(**overrides)``, which the command line fills from its options;
+2. the environment: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OMNI_DETECTIVE_TIMEOUT`` (``_MAX_ATTEMPTS``,
+   ``_BACKOFF``, ``_OFFLINE``) and ``OMNI_DETECTIVE_<ROLE>_MODEL`` (``_BASE_URL``, ``_API_KEY``, ``_MAX_TOKENS``,
+   ``_CONTEXT_SIZE``);
+3. a ``.env`` file in the working directory, with the same names;
+4. ``./omni-detective.toml``, a project's file;
+5. the user's file: ``$OMNI_DETECTIVE_CONFIG``, else ``$XDG_CONFIG_HOME/omni-detective/config.toml``
+   (``~/.config/omni-detective/config.toml``);
+6. the defaults.
+
+A TOML file holds the shared settings at the top and a table per role, every :class:`RoleSettings` field allowed::
+
+    base_url = "https://api.example.com/v1"
+    timeout = 60
+
+    [planner]
+    model = "gpt-4.1-mini"
+    max_tokens = 512
+
+Each source is checked on its own, so an error names the variable, or the file and key (never a key's value).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr
+import structlog
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from detective.errors import SettingsError
 
@@ -168,14 +204,12 @@ class Settings(BaseModel):
         """Settings from ``overrides``, then variables, then a ``.env`` file, then TOML files, then defaults.
 
         Without ``env``: the process environment, ``./.env`` and the config files of
-        :func:`detective.llm.settings_sources.config_paths`. With an ``env`` mapping, that mapping alone, plus the
+        :func:`detective.llm.settings.config_paths`. With an ``env`` mapping, that mapping alone, plus the
         ``dotenv`` and ``config_files`` given (so a test reads nothing it did not pass).
 
         :raises SettingsError: (a ``ValueError``) a value that cannot be read; the
             message names the variable, or the file and key, never a key's value.
         """
-        from detective.llm.settings_sources import load
-
         return load(env, dotenv=dotenv, config_files=config_files, overrides=overrides).settings
 
     def endpoint(self, role: str) -> Endpoint:
@@ -260,3 +294,323 @@ def _is_openai(base_url: str) -> bool:
 
 #: The :class:`Endpoint` fields a role's settings resolve (``role`` itself aside).
 _ENDPOINT_FIELDS = ("model", "base_url", "api_key", "timeout", "max_attempts", "backoff", "max_tokens", "context_size")
+
+
+# --- where the settings come from ---------------------------------------------------------------------
+
+log = structlog.get_logger("detective.llm.settings")
+
+PROJECT_FILE = "omni-detective.toml"
+DOTENV_FILE = ".env"
+
+#: Variables of the shared settings and the field each sets.
+SHARED_VARIABLES = {
+    "OPENAI_API_KEY": "api_key",
+    "OPENAI_BASE_URL": "base_url",
+    "OMNI_DETECTIVE_TIMEOUT": "timeout",
+    "OMNI_DETECTIVE_MAX_ATTEMPTS": "max_attempts",
+    "OMNI_DETECTIVE_BACKOFF": "backoff",
+    "OMNI_DETECTIVE_OFFLINE": "offline",
+}
+ROLE_PREFIX = "OMNI_DETECTIVE_"
+#: Per-role variable suffixes and the ``RoleSettings`` field each sets (longest first: ``_MAX_TOKENS`` must not be
+#: read as a role named ``..._MAX`` with a ``_TOKENS`` suffix). Timeouts and attempts per role have no variable:
+#: ``OMNI_DETECTIVE_OBSERVER_TIMEOUT`` is the observers' deadline, not the ``observer`` role's.
+ROLE_SUFFIXES = (
+    ("_CONTEXT_SIZE", "context_size"),
+    ("_MAX_TOKENS", "max_tokens"),
+    ("_BASE_URL", "base_url"),
+    ("_API_KEY", "api_key"),
+    ("_MODEL", "model"),
+)
+_SHARED_FIELDS = [name for name in Settings.model_fields if name != "roles"]
+
+#: Where a value sits in the settings: ``("timeout",)``, ``("roles", "planner", "model")``.
+KeyPath = tuple[str, ...]
+
+
+def config_paths(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The TOML files read, lowest precedence first: the user's file, then ``./omni-detective.toml``.
+
+    The user's file is ``$OMNI_DETECTIVE_CONFIG`` when set, else ``$XDG_CONFIG_HOME/omni-detective/config.toml``,
+    else ``~/.config/omni-detective/config.toml``. Files that do not exist are skipped (a missing
+    ``$OMNI_DETECTIVE_CONFIG`` is an error, see :func:`load`).
+    """
+    env = os.environ if env is None else env
+    if env.get("OMNI_DETECTIVE_CONFIG"):
+        user = Path(env["OMNI_DETECTIVE_CONFIG"]).expanduser()
+    else:
+        base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
+        user = base / "omni-detective" / "config.toml"
+    return [user, Path(PROJECT_FILE)]
+
+
+@dataclass
+class Layer:
+    """What one source says: nested settings data, and where each value came from (for errors and ``config``)."""
+
+    source: str
+    data: dict[str, Any] = field(default_factory=dict)
+    names: dict[KeyPath, str] = field(default_factory=dict)  # value path -> variable or "[role] key"
+
+    def set(self, path: KeyPath, value: Any, name: str) -> None:
+        """Set the value at ``path`` (``("roles", "planner", "model")``), read from ``name``."""
+        node = self.data
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+        self.names[path] = name
+
+    def origin(self, path: KeyPath) -> str:
+        """Where the value at ``path`` came from, as ``config`` shows it."""
+        name = self.names[path]
+        return name if self.source in {"environment", "arguments"} else f"{self.source}: {name}"
+
+    def checked(self) -> dict[str, Any]:
+        """The data, once :class:`Settings` accepts it; else a :class:`SettingsError` naming the culprit."""
+        try:
+            Settings.model_validate(self.data)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(self._explain(e) for e in exc.errors())) from None
+        return self.data
+
+    def _explain(self, error: Any) -> str:
+        loc = tuple(str(part) for part in error["loc"])
+        path = next((p for p in self.names if loc[: len(p)] == p), loc)
+        where = self.origin(path) if path in self.names else f"{self.source}: {'.'.join(loc)}"
+        expected = _EXPECTED.get(error["type"], error["msg"].removeprefix("Input should be ").lower())
+        for key, value in (error.get("ctx") or {}).items():
+            expected = expected.replace("{" + key + "}", str(value))
+        if path[-1] == "api_key":  # never echo a key
+            return f"{where} must be {expected}"
+        return f"{where} must be {expected}, not {error['input']!r}"
+
+
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "greater_than": "more than {gt}",
+    "greater_than_equal": "at least {ge}",
+}
+
+
+def from_variables(variables: Mapping[str, str | None], source: str) -> Layer:
+    """The settings that ``OPENAI_*`` and ``OMNI_DETECTIVE_*`` variables set (empty ones are not set)."""
+    layer = Layer(source)
+    for name, value in variables.items():
+        if not value:
+            continue
+        if name in SHARED_VARIABLES:
+            layer.set((SHARED_VARIABLES[name],), value, name)
+        elif name.startswith(ROLE_PREFIX):
+            for suffix, attr in ROLE_SUFFIXES:
+                if name.endswith(suffix) and len(name) > len(ROLE_PREFIX) + len(suffix):
+                    layer.set(("roles", name[len(ROLE_PREFIX) : -len(suffix)].lower(), attr), value, name)
+                    break
+    return layer
+
+
+def from_toml(document: Mapping[str, Any], source: str) -> Layer:
+    """The settings a TOML document sets: shared ones at the top, a table per role."""
+    layer = Layer(source)
+    for key, value in document.items():
+        if isinstance(value, dict):
+            role = key.lower()
+            for attr, role_value in value.items():
+                if attr not in RoleSettings.model_fields:
+                    known = ", ".join(RoleSettings.model_fields)
+                    raise SettingsError(f"{source}: [{key}] has no setting {attr!r} (a role's settings: {known})")
+                layer.set(("roles", role, attr), role_value, f"[{key}] {attr}")
+        elif key in _SHARED_FIELDS:
+            layer.set((key,), value, key)
+        else:
+            raise SettingsError(
+                f"{source}: unknown setting {key!r} (shared settings: {', '.join(_SHARED_FIELDS)}; "
+                "a role's settings go in its own table, e.g. [planner])"
+            )
+    return layer
+
+
+def from_arguments(overrides: Mapping[str, Any]) -> Layer:
+    """The settings given as arguments (``Settings.from_env(api_key=..., roles={...})``)."""
+    layer = Layer("arguments")
+    for key, value in overrides.items():
+        if key == "roles" and isinstance(value, Mapping):
+            for role, given in value.items():
+                attrs = given.model_dump(exclude_none=True) if isinstance(given, BaseModel) else dict(given)
+                for attr in attrs:
+                    layer.names[("roles", role, attr)] = "argument"
+        else:
+            layer.names[(key,)] = "argument"
+    layer.data = dict(overrides)
+    return layer
+
+
+class _ReadsVariables:
+    """Turns the variables a pydantic-settings source read (``env_vars``) into settings."""
+
+    source: str
+    env_vars: Mapping[str, str | None]
+
+    def __call__(self) -> dict[str, Any]:
+        self.layer = from_variables(self.env_vars, self.source)
+        return self.layer.checked()
+
+
+class _VariablesSource(_ReadsVariables, EnvSettingsSource):
+    """Variables of a mapping (the process environment unless given) as settings."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str | None], source: str) -> None:
+        self._given = variables
+        self.source = source
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return dict(self._given)
+
+
+class _DotEnvSource(_ReadsVariables, DotEnvSettingsSource):
+    """A ``.env`` file's variables as settings (pydantic-settings reads it with python-dotenv)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.source = str(path)
+        try:
+            super().__init__(settings_cls, env_file=path, case_sensitive=True)
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{path}: not a .env file (not UTF-8 text: byte {exc.start})") from None
+
+
+class _TomlSource(TomlConfigSettingsSource):
+    """One TOML config file as settings; a file that is not valid TOML is an error naming it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.source = str(path)
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            with open(file_path, "rb") as fh:
+                document = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{file_path}: not a valid TOML file ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{file_path}: not a TOML file (not UTF-8 text: byte {exc.start})") from None
+        except OSError as exc:
+            raise SettingsError(f"{file_path}: cannot read the config file ({exc.strerror or exc})") from None
+        self.layer = from_toml(document, str(file_path))
+        return self.layer.checked()
+
+
+class _ArgumentsSource(InitSettingsSource):
+    """The arguments of ``Settings.from_env``; they win over everything."""
+
+    def __init__(self, settings_cls: type[BaseSettings], overrides: Mapping[str, Any]) -> None:
+        self.layer = from_arguments(overrides)
+        super().__init__(settings_cls, init_kwargs=dict(overrides))
+
+
+class _Merged(BaseSettings, Settings):
+    """:class:`Settings` as pydantic-settings merges them from the sources :func:`load` builds."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+
+@dataclass
+class Loaded:
+    """Settings and where their values came from."""
+
+    settings: Settings
+    layers: list[Layer]  # highest precedence first
+    files: list[tuple[str, Path, bool]]  # (kind, path, exists) of every file consulted
+
+    def origin(self, path: KeyPath | None) -> str:
+        """Where the value at ``path`` came from: a variable, ``file: [role] key``, ``argument`` or ``default``."""
+        if path is None:
+            return "default"
+        for layer in self.layers:
+            if path in layer.names:
+                return layer.origin(path)
+        return "default"
+
+
+def load(
+    env: Mapping[str, str] | None = None,
+    *,
+    dotenv: str | Path | None = None,
+    config_files: Sequence[str | Path] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Loaded:
+    """Read and merge every source (see the module's docstring); ``env=None`` means the process environment with
+    ``./.env`` and :func:`config_paths`, a mapping means that mapping with only the files passed."""
+    if env is None:
+        env = os.environ
+        dotenv = DOTENV_FILE if dotenv is None else dotenv
+        if config_files is None:
+            config_files = config_paths(env)
+            named = env.get("OMNI_DETECTIVE_CONFIG")
+            if named and not Path(named).expanduser().is_file():
+                raise SettingsError(f"OMNI_DETECTIVE_CONFIG names {named}, which is not a file")
+    files: list[tuple[str, Path, bool]] = [("toml", Path(p), _is_config_file(p)) for p in config_files or ()]
+    sources: list[PydanticBaseSettingsSource] = [
+        _ArgumentsSource(_Merged, overrides or {}),
+        _VariablesSource(_Merged, env, "environment"),
+    ]
+    if dotenv is not None:
+        path = Path(dotenv)
+        files.insert(0, ("dotenv", path, _is_config_file(path)))
+        sources.append(_DotEnvSource(_Merged, path))
+    sources += [_TomlSource(_Merged, path) for kind, path, exists in reversed(files) if kind == "toml" and exists]
+    merged = _Merged(_build_sources=(tuple(sources), {}))
+    settings = Settings.model_validate({name: getattr(merged, name) for name in Settings.model_fields})
+    layers = [source.layer for source in sources if hasattr(source, "layer")]  # type: ignore[attr-defined]
+    log.debug("settings read", files=[f"{p} ({'read' if e else 'absent'})" for _, p, e in files])
+    return Loaded(settings=settings, layers=layers, files=files)
+
+
+def _is_config_file(path: str | Path) -> bool:
+    """True for a file to read, False for one that is absent; anything else there (a directory, a FIFO) is an
+    error naming it, never silently skipped."""
+    path = Path(path)
+    if path.is_file():
+        return True
+    if path.exists() or path.is_symlink():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise SettingsError(f"{path}: is {what}, not a config file; remove or rename it")
+    return False
+
+
+def redact_key(key: SecretStr | None) -> str | None:
+    """An API key as ``config`` shows it: ``sk-…abcd`` for a long key, ``<set>`` for a short one, ``None`` unset."""
+    if key is None or not key.get_secret_value():
+        return None
+    value = key.get_secret_value()
+    if len(value) < 20:
+        return "<set>"
+    prefix = re.match(r"[A-Za-z]{2,4}-", value)
+    return f"{prefix.group(0) if prefix else ''}…{value[-4:]}"
+
+
+def describe(loaded: Loaded, roles: Sequence[str]) -> dict[str, Any]:
+    """The resolved settings of each role, keys redacted, each value with its origin: ``omni-detective config``."""
+    settings = loaded.settings
+    out: dict[str, Any] = {
+        "files": [{"kind": kind, "path": str(path), "exists": exists} for kind, path, exists in loaded.files],
+        "offline": {"value": settings.offline, "from": loaded.origin(("offline",))},
+        "roles": {},
+    }
+    for role in roles:
+        row: dict[str, Any] = {}
+        for name, (value, path) in settings.resolve(role).items():
+            if name == "api_key":
+                value = redact_key(value)
+            elif name == "base_url":
+                name, value = "endpoint", url_host(value)
+            row[name] = {"value": value, "from": loaded.origin(path)}
+        out["roles"][role] = row
+    return out

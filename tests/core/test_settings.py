@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from detective.llm.settings import RoleSettings, Settings, SettingsError
-from detective.llm.settings_sources import config_paths, describe, load, redact_key
+from detective.llm.settings import RoleSettings, Settings, SettingsError, config_paths, describe, load, redact_key
 
 KEY = "sk-from-the-environment-0123456789wxyz"
 
