@@ -54,6 +54,7 @@ from detective_captioning.speakers import (
     attribute_speakers,
     speaker_reference,
     union_seconds,
+    untangle,
     voice_events,
     voice_facts,
 )
@@ -231,12 +232,17 @@ def _shot_segments(shots: list[Observation], duration: float) -> list[_Segment]:
 def _audio_segments(spanned: list[Observation], speech: list[Observation], duration: float) -> list[_Segment]:
     """Clusters of overlapping audio observations, long ones split at their starts, gaps as their own pieces."""
     spans = sorted((_clamp(o.span, duration) for o in spanned if o.span is not None), key=lambda s: s.start)
+    # speech segments cut back to the pause between their words (speakers.untangle) touch: one run of talk
+    talk = {_clamp(o.span, duration) for o in speech if o.span is not None}
     clusters: list[list[float]] = []
+    last: TimeSpan | None = None
     for span in spans:
-        if clusters and span.start < clusters[-1][1] - 0.05:
+        touching = last is not None and last in talk and span in talk and span.start <= clusters[-1][1] + 0.05
+        if clusters and (span.start < clusters[-1][1] - 0.05 or touching):
             clusters[-1][1] = max(clusters[-1][1], span.end)
         else:
             clusters.append([span.start, span.end])
+        last = span
     pieces: list[list[float]] = []
     cursor = 0.0
     for start, end in clusters:
@@ -254,7 +260,12 @@ def _audio_segments(spanned: list[Observation], speech: list[Observation], durat
             cuts = sorted({round(s.start, 3) for s in inside if s.start - start >= 1.5 and end - s.start >= 1.5})
             # Never cut through a sentence.
             cuts = [c for c in cuts if not any(o.span and o.span.start + 0.05 < c < o.span.end - 0.05 for o in speech)]
-            bounds = [start, *cuts, end]
+            # Paragraphs of half a long segment at least: sentences that follow each other are not cut one by one.
+            kept: list[float] = []
+            for cut in cuts:
+                if cut - (kept[-1] if kept else start) >= LONG_SEGMENT / 2:
+                    kept.append(cut)
+            bounds = [start, *kept, end]
             pieces.extend([a, b] for a, b in itertools.pairwise(bounds) if b > a)
         else:
             pieces.append([start, end])
@@ -365,7 +376,7 @@ class _Writer:
         self.shots = by_kind("shot")
         self.texts = by_kind("text")
         self.turns = by_kind("speaker")
-        self.speech = attribute_speakers(by_kind("speech"), self.turns)
+        self.speech = attribute_speakers(untangle(by_kind("speech")), self.turns)
         self.events = self._heard_silences(by_kind("sound_event"), by_kind("sound_tag"))
         self.descriptions = evidence.by_kind("description")
         self.by_key = {o.key: o for o in evidence.observations}
@@ -832,7 +843,12 @@ class _Writer:
         words = sum(len(self.said(o).split()) for o in mine if _transcribed(o))
         bits = [f"{turns} turn{'s' if turns != 1 else ''}, {seconds:.1f} s and about {words} words of speech"]
         bits.extend(_language_facts(mine))
-        voiced = voice_facts(mine, self.turns, union_seconds([o.span for o in self.speech if o.span is not None]))
+        # each voice's seconds once: the shares of all voices add up to 100%, whoever else spoke at the same time
+        everyone = sum(
+            union_seconds([o.span for o in self.speech if o.span is not None and self.voices.names[o.key] == voice])
+            for voice in self.voices.order
+        )
+        voiced = voice_facts(mine, self.turns, everyone)
         bits.extend(voiced)
         pitches = [
             float(e.payload["pitch_hz"])
