@@ -505,6 +505,25 @@ class _Writer:
             return "On-screen text was examined over only part of the video, and none was read there."
         return "On-screen text was not examined (no OCR observer ran)."
 
+    def music_unjudged(self) -> str:
+        """Where no sound classifier examined the audio and nothing named music: that music was not judged.
+
+        The signal analysis (``audio_events``) names music only where a clearly harmonic run moves between held
+        notes with no voice over it; on the corpus's five real music-on-hold recordings (asterisk-moh-opsound,
+        tests/fixtures/make_real_corpus.py) it names none, so its silence on music rules nothing out. Only a
+        run covering ``sound_classes`` (the ``audio_tags`` observer) does."""
+        if not self.media.has_audio or self.examined("sound_classes"):
+            return ""
+        named = any(_label(e) == "music-like" for e in self.events) or any(
+            "music" in str(o.payload.get("phrase", o.content)).lower() for o in self.evidence.by_kind("sound_tag")
+        )
+        if named or not (self.speech or any(_label(e) not in ("silence", "background") for e in self.events)):
+            return ""
+        return (
+            "Whether music plays could not be judged: no sound classifier examined the audio, and the signal "
+            "analysis does not tell music under or between other sounds"
+        )
+
     def no_speech(self) -> str:
         """What the transcript says when it holds no turn."""
         what = "video" if self.video else "audio"
@@ -901,6 +920,9 @@ class _Writer:
             unnamed = unnamed_shots_sentence(self.evidence, [s.span for s in self.shots if s.span is not None])
             if unnamed:
                 sentences.append(unnamed)
+        unjudged = self.music_unjudged()
+        if unjudged:
+            sentences.append(unjudged)
         damaged = coverage.undecoded_sentence(self.evidence)
         if damaged:
             sentences.append(damaged)
