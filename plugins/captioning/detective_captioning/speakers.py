@@ -185,7 +185,8 @@ def untangle(speech: list[Observation]) -> list[Observation]:
         if last_end > first_start:  # the words overlap: two voices at once, both spans stand
             out.append(obs)
             continue
-        cut = min(max((last_end + first_start) / 2, obs.span.start), previous.span.end)
+        # in ms, as the storyline's segment bounds are: a turn must not start a hair before its paragraph
+        cut = round(min(max((last_end + first_start) / 2, obs.span.start), previous.span.end), 3)
         if cut < previous.span.end:
             out[-1] = _respan(previous, TimeSpan(start=previous.span.start, end=max(previous.span.start, cut)))
         if cut > obs.span.start:
