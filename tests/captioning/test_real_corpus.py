@@ -1,11 +1,13 @@
 """Offline captions of real recordings (tests/fixtures/make_real_corpus.py) read as a user would.
 
 Music-on-hold under a phone prompt is music over its whole span and one voice; desktop sounds apart by digital
-silence are each told at their time and silence is claimed only between them.
+silence are each told at their time and silence is claimed only between them; in pyannote's two-person sample
+the voices' shares of the speech add up to 100% and no moment of speech is told twice.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -22,7 +24,7 @@ _CLOCK = re.compile(r"(\d+):(\d+(?:\.\d+)?)")
 @pytest.fixture(scope="module")
 def runs(real_corpus: dict[str, Any]) -> dict[str, tuple[dict[str, Any], RunResult]]:
     out = {}
-    for name in ("moh", "sounds"):
+    for name in ("moh", "sounds", "conversation"):
         truth = real_corpus["clips"][name]
         out[name] = (truth, Detective(captioner="template", offline=True).run(truth["path"]))
     return out
@@ -72,3 +74,24 @@ def test_desktop_sounds_are_told_and_silence_only_between_them(
     for sound in truth["sounds"]:  # each sound's start is told within a third of a second
         assert any(abs(t - sound["start"]) <= 0.35 for t in _times(told)), (sound, told)
     assert not result.caption.transcript
+
+
+def test_conversation_shares_add_up_and_no_moment_is_told_twice(
+    runs: dict[str, tuple[dict[str, Any], RunResult]],
+) -> None:
+    """Whisper pads its segments, so pyannote's sample has neighbouring segments overlapping by up to 0.66 s
+    (and shares of 2 + 49 + 52%): the transcript's turns follow each other, and every word is told once."""
+    truth, result = runs["conversation"]
+    shares = [
+        int(re.search(r"(\d+)% of the transcribed speech", p.profile).group(1))  # type: ignore[union-attr]
+        for p in result.caption.speakers
+    ]
+    assert len(shares) >= 2 and sum(shares) <= 101, shares
+    turns = result.caption.transcript
+    for a, b in itertools.pairwise(turns):
+        assert a.span.end <= b.span.start + 1e-6, (a, b)
+    told = " ".join(t.content for t in turns).lower()
+    # each person says "originally from Chicago" once (reference turns 14.49-17.92 s and 18.05-21.49 s)
+    assert told.count("originally from chicago") == 2
+    spoken = sum(t.span.duration for t in turns)
+    assert spoken <= truth["duration"]

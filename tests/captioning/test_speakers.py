@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from detective_captioning.speakers import attribute_speakers, speaker_reference, voice_facts
+import itertools
+
+from detective_captioning.speakers import attribute_speakers, speaker_reference, untangle, voice_facts
 from detective_captioning.template import TemplateCaptioner
 
 from detective.captioning import CaptionJob
@@ -196,3 +198,54 @@ def test_speech_no_voice_turn_covers_is_an_unidentified_speaker_and_no_first_voi
     assert speaker_reference("Unidentified speaker", order, []) == "an unidentified speaker"
     assert speaker_reference("Speaker 1", order, ["Unidentified speaker"]) == "a voice (Speaker 1)"
     assert speaker_reference("Speaker 2", order, ["Unidentified speaker", "Speaker 1"]) == "a second voice (Speaker 2)"
+
+
+def _word(text: str, a: float, b: float) -> dict:
+    return {"word": text, "start": a, "end": b, "probability": 0.9}
+
+
+def test_padded_segments_are_cut_back_to_the_pause_between_their_words() -> None:
+    """Spans padded around their words overlap (pyannote's sample: 7.93-9.24 and 8.58-10.38 s, words 0.14 s
+    apart): both end at the middle of the pause, and name the board observation they were cut from."""
+    first = speech("Oh, hello.", 7.93, 9.24, [_word("Oh,", 8.34, 8.62), _word("hello.", 8.82, 8.84)])
+    second = speech("I didn't.", 8.58, 10.38, [_word("I", 8.98, 8.98), _word("didn't.", 8.98, 9.98)])
+    a, b = untangle([second, first])
+    assert (a.span.start, a.span.end, b.span.start, b.span.end) == (7.93, 8.91, 8.91, 10.38)
+    assert (a.content, b.content) == ("Oh, hello.", "I didn't.")
+    assert (a.payload["split_from"], b.payload["split_from"]) == (first.key, second.key)
+
+
+def test_words_heard_twice_over_one_moment_are_told_once() -> None:
+    """A segment repeating the earlier one's last words over the same moment loses them; one holding nothing
+    else is dropped."""
+    first = speech("originally from Chicago.", 16.1, 17.8, words("originally from Chicago.", 16.14, 17.68))
+    again = speech(
+        "from Chicago. Oh, hi.", 16.8, 19.0, words("from Chicago.", 16.655, 17.68) + words("Oh, hi.", 18.1, 18.9)
+    )
+    twice = speech("Chicago.", 17.2, 17.7, words("Chicago.", 17.167, 17.68))
+    a, b = untangle([first, again, twice])
+    assert [a.content, b.content] == ["originally from Chicago.", "Oh, hi."]
+    assert b.span.start >= 17.68 and a.span.end <= b.span.start
+
+
+def test_voices_talking_at_once_and_untimed_segments_keep_their_spans() -> None:
+    one = speech("Yes I know.", 1.0, 2.0, [_word("Yes", 1.0, 1.3), _word("I", 1.3, 1.5), _word("know.", 1.5, 2.0)])
+    other = speech("No way.", 1.6, 2.6, [_word("No", 1.6, 2.0), _word("way.", 2.0, 2.6)])
+    assert untangle([one, other]) == [one, other]
+    bare = [o.model_copy(update={"payload": {}}) for o in (one, other)]
+    assert untangle(bare) == bare
+
+
+async def test_shares_of_the_speech_add_up_to_a_hundred_percent() -> None:
+    """Padded segments of two voices overlap; each voice's share counts the shared moment once, not twice."""
+    turns = [turn("S1", 0.5, 2.2, 100.0), turn("S2", 2.2, 4.0, 250.0)]
+    observations = [
+        *turns,
+        speech("Hello, can you hear me?", 0.4, 2.5, words("Hello, can you hear me?", 0.6, 2.0)),
+        speech("Yes I can.", 1.9, 4.0, words("Yes I can.", 2.4, 3.8)),
+    ]
+    caption = await _caption(observations)
+    shares = [int(p.profile.split("% of the transcribed speech")[0].rsplit(" ", 1)[1]) for p in caption.speakers]
+    assert len(shares) == 2 and 99 <= sum(shares) <= 101, shares
+    ends = [(t.span.start, t.span.end) for t in caption.transcript]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(ends)), ends

@@ -416,3 +416,22 @@ async def test_speech_totals_are_unions_and_the_overview_counts_voices_in_words(
     caption, markdown = await caption_of(AUDIO, observations)
     assert caption.speakers[0].profile.startswith("2 turns, 12.0 s")
     assert "Voice separation finds two speakers." in markdown
+
+
+async def test_music_is_said_not_judged_only_where_no_sound_classifier_examined_the_audio() -> None:
+    """The signal analysis names no music on real music-on-hold, so its silence on music rules nothing out: the
+    overview says music was not judged, unless a sound classifier ran or something named music."""
+    heard = [speech("Press 1 to record your message.", 1.0, 3.0), event("speech-like", 1.0, 3.0, db=-20.0)]
+    unjudged = "Whether music plays could not be judged"
+    _, markdown = await caption_of(AUDIO, heard)
+    assert unjudged in markdown
+    classified = [
+        *examined("asr", "audio_events"),
+        Coverage(tool="audio_tags", query_key="t", aspects=("sound_classes",)),
+    ]
+    _, markdown = await caption_of(AUDIO, [*heard, tag("speech", 1.0, 3.0)], ran=classified)
+    assert unjudged not in markdown and "music" not in markdown.lower()
+    _, markdown = await caption_of(AUDIO, [*heard, event("music-like", 4.0, 9.0, db=-25.0, notes=4)])
+    assert unjudged not in markdown and "music-like sound plays" in markdown.lower()
+    _, markdown = await caption_of(AUDIO, [event("silence", 0.0, 12.0, db=-80.0)])
+    assert unjudged not in markdown  # nothing audible: nothing to judge

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from detective.media import MediaError, iter_audio_span
-from detective.models import MediaInfo, Modality, Observation, Query, TimeSpan
+from detective.models import Aspect, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_audio_tags.families import family_of
 from detective_audio_tags.frontend import HOP, PATCH_HOP, PATCH_SECONDS, PATCH_STEP, SR, patches
@@ -96,6 +96,9 @@ class AudioTagsTool(Tool):
     version: ClassVar[str] = "0.1.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost: ClassVar[float] = 0.01
+    #: A run that names no music (or siren, dog …) over its span rules it out there: captions say music was not
+    #: judged only where no such run examined the audio.
+    covers: ClassVar[tuple[Aspect, ...]] = ("sound_classes",)
 
     def __init__(self, *, data_dir: str | None = None, threads: int = 0) -> None:
         self.data_dir = data_dir

@@ -63,7 +63,12 @@ def _piece(obs: Observation, words: list[dict[str, Any]], speaker: str) -> Obser
             "content": text,
             "span": span,
             # the piece is not on the evidence board itself: its parent (whose key it names) is
-            "payload": {**obs.payload, "words": words, "speaker": speaker, "split_from": obs.key},
+            "payload": {
+                **obs.payload,
+                "words": words,
+                "speaker": speaker,
+                "split_from": obs.payload.get("split_from") or obs.key,
+            },
         }
     )
 
@@ -107,6 +112,107 @@ def attribute_speakers(speech: list[Observation], turns: list[Observation]) -> l
         label = _speaker_at(turns, obs.span.start, obs.span.end)
         out.append(obs if label is None else obs.model_copy(update={"payload": {**obs.payload, "speaker": label}}))
     return out
+
+
+#: Words of two segments whose timings overlap by at least this share of the shorter word are one word heard twice.
+SAME_WORD_OVERLAP = 0.5
+
+
+def _timed_words(obs: Observation) -> list[dict[str, Any]] | None:
+    words = obs.payload.get("words")
+    if not isinstance(words, list) or not words:
+        return None
+    ok = all(
+        isinstance(w, dict) and isinstance(w.get("start"), int | float) and isinstance(w.get("end"), int | float)
+        for w in words
+    )
+    return words if ok else None
+
+
+def _plain_word(word: dict[str, Any]) -> str:
+    return "".join(ch for ch in str(word.get("word", "")).lower() if ch.isalnum())
+
+
+def _heard_twice(word: dict[str, Any], earlier: list[dict[str, Any]]) -> bool:
+    """True when ``word`` is one of ``earlier``'s words again: the same word over the same moment."""
+    a, b = float(word["start"]), float(word["end"])
+    for other in earlier:
+        c, d = float(other["start"]), float(other["end"])
+        shared = min(b, d) - max(a, c)
+        shortest = min(b - a, d - c)
+        same_time = shared >= SAME_WORD_OVERLAP * shortest if shortest > 0 else c <= a <= d
+        if same_time and _plain_word(word) == _plain_word(other):
+            return True
+    return False
+
+
+def untangle(speech: list[Observation]) -> list[Observation]:
+    """Speech segments whose spans no longer overlap where their words do not: one moment of speech, one segment.
+
+    Speech recognition pads a segment's span around its words, so neighbouring segments of one conversation
+    overlap (pyannote's two-person sample: "Oh, hello." runs 7.93-9.24 s and "I didn't know you were there."
+    8.58-10.38 s, their words 0.14 s apart); a reader would read two voices at once, and each voice's share of
+    the speech would count the overlap twice. Where two segments overlap and their timed words do not, both are
+    cut back to the middle of the pause between those words. Leading words of a segment that repeat the earlier
+    segment's words over the same moment (the same words heard twice, at a window's edge) are dropped, and a
+    segment left with nothing is dropped. Segments whose words really overlap in time (two voices at once) and
+    segments without word timings keep their spans. A changed segment names its board observation
+    (``payload["split_from"]``), as a piece cut at a change of voice does.
+    """
+    ordered = sorted(speech, key=lambda o: (o.span.start, o.span.end) if o.span is not None else (-1.0, -1.0))
+    out: list[Observation] = []
+    for obs in ordered:
+        near = [o for o in out if o.span is not None and obs.span is not None and o.span.overlap(obs.span) > 0]
+        mine = _timed_words(obs)
+        if not near or mine is None or any(_timed_words(o) is None for o in near):
+            out.append(obs)
+            continue
+        assert obs.span is not None
+        heard = [w for o in near for w in _timed_words(o) or []]
+        kept = list(mine)
+        while kept and _heard_twice(kept[0], heard):
+            kept.pop(0)
+        if not kept:
+            continue  # every word was an earlier segment's again
+        if len(kept) < len(mine):
+            obs = _without_leading(obs, kept)
+        previous = out[-1]
+        theirs = _timed_words(previous)
+        if previous.span is None or theirs is None or previous.span.overlap(obs.span) <= 0:
+            out.append(obs)
+            continue
+        last_end, first_start = float(theirs[-1]["end"]), float(kept[0]["start"])
+        if last_end > first_start:  # the words overlap: two voices at once, both spans stand
+            out.append(obs)
+            continue
+        # in ms, as the storyline's segment bounds are: a turn must not start a hair before its paragraph
+        cut = round(min(max((last_end + first_start) / 2, obs.span.start), previous.span.end), 3)
+        if cut < previous.span.end:
+            out[-1] = _respan(previous, TimeSpan(start=previous.span.start, end=max(previous.span.start, cut)))
+        if cut > obs.span.start:
+            obs = _respan(obs, TimeSpan(start=min(cut, obs.span.end), end=obs.span.end))
+        out.append(obs)
+    return out
+
+
+def _respan(obs: Observation, span: TimeSpan) -> Observation:
+    """``obs`` over ``span``; it names the board observation it was cut from."""
+    parent = obs.payload.get("split_from") or obs.key
+    return obs.model_copy(update={"span": span, "payload": {**obs.payload, "split_from": parent}})
+
+
+def _without_leading(obs: Observation, words: list[dict[str, Any]]) -> Observation:
+    """``obs`` holding only its last ``words``, from the first of them on; it names its board observation."""
+    assert obs.span is not None
+    start = min(max(obs.span.start, float(words[0]["start"])), obs.span.end)
+    parent = obs.payload.get("split_from") or obs.key
+    return obs.model_copy(
+        update={
+            "content": join_words([str(w.get("word", "")) for w in words]),
+            "span": TimeSpan(start=start, end=obs.span.end),
+            "payload": {**obs.payload, "words": words, "split_from": parent},
+        }
+    )
 
 
 #: A run of words shorter than this (seconds) is no turn of its own: it joins the run before it (after, first).
@@ -158,7 +264,8 @@ def speaker_reference(name: str, order: list[str], earlier: list[str]) -> str:
 def voice_facts(mine: list[Observation], turns: list[Observation], total_speech: float) -> list[str]:
     """Profile facts of one voice from its speech segments and its speaker turns: share of speech, pitch, level.
 
-    ``total_speech`` is the seconds of speech of all voices. Pitch and loudness come from the speaker turns the
+    ``total_speech`` is the seconds of speech of all voices, each voice's own spans counted once (so the shares
+    of all voices add up to 100%). Pitch and loudness come from the speaker turns the
     voice's segments overlap, so one voice's figures never mix with another's.
     """
     labels = {str(o.payload["speaker"]) for o in mine if o.payload.get("speaker")}

@@ -55,6 +55,7 @@ from detective_captioning.speakers import (
     attribute_speakers,
     speaker_reference,
     union_seconds,
+    untangle,
     voice_events,
     voice_facts,
 )
@@ -232,12 +233,17 @@ def _shot_segments(shots: list[Observation], duration: float) -> list[_Segment]:
 def _audio_segments(spanned: list[Observation], speech: list[Observation], duration: float) -> list[_Segment]:
     """Clusters of overlapping audio observations, long ones split at their starts, gaps as their own pieces."""
     spans = sorted((_clamp(o.span, duration) for o in spanned if o.span is not None), key=lambda s: s.start)
+    # speech segments cut back to the pause between their words (speakers.untangle) touch: one run of talk
+    talk = {_clamp(o.span, duration) for o in speech if o.span is not None}
     clusters: list[list[float]] = []
+    last: TimeSpan | None = None
     for span in spans:
-        if clusters and span.start < clusters[-1][1] - 0.05:
+        touching = last is not None and last in talk and span in talk and span.start <= clusters[-1][1] + 0.05
+        if clusters and (span.start < clusters[-1][1] - 0.05 or touching):
             clusters[-1][1] = max(clusters[-1][1], span.end)
         else:
             clusters.append([span.start, span.end])
+        last = span
     pieces: list[list[float]] = []
     cursor = 0.0
     for start, end in clusters:
@@ -255,7 +261,12 @@ def _audio_segments(spanned: list[Observation], speech: list[Observation], durat
             cuts = sorted({round(s.start, 3) for s in inside if s.start - start >= 1.5 and end - s.start >= 1.5})
             # Never cut through a sentence.
             cuts = [c for c in cuts if not any(o.span and o.span.start + 0.05 < c < o.span.end - 0.05 for o in speech)]
-            bounds = [start, *cuts, end]
+            # Paragraphs of half a long segment at least: sentences that follow each other are not cut one by one.
+            kept: list[float] = []
+            for cut in cuts:
+                if cut - (kept[-1] if kept else start) >= LONG_SEGMENT / 2:
+                    kept.append(cut)
+            bounds = [start, *kept, end]
             pieces.extend([a, b] for a, b in itertools.pairwise(bounds) if b > a)
         else:
             pieces.append([start, end])
@@ -366,7 +377,7 @@ class _Writer:
         self.shots = by_kind("shot")
         self.texts = by_kind("text")
         self.turns = by_kind("speaker")
-        self.speech = attribute_speakers(by_kind("speech"), self.turns)
+        self.speech = attribute_speakers(untangle(by_kind("speech")), self.turns)
         self.events = self._heard_silences(by_kind("sound_event"), by_kind("sound_tag"))
         self.descriptions = evidence.by_kind("description")
         self.by_key = {o.key: o for o in evidence.observations}
@@ -494,6 +505,25 @@ class _Writer:
         if coverage.runs(self.evidence, "text"):
             return "On-screen text was examined over only part of the video, and none was read there."
         return "On-screen text was not examined (no OCR observer ran)."
+
+    def music_unjudged(self) -> str:
+        """Where no sound classifier examined the audio and nothing named music: that music was not judged.
+
+        The signal analysis (``audio_events``) names music only where a clearly harmonic run moves between held
+        notes with no voice over it; on the corpus's five real music-on-hold recordings (asterisk-moh-opsound,
+        tests/fixtures/make_real_corpus.py) it names none, so its silence on music rules nothing out. Only a
+        run covering ``sound_classes`` (the ``audio_tags`` observer) does."""
+        if not self.media.has_audio or self.examined("sound_classes"):
+            return ""
+        named = any(_label(e) == "music-like" for e in self.events) or any(
+            "music" in str(o.payload.get("phrase", o.content)).lower() for o in self.evidence.by_kind("sound_tag")
+        )
+        if named or not (self.speech or any(_label(e) not in ("silence", "background") for e in self.events)):
+            return ""
+        return (
+            "Whether music plays could not be judged: no sound classifier examined the audio, and the signal "
+            "analysis does not tell music under or between other sounds"
+        )
 
     def no_speech(self) -> str:
         """What the transcript says when it holds no turn."""
@@ -833,7 +863,12 @@ class _Writer:
         words = sum(len(self.said(o).split()) for o in mine if _transcribed(o))
         bits = [f"{turns} turn{'s' if turns != 1 else ''}, {seconds:.1f} s and about {words} words of speech"]
         bits.extend(_language_facts(mine))
-        voiced = voice_facts(mine, self.turns, union_seconds([o.span for o in self.speech if o.span is not None]))
+        # each voice's seconds once: the shares of all voices add up to 100%, whoever else spoke at the same time
+        everyone = sum(
+            union_seconds([o.span for o in self.speech if o.span is not None and self.voices.names[o.key] == voice])
+            for voice in self.voices.order
+        )
+        voiced = voice_facts(mine, self.turns, everyone)
         bits.extend(voiced)
         pitches = [
             float(e.payload["pitch_hz"])
@@ -886,6 +921,9 @@ class _Writer:
             unnamed = unnamed_shots_sentence(self.evidence, [s.span for s in self.shots if s.span is not None])
             if unnamed:
                 sentences.append(unnamed)
+        unjudged = self.music_unjudged()
+        if unjudged:
+            sentences.append(unjudged)
         damaged = coverage.undecoded_sentence(self.evidence)
         if damaged:
             sentences.append(damaged)
