@@ -92,7 +92,7 @@ class Helpers:
     read = staticmethod(read_jsonl)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def helpers() -> type[Helpers]:
     """Access to the helper functions of this conftest."""
     return Helpers

@@ -11,9 +11,7 @@ from detective_testserver import ChatServer
 from detective.agent.batch import BatchConfig, run_batch
 
 
-def test_bad_inputs_are_reported_and_good_clips_captioned(
-    tmp_path: Path, clip_dir: Path, helpers, executor: dict
-) -> None:
+def test_bad_inputs_are_reported_and_good_clips_captioned(tmp_path: Path, clip_dir: Path, helpers) -> None:
     media = tmp_path / "media"
     media.mkdir()
     for i in range(3):
@@ -37,7 +35,7 @@ def test_bad_inputs_are_reported_and_good_clips_captioned(
     manifest.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "bin\xff"}\n')
     with ChatServer() as server:
         stream = io.StringIO()
-        config = BatchConfig(manifest, tmp_path / "out.jsonl", workers=4, **executor)
+        config = BatchConfig(manifest, tmp_path / "out.jsonl", workers=4)
         (tmp_path / "good2.wav").symlink_to(media / "good2.wav")  # beside the manifest
         summary = run_batch(config, helpers.factory(helpers.settings(server.url)), stream)
     report = stream.getvalue()

@@ -1,4 +1,7 @@
-"""Batch runs in worker processes: exactly-once output, shared cache and limits, a worker that dies."""
+"""Batch runs in worker processes: the same work as one process, endpoint limits shared, a worker that dies.
+
+The shared cache, exactly-once output and the rest of the executor contract: ``test_executor_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ from typing import Any
 import pytest
 from detective_testserver import ChatServer
 
+from detective import llm
 from detective.agent.batch import BatchConfig, Item, batch_gc, run_batch
-from detective.jobs.cache import SQLiteCache
-from detective.llm import client as llm
 
 
 def test_two_processes_caption_every_clip_once_and_sum_usage(tmp_path: Path, manifest: Path, helpers: Any) -> None:
@@ -36,24 +38,6 @@ def test_two_processes_caption_every_clip_once_and_sum_usage(tmp_path: Path, man
     assert two.usage.total_tokens == one.usage.total_tokens
     assert {r["caption"] for r in records} == {r["caption"] for r in helpers.read(tmp_path / "one.jsonl")}
     assert "40 done, 0 failed" in stream.getvalue()
-
-
-def test_workers_share_the_cache(tmp_path: Path, manifest: Path, helpers: Any) -> None:
-    cache = SQLiteCache(tmp_path / "cache.sqlite")  # opened in the parent, used by forked workers
-    try:
-        with ChatServer() as server:
-            settings = helpers.settings(server.url)
-            config = BatchConfig(manifest, tmp_path / "a.jsonl", workers=8, processes=2)
-            run_batch(config, helpers.factory(settings, cache=cache), io.StringIO())
-            first = server.stats.requests
-            server.reset_stats()
-            config = BatchConfig(manifest, tmp_path / "b.jsonl", workers=8, processes=2)
-            summary = run_batch(config, helpers.factory(settings, cache=cache), io.StringIO())
-        assert first > 0 and server.stats.requests == 0
-        assert summary.done == 40 and summary.usage.llm_calls == 0
-        assert cache.get("llm", "no such key") is None  # the parent's own connection still works
-    finally:
-        cache.close()
 
 
 class DiesOn:

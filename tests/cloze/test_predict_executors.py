@@ -1,7 +1,9 @@
-"""``cloze predict`` on every executor (local, processes, Ray) with an LLM judge on a loopback endpoint.
+"""``cloze predict`` with an LLM judge on a loopback endpoint, on the local executor and on every other one.
 
-Resume after a torn line, a broken input line, a malformed record, a judge endpoint that fails, the judge cache
-opened by each worker from its path, and a second writer refused.
+On the local executor: resume after a torn line, a broken input line, a malformed record, a judge endpoint that
+fails, and a second writer refused. On the processes and Ray executors, one run: the judge work reaches the
+workers, each opens the judge cache from its path, and the records and errors come back (the rest of what every
+executor must do is ``tests/batch/test_executor_contract.py``).
 """
 
 from __future__ import annotations
@@ -85,9 +87,9 @@ class MakeJudge:
         return LLMJudge(RunServices(settings=self.settings), cache=SQLiteCache(self.cache, check=False))
 
 
-@pytest.fixture(params=["local", "processes", "ray"])
+@pytest.fixture(params=["processes", "ray"])
 def make_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``make_executor(judge_factory) -> Executor`` for each executor."""
+    """``make_executor(judge_factory) -> Executor`` for the processes and Ray executors."""
     if request.param == "ray":
         request.getfixturevalue("ray_session")
         from detective.testing.ray import ship_by_value
@@ -100,11 +102,9 @@ def make_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
             from detective.jobs.processes import ProcessExecutor
 
             return ProcessExecutor(work, retries=0, processes=2)
-        if request.param == "ray":
-            from detective.jobs.ray_executor import RayExecutor
+        from detective.jobs.ray_executor import RayExecutor
 
-            return RayExecutor(work, retries=0, actors=2, actor_options={"num_cpus": 0})
-        return LocalExecutor(work, retries=0)
+        return RayExecutor(work, retries=0, actors=2, actor_options={"num_cpus": 0})
 
     yield build
 
@@ -113,7 +113,8 @@ def _predict(src: Path, out: Path, executor: Executor) -> Any:
     return asyncio.run(run_predict(src, out, None, workers=4, executor=executor, stream=io.StringIO()))
 
 
-def test_predict_on_each_executor(tmp_path: Path, make_executor: Any) -> None:
+def _inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """Six records with captions, a malformed record and a broken line; and an empty judge cache."""
     golds = ["A", "B", "C"]
     records = [make_record(i, golds, caption=f"We see opt-1-A and opt-2-B in {i}.") for i in range(1, 7)]
     records.append({"uuid": 99, "cloze": {"passage": "x", "blanks": []}})  # malformed
@@ -121,13 +122,18 @@ def test_predict_on_each_executor(tmp_path: Path, make_executor: Any) -> None:
     write_jsonl(src, records)
     with src.open("a") as fh:
         fh.write("{broken\n")
-    out = tmp_path / "out.jsonl"
     cache = tmp_path / "judge.sqlite"
     SQLiteCache(cache).close()
+    return src, cache
+
+
+def test_predict_fails_then_resumes(tmp_path: Path) -> None:
+    src, cache = _inputs(tmp_path)
+    out = tmp_path / "out.jsonl"
     with JudgeEndpoint() as endpoint:
         make = MakeJudge(endpoint.url, cache)
         endpoint.down = True
-        failed = _predict(src, out, make_executor(make))
+        failed = _predict(src, out, LocalExecutor(JudgeWork(factory=make), retries=0))
         assert (failed.judged, failed.call_failures, failed.record_errors, failed.invalid_lines) == (0, 6, 1, 1)
         assert failed.exit_code == 1 and read_jsonl(out) == []
         errors = {e["key"]: e for e in read_jsonl(tmp_path / "out.errors.jsonl")}
@@ -135,20 +141,40 @@ def test_predict_on_each_executor(tmp_path: Path, make_executor: Any) -> None:
         assert errors["uuid:99"]["error_type"] == "MalformedRecord"
 
         endpoint.down = False
-        summary = _predict(src, out, make_executor(make))
+        summary = _predict(src, out, LocalExecutor(JudgeWork(factory=make), retries=0))
         assert (summary.judged, summary.call_failures, summary.record_errors) == (6, 0, 1)
         by_uuid = {r["uuid"]: r for r in read_jsonl(out)}
         assert sorted(by_uuid) == [1, 2, 3, 4, 5, 6]
         assert by_uuid[3]["predictions"] == {"1": "A", "2": "B", "3": "E"}
 
-        # a torn last line: resumed, the torn record judged again (from the cache the workers share)
+        # a torn last line: resumed, the torn record judged again (from the cache)
         lines = out.read_text().splitlines(keepends=True)
         out.write_text("".join(lines[:-1]) + lines[-1][:40])
         calls = endpoint.requests
-        again = _predict(src, out, make_executor(make))
+        again = _predict(src, out, LocalExecutor(JudgeWork(factory=make), retries=0))
         assert (again.already_done, again.torn_lines_repaired, again.judged, again.cached) == (5, 1, 1, 1)
         assert endpoint.requests == calls
     assert sorted(r["uuid"] for r in read_jsonl(out)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_predict_on_each_executor(tmp_path: Path, make_executor: Any) -> None:
+    src, cache = _inputs(tmp_path)
+    out = tmp_path / "out.jsonl"
+    with JudgeEndpoint() as endpoint:
+        make = MakeJudge(endpoint.url, cache)
+        summary = _predict(src, out, make_executor(make))
+        assert (summary.judged, summary.call_failures, summary.record_errors, summary.invalid_lines) == (6, 0, 1, 1)
+        assert summary.exit_code == 1  # the malformed record and the broken line
+        by_uuid = {r["uuid"]: r for r in read_jsonl(out)}
+        assert sorted(by_uuid) == [1, 2, 3, 4, 5, 6]
+        assert by_uuid[3]["predictions"] == {"1": "A", "2": "B", "3": "E"}
+        errors = {e["key"]: e for e in read_jsonl(tmp_path / "out.errors.jsonl")}
+        assert set(errors) == {"uuid:99", "line:8"} and errors["uuid:99"]["error_type"] == "MalformedRecord"
+
+        # the workers wrote the judge cache at its path: judging again elsewhere calls nobody
+        calls = endpoint.requests
+        again = _predict(src, tmp_path / "again.jsonl", LocalExecutor(JudgeWork(factory=make), retries=0))
+        assert (again.judged, again.cached) == (6, 6) and endpoint.requests == calls
 
 
 def test_second_writer_is_refused(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import os
@@ -24,7 +25,24 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "convert_resemblyzer.
 
 
 def _observe(path: str, **arguments: Any) -> list[Observation]:
-    return SpeakersTool().observe(probe(path), Query(tool="speakers", arguments=arguments))
+    """The tool's observations of ``path``, computed once per clip and arguments in this module (tests only read)."""
+    return list(_observed(path, tuple(sorted(arguments.items()))))
+
+
+@functools.cache
+def _observed(path: str, arguments: tuple[tuple[str, Any], ...]) -> tuple[Observation, ...]:
+    return tuple(SpeakersTool().observe(probe(path), Query(tool="speakers", arguments=dict(arguments))))
+
+
+@functools.cache
+def _diarised(path: str) -> Any:
+    """``diarize`` on the whole of ``path`` (the tool's diarisation result), computed once per clip."""
+    from detective_speakers import diarize
+    from detective_speakers.tool import BLOCK_S, SR
+
+    from detective.media import iter_audio_span
+
+    return diarize(iter_audio_span(path, 0.0, None, BLOCK_S, SR))
 
 
 def _turns(observations: list[Observation]) -> list[Observation]:
@@ -55,12 +73,7 @@ def test_speaker_count_and_attribution(conversations: dict[str, Any], scoring: M
     assert _summary(found).payload["num_speakers"] == clip["speakers"]
     reference = [(t["speaker"], t["start"], t["end"]) for t in clip["turns"]]
     # the labelled speech itself: turns minus the pauses bridged inside them (the tool's diarisation result)
-    from detective_speakers import diarize
-    from detective_speakers.tool import BLOCK_S, SR
-
-    from detective.media import iter_audio_span
-
-    result = diarize(iter_audio_span(clip["path"], 0.0, None, BLOCK_S, SR))
+    result = _diarised(clip["path"])
     assert [t.speaker for t in result.turns] == [o.payload["speaker"] for o in turns]
     score = scoring.score(reference, result.segments, clip["duration"])
     detected = score.reference_seconds - score.missed
@@ -251,13 +264,8 @@ def test_real_recordings_have_their_number_of_voices(real_corpus: dict[str, Any]
 def test_real_recordings_diarisation_error_rate(real_corpus: dict[str, Any], scoring: ModuleType, name: str) -> None:
     """Against the reference turns (pyannote's sample.rttm; where each recording sits), DER stays under 0.25
     (measured 0.16, 0.15 and 0.01; with one voice per cluster found, the error is the VAD's and the turn edges)."""
-    from detective_speakers import diarize
-    from detective_speakers.tool import BLOCK_S, SR
-
-    from detective.media import iter_audio_span
-
     clip = real_corpus["clips"][name]
-    result = diarize(iter_audio_span(clip["path"], 0.0, None, BLOCK_S, SR))
+    result = _diarised(clip["path"])
     reference = [(s, a, b) for s, a, b in clip["turns"]]
     score = scoring.score(reference, result.segments, clip["duration"])
     assert score.der <= 0.25, score
