@@ -109,7 +109,7 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
     settled = claims.settle(evidence)
     if settled:
         data["llm_claims"] = [_claim_item(item) for item in settled[:MAX_OBSERVATIONS]]
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # compact: the C encoder, fewer tokens
     # A backtick only ever occurs inside a JSON string, where \u0060 is the same character.
     return text.replace("`", "\\u0060")
 
