@@ -19,7 +19,10 @@ then the caption; for upstream 10 agent and 10 observer calls, then the caption)
 
 Columns: ``calls/clip`` counted by the server; ``planner KB/clip`` what our planner (upstream's agent) was sent,
 ``prompt KB/clip`` what every call was sent; ``cpu ms`` the CPU time of this process (the pipeline, not the
-server) per clip and per call.
+server) per clip and per call; for ours, ``clip wall ms`` a clip's run (median) and ``ms outside calls`` the part
+of it with none of its calls in flight (probing, graph, board and caption work, and waiting for the event loop).
+``--repeat`` runs every row once a repeat, upstream first, so the load of a shared machine weighs on both; each
+ratio is ours against the upstream run of the same repeat. ``--timeline`` prints the calls of one clip.
 
 The module also keeps :func:`run_upstream`, a faithful re-implementation of upstream's loop that
 ``benchmarks/pipeline.py`` uses as its baseline row when the release is not at hand, and
