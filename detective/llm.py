@@ -481,6 +481,7 @@ async def _post_chat(sdk: openai.AsyncOpenAI, data: bytes) -> httpx.Response:
     about as much CPU as the HTTP exchange itself (``benchmarks/upstream_baseline.py``); here they are built once
     per client. Failures are the SDK's as its ``request`` raises them: a timeout ``APITimeoutError``, another
     transport failure ``APIConnectionError``, an error status the SDK's status error (``RateLimitError`` …).
+    ``_client`` and ``_make_status_error_from_response`` are the SDK's own (private in name; openai is pinned).
     """
     made = _chat_requests.get(sdk)
     if made is None:
