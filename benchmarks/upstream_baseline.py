@@ -19,7 +19,10 @@ then the caption; for upstream 10 agent and 10 observer calls, then the caption)
 
 Columns: ``calls/clip`` counted by the server; ``planner KB/clip`` what our planner (upstream's agent) was sent,
 ``prompt KB/clip`` what every call was sent; ``cpu ms`` the CPU time of this process (the pipeline, not the
-server) per clip and per call.
+server) per clip and per call; for ours, ``clip wall ms`` a clip's run (median) and ``ms outside calls`` the part
+of it with none of its calls in flight (probing, graph, board and caption work, and waiting for the event loop).
+``--repeat`` runs every row once a repeat, upstream first, so the load of a shared machine weighs on both; each
+ratio is ours against the upstream run of the same repeat. ``--timeline`` prints the calls of one clip.
 
 The module also keeps :func:`run_upstream`, a faithful re-implementation of upstream's loop that
 ``benchmarks/pipeline.py`` uses as its baseline row when the release is not at hand, and
@@ -375,10 +378,82 @@ def run_ours(manifest: Path, out: Path, base_url: str, workers: int, planner: st
         return Detective(tools=tools, planner=planner, settings=settings, limits=limits, max_rounds=max_rounds)
 
     config = BatchConfig(manifest, out, workers=workers)
-    started, cpu = time.perf_counter(), _cpu()
-    summary = asyncio.run(Job(job_config(config), make_executor(config, factory), io.StringIO()).run())
-    wall, cpu = time.perf_counter() - started, _cpu() - cpu
-    return {"wall": wall, "cpu": cpu, "done": summary.done, "failed": summary.failed}
+    with Timeline() as timeline:
+        started, cpu = time.perf_counter(), _cpu()
+        summary = asyncio.run(Job(job_config(config), make_executor(config, factory), io.StringIO()).run())
+        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    return {"wall": wall, "cpu": cpu, "done": summary.done, "failed": summary.failed, "timeline": timeline}
+
+
+class Timeline:
+    """Every clip's run and chat calls as this process saw them (``perf_counter`` seconds), while entered: what a
+    clip spends outside any call is its wall time less the union of its calls. Two clock reads a call."""
+
+    def __init__(self) -> None:
+        self.clips: dict[str, tuple[float, float]] = {}
+        self.calls: dict[str, list[tuple[str, float, float]]] = {}
+
+    def __enter__(self) -> Timeline:
+        from detective.detective import Detective
+        from detective.llm import LLMClient
+
+        self._saved = (Detective.arun, LLMClient._call_once)
+        arun, call_once = self._saved
+        timeline = self
+
+        async def timed_arun(det: Any, source: str, *, clip: str | None = None, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await arun(det, source, clip=clip, **kw)
+            finally:
+                timeline.clips[clip or source] = (t0, time.perf_counter())
+
+        async def timed_call(client: Any, body: dict[str, Any]) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await call_once(client, body)
+            finally:
+                clip = str(getattr(client.services, "clip", "") or "")
+                timeline.calls.setdefault(clip, []).append((client.endpoint.role, t0, time.perf_counter()))
+
+        Detective.arun, LLMClient._call_once = timed_arun, timed_call  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from detective.detective import Detective
+        from detective.llm import LLMClient
+
+        Detective.arun, LLMClient._call_once = self._saved  # type: ignore[method-assign]
+
+    def outside(self, clip: str) -> float:
+        """Seconds of ``clip``'s run with none of its calls in flight."""
+        t0, t1 = self.clips[clip]
+        busy, reach = 0.0, t0
+        for _role, a, b in sorted(self.calls.get(clip, []), key=lambda c: c[1]):
+            a, b = max(a, reach), min(b, t1)
+            if b > a:
+                busy, reach = busy + b - a, b
+        return (t1 - t0) - busy
+
+    def summary(self) -> dict[str, float]:
+        """Median clip wall time and median time outside calls (seconds), over the clips run."""
+        import statistics
+
+        if not self.clips:
+            return {"clip_wall": 0.0, "outside": 0.0}
+        walls = [b - a for a, b in self.clips.values()]
+        return {
+            "clip_wall": statistics.median(walls),
+            "outside": statistics.median(self.outside(c) for c in self.clips),
+        }
+
+    def show(self, clip: str) -> str:
+        """One clip's calls, in order, as milliseconds from the start of its run."""
+        t0, t1 = self.clips[clip]
+        lines = [f"clip {clip}: {1000 * (t1 - t0):.0f} ms, {1000 * self.outside(clip):.0f} ms outside any call"]
+        for role, a, b in sorted(self.calls.get(clip, []), key=lambda c: c[1]):
+            lines.append(f"  {role:<10} {1000 * (a - t0):7.0f} -> {1000 * (b - t0):7.0f} ms")
+        return "\n".join(lines)
 
 
 def schedule(planner: str, per_round: int, broad: int) -> list[int]:
@@ -403,7 +478,8 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, nargs="+", default=[2, 5], help="our questions a round")
     parser.add_argument("--planners", nargs="+", default=["hybrid", "llm"], help="our planners to run")
     parser.add_argument("--answer-bytes", type=int, default=500, help="length of each observer answer")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per row; the median wall time is kept")
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved runs of every row; medians are kept")
+    parser.add_argument("--timeline", action="store_true", help="print the calls of the last row's median clip")
     args = parser.parse_args()
     from detective import logs
 
@@ -416,31 +492,52 @@ def main() -> None:
         make_clips(root / "clips", args.clips)
         shapes = [("upstream (released)", 1, [1] * ANSWERS)]
         shapes += [(p, q, schedule(p, q, broad)) for q in args.per_round for p in args.planners]
-        for label, per_round, rounds in shapes:
-            runs = []
-            for i in range(args.repeat):
+        # a warm-up clip batch first (lazy imports, first connections), not measured
+        with Servers(args.latency, 5, broad, args.answer_bytes, root / "clips") as servers:
+            manifest = write_manifest(root / "warm.jsonl", servers.files, min(args.clips, 10))
+            run_ours(manifest, root / "warm-out.jsonl", servers.url, args.in_flight, "hybrid", 3)
+        # each repeat runs every shape once, upstream first, so that the load of a shared machine weighs on all
+        runs: list[list[dict[str, Any]]] = [[] for _ in shapes]
+        for i in range(args.repeat):
+            for n, (label, per_round, rounds) in enumerate(shapes):
                 with Servers(args.latency, per_round, broad, args.answer_bytes, root / "clips") as servers:
-                    manifest = write_manifest(root / f"in-{len(rows)}-{i}.jsonl", servers.files, args.clips)
-                    out = root / f"out-{len(rows)}-{i}.jsonl"
+                    manifest = write_manifest(root / f"in-{n}-{i}.jsonl", servers.files, args.clips)
+                    out = root / f"out-{n}-{i}.jsonl"
                     if label.startswith("upstream"):
                         res = run_released(args.upstream, manifest, out, servers.url, args.in_flight)
                     else:
                         res = run_ours(manifest, out, servers.url, args.in_flight, label, len(rounds))
                 res["stats"] = servers.stats
-                runs.append(res)
-            res = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+                runs[n].append(res)
+                per_min = 60.0 * args.clips / res["wall"]
+                print(f"run {i + 1}: {label} at {per_round} a round: {per_min:.0f} clips/min", file=sys.stderr)
+        for n, (label, per_round, rounds) in enumerate(shapes):
             if label.startswith("upstream"):
                 critical = 2 * ANSWERS + 1
             else:  # each round: the planner's call (none in a hybrid round 1), then its questions at once; a caption
                 critical = 2 * len(rounds) + 1 - (1 if label == "hybrid" else 0)
-            rows.append(_row(label, per_round, rounds, res, critical, args, [r["wall"] for r in runs]))
-            print(f"done: {label} at {per_round} a round: {rows[-1]['clips/min']} clips/min", file=sys.stderr)
+            ratios = [runs[0][i]["wall"] / r["wall"] for i, r in enumerate(runs[n])]
+            rows.append(_row(label, per_round, rounds, runs[n], critical, args, ratios))
+        if args.timeline:
+            last = runs[-1][-1]["timeline"]
+            walls = sorted((b - a, c) for c, (a, b) in last.clips.items())
+            print(last.show(walls[len(walls) // 2][1]), file=sys.stderr)
     _print(rows, args)
 
 
 def _row(
-    label: str, per_round: int, rounds: list[int], res: dict[str, Any], critical: int, args: Any, walls: list[float]
+    label: str,
+    per_round: int,
+    rounds: list[int],
+    runs: list[dict[str, Any]],
+    critical: int,
+    args: Any,
+    ratios: list[float],
 ) -> dict[str, Any]:
+    import statistics
+
+    res = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]  # the median run (the upper one of two)
+    walls = [r["wall"] for r in runs]
     stats, clips = res["stats"], args.clips
     calls = stats.get("requests", 0)
     kinds = stats.get("by_kind", {})
@@ -448,6 +545,8 @@ def _row(
     planner_bytes = prompt.get("agent", 0) + prompt.get("planner", 0)
     ideal = 60.0 * args.in_flight / (critical * args.latency)
     per_min = 60.0 * clips / res["wall"]
+    cpu = statistics.median(r["cpu"] for r in runs)
+    clip = [r["timeline"].summary() for r in runs if "timeline" in r]
     return {
         "pipeline": label if label.startswith("upstream") else f"ours, {label} planner",
         "questions/round": "1" if label.startswith("upstream") else f"{per_round} ({'+'.join(map(str, rounds))})",
@@ -460,10 +559,13 @@ def _row(
         "observer answers/clip": round(kinds.get("observer", 0) / clips, 1),
         "planner KB/clip": round(planner_bytes / clips / 1024, 1),
         "prompt KB/clip": round(sum(prompt.values()) / clips / 1024, 1),
-        "cpu ms/clip": round(1000 * res["cpu"] / clips, 1),
-        "cpu ms/call": round(1000 * res["cpu"] / calls, 2) if calls else "n/a",
+        "cpu ms/clip": round(1000 * cpu / clips, 1),
+        "cpu ms/call": round(1000 * cpu / calls, 2) if calls else "n/a",
+        "clip wall ms": round(1000 * statistics.median(c["clip_wall"] for c in clip)) if clip else "n/a",
+        "ms outside calls": round(1000 * statistics.median(c["outside"] for c in clip)) if clip else "n/a",
         "done": res["done"],
         "_per_min": per_min,
+        "_ratios": ratios,
         "_calls": calls / clips,
         "_planner": planner_bytes,
         "_prompt": sum(prompt.values()),
@@ -472,9 +574,12 @@ def _row(
 
 
 def _print(rows: list[dict[str, Any]], args: Any) -> None:
+    import statistics
+
     print(
         f"\n{args.clips} clips, {args.in_flight} in flight, {args.latency * 1000:.0f} ms a call, "
-        f"{ANSWERS} observer answers of {args.answer_bytes} bytes per clip; median of {args.repeat} run(s)\n"
+        f"{ANSWERS} observer answers of {args.answer_bytes} bytes per clip; {args.repeat} interleaved run(s), "
+        "the median shown\n"
     )
     head = [k for k in rows[0] if not k.startswith("_")]
     print("| " + " | ".join(head) + " |")
@@ -482,11 +587,16 @@ def _print(rows: list[dict[str, Any]], args: Any) -> None:
     for row in rows:
         print("| " + " | ".join(str(row[k]) for k in head) + " |")
     upstream = rows[0]
-    print("\n| ours vs upstream | questions/round | clips/min | calls/clip | planner prompt bytes | all prompt bytes |")
+    print(
+        "\n| ours vs upstream | questions/round | clips/min (each run against the upstream run before it) | "
+        "calls/clip | planner prompt bytes | all prompt bytes |"
+    )
     print("|---|---|---|---|---|---|")
     for row in rows[1:]:
+        ratios = row["_ratios"]
+        each = ", ".join(f"{r:.2f}" for r in ratios)
         print(
-            f"| {row['pipeline']} | {row['_per_round']} | {row['_per_min'] / upstream['_per_min']:.2f}x | "
+            f"| {row['pipeline']} | {row['_per_round']} | {statistics.median(ratios):.2f}x ({each}) | "
             f"{row['_calls']:.1f} / {upstream['_calls']:.1f} | {row['_planner'] / upstream['_planner']:.2f}x | "
             f"{row['_prompt'] / upstream['_prompt']:.2f}x |"
         )

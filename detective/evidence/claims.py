@@ -19,6 +19,7 @@ music, never by a tool that did not run.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -166,6 +167,16 @@ def _seconds(match: re.Match[str]) -> float:
 def clauses(text: str) -> list[str]:
     """The clauses of an answer: sentences, cut again at "; " and at "and"/"while" … before a new subject.
     Quoted words are never cut."""
+    return list(_clauses(text))
+
+
+#: Answers whose clauses and claims are kept: the board is re-checked whenever it grows (every observer answer,
+#: every clip in flight), and an observation never changes, so each answer is split once, not once a merge.
+_SPLIT_CACHE = 8192
+
+
+@functools.lru_cache(maxsize=_SPLIT_CACHE)
+def _clauses(text: str) -> tuple[str, ...]:
     quotes: list[str] = []
 
     def hide(m: re.Match[str]) -> str:
@@ -178,9 +189,10 @@ def clauses(text: str) -> list[str]:
         piece = re.sub(r"\x00(\d+)\x00", lambda m: quotes[int(m.group(1))], piece or "").strip(" ,")
         if norm(piece):
             out.append(piece)
-    return out
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=_SPLIT_CACHE)
 def _clause_span(clause: str, around: TimeSpan | None) -> TimeSpan | None:
     """The time a clause gives: "from A to B", "between A and B", "from A" (to the end of the answer's span),
     "at A" (a moment, ± :data:`MOMENT`); else the answer's own span."""
@@ -206,9 +218,14 @@ def extract(obs: Observation) -> list[Claim]:
     """The checkable claims of one ``description`` observation (none for other kinds)."""
     if obs.kind != "description":
         return []
+    return list(_extract(obs.key, obs.tool, obs.content, obs.span, _modality(obs)))
+
+
+@functools.lru_cache(maxsize=_SPLIT_CACHE)
+def _extract(key: str, tool: str, content: str, around: TimeSpan | None, modality: str) -> tuple[Claim, ...]:
     found: list[Claim] = []
-    for clause in clauses(obs.content):
-        span = _clause_span(clause, obs.span)
+    for clause in _clauses(content):
+        span = _clause_span(clause, around)
         bare = _QUOTED.sub(" ", clause)
         negated = bool(_NEGATED.search(bare))
 
@@ -220,7 +237,7 @@ def extract(obs: Observation) -> list[Claim]:
             c: str = clause,
             at: TimeSpan | None = span,
         ) -> None:
-            found.append(Claim(obs.key, obs.tool, aspect, value, c, at, neg, medium))
+            found.append(Claim(key, tool, aspect, value, c, at, neg, medium))
 
         speaking = bool(_SPEAKING.search(bare))
         if speaking and not negated:
@@ -245,9 +262,9 @@ def extract(obs: Observation) -> list[Claim]:
         for m in _QUOTED.finditer(clause):
             words = m.group(1) or m.group(2) or ""
             if len(norm(words).split()) >= 1:
-                visual = bool(_ON_SCREEN.search(bare)) or ("audio" not in _modality(obs) and not speaking)
+                visual = bool(_ON_SCREEN.search(bare)) or ("audio" not in modality and not speaking)
                 add("quote", words.strip(), neg=False, medium="text" if visual else "speech")
-    return found
+    return tuple(found)
 
 
 def _topic_words(topic: str) -> list[str]:
@@ -474,9 +491,12 @@ def relations(evidence: Evidence) -> tuple[list[Relation], list[Relation]]:
         kind, local, finding = verdict
         (agreements if kind == "agreement" else contradictions).append(_relation(kind, claim, local, finding))
     seen: set[tuple[str, str, str, str]] = set()
+    alike: dict[tuple[str, str, bool], list[Claim]] = {}
+    for claim in claims:
+        alike.setdefault((claim.aspect, claim.value, claim.negated), []).append(claim)
     for a in claims:
-        for b in claims:
-            if a.tool >= b.tool or (a.aspect, a.value, a.negated) != (b.aspect, b.value, b.negated):
+        for b in alike[(a.aspect, a.value, a.negated)]:
+            if a.tool >= b.tool:
                 continue
             if a.span is not None and b.span is not None and not a.span.overlaps(b.span, MOMENT):
                 continue
@@ -494,29 +514,36 @@ def is_local(rel: Relation, evidence: Evidence) -> bool:
     return not any(o.key == rel.a and o.kind == "description" for o in evidence.observations)
 
 
+@functools.lru_cache(maxsize=_SPLIT_CACHE)
+def _ident(clause: str) -> str:
+    """What makes two clauses the same clause (times and punctuation aside)."""
+    return norm(untimed(clause))
+
+
 def settle(evidence: Evidence) -> list[Settled]:
     """Every clause of the LLM answers, once (a clause two answers share is one clause), with its verdict."""
-    claim_rels = [r for r in evidence.agreements + evidence.contradictions if r.aspect]
+    claim_rels: dict[tuple[str, str], list[Relation]] = {}
+    for r in evidence.agreements + evidence.contradictions:
+        if r.aspect:
+            claim_rels.setdefault((r.b, r.b_says), []).append(r)
     describing = {o.key for o in evidence.observations if o.kind == "description"}
     grouped: dict[str, Settled] = {}
     for obs in evidence.by_kind("description"):
-        found = extract(obs)
-        for clause in clauses(obs.content):
-            ident = norm(untimed(clause))
+        found = _extract(obs.key, obs.tool, obs.content, obs.span, _modality(obs))
+        for clause in _clauses(obs.content):
+            ident = _ident(clause)
             span = _clause_span(clause, obs.span)
             item = grouped.get(ident)
             if item is None:
                 item = grouped[ident] = Settled(clause=clause, sources=[], span=span, status="reported")
-            if obs not in item.sources:
+            if all(o.key != obs.key for o in item.sources):  # keys, not pydantic's field-by-field equality
                 item.sources.append(obs)
             item.claims.extend(c for c in found if c.clause == clause)
-            for rel in claim_rels:
-                if rel.b == obs.key and rel.b_says == clause:
-                    local = rel.a not in describing
-                    if rel.kind == "contradiction":
-                        item.against.append(rel)
-                    elif local:
-                        item.support.append(rel)
+            for rel in claim_rels.get((obs.key, clause), ()):
+                if rel.kind == "contradiction":
+                    item.against.append(rel)
+                elif rel.a not in describing:
+                    item.support.append(rel)
     for item in grouped.values():
         item.status = "contradicted" if item.against else ("confirmed" if item.support else "reported")
     return sorted(grouped.values(), key=lambda s: s.span.start if s.span else -1.0)

@@ -1,10 +1,10 @@
 """The LLM layer: OpenAI-compatible chat calls with a deadline, bounded retries, usage, cache and redaction.
 
-Calls go through ``openai.AsyncOpenAI`` on the SDK's own HTTP client (aiohttp, or httpx when chosen), one client
-per endpoint and key whose connection pool is sized for the run's concurrent requests; the SDK maps transport and
-status failures to its exceptions. Each attempt has one total deadline, the endpoint's ``timeout``, over connecting,
-sending and reading the whole reply, so a reply that trickles in ends like one that never comes: as a retryable
-timeout.
+Calls go through ``openai.AsyncOpenAI``'s own HTTP client (aiohttp, or httpx when chosen), one client per
+endpoint and key whose connection pool is sized for the run's concurrent requests, with the SDK's headers and its
+exceptions for transport and status failures (the URL and headers built once per client, not once per call).
+Each attempt has one total deadline, the endpoint's ``timeout``, over connecting, sending and reading the whole
+reply, so a reply that trickles in ends like one that never comes: as a retryable timeout.
 
 Retries live here and only here: the openai SDK's own retries are switched off (``max_retries=0``) so one layer
 decides. Retried: 429, 5xx, timeouts and connection errors, with exponential backoff that honours
@@ -458,7 +458,7 @@ class LLMClient:
         data = json.dumps(payload, separators=(",", ":")).encode()
         try:
             async with asyncio.timeout(ep.timeout):
-                response = await sdk.post("/chat/completions", content=data, cast_to=httpx.Response)
+                response = await _post_chat(sdk, data)
         except TimeoutError as exc:
             raise _Deadline(f"no complete reply within {ep.timeout:g} s (the request's deadline)") from exc
         try:
@@ -466,6 +466,39 @@ class LLMClient:
         except (json.JSONDecodeError, ValueError) as exc:
             raise _BadReply(f"unreadable reply: {exc}") from exc
         return _reply(completion, ep.model)
+
+
+#: Per openai client: the chat completions URL and the headers it sends (its key, user agent and platform headers).
+_chat_requests: weakref.WeakKeyDictionary[openai.AsyncOpenAI, tuple[httpx.URL, dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _post_chat(sdk: openai.AsyncOpenAI, data: bytes) -> httpx.Response:
+    """POST a chat body on ``sdk``'s own HTTP client, with its URL and headers, failing with its exceptions.
+
+    The openai client's ``post`` merges request options, headers and the URL anew for every call, which costs
+    about as much CPU as the HTTP exchange itself (``benchmarks/upstream_baseline.py``); here they are built once
+    per client. Failures are the SDK's as its ``request`` raises them: a timeout ``APITimeoutError``, another
+    transport failure ``APIConnectionError``, an error status the SDK's status error (``RateLimitError`` …).
+    ``_client`` and ``_make_status_error_from_response`` are the SDK's own (private in name; openai is pinned).
+    """
+    made = _chat_requests.get(sdk)
+    if made is None:
+        headers = {k: v for k, v in {**sdk.default_headers, **sdk.auth_headers}.items() if isinstance(v, str)}
+        url = sdk.base_url.copy_with(raw_path=sdk.base_url.raw_path.rstrip(b"/") + b"/chat/completions")
+        made = _chat_requests[sdk] = (url, headers)
+    url, headers = made
+    request = sdk._client.build_request("POST", url, content=data, headers=headers)  # the SDK's HTTP client
+    try:
+        response = await sdk._client.send(request)
+    except httpx.TimeoutException as exc:
+        raise openai.APITimeoutError(request=request) from exc
+    except httpx.HTTPError as exc:
+        raise openai.APIConnectionError(request=request) from exc
+    if response.status_code >= 400:
+        raise sdk._make_status_error_from_response(response)
+    return response
 
 
 def _reply(completion: Any, default_model: str) -> ChatReply:

@@ -73,6 +73,19 @@ def test_an_answer_splits_into_timed_claims() -> None:
     assert [(c.value, c.medium) for c in quotes] == [("8,000 runners are taking part", "speech")]
 
 
+def test_the_same_answer_over_another_span_or_from_another_tool_has_its_own_claims() -> None:
+    """Claims are kept per answer (the board re-checks them on every merge): never another answer's span or tool."""
+    early = extract(described(FALSE))
+    late = extract(described(FALSE).model_copy(update={"span": sp(30, 54)}))
+    vision = extract(described(FALSE, tool="vision_llm"))
+    assert {c.span.start for c in early if c.aspect == "voice"} == {0.0}
+    assert {c.span.start for c in late if c.aspect == "voice"} == {30.0}
+    assert {c.tool for c in vision} == {"vision_llm"} and {c.tool for c in early} == {"audio_llm"}
+    assert {c.source for c in late} != {c.source for c in early}
+    early.clear()  # a caller's list is its own
+    assert extract(described(FALSE))
+
+
 def test_each_false_claim_is_a_contradiction_with_both_sources() -> None:
     board = marathon(described(FALSE), described(FALSE, "vision_llm"))
     claimed = {(r.aspect, r.tools) for r in board.contradictions if r.aspect}

@@ -99,10 +99,14 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         "says": [r.a_says, r.b_says],
         **({"start": round(r.span.start, 3), "end": round(r.span.end, 3)} if r.span else {}),
     }
-    if evidence.contradictions:
-        data["contradictions"] = [relation(r) for r in evidence.contradictions[:100]]
-    if evidence.agreements:
-        data["agreements"] = [relation(r) for r in evidence.agreements[:100]]
+    # The LLM answers' claims are checked in "llm_claims" below, clause by clause with the findings that decide
+    # them: their relations are not listed twice (every pair of like answers would repeat both clauses again).
+    contradictions = [r for r in evidence.contradictions if not r.aspect]
+    agreements = [r for r in evidence.agreements if not r.aspect]
+    if contradictions:
+        data["contradictions"] = [relation(r) for r in contradictions[:100]]
+    if agreements:
+        data["agreements"] = [relation(r) for r in agreements[:100]]
     if checks.repairs:
         data["repairs"] = [f"heard “{r.heard}”, {r.source.tool} gives “{r.chosen}”: {r.reason}" for r in checks.repairs]
     if checks.rejected:
@@ -110,7 +114,7 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
     settled = claims.settle(evidence)
     if settled:
         data["llm_claims"] = [_claim_item(item) for item in settled[:MAX_OBSERVATIONS]]
-    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # compact: the C encoder, fewer tokens
     # A backtick only ever occurs inside a JSON string, where \u0060 is the same character.
     return text.replace("`", "\\u0060")
 
