@@ -394,7 +394,7 @@ class Timeline:
         self.calls: dict[str, list[tuple[str, float, float]]] = {}
 
     def __enter__(self) -> Timeline:
-        from detective.detective import Detective
+        from detective.agent.detective import Detective
         from detective.llm import LLMClient
 
         self._saved = (Detective.arun, LLMClient._call_once)
@@ -420,7 +420,7 @@ class Timeline:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from detective.detective import Detective
+        from detective.agent.detective import Detective
         from detective.llm import LLMClient
 
         Detective.arun, LLMClient._call_once = self._saved  # type: ignore[method-assign]
