@@ -22,8 +22,8 @@ __all__ = [
     "ClassScore",
     "DescriptionPayload",
     "FacePayload",
-    "MetadataPayload",
     "ImageClass",
+    "MetadataPayload",
     "NounGuess",
     "ObjectPayload",
     "Payload",
@@ -136,7 +136,9 @@ class SpeechPayload(Payload):
     """``speech``: a transcribed speech segment (``asr``). The `template` captioner writes it in "Speakers and
     Transcript" and quotes it in the storyline, doubtful words marked; it needs a span."""
 
-    words: list[Word] = Field(default_factory=list, description="The words with their times and probabilities.")
+    words: list[Word] | None = Field(
+        default=None, description="The words with their times and probabilities (None: no word list was reported)."
+    )
     language: str | None = Field(default=None, description="ISO 639-1 code, only when a model named it surely.")
     language_probability: float | None = Field(default=None, description="Probability of the identification.")
     language_model: str | None = Field(default=None, description="The model that identified the language.")

@@ -44,7 +44,7 @@ class AudioLLMTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = QuestionInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     asks_questions: ClassVar[bool] = True
     needs_api: ClassVar[bool] = True
     model_inputs: ClassVar[tuple[str, ...]] = ("audio",)
