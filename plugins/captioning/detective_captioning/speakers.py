@@ -2,8 +2,8 @@
 
 The ``speakers`` observer reports speaker turns (observations of kind ``"speaker"`` with ``payload.speaker``
 such as ``"S1"``); the ASR reports speech segments with their timed words (``Word``). :func:`attribute_speakers`
-gives each speech segment the speaker whose turns overlap it most, and splits a segment at a word boundary where the turn
-changes inside it, so a transcript turn never mixes two voices. The template captioner then names voices
+gives each speech segment the speaker whose turns overlap it most, and splits a segment at a word boundary
+where the turn changes inside it, so a transcript turn never mixes two voices. The template captioner then names voices
 "Speaker 1", "Speaker 2" … in order of first appearance, and uses :func:`speaker_reference` and
 :func:`voice_facts` for the storyline and the speaker profiles.
 """
