@@ -12,7 +12,27 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
+
+from detective.payloads import (  # noqa: F401  (re-exported: the payload models are part of the data model)
+    PAYLOADS,
+    ClassScore,
+    DescriptionPayload,
+    FacePayload,
+    ImageClass,
+    MetadataPayload,
+    NounGuess,
+    ObjectPayload,
+    Payload,
+    ShotPayload,
+    SoundEventPayload,
+    SoundTagPayload,
+    SpeakerPayload,
+    SpeechPayload,
+    TextPayload,
+    Word,
+    payload_for,
+)
 
 Modality = Literal["audio", "video"]
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -22,7 +42,7 @@ ObservationKind = Literal[
     "text",  # on-screen text (OCR)
     "speech",  # a transcribed speech segment (ASR)
     "sound_event",  # a labelled span of the audio signal
-    "speaker",  # one speaker's turn (diarisation): payload["speaker"] is a label such as "S1"
+    "speaker",  # one speaker's turn (diarisation): payload.speaker is a label such as "S1"
     "description",  # a free-form answer of an LLM observer
     "metadata",  # facts about the container or streams
     "object",  # what a shot appears to show, as a plain noun (an image classifier)
@@ -166,16 +186,36 @@ class Query(_Derived):
 
 
 class Observation(_Derived):
-    """What one observer reported for one query. Immutable: change one with ``model_copy(update=...)``."""
+    """What one observer reported for one query. Immutable: change one with ``model_copy(update=...)``.
+
+    ``payload`` is the model of the observation's kind (:data:`detective.payloads.PAYLOADS`, e.g.
+    :class:`~detective.payloads.SpeechPayload` for ``speech``); a dict given for it is validated into that model.
+    """
 
     tool: str
     kind: ObservationKind
     content: str
     span: TimeSpan | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: SerializeAsAny[Payload] = Field(
+        default_factory=Payload, description="What was measured, as the kind's payload model."
+    )
     query_key: str | None = None
     round: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_payload(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" in data:
+            data = {**data, "payload": payload_for(str(data["kind"]), data.get("payload"))}
+        return data
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy with ``update`` applied; a ``payload`` given as a dict becomes the kind's payload model."""
+        if update and ("payload" in update or "kind" in update):
+            kind = str(update.get("kind", self.kind))
+            update = {**update, "payload": payload_for(kind, update.get("payload", self.payload))}
+        return super().model_copy(update=update, deep=deep)
 
     @functools.cached_property
     def words(self) -> str:

@@ -131,11 +131,11 @@ def _voice_questions(inp: PlanInput) -> list[Query]:
     askers = [t for t in inp.tools if t.asks_questions and "audio" in t.modalities]
     longest: dict[str, Observation] = {}
     for obs in inp.evidence.by_kind("speaker"):
-        label = obs.payload.get("speaker")
+        label = obs.payload.speaker
         if obs.span is None or not label:
             continue
-        if str(label) not in longest or obs.span.duration > longest[str(label)].span.duration:  # type: ignore[union-attr]
-            longest[str(label)] = obs
+        if label not in longest or obs.span.duration > longest[label].span.duration:  # type: ignore[union-attr]
+            longest[label] = obs
     if not askers or len(longest) < 2:
         return []
     queries = []

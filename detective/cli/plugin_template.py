@@ -131,7 +131,7 @@ def test_tool_measures_the_span_it_is_asked_about() -> None:
     span = TimeSpan(start=1.0, end=3.0)
     (found,) = get_registry().tool("{tool}").observe(media, Query(tool="{tool}", span=span))
     assert found.kind == "description" and found.span == span
-    assert found.payload["peak_db"] >= found.payload["rms_db"]
+    assert found.payload.peak_db >= found.payload.rms_db
 '''
 
 README = """\

@@ -138,10 +138,10 @@ def _reconcile(board: Evidence, index: dict[str, int], heard: Observation) -> Ob
         and o.tool == heard.tool
         and o.span is not None
         and o.span.overlaps(heard.span, 0.05)
-        and not o.payload.get("unconfirmed")
+        and not o.payload.unconfirmed
     ]
     if not firsts:
-        payload = {**heard.payload, "unconfirmed": True}
+        payload = heard.payload.model_copy(update={"unconfirmed": True})
         return heard.model_copy(update={"payload": payload, "confidence": min(heard.confidence or 0.0, 0.3)})
     heard_words = norm(heard.content)
     for i in firsts:
@@ -152,7 +152,9 @@ def _reconcile(board: Evidence, index: dict[str, int], heard: Observation) -> Ob
             updated = first.model_copy(
                 update={
                     "confidence": max(first.confidence or 0.0, heard.confidence or 0.0),
-                    "payload": {**first.payload, "confirmed_by": [*first.payload.get("confirmed_by", []), heard.key]},
+                    "payload": first.payload.model_copy(
+                        update={"confirmed_by": [*first.payload.confirmed_by, heard.key]}
+                    ),
                 }
             )
         elif (heard.confidence or 0.0) > (first.confidence or 0.0):
@@ -167,40 +169,34 @@ def _reconcile(board: Evidence, index: dict[str, int], heard: Observation) -> Ob
 
 
 def _words_within(obs: Observation, span: TimeSpan) -> str:
-    words = obs.payload.get("words")
-    if not isinstance(words, list) or not words:
+    words = obs.payload.words
+    if not words:
         return norm(obs.content)
-    inside = [
-        str(w.get("word", ""))
-        for w in words
-        if isinstance(w, dict)
-        and span.start - 0.1 <= float(w.get("start", -1))
-        and float(w.get("end", 1e9)) <= span.end + 0.1
-    ]
+    inside = [w.word for w in words if span.start - 0.1 <= w.start and w.end <= span.end + 0.1]
     return norm(" ".join(inside))
 
 
 def _replace_words(first: Observation, heard: Observation) -> Observation:
     """``first`` with its words inside ``heard``'s span replaced by the re-check's words."""
     assert heard.span is not None
-    old = [w for w in first.payload.get("words") or [] if isinstance(w, dict)]
-    new = [w for w in heard.payload.get("words") or [] if isinstance(w, dict)]
+    old, new = first.payload.words or [], heard.payload.words or []
     if not old or not new:
         content = heard.content if heard.span.overlap(first.span or heard.span) else first.content
         return first.model_copy(update={"content": content, "confidence": heard.confidence})
-    kept = [w for w in old if not (heard.span.start <= float(w["start"]) and float(w["end"]) <= heard.span.end)]
+    kept = [w for w in old if not (heard.span.start <= w.start and w.end <= heard.span.end)]
     words = sorted(
         kept
         + [
             w
             for w in new
-            if first.span is None
-            or first.span.overlaps(TimeSpan(start=float(w["start"]), end=max(float(w["start"]), float(w["end"]))))
+            if first.span is None or first.span.overlaps(TimeSpan(start=w.start, end=max(w.start, w.end)))
         ],
-        key=lambda w: float(w["start"]),
+        key=lambda w: w.start,
     )
-    content = join_words([str(w["word"]) for w in words])
-    payload = {**first.payload, "words": words, "corrected_by": [*first.payload.get("corrected_by", []), heard.key]}
+    content = join_words([w.word for w in words])
+    payload = first.payload.model_copy(
+        update={"words": words, "corrected_by": [*first.payload.corrected_by, heard.key]}
+    )
     return first.model_copy(update={"content": content, "payload": payload, "confidence": heard.confidence})
 
 

@@ -211,7 +211,7 @@ def _clause_span(clause: str, around: TimeSpan | None) -> TimeSpan | None:
 
 
 def _modality(obs: Observation) -> str:
-    return str(obs.payload.get("modality") or obs.tool)
+    return obs.payload.modality or obs.tool  # a description's payload
 
 
 def extract(obs: Observation) -> list[Claim]:
@@ -286,12 +286,14 @@ def _overlaps(obs: Observation, span: TimeSpan | None) -> bool:
 
 
 def _label(obs: Observation) -> str:
-    return str(obs.payload.get("label") or obs.payload.get("class") or obs.content).strip().lower()
+    """A sound event's label or a sound tag's class; the content of other kinds."""
+    named = obs.payload.label if obs.kind == "sound_event" else None
+    named = obs.payload.sound_class if obs.kind == "sound_tag" else named
+    return (named or obs.content).strip().lower()
 
 
 def _pitch(obs: Observation) -> float | None:
-    value = obs.payload.get("pitch_hz")
-    return float(value) if isinstance(value, int | float) else None
+    return obs.payload.pitch_hz  # a speaker turn's or a sound event's payload
 
 
 def _when(span: TimeSpan | None) -> str:
@@ -327,15 +329,15 @@ def _check_voice(claim: Claim, ev: Evidence) -> Verdict:
 
 def _check_voices(claim: Claim, ev: Evidence) -> Verdict:
     for o in ev.observations:
-        n = o.payload.get("num_speakers")
-        if o.kind == "metadata" and isinstance(n, int) and n > 0 and _overlaps(o, claim.span):
+        n = o.payload.num_speakers if o.kind == "metadata" else None
+        if n is not None and n > 0 and _overlaps(o, claim.span):
             kind = "agreement" if n == int(claim.value) else "contradiction"
             return kind, o, f"voice separation found {n} voice{'s' if n != 1 else ''}"
     return None
 
 
 def _speech(ev: Evidence, span: TimeSpan | None) -> list[Observation]:
-    return [o for o in ev.by_kind("speech") if not o.payload.get("unconfirmed") and _overlaps(o, span)]
+    return [o for o in ev.by_kind("speech") if not o.payload.unconfirmed and _overlaps(o, span)]
 
 
 def _excerpt(text: str, words: int = 10) -> str:
@@ -420,7 +422,9 @@ def _check_sound(claim: Claim, ev: Evidence) -> Verdict:
 
 def _check_quote(claim: Claim, ev: Evidence) -> Verdict:
     kind, aspect = ("text", "text") if claim.medium == "text" else ("speech", "speech")
-    said = [o for o in ev.by_kind(kind) if not o.payload.get("unconfirmed") and _overlaps(o, claim.span)]
+    said = [
+        o for o in ev.by_kind(kind) if not (o.kind == "speech" and o.payload.unconfirmed) and _overlaps(o, claim.span)
+    ]
     quote = norm(claim.value)
     best: tuple[float, Observation] | None = None
     for o in said:

@@ -182,7 +182,7 @@ def _relation(kind: str, a: Observation, b: Observation, span: TimeSpan | None, 
 
 def is_silence(obs: Observation) -> bool:
     """True for a sound event that measured silence."""
-    return obs.kind == "sound_event" and str(obs.payload.get("label", obs.content)).lower() == "silence"
+    return obs.kind == "sound_event" and (obs.payload.label or obs.content).lower() == "silence"
 
 
 def compare(a: Observation, b: Observation) -> list[Relation]:
@@ -246,7 +246,7 @@ class CrossCheck:
         """What a speech observation says after cross-checking (repaired, doubtful words marked).
 
         A piece of a board observation that a captioner cut out of it (a speaker turn inside an ASR segment,
-        ``payload["split_from"]``) is settled by the same rules on first use; its repairs are its parent's.
+        ``payload.split_from``) is settled by the same rules on first use; its repairs are its parent's.
         """
         if obs.key not in self.settled and obs.kind == "speech" and self.evidence is not None:
             self.settled.add(obs.key)
@@ -326,21 +326,12 @@ class _Token:
 def _tokens(obs: Observation) -> list[_Token]:
     """The words of a speech observation with their probabilities and times, when its word list is its content
     (else its plain words); a word the recogniser wrote twice over the same instant ("find. find") is kept once."""
-    words = obs.payload.get("words")
-    listed = (
-        [w for w in words if isinstance(w, dict) and str(w.get("word", "")).strip()] if isinstance(words, list) else []
-    )
-    if not listed or norm(" ".join(str(w["word"]) for w in listed)).split() != norm(obs.content).split():
+    listed = [w for w in obs.payload.words or [] if w.word.strip()]
+    if not listed or norm(" ".join(w.word for w in listed)).split() != norm(obs.content).split():
         return [_Token(w, None) for w in obs.content.split()]
     tokens: list[_Token] = []
     for w in listed:
-        p, start, end = w.get("probability"), w.get("start"), w.get("end")
-        token = _Token(
-            str(w["word"]).strip(),
-            float(p) if isinstance(p, int | float) else None,
-            start=float(start) if isinstance(start, int | float) else None,
-            end=float(end) if isinstance(end, int | float) else None,
-        )
+        token = _Token(w.word.strip(), w.probability, start=w.start, end=w.end)
         if not (tokens and _echo(tokens[-1], token)):
             tokens.append(token)
     return tokens
@@ -431,7 +422,7 @@ def _authorities(evidence: Evidence, speech: Observation) -> list[Observation]:
         o.model_copy(update={"content": transcribed(o)})
         for o in evidence.observations
         if o.kind == "description"
-        and "audio" in str(o.payload.get("modality", o.tool))
+        and "audio" in (o.payload.modality or o.tool)
         and overlapping(o, speech)
         and transcribed(o)
     ]
@@ -577,8 +568,8 @@ def heard_silences(evidence: Evidence) -> list[TimeSpan]:
         if o.span is not None
         and o.kind in ("sound_event", "speaker", "sound_tag")
         and not is_silence(o)
-        and str(o.payload.get("label", "")).lower() != "background"
-        and str(o.payload.get("class", "")).strip().lower() != "silence"
+        and not (o.kind == "sound_event" and (o.payload.label or "").lower() == "background")
+        and not (o.kind == "sound_tag" and (o.payload.sound_class or "").strip().lower() == "silence")
     ]
     return [piece for o in evidence.observations if is_silence(o) and o.span for piece in uncovered(o.span, heard)]
 
@@ -628,14 +619,14 @@ def cross_check(evidence: Evidence) -> CrossCheck:
     shown_names = _shown_names(evidence)
     for speech in evidence.by_kind("speech"):
         result.settled.add(speech.key)
-        if speech.payload.get("unconfirmed"):
+        if speech.payload.unconfirmed:
             when = _when(speech.span)
             result.rejected[speech.key] = (
                 f"{when}a re-check by {speech.tool} reported “{_clip(speech.content)}” where its first pass heard no "
                 "words; with no other source for them, these words are left out of the transcript."
             )
             continue
-        if speech.payload.get("transcribed") is False:  # heard, not transcribed: no words to repair or doubt
+        if not speech.payload.transcribed:  # heard, not transcribed: no words to repair or doubt
             continue
         share = _silent_share(speech, silences)
         if share >= SILENT_SHARE and speech.key not in agreed:

@@ -84,7 +84,7 @@ def _known_words(supporting: list[tuple[Observation, str]], evidence: Evidence, 
     for obs, content in supporting:
         words.update(norm(content).split())
         if obs.kind != "description":
-            _collect(obs.payload, words)
+            _collect(obs.payload.model_dump(), words)
     for tool in {o.tool for o in evidence.observations} | {c.tool for c in evidence.coverage}:
         words.update(norm(tool.replace("_", " ")).split())
         words.add(tool.lower())
@@ -157,10 +157,10 @@ def silence_claims(text: str) -> list[TimeSpan]:
 
 
 def _voices(supporting: list[tuple[Observation, str]]) -> int:
-    labels = {
-        str(o.payload["speaker"]) for o, _ in supporting if o.kind in ("speech", "speaker") and o.payload.get("speaker")
-    }
-    counted = [o.payload["num_speakers"] for o, _ in supporting if isinstance(o.payload.get("num_speakers"), int)]
+    labels = {o.payload.speaker for o, _ in supporting if o.kind in ("speech", "speaker") and o.payload.speaker}
+    counted = [
+        o.payload.num_speakers for o, _ in supporting if o.kind == "metadata" and o.payload.num_speakers is not None
+    ]
     speech = any(o.kind == "speech" for o, _ in supporting)
     return max([len(labels), int(speech), *counted])
 
@@ -169,7 +169,7 @@ def _in_silence(span: TimeSpan, supporting: list[tuple[Observation, str]]) -> bo
     silent = [
         o.span
         for o, _ in supporting
-        if o.span is not None and o.kind == "sound_event" and str(o.payload.get("label", o.content)) == "silence"
+        if o.span is not None and o.kind == "sound_event" and (o.payload.label or o.content) == "silence"
     ]
     if span.duration <= 0:
         return any(s.start - 0.05 <= span.start <= s.end + 0.05 for s in silent)

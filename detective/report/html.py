@@ -119,9 +119,8 @@ class ClipReport:
 
     def speaker_of(self, obs: Observation) -> str:
         """The speaker of a speech observation: the ASR's voice split, else the caption's transcript turn."""
-        speaker = obs.payload.get("speaker")
-        if isinstance(speaker, str) and speaker:
-            return speaker
+        if obs.kind == "speech" and obs.payload.speaker:
+            return obs.payload.speaker
         if obs.span is not None:
             best = max(self.caption.transcript, key=lambda t: t.span.overlap(obs.span), default=None)  # type: ignore[arg-type]
             if best is not None and best.span.overlap(obs.span) > 0:

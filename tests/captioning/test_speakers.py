@@ -53,7 +53,7 @@ CALL = [
 
 def test_segments_take_the_overlapping_speaker() -> None:
     out = attribute_speakers([speech("Hello, can you hear me?", 0.5, 2.0), speech("Yes I can.", 2.4, 4.0)], CALL)
-    assert [o.payload["speaker"] for o in out] == ["S1", "S2"]
+    assert [o.payload.speaker for o in out] == ["S1", "S2"]
     assert [o.content for o in out] == ["Hello, can you hear me?", "Yes I can."]
 
 
@@ -61,21 +61,21 @@ def test_a_segment_is_split_where_the_turn_changes_inside_it() -> None:
     timed = words("Hello there", 0.6, 1.9) + words("hi how are you", 2.5, 3.9) + words("fine", 4.4, 5.0)
     (whole,) = [speech("Hello there hi how are you fine", 0.6, 5.0, timed)]
     out = attribute_speakers([whole], CALL)
-    assert [(o.content, o.payload["speaker"]) for o in out] == [
+    assert [(o.content, o.payload.speaker) for o in out] == [
         ("Hello there", "S1"),
         ("hi how are you", "S2"),
         ("fine", "S1"),
     ]
     assert [(o.span.start, o.span.end) for o in out] == [(0.6, 1.9), (2.5, 3.9), (4.4, 5.0)]
-    assert [len(o.payload["words"]) for o in out] == [2, 4, 1]
-    assert {o.payload["split_from"] for o in out} == {whole.key}
+    assert [len(o.payload.words) for o in out] == [2, 4, 1]
+    assert {o.payload.split_from for o in out} == {whole.key}
 
 
 def test_without_turns_or_near_turns_nothing_changes() -> None:
     seg = speech("Far away.", 9.0, 10.0)
     assert attribute_speakers([seg], []) == [seg]
-    assert "speaker" not in attribute_speakers([seg], CALL)[0].payload
-    labelled = seg.model_copy(update={"payload": {**seg.payload, "speaker": "SPEAKER_7"}})
+    assert attribute_speakers([seg], CALL)[0].payload.speaker is None
+    labelled = seg.model_copy(update={"payload": seg.payload.model_copy(update={"speaker": "SPEAKER_7"})})
     assert attribute_speakers([labelled], CALL) == [labelled]
 
 
@@ -173,7 +173,7 @@ def test_a_word_timed_at_one_instant_at_a_change_of_voice_is_no_turn() -> None:
     obs = speech("Good morning. How are you?", 1.0, 3.3, timed)
     turns = [turn("S1", 0.9, 1.5, 120.0), turn("S2", 1.5, 2.2, 220.0), turn("S1", 2.2, 3.4, 120.0)]
     out = attribute_speakers([obs], turns)
-    assert [(o.payload["speaker"], o.content) for o in out] == [("S1", "Good morning. How are you?")]
+    assert [(o.payload.speaker, o.content) for o in out] == [("S1", "Good morning. How are you?")]
 
 
 def test_pieces_join_words_without_a_space_before_punctuation() -> None:

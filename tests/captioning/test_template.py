@@ -130,7 +130,7 @@ async def test_every_observation_appears_at_its_time() -> None:
             # An answer is stated as the observer's report, once, never pasted as fact.
             assert "vision model (qwen3-omni-flash) reports: " + obs.content.rstrip(".").lower() in seg.text.lower()
             assert seg.text.count(obs.content.rstrip(".")[2:]) == 1
-        elif obs.kind == "sound_event" and obs.payload["label"] != "speech-like":
+        elif obs.kind == "sound_event" and obs.payload.label != "speech-like":
             assert clock(obs.span.start) in seg.text, (obs, seg.text)
     assert "880 Hz tone" in segment_at(caption, 3.2).text
     assert "broadband noise" in segment_at(caption, 9.5).text

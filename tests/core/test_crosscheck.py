@@ -109,7 +109,7 @@ def _run(board: Evidence, tool_span: TimeSpan | None, key: str, observations: li
 def test_a_recheck_cannot_add_words_the_broad_pass_never_heard() -> None:
     board = _run(Evidence(), sp(0, 10), "broad", [speech("Good evening everyone", 1, 3)])
     board = _run(board, sp(5, 6), "recheck", [speech("Borrowed in", 5.1, 5.8)])
-    invented = [o for o in board.by_kind("speech") if o.payload.get("unconfirmed")]
+    invented = [o for o in board.by_kind("speech") if o.payload.unconfirmed]
     assert [o.content for o in invented] == ["Borrowed in"]
     check = cross_check(board)
     assert invented[0].key in check.rejected and "first pass heard no words" in check.report()
@@ -119,10 +119,10 @@ def test_a_recheck_confirms_or_corrects_what_the_broad_pass_heard() -> None:
     board = _run(Evidence(), sp(0, 10), "broad", [speech("Good evening everyone", 1, 3, conf=0.4)])
     confirmed = _run(board, sp(0.5, 3.5), "recheck", [speech("Good evening everyone", 1, 3, conf=0.9)])
     (turn,) = confirmed.by_kind("speech")
-    assert turn.confidence == 0.9 and turn.payload["confirmed_by"]
+    assert turn.confidence == 0.9 and turn.payload.confirmed_by
     corrected = _run(board, sp(0.5, 3.5), "recheck", [speech("Good evening, Evelyn", 1, 3, conf=0.9)])
     (turn,) = corrected.by_kind("speech")
-    assert turn.content == "Good evening, Evelyn" and turn.payload["corrected_by"]
+    assert turn.content == "Good evening, Evelyn" and turn.payload.corrected_by
     doubted = _run(board, sp(0.5, 3.5), "recheck", [speech("Could even", 1, 3, conf=0.2)])
     (turn,) = doubted.by_kind("speech")
     assert turn.content == "Good evening everyone" and turn.confidence == 0.2

@@ -36,7 +36,7 @@ def test_tool_finds_the_clipped_span(tmp_path: Path) -> None:
     assert len(found) == 1
     span = found[0].span
     assert abs(span.start - 1.0) <= 0.05 and abs(span.end - 1.5) <= 0.05
-    assert found[0].payload["clipped_samples"] > 1000
+    assert found[0].payload.clipped_samples > 1000
 
 
 def test_a_clean_clip_has_no_clipping(tmp_path: Path) -> None:

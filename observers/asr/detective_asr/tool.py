@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from detective import media as dmedia
+from detective import payloads
 from detective.models import Aspect, Coverage, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_asr import model as whisper
@@ -168,7 +169,7 @@ class ASRTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = SpanInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
-    version: ClassVar[str] = "0.2.0"
+    version: ClassVar[str] = "0.3.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost: ClassVar[float] = 0.08
     covers: ClassVar[tuple[Aspect, ...]] = ("speech",)
@@ -444,10 +445,9 @@ class ASRTool(Tool):
         """The span transcribed, and with which models: ``speech recognition with Whisper tiny.en, English only
         (...), language identified by Whisper base, multilingual (...)``; what could not be transcribed is said."""
         found = super().coverage(media, query, observations)
-        models = list(dict.fromkeys(str(o.payload["model"]) for o in observations if o.payload.get("model")))
-        identifiers = list(
-            dict.fromkeys(str(o.payload["language_model"]) for o in observations if o.payload.get("language_model"))
-        )
+        speech = [o.payload for o in observations if isinstance(o.payload, payloads.SpeechPayload)]
+        models = list(dict.fromkeys(p.model for p in speech if p.model))
+        identifiers = list(dict.fromkeys(p.language_model for p in speech if p.language_model))
         if not models:
             try:
                 if whisper.choice(self.model) == whisper.AUTO:
@@ -460,7 +460,7 @@ class ASRTool(Tool):
         others = [m for m in identifiers if m not in models]
         if others:
             detail += f", language identified by {' and '.join(others)}"
-        untold = sum(1 for o in observations if o.payload.get("transcribed") is False)
+        untold = sum(1 for p in speech if not p.transcribed)
         if untold:
             detail += f"; {untold} segment{'s' if untold != 1 else ''} heard but not transcribed reliably"
         return found.model_copy(update={"detail": detail})
@@ -525,12 +525,8 @@ class ASRTool(Tool):
     def _observation(
         self, text: str, span: TimeSpan, confidence: float, words: list[Word], common: dict[str, Any]
     ) -> Observation:
-        payload = {
-            "words": [
-                {"word": w.word.strip(), "start": w.start, "end": w.end, "probability": w.probability} for w in words
-            ],
-            **common,
-        }
+        said = [payloads.Word(word=w.word.strip(), start=w.start, end=w.end, probability=w.probability) for w in words]
+        payload = payloads.SpeechPayload(words=said, **common)
         return Observation(
             tool=self.name, kind="speech", content=text, span=span, confidence=round(confidence, 4), payload=payload
         )

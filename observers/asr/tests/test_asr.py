@@ -73,11 +73,11 @@ def test_segments_match_the_sentences_in_time(
         assert abs(obs.span.start - sentence["start"]) <= 0.5, (obs.content, obs.span, sentence)
         assert abs(obs.span.end - sentence["end"]) <= 0.5, (obs.content, obs.span, sentence)
         assert obs.kind == "speech" and 0.0 < obs.confidence <= 1.0
-        assert obs.payload["language"] == "en"
-        assert 0.0 <= obs.payload["no_speech_prob"] <= 1.0
-        words = obs.payload["words"]
-        assert words and all(obs.span.start - 0.5 <= w["start"] <= w["end"] <= obs.span.end + 0.5 for w in words)
-        assert " ".join(w["word"] for w in words) == obs.content
+        assert obs.payload.language == "en"
+        assert 0.0 <= obs.payload.no_speech_prob <= 1.0
+        words = obs.payload.words
+        assert words and all(obs.span.start - 0.5 <= w.start <= w.end <= obs.span.end + 0.5 for w in words)
+        assert " ".join(w.word for w in words) == obs.content
 
 
 def test_span_arguments_give_clip_times(fixture_media: dict[str, Any]) -> None:
@@ -87,7 +87,7 @@ def test_span_arguments_give_clip_times(fixture_media: dict[str, Any]) -> None:
     (obs,) = ASRTool().observe(probe(clip["path"]), query)
     assert wer(second["text"], obs.content) <= 0.2
     assert abs(obs.span.start - second["start"]) <= 0.5 and abs(obs.span.end - second["end"]) <= 0.5
-    assert obs.payload["words"][0]["start"] >= 5.5
+    assert obs.payload.words[0].start >= 5.5
 
 
 def test_silence_gives_nothing(fixture_media: dict[str, Any]) -> None:
@@ -246,8 +246,8 @@ def test_segments_carry_whispers_own_signals(asr_results: dict[str, list[Any]]) 
     for observations in asr_results.values():
         for obs in observations:
             for key in ("no_speech_prob", "avg_logprob", "compression_ratio"):
-                assert isinstance(obs.payload[key], float), (key, obs.payload)
-            assert all(0.0 <= w["probability"] <= 1.0 for w in obs.payload["words"])
+                assert isinstance(getattr(obs.payload, key), float), (key, obs.payload)
+            assert all(0.0 <= w.probability <= 1.0 for w in obs.payload.words)
 
 
 class TestASRToolStandard(ToolTests):

@@ -57,7 +57,7 @@ def heard(language_clips: dict[str, Any]) -> dict[str, list[Observation]]:
 
 
 def _transcript(observations: list[Observation]) -> str:
-    return " ".join(o.content for o in observations if o.payload.get("transcribed"))
+    return " ".join(o.content for o in observations if o.payload.transcribed)
 
 
 @pytest.mark.parametrize("name", ["es", "de", "it"])
@@ -79,8 +79,8 @@ def test_a_transcript_is_good_or_absent(name: str, language_clips: dict[str, Any
             covered.append(sentence["text"])
         for obs in mine:
             assert not digit_salad(obs.content)
-            if not obs.payload["transcribed"]:
-                assert obs.content == UNTRANSCRIBED and obs.payload["words"] == [] and obs.payload["why"]
+            if not obs.payload.transcribed:
+                assert obs.content == UNTRANSCRIBED and obs.payload.words == [] and obs.payload.why
     written = _transcript(heard[name])
     if written:
         assert error_rate(clip, " ".join(covered), written) <= TARGET, written
@@ -93,25 +93,25 @@ def test_a_language_is_named_only_when_right_and_probable(
     clip = language_clips[name]
     for obs in heard[name]:
         said = [s for s in clip["speech"] if obs.span.start < s["end"] and obs.span.end > s["start"]]
-        language = obs.payload["language"]
+        language = obs.payload.language
         if language is not None:
-            assert obs.payload["language_probability"] >= LANGUAGE_CLAIM
-            assert obs.payload["language_model"].startswith("Whisper base")
+            assert obs.payload.language_probability >= LANGUAGE_CLAIM
+            assert obs.payload.language_model.startswith("Whisper base")
             assert language in {s["language"] for s in said}, (obs.content, language, said)
 
 
 def test_the_spanish_clip_names_spanish(heard: dict[str, Any]) -> None:
-    assert {o.payload["language"] for o in heard["es"]} == {"es"}
+    assert {o.payload.language for o in heard["es"]} == {"es"}
 
 
 def test_code_switching_keeps_each_language(language_clips: dict[str, Any], heard: dict[str, Any]) -> None:
     """English and Spanish sentences alternate: each is transcribed in its own language (or not at all)."""
     clip = language_clips["en_es"]
-    languages = {o.payload["language"] for o in heard["en_es"] if o.payload["transcribed"]}
+    languages = {o.payload.language for o in heard["en_es"] if o.payload.transcribed}
     assert "es" in languages
     for sentence in clip["speech"]:
         mine = [o for o in heard["en_es"] if o.span.start < sentence["end"] and o.span.end > sentence["start"]]
-        assert all(o.payload["language"] in (None, sentence["language"]) for o in mine), (sentence, mine)
+        assert all(o.payload.language in (None, sentence["language"]) for o in mine), (sentence, mine)
 
 
 def test_an_english_only_model_never_names_a_language(fixture_media: dict[str, Any]) -> None:
@@ -119,4 +119,4 @@ def test_an_english_only_model_never_names_a_language(fixture_media: dict[str, A
     observations = ASRTool(model="tiny.en").observe(probe(clip["path"]), Query(tool="asr"))
     assert observations
     for obs in observations:
-        assert obs.payload["language"] is None and "English" in obs.payload["language_note"]
+        assert obs.payload.language is None and "English" in obs.payload.language_note

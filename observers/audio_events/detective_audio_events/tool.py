@@ -30,7 +30,7 @@ class AudioEventsTool(Tool):
     )
     input_model = AudioEventsInput
     modalities = ("audio",)
-    version = "0.3.0"
+    version = "0.4.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost = 0.007
     covers = ("sound",)

@@ -23,7 +23,7 @@ def _observe(path: str, **arguments: Any) -> list[Observation]:
 
 
 def _events(observations: list[Observation], label: str) -> list[Observation]:
-    return [o for o in observations if o.kind == "sound_event" and o.payload["label"] == label]
+    return [o for o in observations if o.kind == "sound_event" and o.payload.label == label]
 
 
 @pytest.mark.parametrize("name", ["scene", "speech"])
@@ -36,7 +36,7 @@ def test_tone_and_noise_bursts_match_ground_truth(fixture_media: dict[str, Any],
         assert obs.content == "tone"
         assert obs.span.start == pytest.approx(truth["start"], abs=0.3)
         assert obs.span.end == pytest.approx(truth["end"], abs=0.3)
-        assert obs.payload["frequency_hz"] == pytest.approx(truth["freq"], rel=0.02)
+        assert obs.payload.frequency_hz == pytest.approx(truth["freq"], rel=0.02)
     noises = _events(found, "broadband noise")
     assert len(noises) == len(clip["noise"])
     for obs, truth in zip(noises, clip["noise"], strict=True):
@@ -55,18 +55,18 @@ def test_speech_like_spans_cover_the_sentences(fixture_media: dict[str, Any], na
     # and nothing else is called speech
     for obs in speech:
         assert any(obs.span.overlaps(TimeSpan(start=s["start"], end=s["end"])) for s in clip["speech"])
-        assert obs.payload["pace"] in {"fast", "moderate", "slow"}
-        assert 60.0 <= obs.payload["pitch_hz"] <= 300.0
+        assert obs.payload.pace in {"fast", "moderate", "slow"}
+        assert 60.0 <= obs.payload.pitch_hz <= 300.0
 
 
 def test_observation_conventions_and_metadata(fixture_media: dict[str, Any]) -> None:
     clip = fixture_media["clips"]["scene"]
     found = _observe(clip["path"])
     events = [o for o in found if o.kind == "sound_event"]
-    assert {o.payload["label"] for o in events} <= LABELS
+    assert {o.payload.label for o in events} <= LABELS
     for obs in events:
-        assert obs.content == obs.payload["label"]
-        assert obs.payload["loudness_db"] <= obs.payload["peak_db"] + 1e-6
+        assert obs.content == obs.payload.label
+        assert obs.payload.loudness_db <= obs.payload.peak_db + 1e-6
         assert 0.0 <= obs.confidence <= 1.0
     # silence between the events, where the fixture is silent
     silences = _events(found, "silence")
@@ -75,24 +75,24 @@ def test_observation_conventions_and_metadata(fixture_media: dict[str, Any]) -> 
     (meta,) = [o for o in found if o.kind == "metadata"]
     assert meta.span == TimeSpan(start=0.0, end=clip["duration"])
     spoken = sum(s["end"] - s["start"] for s in clip["speech"]) / clip["duration"]
-    assert meta.payload["speech_ratio"] == pytest.approx(spoken, abs=0.08)
-    assert 0.3 < meta.payload["silence_ratio"] < 0.7
-    assert -30.0 < meta.payload["loudness_db"] < -10.0
-    assert meta.content.startswith(f"loudness {meta.payload['loudness_db']:.1f} dBFS, speech-like")
+    assert meta.payload.speech_ratio == pytest.approx(spoken, abs=0.08)
+    assert 0.3 < meta.payload.silence_ratio < 0.7
+    assert -30.0 < meta.payload.loudness_db < -10.0
+    assert meta.content.startswith(f"loudness {meta.payload.loudness_db:.1f} dBFS, speech-like")
 
 
 def test_span_limits_the_analysis(fixture_media: dict[str, Any]) -> None:
     clip = fixture_media["clips"]["scene"]
     tone = clip["tones"][0]
     found = _observe(clip["path"], start=3.5, end=6.0, include_silence=False)
-    labels = [o.payload["label"] for o in found if o.kind == "sound_event"]
+    labels = [o.payload.label for o in found if o.kind == "sound_event"]
     assert labels == ["tone"]
     assert found[0].span.start == pytest.approx(tone["start"], abs=0.3)
     assert found[-1].kind == "metadata" and found[-1].span == TimeSpan(start=3.5, end=6.0)
     query_span = AudioEventsTool().observe(
         probe(clip["path"]), Query(tool="audio_events", span=TimeSpan(start=9.5, end=11.8))
     )
-    assert [o.payload["label"] for o in query_span if o.kind == "sound_event" and o.content != "silence"] == [
+    assert [o.payload.label for o in query_span if o.kind == "sound_event" and o.content != "silence"] == [
         "broadband noise"
     ]
 
@@ -168,8 +168,8 @@ def test_real_sounds_in_long_silences_are_reported_and_never_silence(real_corpus
     stretches between them are silence; a ringing phone, an alarm and a decaying chime are never a steady tone."""
     clip = real_corpus["clips"]["sounds"]
     found = [o for o in _observe(clip["path"]) if o.kind == "sound_event"]
-    silences = [o for o in found if o.payload["label"] == "silence"]
-    heard = [o for o in found if o.payload["label"] not in ("silence", "background")]
+    silences = [o for o in found if o.payload.label == "silence"]
+    heard = [o for o in found if o.payload.label not in ("silence", "background")]
     for sound in clip["sounds"]:
         span = TimeSpan(start=sound["start"], end=sound["end"])
         # the alarm's beeps are events of their own, the pauses between them quiet: half its span is heard

@@ -40,7 +40,7 @@ class AudioLLMTool(QuestionTool):
         "sound events, music, noise. Arguments: question, optional start/end span in seconds."
     )
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     system_prompt: ClassVar[str] = SYSTEM_PROMPT
     model_noun: ClassVar[str] = "audio model"
     model_inputs: ClassVar[tuple[str, ...]] = ("audio",)

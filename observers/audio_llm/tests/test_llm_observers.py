@@ -77,7 +77,7 @@ async def test_audio_request_carries_the_span_as_wav_and_the_question(
     assert question_part == {"type": "text", "text": "Question: Who speaks?"}
     assert obs.kind == "description" and obs.tool == "audio_llm" and obs.content == "A man says hello."
     assert obs.span == TimeSpan(start=0.5, end=3.0)
-    assert obs.payload["model"] == "qwen3-omni-flash" and obs.payload["question"] == "Who speaks?"
+    assert obs.payload.model == "qwen3-omni-flash" and obs.payload.question == "Who speaks?"
     assert services.usage.models["qwen3-omni-flash"].calls == 1
 
 
@@ -98,7 +98,7 @@ async def test_long_audio_is_asked_in_30_second_chunks(services: RunServices, tm
     assert all(b - a <= 30.0 for a, b in spans)
     assert all(a[1] == pytest.approx(b[0]) for a, b in itertools.pairwise(spans))
     assert sorted(o.content for o in observations) == ["first part", "second part", "third part"]
-    assert sorted(o.payload["chunk"] for o in observations) == [0, 1, 2]
+    assert sorted(o.payload.chunk for o in observations) == [0, 1, 2]
 
 
 @respx.mock
@@ -198,7 +198,7 @@ async def test_vision_request_has_timed_frames_then_the_question(
     frames = parts[:-1]
     assert len(frames) == 16  # 8 frames, each a label then an image
     labels, images = frames[0::2], frames[1::2]
-    times = obs.payload["frame_times"]
+    times = obs.payload.frame_times
     assert times == pytest.approx([0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5], abs=0.04)
     for label, image, t in zip(labels, images, times, strict=True):
         assert label["type"] == "text" and label["text"] == f"Frame at 00:{int(t):02d}.{round(t % 1 * 1000):03d}"
@@ -210,7 +210,7 @@ async def test_vision_request_has_timed_frames_then_the_question(
         picture = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
         assert picture.format == "JPEG" and max(picture.size) <= 768
     assert obs.span == TimeSpan(start=0.0, end=8.0) and obs.content == "White text on navy."
-    assert obs.payload["question"] == "What text is shown?" and obs.payload["model"] == "qwen3-omni-flash"
+    assert obs.payload.question == "What text is shown?" and obs.payload.model == "qwen3-omni-flash"
 
 
 def test_sample_times_spread_over_the_span() -> None:

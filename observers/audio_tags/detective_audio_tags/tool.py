@@ -93,7 +93,7 @@ class AudioTagsTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = AudioTagsInput
     modalities: ClassVar[tuple[Modality, ...]] = ("audio",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost: ClassVar[float] = 0.01
     #: A run that names no music (or siren, dog …) over its span rules it out there: captions say music was not

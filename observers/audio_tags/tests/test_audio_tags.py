@@ -39,7 +39,7 @@ def test_each_sound_is_named_over_its_span(photo_clip: dict[str, Any], tags: lis
         truth = TimeSpan(start=sound["start"], end=sound["end"])
         (obs,) = [o for o in tags if o.content == PHRASES[sound["name"]]]
         assert obs.kind == "sound_tag" and obs.tool == "audio_tags"
-        assert obs.payload["class"] in sound["classes"], obs.payload
+        assert obs.payload.sound_class in sound["classes"], obs.payload
         assert obs.confidence is not None and obs.confidence >= 0.6
         assert obs.span is not None
         assert abs(obs.span.start - truth.start) <= 0.5 and abs(obs.span.end - truth.end) <= 0.6, (obs.span, truth)

@@ -68,7 +68,7 @@ class OCRTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = OCRInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
-    version: ClassVar[str] = "0.2.0"
+    version: ClassVar[str] = "0.3.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost: ClassVar[float] = 0.06
     #: Runs after the first pass, so shot keyframes from the evidence can be read.

@@ -42,17 +42,17 @@ def test_every_overlay_is_read_exactly_with_its_span(
         assert abs(obs.span.start - text["start"]) <= 1.0, (obs.span, text)
         assert abs(obs.span.end - text["end"]) <= 1.0, (obs.span, text)
         assert obs.confidence is not None and obs.confidence >= 0.8
-        assert obs.payload["position"] == text["position"]
-        assert obs.payload["color"] == text["color"]
-        assert abs(obs.payload["height_frac"] - text["height_frac"]) <= 0.05
-        x0, y0, x1, y1 = obs.payload["box"]
+        assert obs.payload.position == text["position"]
+        assert obs.payload.color == text["color"]
+        assert abs(obs.payload.height_frac - text["height_frac"]) <= 0.05
+        x0, y0, x1, y1 = obs.payload.box
         assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0
-        assert obs.payload["frames"] >= 2
+        assert obs.payload.frames >= 2
 
 
 def test_dark_caption_plate_is_the_background(ocr_results: dict[str, list[Any]]) -> None:
     (plate,) = [o for o in ocr_results["scene"] if o.content == "John Smith"]
-    assert plate.payload["background"] == "black"
+    assert plate.payload.background == "black"
 
 
 def test_keyframe_times_alone(fixture_media: dict[str, Any]) -> None:
@@ -63,7 +63,7 @@ def test_keyframe_times_alone(fixture_media: dict[str, Any]) -> None:
     for obs, t in zip(observations, times, strict=True):
         assert obs.span.start == pytest.approx(t, abs=0.05)
         assert obs.span.end == obs.span.start  # keyframes alone: seen at one instant
-        assert obs.payload["frames"] == 1
+        assert obs.payload.frames == 1
 
 
 def test_span_limits_the_reading(fixture_media: dict[str, Any]) -> None:
@@ -94,7 +94,7 @@ def test_identical_frames_reuse_the_previous_result(
         probe(fixture_media["clips"]["silent"]["path"]), Query(tool="ocr", arguments={"every": 0.25})
     )
     assert [o.content for o in observations] == ["NO SOUND HERE"]
-    samples = observations[0].payload["frames"]
+    samples = observations[0].payload.frames
     # 24 samples over 6 s, but only the overlay's onset/offset and the cut change the picture
     assert samples >= 6 and len(calls) <= 8
 
@@ -123,11 +123,11 @@ def test_a_caption_on_a_still_picture_is_read_in_its_band_only(
 
     monkeypatch.setattr(tool_module, "PARTIAL_READ_MAX_AREA", 0.0)  # every changed frame read whole
     whole = tool.observe(probe(demo), Query(tool="ocr"))
-    assert [(o.content, o.span, o.payload["position"], o.payload["color"]) for o in banded] == [
-        (o.content, o.span, o.payload["position"], o.payload["color"]) for o in whole
+    assert [(o.content, o.span, o.payload.position, o.payload.color) for o in banded] == [
+        (o.content, o.span, o.payload.position, o.payload.color) for o in whole
     ]
     for a, b in zip(banded, whole, strict=True):
-        assert np.allclose(a.payload["box"], b.payload["box"], atol=0.03)
+        assert np.allclose(a.payload.box, b.payload.box, atol=0.03)
 
 
 def test_a_line_reaching_into_the_changed_band_is_read_again_whole() -> None:

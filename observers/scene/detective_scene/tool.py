@@ -89,7 +89,7 @@ class SceneTool(Tool):
     )
     input_model: ClassVar[type[BaseModel]] = SceneInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost: ClassVar[float] = 0.033  # 0.032 on the 10-minute loop with both face detectors
     #: Runs after the first pass, so it can look at the shots found there.

@@ -42,11 +42,11 @@ def test_each_photograph_is_named_in_its_shot(photo_clip: dict[str, Any], photo_
         (obs,) = found
         assert obs.content == shot["noun"], shot["name"]
         assert obs.tool == "scene" and obs.confidence is not None and obs.confidence >= MIN_CONFIDENCE
-        assert obs.payload["classes"][0]["p"] > 0.3
+        assert obs.payload.classes[0].p > 0.3
     coffee = next(o for o in objects if o.content == "a cup of coffee")
-    assert coffee.payload["classes"][0]["class"] == "espresso"
+    assert coffee.payload.classes[0].name == "espresso"
     cat = next(o for o in objects if o.content == "a cat")
-    assert {c["class"] for c in cat.payload["classes"]} <= {"tabby", "tiger cat", "Egyptian cat", "Persian cat"}
+    assert {c.name for c in cat.payload.classes} <= {"tabby", "tiger cat", "Egyptian cat", "Persian cat"}
 
 
 def test_faces_are_counted_and_placed(photo_clip: dict[str, Any], photo_observations: list[Observation]):
@@ -57,10 +57,10 @@ def test_faces_are_counted_and_placed(photo_clip: dict[str, Any], photo_observat
             assert found == [], (shot["name"], [o.content for o in found])
             continue
         (obs,) = found
-        assert obs.payload["count"] == shot["faces"]
+        assert obs.payload.count == shot["faces"]
         assert obs.content.startswith("1 face")
         assert obs.confidence is not None and obs.confidence >= 0.7
-        x0, y0, x1, y1 = obs.payload["boxes"][0]
+        x0, y0, x1, y1 = obs.payload.boxes[0]
         # the astronaut's face: upper middle of the picture
         assert 0.3 < (x0 + x1) / 2 < 0.7 and (y0 + y1) / 2 < 0.5
 

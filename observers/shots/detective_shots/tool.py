@@ -172,7 +172,7 @@ class ShotsTool(Tool):
     )
     input_model = ShotsInput
     modalities = ("video",)
-    version = "0.2.0+scenedetect-0.7.2"
+    version = "0.3.0+scenedetect-0.7.2"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost = 0.025
     covers = ("shots",)

@@ -29,9 +29,9 @@ def test_cuts_match_ground_truth(fixture_media: dict[str, Any], name: str) -> No
         assert found.span.start == pytest.approx(truth["start"], abs=0.2)
         assert found.span.end == pytest.approx(truth["end"], abs=0.2)
     assert [o.content for o in shots] == [f"shot {i + 1}" for i in range(len(shots))]
-    assert [o.payload["index"] for o in shots] == list(range(len(shots)))
-    assert shots[0].payload["cut_score"] is None
-    assert all(o.payload["cut_score"] > 27.0 for o in shots[1:])
+    assert [o.payload.index for o in shots] == list(range(len(shots)))
+    assert shots[0].payload.cut_score is None
+    assert all(o.payload.cut_score > 27.0 for o in shots[1:])
     # shots tile the clip
     assert shots[0].span.start == 0.0
     assert shots[-1].span.end == pytest.approx(clip["duration"], abs=0.05)
@@ -65,7 +65,7 @@ def test_high_threshold_drops_soft_cuts(fixture_media: dict[str, Any]) -> None:
     path = fixture_media["clips"]["scene"]["path"]
     default = _run(path)
     strict = _run(path, threshold=70.0)
-    kept = [o for o in default[1:] if o.payload["cut_score"] >= 70.0]
+    kept = [o for o in default[1:] if o.payload.cut_score >= 70.0]
     assert len(strict) == len(kept) + 1 < len(default)
 
 

@@ -32,7 +32,7 @@ class SpeakersTool(Tool):
     )
     input_model = SpeakersInput
     modalities = ("audio",)
-    version = "0.2.0"
+    version = "0.3.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
     cost = 0.02
 

@@ -67,14 +67,14 @@ def test_speaker_count_and_attribution(conversations: dict[str, Any], scoring: M
     clip = conversations[name]
     found = _observe(clip["path"])
     turns = _turns(found)
-    labels = list(dict.fromkeys(o.payload["speaker"] for o in turns))
+    labels = list(dict.fromkeys(o.payload.speaker for o in turns))
     assert len(labels) == clip["speakers"]
     assert labels == [f"S{i + 1}" for i in range(len(labels))]  # named in order of first appearance
-    assert _summary(found).payload["num_speakers"] == clip["speakers"]
+    assert _summary(found).payload.num_speakers == clip["speakers"]
     reference = [(t["speaker"], t["start"], t["end"]) for t in clip["turns"]]
     # the labelled speech itself: turns minus the pauses bridged inside them (the tool's diarisation result)
     result = _diarised(clip["path"])
-    assert [t.speaker for t in result.turns] == [o.payload["speaker"] for o in turns]
+    assert [t.speaker for t in result.turns] == [o.payload.speaker for o in turns]
     score = scoring.score(reference, result.segments, clip["duration"])
     detected = score.reference_seconds - score.missed
     assert score.confusion <= 0.05 * detected, score  # attribution accuracy of the detected speech ≥ 95%
@@ -95,14 +95,14 @@ def test_turns_follow_the_back_and_forth(conversations: dict[str, Any]) -> None:
     assert len(turns) == len(expected)
     mapping: dict[str, str] = {}
     for found, truth in zip(turns, expected, strict=True):
-        assert mapping.setdefault(truth["speaker"], found.payload["speaker"]) == found.payload["speaker"]
+        assert mapping.setdefault(truth["speaker"], found.payload.speaker) == found.payload.speaker
         assert found.span.start == pytest.approx(truth["start"], abs=0.15)
         assert found.span.end == pytest.approx(truth["end"], abs=0.25)
         assert 0.0 <= found.confidence <= 1.0
     assert any(t["end"] - t["start"] < 1.0 for t in clip["turns"])
     # the low voice (~85 Hz) and the high voice (~250 Hz) are told apart in the payload as well
     pitch = {
-        s: np.median([o.payload["pitch_hz"] for o in turns if o.payload["speaker"] == s and "pitch_hz" in o.payload])
+        s: np.median([o.payload.pitch_hz for o in turns if o.payload.speaker == s and o.payload.pitch_hz is not None])
         for s in ("S1", "S2")
     }
     assert pitch["S1"] < 120 < 200 < pitch["S2"]
@@ -110,9 +110,9 @@ def test_turns_follow_the_back_and_forth(conversations: dict[str, Any]) -> None:
 
 def test_num_speakers_hint(conversations: dict[str, Any]) -> None:
     found = _observe(conversations["three"]["path"], num_speakers=3)
-    assert _summary(found).payload["num_speakers"] == 3
+    assert _summary(found).payload.num_speakers == 3
     found = _observe(conversations["one_high"]["path"], num_speakers=1)
-    assert {o.payload["speaker"] for o in _turns(found)} == {"S1"}
+    assert {o.payload.speaker for o in _turns(found)} == {"S1"}
 
 
 @pytest.mark.parametrize("name", ["music", "no_speech"])
@@ -120,7 +120,7 @@ def test_music_tones_and_noise_are_never_a_speaker(conversations: dict[str, Any]
     found = _observe(conversations[name]["path"])
     assert _turns(found) == []
     meta = _summary(found)
-    assert meta.payload["num_speakers"] == 0
+    assert meta.payload.num_speakers == 0
     assert meta.content == "no speech found, so no speakers"
 
 
@@ -128,7 +128,7 @@ def test_a_single_word_is_one_speaker(conversations: dict[str, Any]) -> None:
     clip = conversations["word"]
     (turn,) = _turns(_observe(clip["path"]))
     truth = clip["turns"][0]
-    assert turn.payload["speaker"] == "S1"
+    assert turn.payload.speaker == "S1"
     assert turn.span.start == pytest.approx(truth["start"], abs=0.1)
     assert turn.span.end == pytest.approx(truth["end"], abs=0.1)
 
@@ -137,7 +137,7 @@ def test_span_arguments(conversations: dict[str, Any]) -> None:
     clip = conversations["two"]
     first, second = clip["turns"][0], clip["turns"][1]
     found = _observe(clip["path"], start=0.0, end=(first["end"] + second["start"]) / 2)
-    assert [o.payload["speaker"] for o in _turns(found)] == ["S1"]
+    assert [o.payload.speaker for o in _turns(found)] == ["S1"]
     assert _summary(found).span.end == pytest.approx((first["end"] + second["start"]) / 2, abs=1e-3)
     with pytest.raises(ToolError, match="empty span"):
         _observe(clip["path"], start=3.0, end=2.0)
@@ -255,9 +255,9 @@ def test_real_recordings_have_their_number_of_voices(real_corpus: dict[str, Any]
     sounds are none."""
     clip = real_corpus["clips"][name]
     found = _observe(clip["path"])
-    labels = {o.payload["speaker"] for o in _turns(found)}
-    assert len(labels) == clip["speakers"], [(o.payload["speaker"], o.span) for o in _turns(found)]
-    assert _summary(found).payload["num_speakers"] == clip["speakers"]
+    labels = {o.payload.speaker for o in _turns(found)}
+    assert len(labels) == clip["speakers"], [(o.payload.speaker, o.span) for o in _turns(found)]
+    assert _summary(found).payload.num_speakers == clip["speakers"]
 
 
 @pytest.mark.parametrize("name", ["two_voices", "conversation", "moh"])

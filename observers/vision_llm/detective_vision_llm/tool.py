@@ -54,7 +54,7 @@ class VisionLLMTool(QuestionTool):
         "people, objects, actions, settings, on-screen text. Arguments: question, optional start/end span."
     )
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = "0.2.0"
     system_prompt: ClassVar[str] = SYSTEM_PROMPT
     model_noun: ClassVar[str] = "vision model"
     model_inputs: ClassVar[tuple[str, ...]] = ("image",)

@@ -87,7 +87,7 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         item["content"] = checks.said(obs) if obs.kind == "speech" else obs.content
         if obs.confidence is not None:
             item["confidence"] = round(obs.confidence, 3)
-        details = {k: v for k, v in obs.payload.items() if k not in _DROP_PAYLOAD}
+        details = obs.payload.model_dump(mode="json", exclude=_DROP_PAYLOAD)
         if details:
             item["details"] = _rounded(details)
         observations.append(item)

@@ -48,7 +48,8 @@ def _inside(obs: Observation, span: TimeSpan) -> bool:
 
 
 def _phrase(obs: Observation) -> str:
-    return str(obs.payload.get("phrase") or obs.content)
+    """A sound tag's plain phrase ("a siren"); the content of other kinds."""
+    return (obs.payload.phrase if obs.kind == "sound_tag" else None) or obs.content
 
 
 def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
@@ -62,8 +63,8 @@ def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
     for obs in evidence.by_kind("face"):
         if obs.span is None or not _inside(obs, span):
             continue
-        count = int(obs.payload.get("count", 1))
-        places = [str(p) for p in obs.payload.get("positions", [])]
+        count = obs.payload.count
+        places = obs.payload.positions
         if count == 1:
             where = f", the face {_place(places[0])}" if places else ""
             out.append(f"one person is visible{where}")
@@ -105,7 +106,8 @@ _UNNAMED_EVENTS = {"silence", "background"}
 
 
 def _label(obs: Observation) -> str:
-    return str(obs.payload.get("label") or obs.content).strip().lower()
+    """A sound event's label (its content when it has none)."""
+    return (obs.payload.label or obs.content).strip().lower()
 
 
 def _same_sound(tag: Observation, event: Observation) -> bool:
@@ -115,12 +117,12 @@ def _same_sound(tag: Observation, event: Observation) -> bool:
 
 
 def _is_speech(tag: Observation) -> bool:
-    return str(tag.payload.get("class", tag.content)).lower() in _SPEECH
+    return (tag.payload.sound_class or tag.content).lower() in _SPEECH
 
 
 def _is_silence(tag: Observation) -> bool:
     """AudioSet's "Silence" class: an absence, which only a measurement (``audio_events``) may state."""
-    return str(tag.payload.get("class", tag.content)).strip().lower() == "silence"
+    return (tag.payload.sound_class or tag.content).strip().lower() == "silence"
 
 
 def event_tags(evidence: Evidence, event: Observation) -> list[Observation]:
@@ -266,7 +268,7 @@ def agreement_notes(evidence: Evidence) -> list[str]:
     for obs in evidence.by_kind("object") + evidence.by_kind("sound_tag"):
         if obs.span is None:
             continue
-        keys = _keys(_phrase(obs)) | _keys(str(obs.payload.get("class", "")))
+        keys = _keys(_phrase(obs)) | _keys((obs.payload.sound_class if obs.kind == "sound_tag" else None) or "")
         for other in others:
             if other.tool == obs.tool or (other.span is not None and not other.span.overlaps(obs.span, 0.5)):
                 continue

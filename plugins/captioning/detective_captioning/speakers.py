@@ -1,9 +1,9 @@
 """Speaker attribution for captions: which voice said each transcribed segment, and how to refer to voices.
 
-The ``speakers`` observer reports speaker turns (observations of kind ``"speaker"`` with ``payload["speaker"]``
-such as ``"S1"``); the ASR reports speech segments with word timestamps. :func:`attribute_speakers` gives each
-speech segment the speaker whose turns overlap it most, and splits a segment at a word boundary where the turn
-changes inside it, so a transcript turn never mixes two voices. The template captioner then names voices
+The ``speakers`` observer reports speaker turns (observations of kind ``"speaker"`` with ``payload.speaker``
+such as ``"S1"``); the ASR reports speech segments with their timed words (``Word``). :func:`attribute_speakers`
+gives each speech segment the speaker whose turns overlap it most, and splits a segment at a word boundary
+where the turn changes inside it, so a transcript turn never mixes two voices. The template captioner then names voices
 "Speaker 1", "Speaker 2" … in order of first appearance, and uses :func:`speaker_reference` and
 :func:`voice_facts` for the storyline and the speaker profiles.
 """
@@ -13,9 +13,8 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
-from detective.models import Observation, TimeSpan, join_words
+from detective.models import Observation, TimeSpan, Word, join_words
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 #: a word further than this from every speaker turn keeps the speaker of its neighbouring words
@@ -30,7 +29,7 @@ def _speaker_at(turns: Sequence[Observation], start: float, end: float) -> str |
         assert turn.span is not None
         shared = turn.span.overlap(span)
         if shared > 0:
-            label = str(turn.payload["speaker"])
+            label = turn.payload.speaker
             overlap[label] = overlap.get(label, 0.0) + shared
     if overlap:
         return max(overlap, key=lambda k: overlap[k])
@@ -39,7 +38,7 @@ def _speaker_at(turns: Sequence[Observation], start: float, end: float) -> str |
     if near:
         gap, turn = min(near, key=lambda x: x[0])
         if gap <= NEAR_S:
-            return str(turn.payload["speaker"])
+            return turn.payload.speaker
     return None
 
 
@@ -55,52 +54,33 @@ def _fill(labels: list[str | None]) -> list[str | None]:
     return out
 
 
-def _piece(obs: Observation, words: list[dict[str, Any]], speaker: str) -> Observation:
-    text = join_words([str(w.get("word", "")) for w in words])
-    span = TimeSpan(start=float(words[0]["start"]), end=max(float(words[0]["start"]), float(words[-1]["end"])))
-    return obs.model_copy(
-        update={
-            "content": text,
-            "span": span,
-            # the piece is not on the evidence board itself: its parent (whose key it names) is
-            "payload": {
-                **obs.payload,
-                "words": words,
-                "speaker": speaker,
-                "split_from": obs.payload.get("split_from") or obs.key,
-            },
-        }
-    )
+def _piece(obs: Observation, words: list[Word], speaker: str) -> Observation:
+    text = join_words([w.word for w in words])
+    span = TimeSpan(start=words[0].start, end=max(words[0].start, words[-1].end))
+    # the piece is not on the evidence board itself: its parent (whose key it names) is
+    split_from = obs.payload.split_from or obs.key
+    payload = obs.payload.model_copy(update={"words": words, "speaker": speaker, "split_from": split_from})
+    return obs.model_copy(update={"content": text, "span": span, "payload": payload})
 
 
 def attribute_speakers(speech: list[Observation], turns: list[Observation]) -> list[Observation]:
-    """``speech`` with ``payload["speaker"]`` set from the overlapping speaker ``turns``.
+    """``speech`` with ``payload.speaker`` set from the overlapping speaker ``turns``.
 
     A segment with word timestamps whose words fall in different speakers' turns is split at the word boundary
     into one observation per run of words of one speaker. Segments already carrying a speaker, segments no turn
     is near, and everything when there are no turns, are returned unchanged.
     """
-    turns = [t for t in turns if t.span is not None and t.payload.get("speaker")]
+    turns = [t for t in turns if t.span is not None and t.payload.speaker]
     if not turns:
         return speech
     out: list[Observation] = []
     for obs in speech:
-        if obs.span is None or obs.payload.get("speaker"):
+        if obs.span is None or obs.payload.speaker:
             out.append(obs)
             continue
-        words = obs.payload.get("words")
-        timed = (
-            isinstance(words, list)
-            and words
-            and all(
-                isinstance(w, dict)
-                and isinstance(w.get("start"), int | float)
-                and isinstance(w.get("end"), int | float)
-                for w in words
-            )
-        )
-        if timed:
-            labels = _fill([_speaker_at(turns, float(w["start"]), float(w["end"])) for w in words])
+        words = obs.payload.words
+        if words:
+            labels = _fill([_speaker_at(turns, w.start, w.end) for w in words])
             if labels[0] is not None and len(set(labels)) > 1:
                 runs = [
                     (str(label), [word for word, _ in run])
@@ -110,7 +90,11 @@ def attribute_speakers(speech: list[Observation], turns: list[Observation]) -> l
                     out.append(_piece(obs, run, label))
                 continue
         label = _speaker_at(turns, obs.span.start, obs.span.end)
-        out.append(obs if label is None else obs.model_copy(update={"payload": {**obs.payload, "speaker": label}}))
+        out.append(
+            obs
+            if label is None
+            else obs.model_copy(update={"payload": obs.payload.model_copy(update={"speaker": label})})
+        )
     return out
 
 
@@ -118,26 +102,20 @@ def attribute_speakers(speech: list[Observation], turns: list[Observation]) -> l
 SAME_WORD_OVERLAP = 0.5
 
 
-def _timed_words(obs: Observation) -> list[dict[str, Any]] | None:
-    words = obs.payload.get("words")
-    if not isinstance(words, list) or not words:
-        return None
-    ok = all(
-        isinstance(w, dict) and isinstance(w.get("start"), int | float) and isinstance(w.get("end"), int | float)
-        for w in words
-    )
-    return words if ok else None
+def _timed_words(obs: Observation) -> list[Word] | None:
+    words = getattr(obs.payload, "words", None)
+    return list(words) if words else None
 
 
-def _plain_word(word: dict[str, Any]) -> str:
-    return "".join(ch for ch in str(word.get("word", "")).lower() if ch.isalnum())
+def _plain_word(word: Word) -> str:
+    return "".join(ch for ch in word.word.lower() if ch.isalnum())
 
 
-def _heard_twice(word: dict[str, Any], earlier: list[dict[str, Any]]) -> bool:
+def _heard_twice(word: Word, earlier: list[Word]) -> bool:
     """True when ``word`` is one of ``earlier``'s words again: the same word over the same moment."""
-    a, b = float(word["start"]), float(word["end"])
+    a, b = word.start, word.end
     for other in earlier:
-        c, d = float(other["start"]), float(other["end"])
+        c, d = other.start, other.end
         shared = min(b, d) - max(a, c)
         shortest = min(b - a, d - c)
         same_time = shared >= SAME_WORD_OVERLAP * shortest if shortest > 0 else c <= a <= d
@@ -157,7 +135,7 @@ def untangle(speech: list[Observation]) -> list[Observation]:
     segment's words over the same moment (the same words heard twice, at a window's edge) are dropped, and a
     segment left with nothing is dropped. Segments whose words really overlap in time (two voices at once) and
     segments without word timings keep their spans. A changed segment names its board observation
-    (``payload["split_from"]``), as a piece cut at a change of voice does.
+    (``payload.split_from``), as a piece cut at a change of voice does.
     """
     ordered = sorted(speech, key=lambda o: (o.span.start, o.span.end) if o.span is not None else (-1.0, -1.0))
     out: list[Observation] = []
@@ -181,7 +159,7 @@ def untangle(speech: list[Observation]) -> list[Observation]:
         if previous.span is None or theirs is None or previous.span.overlap(obs.span) <= 0:
             out.append(obs)
             continue
-        last_end, first_start = float(theirs[-1]["end"]), float(kept[0]["start"])
+        last_end, first_start = theirs[-1].end, kept[0].start
         if last_end > first_start:  # the words overlap: two voices at once, both spans stand
             out.append(obs)
             continue
@@ -197,20 +175,20 @@ def untangle(speech: list[Observation]) -> list[Observation]:
 
 def _respan(obs: Observation, span: TimeSpan) -> Observation:
     """``obs`` over ``span``; it names the board observation it was cut from."""
-    parent = obs.payload.get("split_from") or obs.key
-    return obs.model_copy(update={"span": span, "payload": {**obs.payload, "split_from": parent}})
+    parent = obs.payload.split_from or obs.key
+    return obs.model_copy(update={"span": span, "payload": obs.payload.model_copy(update={"split_from": parent})})
 
 
-def _without_leading(obs: Observation, words: list[dict[str, Any]]) -> Observation:
+def _without_leading(obs: Observation, words: list[Word]) -> Observation:
     """``obs`` holding only its last ``words``, from the first of them on; it names its board observation."""
     assert obs.span is not None
-    start = min(max(obs.span.start, float(words[0]["start"])), obs.span.end)
-    parent = obs.payload.get("split_from") or obs.key
+    start = min(max(obs.span.start, words[0].start), obs.span.end)
+    parent = obs.payload.split_from or obs.key
     return obs.model_copy(
         update={
-            "content": join_words([str(w.get("word", "")) for w in words]),
+            "content": join_words([w.word for w in words]),
             "span": TimeSpan(start=start, end=obs.span.end),
-            "payload": {**obs.payload, "words": words, "split_from": parent},
+            "payload": obs.payload.model_copy(update={"words": words, "split_from": parent}),
         }
     )
 
@@ -219,13 +197,13 @@ def _without_leading(obs: Observation, words: list[dict[str, Any]]) -> Observati
 MIN_PIECE_S = 0.1
 
 
-def _without_instants(runs: list[tuple[str, list[dict[str, Any]]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+def _without_instants(runs: list[tuple[str, list[Word]]]) -> list[tuple[str, list[Word]]]:
     """Runs of one speaker's words with the near-zero-length ones (a word the ASR timed at one instant, at a
     change of voice) folded into a neighbour, and neighbours of one speaker joined again."""
-    out: list[tuple[str, list[dict[str, Any]]]] = []
-    pending: list[dict[str, Any]] = []
+    out: list[tuple[str, list[Word]]] = []
+    pending: list[Word] = []
     for label, run in runs:
-        if float(run[-1]["end"]) - float(run[0]["start"]) < MIN_PIECE_S:
+        if run[-1].end - run[0].start < MIN_PIECE_S:
             if out:
                 out[-1][1].extend(run)
             else:
@@ -268,27 +246,27 @@ def voice_facts(mine: list[Observation], turns: list[Observation], total_speech:
     of all voices add up to 100%). Pitch and loudness come from the speaker turns the
     voice's segments overlap, so one voice's figures never mix with another's.
     """
-    labels = {str(o.payload["speaker"]) for o in mine if o.payload.get("speaker")}
-    own = [t for t in turns if t.span is not None and str(t.payload.get("speaker")) in labels]
+    labels = {o.payload.speaker for o in mine if o.payload.speaker}
+    own = [t for t in turns if t.span is not None and t.payload.speaker in labels]
     seconds = union_seconds([o.span for o in mine if o.span is not None])
     facts = []
     if total_speech > 0:
         facts.append(f"{100 * seconds / total_speech:.0f}% of the transcribed speech")
-    pitched = [(t.span.duration, float(t.payload["pitch_hz"])) for t in own if _number(t.payload.get("pitch_hz"))]
+    pitched = [(t.span.duration, t.payload.pitch_hz) for t in own if t.payload.pitch_hz is not None]
     if pitched:
         median = _weighted_median(pitched)
         register = "low-pitched" if median < 140 else ("mid-pitched" if median < 220 else "high-pitched")
         facts.append(f"a {register} voice (median pitch about {median:.0f} Hz, from voice separation)")
-    levels = [float(t.payload["loudness_db"]) for t in own if _number(t.payload.get("loudness_db"))]
+    levels = [t.payload.loudness_db for t in own if t.payload.loudness_db is not None]
     if levels:
         facts.append(f"speaks at about {statistics.median(levels):.0f} dBFS")
     rates = [
-        len(o.payload["words"]) / o.span.duration
+        len(o.payload.words) / o.span.duration
         for o in mine
         if o.span is not None
         and o.span.duration > 0
-        and isinstance(o.payload.get("words"), list)
-        and o.payload.get("transcribed") is not False  # heard, not transcribed: no words to count
+        and o.payload.words is not None
+        and o.payload.transcribed  # heard, not transcribed: no words to count
     ]
     if rates:
         rate = statistics.median(rates)
@@ -299,12 +277,10 @@ def voice_facts(mine: list[Observation], turns: list[Observation], total_speech:
 
 def voice_events(obs: Observation, turns: list[Observation]) -> list[Observation]:
     """The speaker turns of ``obs``'s own speaker that overlap it (their payloads carry pitch and loudness)."""
-    label = obs.payload.get("speaker")
+    label = obs.payload.speaker
     if obs.span is None or not label:
         return []
-    return [
-        t for t in turns if t.span is not None and t.payload.get("speaker") == label and t.span.overlap(obs.span) > 0
-    ]
+    return [t for t in turns if t.span is not None and t.payload.speaker == label and t.span.overlap(obs.span) > 0]
 
 
 def union_seconds(spans: Sequence[TimeSpan]) -> float:
@@ -315,10 +291,6 @@ def union_seconds(spans: Sequence[TimeSpan]) -> float:
             total += span.end - max(span.start, end)
             end = span.end
     return total
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _weighted_median(pairs: list[tuple[float, float]]) -> float:

@@ -162,13 +162,9 @@ def _pick(options: Sequence[str], seed: int) -> str:
     return options[seed % len(options)]
 
 
-def _db(obs: Observation, key: str = "loudness_db") -> float | None:
-    value = obs.payload.get(key)
-    return float(value) if isinstance(value, int | float) else None
-
-
 def _label(obs: Observation) -> str:
-    return str(obs.payload.get("label") or obs.content).strip().lower()
+    """A sound event's label (its content when it has none)."""
+    return (obs.payload.label or obs.content).strip().lower()
 
 
 def _clamp(span: TimeSpan, duration: float) -> TimeSpan:
@@ -327,7 +323,7 @@ class _Voices:
 
 
 def _voices(speech: list[Observation]) -> _Voices:
-    labels = [str(o.payload["speaker"]) for o in speech if o.payload.get("speaker")]
+    labels = [o.payload.speaker for o in speech if o.payload.speaker]
     separated = bool(labels)
     mapping: dict[str, str] = {}
     for label in labels:
@@ -335,9 +331,9 @@ def _voices(speech: list[Observation]) -> _Voices:
             mapping[label] = f"Speaker {len(mapping) + 1}"
     names: dict[str, str] = {}
     for obs in speech:
-        label = obs.payload.get("speaker")
+        label = obs.payload.speaker
         if label:
-            names[obs.key] = mapping[str(label)]
+            names[obs.key] = mapping[label]
         else:
             names[obs.key] = "Speaker 1" if len(mapping) <= 1 else "Unidentified speaker"
     order: list[str] = []
@@ -403,7 +399,7 @@ class _Writer:
             for o in [*self.speech, *self.turns, *events, *tags]
             if o.span is not None
             and not (o.kind == "sound_event" and _label(o) in ("silence", "background"))
-            and not (o.kind == "sound_tag" and str(o.payload.get("class", o.content)).strip().lower() == "silence")
+            and not (o.kind == "sound_tag" and (o.payload.sound_class or o.content).strip().lower() == "silence")
         ]
         out: list[Observation] = []
         for obs in events:
@@ -417,7 +413,7 @@ class _Writer:
             for piece in pieces:
                 if piece.duration >= MIN_SILENCE:
                     span = TimeSpan(start=round(piece.start, 3), end=round(piece.end, 3))
-                    payload = {**obs.payload, "split_from": obs.key}
+                    payload = obs.payload.model_copy(update={"split_from": obs.key})
                     out.append(obs.model_copy(update={"span": span, "payload": payload}))
         return sorted(out, key=_start)
 
@@ -428,7 +424,7 @@ class _Writer:
     def sources_of(self, obs: Observation) -> list[str]:
         """Keys of the board observations a speech turn rests on: its own (its parent's, for a piece of a segment
         cut at a change of voice) and those of the sources that repaired it."""
-        key = str(obs.payload.get("split_from") or obs.key)
+        key = obs.payload.split_from or obs.key
         said = self.said(obs)
         repaired = (r.source.key for r in self.check.repairs if r.speech.key == key and r.chosen in said)
         return [key, *dict.fromkeys(repaired)]
@@ -516,7 +512,7 @@ class _Writer:
         if not self.media.has_audio or self.examined("sound_classes"):
             return ""
         named = any(_label(e) == "music-like" for e in self.events) or any(
-            "music" in str(o.payload.get("phrase", o.content)).lower() for o in self.evidence.by_kind("sound_tag")
+            "music" in (o.payload.phrase or o.content).lower() for o in self.evidence.by_kind("sound_tag")
         )
         if named or not (self.speech or any(_label(e) not in ("silence", "background") for e in self.events)):
             return ""
@@ -588,13 +584,14 @@ class _Writer:
         for text, sources in parts:
             sentence = _sentence(text)
             if sentence and all(sentence != o.text for o in out):  # never the same sentence twice
-                keys = (str(o.payload.get("split_from") or o.key) for o in sources)  # a turn's piece: its segment
+                keys = (o.payload.split_from or o.key for o in sources)  # a turn's piece: its segment
                 out.append(GroundedSentence(text=sentence, sources=list(dict.fromkeys(keys))))
         return out
 
     def opening(self, index: int, seg: _Segment, total: int) -> str:
         if seg.shot is not None:
-            number = int(seg.shot.payload.get("index", index)) + 1
+            shot_index = seg.shot.payload.index
+            number = (shot_index if shot_index is not None else index) + 1
             length = _seconds(seg.span.duration)
             if index == 0:
                 extra = " and the only one" if total == 1 else ""
@@ -660,7 +657,7 @@ class _Writer:
         manner = self.manner(obs)
         lead = f", speaking {manner}" if manner else ""
         if not _transcribed(obs):
-            language = _LANGUAGES.get(str(obs.payload.get("language")), "") if obs.payload.get("language") else ""
+            language = _LANGUAGES.get(obs.payload.language, "") if obs.payload.language else ""
             tongue = f" in {language}" if language else ""
             return f"{who} speaks{tongue} from {a} to {b}{lead}, but the words were not transcribed"
         return _pick(
@@ -688,7 +685,7 @@ class _Writer:
         assert obs.span is not None
         label = _label(obs)
         a, b = clock(obs.span.start), clock(obs.span.end)
-        db = _db(obs)
+        db = obs.payload.loudness_db
         level = f" at about {db:.0f} dBFS" if db is not None else ""
         lead = "the recording opens with" if opens else ""
         if label == "silence":
@@ -703,8 +700,8 @@ class _Writer:
                 seed,
             )
         if label == "tone":
-            freq = obs.payload.get("frequency_hz")
-            pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
+            freq = obs.payload.frequency_hz
+            pitch = f"{freq:.0f} Hz " if freq is not None else ""
             loud = f", {loudness_word(db)}{level}" if db is not None else ""
             if opens:
                 return f"{lead} a steady {pitch}tone from {a} to {b}{loud}"
@@ -729,7 +726,7 @@ class _Writer:
                 seed,
             )
         if label == "background":
-            floor = _db(obs, "noise_floor_db") or db
+            floor = obs.payload.noise_floor_db or db
             level = f" (about {floor:.0f} dBFS)" if floor is not None else ""
             if obs.span.start < 0.05:
                 return f"until {b} only a low background sound is heard{level}"
@@ -746,7 +743,7 @@ class _Writer:
             return f"speech-like sound is heard from {a} to {b}{level}, though no words were transcribed there"
         if label == "music-like":
             return f"music-like sound plays from {a} to {b}{level}"
-        peak = _db(obs, "peak_db")
+        peak = obs.payload.peak_db
         peak_text = f" (peak {peak:.0f} dBFS)" if peak is not None else level
         name = obs.content if obs.content and obs.content.lower() != label else label
         if label == "sound":
@@ -757,7 +754,7 @@ class _Writer:
 
     def event_level(self, obs: Observation) -> str:
         """`` at about -11 dBFS`` (or the peak, or nothing): how loud a measured sound event is."""
-        db, peak = _db(obs), _db(obs, "peak_db")
+        db, peak = obs.payload.loudness_db, obs.payload.peak_db
         if db is not None:
             return f" at about {db:.0f} dBFS"
         return f" (peak {peak:.0f} dBFS)" if peak is not None else ""
@@ -780,8 +777,8 @@ class _Writer:
                 continue
             label = _label(obs)
             if label == "tone":
-                freq = obs.payload.get("frequency_hz")
-                pitch = f"{float(freq):.0f} Hz " if isinstance(freq, int | float) else ""
+                freq = obs.payload.frequency_hz
+                pitch = f"{freq:.0f} Hz " if freq is not None else ""
                 out.append((f"the {pitch}tone from the previous stretch continues until {until}", [obs]))
             elif label == "silence":
                 out.append((f"the silence lasts until {until}", [obs]))
@@ -871,11 +868,11 @@ class _Writer:
         voiced = voice_facts(mine, self.turns, everyone)
         bits.extend(voiced)
         pitches = [
-            float(e.payload["pitch_hz"])
+            e.payload.pitch_hz
             for o in mine
             if o.span is not None
             for e in self.speech_events(o.span)
-            if isinstance(e.payload.get("pitch_hz"), int | float)
+            if e.payload.pitch_hz is not None
         ]
         if self.turns:
             pitches = []  # voices are separated: the clip-wide speech pitch would mix them
@@ -936,13 +933,13 @@ class _Writer:
     def audio_overview(self) -> list[str]:
         """Loudness and silence from audio analysis, one speech share (from ASR when it ran), or what was not done."""
         sentences = []
-        meta = next((m for m in self.metadata if "loudness_db" in m.payload), None)
+        meta = next((m for m in self.metadata if m.payload.loudness_db is not None), None)
         parts = []
-        if meta is not None and isinstance(meta.payload.get("loudness_db"), int | float):
-            db = float(meta.payload["loudness_db"])
+        if meta is not None and meta.payload.loudness_db is not None:
+            db = meta.payload.loudness_db
             parts.append(f"the overall loudness is {db:.1f} dBFS ({loudness_word(db)})")
-        if meta is not None and isinstance(meta.payload.get("silence_ratio"), int | float):
-            silent, floor = float(meta.payload["silence_ratio"]), _db(meta, "noise_floor_db")
+        if meta is not None and meta.payload.silence_ratio is not None:
+            silent, floor = meta.payload.silence_ratio, meta.payload.noise_floor_db
             if silent < 0.005 and floor is not None and floor > -60:
                 parts.append(f"a background noise floor of about {floor:.0f} dBFS runs under it, with no true silence")
             else:
@@ -975,12 +972,8 @@ class _Writer:
                 plural = "s" if len(voices) != 1 else ""
                 sentences.append(f"Voice separation finds {_count(len(voices))} speaker{plural}")
             return sentences
-        if (
-            meta is not None
-            and isinstance(meta.payload.get("speech_ratio"), int | float)
-            and not self.examined("speech")
-        ):
-            parts.append(f"speech-like sound fills about {100 * float(meta.payload['speech_ratio']):.0f}% of it")
+        if meta is not None and meta.payload.speech_ratio is not None and not self.examined("speech"):
+            parts.append(f"speech-like sound fills about {100 * meta.payload.speech_ratio:.0f}% of it")
         if parts:
             sentences.append("Audio analysis finds that " + ", and ".join(parts))
         elif not self.examined("sound"):
@@ -990,34 +983,30 @@ class _Writer:
 
 
 def _transcribed(obs: Observation) -> bool:
-    """False for speech an observer heard but could not transcribe reliably (``payload["transcribed"]`` False)."""
-    return obs.payload.get("transcribed") is not False
+    """False for speech an observer heard but could not transcribe reliably (``payload.transcribed`` False)."""
+    return obs.payload.transcribed
 
 
 def _language_facts(mine: list[Observation]) -> list[str]:
     """What a speaker's turns say about language, honestly: the language and its probability only where a model
     that tells languages apart named it; otherwise which model examined the speech and what it could not do."""
     bits: list[str] = []
-    named = Counter(str(o.payload["language"]) for o in mine if o.payload.get("language"))
+    named = Counter(o.payload.language for o in mine if o.payload.language)
     for code, _ in named.most_common():
         probs = [
-            float(o.payload["language_probability"])
+            o.payload.language_probability
             for o in mine
-            if o.payload.get("language") == code and isinstance(o.payload.get("language_probability"), int | float)
+            if o.payload.language == code and o.payload.language_probability is not None
         ]
-        model = next((str(o.payload["language_model"]) for o in mine if o.payload.get("language_model")), "")
+        model = next((o.payload.language_model for o in mine if o.payload.language_model), "")
         told = f"identified by {model}" if model else "identified"
         told += f" with probability {max(probs):.2f}" if probs else ""
         bits.append(f"speaks {_LANGUAGES.get(code, code)} ({told})")
-    unnamed = [o for o in mine if not o.payload.get("language")]
+    unnamed = [o for o in mine if not o.payload.language]
     if unnamed:
-        note = next((str(o.payload["language_note"]) for o in unnamed if o.payload.get("language_note")), "")
-        model = next((str(o.payload["language_model"]) for o in unnamed if o.payload.get("language_model")), "")
-        probs = [
-            float(o.payload["language_probability"])
-            for o in unnamed
-            if isinstance(o.payload.get("language_probability"), int | float)
-        ]
+        note = next((o.payload.language_note for o in unnamed if o.payload.language_note), "")
+        model = next((o.payload.language_model for o in unnamed if o.payload.language_model), "")
+        probs = [o.payload.language_probability for o in unnamed if o.payload.language_probability is not None]
         if note:
             bits.append(f"language {note}")
         elif model and probs:
@@ -1029,7 +1018,7 @@ def _language_facts(mine: list[Observation]) -> list[str]:
     untold = [o for o in mine if not _transcribed(o)]
     if untold:
         seconds = sum(o.span.duration for o in untold if o.span is not None)
-        model = next((str(o.payload["model"]) for o in untold if o.payload.get("model")), "the speech recogniser")
+        model = next((o.payload.model for o in untold if o.payload.model), "the speech recogniser")
         count = len(untold)
         bits.append(
             f"{count} turn{'s' if count != 1 else ''} ({seconds:.1f} s) left untranscribed: {model} could not "
@@ -1059,7 +1048,7 @@ def claim_sentence(item: claims.Settled) -> str:
         who, verb = f"{names[0].removesuffix(' model')} and {names[1].removeprefix('the ')}s", "report"
     else:
         who, verb = " and ".join(names), "reports" if len(names) == 1 else "report"
-    models = list(dict.fromkeys(str(o.payload["model"]) for o in item.sources if o.payload.get("model")))
+    models = list(dict.fromkeys(o.payload.model for o in item.sources if o.kind == "description" and o.payload.model))
     if models:
         who += f" ({', '.join(models)})"
     clause = " ".join(item.clause.split()).rstrip(" .;,")
@@ -1081,28 +1070,28 @@ def _reading_order(texts: list[Observation]) -> list[Observation]:
     then left to right. Lines without a box keep their order."""
 
     def key(obs: Observation) -> tuple[float, float]:
-        box = obs.payload.get("box")
-        if isinstance(box, list | tuple) and len(box) == 4:
-            return (round(float(box[1]) / 0.02), float(box[0]))
+        box = obs.payload.box
+        if box is not None:
+            return (round(box[1] / 0.02), box[0])
         return (float("inf"), 0.0)
 
     return sorted(texts, key=key)
 
 
 def _size(obs: Observation) -> str:
-    frac = obs.payload.get("height_frac")
-    if not isinstance(frac, int | float):
+    frac = obs.payload.height_frac
+    if frac is None:
         return ""
     return "large" if frac >= 0.1 else ("medium-sized" if frac >= 0.05 else "small")
 
 
 def _look(obs: Observation) -> str:
     """`` in large white letters on a black background`` (only the parts observed)."""
-    size, color, bg = _size(obs), obs.payload.get("color"), obs.payload.get("background")
-    words = " ".join(w for w in (size, str(color) if color else "") if w)
+    size, color, bg = _size(obs), obs.payload.color, obs.payload.background
+    words = " ".join(w for w in (size, color or "") if w)
     text = f" in {words} letters" if words else ""
     if bg:
-        text += f" on {_a(str(bg))} {bg} background"
+        text += f" on {_a(bg)} {bg} background"
     return text
 
 
@@ -1112,21 +1101,21 @@ def _a(word: str) -> str:
 
 
 def _where(obs: Observation) -> str:
-    pos = str(obs.payload.get("position") or "").lower()
+    pos = (obs.payload.position or "").lower()
     return _POSITIONS.get(pos, "on screen")
 
 
 def _appearance(obs: Observation) -> str:
     parts = []
-    size, color, bg = _size(obs), obs.payload.get("color"), obs.payload.get("background")
-    head = " ".join(w for w in (size, str(color) if color else "") if w)
+    size, color, bg = _size(obs), obs.payload.color, obs.payload.background
+    head = " ".join(w for w in (size, color or "") if w)
     parts.append(f"{head} text" if head else "text")
     if bg:
-        parts[-1] += f" on {_a(str(bg))} {bg} background"
+        parts[-1] += f" on {_a(bg)} {bg} background"
     parts[-1] += f" {_where(obs)}"
-    frac = obs.payload.get("height_frac")
-    if isinstance(frac, int | float):
-        parts.append(f"about {100 * float(frac):.0f}% of the frame height")
+    frac = obs.payload.height_frac
+    if frac is not None:
+        parts.append(f"about {100 * frac:.0f}% of the frame height")
     if obs.confidence is not None and obs.confidence < 0.9:
         parts.append(f"read with confidence {obs.confidence:.2f}")
     text = ", ".join(parts)
@@ -1163,20 +1152,24 @@ def _pace_from_rate(rate: float) -> str:
 def _speech_state(obs: Observation, events: list[Observation]) -> _State:
     assert obs.span is not None
     state = _State(confidence=obs.confidence)
-    weighted = [(e.span.overlap(obs.span), _db(e)) for e in events if e.span is not None and _db(e) is not None]
+    weighted = [
+        (e.span.overlap(obs.span), e.payload.loudness_db)
+        for e in events
+        if e.span is not None and e.payload.loudness_db is not None
+    ]
     total = sum(w for w, _ in weighted)
     if total > 0:
         state.loudness = sum(w * db for w, db in weighted if db is not None) / total
-    paces = Counter(str(e.payload["pace"]) for e in events if e.payload.get("pace"))
+    paces = Counter(e.payload.pace for e in events if e.kind == "sound_event" and e.payload.pace)
     if paces:
         state.pace = paces.most_common(1)[0][0]
-    pitches = [float(e.payload["pitch_hz"]) for e in events if isinstance(e.payload.get("pitch_hz"), int | float)]
+    pitches = [e.payload.pitch_hz for e in events if e.payload.pitch_hz is not None]
     if pitches:
         state.pitch = statistics.median(pitches)
-    words = obs.payload.get("words")
+    words = obs.payload.words
     if not _transcribed(obs):
         pass  # no words were written: no speaking rate either
-    elif isinstance(words, list) and words and obs.span.duration > 0:
+    elif words and obs.span.duration > 0:
         state.rate = len(words) / obs.span.duration
     elif obs.content.strip() and obs.span.duration > 0:
         state.rate = len(obs.content.split()) / obs.span.duration
