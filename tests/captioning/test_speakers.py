@@ -212,7 +212,7 @@ def test_padded_segments_are_cut_back_to_the_pause_between_their_words() -> None
     a, b = untangle([second, first])
     assert (a.span.start, a.span.end, b.span.start, b.span.end) == (7.93, 8.91, 8.91, 10.38)
     assert (a.content, b.content) == ("Oh, hello.", "I didn't.")
-    assert (a.payload["split_from"], b.payload["split_from"]) == (first.key, second.key)
+    assert (a.payload.split_from, b.payload.split_from) == (first.key, second.key)
 
 
 def test_words_heard_twice_over_one_moment_are_told_once() -> None:
