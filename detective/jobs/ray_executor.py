@@ -140,7 +140,11 @@ def init_local_ray(num_cpus: int | None = None) -> None:
         log_to_driver=False,
         configure_logging=False,
     )
-    _start_reaper(ray._private.worker._global_node.get_session_dir_path())
+    node = getattr(ray._private.worker, "_global_node", None)  # the local node's processes (Ray's own handle)
+    if node is not None:
+        _start_reaper(node.get_session_dir_path())
+    else:  # pragma: no cover - depends on Ray's internals (pinned)
+        log.warning("ray reaper not started: Ray's session directory is unknown")
 
 
 def stop_local_ray() -> None:
@@ -173,6 +177,7 @@ def _start_reaper(session_dir: str) -> None:
             start_new_session=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # else a caller reading this process's stderr would wait for the reaper too
         )
     except BaseException:
         os.close(write)

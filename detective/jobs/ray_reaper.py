@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-#: Seconds the reaper keeps looking for stragglers of the session after the driver is gone (a worker the raylet
-#: was starting when it died may appear late).
+#: Seconds the reaper may keep killing stragglers of the session after the driver is gone (a process that was
+#: starting when the driver died may appear late); it stops at the first sweep that finds none.
 SWEEP_SECONDS = 2.0
 
 
@@ -51,16 +51,17 @@ def _runs_ray(cmdline: bytes) -> bool:
 
 
 def reap(session_dir: str | os.PathLike[str], spare: int | None = None, sweep: float = SWEEP_SECONDS) -> int:
-    """Kill the session's processes (but ``spare``) now and keep sweeping for ``sweep`` seconds; the number
-    killed."""
+    """Kill the session's processes (but ``spare``) until a sweep finds none, for at most ``sweep`` seconds; the
+    number killed."""
     killed: set[int] = set()
     deadline = time.monotonic() + sweep
     while True:
-        for pid in session_processes(session_dir, spare):
+        found = session_processes(session_dir, spare)
+        for pid in found:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 killed.add(pid)
-        if time.monotonic() >= deadline:
+        if not found or time.monotonic() >= deadline:
             return len(killed)
         time.sleep(0.2)
 
