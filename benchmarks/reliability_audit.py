@@ -20,8 +20,10 @@ marker, never confused with another program's.
 - **signals**: a run stopped with SIGINT or SIGTERM once it has written a record, while four clips given by URL
   are still downloading (from a loopback server that never finishes): exit code, seconds from the signal to the
   exit, processes and partial downloads (``omni-detective-*`` temporary folders) left behind.
-- **full**: the output on a 64 KB tmpfs (where the script may mount one): exit code, whether it hung, a torn last
-  line, ``.tmp`` files, and whether the message names the file and the free space.
+- **full**: the output on a 64 KB tmpfs (where the script may mount one): exit code, whether it hung, *seconds*
+  from start to exit, of which *first record s* to the first record (Ray's start, mostly) and *exit after full s*
+  from the last record written (the disk was full at the next) to the exit; a torn last line, ``.tmp`` files, and
+  whether the message names the file and the free space.
 """
 
 from __future__ import annotations
@@ -96,18 +98,23 @@ def _clips(folder: Path, n: int) -> Path:
     return manifest
 
 
-def _marked(mark: str) -> list[int]:
-    """Live processes carrying ``mark`` in their environment (a zombie runs nothing and is not counted)."""
+def _marked(mark: str, folder: Path | None = None) -> list[int]:
+    """Live processes carrying ``mark`` in their environment, or holding a file open under ``folder`` (the run's
+    temporary folder, where its Ray session lives: Ray's agents write their process title over their environment,
+    so the mark alone misses them). A zombie runs nothing and is not counted."""
     needle = f"{MARK}={mark}".encode()
+    root = str(folder.resolve()) + "/" if folder is not None else None
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if state not in {"Z", "X"}:
-                    found.append(int(entry.name))
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] in {"Z", "X"}:
+                continue
+            if needle in (entry / "environ").read_bytes().split(b"\0") or (
+                root is not None and any(os.readlink(fd).startswith(root) for fd in (entry / "fd").iterdir())
+            ):
+                found.append(int(entry.name))
         except OSError:
             continue
     return found
@@ -135,12 +142,13 @@ def _wait_written(proc: subprocess.Popen[bytes], out: Path, before: int, deadlin
     return proc.poll() is None
 
 
-def _leftovers(mark: str, wait: float = 60.0) -> tuple[int, float]:
-    """Processes of ``mark`` alive 5 s from now, and seconds until none is (capped at ``wait``)."""
+def _leftovers(mark: str, folder: Path, wait: float = 60.0) -> tuple[int, float]:
+    """Processes of ``mark`` (or with files open under ``folder``) alive 5 s from now, and seconds until none is
+    (capped at ``wait``)."""
     started = time.monotonic()
     at5: int | None = None
     while True:
-        alive = _marked(mark)
+        alive = _marked(mark, folder)
         elapsed = time.monotonic() - started
         if at5 is None and elapsed >= 5.0:
             at5 = len(alive)
@@ -160,12 +168,12 @@ def audit_kills(executor: str, kills: int, folder: Path, manifest: Path, n: int,
 
     rng = random.Random(seed)
     out = folder / f"kill-{executor}.jsonl"
-    temp = _temp("kill")
     row: dict[str, Any] = {"executor": executor, "kills": 0, "torn": 0, "left 5 s": 0, "gone after": 0.0}
     with ChatServer(latency=0.05) as server:
         args = [sys.executable, __file__, "--worker", str(manifest), str(out), server.url, executor]
         for _ in range(kills):
             mark = uuid.uuid4().hex
+            temp = _temp("kill")
             before = _lines(out)
             proc = _start(args, mark, temp)
             if _wait_written(proc, out, before):
@@ -176,11 +184,11 @@ def audit_kills(executor: str, kills: int, folder: Path, manifest: Path, n: int,
             assert proc.stderr is not None
             proc.stderr.close()
             row["torn"] += int(out.exists() and out.stat().st_size > 0 and not out.read_bytes().endswith(b"\n"))
-            left, gone = _leftovers(mark)
+            left, gone = _leftovers(mark, temp)
             row["left 5 s"] = max(row["left 5 s"], left)
             row["gone after"] = max(row["gone after"], gone)
         mark = uuid.uuid4().hex
-        final = _start(args, mark, temp)
+        final = _start(args, mark, _temp("kill"))
         _, err = final.communicate(timeout=600)
     ids = [r["id"] for r in _records(out)]
     row.update(
@@ -255,7 +263,7 @@ def audit_signal(executor: str, sig: signal.Signals, folder: Path, manifest: Pat
         sent = time.monotonic()
         _, err = proc.communicate(timeout=120)
         seconds = time.monotonic() - sent
-    left, _ = _leftovers(mark, wait=30.0)
+    left, _ = _leftovers(mark, temp, wait=30.0)
     text = err.decode(errors="replace")
     downloads = [p for p in temp.rglob("omni-detective-*") if p.is_dir()]
     return {
@@ -283,18 +291,28 @@ def audit_full_disk(executor: str, folder: Path, manifest: Path) -> dict[str, An
     try:
         out = mount / "out.jsonl"
         temp = _temp("full")
-        with ChatServer(latency=0.05) as server:
+        log = temp / "stderr.log"
+        first: float | None = None
+        with ChatServer(latency=0.05) as server, log.open("wb") as stderr:
             args = [sys.executable, __file__, "--worker", str(manifest), str(out), server.url, executor]
-            proc = _start(args, uuid.uuid4().hex, temp)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "RAY_ADDRESS"))}
+            env.update({MARK: uuid.uuid4().hex, "TMPDIR": str(temp), "PYTHONUNBUFFERED": "1"})
+            proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
             started = time.monotonic()
-            try:
-                _, err = proc.communicate(timeout=300)
-                hung = False
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
-                hung = True
+            hung = False
+            while proc.poll() is None:
+                if first is None and _lines(out):
+                    first = time.monotonic() - started
+                if time.monotonic() - started > 300:
+                    proc.kill()
+                    proc.wait()
+                    hung = True
+                time.sleep(0.02)
+            ended = time.time()
             seconds = time.monotonic() - started
+        err = log.read_bytes()
+        # the last record written is the file's last change: from there to the exit is the time to stop
+        after_full = ended - out.stat().st_mtime if out.exists() and _lines(out) else None
         text = err.decode(errors="replace")
         message = next((line for line in text.splitlines() if "file system is full" in line), "")
         data = out.read_bytes() if out.exists() else b""
@@ -303,6 +321,8 @@ def audit_full_disk(executor: str, folder: Path, manifest: Path) -> dict[str, An
             "exit": proc.returncode,
             "hung": hung,
             "seconds": round(seconds, 1),
+            "first record s": round(first, 1) if first is not None else None,
+            "exit after full s": round(after_full, 2) if after_full is not None else None,
             "records": data.count(b"\n"),
             "torn": bool(data) and not data.endswith(b"\n"),
             "tmp": len(list(mount.glob("*.tmp"))),

@@ -7,7 +7,8 @@
 - An actor that dies fails only its items in flight, as retryable errors (the next run retries them), and is
   restarted by Ray (``max_restarts=-1``); Ray never re-runs an item on its own (``max_task_retries=0``).
 - ``address`` (or ``RAY_ADDRESS``) joins an existing cluster; without one, a Ray is started on this machine,
-  bound to 127.0.0.1, without dashboard and without usage statistics, and stopped at the end.
+  bound to 127.0.0.1, without dashboard and without usage statistics, and stopped at the end; a reaper process
+  (:mod:`.ray_reaper`) stops what is left of it within seconds of the driver's end, even after ``kill -9``.
 - ``actor_options`` are Ray's resource options per actor, e.g. ``{"num_cpus": 4}`` for CPU-heavy offline
   observers, ``{"num_cpus": 0.25}`` for API-bound clips.
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 from typing import Any
 
 import structlog
@@ -126,7 +129,8 @@ def loopback_only() -> None:
 
 
 def init_local_ray(num_cpus: int | None = None) -> None:
-    """Start a Ray on this machine bound to loopback only: no dashboard, no usage statistics."""
+    """Start a Ray on this machine bound to loopback only: no dashboard, no usage statistics, and a reaper that
+    stops all of it within seconds of this process ending, however it ends; stop it with :func:`stop_local_ray`."""
     loopback_only()
     ray = _ray()
     ray.init(
@@ -136,6 +140,61 @@ def init_local_ray(num_cpus: int | None = None) -> None:
         log_to_driver=False,
         configure_logging=False,
     )
+    node = getattr(ray._private.worker, "_global_node", None)  # the local node's processes (Ray's own handle)
+    if node is not None:
+        _start_reaper(node.get_session_dir_path())
+    else:  # pragma: no cover - depends on Ray's internals (pinned)
+        log.warning("ray reaper not started: Ray's session directory is unknown")
+
+
+def stop_local_ray() -> None:
+    """Shut down the Ray :func:`init_local_ray` started and let its reaper kill what outlives the shutdown."""
+    ray = _ray()
+    try:
+        ray.shutdown()
+    finally:
+        _release_reaper()
+
+
+#: The running reaper of the Ray this process started, and the write end of its pipe (see :mod:`.ray_reaper`).
+_reaper: tuple[subprocess.Popen[bytes], int] | None = None
+
+
+def _start_reaper(session_dir: str) -> None:
+    """Start the reaper of the Ray session at ``session_dir`` (in a session of its own); this process holds the
+    only write end of its pipe (not inherited by anything it starts), so the pipe closes when this process ends.
+
+    Ray's agents otherwise outlive a driver killed with ``kill -9`` by about a minute (see :mod:`.ray_reaper`)."""
+    from detective.jobs import ray_reaper
+
+    global _reaper
+    _release_reaper()
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", ray_reaper.__file__, session_dir, str(read), str(os.getpid())],
+            pass_fds=(read,),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # else a caller reading this process's stderr would wait for the reaper too
+        )
+    except BaseException:
+        os.close(write)
+        raise
+    finally:
+        os.close(read)
+    _reaper = (process, write)
+
+
+def _release_reaper() -> None:
+    """Close this process's end of the reaper's pipe: it kills what is left of its Ray session and exits."""
+    global _reaper
+    if _reaper is not None:
+        _, write = _reaper
+        _reaper = None
+        with contextlib.suppress(OSError):
+            os.close(write)
 
 
 def join_ray(address: str) -> None:
@@ -234,6 +293,7 @@ class RayExecutor:
         self._came_up: asyncio.Event | None = None
         self._revivals: set[asyncio.Task[None]] = set()
         self._started_ray = False
+        self._started_local = False
         #: where each actor came up (pid, node), for logs and tests
         self.placements: list[dict[str, Any]] = []
 
@@ -248,6 +308,7 @@ class RayExecutor:
                 else:
                     init_local_ray()
             self._started_ray = True
+            self._started_local = not address
         remote = ray.remote(JobActor).options(
             max_restarts=-1,
             max_task_retries=0,
@@ -335,5 +396,8 @@ class RayExecutor:
             ray.kill(actor.handle, no_restart=True)
         self._actors = []
         if self._started_ray:
-            ray.shutdown()
+            if self._started_local:
+                stop_local_ray()
+            else:
+                ray.shutdown()
             self._started_ray = False

@@ -31,7 +31,7 @@ def ray_for_tests(num_cpus: int = 2, test_modules: Iterable[types.ModuleType] = 
 
     import ray
 
-    from detective.jobs.ray_executor import init_local_ray
+    from detective.jobs.ray_executor import init_local_ray, stop_local_ray
 
     original_print = builtins.print
     patch_print = os.environ.get("RAY_TQDM_PATCH_PRINT")
@@ -44,7 +44,7 @@ def ray_for_tests(num_cpus: int = 2, test_modules: Iterable[types.ModuleType] = 
         try:
             yield ray.get_runtime_context().gcs_address
         finally:
-            ray.shutdown()
+            stop_local_ray()
     finally:
         builtins.print = original_print
         if patch_print is None:
