@@ -1,18 +1,8 @@
-"""Media decoding: probe clips, stream their audio and sample their frames, with PyAV.
+"""Media decoding with PyAV: probe clips, stream their audio and sample their frames (the room's public names)."""
 
-Every function decodes as a stream: audio arrives in blocks, frames one at a time, so a 2-hour video
-never sits in memory. Times are clip times in seconds. A frame is reported at its *true* presentation time:
-asking for t = 3.0 returns the frame on screen at 3.0 s together with the time it was first shown (e.g.
-2.96 s), never a frame re-stamped with the time that was asked for.
-
-Every failure is a :class:`MediaError` whose message starts with the clip's source and says what is wrong.
-
-The room's modules: :mod:`~detective.media.errors` (:class:`MediaError`), :mod:`~detective.media.sources` (the
-source rule, kind checks, hashing), :mod:`~detective.media.probing`, :mod:`~detective.media.opening` (local,
-http and fsspec sources within deadlines), :mod:`~detective.media.decoding` (the shared decode loop and
-:func:`damage`), :mod:`~detective.media.audio` and :mod:`~detective.media.frames`. This package re-exports their
-public names; patch a name where it is defined (``detective.media.audio.load_audio``), not here.
-"""
+# The modules: errors (MediaError), sources (the source rule, kind checks, hashing), probing, opening (local,
+# http(s) and fsspec sources within deadlines), decoding (the shared decode loop, damage), audio, frames. Patch a
+# name where it is defined (detective.media.audio.load_audio), not here: the modules do not read this package.
 
 from detective.media.audio import (
     AUDIO_GAP,

@@ -1,4 +1,7 @@
-"""Stream and decode a clip's audio: mono float blocks, spans, WAV bytes and cached WAV data URLs."""
+"""Stream and decode a clip's audio: mono float blocks, spans, WAV bytes and cached WAV data URLs.
+
+Audio arrives in blocks, so a 2-hour clip never sits in memory; times are clip times in seconds.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Sample a clip's frames at their true presentation times, streaming, one frame held at a time."""
+"""Sample a clip's frames at their true presentation times, streaming, one frame held at a time.
+
+Asking for t = 3.0 returns the frame on screen at 3.0 s together with the time it was first shown (e.g. 2.96 s),
+never a frame re-stamped with the time that was asked for. Every failure is a :class:`MediaError` whose message
+starts with the clip's source and says what is wrong.
+"""
 
 from __future__ import annotations
 
