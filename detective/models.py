@@ -100,7 +100,9 @@ def format_time(seconds: float, decimals: int = 3, *, pad: bool = True) -> str:
 
 
 class MediaInfo(BaseModel):
-    """A probed input clip: where it is and what streams it has."""
+    """A probed input clip: where it is and what streams it has (frozen: change a copy, ``model_copy(update=…)``)."""
+
+    model_config = ConfigDict(frozen=True)
 
     source: str = Field(description="Local path or URL as given by the user.")
     path: str | None = Field(default=None, description="Local file that holds the media (download for URLs).")

@@ -58,21 +58,19 @@ async def aopen_media(
     source = resolve_source(source)  # one rule for every command: file:// is local, unknown schemes are refused
     if not is_remote(source):
         info = await _within(PROBE_TIMEOUT, source, run_sync(_probe_local, source, name="probe"))
-        info.source = given
-        return info
+        return info.model_copy(update={"source": given})
     if not download and _is_url(source):
         async with asyncio.timeout(download_timeout):
             info = await run_sync(probe, source, name="probe")
-        info.path = None  # no local copy: tools read media.source
-        return info
+        return info.model_copy(update={"path": None})  # no local copy: tools read media.source
     if _is_url(source):
         path = await _download(source, max_download_bytes, download_timeout)
     else:
         path = await _fsspec_download(source, max_download_bytes, download_timeout)
     try:
         info = await _within(PROBE_TIMEOUT, path, run_sync(probe, path, name="probe"))
-        info.source = source
-        info.content_hash = await _within(PROBE_TIMEOUT, path, run_sync(content_hash, path, name="content_hash"))
+        digest = await _within(PROBE_TIMEOUT, path, run_sync(content_hash, path, name="content_hash"))
+        info = info.model_copy(update={"source": source, "content_hash": digest})
     except MediaError as exc:  # name the URL the user gave, not our temporary copy
         shutil.rmtree(Path(path).parent, ignore_errors=True)
         raise MediaError(str(exc).replace(path, source)) from exc
@@ -96,10 +94,7 @@ async def _within(seconds: float, source: str, work: Any) -> Any:
 
 def _probe_local(source: str) -> MediaInfo:
     path = os.path.expanduser(source)
-    info = probe(path)
-    info.source = source
-    info.content_hash = content_hash(path)
-    return info
+    return probe(path).model_copy(update={"source": source, "content_hash": content_hash(path)})
 
 
 def _run_async(coro: Any) -> Any:

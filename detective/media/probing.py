@@ -78,7 +78,22 @@ def probe(source: str) -> MediaInfo:
         if not _decodes(container, video if video is not None else audio):
             kind = "video" if video is not None else "audio"
             raise _fail(path, f"no {kind} frame could be decoded (truncated or corrupt file)")
-        info = MediaInfo(
+        streams: dict[str, Any] = {}
+        if video is not None:
+            rate = video.average_rate or video.guessed_rate
+            streams.update(
+                width=video.codec_context.width,
+                height=video.codec_context.height,
+                fps=round(float(rate), 6) if rate else None,
+                video_codec=video.codec_context.name,
+            )
+        if audio is not None:
+            streams.update(
+                audio_sample_rate=audio.codec_context.sample_rate,
+                audio_channels=audio.codec_context.channels,
+                audio_codec=audio.codec_context.name,
+            )
+        return MediaInfo(
             source=str(source),
             path=path,
             duration=round(duration, 6),
@@ -86,18 +101,8 @@ def probe(source: str) -> MediaInfo:
             has_video=video is not None,
             container=container.format.name,
             size_bytes=None if _is_url(path) else Path(path).stat().st_size,
+            **streams,
         )
-        if video is not None:
-            rate = video.average_rate or video.guessed_rate
-            info.width = video.codec_context.width
-            info.height = video.codec_context.height
-            info.fps = round(float(rate), 6) if rate else None
-            info.video_codec = video.codec_context.name
-        if audio is not None:
-            info.audio_sample_rate = audio.codec_context.sample_rate
-            info.audio_channels = audio.codec_context.channels
-            info.audio_codec = audio.codec_context.name
-        return info
     except av.FFmpegError as exc:
         raise _fail(path, f"cannot be decoded, truncated or corrupt ({_reason(exc)})") from exc
     finally:
