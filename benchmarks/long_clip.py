@@ -30,8 +30,8 @@ from detective.llm.settings import Settings
 
 clip, window, cache_mb = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 if cache_mb >= 0:
-    import detective.media
-    detective.media._DATA_URLS.max_bytes = int(cache_mb * 1024 * 1024)
+    import detective.media.audio
+    detective.media.audio._DATA_URLS.max_bytes = int(cache_mb * 1024 * 1024)
 with ChatServer() as server:
     settings = Settings.from_env(env={}, api_key="sk-bench", base_url=server.url, backoff=0.01)
     detective = Detective(

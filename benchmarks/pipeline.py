@@ -59,6 +59,7 @@ from detective import logs
 from detective.agent.batch import BatchConfig, job_config, make_executor
 from detective.agent.detective import Detective
 from detective.jobs import Job
+from detective.jobs.jsonl import iter_records
 from detective.llm.client import HTTP_CLIENT_ENV, HTTP_CLIENTS, EndpointLimits
 from detective.llm.settings import Settings
 from detective.media import clear_caches, wav_bytes
@@ -203,7 +204,7 @@ def run_ours(
     wall, cpu = time.perf_counter() - started, _cpu() - cpu
     if executor == "ray":  # actors and Ray daemons are not our waited-for children: read their CPU from /proc
         cpu = _tree_cpu() - cpu_before
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    records = [record for _number, record in iter_records(out, strict=True)]
     return {
         "wall": wall,
         "start": start_cost[0] if start_cost else 0.0,

@@ -160,7 +160,9 @@ def _leftovers(mark: str, folder: Path, wait: float = 60.0) -> tuple[int, float]
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from detective.jobs.jsonl import iter_records
+
+    return [record for _number, record in iter_records(out, strict=True)]
 
 
 def audit_kills(executor: str, kills: int, folder: Path, manifest: Path, n: int, seed: int) -> dict[str, Any]:

@@ -93,19 +93,36 @@ def join_words(words: list[str]) -> str:
     return text
 
 
-def format_time(seconds: float) -> str:
-    """``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the caption format's timestamps."""
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
+def plain_words(text: str) -> str:
+    """``text``'s words for comparing two reports: lower case, every mark that is not a letter, digit or space read
+    as a space, spaces collapsed (``"Dog-like, isn't it?"`` is ``"dog like isn t it"``)."""
+    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+
+
+def format_time(seconds: float, decimals: int = 3, *, pad: bool = True) -> str:
+    """A clip time as text, the one formatter of clip times: ``MM:SS.mmm`` (``HH:MM:SS.mmm`` from one hour on), the
+    caption format's timestamps, by default.
+
+    ``decimals`` digits of the second are kept (rounded; 0: none and no point); ``pad=False`` writes the leading
+    field without its zero, as prose does (``format_time(4.2, 1, pad=False)`` is ``0:04.2``, ``1:02:03.5`` past an
+    hour).
+    """
+    scale = 10**decimals
+    units = round(max(0.0, seconds) * scale)
+    hours, rest = divmod(units, 3600 * scale)
+    minutes, rest = divmod(rest, 60 * scale)
+    secs, frac = divmod(rest, scale)
+    tail = f".{frac:0{decimals}d}" if decimals > 0 else ""
+    lead = "02d" if pad else "d"
     if hours:
-        return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
-    return f"{minutes:02d}:{secs:02d}.{ms:03d}"
+        return f"{hours:{lead}}:{minutes:02d}:{secs:02d}{tail}"
+    return f"{minutes:{lead}}:{secs:02d}{tail}"
 
 
 class MediaInfo(BaseModel):
-    """A probed input clip: where it is and what streams it has."""
+    """A probed input clip: where it is and what streams it has (frozen: change a copy, ``model_copy(update=…)``)."""
+
+    model_config = ConfigDict(frozen=True)
 
     source: str = Field(description="Local path or URL as given by the user.")
     path: str | None = Field(default=None, description="Local file that holds the media (download for URLs).")
@@ -220,7 +237,7 @@ class Observation(_Derived):
     @functools.cached_property
     def words(self) -> str:
         """The content lower-cased, without punctuation, spaces collapsed: what two reports must share to match."""
-        return " ".join(_PUNCTUATION.sub(" ", self.content.lower()).split())
+        return plain_words(self.content)
 
     @functools.cached_property
     def key(self) -> str:

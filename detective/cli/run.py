@@ -26,7 +26,7 @@ from detective.cli.options import (
     with_role_limits,
 )
 from detective.jobs import EXECUTORS, OutputLocked
-from detective.jobs.jsonl import DiskFullError
+from detective.jobs.jsonl import DiskFullError, iter_records
 from detective.jobs.ray_executor import RayUnavailable
 
 if TYPE_CHECKING:
@@ -388,16 +388,9 @@ def run(
 def carries_cloze(manifest: Path, records: int = 1000) -> bool:
     """True when one of the first ``records`` records of ``manifest`` carries ``cloze`` (an Omni-Cloze record)."""
     try:
-        with manifest.open("rb") as fh:
-            for number, raw in enumerate(fh):
-                if number >= records:
-                    break
-                try:
-                    record = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-                    continue
-                if isinstance(record, dict) and record.get("cloze") not in (None, ""):
-                    return True
+        for _number, record in iter_records(manifest, limit=records):
+            if record.get("cloze") not in (None, ""):
+                return True
     except OSError:
         return False  # the run reports the unreadable manifest
     return False
@@ -459,12 +452,11 @@ def dry_run_plan(
         raise click.ClickException(f"manifest {input_path} does not exist or is not a file")
     done: set[str] = set()
     if output_path.exists():
-        with output_path.open("rb") as fh:
-            for raw in fh:
-                try:
-                    done.add(output_key(json.loads(raw), caption_field))
-                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
-                    continue  # a torn or unreadable line: run repairs it, its clip is redone
+        for _number, record in iter_records(output_path):  # a torn or unreadable line is skipped: run repairs it
+            try:
+                done.add(output_key(record, caption_field))
+            except (AttributeError, TypeError):
+                continue  # a record without a usable key: its clip is redone
     errors = load_errors(sidecar_path(output_path, ".errors.jsonl"))
     permanent = set() if retry_failed else {k for k, e in errors.items() if not e.get("retryable")}
     todo: list[dict[str, Any]] = []

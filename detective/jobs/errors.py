@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from detective.jobs.jsonl import atomic_file
+from detective.jobs.jsonl import atomic_file, iter_records
 
 
 def now() -> str:
@@ -26,14 +26,9 @@ def load_errors(path: Path) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return entries
-    with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                entry = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("key"), str):
-                entries[entry["key"]] = entry
+    for _number, entry in iter_records(path):
+        if isinstance(entry.get("key"), str):
+            entries[entry["key"]] = entry
     return entries
 
 

@@ -89,6 +89,8 @@ class RecordError(ValueError):
     def __init__(self, message: str, *, not_object: bool = False) -> None:
         super().__init__(message)
         self.not_object = not_object
+        #: The number of the line, where :func:`iter_records` raised it.
+        self.line: int | None = None
 
 
 def bounded_lines(fh: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes | None, int]]:
@@ -157,6 +159,37 @@ def parse_record(raw: bytes | str | None, *, max_depth: int = MAX_DEPTH) -> dict
     if text.count("[") + text.count("{") > max_depth and _depth_over(record, max_depth):
         raise RecordError(f"nested deeper than {max_depth} levels (arrays and objects)")
     return record
+
+
+def iter_records(
+    source: str | os.PathLike[str] | BinaryIO, *, strict: bool = False, limit: int | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` for each record of a JSONL file (a path, or a file opened in binary mode): the one
+    reader of JSONL files, lines read by :func:`bounded_lines` and parsed by :func:`parse_record`.
+
+    Blank lines are passed over. A line that is not a record (torn, not UTF-8, not JSON, too long or too deep, not
+    an object) is skipped, or with ``strict`` raises :class:`RecordError` with ``line`` set to its number. ``limit``
+    stops after that many lines.
+
+    :raises OSError: a path that cannot be opened.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            yield from iter_records(fh, strict=strict, limit=limit)
+        return
+    for number, (raw, _length) in enumerate(bounded_lines(source), start=1):
+        if limit is not None and number > limit:
+            return
+        if raw is not None and not raw.strip():
+            continue
+        try:
+            record = parse_record(raw)
+        except RecordError as exc:
+            if strict:
+                exc.line = number
+                raise
+            continue
+        yield number, record
 
 
 def cut_torn_tail(path: Path) -> int:

@@ -11,7 +11,6 @@ only copy of anything.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,15 @@ from typing import Any
 
 import structlog
 
-from detective.jobs.jsonl import DiskFullError, JsonlAppender, atomic_file, cut_torn_tail, is_disk_full
+from detective.jobs.jsonl import (
+    DiskFullError,
+    JsonlAppender,
+    RecordError,
+    atomic_file,
+    cut_torn_tail,
+    is_disk_full,
+    parse_record,
+)
 
 log = structlog.get_logger("detective.jobs")
 
@@ -68,11 +75,9 @@ def _lines(path: Path, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
 
 def _parse(raw: bytes, key_of: KeyOf) -> tuple[dict[str, Any], str] | None:
     try:
-        record = json.loads(raw)
-        if not isinstance(record, dict):
-            return None
+        record = parse_record(raw)
         return record, key_of(record)
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, RecursionError):
+    except (RecordError, AttributeError, TypeError):
         return None
 
 

@@ -56,17 +56,14 @@ def read_records(location: str) -> Iterator[tuple[int, dict[str, Any]]]:
     line that is not JSON (a torn last line is one: ``run`` repairs it)."""
     import fsspec
 
-    with fsspec.open(location, "rt", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                raise ExportError(f"{location} line {number}: not a JSON record ({exc})") from exc
-            if not isinstance(record, dict):
-                raise ExportError(f"{location} line {number}: expected a JSON object")
-            yield number, record
+    from detective.jobs.jsonl import RecordError, iter_records
+
+    with fsspec.open(location, "rb") as fh:
+        try:
+            yield from iter_records(fh, strict=True)
+        except RecordError as exc:
+            what = "expected a JSON object" if exc.not_object else f"not a JSON record ({exc})"
+            raise ExportError(f"{location} line {exc.line}: {what}") from exc
 
 
 def row_of(record: dict[str, Any], *, with_evidence: bool = False) -> dict[str, Any]:

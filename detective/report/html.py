@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from detective.jobs.jsonl import MAX_LINE_BYTES, RecordError, parse_record
+from detective.jobs.jsonl import MAX_LINE_BYTES, RecordError, iter_records, parse_record
 from detective.jobs.record import CaptionRecord
-from detective.models import Caption, Evidence, Observation, Relation, RoundRecord, TimeSpan
+from detective.models import Caption, Evidence, Observation, Relation, RoundRecord, TimeSpan, format_time
 
 if TYPE_CHECKING:  # imported where used: `omni-detective --help` should not pay for them
     import jinja2
@@ -353,7 +353,7 @@ def _describe_query(query: dict[str, Any]) -> str:
     parts = [str(query.get("tool") or query.get("tool_name") or "?")]
     span = query.get("span")
     if isinstance(span, dict) and "start" in span:
-        parts.append(f"[{_fmt_time(float(span['start']))} – {_fmt_time(float(span['end']))}]")
+        parts.append(f"[{format_time(float(span['start']))} – {format_time(float(span['end']))}]")
     elif query.get("start") is not None or query.get("end") is not None:
         parts.append(f"[{query.get('start')} – {query.get('end')}]")
     if query.get("question"):
@@ -408,13 +408,8 @@ _GAP = 10
 _SPAN_LINE = re.compile(r"^\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*-\s*(\d{1,2}:)?\d{2}:\d{2}\.\d{3}\s*$")
 
 
-def _fmt_time(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:06.3f}"
-
-
 def _fmt_span(span: TimeSpan | None) -> str:
-    return f"{_fmt_time(span.start)} – {_fmt_time(span.end)}" if span is not None else "whole clip"
+    return f"{format_time(span.start)} – {format_time(span.end)}" if span is not None else "whole clip"
 
 
 def _plain(value: Any) -> str:
@@ -551,7 +546,7 @@ def layout_timeline(report: ClipReport) -> Timeline:
             items.append(TimelineItem(_LEFT + span.start * scale, top, width, colour, tip, shown, round(span.start, 3)))
         drawn.append(TimelineLane(lane, title, y, height, items))
         y += height + _GAP
-    ticks = [Tick(_LEFT + t * scale, _fmt_time(t)[:-4]) for t in _ticks(duration)]
+    ticks = [Tick(_LEFT + t * scale, format_time(t)[:-4]) for t in _ticks(duration)]
     present_sounds = {label for _, label, _ in lanes["sound_event"]}
     legend = list(speaker_colour.items()) + [(k, c) for k, c in _SOUND_COLOURS.items() if k in present_sounds]
     return Timeline(drawn, ticks, legend, bottom=y)
@@ -858,12 +853,4 @@ def _sidecar_errors(source: str | Path) -> list[dict[str, Any]]:
     errors = path.with_name(path.stem + ".errors.jsonl")  # as detective.agent.batch.sidecar_path names it
     if not errors.is_file():
         return []
-    entries = []
-    for line in errors.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries
+    return [entry for _number, entry in iter_records(errors)]

@@ -8,6 +8,7 @@ import pytest
 from detective_captioning.format import (
     NO_SPEECH_SENTENCE,
     NO_TEXT_SENTENCE,
+    clock,
     format_time,
     parse,
     parse_report,
@@ -107,6 +108,11 @@ def test_times_render_and_parse() -> None:
     assert format_time(65.25) == "01:05.250"
     assert format_time(3599.9994) == "59:59.999"
     assert format_time(3725.5) == "01:02:05.500"
+    assert format_time(-1.0) == "00:00.000"
+    # one formatter, at the precision asked: prose's clock (tenths, no leading zero) and whole seconds
+    assert clock(4.24) == format_time(4.24, 1, pad=False) == "0:04.2"
+    assert clock(59.96) == "1:00.0" and clock(3723.46) == "1:02:03.5"
+    assert format_time(3723.46, 0) == "01:02:03" and format_time(83.5, 0) == "01:24"
     assert parse_time("01:02:05.500") == 3725.5
     assert parse_time("1:02:05.5") == 3725.5
     assert parse_time("02:05") == 125.0

@@ -76,3 +76,15 @@ def test_report_and_cloze_read_hostile_files_with_a_line_number(tmp_path: Path) 
         list(read_jsonl(path))
     path.write_bytes(b'\xef\xbb\xbf{"id": 1}\n')
     assert load_records(path) == [{"id": 1}] and list(read_jsonl(path)) == [(1, {"id": 1})]
+
+
+def test_iter_records_reads_records_and_skips_or_names_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n\n[1, 2]\n{"torn": \n\xff\xfe\n{"b": 2}\n')
+    assert list(detective.jobs.jsonl.iter_records(path)) == [(1, {"a": 1}), (6, {"b": 2})]
+    assert list(detective.jobs.jsonl.iter_records(path, limit=5)) == [(1, {"a": 1})]
+    with path.open("rb") as fh:  # an open binary file reads the same
+        assert [n for n, _ in detective.jobs.jsonl.iter_records(fh)] == [1, 6]
+    with pytest.raises(RecordError, match="expected a JSON object") as caught:
+        list(detective.jobs.jsonl.iter_records(path, strict=True))
+    assert caught.value.line == 3 and caught.value.not_object

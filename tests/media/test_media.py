@@ -155,7 +155,7 @@ def test_a_late_span_is_decoded_from_a_seek_not_from_the_start(
 ) -> None:
     """A span late in a clip costs its own length: the decoder seeks there (a re-check at 9:30 of a long clip used
     to decode the nine minutes before it), and the samples are the clip's own at those times."""
-    import detective.media as media
+    from detective.media import audio as media
 
     path = fixture_media["clips"]["scene"]["path"]
     whole = load_audio(path)
@@ -331,7 +331,7 @@ def test_wav_data_url_is_decoded_once_per_span_and_follows_file_changes(
 ) -> None:
     import base64
 
-    import detective.media as dmedia
+    from detective.media import audio as dmedia
 
     path = tmp_path / "tone.wav"
     t = np.arange(SR) / SR
@@ -372,7 +372,7 @@ async def test_awav_data_url_serves_a_cached_span_without_a_thread(tmp_path: Pat
 def test_pcm_wav_fast_path_gives_the_samples_pyav_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: float | None, end: float | None
 ) -> None:
-    import detective.media as dmedia
+    from detective.media import audio as dmedia
 
     t = np.arange(SR) / SR
     path = tmp_path / "chirp.wav"
@@ -384,7 +384,7 @@ def test_pcm_wav_fast_path_gives_the_samples_pyav_gives(
 
 
 def test_wav_files_the_fast_path_does_not_take_still_decode(tmp_path: Path) -> None:
-    import detective.media as dmedia
+    from detective.media import audio as dmedia
 
     stereo = tmp_path / "stereo.wav"
     with wave.open(str(stereo), "wb") as wav:
@@ -410,7 +410,7 @@ def test_wav_files_the_fast_path_does_not_take_still_decode(tmp_path: Path) -> N
 def test_pcm_wav_probe_reports_what_pyav_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rate: int, channels: int, width: int, frames: int
 ) -> None:
-    import detective.media as dmedia
+    from detective.media import probing as dmedia
 
     path = tmp_path / "clip.wav"
     with wave.open(str(path), "wb") as wav:
@@ -425,7 +425,7 @@ def test_pcm_wav_probe_reports_what_pyav_reports(
 
 
 def test_a_truncated_wav_is_left_to_pyav(tmp_path: Path) -> None:
-    import detective.media as dmedia
+    from detective.media import probing as dmedia
 
     path = tmp_path / "cut.wav"
     path.write_bytes(wav_bytes(np.zeros(SR))[: 44 + 1000])
@@ -506,7 +506,7 @@ def test_devices_and_symlink_loops_are_named(tmp_path: Path) -> None:
 def test_a_probe_that_hangs_fails_at_its_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    import detective.media as media
+    from detective.media import opening as media
 
     release = threading.Event()
     monkeypatch.setattr(media, "PROBE_TIMEOUT", 0.2)

@@ -65,13 +65,7 @@ _INLINE_TURN_RE = re.compile(r"^\s*(?P<who>[^:“\"]{1,60}?)\s*[:：]\s*(?P<what
 
 def clock(seconds: float) -> str:
     """A compact, readable clip time for prose: ``0:04.2`` (``1:02:03.5`` past an hour)."""
-    tenths = max(0, round(seconds * 10))
-    hours, rest = divmod(tenths, 36000)
-    minutes, rest = divmod(rest, 600)
-    secs, tenth = divmod(rest, 10)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}.{tenth}"
-    return f"{minutes}:{secs:02d}.{tenth}"
+    return format_time(seconds, 1, pad=False)
 
 
 def format_span(span: TimeSpan) -> str:

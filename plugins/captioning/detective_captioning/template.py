@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from detective.models import (
     TimeSpan,
     TranscriptSegment,
     VisibleTextSpan,
+    plain_words,
 )
 from detective_captioning.format import clock, render
 from detective_captioning.scene import (
@@ -184,11 +184,7 @@ def _same_thing(a: Observation, b: Observation) -> bool:
         return False
     if a.kind == "sound_event":
         return _label(a) == _label(b)
-    return difflib.SequenceMatcher(None, _plain(a.content), _plain(b.content)).ratio() >= 0.9
-
-
-def _plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    return difflib.SequenceMatcher(None, plain_words(a.content), plain_words(b.content)).ratio() >= 0.9
 
 
 def _distinct(observations: list[Observation]) -> list[Observation]:
