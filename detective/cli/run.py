@@ -396,13 +396,13 @@ def carries_cloze(manifest: Path, records: int = 1000) -> bool:
     return False
 
 
-def toolbox_plan(detective: Detective) -> dict[str, Any]:
+def toolbox_plan(sleuth: Detective) -> dict[str, Any]:
     """What a run with this Detective would use: mode, offline or not, planner, captioner, tools (with versions),
     and the model and endpoint host of each role that calls one."""
-    prov = detective.provenance()
+    prov = sleuth.provenance()
     return {
-        "mode": detective.mode,
-        "offline": detective.llm.settings.offline,
+        "mode": sleuth.mode,
+        "offline": sleuth.settings.offline,
         "planner": prov.planner,
         "captioner": prov.captioner,
         "tools": prov.tools,
