@@ -216,7 +216,7 @@ class Detective:
         run_config["configurable"] = {SERVICES_KEY: services}
         try:
             chunks = graph.astream(
-                {"media": media}, context=self.config, config=run_config, stream_mode=["updates", "values"]
+                {"media": media}, context=self.config, config=run_config, stream_mode=["custom", "values"]
             )
             # closed here, in order, when the caller stops early: not left to the loop's shutdown
             async with contextlib.aclosing(chunks), contextlib.aclosing(events_of(chunks, final)) as events:

@@ -77,45 +77,23 @@ DetectiveEvent = RoundPlanned | Observed | ContradictionFound | Captioned | Fini
 
 
 async def events_of(chunks: AsyncIterator[Any], final: dict[str, Any]) -> AsyncIterator[DetectiveEvent]:
-    """Turn the graph's ``astream(stream_mode=["updates", "values"])`` chunks into events.
+    """The events of the graph's ``astream(stream_mode=["custom", "values"])`` chunks.
 
+    The nodes emit :class:`RoundPlanned`, :class:`Observed` and :class:`Captioned` themselves (LangGraph's stream
+    writer, the ``custom`` mode); a :class:`ContradictionFound` is each relation new on the board after a step.
     ``final`` is filled with the last ``values`` chunk (the run's output) for the caller to build its result from.
     """
     seen: set[tuple[str, str, str, str]] = set()
     async for mode, chunk in chunks:
-        if mode == "values":
-            final.clear()
-            final.update(chunk)
-            evidence: Evidence | None = chunk.get("evidence")
-            for rel in evidence.contradictions if evidence else []:
-                key = (*rel.tools, rel.a_says, rel.b_says)
-                if key not in seen:
-                    seen.add(key)
-                    yield ContradictionFound(relation=rel)
+        if mode == "custom":
+            if isinstance(chunk, RoundPlanned | Observed | Captioned):
+                yield chunk
             continue
-        for node, update in chunk.items():
-            if not update:
-                continue
-            if node == "plan":
-                done = update.get("planner_done")
-                yield RoundPlanned(
-                    round=update["round"],
-                    queries=update.get("planned", []),
-                    finish="planner_done" in update,
-                    rationale=done or "",
-                )
-            elif node == "observe":
-                found = update["evidence"]
-                done_on = found.coverage[0] if found.coverage else None
-                failure = found.failures[0] if found.failures else None
-                yield Observed(
-                    round=failure.round if failure else (done_on.round or 0) if done_on else 0,
-                    tool=failure.tool if failure else done_on.tool if done_on else "",
-                    query_key=found.answered[0] if found.answered else "",
-                    observations=found.observations,
-                    failure=failure,
-                )
-            elif node in {"synthesize", "direct"}:
-                yield Captioned(
-                    caption=update["caption"], markdown=update["caption_markdown"], stop_reason=update["stop_reason"]
-                )
+        final.clear()
+        final.update(chunk)
+        evidence: Evidence | None = chunk.get("evidence")
+        for rel in evidence.contradictions if evidence else []:
+            key = (*rel.tools, rel.a_says, rel.b_says)
+            if key not in seen:
+                seen.add(key)
+                yield ContradictionFound(relation=rel)

@@ -41,6 +41,7 @@ from langgraph.types import Send
 from detective import media as dmedia
 from detective.agent.allocator import limit_arenas
 from detective.agent.config import DetectiveConfig, Toolbox, resolve_toolbox
+from detective.agent.events import Captioned, Observed, RoundPlanned
 from detective.agent.fallback import plan_or_fall_back
 from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
 from detective.agent.windows import window_queries
@@ -282,6 +283,14 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict
     if decision.finish and not decision.queries:
         update["planner_done"] = decision.rationale
     log.info("planned", queries=len(decision.queries), finish=decision.finish)
+    runtime.stream_writer(
+        RoundPlanned(
+            round=rnd,
+            queries=decision.queries,
+            finish="planner_done" in update,
+            rationale=update.get("planner_done") or "",
+        )
+    )
     return update
 
 
@@ -335,7 +344,19 @@ def fan_out(state: DetectiveState) -> list[Send] | Literal["review"]:
 async def observe(task: ObserveTask, runtime: Runtime[DetectiveConfig]) -> dict:
     """Run one query in one independent observer and add what it reports to the evidence."""
     with _in_run(task["run"], runtime) as (services, config, toolbox):
-        return await _observe(task, services, config, toolbox.tools[task["query"].tool])
+        update = await _observe(task, services, config, toolbox.tools[task["query"].tool])
+    found: EvidenceUpdate = update["evidence"]
+    failure = found.failures[0] if found.failures else None
+    runtime.stream_writer(
+        Observed(
+            round=task["round"],
+            tool=task["query"].tool,
+            query_key=task["query"].key,
+            observations=found.observations,
+            failure=failure,
+        )
+    )
+    return update
 
 
 async def _observe(task: ObserveTask, services: RunServices, config: DetectiveConfig, tool: Tool) -> dict:
@@ -447,6 +468,7 @@ async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -
     if grounding.ungrounded:
         listed = ", ".join(f"“{c}”" for c in grounding.ungrounded[:20])
         notes.append(f"claims no observation reports (grounding {grounding.score:.2f}): {listed}")
+    runtime.stream_writer(Captioned(caption=out.caption, markdown=out.markdown, stop_reason=reason))
     return {
         "caption": out.caption,
         "caption_markdown": out.markdown,
@@ -466,6 +488,7 @@ async def direct(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> di
         out = await toolbox.captioner.caption(
             CaptionJob(media=state["media"], evidence=Evidence(), options=config.captioner_options)
         )
+    runtime.stream_writer(Captioned(caption=out.caption, markdown=out.markdown, stop_reason="direct mode"))
     return {
         "caption": out.caption,
         "caption_markdown": out.markdown,
