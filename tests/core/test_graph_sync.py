@@ -63,6 +63,17 @@ def test_sync_stream_shows_each_round_s_plan_and_can_be_left_early(video: MediaI
     assert sorted(q.tool for q in updates[-1]["plan"]["planned"]) == ["asr", "shots"]
 
 
+def test_the_nodes_emit_typed_events_in_custom_stream_mode(video: MediaInfo) -> None:
+    from detective.agent.events import Captioned, Observed, RoundPlanned
+
+    inp, config = _config(video)
+    events = list(graph.stream(inp, config=config, stream_mode="custom"))
+    assert all(isinstance(e, RoundPlanned | Observed | Captioned) for e in events)
+    assert isinstance(events[0], RoundPlanned) and events[0].round == 1
+    assert sorted(e.tool for e in events if isinstance(e, Observed) and e.round == 1) == ["asr", "shots"]
+    assert isinstance(events[-1], Captioned) and "John Smith" in events[-1].markdown
+
+
 def test_plain_input_runs_sync_on_a_real_clip() -> None:
     pytest.importorskip("detective_audio_events")
     context = DetectiveConfig(tools=["audio_events"], captioner="evidence", offline=True)
