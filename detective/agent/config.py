@@ -20,7 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from detective.captioning import Captioner
-from detective.llm.settings import Settings, SettingsError
+from detective.errors import SettingsError, expected_value
+from detective.llm.settings import Settings
 from detective.planning import Planner
 from detective.tools import Tool, as_tool
 
@@ -135,20 +136,6 @@ class DetectiveConfig(BaseModel):
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-_EXPECTED = {
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "int_type": "a whole number",
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "dict_type": "a JSON object",
-    "model_type": "a JSON object",
-    "model_attributes_type": "a JSON object",
-    "list_type": "a list",
-    "string_type": "text",
-    "greater_than": "more than {gt}",
-    "greater_than_equal": "at least {ge}",
-}
 
 
 def _flag(variable: str, raw: str) -> bool:
@@ -179,9 +166,7 @@ def _explain(error: Any, names: dict[str, str]) -> str:
         if len(loc) > 1 and loc[0] == "budget":
             return f"{names.get('budget', 'budget')} has no key {loc[-1]!r} (keys: {', '.join(Budget.model_fields)})"
         return f"unknown setting {loc[-1]!r}"
-    expected = _EXPECTED.get(error["type"], error["msg"].removeprefix("Input should be ").lower())
-    for key, value in (error.get("ctx") or {}).items():
-        expected = expected.replace("{" + key + "}", str(value))
+    expected = expected_value(error)
     return f"{where} must be {expected}, not {error['input']!r}"
 
 

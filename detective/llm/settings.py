@@ -54,7 +54,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from detective.errors import SettingsError
+from detective.errors import SettingsError, expected_value
 
 DEFAULT_MODELS: dict[str, str] = {
     "planner": "gpt-4.1-2025-04-14",
@@ -378,26 +378,10 @@ class Layer:
         loc = tuple(str(part) for part in error["loc"])
         path = next((p for p in self.names if loc[: len(p)] == p), loc)
         where = self.origin(path) if path in self.names else f"{self.source}: {'.'.join(loc)}"
-        expected = _EXPECTED.get(error["type"], error["msg"].removeprefix("Input should be ").lower())
-        for key, value in (error.get("ctx") or {}).items():
-            expected = expected.replace("{" + key + "}", str(value))
+        expected = expected_value(error)
         if path[-1] == "api_key":  # never echo a key
             return f"{where} must be {expected}"
         return f"{where} must be {expected}, not {error['input']!r}"
-
-
-_EXPECTED = {
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "int_type": "a whole number",
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "bool_parsing": "true or false",
-    "bool_type": "true or false",
-    "string_type": "text",
-    "greater_than": "more than {gt}",
-    "greater_than_equal": "at least {ge}",
-}
 
 
 def from_variables(variables: Mapping[str, str | None], source: str) -> Layer:
