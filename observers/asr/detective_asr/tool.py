@@ -47,6 +47,11 @@ SHORTEST_IDENTIFIED = 1.0
 #: English this probable over a whole window needs no piece-by-piece look for other languages: English fixtures
 #: and the demo clip 0.87-0.96, the English/Spanish code-switched fixture as a whole 0.37 (Spanish).
 ENGLISH_SURE = 0.8
+#: A window's speech identified as one language with at least this probability is transcribed in it whole, with
+#: no piece-by-piece identification (one encoder pass per piece of speech saved): Spanish 0.96, Italian 0.89-0.90
+#: on the fixtures; the English/Spanish code-switched clip as a whole 0.37, German 0.26 and French 0.28 are still
+#: identified piece by piece.
+ONE_LANGUAGE = 0.8
 #: Windows at the start of a long span tried, in turn, for enough speech to identify the language from.
 IDENTIFY_SAMPLES = 3
 #: On a long span identified as English, a window that the English model transcribed with a mean word probability
@@ -433,9 +438,9 @@ class ASRTool(Tool):
         """Consecutive pieces of speech grouped by language: (first sample, last sample, language, lowest
         probability in the run).
 
-        The window's speech as a whole gives the language; a piece (speech between pauses) takes another only
-        when the model identifies it there with at least :data:`LANGUAGE_CLAIM` (code-switching). Pieces too short
-        to tell keep the window's language.
+        The window's speech as a whole gives the language; unless that is :data:`ONE_LANGUAGE` probable, a piece
+        (speech between pauses) takes another only when the model identifies it there with at least
+        :data:`LANGUAGE_CLAIM` (code-switching). Pieces too short to tell keep the window's language.
         """
         pieces = self._pieces(audio)
         if not pieces:
@@ -445,6 +450,8 @@ class ASRTool(Tool):
                 language, probability, _ = model.detect_language(audio, vad_filter=True)
             whole = (language, float(probability))
         whole, whole_probability = whole
+        if whole_probability >= ONE_LANGUAGE:
+            return [(pieces[0][0], pieces[-1][1], whole, float(whole_probability), False)]
         runs: list[Run] = []
         for a, b in pieces:
             language, probability = whole, float(whole_probability)
