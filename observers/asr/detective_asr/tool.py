@@ -48,8 +48,19 @@ SHORTEST_IDENTIFIED = 1.0
 #: English this probable over a whole window needs no piece-by-piece look for other languages: English fixtures
 #: and the demo clip 0.87-0.96, the English/Spanish code-switched fixture as a whole 0.37 (Spanish).
 ENGLISH_SURE = 0.8
-#: Windows of a long span whose language is identified before the English model is trusted with all of it.
+#: A window's speech identified as one language with at least this probability is transcribed in it whole, with
+#: no piece-by-piece identification (one encoder pass per piece of speech saved): Spanish 0.96, Italian 0.89-0.90
+#: on the fixtures; the English/Spanish code-switched clip as a whole 0.37, German 0.26 and French 0.28 are still
+#: identified piece by piece.
+ONE_LANGUAGE = 0.8
+#: Windows at the start of a long span tried, in turn, for enough speech to identify the language from.
 IDENTIFY_SAMPLES = 3
+#: On a long span identified as English, a window that the English model transcribed with a mean word probability
+#: below this (or where it wrote nothing over a second of speech or more) has its own language identified, and is
+#: transcribed by the multilingual model unless that says English. tiny.en's mean word probability: real English
+#: speech 0.84 (the demo clip), espeak-ng English 0.67; German 0.41, Russian 0.47, English/Spanish 0.60, nothing at
+#: all for Spanish, French, Italian and spelled-out Chinese. Doubtful English costs one identification, not words.
+ENGLISH_DOUBT = 0.7
 
 
 @dataclass
@@ -155,6 +166,15 @@ def digit_salad(text: str) -> bool:
     return bool(words) and sum(any(c.isdigit() for c in w) for w in words) / len(words) > DIGIT_SHARE
 
 
+def english_doubtful(segments: list[Any], speech_seconds: float) -> bool:
+    """True when the English model's decoding of a window gives reason to check its language: a mean word
+    probability below :data:`ENGLISH_DOUBT`, or no words over a second of speech or more."""
+    words = [float(w.probability) for s in segments for w in (getattr(s, "words", None) or [])]
+    if not words:
+        return speech_seconds >= SHORTEST_IDENTIFIED
+    return sum(words) / len(words) < ENGLISH_DOUBT
+
+
 class ASRTool(Tool):
     """Transcribes speech with faster-whisper (CPU, int8, VAD on, word timestamps).
 
@@ -214,7 +234,10 @@ class ASRTool(Tool):
                 if found is not None and found[0] == "en" and found[1] >= LANGUAGE_CLAIM:
                     language = {"language": "en", "language_probability": round(found[1], 4)}
                     identified = {**language, "language_model": identifier.label}
-                    return self._transcribe(path, windows, whisper.bundled(whisper.BUNDLED_MODEL_NAME), identified)
+                    english = whisper.bundled(whisper.BUNDLED_MODEL_NAME)
+                    if len(windows) == 1:
+                        return self._transcribe(path, windows, english, identified)
+                    return self._transcribe_english(path, windows, english, identified, identifier)
                 return self._transcribe_languages(path, windows, identifier, runs)
             source = whisper.resolve(self.model)
             model = whisper.load(source)
@@ -234,8 +257,9 @@ class ASRTool(Tool):
         """The language of the speech and its lowest probability; ``None`` without speech, probability 0 when
         pieces disagree (code-switching). A span of one window is identified as a whole, and unless that is
         English with :data:`ENGLISH_SURE`, piece by piece (the runs are kept in ``runs`` for the multilingual
-        path); a longer one in up to :data:`IDENTIFY_SAMPLES` windows (first,
-        middle, last), each from its first 30 s of speech."""
+        path); a longer one from the first 30 s of speech of its first window with a second of speech or more
+        (of the first :data:`IDENTIFY_SAMPLES`): one encoder pass of the multilingual model. Every other window
+        is checked by the English model's own confidence (:data:`ENGLISH_DOUBT`) as it is transcribed."""
         found: list[tuple[str, float]] = []
         if len(windows) == 1:
             start, end = windows[0]
@@ -249,14 +273,18 @@ class ASRTool(Tool):
             runs[windows[0]] = self._runs(model, audio, (whole, float(probability)))
             found = [(language, probability) for _, _, language, probability, _ in runs[windows[0]]]
         else:
-            for i in sorted({0, len(windows) // 2, len(windows) - 1})[:IDENTIFY_SAMPLES]:
-                start, end = windows[i]
+            for start, end in windows[:IDENTIFY_SAMPLES]:
                 audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
                 if audio.size < SHORTEST_IDENTIFIED * SAMPLE_RATE:
                     continue
+                pieces = self._pieces(audio)
+                if sum(b - a for a, b in pieces) < SHORTEST_IDENTIFIED * SAMPLE_RATE:
+                    continue
+                speech = np.concatenate([audio[a:b] for a, b in pieces])
                 with self._slots:
-                    language, probability, _ = model.detect_language(audio, vad_filter=True)
+                    language, probability, _ = model.detect_language(speech)
                 found.append((language, float(probability)))
+                break
         if not found:
             return None
         languages = {lang for lang, _ in found}
@@ -297,6 +325,50 @@ class ASRTool(Tool):
                 segments = list(segments)
             rms = frame_rms(audio, SAMPLE_RATE)
             language = identified or self._language_of(info, source)
+            for segment in segments:
+                observations.extend(self._observations(segment, language, start, source.label, rms))
+        return observations
+
+    def _transcribe_english(
+        self,
+        path: str,
+        windows: list[tuple[float, float]],
+        source: whisper.ModelSource,
+        identified: dict[str, Any],
+        identifier: whisper.ModelSource,
+    ) -> list[Observation]:
+        """A long span identified as English: the English model over every window; a window it transcribed with
+        little confidence (:data:`ENGLISH_DOUBT`) has its language identified by ``identifier`` and, unless that
+        is English with :data:`LANGUAGE_CLAIM`, is transcribed by the multilingual path instead."""
+        model = whisper.load(source)
+        observations: list[Observation] = []
+        for start, end in windows:
+            audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
+            if audio.size < SAMPLE_RATE // 10:
+                continue
+            with self._slots:
+                segments, info = model.transcribe(
+                    audio,
+                    beam_size=self.beam_size,
+                    vad_filter=True,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                )
+                segments = list(segments)
+            language = identified
+            if english_doubtful(segments, float(info.duration_after_vad)):
+                multilingual = whisper.load(identifier)
+                with self._slots:
+                    mine, probability, _ = multilingual.detect_language(audio, vad_filter=True)
+                if mine != "en" or probability < LANGUAGE_CLAIM:
+                    # Its own identification only, against the span's: untranscribed speech names no language
+                    # (a fragment of Spanish cut by a window was heard as Thai 0.84), transcripts keep theirs.
+                    runs = self._runs(multilingual, audio, (mine, float(probability)))
+                    switched = {(start, end): [(a, b, lang, p, True) for a, b, lang, p, _ in runs]}
+                    observations.extend(self._transcribe_languages(path, [(start, end)], identifier, switched))
+                    continue
+                language = {**identified, "language_probability": round(float(probability), 4)}
+            rms = frame_rms(audio, SAMPLE_RATE)
             for segment in segments:
                 observations.extend(self._observations(segment, language, start, source.label, rms))
         return observations
@@ -367,9 +439,9 @@ class ASRTool(Tool):
         """Consecutive pieces of speech grouped by language: (first sample, last sample, language, lowest
         probability in the run).
 
-        The window's speech as a whole gives the language; a piece (speech between pauses) takes another only
-        when the model identifies it there with at least :data:`LANGUAGE_CLAIM` (code-switching). Pieces too short
-        to tell keep the window's language.
+        The window's speech as a whole gives the language; unless that is :data:`ONE_LANGUAGE` probable, a piece
+        (speech between pauses) takes another only when the model identifies it there with at least
+        :data:`LANGUAGE_CLAIM` (code-switching). Pieces too short to tell keep the window's language.
         """
         pieces = self._pieces(audio)
         if not pieces:
@@ -379,6 +451,8 @@ class ASRTool(Tool):
                 language, probability, _ = model.detect_language(audio, vad_filter=True)
             whole = (language, float(probability))
         whole, whole_probability = whole
+        if whole_probability >= ONE_LANGUAGE:
+            return [(pieces[0][0], pieces[-1][1], whole, float(whole_probability), False)]
         runs: list[Run] = []
         for a, b in pieces:
             language, probability = whole, float(whole_probability)

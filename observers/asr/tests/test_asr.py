@@ -255,3 +255,19 @@ class TestASRToolStandard(ToolTests):
 
     tool_class = ASRTool
     registered_name = "asr"
+
+
+@pytest.mark.parametrize(
+    ("choice", "said"),
+    [
+        ("auto", ["model choice auto", "Whisper base, multilingual", "identifies the language", "Whisper tiny.en"]),
+        ("tiny.en", ["Whisper tiny.en, English only", "sha256 verified"]),
+        ("base", ["Whisper base, multilingual", "sha256 verified"]),
+    ],
+)
+def test_doctor_names_the_model_choice(monkeypatch: pytest.MonkeyPatch, choice: str, said: list[str]) -> None:
+    """``doctor`` runs each tool's check: it says which model(s) the configured choice uses, checked by sha256."""
+    monkeypatch.setenv(whisper.ENV_MODEL, choice)
+    detail = ASRTool().check()
+    assert all(part in detail for part in said), detail
+    assert (choice != "tiny.en") == ("multilingual" in detail)

@@ -120,3 +120,33 @@ def test_an_english_only_model_never_names_a_language(fixture_media: dict[str, A
     assert observations
     for obs in observations:
         assert obs.payload.language is None and "English" in obs.payload.language_note
+
+
+def test_a_long_english_span_checks_doubtful_windows(language_clips: dict[str, Any]) -> None:
+    """Over several windows, the language is identified once (first window: English); the English model's own
+    doubt sends the Spanish windows to the multilingual model, so tiny.en never writes over Spanish."""
+    clip = language_clips["en_es"]
+    observations = ASRTool(window=4.0).observe(probe(clip["path"]), Query(tool="asr"))
+    for sentence in clip["speech"]:
+        mine = [o for o in observations if o.span.start < sentence["end"] and o.span.end > sentence["start"]]
+        assert mine, sentence
+        for obs in mine:
+            assert obs.payload.language in (None, sentence["language"]), (obs.content, sentence)
+            if sentence["language"] == "es":
+                assert obs.payload.model.startswith("Whisper base"), (obs.content, obs.payload.model)
+    english = [o for o in observations if o.payload.model.startswith("Whisper tiny.en")]
+    assert english and all(o.payload.language == "en" for o in english)
+
+
+def test_english_doubt_from_the_english_models_confidence() -> None:
+    from types import SimpleNamespace
+
+    from detective_asr.tool import english_doubtful
+
+    def segment(*probabilities: float) -> Any:
+        return SimpleNamespace(words=[SimpleNamespace(probability=p) for p in probabilities])
+
+    assert not english_doubtful([segment(0.9, 0.8)], 3.0)
+    assert english_doubtful([segment(0.5, 0.6)], 3.0)
+    assert english_doubtful([], 2.0)  # speech heard, nothing written
+    assert not english_doubtful([], 0.5)  # too little speech to ask about
