@@ -132,11 +132,13 @@ def language_clips() -> dict[str, Any]:
     return truth
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_session() -> Iterator[str]:
-    """A Ray on this machine bound to 127.0.0.1, shared by the session; yields its address.
+    """A Ray on this machine bound to 127.0.0.1, shared by a test module; yields its address.
 
-    Started by the first test that needs it (the Ray executor tests of batch and cloze), stopped at the end.
+    Started by the first test of a module that needs it (the Ray executor tests of batch and cloze) and stopped at
+    the module's end: a Ray driver left running in the test process for the rest of the suite ends the whole
+    process (exit 1, no report) when its raylet goes, which a later, unrelated test was seen to meet.
     """
     pytest.importorskip("ray")
     from detective.testing.ray import ray_for_tests
