@@ -100,15 +100,16 @@ def similarity(a: str, b: str, sound: bool = True) -> float:
     if not sound or numeric(a.replace(" ", "")) or numeric(b.replace(" ", "")):
         return spelled
     if not (a.isascii() and b.isascii()):  # Metaphone codes only Latin letters: compare the spelling, accents off
-        return max(spelled, fuzz.ratio(_unaccented(a), _unaccented(b)) / 100.0)
+        return max(spelled, fuzz.ratio(fold_accents(a), fold_accents(b)) / 100.0)
     sa = " ".join(jellyfish.metaphone(w) for w in a.split())
     sb = " ".join(jellyfish.metaphone(w) for w in b.split())
     sounded = fuzz.ratio(sa, sb) / 100.0 if sa and sb else 0.0
     return max(spelled, 0.9 * sounded)
 
 
-def _unaccented(text: str) -> str:
-    """``text`` without the accents of Latin letters ("muñoz" -> "munoz"); other scripts are kept as written."""
+def fold_accents(text: str) -> str:
+    """``text`` without the accents of Latin letters ("muñoz" -> "munoz", "ü" -> "u"); other scripts are left
+    whole (their marks are letters of their own, as in Devanagari)."""
     out: list[str] = []
     for char in unicodedata.normalize("NFD", text):
         if unicodedata.combining(char) and out and out[-1].isascii():

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from detective.evidence.crosscheck import fold_accents
+
 _UNIT_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen"
@@ -96,17 +98,6 @@ def _read_number(tokens: list[str], start: int) -> tuple[int, int] | None:
     if index == start:
         return None
     return total + current, index
-
-
-def fold_accents(text: str) -> str:
-    """``text`` without the accents of Latin letters ("é" -> "e", "ü" -> "u"); other scripts are left whole (their
-    marks are letters of their own, as in Devanagari)."""
-    out: list[str] = []
-    for char in unicodedata.normalize("NFD", text):
-        if unicodedata.combining(char) and out and out[-1].isascii():
-            continue
-        out.append(char)
-    return unicodedata.normalize("NFC", "".join(out))
 
 
 def normalise(text: str) -> list[str]:
