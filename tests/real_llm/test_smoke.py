@@ -140,10 +140,18 @@ def test_cloze_predict_survives_a_real_small_model(llama_server: str, tmp_path: 
     args = ["cloze", "predict", "--input", str(src), "--output", str(out), "--workers", "1"]
     proc, seconds = omni(args, online_env(llama_server, tmp_path), CLOZE_BOUND, tmp_path)
     print(f"\ncloze predict: {seconds:.0f} s\n{proc.stderr[-2000:]}")
-    assert proc.returncode == 0, proc.stderr[-3000:]
     assert seconds < CLOZE_BOUND
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["uuid"] for r in records) == [1, 2, 3]
+    unreadable = [r for r in records if r["judge"]["failed"]]
+    if unreadable:
+        # A 135M model often writes no readable choice: those records count as not given (upstream's rule) and the
+        # run says so and exits 1 (--allow-failures accepts the score), never a crash or a silent 0.
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert f"{len(unreadable)} judge repl(ies) unreadable" in proc.stderr, proc.stderr[-3000:]
+        assert "--allow-failures" in proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr[-3000:]
     for record in records:
         judge = record["judge"]
         assert set(record["predictions"]) == {"1", "2"}
