@@ -14,8 +14,8 @@ from detective import media as dmedia
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_scene.engine import Face, SceneEngine, get_engine, texture
-from detective_scene.people import Person
 from detective_scene.nouns import Grouping, build_grouping
+from detective_scene.people import Person
 
 #: A shot's noun is claimed from this (mean, grouped) probability on. Measured on the fixtures: the coffee
 #: photograph 0.96, the cat 0.89; the most confident synthetic frame (a chessboard: "crossword puzzle", never
@@ -105,8 +105,8 @@ class SceneTool(Tool):
     description: ClassVar[str] = (
         "Look at the frames of each shot: what the picture appears to show (an ImageNet image classifier folded "
         "into plain nouns such as 'a cat' or 'a cup of coffee', only when it is sure) and how many faces are "
-        "visible and where, and how many people (whole figures) are visible. Arguments: optional start/end span, optional list of shot spans `shots`, sampling "
-        "interval `every` inside long shots (default 1 s)."
+        "visible and where, and how many people (whole figures) are visible. Arguments: optional start/end span, "
+        "optional list of shot spans `shots`, sampling interval `every` inside long shots (default 1 s)."
     )
     input_model: ClassVar[type[BaseModel]] = SceneInput
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
