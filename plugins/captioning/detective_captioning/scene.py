@@ -65,7 +65,8 @@ def people_sentence(obs: Observation) -> str:
     listed = ", ".join(clock(t) for t in times[:_TIMES_LISTED])
     more = f" and {len(times) - _TIMES_LISTED} more" if len(times) > _TIMES_LISTED else ""
     frames = obs.payload.frames
-    of = f"in {len(times)} of {frames} sampled frames" if frames else f"in {len(times)} sampled frames"
+    noun = "sampled frame" if (frames or len(times)) == 1 else "sampled frames"
+    of = f"in {len(times)} of {frames} {noun}" if frames else f"in {len(times)} {noun}"
     where = f"{of}: {listed}{more}" if times else of
     if count == 1:
         return f"a person is visible (found by the people detector {where})"
