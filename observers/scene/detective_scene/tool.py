@@ -112,7 +112,7 @@ class SceneTool(Tool):
     modalities: ClassVar[tuple[Modality, ...]] = ("video",)
     version: ClassVar[str] = "0.3.0"
     #: CPU s per clip s of a broad pass (benchmarks/observers.py, one thread); the costliest start first.
-    cost: ClassVar[float] = 0.033  # 0.032 on the 10-minute loop with both face detectors
+    cost: ClassVar[float] = 0.043  # the loop: 0.020 before the people detector, 0.026 with it (same machine, loaded)
     #: Runs after the first pass, so it can look at the shots found there.
     stage: ClassVar[int] = 1
     needs: ClassVar[tuple[Aspect, ...]] = ("shots",)
