@@ -41,34 +41,32 @@ class Person:
     score: float
 
 
-def _block_kernels() -> np.ndarray:
-    """``(4 cells, 4 quadrants, 8, 8)``: the weight of each pixel of a 16x16 block for each of its 2x2 cells,
-    split into the block's four 8x8 quadrants (cells and quadrants in column order: x-major, as OpenCV's)."""
-    i = np.arange(2 * CELL, dtype=np.float32)
-    sigma = (2 * CELL + 2 * CELL) / 8.0  # OpenCV's default winSigma: (block width + height) / 8
-    gauss = np.exp(-((i[:, None] - CELL) ** 2 + (i[None, :] - CELL) ** 2) / (2 * sigma * sigma))  # (y, x)
+def _axis_weights() -> np.ndarray:
+    """``(8, 4)``: along one axis, the weight of each pixel of an 8-pixel quadrant for each (block cell,
+    quadrant) pair, column ``cell * 2 + quadrant``: a Gaussian (sigma 4, OpenCV's default ``winSigma``) about the
+    block's centre times the pixel's linear share between the two cell centres. The block's 16x16 weights are the
+    product of the weights along y and along x."""
+    i = np.arange(2 * CELL, dtype=np.float64)
+    sigma = (2 * CELL + 2 * CELL) / 8.0
+    gauss = np.exp(-((i - CELL) ** 2) / (2 * sigma * sigma))
     pos = (i + 0.5) / CELL - 0.5  # a pixel's place between the cell centres
     near = np.floor(pos)
     frac = pos - near
-    weight = np.zeros((2, 2 * CELL), dtype=np.float32)  # (cell index along the axis, pixel)
+    share = np.zeros((2, 2 * CELL))  # (cell along the axis, pixel)
     for k in range(2 * CELL):
         lo = int(near[k])
         for cell, w in ((lo, 1.0 - frac[k]), (lo + 1, frac[k])):
             if 0 <= cell < 2:
-                weight[cell, k] = w
-    kernels = np.zeros((4, 4, CELL, CELL), dtype=np.float32)
-    for cx in range(2):
-        for cy in range(2):
-            full = gauss * weight[cy][:, None] * weight[cx][None, :]
-            for qx in range(2):
-                for qy in range(2):
-                    kernels[cx * 2 + cy, qx * 2 + qy] = full[qy * CELL : (qy + 1) * CELL, qx * CELL : (qx + 1) * CELL]
-    return kernels
+                share[cell, k] = w
+    out = np.zeros((CELL, 4), dtype=np.float32)
+    for cell in range(2):
+        for quadrant in range(2):
+            part = slice(quadrant * CELL, (quadrant + 1) * CELL)
+            out[:, cell * 2 + quadrant] = (gauss * share[cell])[part]
+    return out
 
 
-_KERNELS = _block_kernels()
-
-
+_AXIS = _axis_weights()
 _GAMMA = np.sqrt(np.arange(256, dtype=np.float32))
 
 
@@ -97,25 +95,22 @@ def block_grid(rgb: np.ndarray) -> np.ndarray:
     magnitude, angle = _gradients(rgb)
     magnitude, angle = magnitude[:height, :width], angle[:height, :width]
     low = np.floor(angle)
-    frac = angle - low
-    low = low.astype(np.int64) % BINS
+    upper = magnitude * (angle - low)
+    lower = magnitude - upper
+    low = low.astype(np.int8) % BINS
     high = (low + 1) % BINS
-    votes = np.zeros(height * width * BINS, dtype=np.float32)
-    base = np.arange(0, height * width * BINS, BINS).reshape(height, width)
-    upper = magnitude * frac
-    votes[base + low] = magnitude - upper
-    votes[base + high] += upper  # every pixel's two bins differ: no index repeats within one assignment
-    votes = votes.reshape(height, width, BINS)
     ch, cw = height // CELL, width // CELL
-    # per image cell: its pixels' votes weighted by each (block cell, quadrant) kernel → (ch, cw, 4, 4, BINS)
-    cells = votes.reshape(ch, CELL, cw, CELL, BINS).transpose(0, 2, 4, 1, 3).reshape(ch, cw, BINS, CELL * CELL)
-    weighted = cells @ _KERNELS.reshape(16, CELL * CELL).T  # (ch, cw, BINS, 16)
-    weighted = weighted.reshape(ch, cw, BINS, 4, 4)  # (.., bins, block cell, quadrant)
     br, bc = ch - 1, cw - 1
-    hist = np.zeros((br, bc, 4, BINS), dtype=np.float32)
-    for qx in range(2):
+    hist = np.zeros((br, bc, 2, 2, BINS), dtype=np.float32)  # (block row, block col, cell x, cell y, bin)
+    for b in range(BINS):
+        plane = np.where(low == b, lower, 0.0) + np.where(high == b, upper, 0.0)
+        # weights along x, then along y, each a small matrix product: (ch, 4 [cy, qy], cw, 4 [cx, qx])
+        rows = plane.reshape(height, cw, CELL) @ _AXIS
+        both = (_AXIS.T @ rows.reshape(ch, CELL, cw * 4)).reshape(ch, 2, 2, cw, 2, 2)
         for qy in range(2):
-            hist += weighted[qy : qy + br, qx : qx + bc, :, :, qx * 2 + qy].transpose(0, 1, 3, 2)
+            for qx in range(2):
+                part = both[qy : qy + br, :, qy, qx : qx + bc, :, qx]  # (br, cy, bc, cx)
+                hist[..., b] += part.transpose(0, 2, 3, 1)
     hist = hist.reshape(br, bc, 4 * BINS)
     # L2-Hys, as OpenCV: scale by 1 / (norm + 0.1 * size), clip at 0.2, scale by 1 / (norm + 1e-3)
     hist = hist / (np.sqrt((hist * hist).sum(axis=2, keepdims=True)) + 0.1 * hist.shape[2])
