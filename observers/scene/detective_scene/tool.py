@@ -30,6 +30,9 @@ MIN_TEXTURE = 0.3
 PEOPLE_MIN_SCORE = 1.0
 #: A shot's people are claimed when this many sampled frames show them (a still picture: its one frame).
 PEOPLE_MIN_FRAMES = 2
+#: The people detector looks at a shot's sampled frames at most this often (seconds; it costs 70-105 ms a frame,
+#: twice the classifier and face detectors together). Stills reuse its answer.
+PEOPLE_EVERY = 2.0
 #: Frames are decoded at most this size (the classifier looks at 224 pixels, the face detector at 128).
 MAX_SIDE = 448
 
@@ -72,7 +75,8 @@ class _Look:
             self.probs_sum = probs.astype(np.float64) if self.probs_sum is None else self.probs_sum + probs
             self.textured += 1
         self.sightings.append((t, faces))
-        self.crowds.append((t, list(people or []), still))
+        if people is not None:
+            self.crowds.append((t, list(people), still))
 
 
 def sample_times(span: TimeSpan, every: float) -> list[float]:
@@ -170,7 +174,9 @@ class SceneTool(Tool):
         path = media.path or media.source
         looks = [_Look() for _ in shots]
         plan = sorted((t, i) for i, shot in enumerate(shots) for t in sample_times(shot, args.every))
-        previous: tuple[np.ndarray, np.ndarray | None, list[Face], list[Person]] | None = None
+        previous: tuple[np.ndarray, np.ndarray | None, list[Face], list[Person] | None] | None = None
+        people_every = max(args.every, PEOPLE_EVERY)
+        looked_for_people: dict[int, float] = {}  # shot index -> last time the people detector ran there
         try:
             # All shots' instants in one time-ordered pass of one decoder, a frame held at a time (memory stays flat).
             frames = dmedia.iter_frames_at(path, [t for t, _ in plan], max_side=MAX_SIDE)
@@ -183,7 +189,10 @@ class SceneTool(Tool):
                     textured = texture(frame) >= MIN_TEXTURE
                     probs = engine.classify(frame) if textured else None
                     faces = engine.faces(frame)
-                    people = engine.people(frame) if textured else []
+                    due = t - looked_for_people.get(index, -math.inf) >= people_every - 1e-6
+                    people = (engine.people(frame) if textured else []) if due else None
+                    if due:
+                        looked_for_people[index] = t
                 previous = (thumb, probs, faces, people)
                 looks[index].add(t, probs, faces, people, still)
         except dmedia.MediaError as exc:
@@ -198,7 +207,7 @@ class SceneTool(Tool):
             faces_obs = self._faces(look.sightings, shot, args.every, query)
             if faces_obs is not None:
                 observations.append(faces_obs)
-            people_obs = self._people(look.crowds, shot, args.every, query)
+            people_obs = self._people(look.crowds, shot, people_every, query)
             if people_obs is not None:
                 observations.append(people_obs)
         return observations
