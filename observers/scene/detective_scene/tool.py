@@ -145,7 +145,8 @@ class SceneTool(Tool):
         base = super().coverage(media, query, observations)
         every = SceneInput.model_validate(query.arguments).every
         detail = (
-            f"an image classifier, two face detectors and a people detector on a frame every {every:g} s of each shot"
+            f"an image classifier and two face detectors on a frame every {every:g} s of each shot, "
+            f"a pedestrian detector every {max(every, PEOPLE_EVERY):g} s"
         )
         return base.model_copy(update={"detail": detail})
 
@@ -247,7 +248,7 @@ class SceneTool(Tool):
                 "frame_times": [t for t, _ in seen],
                 "frames_with_people": len(seen),
                 "frames": len(crowds),
-                "model": "HOG people detector (OpenCV's default SVM)",
+                "model": "HOG pedestrian detector (OpenCV's default people SVM)",
             },
             query_key=query.key,
         )

@@ -95,7 +95,7 @@ def test_the_caption_says_how_many_people_and_when() -> None:
     board = Evidence(observations=[seen], coverage=[looked])
     (sentence,) = picture_sentences(board, shot)
     assert sentence == (
-        "people are visible (the people detector finds up to two at once, in 8 of 20 sampled frames: 0:00.5, "
+        "people are visible (the pedestrian detector finds up to two at once, in 8 of 20 sampled frames: 0:00.5, "
         "0:01.5, 0:04.5, 0:05.5, 0:06.5, 0:08.5 and 2 more)"
     )
     assert unnamed_shots_sentence(board, [shot]) == ""  # people named there: the shot is not "nothing named"
@@ -103,5 +103,5 @@ def test_the_caption_says_how_many_people_and_when() -> None:
         tool="scene", kind="people", content="a person (center)", span=shot, payload={"count": 1, "frame_times": [3.0]}
     )
     assert picture_sentences(Evidence(observations=[alone]), shot) == [
-        "a person is visible (found by the people detector in 1 sampled frame: 0:03.0)"
+        "a person is visible (found by the pedestrian detector in 1 sampled frame: 0:03.0)"
     ]

@@ -63,7 +63,7 @@ def test_faces_beyond_the_short_range_are_found(judged: list[dict[str, Any]]) ->
 
 def test_the_pedestrians_are_seen_by_the_people_detector(judged: list[dict[str, Any]]) -> None:
     (row,) = [r for r in judged if r["clip"] == "pedestrians"]
-    assert "people" in row["correct"] and "the people detector finds" in row["text"], row["text"]
+    assert "people" in row["correct"] and "the pedestrian detector finds" in row["text"], row["text"]
 
 
 def test_shots_where_nothing_could_be_named_are_said_to_be_examined(judged: list[dict[str, Any]]) -> None:

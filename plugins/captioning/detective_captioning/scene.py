@@ -57,7 +57,7 @@ _TIMES_LISTED = 6
 
 
 def people_sentence(obs: Observation) -> str:
-    """ "people are visible (the people detector finds up to three at once, in 11 of 20 sampled frames: 0:00.5,
+    """ "people are visible (the pedestrian detector finds up to three at once, in 11 of 20 sampled frames: 0:00.5,
     …)" for a ``people`` observation: the count and the times are the detector's own (it misses small, hidden
     and seated figures, so more may be there)."""
     count = obs.payload.count
@@ -69,8 +69,10 @@ def people_sentence(obs: Observation) -> str:
     of = f"in {len(times)} of {frames} {noun}" if frames else f"in {len(times)} {noun}"
     where = f"{of}: {listed}{more}" if times else of
     if count == 1:
-        return f"a person is visible (found by the people detector {where})"
-    return f"people are visible (the people detector finds up to {_NUMBERS.get(count, str(count))} at once, {where})"
+        return f"a person is visible (found by the pedestrian detector {where})"
+    return (
+        f"people are visible (the pedestrian detector finds up to {_NUMBERS.get(count, str(count))} at once, {where})"
+    )
 
 
 def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
