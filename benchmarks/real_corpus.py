@@ -139,7 +139,7 @@ def measure(truth: dict[str, Any], scoring: Any, captions: Path | None) -> dict[
         (captions / f"{Path(truth['file']).stem}.md").write_text(result.caption_markdown, encoding="utf-8")
     said = " ".join(t.content for t in result.caption.transcript)
     turns = [
-        (str(o.payload["speaker"]), o.span.start, o.span.end)
+        (str(o.payload.speaker), o.span.start, o.span.end)
         for o in result.evidence.observations
         if o.tool == "speakers" and o.kind == "speaker" and o.span is not None
     ]

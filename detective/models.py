@@ -24,6 +24,7 @@ from detective.payloads import (  # noqa: F401  (re-exported: the payload models
     NounGuess,
     ObjectPayload,
     Payload,
+    PeoplePayload,
     ShotPayload,
     SoundEventPayload,
     SoundTagPayload,
@@ -47,6 +48,7 @@ ObservationKind = Literal[
     "metadata",  # facts about the container or streams
     "object",  # what a shot appears to show, as a plain noun (an image classifier)
     "face",  # faces visible in a shot: how many and where (a face detector)
+    "people",  # whole figures visible in a shot: how many, where and when (a people detector)
     "sound_tag",  # a named class of sound over a span (an audio classifier: siren, music, dog …)
 ]
 
@@ -274,7 +276,7 @@ class ToolFailure(BaseModel):
 
 #: What a tool can vouch for when it finds nothing: ``text`` (OCR read no text), ``speech`` (ASR heard no words),
 #: ``sound`` (signal analysis measured the level, so silence is silence), ``shots`` (the cut detector ran).
-Aspect = Literal["shots", "text", "speech", "sound", "speakers", "objects", "faces", "sound_classes"]
+Aspect = Literal["shots", "text", "speech", "sound", "speakers", "objects", "faces", "people", "sound_classes"]
 
 
 class Coverage(BaseModel):

@@ -27,6 +27,7 @@ __all__ = [
     "NounGuess",
     "ObjectPayload",
     "Payload",
+    "PeoplePayload",
     "ShotPayload",
     "SoundEventPayload",
     "SoundTagPayload",
@@ -257,6 +258,21 @@ class FacePayload(Payload):
     model: str | None = Field(default=None, description="The face detector.")
 
 
+class PeoplePayload(Payload):
+    """``people``: whole figures visible in a shot, how many, where and when (``scene``, a people detector). The
+    `template` captioner writes "people are visible (up to N at once …)" with the sampled times that showed them."""
+
+    count: int = Field(default=1, description="The most people found in one sampled frame.")
+    positions: list[str] = Field(default_factory=list, description="Where each is in that frame, in a 3×3 grid.")
+    boxes: list[Box] = Field(default_factory=list, description="Each person's box, fractions of the frame.")
+    scores: list[float] = Field(default_factory=list, description="Each person's detector score (SVM margin).")
+    frame_time: float | None = Field(default=None, description="Time of the frame the boxes are from.")
+    frame_times: list[float] = Field(default_factory=list, description="Times of the sampled frames showing people.")
+    frames_with_people: int | None = Field(default=None, description="Sampled frames that showed people.")
+    frames: int | None = Field(default=None, description="Frames examined.")
+    model: str | None = Field(default=None, description="The people detector.")
+
+
 class ClassScore(BaseModel):
     """An audio class and its mean score over a run of windows."""
 
@@ -288,6 +304,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "metadata": MetadataPayload,
     "object": ObjectPayload,
     "face": FacePayload,
+    "people": PeoplePayload,
     "sound_tag": SoundTagPayload,
 }
 

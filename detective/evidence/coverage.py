@@ -26,6 +26,7 @@ ASPECT_WORDS = {
     "speakers": "who speaks",
     "objects": "what the frames show",
     "faces": "faces",
+    "people": "people",
     "sound_classes": "sound classes",
 }
 

@@ -3,7 +3,9 @@
 - an image classifier: EfficientNet-Lite0 with ImageNet-1k weights (an ONNX graph plus int8 weights, dequantized at
   load), run by onnxruntime;
 - face detectors: BlazeFace short-range and full-range (``.tflite``), run by OpenCV's DNN module (no mediapipe
-  import): the short-range model for faces near the camera, the full-range one for faces a few metres away.
+  import): the short-range model for faces near the camera, the full-range one for faces a few metres away;
+- a people detector: OpenCV's default HOG pedestrian SVM (``.npy``), on a HOG descriptor computed by
+  :mod:`detective_scene.people` (OpenCV 5 dropped its own).
 
 ``models/NOTICE`` says where each file comes from and under which licence; ``scripts/convert_models.py`` made
 them. Nothing is downloaded: a missing file is an error that says how to repair the install.
@@ -21,6 +23,7 @@ import numpy as np
 
 from detective.threads import model_threads
 from detective.tools import ToolError
+from detective_scene.people import PeopleDetector, Person
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 CLASSIFIER_FILE = "efficientnet_lite0.onnx"
@@ -28,6 +31,7 @@ WEIGHTS_FILE = "efficientnet_lite0_weights.npz"
 FACE_FILE = "face_detection_short_range.tflite"
 FAR_FACE_FILE = "face_detection_full_range.tflite"
 LABELS_FILE = "imagenet_labels.txt"
+PEOPLE_FILE = "hog_people_svm.npy"
 
 CLASSIFIER_SIDE = 224
 FACE_SIDE = 128
@@ -42,6 +46,10 @@ FACE_MIN_SCORE = 0.7
 FAR_FACE_MIN_SCORE = 0.75
 #: Overlapping detections of one face are merged above this intersection over union.
 FACE_NMS_IOU = 0.3
+#: The people detector sees frames enlarged by this much (scene frames are at most 448 pixels; its window is 128
+#: pixels tall, and the corpus's pedestrians are 50 to 90 pixels tall at that size) and a pyramid of this step.
+PEOPLE_UPSCALE = 1.6
+PEOPLE_SCALE = 1.2
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,20 @@ class SceneEngine:
         self._weights = values  # onnxruntime keeps pointers to these buffers: hold them for the session's life
         model = (self.root / CLASSIFIER_FILE).read_bytes()
         return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def _people(self) -> PeopleDetector:
+        path = self.root / PEOPLE_FILE
+        if not path.is_file():
+            raise ToolError(
+                f"scene: model file missing: {path}. It ships inside the omni-detective-scene distribution; "
+                "reinstall it (pip install -r requirements.txt) or point model_dir at a folder holding it."
+            )
+        return PeopleDetector(path, scale=PEOPLE_SCALE, upscale=PEOPLE_UPSCALE)
+
+    def people(self, rgb: np.ndarray) -> list[Person]:
+        """People (whole, upright figures) in an RGB frame, best first, with the HOG SVM's margin as score."""
+        return self._people.detect(rgb)
 
     @cached_property
     def _face_net(self):  # type: ignore[no-untyped-def]

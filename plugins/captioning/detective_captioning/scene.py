@@ -1,5 +1,5 @@
-"""Storyline sentences from the ``scene`` and ``audio_tags`` observers: what a shot shows, who is visible, what
-sound is heard, and where other sources agree with them.
+"""Storyline sentences from the ``scene`` and ``audio_tags`` observers: what a shot shows, who is visible (faces,
+people), what sound is heard, and where other sources agree with them.
 
 Kept apart from :mod:`detective_captioning.template` so the template calls it in one place per paragraph. Every
 claim here is hedged ("appears to show"): the observers are classifiers, not witnesses.
@@ -52,8 +52,32 @@ def _phrase(obs: Observation) -> str:
     return (obs.payload.phrase if obs.kind == "sound_tag" else None) or obs.content
 
 
+#: Sampled times listed in a people sentence before "and N more".
+_TIMES_LISTED = 6
+
+
+def people_sentence(obs: Observation) -> str:
+    """ "people are visible (the pedestrian detector finds up to three at once, in 11 of 20 sampled frames: 0:00.5,
+    …)" for a ``people`` observation: the count and the times are the detector's own (it misses small, hidden
+    and seated figures, so more may be there)."""
+    count = obs.payload.count
+    times = obs.payload.frame_times
+    listed = ", ".join(clock(t) for t in times[:_TIMES_LISTED])
+    more = f" and {len(times) - _TIMES_LISTED} more" if len(times) > _TIMES_LISTED else ""
+    frames = obs.payload.frames
+    noun = "sampled frame" if (frames or len(times)) == 1 else "sampled frames"
+    of = f"in {len(times)} of {frames} {noun}" if frames else f"in {len(times)} {noun}"
+    where = f"{of}: {listed}{more}" if times else of
+    if count == 1:
+        return f"a person is visible (found by the pedestrian detector {where})"
+    return (
+        f"people are visible (the pedestrian detector finds up to {_NUMBERS.get(count, str(count))} at once, {where})"
+    )
+
+
 def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
-    """What the picture appears to show over ``span`` and the faces seen in it (``scene`` observations)."""
+    """What the picture appears to show over ``span``, the faces and the people seen in it (``scene``
+    observations)."""
     out: list[str] = []
     for obs in evidence.by_kind("object"):
         if obs.span is None or not _inside(obs, span):
@@ -71,6 +95,9 @@ def picture_sentences(evidence: Evidence, span: TimeSpan) -> list[str]:
         else:
             where = f" ({', '.join(_place(p) for p in places)})" if places else ""
             out.append(f"{_NUMBERS.get(count, str(count))} faces are visible{where}")
+    for obs in evidence.by_kind("people"):
+        if obs.span is not None and _inside(obs, span):
+            out.append(people_sentence(obs))
     return out
 
 
@@ -82,7 +109,7 @@ def unnamed_shots_sentence(evidence: Evidence, shots: list[TimeSpan]) -> str:
     looked = [c for c in evidence.coverage if c.ok and "objects" in c.aspects]
     if not looked:
         return ""
-    named = [o for o in evidence.observations if o.kind in ("object", "face") and o.span is not None]
+    named = [o for o in evidence.observations if o.kind in ("object", "face", "people") and o.span is not None]
     empty: list[tuple[int, TimeSpan]] = []
     for number, shot in enumerate(shots, start=1):
         seen = any(c.span is None or c.span.overlap(shot) >= 0.5 * max(shot.duration, 1e-6) for c in looked)

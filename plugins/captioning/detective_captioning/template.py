@@ -373,7 +373,7 @@ class _Writer:
         self.events = self._heard_silences(by_kind("sound_event"), by_kind("sound_tag"))
         self.descriptions = evidence.by_kind("description")
         self.by_key = {o.key: o for o in evidence.observations}
-        self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "sound_tag")]
+        self.scene = [o for o in evidence.observations if o.kind in ("object", "face", "people", "sound_tag")]
         self.metadata = evidence.by_kind("metadata")
         self.voices = _voices(self.speech)
         self.video = media.has_video
