@@ -38,6 +38,9 @@ HIGH_VOICE_HZ = 165.0
 LOW_VOICE_HZ = 160.0
 #: A claim made "at" a moment is checked over this many seconds either side of it.
 MOMENT = 1.0
+#: A sound heard this little inside a claim's span (seconds) is the edge of a neighbour, not a sound there: a
+#: sound tag's window from 5.99 s does not excuse "a door closes at 00:05" (4.0-6.0 s) over speech alone.
+EDGE = 0.25
 #: Similarity (rapidfuzz partial ratio, 0–100) at which quoted words match a transcript or on-screen text.
 QUOTE_MATCH = 85
 #: A topic is checked only against a transcript of at least this many words.
@@ -410,7 +413,12 @@ def _check_sound(claim: Claim, ev: Evidence) -> Verdict:
             return ("contradiction" if claim.negated else "agreement"), o, f"{o.tool} measured {_label(o)}"
     if claim.negated or claim.span is None or not coverage.examined(ev, "sound", claim.span):
         return None
-    others = [o for o in events if not (o.kind == "sound_tag" and _SPEECH_CLASSES.search(_label(o)))]
+    others = [
+        o
+        for o in events
+        if not (o.kind == "sound_tag" and _SPEECH_CLASSES.search(_label(o)))
+        and (o.span is None or o.span.overlap(claim.span) >= min(EDGE, claim.span.duration / 2))
+    ]
     if others:
         return None  # something was heard there that a model might name so: neither confirmed nor contradicted
     witness = _witness(ev, "sound", claim.span)

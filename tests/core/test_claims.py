@@ -139,3 +139,18 @@ def test_quoted_words_of_the_audio_model_are_a_transcription() -> None:
     prose = described("The host greets John Smith warmly at 00:02.")
     alone = cross_check(merge(Evidence(), [heard, prose]))
     assert alone.said(heard) == "Welcome, Jon Smyth."  # prose is no transcription: nothing to repair from
+
+
+def test_a_sound_only_touching_the_claimed_moment_does_not_excuse_it() -> None:
+    """A door "at 00:05" (4-6 s) over speech alone is contradicted, though a sound tag's window starts at 5.99 s;
+    a sound heard well inside that span leaves the claim unjudged."""
+
+    def tagged(start: float) -> Observation:
+        return Observation(tool="audio_tags", kind="sound_tag", content="a beep", span=sp(start, start + 2),
+                           payload={"sound_class": "Beep, bleep"})  # fmt: skip
+
+    answer = described("A door closes at 00:05.")
+    edge = marathon(tagged(5.99), answer)
+    assert [(r.aspect, r.tools) for r in edge.contradictions] == [("sound", ("audio_events", "audio_llm"))]
+    inside = marathon(tagged(5.0), answer)
+    assert not [r for r in inside.contradictions if r.aspect == "sound"]

@@ -41,6 +41,13 @@ RELIABLE_LOGPROB = -0.7
 #: Above this share of words with digits, a multilingual decoding is a digit salad (0.47 and 0.6 on spelled-out
 #: Chinese; 0.09 on the Spanish and Italian sentences with a time).
 DIGIT_SHARE = 0.3
+#: Below this share of distinct character trigrams a decoding repeats itself: a repetition loop that gzip's ratio
+#: misses on short text in a multi-byte script. Whisper base on espeak-ng Chinese wrote Thai syllables over and
+#: over (0.66; "วัน" nine times in 5.6 s, compression ratio only 2.16); sentences of the fixtures in six languages
+#: 0.88-1.0, a Thai sentence that says "ประเทศไทย" twice 0.83, a Chinese one with "图书馆" three times 0.89.
+DISTINCT_TRIGRAMS = 0.75
+#: Texts with fewer character trigrams than this are too short to call repetitive.
+FEWEST_TRIGRAMS = 20
 #: What an untranscribed speech observation says in place of words.
 UNTRANSCRIBED = "[untranscribed speech]"
 #: Pieces of speech shorter than this (seconds) are too short to identify a language from; they take a neighbour's.
@@ -155,7 +162,20 @@ def reliable(segment: Any) -> bool:
     repetition loop)."""
     logprob = float(getattr(segment, "avg_logprob", -10.0) or -10.0)
     compression = float(getattr(segment, "compression_ratio", 0.0) or 0.0)
-    return logprob >= RELIABLE_LOGPROB and compression <= MAX_COMPRESSION and not digit_salad(segment.text)
+    return logprob >= RELIABLE_LOGPROB and compression <= MAX_COMPRESSION and not garbled(segment.text)
+
+
+def garbled(text: str) -> bool:
+    """True for a decoding that is no transcript in any language: a digit salad or a repetition loop."""
+    return digit_salad(text) or repetitive(text)
+
+
+def repetitive(text: str) -> bool:
+    """True when fewer than :data:`DISTINCT_TRIGRAMS` of a text's character trigrams (letters and digits, any
+    script) are distinct, for texts of at least :data:`FEWEST_TRIGRAMS` trigrams."""
+    chars = [c for c in text.lower() if c.isalnum()]
+    trigrams = [tuple(chars[i : i + 3]) for i in range(len(chars) - 2)]
+    return len(trigrams) >= FEWEST_TRIGRAMS and len(set(trigrams)) / len(trigrams) < DISTINCT_TRIGRAMS
 
 
 def digit_salad(text: str) -> bool:
@@ -427,6 +447,10 @@ class ASRTool(Tool):
                         continue
                     if is_speech(segment) and reliable(segment):
                         found.extend(self._observations(segment, claim, offset, source.label, piece_rms))
+                    elif garbled(segment.text):
+                        # Decoded in its language, the speech came out as no language at all: the
+                        # identification is as doubtful as the words (spelled-out Chinese heard as Thai 0.69).
+                        found.append(self._untranscribed(segment, {**claim, "language": None}, offset, source.label))
                     else:
                         found.append(self._untranscribed(segment, doubtful, offset, source.label))
                 if not found:  # the voice activity detector heard speech the model wrote nothing for
@@ -477,9 +501,11 @@ class ASRTool(Tool):
             **claim,
             "transcribed": False,
             "why": (
-                f"{label} could not transcribe it reliably (mean log-probability {float(segment.avg_logprob):.2f})"
-                if segment.text.strip()
-                else f"{label} heard no words in it"
+                f"{label} heard no words in it"
+                if not segment.text.strip()
+                else f"{label} could not transcribe it reliably (its decoding repeats itself or is mostly numbers)"
+                if garbled(segment.text)
+                else f"{label} could not transcribe it reliably (mean log-probability {float(segment.avg_logprob):.2f})"
             ),
             "no_speech_prob": round(float(segment.no_speech_prob), 4),
             "avg_logprob": round(float(segment.avg_logprob), 4),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from detective_asr import ASRTool
-from detective_asr.tool import LANGUAGE_CLAIM, UNTRANSCRIBED, digit_salad
+from detective_asr.tool import LANGUAGE_CLAIM, UNTRANSCRIBED, digit_salad, repetitive
 from detective_cloze.lexical import normalise
 
 from detective.media import probe
@@ -44,6 +44,15 @@ def test_error_rates() -> None:
     assert error_rate(latin, "a las nueve de la mañana", "A las 9 de la manana.") == 0.0
     assert error_rate(han, "我的妹妹", "我的妹") == pytest.approx(0.25)
     assert digit_salad("War 5 May 4 May 4 year 1") and not digit_salad("El tren sale a las 9 de la mañana")
+    # Whisper base's Thai for espeak-ng Chinese on one fixture build: a loop gzip's ratio (2.16) let through.
+    assert repetitive("นิฟรีแหอฟรี ยินวันจยังวันวันวันฟันคือฟันฟรียงวันฟันฟันธุชาวันวันฟรี")
+    for sentence in (
+        "ประเทศไทยมีประชากรประมาณหกสิบหกล้านคน ประเทศไทยมีเมืองหลวงคือกรุงเทพมหานคร",
+        "你好。今天我们去北京的图书馆。我们的图书馆很大，我们在图书馆看书。",
+        "Buenos días. Hoy vamos a hablar del mercado central de Valencia.",
+        "Guten Abend,",
+    ):
+        assert not repetitive(sentence), sentence
 
 
 @pytest.fixture(scope="module")
