@@ -90,7 +90,7 @@ def test_the_observer_deadline_covers_setup(audio: MediaInfo) -> None:
     tool = Counting(pause=2.0)
     det = Detective(tools=[tool], planner="rule", captioner="evidence", offline=True, max_rounds=1)
     det.config.observer_timeout = 0.3
-    with pytest.raises(Exception, match="no answer within 0.3 s") as caught:
+    with pytest.raises(Exception, match=r"no answer within 0\.3 s") as caught:
         asyncio.run(det.arun(audio.source, media=audio))
     assert "counting on clip.wav" in str(caught.value)
 
