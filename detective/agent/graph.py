@@ -68,7 +68,9 @@ log = structlog.get_logger("detective.agent.graph")
 
 #: The run config's ``configurable`` key under which a run's services travel to every node (what
 #: :class:`~detective.agent.detective.Detective` passes; :class:`DetectiveGraph` adds fresh ones to a run without).
-SERVICES_KEY = "omni_detective_services"
+#: Its ``__`` keeps it out of checkpoint metadata: LangGraph's server copies every other configurable key there, and
+#: services do not serialise.
+SERVICES_KEY = "__omni_detective_services"
 
 
 def services_of(config: RunnableConfig) -> RunServices:
