@@ -16,7 +16,9 @@
   a branch of the same graph) has one omni model caption the raw clip.
 
 The configuration is :class:`~detective.agent.config.DetectiveConfig` (the ``context_schema``, plain values, so
-LangGraph Studio serves and edits it); LangGraph's recursion limit is only a safety net.
+LangGraph Studio serves and edits it); a run's :class:`~detective.runtime.RunServices` travel in its run config
+(:data:`SERVICES_KEY`, fresh ones from :class:`DetectiveGraph` when a run brings none), where every node finds
+them; LangGraph's recursion limit is only a safety net.
 """
 
 from __future__ import annotations
