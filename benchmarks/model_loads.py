@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import importlib
 import json
 import os
@@ -99,10 +100,12 @@ def main() -> None:
         with open(os.devnull, "w") as quiet:
             summary = run_batch(config, factory(args.fresh_tools), stream=quiet)
         done = resource.getrusage(resource.RUSAGE_SELF)
+        records = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda r: r["id"])
+    captions = hashlib.sha256("".join(r["caption"] for r in records).encode()).hexdigest()[:12]
     seconds = done.ru_utime + done.ru_stime - cpu.ru_utime - cpu.ru_stime
     print(f"clips {len(paths)}  done {summary.done}  failed {summary.failed}  workers {args.workers}")
     print(f"model loads {dict(sorted(loads.items()))}  total {sum(loads.values())}")
-    print(f"wall {time.monotonic() - started:.1f} s  cpu {seconds:.1f} s")
+    print(f"wall {time.monotonic() - started:.1f} s  cpu {seconds:.1f} s  captions sha256 {captions}")
 
 
 if __name__ == "__main__":
