@@ -72,7 +72,7 @@ def main() -> None:
     from detective.models import Query
 
     for name in (whisper.MULTILINGUAL_NAME, whisper.BUNDLED_MODEL_NAME):
-        whisper.load(whisper.bundled(name))
+        whisper.shared(whisper.bundled(name))
     tool = ASRTool(model=args.model)
     print(
         f"{'clip':8} {'said':10} {'named (lowest p)':24} {'rate':>10} {'untranscribed':>14} {'cpu s':>7} {'cpu/s':>6}"

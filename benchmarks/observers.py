@@ -93,11 +93,12 @@ def _unit_costs(path: str) -> dict[str, Any]:
     costs: dict[str, Any] = {}
     frames = [f for _, f in frames_at(path, [0.5 + k for k in range(10)], max_side=448)]
     try:
-        from detective_scene.engine import get_engine, texture
+        from detective_scene.engine import texture
+        from detective_scene.tool import SceneTool
     except ImportError:
         pass
     else:
-        engine = get_engine()
+        engine = SceneTool().engine()
         engine.classify(frames[0]), engine.faces(frames[0])  # load the models outside the timing
         for name, fn in (
             ("scene: classifier", engine.classify),
@@ -110,13 +111,13 @@ def _unit_costs(path: str) -> dict[str, Any]:
             costs[f"{name} (CPU ms/frame)"] = 1000 * (_cpu_seconds() - t0) / len(frames)
     try:
         from detective_audio_tags.frontend import SR, patches
-        from detective_audio_tags.model import get_model
+        from detective_audio_tags.tool import AudioTagsTool
     except ImportError:
         return costs
     from detective.tools import ToolError
 
     try:
-        model = get_model()
+        model = AudioTagsTool().model()
     except ToolError as exc:  # the model wheel is installed apart; report, do not fail the benchmark
         costs["audio_tags"] = f"not measured: {exc}"
         return costs

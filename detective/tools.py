@@ -8,9 +8,11 @@ query only, never the Detective's reasoning or other observers' answers.
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -56,12 +58,37 @@ class ToolUnavailable(ToolError):
     reason, recorded as it is, without the clip's path or an exception name."""
 
 
+#: Guards the creation of a tool instance's setup lock (replaced in a forked child, see :func:`_fresh_guard`).
+_setup_guard = threading.Lock()
+
+
+def _fresh_guard() -> None:
+    global _setup_guard
+    _setup_guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_guard)
+
+
+class _SetupState:
+    """Whether a tool instance is set up in the process ``pid``; its lock makes concurrent first calls wait."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.done = False
+
+
 class Tool:
     """Base class of every tool. Subclasses set the class attributes and implement :meth:`observe`.
 
     ``observe`` may be a coroutine function or a plain function; plain functions run in a daemon worker thread of
     their own (:func:`detective.threads.run_sync`), so CPU-bound models (OCR, ASR) do not block the event loop, and
     a call that never returns is abandoned at the observer timeout without holding up the run or the exit.
+
+    A tool that loads a model does it in :meth:`setup`, which runs once per tool instance per process before the
+    instance's first observation (:meth:`aobserve` sees to it, within the observer's deadline).
     """
 
     name: ClassVar[str] = ""
@@ -182,6 +209,51 @@ class Tool:
         ignored: ``observe`` meets the same problem and reports it. Default: nothing.
         """
 
+    def setup(self) -> None:
+        """Load what :meth:`observe` needs (models, inference sessions), once per tool instance per process.
+
+        Called by :meth:`ready` before the instance's first observation in each process (a forked worker, a Ray
+        actor), in a worker thread and within the observer's deadline (``observer_timeout``): a plain function, it
+        may block. Concurrent first observations wait for the one setup; one that raises fails that observation as
+        the tool's failure on its clip, and the next observation tries again. Keep what is loaded in
+        :func:`detective.loaded.load_once` under a key naming it, so every instance and Detective of the process
+        shares one copy. Default: nothing.
+        """
+
+    def ready(self) -> Self:
+        """Run :meth:`setup` unless this instance is set up in this process (thread-safe); the tool itself.
+
+        :meth:`aobserve` calls it; call it before :meth:`observe` when calling that directly
+        (``ASRTool().ready().observe(media, query)``).
+        """
+        if type(self).setup is Tool.setup:
+            return self
+        state = self.__dict__.get("_setup_state")
+        if state is None or state.pid != os.getpid():  # new, or copied into a forked child: set up again there
+            with _setup_guard:
+                state = self.__dict__.get("_setup_state")
+                if state is None or state.pid != os.getpid():
+                    state = self.__dict__["_setup_state"] = _SetupState()
+        if not state.done:
+            with state.lock:
+                if not state.done:
+                    self.setup()
+                    state.done = True
+        return self
+
+    def is_ready(self) -> bool:
+        """True when :meth:`setup` has run for this instance in this process (or there is nothing to set up)."""
+        if type(self).setup is Tool.setup:
+            return True
+        state = self.__dict__.get("_setup_state")
+        return state is not None and state.pid == os.getpid() and state.done
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickled or copied tool is not set up: it sets up again where it lands (a Ray actor)."""
+        state = dict(self.__dict__)
+        state.pop("_setup_state", None)
+        return state
+
     def check(self) -> str:
         """Check, without observing anything, that what this tool needs is in place (model files and their
         checksums, libraries); ``omni-detective doctor`` calls it. Return a one-line detail; raise
@@ -212,7 +284,10 @@ class Tool:
         raise ToolError(f"tool {self.name!r} does not implement observe()")
 
     async def aobserve(self, media: MediaInfo, query: Query) -> list[Observation]:
-        """Run :meth:`observe` without blocking the event loop (a plain function in a daemon worker thread)."""
+        """Run :meth:`observe` without blocking the event loop (a plain function in a daemon worker thread), after
+        :meth:`setup` when this instance is not yet set up in this process (:meth:`ready`, in a worker thread)."""
+        if not self.is_ready():
+            await run_sync(self.ready, name=f"{self.name}.setup")
         if inspect.iscoroutinefunction(self.observe):
             return await self.observe(media, query)
         result = await run_sync(self.observe, media, query, name=f"{self.name}.observe")

@@ -14,7 +14,7 @@ import structlog
 
 from detective.agent.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
 from detective.agent.events import DetectiveEvent, Finished, events_of
-from detective.agent.graph import SERVICES_KEY, end_warmups, forget_run, graph, needs_local_copy
+from detective.agent.graph import SERVICES_KEY, end_warmups, graph, needs_local_copy
 from detective.llm.capabilities import CapabilityStore
 from detective.llm.settings import Settings
 from detective.logs import add_secret
@@ -225,7 +225,6 @@ class Detective:
             yield Finished(result=self._result(media, final, services))
         finally:
             await end_warmups(services)
-            forget_run(services)
             structlog.contextvars.unbind_contextvars("clip", "round", "tool")
             if opened:
                 discard_download(media)

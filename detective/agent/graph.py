@@ -16,7 +16,9 @@
   a branch of the same graph) has one omni model caption the raw clip.
 
 The configuration is :class:`~detective.agent.config.DetectiveConfig` (the ``context_schema``, plain values, so
-LangGraph Studio serves and edits it); LangGraph's recursion limit is only a safety net.
+LangGraph Studio serves and edits it); a run's :class:`~detective.runtime.RunServices` travel in its run config
+(:data:`SERVICES_KEY`, fresh ones from :class:`DetectiveGraph` when a run brings none), where every node finds
+them; LangGraph's recursion limit is only a safety net.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ import contextlib
 import functools
 import threading
 import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Literal
 
 import structlog
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import RunnableCallable
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
@@ -66,35 +68,28 @@ from detective.tools import ObserverTimeout, Tool, ToolUnavailable
 
 log = structlog.get_logger("detective.agent.graph")
 
-#: Services of the runs in progress, by run key. Bounded, so runs that died mid-way (Studio) cannot pile up; far
-#: above the clips a batch keeps in flight in one process (500 and more), whose runs must never be dropped.
-_RUNS: OrderedDict[str, RunServices] = OrderedDict()
-_MAX_RUNS = 4096
-#: The run config's ``configurable`` key that hands a run's services to ``open`` (what :class:`Detective` passes).
-SERVICES_KEY = "omni_detective_services"
+#: The run config's ``configurable`` key under which a run's services travel to every node (what
+#: :class:`~detective.agent.detective.Detective` passes; :class:`DetectiveGraph` adds fresh ones to a run without).
+#: Its ``__`` keeps it out of checkpoint metadata: LangGraph's server copies every other configurable key there, and
+#: services do not serialise.
+SERVICES_KEY = "__omni_detective_services"
 
 
-def register_run(services: RunServices) -> str:
-    """Keep ``services`` for a run and return its key (what ``state["run"]`` holds)."""
-    key = uuid.uuid4().hex
-    _RUNS[key] = services
-    while len(_RUNS) > _MAX_RUNS:
-        _RUNS.popitem(last=False)
-    return key
+def services_of(config: RunnableConfig) -> RunServices:
+    """The services of the run whose config ``config`` is (what every node is handed by LangGraph)."""
+    services = (config.get("configurable") or {}).get(SERVICES_KEY)
+    if not isinstance(services, RunServices):
+        raise RuntimeError(f"the run config has no services under configurable[{SERVICES_KEY!r}]")
+    return services
 
 
-def forget_run(services: RunServices) -> None:
-    """Drop ``services`` from the runs in progress (the run ended, well or not)."""
-    for key in [k for k, v in _RUNS.items() if v is services]:
-        del _RUNS[key]
-
-
-def services_of(key: str) -> RunServices:
-    """The services of the run ``key``."""
-    try:
-        return _RUNS[key]
-    except KeyError:
-        raise RuntimeError(f"run {key!r} is not in progress in this process (its services are gone)") from None
+def with_services(config: RunnableConfig | None) -> RunnableConfig:
+    """``config`` with fresh :class:`RunServices` under :data:`SERVICES_KEY` unless it brings its own."""
+    configurable = dict((config or {}).get("configurable") or {})
+    if isinstance(configurable.get(SERVICES_KEY), RunServices):
+        return config  # type: ignore[return-value]
+    configurable[SERVICES_KEY] = RunServices()
+    return {**(config or {}), "configurable": configurable}  # type: ignore[typeddict-item]
 
 
 def run_config_of(runtime: Runtime[DetectiveConfig], services: RunServices) -> DetectiveConfig:
@@ -107,14 +102,27 @@ def run_config_of(runtime: Runtime[DetectiveConfig], services: RunServices) -> D
     return services.config
 
 
+def _set_up(services: RunServices, runtime: Runtime[DetectiveConfig]) -> DetectiveConfig:
+    """Complete the services of a run started without a tool box (Studio, ``graph.invoke``, a run resumed from a
+    checkpoint): the configuration (from the environment when there is no context), settings and tool box."""
+    if not isinstance(runtime.context, DetectiveConfig) and services.config is None:  # no context: the environment's
+        services.config = DetectiveConfig.from_env()
+    run_config = run_config_of(runtime, services)
+    if services.toolbox is None:
+        services.settings = run_config.settings(services.settings)
+        services.toolbox = resolve_toolbox(run_config, services.settings)
+    return run_config
+
+
 @contextlib.contextmanager
-def _in_run(key: str, runtime: Runtime[DetectiveConfig]) -> Iterator[tuple[RunServices, DetectiveConfig, Toolbox]]:
-    """The run's services, configuration (:func:`run_config_of`) and tool box; tools inside reach the services as
-    the current ones."""
-    services = services_of(key)
-    assert services.toolbox is not None, "open resolves the tool box"
+def _in_run(runtime: Runtime[DetectiveConfig]) -> Iterator[tuple[RunServices, DetectiveConfig, Toolbox]]:
+    """The run's services (from the node's run config, LangGraph's ``get_config()``), configuration
+    (:func:`run_config_of`) and tool box; tools inside reach the services as the current ones."""
+    services = services_of(get_config())
+    run_config = _set_up(services, runtime) if services.toolbox is None else run_config_of(runtime, services)
+    assert services.toolbox is not None
     with use_services(services):
-        yield services, run_config_of(runtime, services), services.toolbox
+        yield services, run_config, services.toolbox
 
 
 def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunServices) -> str | None:
@@ -142,7 +150,7 @@ def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunSer
 
 def route(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> Literal["direct", "plan", "synthesize"]:
     """The router of the loop: direct mode's branch, another round, or the caption when :func:`stop_reason` says so."""
-    services = services_of(state["run"])
+    services = services_of(get_config())
     config = run_config_of(runtime, services)
     if config.mode == "direct":
         return "direct"
@@ -179,22 +187,15 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig], co
 
     A run started by :class:`~detective.agent.detective.Detective` brings its services (usage meter, cache, the objects
     it was given) in the run config (``configurable``, :data:`SERVICES_KEY`); one started elsewhere (LangGraph
-    Studio, ``graph.invoke``/``ainvoke``) gets fresh ones, configured from the context, or from
-    :meth:`DetectiveConfig.from_env` when the context is empty.
+    Studio, ``graph.invoke``/``ainvoke``) gets fresh ones from :class:`DetectiveGraph`, set up here from the
+    context, or from :meth:`DetectiveConfig.from_env` when the context is empty.
     """
     from detective.media import aopen_media
 
     limit_arenas()  # before the observers' threads exist: see detective.agent.allocator
-    services = (config.get("configurable") or {}).get(SERVICES_KEY)
-    if not isinstance(services, RunServices):
-        services = RunServices()
-    given = runtime.context
-    if not isinstance(given, DetectiveConfig) and services.config is None:  # no context: the environment's
-        services.config = DetectiveConfig.from_env()
-    run_config = run_config_of(runtime, services)
-    if services.toolbox is None:
-        services.settings = run_config.settings(services.settings)
-        services.toolbox = resolve_toolbox(run_config, services.settings)
+    services = services_of(config)
+    run_config = _set_up(services, runtime)
+    assert services.toolbox is not None
     media = state.get("media")
     if media is None:
         source = state.get("source")
@@ -207,14 +208,13 @@ async def open_clip(state: DetectiveInput, runtime: Runtime[DetectiveConfig], co
         )
     if not services.clip:
         services.clip = media.source
-    key = register_run(services)
     if run_config.mode == "detective":
         services.warmups = [
             asyncio.create_task(_warm(tool, media, services), name=f"prepare {tool.name}")
             for tool in applicable_tools(media, services.toolbox)
             if type(tool).prepare is not Tool.prepare
         ]
-    return {"media": media, "run": key}
+    return {"media": media}
 
 
 def needs_local_copy(toolbox: Toolbox) -> bool:
@@ -261,7 +261,7 @@ async def plan(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict
     rule planner's broad pass (:func:`~detective.agent.fallback.plan_or_fall_back`), which plans every later round; the
     round's record and the notes say so. Tools found unavailable for the run are noted once.
     """
-    with _in_run(state["run"], runtime) as (services, config, toolbox):
+    with _in_run(runtime) as (services, config, toolbox):
         rnd = state.get("round", 0) + 1
         structlog.contextvars.bind_contextvars(round=rnd)
         assert toolbox.planner is not None
@@ -303,7 +303,7 @@ async def query(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dic
     whose arguments its tool rejects is dropped with a note (the LLM planner repairs such calls before it returns
     them): it never reaches an observer.
     """
-    with _in_run(state["run"], runtime) as (services, config, toolbox):
+    with _in_run(runtime) as (services, config, toolbox):
         evidence = state.get("evidence") or Evidence()
         answered = set(evidence.answered)
         tools = {t.name: t for t in applicable_tools(state["media"], toolbox, services)}
@@ -336,14 +336,14 @@ def fan_out(state: DetectiveState) -> list[Send] | Literal["review"]:
     if not state.get("queries"):
         return "review"
     return [
-        Send("observe", ObserveTask(run=state["run"], media=state["media"], query=q, round=state.get("round", 0)))
+        Send("observe", ObserveTask(media=state["media"], query=q, round=state.get("round", 0)))
         for q in state["queries"]
     ]
 
 
 async def observe(task: ObserveTask, runtime: Runtime[DetectiveConfig]) -> dict:
     """Run one query in one independent observer and add what it reports to the evidence."""
-    with _in_run(task["run"], runtime) as (services, config, toolbox):
+    with _in_run(runtime) as (services, config, toolbox):
         update = await _observe(task, services, config, toolbox.tools[task["query"].tool])
     found: EvidenceUpdate = update["evidence"]
     failure = found.failures[0] if found.failures else None
@@ -444,7 +444,7 @@ def review(state: DetectiveState) -> dict:
 
 async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Hand the evidence to the captioner (the planner first closes its conversation); measure the grounding."""
-    with _in_run(state["run"], runtime) as (services, config, toolbox):
+    with _in_run(runtime) as (services, config, toolbox):
         await end_warmups(services)
         evidence = state.get("evidence") or Evidence()
         media = state["media"]
@@ -483,7 +483,7 @@ async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -
 
 async def direct(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Direct mode: the captioner (an omni model) captions the raw clip; no observers, no evidence."""
-    with _in_run(state["run"], runtime) as (services, config, toolbox):
+    with _in_run(runtime) as (services, config, toolbox):
         assert toolbox.captioner is not None
         out = await toolbox.captioner.caption(
             CaptionJob(media=state["media"], evidence=Evidence(), options=config.captioner_options)
@@ -581,5 +581,29 @@ def build_graph() -> StateGraph:
     return g
 
 
+class DetectiveGraph(CompiledStateGraph):
+    """The compiled Detective graph: a run that brings no services in its config (Studio, ``graph.invoke``) gets
+    fresh ones (:func:`with_services`), so every node finds its run's services in the run config.
+
+    ``invoke``, ``ainvoke``, ``astream_events`` and LangGraph's server all start runs through :meth:`stream` or
+    :meth:`astream`; LangGraph's ``copy`` and ``with_config`` keep the class.
+    """
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:  # type: ignore[override]
+        """:meth:`CompiledStateGraph.stream` with the run's services in its config."""
+        return super().stream(input, with_services(config), **kwargs)
+
+    def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        """:meth:`CompiledStateGraph.astream` with the run's services in its config."""
+        return super().astream(input, with_services(config), **kwargs)
+
+
+def compile_graph(**options: Any) -> DetectiveGraph:
+    """The compiled Detective graph (:func:`build_graph`, compiled as a :class:`DetectiveGraph`); ``options`` go to
+    LangGraph's ``compile`` (``checkpointer=``, ``interrupt_before=`` …)."""
+    compiled = build_graph().compile(name="detective", **options)
+    return DetectiveGraph(**{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"})
+
+
 #: The compiled Detective graph (what ``langgraph.json`` and ``omni-detective graph`` point at).
-graph = build_graph().compile(name="detective")
+graph = compile_graph()

@@ -2,7 +2,8 @@
 
 The configuration of a run is not state: it is :class:`detective.agent.config.DetectiveConfig`, the graph's
 ``context_schema``. Per-run services (usage meter, cache, clients, the resolved tool box) live in the run's
-:class:`detective.runtime.RunServices`, which the state refers to by its key ``run``.
+:class:`detective.runtime.RunServices`, which travels in the run config (``detective.agent.graph.SERVICES_KEY``),
+never in the state.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class DetectiveState(TypedDict, total=False):
 
     source: str
     media: MediaInfo
-    run: str
     evidence: Annotated[Evidence, reduce_evidence]
     round: int
     planned: list[Query]
@@ -75,7 +75,6 @@ class DetectiveState(TypedDict, total=False):
 class ObserveTask(TypedDict):
     """The payload of one ``Send`` to ``observe``: one query about one clip, in one run."""
 
-    run: str
     media: MediaInfo
     query: Query
     round: int

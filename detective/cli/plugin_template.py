@@ -69,6 +69,9 @@ class {cls}(Tool):
     modalities = ("audio",)  # the tool is offered only for clips that have these streams
     version = "0.1.0"
 
+    # A tool with a model loads it in `def setup(self)`, once per process before its first observe, keeping it with
+    # `detective.loaded.load_once(("{tool}", settings...), build)` so every instance shares one copy.
+
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Answer one query about one clip."""
         span = query.span or TimeSpan(start=0.0, end=media.duration)

@@ -4,7 +4,8 @@
 - :mod:`.keys`: the one resume key rule; :mod:`.manifest`: streaming the input;
 - :mod:`.output`: torn-tail repair and the finished-keys index; :mod:`.errors`: the errors sidecar;
 - :mod:`.lock`: one writer per output; :mod:`.attempt`: the retry policy and :class:`Outcome`;
-- :mod:`.executors` (local), :mod:`.processes`, :mod:`.ray_executor`: where the work runs;
+- :mod:`.executors` (local), :mod:`.processes`, :mod:`.ray_executor`: where the work runs; :mod:`.pool`: the
+  reused works each of their workers holds;
 - :mod:`.record`: the typed output record of a caption run.
 """
 

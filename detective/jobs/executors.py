@@ -3,15 +3,16 @@
 An executor is started once, given items with :meth:`Executor.submit` (at most the job's ``workers`` at a
 time), and returns each item's :class:`~detective.jobs.attempt.Outcome`; it never writes output, the engine does.
 Executors: ``local`` (here), ``processes`` (:mod:`detective.jobs.processes`) and ``ray``
-(:mod:`detective.jobs.ray_executor`).
+(:mod:`detective.jobs.ray_executor`). Each of their workers runs items on one :class:`~detective.jobs.pool.WorkPool`.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt
+from detective.jobs.attempt import Outcome, WorkFactory
 from detective.jobs.manifest import Item
+from detective.jobs.pool import WorkPool
 
 #: The executor names ``omni-detective run --executor`` accepts.
 EXECUTORS = ("local", "processes", "ray")
@@ -31,24 +32,18 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """The work runs on this process's event loop; one :data:`Work` is built per concurrent item and reused."""
+    """The work runs on this process's event loop, on the works of one :class:`~detective.jobs.pool.WorkPool`."""
 
     def __init__(self, make_work: WorkFactory, retries: int) -> None:
-        self.make_work = make_work
-        self.retries = retries
-        self._idle: list[Work] = []
+        self.pool = WorkPool(make_work, retries)
 
     async def start(self) -> None:
         """Nothing to start: works are built on first use."""
 
     async def submit(self, item: Item) -> Outcome:
         """Run the work here."""
-        work = self._idle.pop() if self._idle else self.make_work()
-        try:
-            return await attempt(work, item, self.retries)
-        finally:
-            self._idle.append(work)
+        return await self.pool.run(item)
 
     async def close(self) -> None:
         """Drop the idle works."""
-        self._idle.clear()
+        self.pool.clear()

@@ -6,8 +6,9 @@ caps the throughput of a many-core machine. With ``processes=N``:
 
 - the **parent** reads the manifest, skips what is done, hands items out, and is the only writer of the output
   and errors files, so every record is still written exactly once;
-- **N workers**, forked from the parent, build their own works (``make_work()`` in the worker, so each has its
-  own Detectives) and send back an :class:`~detective.jobs.attempt.Outcome` per item.
+- **N workers**, forked from the parent, build their own works (a :class:`~detective.jobs.pool.WorkPool` of
+  ``make_work()`` in the worker, so each has its own Detectives, whose tools set up their models there) and send
+  back an :class:`~detective.jobs.attempt.Outcome` per item.
 
 An item goes to the worker with the fewest items in flight. Per-endpoint limits
 (:class:`~detective.llm.client.EndpointLimits`) stay totals: a worker takes ``1/N`` of every limit. A worker that dies
@@ -28,9 +29,10 @@ from typing import Any
 
 import structlog
 
-from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt, lost
+from detective.jobs.attempt import Outcome, WorkFactory, lost
 from detective.jobs.gc import job_gc
 from detective.jobs.manifest import Item
+from detective.jobs.pool import WorkPool
 
 log = structlog.get_logger("detective.jobs")
 
@@ -156,18 +158,16 @@ def _worker_main(conn: Connection, inherited: list[Connection], make_work: WorkF
 async def _serve(conn: Connection, make_work: WorkFactory, retries: int) -> None:
     loop = asyncio.get_running_loop()
     closed = asyncio.Event()
-    idle: list[Work] = []
+    pool = WorkPool(make_work, retries)
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(item: Item) -> None:
-        work = idle.pop() if idle else make_work()
         try:
-            outcome = await attempt(work, item, retries)
+            outcome = await pool.run(item)
         except Exception as exc:  # attempt reports an item's failure; anything else is a bug, still reported
             outcome = Outcome(
                 key=item.key, attempts=1, seconds=0.0, error=f"{type(exc).__name__}: {exc}", error_type="WorkerError"
             )
-        idle.append(work)
         try:
             conn.send(outcome)
         except (BrokenPipeError, OSError):

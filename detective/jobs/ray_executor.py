@@ -27,8 +27,9 @@ from typing import Any
 
 import structlog
 
-from detective.jobs.attempt import Outcome, Work, WorkFactory, attempt, lost
+from detective.jobs.attempt import Outcome, WorkFactory, lost
 from detective.jobs.manifest import Item
+from detective.jobs.pool import WorkPool
 
 log = structlog.get_logger("detective.jobs")
 
@@ -220,15 +221,14 @@ def join_ray(address: str) -> None:
 
 
 class JobActor:
-    """Runs items on its event loop (an async Ray actor); one work per concurrent item, reused."""
+    """Runs items on its event loop (an async Ray actor), on the works of one :class:`~detective.jobs.pool.WorkPool`."""
 
     def __init__(self, make_work: WorkFactory, retries: int, share: float) -> None:
         from detective.llm import client as llm
 
         llm.set_process_share(share)
-        self.make_work = make_work
-        self.retries = retries
-        self.idle: list[Work] = [make_work()]  # built now: a factory that cannot build fails the actor's start
+        self.pool = WorkPool(make_work, retries)
+        self.pool.build()  # now: a factory that cannot build fails the actor's start
         self.running: set[asyncio.Task[Any]] = set()
 
     async def ready(self) -> dict[str, Any]:
@@ -238,15 +238,13 @@ class JobActor:
 
     async def run(self, item: Item) -> Outcome:
         """The item's outcome, with the retry policy."""
-        work = self.idle.pop() if self.idle else self.make_work()
         task = asyncio.current_task()
         if task is not None:
             self.running.add(task)
         try:
-            return await attempt(work, item, self.retries)
+            return await self.pool.run(item)
         finally:
             self.running.discard(task)  # type: ignore[arg-type]
-            self.idle.append(work)
 
     async def stop(self, timeout: float = 5.0) -> int:
         """Cancel the items running here and wait (at most ``timeout`` s) for their clean-up, such as removing a

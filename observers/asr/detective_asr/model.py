@@ -1,4 +1,4 @@
-"""Locating, verifying and loading the Whisper models, once per process.
+"""Locating, verifying and loading the Whisper models (once per process: :func:`shared`).
 
 Two models ship in pinned PyPI wheels, both CTranslate2 conversions of OpenAI's Whisper (MIT):
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from detective.llm.settings import int_variable
+from detective.loaded import load_once
 from detective.threads import model_threads
 from detective.tools import ToolError
 
@@ -276,35 +277,31 @@ def transcribers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-_models: dict[ModelSource, Any] = {}
-_lock = threading.Lock()
-
-
 def load(source: ModelSource) -> Any:
-    """The ``faster_whisper.WhisperModel`` for ``source`` (CPU, int8), loaded and verified once per process."""
-    model = _models.get(source)
-    if model is not None:
-        return model
-    with _lock:
-        model = _models.get(source)
-        if model is None:
-            verify(source)
-            quiet_openmp()
-            from faster_whisper import WhisperModel
+    """A new ``faster_whisper.WhisperModel`` for ``source`` (CPU, int8), verified first (:func:`verify`).
 
-            try:
-                model = WhisperModel(
-                    source.location,
-                    device="cpu",
-                    compute_type="int8",
-                    cpu_threads=cpu_threads(),
-                    num_workers=transcribers(),
-                    local_files_only=True,
-                )
-            except Exception as exc:  # faster-whisper raises hub, OS and runtime errors alike
-                raise ToolError(
-                    f"asr: could not load Whisper model {source.label}: {type(exc).__name__}: {exc}. "
-                    f"Models are never downloaded: point {ENV_MODEL} at a local CTranslate2 model directory"
-                ) from exc
-            _models[source] = model
-    return model
+    Every call loads the model again: :func:`shared` is the copy every ASR tool of the process uses."""
+    verify(source)
+    quiet_openmp()
+    from faster_whisper import WhisperModel
+
+    try:
+        return WhisperModel(
+            source.location,
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads(),
+            num_workers=transcribers(),
+            local_files_only=True,
+        )
+    except Exception as exc:  # faster-whisper raises hub, OS and runtime errors alike
+        raise ToolError(
+            f"asr: could not load Whisper model {source.label}: {type(exc).__name__}: {exc}. "
+            f"Models are never downloaded: point {ENV_MODEL} at a local CTranslate2 model directory"
+        ) from exc
+
+
+def shared(source: ModelSource) -> Any:
+    """The process's one loaded model at ``source.location`` (:func:`load` on first use, then kept by
+    :func:`detective.loaded.load_once`); :meth:`detective_asr.tool.ASRTool.setup` asks for it."""
+    return load_once(("asr", source.location, source.is_dir), lambda: load(source))

@@ -198,8 +198,8 @@ def english_doubtful(segments: list[Any], speech_seconds: float) -> bool:
 class ASRTool(Tool):
     """Transcribes speech with faster-whisper (CPU, int8, VAD on, word timestamps).
 
-    The model is loaded once per process on first use; see :mod:`detective_asr.model` for how it is found and
-    verified. Long segments are re-split at pauses longer than 0.5 s and kept under 12 s.
+    The models are loaded once per process by :meth:`setup`; see :mod:`detective_asr.model` for how they are
+    found and verified. Long segments are re-split at pauses longer than 0.5 s and kept under 12 s.
     """
 
     name: ClassVar[str] = "asr"
@@ -229,6 +229,27 @@ class ASRTool(Tool):
         self.max_segment = max_segment
         self.window = window
         self._slots = threading.BoundedSemaphore(whisper.transcribers())
+        #: The loaded Whisper models by location (:meth:`setup`), shared with every ASR tool of the process.
+        self._whisper: dict[str, Any] = {}
+
+    def _sources(self) -> list[whisper.ModelSource]:
+        """The models the configured choice uses: for ``auto``, the multilingual one (it identifies the language)
+        and the English one; else the one chosen."""
+        if whisper.choice(self.model) == whisper.AUTO:
+            return [whisper.bundled(whisper.MULTILINGUAL_NAME), whisper.bundled(whisper.BUNDLED_MODEL_NAME)]
+        return [whisper.resolve(self.model)]
+
+    def setup(self) -> None:
+        """Load (and verify) the models of the configured choice, once per process (:func:`whisper.shared`)."""
+        self._whisper = {source.location: whisper.shared(source) for source in self._sources()}
+
+    def _load(self, source: whisper.ModelSource) -> Any:
+        """The loaded model at ``source`` (one :meth:`setup` loaded, or one of a choice changed since)."""
+        loaded = self.ready()._whisper
+        model = loaded.get(source.location)
+        if model is None:
+            model = loaded[source.location] = whisper.shared(source)
+        return model
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """Speech segments over the query's span (the whole clip when none).
@@ -250,7 +271,7 @@ class ASRTool(Tool):
             if whisper.choice(self.model) == whisper.AUTO:
                 identifier = whisper.bundled(whisper.MULTILINGUAL_NAME)
                 runs: dict[tuple[float, float], list[Run]] = {}
-                found = self._identify(whisper.load(identifier), path, windows, runs)
+                found = self._identify(self._load(identifier), path, windows, runs)
                 if found is not None and found[0] == "en" and found[1] >= LANGUAGE_CLAIM:
                     language = {"language": "en", "language_probability": round(found[1], 4)}
                     identified = {**language, "language_model": identifier.label}
@@ -260,7 +281,7 @@ class ASRTool(Tool):
                     return self._transcribe_english(path, windows, english, identified, identifier)
                 return self._transcribe_languages(path, windows, identifier, runs)
             source = whisper.resolve(self.model)
-            model = whisper.load(source)
+            model = self._load(source)
             if bool(getattr(model.model, "is_multilingual", False)):
                 return self._transcribe_languages(path, windows, replace(source, multilingual=True))
             return self._transcribe(path, windows, replace(source, multilingual=False), None)
@@ -327,7 +348,7 @@ class ASRTool(Tool):
         identified: dict[str, Any] | None,
     ) -> list[Observation]:
         """One model over every window, as Whisper decodes it (the English path: tiny.en, or a user's model)."""
-        model = whisper.load(source)
+        model = self._load(source)
         observations: list[Observation] = []
         for start, end in windows:
             audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
@@ -360,7 +381,7 @@ class ASRTool(Tool):
         """A long span identified as English: the English model over every window; a window it transcribed with
         little confidence (:data:`ENGLISH_DOUBT`) has its language identified by ``identifier`` and, unless that
         is English with :data:`LANGUAGE_CLAIM`, is transcribed by the multilingual path instead."""
-        model = whisper.load(source)
+        model = self._load(source)
         observations: list[Observation] = []
         for start, end in windows:
             audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)
@@ -377,7 +398,7 @@ class ASRTool(Tool):
                 segments = list(segments)
             language = identified
             if english_doubtful(segments, float(info.duration_after_vad)):
-                multilingual = whisper.load(identifier)
+                multilingual = self._load(identifier)
                 with self._slots:
                     mine, probability, _ = multilingual.detect_language(audio, vad_filter=True)
                 if mine != "en" or probability < LANGUAGE_CLAIM:
@@ -411,7 +432,7 @@ class ASRTool(Tool):
     ) -> list[Observation]:
         """The multilingual path: each piece of speech identified, runs of one language transcribed in it, and
         only reliable decodings kept as words; the rest is reported as untranscribed speech."""
-        model = whisper.load(source)
+        model = self._load(source)
         observations: list[Observation] = []
         for start, end in windows:
             audio = dmedia.load_audio(path, start=start, end=end, sr=SAMPLE_RATE)

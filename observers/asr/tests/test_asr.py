@@ -125,8 +125,7 @@ def test_loading_never_reaches_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(faster_whisper.transcribe, "download_model", no_hub)
     monkeypatch.setattr(tokenizers.Tokenizer, "from_pretrained", no_hub)
-    monkeypatch.setattr(whisper, "_models", {})  # force a fresh load
-    model = whisper.load(whisper.resolve(None))
+    model = whisper.load(whisper.resolve(None))  # a fresh load, never the process's shared copy
     assert not model.model.is_multilingual  # tiny.en
     assert (Path(get_assets_path()) / "silero_vad_v6.onnx").is_file()  # VAD weights ship in the wheel
 
@@ -233,7 +232,7 @@ def test_words_whisper_invents_over_silence_are_dropped() -> None:
     """Without VAD, tiny.en says " You" over pure silence; Whisper's own signals mark it, and the tool drops it."""
     from detective_asr.tool import is_speech
 
-    model = whisper.load(whisper.resolve(None))
+    model = whisper.shared(whisper.resolve(None))
     segments, _ = model.transcribe(
         np.zeros(16000 * 3, dtype=np.float32), beam_size=5, vad_filter=False, word_timestamps=True
     )

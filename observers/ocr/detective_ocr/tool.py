@@ -10,10 +10,11 @@ import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from detective import media as dmedia
+from detective.loaded import load_once
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
 from detective_ocr.appearance import grid_position, text_appearance
-from detective_ocr.engine import EngineConfig, TextLine, get_engine, model_paths
+from detective_ocr.engine import EngineConfig, OCREngine, TextLine, model_paths
 from detective_ocr.tracks import MIN_SCORE, Sighting, Track, build_tracks, is_junk
 
 Frame = tuple[float, np.ndarray]
@@ -91,6 +92,13 @@ class OCRTool(Tool):
         self.engine_config = EngineConfig(
             model_dir=model_dir, threads=threads, det_side=min(det_side, max_side), use_cls=use_cls
         )
+        #: The loaded engine (:meth:`setup`), shared by every OCR tool of the process with the same configuration.
+        self.engine: OCREngine | None = None
+
+    def setup(self) -> None:
+        """Load the PP-OCR engine for :attr:`engine_config` (once per process for each configuration)."""
+        config = self.engine_config
+        self.engine = load_once(("ocr", config), lambda: OCREngine(config))
 
     def check(self) -> str:
         """The PP-OCR model files (from the rapidocr wheel, or ``model_dir``) are present."""
@@ -126,7 +134,8 @@ class OCRTool(Tool):
         times = sorted({round(t, 3) for t in (args.times or []) if span.start <= t <= span.end})
         if every <= 0 and not times:
             raise ToolError(f"ocr: {media.source}: `every` is 0 and no `times` were given, nothing to read")
-        engine = get_engine(self.engine_config)
+        engine = self.ready().engine
+        assert engine is not None
         path = media.path or media.source
         sample_times: list[float] = []
         samples: list[list[Sighting]] = []

@@ -81,7 +81,7 @@ def test_identical_frames_reuse_the_previous_result(
     fixture_media: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tool = OCRTool()
-    engine = ocr_engine.get_engine(tool.engine_config)
+    engine = tool.ready().engine
     calls: list[int] = []
     real_read = engine.read
 
@@ -106,7 +106,7 @@ def test_a_caption_on_a_still_picture_is_read_in_its_band_only(
     tracks are the ones a whole-frame read of every changed frame gives."""
     demo = str(Path(__file__).resolve().parents[3] / "examples" / "media" / "demo.mp4")
     tool = OCRTool()
-    engine = ocr_engine.get_engine(tool.engine_config)
+    engine = tool.ready().engine
     shapes: list[tuple[int, ...]] = []
     real_read = engine.read
 
@@ -149,7 +149,7 @@ def test_model_threads_sleep_between_calls() -> None:
     """onnxruntime's spinning threads are switched off in both OCR sessions (they doubled the CPU time)."""
     options = ocr_engine.session_options(2)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    engine = ocr_engine.get_engine(OCRTool().engine_config)
+    engine = OCRTool().ready().engine
     sessions = [engine._ocr.text_det.session.session, engine._ocr.text_rec.session.session]
     assert all(
         s.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0" for s in sessions

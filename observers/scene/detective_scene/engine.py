@@ -1,4 +1,5 @@
-"""The models of the ``scene`` observer, loaded once per process from files shipped inside this package.
+"""The models of the ``scene`` observer, loaded once per process from files shipped inside this package (by
+:meth:`detective_scene.tool.SceneTool.setup`, through :func:`detective.loaded.load_once`).
 
 - an image classifier: EfficientNet-Lite0 with ImageNet-1k weights (an ONNX graph plus int8 weights, dequantized at
   load), run by onnxruntime;
@@ -128,6 +129,12 @@ class SceneEngine:
         self.threads = _threads(threads)
         self.labels = (root / LABELS_FILE).read_text(encoding="utf-8").splitlines()
         self._face_lock = threading.Lock()
+
+    def load(self) -> SceneEngine:
+        """Load the classifier and both face detectors now (else each loads on its first use); the engine."""
+        for model in (self._classifier, self._face_net, self._far_face_net):
+            assert model is not None
+        return self
 
     @cached_property
     def _classifier(self):  # type: ignore[no-untyped-def]
@@ -284,17 +291,3 @@ class SceneEngine:
 
 _ANCHORS = _anchors()
 _FAR_ANCHORS = _anchors(FAR_FACE_SIDE, ((4, 1),))
-_engines: dict[tuple[str | None, int], SceneEngine] = {}
-_engines_lock = threading.Lock()
-
-
-def get_engine(model_dir: str | None = None, threads: int = 0) -> SceneEngine:
-    """The process-wide engine for a model folder and thread count, built on first use (thread-safe)."""
-    key = (model_dir, threads)
-    engine = _engines.get(key)
-    if engine is None:
-        with _engines_lock:
-            engine = _engines.get(key)
-            if engine is None:
-                engine = _engines[key] = SceneEngine(model_dir, threads)
-    return engine

@@ -11,9 +11,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from detective import media as dmedia
+from detective.loaded import load_once
 from detective.models import Aspect, Coverage, Evidence, MediaInfo, Modality, Observation, Query, TimeSpan
 from detective.tools import SpanInput, Tool, ToolError
-from detective_scene.engine import Face, SceneEngine, get_engine, texture
+from detective_scene.engine import Face, SceneEngine, texture
 from detective_scene.nouns import Grouping, build_grouping
 from detective_scene.people import Person
 
@@ -128,6 +129,12 @@ class SceneTool(Tool):
         self.threads = threads
         self.min_confidence = min_confidence
         self._grouping: Grouping | None = None
+        self._engine: SceneEngine | None = None
+
+    def setup(self) -> None:
+        """Load the classifier and the face detectors (once per process for each model folder and thread count)."""
+        model_dir, threads = self.model_dir, self.threads
+        self._engine = load_once(("scene", model_dir, threads), lambda: SceneEngine(model_dir, threads).load())
 
     def broad_queries(self, media: MediaInfo, evidence: Evidence) -> list[Query]:
         """One query over the shots already on the board (the whole clip as one piece when there are none)."""
@@ -151,8 +158,10 @@ class SceneTool(Tool):
         return base.model_copy(update={"detail": detail})
 
     def engine(self) -> SceneEngine:
-        """The process-wide models."""
-        return get_engine(self.model_dir, self.threads)
+        """The loaded models (set up first when they are not yet)."""
+        engine = self.ready()._engine
+        assert engine is not None
+        return engine
 
     def grouping(self) -> Grouping:
         """The classifier's classes folded into plain nouns (built once)."""

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 from detective_scene import SceneTool
-from detective_scene.engine import get_engine, texture
+from detective_scene.engine import texture
 from detective_scene.nouns import GROUPS, build_grouping
 from detective_scene.tool import MIN_CONFIDENCE, grid_position, sample_times
 
@@ -85,7 +85,7 @@ def test_no_claim_on_synthetic_frames(fixture_media: dict[str, Any], demo_path: 
 
 
 def test_classifier_and_detector_on_raw_frames(photo_clip: dict[str, Any]) -> None:
-    engine = get_engine()
+    engine = SceneTool().engine()
     grouping = build_grouping(engine.labels)
     (_, cat), (_, coffee), (_, card) = frames_at(photo_clip["path"], [6.5, 9.5, 1.0], max_side=448)
     assert next(iter(grouping.scores(engine.classify(cat)))) == "a cat"
@@ -95,7 +95,7 @@ def test_classifier_and_detector_on_raw_frames(photo_clip: dict[str, Any]) -> No
 
 
 def test_every_noun_group_names_real_classes() -> None:
-    grouping = build_grouping(get_engine().labels)
+    grouping = build_grouping(SceneTool().engine().labels)
     assert len(grouping.labels) == 1000
     assert set(GROUPS) <= set(grouping.group_of)
     assert grouping.group_of[grouping.labels.index("tabby")] == "a cat"
