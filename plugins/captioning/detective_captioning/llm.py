@@ -15,8 +15,9 @@ import re
 from typing import Any, ClassVar
 
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.evidence import claims, coverage
+from detective.evidence import claims
 from detective.evidence.crosscheck import CrossCheck, cross_check
+from detective.evidence.digest import coverage_digest
 from detective.evidence.grounding import measure
 from detective.llm.capabilities import MAX_REPAIRS, estimate_tokens
 from detective.llm.client import LLMError
@@ -91,7 +92,7 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         if details:
             item["details"] = _rounded(details)
         observations.append(item)
-    data: dict[str, Any] = {"coverage": coverage.digest(evidence).splitlines(), "observations": observations}
+    data: dict[str, Any] = {"coverage": coverage_digest(evidence).splitlines(), "observations": observations}
     if len(ordered) > MAX_OBSERVATIONS:
         data["observations_left_out"] = len(ordered) - MAX_OBSERVATIONS
     relation = lambda r: {  # noqa: E731
