@@ -11,7 +11,7 @@ import json
 from typing import Any, ClassVar
 
 from detective.agent.prompts import CLOSING, FINAL_CAPTION_SYSTEM, medium_words, prompt_hash
-from detective.captioning import Captioner, CaptionJob, CaptionOutput
+from detective.captioning import Captioner, CaptionerOptions, CaptionJob, CaptionOutput
 from detective.evidence.digest import CHAT, board_digest, digest
 from detective.hookspecs import hookimpl
 from detective.models import Caption, CaptionSection
@@ -22,6 +22,7 @@ class EvidenceCaptioner(Captioner):
     """Writes the evidence board as a time-ordered list: what the core can say without the captioning plugin."""
 
     name: ClassVar[str] = "evidence"
+    options_model: ClassVar[type[CaptionerOptions] | None] = CaptionerOptions  # none
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """List every observation with its time, tool and content."""
@@ -35,6 +36,7 @@ class ChatCaptioner(Captioner):
 
     name: ClassVar[str] = "chat"
     needs_api: ClassVar[bool] = True
+    options_model: ClassVar[type[CaptionerOptions] | None] = CaptionerOptions  # none
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """One call; the reply's text is the caption."""
