@@ -2,6 +2,11 @@
 
 Concrete captioners arrive through the ``register_captioners`` hook (the bundled captioning plugin registers
 ``template``, ``llm`` and ``direct``; the core registers ``evidence`` and ``chat`` as minimal fallbacks).
+
+A captioner's options are typed: it declares a :class:`CaptionerOptions` model as ``Captioner.options_model``, and
+the run validates ``DetectiveConfig.captioner_options`` against the chosen captioner's model where it resolves the
+captioner (:func:`detective.agent.config.resolve_toolbox`), so ``CaptionJob.options`` is that model. A captioner
+without a model (``options_model = None``) gets the options as a plain dict.
 """
 
 from __future__ import annotations
@@ -15,6 +20,16 @@ from detective.evidence.crosscheck import CrossCheck, cross_check
 from detective.models import Caption, Evidence, MediaInfo
 
 
+class CaptionerOptions(BaseModel):
+    """Base of a captioner's options model: typed fields with defaults, no unknown keys, read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """An option by name, like a dict's ``get`` (for code written against untyped options)."""
+        return getattr(self, name) if name in type(self).model_fields else default
+
+
 class CaptionJob(BaseModel):
     """What a captioner gets: the clip, the evidence board and the Detective's conversation so far."""
 
@@ -23,7 +38,10 @@ class CaptionJob(BaseModel):
     media: MediaInfo
     evidence: Evidence
     trajectory: list[dict[str, Any]] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict, description="Captioner options from the caller.")
+    options: CaptionerOptions | dict[str, Any] = Field(
+        default_factory=dict,
+        description="Captioner options from the caller: the captioner's options model once validated, else a dict.",
+    )
     _checks: CrossCheck | None = PrivateAttr(default=None)
 
     @property
@@ -49,6 +67,17 @@ class Captioner(abc.ABC):
 
     name: ClassVar[str] = ""
     needs_api: ClassVar[bool] = False
+    #: The captioner's options (a :class:`CaptionerOptions` subclass); ``None``: options stay an untyped dict.
+    options_model: ClassVar[type[CaptionerOptions] | None] = None
+
+    def job_options(self, job: CaptionJob) -> Any:
+        """``job.options`` as this captioner's options model (a dict given directly is validated here)."""
+        if self.options_model is None or isinstance(job.options, self.options_model):
+            return job.options
+        if isinstance(job.options, BaseModel):  # another captioner's options (a fallback): the shared ones
+            fields = self.options_model.model_fields
+            return self.options_model.model_validate({k: v for k, v in job.options if k in fields})
+        return self.options_model.model_validate(job.options)
 
     @abc.abstractmethod
     async def caption(self, job: CaptionJob) -> CaptionOutput:

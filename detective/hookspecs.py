@@ -40,10 +40,13 @@ def register_planners(register: Any) -> None:
 
 @hookspec
 def register_captioners(register: Any) -> None:
-    """Register captioners with ``register(name, factory)``.
+    """Register captioners with ``register(name, factory, options=None)``.
 
-    :param register: callback taking a name and a zero-argument callable that returns a
-        :class:`detective.captioning.Captioner`.
+    :param register: callback taking a name, a zero-argument callable that returns a
+        :class:`detective.captioning.Captioner`, and optionally the captioner's options model (a
+        :class:`detective.captioning.CaptionerOptions` subclass, or a :class:`detective.lazy.Lazy` naming one;
+        default: the factory's ``options_model`` when the factory is the class). The run checks
+        ``DetectiveConfig.captioner_options`` against the chosen captioner's model; one without a model gets a dict.
     """
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
+from detective.evidence.words import comparable_words
 from detective.payloads import (  # noqa: F401  (re-exported: the payload models are part of the data model)
     PAYLOADS,
     ClassScore,
@@ -36,7 +36,6 @@ from detective.payloads import (  # noqa: F401  (re-exported: the payload models
 )
 
 Modality = Literal["audio", "video"]
-_PUNCTUATION = re.compile(r"[^\w\s]")
 
 ObservationKind = Literal[
     "shot",  # a continuous camera shot
@@ -97,8 +96,9 @@ def join_words(words: list[str]) -> str:
 
 def plain_words(text: str) -> str:
     """``text``'s words for comparing two reports: lower case, every mark that is not a letter, digit or space read
-    as a space, spaces collapsed (``"Dog-like, isn't it?"`` is ``"dog like isn t it"``)."""
-    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
+    as a space, spaces collapsed (``"Dog-like, isn't it?"`` is ``"dog like isn t it"``; the core's one word
+    normaliser, :func:`detective.evidence.words.comparable_words`)."""
+    return " ".join(comparable_words(text, marks="all"))
 
 
 def format_time(seconds: float, decimals: int = 3, *, pad: bool = True) -> str:

@@ -50,6 +50,8 @@ class Registered:
     name: str
     value: Any
     plugin: str
+    #: A captioner's options model (``register(name, factory, options=Model)``; a class factory's ``options_model``).
+    options: Any = None
 
 
 @dataclass
@@ -174,12 +176,18 @@ def call_each(hook_name: str, before: Callable[[str], None] | None = None, **kwa
 def _registrar(
     table: dict[str, Registered], kind: str, plugin: Callable[[], str], failures: dict[str, str]
 ) -> Callable[..., None]:
-    def register(name: str, factory: Any) -> None:
+    def register(name: str, factory: Any, **extra: Any) -> None:
         if name in table:
             failures[plugin()] = f"{kind} {name!r} already registered by {table[name].plugin}"
             log.warning("duplicate registration", kind=kind, name=name, plugin=plugin())
             return
-        table[name] = Registered(name, factory, plugin())
+        unknown = sorted(set(extra) - ({"options"} if kind == "captioner" else set()))
+        if unknown:
+            raise TypeError(f"register_{kind}s: register() got an unexpected keyword argument {unknown[0]!r}")
+        options = extra.get("options")
+        if options is None and isinstance(factory, type):
+            options = getattr(factory, "options_model", None)
+        table[name] = Registered(name, factory, plugin(), options)
 
     return register
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from detective.captioning import Captioner
+from detective.captioning import Captioner, CaptionerOptions
 from detective.errors import SettingsError, expected_value
 from detective.llm.settings import Settings
 from detective.planning import Planner
@@ -85,7 +86,9 @@ class DetectiveConfig(BaseModel):
     )
     budget: Budget = Field(default_factory=Budget, description="Limits on calls, tokens and seconds per clip.")
     captioner_options: dict[str, Any] = Field(
-        default_factory=dict, description="Options for the captioner, e.g. strict_grounding, no_prompt."
+        default_factory=dict,
+        description="Options for the captioner, e.g. strict_grounding, no_prompt; checked against the chosen "
+        "captioner's options model when the run resolves it (resolve_toolbox).",
     )
     offline: bool = Field(default=False, description="Never call a remote model, even with a key set.")
 
@@ -177,6 +180,8 @@ class Toolbox:
     tools: dict[str, Tool] = field(default_factory=dict)
     planner: Planner | None = None
     captioner: Captioner | None = None
+    #: ``DetectiveConfig.captioner_options`` validated against the captioner's options model (a dict without one).
+    captioner_options: CaptionerOptions | dict[str, Any] = field(default_factory=dict)
 
 
 def object_name(obj: Any) -> str:
@@ -223,4 +228,50 @@ def resolve_toolbox(
     else:
         default_captioner = "template" if "template" in registry.captioners else "evidence"
     captioner = pick("captioners", config.captioner, default_captioner)
-    return Toolbox(tools=tools, planner=planner, captioner=captioner)
+    name = config.captioner or default_captioner
+    entry = None if name in objects.get("captioners", {}) else registry.captioners.get(name)
+    model = getattr(captioner, "options_model", None) or (entry.options if entry else None)
+    others = [r.options for r in registry.captioners.values() if r is not entry]
+    options = captioner_options(captioner, config.captioner_options, model, others)
+    return Toolbox(tools=tools, planner=planner, captioner=captioner, captioner_options=options)
+
+
+def captioner_options(
+    captioner: Any,
+    options: dict[str, Any],
+    model: type[CaptionerOptions] | None,
+    others: Iterable[type[CaptionerOptions] | None] = (),
+) -> CaptionerOptions | dict[str, Any]:
+    """``options`` validated against ``model``, the captioner's options model (a plain dict without one).
+
+    Options the captioner does not have are left out when another registered captioner has them (``others``: their
+    options models) or takes untyped options (``None``), so one configuration serves an online run (the ``llm``
+    captioner) and an offline one (``template``) alike; an option no captioner has is an error.
+
+    :raises SettingsError: an unknown option or a value the captioner cannot use (the message names the option).
+    """
+    if model is None:
+        return dict(options)
+    name = object_name(captioner)
+    own = {key: value for key, value in options.items() if key in model.model_fields}
+    others = list(others)
+    if any(m is None for m in others):
+        unknown: list[str] = []
+    else:
+        known = {f for m in others if m is not None for f in m.model_fields}
+        unknown = sorted(set(options) - set(own) - known)
+    listed = ", ".join(sorted(model.model_fields)) or "none"
+    if unknown:
+        raise SettingsError(
+            f"captioner_options: no captioner has an option {unknown[0]!r} (the {name} captioner's options: {listed})"
+        )
+    try:
+        return model.model_validate(own)
+    except ValidationError as exc:
+        raise SettingsError(
+            "; ".join(
+                f"captioner_options: the {name} captioner's option {'.'.join(map(str, e['loc']))!r} must be "
+                f"{expected_value(e)}, not {e['input']!r}"
+                for e in exc.errors()
+            )
+        ) from None

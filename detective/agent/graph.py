@@ -460,7 +460,7 @@ async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -
             trajectory = await conclude(closing.model_copy(update={"round": state.get("round", 0)}))
         assert toolbox.captioner is not None
         out = await toolbox.captioner.caption(
-            CaptionJob(media=media, evidence=evidence, trajectory=trajectory, options=config.captioner_options)
+            CaptionJob(media=media, evidence=evidence, trajectory=trajectory, options=toolbox.captioner_options)
         )
         reason = stop_reason(state, config, services) or "finished"
     notes = list(out.notes) + [f"observer failed: {f.error}" for f in evidence.failures]
@@ -483,10 +483,10 @@ async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -
 
 async def direct(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:
     """Direct mode: the captioner (an omni model) captions the raw clip; no observers, no evidence."""
-    with _in_run(runtime) as (services, config, toolbox):
+    with _in_run(runtime) as (services, _config, toolbox):
         assert toolbox.captioner is not None
         out = await toolbox.captioner.caption(
-            CaptionJob(media=state["media"], evidence=Evidence(), options=config.captioner_options)
+            CaptionJob(media=state["media"], evidence=Evidence(), options=toolbox.captioner_options)
         )
     runtime.stream_writer(Captioned(caption=out.caption, markdown=out.markdown, stop_reason="direct mode"))
     return {

@@ -26,7 +26,7 @@ from detective.agent.prompts import (
     medium_words,
     prompt_hash,
 )
-from detective.evidence.board import digest
+from detective.evidence.digest import CONTRADICTIONS, digest, planner_digest
 from detective.llm.capabilities import BYTES_PER_TOKEN, MAX_REPAIRS, estimate_tokens
 from detective.llm.client import CONTEXT_LENGTH_EXCEEDED, LLMError
 from detective.models import Evidence, Query, TimeSpan
@@ -213,7 +213,7 @@ class LLMPlanner(Planner):
                 estimate_tokens(json.dumps(self._functions(inp.tools))) if functions else 0
             )
             budget = min(budget, context - max_tokens - fixed - PROMPT_MARGIN_TOKENS)
-        board = compact_digest(earlier, budget * BYTES_PER_TOKEN)
+        board = planner_digest(earlier, budget * BYTES_PER_TOKEN)
         note = {"role": "user", "content": f"Evidence gathered before the last round (a digest):\n{board}"}
         return [*head, note, *last]
 
@@ -227,7 +227,7 @@ class LLMPlanner(Planner):
         if not msgs:
             first = FIRST_TURN.format(remaining=remaining, **words)
             if inp.evidence.observations or inp.evidence.failures:
-                board = compact_digest(inp.evidence, self.digest_tokens * BYTES_PER_TOKEN)
+                board = planner_digest(inp.evidence, self.digest_tokens * BYTES_PER_TOKEN)
                 first = BOARD_FIRST_TURN.format(rounds=inp.round - 1, board=board, remaining=remaining)
             return [
                 {"role": "system", "content": self._system(inp, functions)},
@@ -236,7 +236,7 @@ class LLMPlanner(Planner):
         msgs[0] = {"role": "system", "content": self._system(inp, functions)}
         if functions:
             msgs += self._answers(inp, msgs)
-            board = digest(inp.evidence) if inp.evidence.contradictions else ""
+            board = digest(inp.evidence, CONTRADICTIONS) if inp.evidence.contradictions else ""
             note = f"Contradictions so far:\n{board}\n" if board else ""
             msgs.append({"role": "user", "content": note + NEXT_TURN.format(remaining=remaining)})
         else:
@@ -438,31 +438,6 @@ def _last_exchange(trajectory: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if trajectory[i].get("role") == "assistant":
             return trajectory[i:]
     return []
-
-
-def compact_digest(evidence: Evidence, max_bytes: int, width: int = 160) -> str:
-    """The board in at most ``max_bytes``: one line per observation (time, tool, kind, content cut to ``width``),
-    contradictions and failures; lines are cut shorter, then the latest left out (and counted), to fit."""
-    if max_bytes <= 0:
-        return f"({len(evidence.observations)} observations; left out, the model's context is full)"
-    ordered = sorted(evidence.observations, key=lambda o: (o.span.start if o.span else -1.0, o.tool))
-    extra = [f"CONTRADICTION: {r.note}" for r in evidence.contradictions[:10]]
-    extra += [f"FAILED: {f.tool}: {f.error.split(': ', 1)[-1][:100]}" for f in evidence.failures[-5:]]
-    while True:
-        lines = []
-        for o in ordered:
-            when = f"{o.span.start:.1f}-{o.span.end:.1f}s" if o.span else "clip"
-            text = " ".join(o.content.split())
-            lines.append(f"[{when}] {o.tool}/{o.kind}: {text[:width]}{'…' if len(text) > width else ''}")
-        text = "\n".join(extra + lines)
-        if len(text.encode()) <= max_bytes or width <= 40:
-            break
-        width = width * 2 // 3
-    kept = extra + lines
-    while kept and len("\n".join(kept).encode()) > max_bytes - 40:
-        kept.pop()
-    left = len(extra) + len(lines) - len(kept)
-    return "\n".join(kept) + (f"\n... {left} more left out" if left else "")
 
 
 def _query_from_call(name: str, arguments: str) -> Query:

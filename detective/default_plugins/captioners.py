@@ -11,8 +11,8 @@ import json
 from typing import Any, ClassVar
 
 from detective.agent.prompts import CLOSING, FINAL_CAPTION_SYSTEM, medium_words, prompt_hash
-from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.evidence.board import digest
+from detective.captioning import Captioner, CaptionerOptions, CaptionJob, CaptionOutput
+from detective.evidence.digest import CHAT, board_digest, digest
 from detective.hookspecs import hookimpl
 from detective.models import Caption, CaptionSection
 from detective.runtime import current_services
@@ -22,10 +22,11 @@ class EvidenceCaptioner(Captioner):
     """Writes the evidence board as a time-ordered list: what the core can say without the captioning plugin."""
 
     name: ClassVar[str] = "evidence"
+    options_model: ClassVar[type[CaptionerOptions] | None] = CaptionerOptions  # none
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """List every observation with its time, tool and content."""
-        body = digest(job.evidence, limit=10_000, width=10_000)
+        body = board_digest(job.evidence, limit=10_000, width=10_000)
         caption = Caption(sections=[CaptionSection(title="Evidence", body=body)])
         return CaptionOutput(caption=caption, markdown=f"## Evidence\n{body}\n")
 
@@ -35,6 +36,7 @@ class ChatCaptioner(Captioner):
 
     name: ClassVar[str] = "chat"
     needs_api: ClassVar[bool] = True
+    options_model: ClassVar[type[CaptionerOptions] | None] = CaptionerOptions  # none
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """One call; the reply's text is the caption."""
@@ -47,10 +49,7 @@ class ChatCaptioner(Captioner):
                 {"role": "system", "content": FINAL_CAPTION_SYSTEM.format(**words)},
                 {
                     "role": "user",
-                    "content": "Evidence:\n```\n"
-                    + digest(job.evidence, limit=500)
-                    + "\n```\n"
-                    + CLOSING.format(**words),
+                    "content": "Evidence:\n```\n" + digest(job.evidence, CHAT) + "\n```\n" + CLOSING.format(**words),
                 },
             ]
             added = list(messages)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from detective.evidence import claims
 from detective.evidence.crosscheck import OVERLAP_TOLERANCE, WORDY_KINDS, compare, key_terms, norm, similarity
+from detective.evidence.digest import board_digest as digest
 from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, ToolFailure, join_words
 
 __all__ = [
@@ -246,24 +247,3 @@ def reduce_evidence(left: Evidence | None, right: Evidence | EvidenceUpdate | No
     if isinstance(right, Evidence):
         return right
     return merge(left or Evidence(), right)
-
-
-def digest(evidence: Evidence, limit: int = 60, width: int = 240) -> str:
-    """A compact, time-ordered text view of the board for planners and prompts."""
-    lines = []
-    ordered = sorted(evidence.observations, key=lambda o: (o.span.start if o.span else -1.0, o.tool))
-    for obs in ordered[:limit]:
-        when = f"{obs.span.start:7.2f}-{obs.span.end:7.2f}s" if obs.span else "      whole clip"
-        conf = f" conf={obs.confidence:.2f}" if obs.confidence is not None else ""
-        text = " ".join(obs.content.split())
-        lines.append(f"[{when}] {obs.tool}/{obs.kind}{conf}: {text[:width]}")
-    if len(ordered) > limit:
-        lines.append(f"... {len(ordered) - limit} more observations")
-    for rel in evidence.contradictions[:20]:
-        lines.append(f"CONTRADICTION: {rel.note}")
-    for failure in evidence.failures[-10:]:
-        lines.append(f"FAILED: {failure.tool}: {failure.error[:200]}")
-    examined = sorted({f"{c.tool}: {', '.join(c.aspects)}" for c in evidence.coverage if c.ok and c.aspects})
-    if examined:
-        lines.append("EXAMINED (absence can be stated for): " + "; ".join(examined))
-    return "\n".join(lines) or "(no observations yet)"

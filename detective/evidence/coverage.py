@@ -5,7 +5,7 @@ writes it): the tool, its modalities, the aspects a run that finds nothing rules
 for ASR, ``sound`` for signal analysis …), the span examined, how densely, and whether it worked. Captioners ask
 :func:`examined` before writing "no on-screen text was read", and say "on-screen text was not examined" otherwise.
 A clip is done only when, for each modality it has that the tool box examines, at least one run succeeded
-(:func:`unexamined_modalities`).
+(:func:`unexamined_modalities`). Prompts get these facts from :func:`detective.evidence.digest.coverage_digest`.
 """
 
 from __future__ import annotations
@@ -125,19 +125,3 @@ def unexamined_modalities(media: MediaInfo, evidence: Evidence, box: Iterable[It
     """
     wanted = {m for modalities in box for m in modalities} & set(media.modalities)
     return sorted(wanted - examined_modalities(evidence))
-
-
-def digest(evidence: Evidence) -> str:
-    """One line per aspect: examined how, or not at all; for prompts of planners and LLM captioners."""
-    lines = []
-    for aspect, words in ASPECT_WORDS.items():
-        found = runs(evidence, aspect)
-        if found:
-            lines.append(f"- {words}: examined ({how(evidence, aspect)})")
-    failed = sorted({c.tool for c in evidence.coverage if not c.ok} - {c.tool for c in evidence.coverage if c.ok})
-    if failed:
-        lines.append(f"- failed observers (nothing known from them): {', '.join(failed)}")
-    damaged = undecoded_sentence(evidence)
-    if damaged:
-        lines.append(f"- {damaged}")
-    return "\n".join(lines) or "- nothing was examined"

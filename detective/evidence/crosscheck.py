@@ -20,12 +20,13 @@ from __future__ import annotations
 import functools
 import re
 import string
-import unicodedata
 from dataclasses import dataclass, field
 
 import jellyfish
 from rapidfuzz import fuzz
 
+from detective.evidence.words import PUNCTUATION as _PUNCT
+from detective.evidence.words import comparable_words, fold_accents
 from detective.models import Evidence, Observation, Relation, TimeSpan, format_time
 
 #: Observations of these kinds carry words that can be cross-checked.
@@ -54,7 +55,6 @@ _UPPER = re.escape("".join(chr(c) for c in range(0x2C00) if chr(c).isupper()))
 _WORD = r"(?:[^\W\d_]|['’-])+"
 _NAME = re.compile(rf"\b[{_UPPER}]{_WORD}(?:\s+(?:(?:of|de|da|van|von|der|la|le)\s+)?[{_UPPER}]{_WORD})*\b")
 _STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "is", "it", "this", "that", "i", "we", "you"}
-_PUNCT = string.punctuation + "“”‘’…"
 
 
 # --- terms and similarity ---------------------------------------------------------------------------------
@@ -62,9 +62,10 @@ _PUNCT = string.punctuation + "“”‘’…"
 
 @functools.lru_cache(maxsize=8192)
 def norm(text: str) -> str:
-    """Lower case, punctuation stripped from every word, spaces collapsed (cached: the cross-check normalises
-    the same terms for every pair of observations it compares)."""
-    return " ".join(w.strip(_PUNCT) for w in text.lower().split() if w.strip(_PUNCT))
+    """Lower case, punctuation stripped from every word, spaces collapsed
+    (:func:`detective.evidence.words.comparable_words`; cached: the cross-check normalises the same terms for every
+    pair of observations it compares)."""
+    return " ".join(comparable_words(text))
 
 
 def untimed(text: str) -> str:
@@ -105,17 +106,6 @@ def similarity(a: str, b: str, sound: bool = True) -> float:
     sb = " ".join(jellyfish.metaphone(w) for w in b.split())
     sounded = fuzz.ratio(sa, sb) / 100.0 if sa and sb else 0.0
     return max(spelled, 0.9 * sounded)
-
-
-def fold_accents(text: str) -> str:
-    """``text`` without the accents of Latin letters ("muñoz" -> "munoz", "ü" -> "u"); other scripts are left
-    whole (their marks are letters of their own, as in Devanagari)."""
-    out: list[str] = []
-    for char in unicodedata.normalize("NFD", text):
-        if unicodedata.combining(char) and out and out[-1].isascii():
-            continue
-        out.append(char)
-    return unicodedata.normalize("NFC", "".join(out))
 
 
 def key_terms(text: str) -> dict[str, str]:

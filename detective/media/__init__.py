@@ -20,9 +20,9 @@ from detective.media.errors import MediaError
 from detective.media.frames import SEEK_GAP, frames_at, iter_frames, iter_frames_at, sample_times
 from detective.media.opening import (
     DOWNLOAD_PREFIX,
-    DOWNLOAD_TIMEOUT,
     PROBE_TIMEOUT,
     aopen_media,
+    default_download_timeout,
     discard_download,
     open_media,
 )
@@ -41,7 +41,6 @@ __all__ = [
     "AUDIO_GAP",
     "DAMAGE_MEMORY",
     "DOWNLOAD_PREFIX",
-    "DOWNLOAD_TIMEOUT",
     "PROBE_TIMEOUT",
     "READ_TIMEOUT",
     "SEEK_GAP",
@@ -54,6 +53,7 @@ __all__ = [
     "clear_caches",
     "content_hash",
     "damage",
+    "default_download_timeout",
     "discard_download",
     "frames_at",
     "fsspec_protocols",
@@ -71,3 +71,10 @@ __all__ = [
     "wav_bytes",
     "wav_data_url",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``DOWNLOAD_TIMEOUT``, kept for old callers: the default now lives in ``DetectiveConfig.download_timeout``."""
+    if name == "DOWNLOAD_TIMEOUT":
+        return default_download_timeout()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

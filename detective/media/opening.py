@@ -18,21 +18,28 @@ from detective.media.sources import READ_TIMEOUT, _is_url, content_hash, is_remo
 from detective.models import MediaInfo
 
 DOWNLOAD_PREFIX = "omni-detective-"
-#: Seconds a download may take in all (DetectiveConfig.download_timeout's default): a 1 GB clip at 2 MB/s.
-DOWNLOAD_TIMEOUT = 600.0
 #: Seconds opening, probing and hashing a clip's file may take before the clip fails (a stalled mount, a device).
 PROBE_TIMEOUT = 300.0
 
 
+def default_download_timeout() -> float:
+    """Seconds a download may take in all when the caller gives no deadline: ``DetectiveConfig.download_timeout``'s
+    default (the one home of it; a 1 GB clip at 2 MB/s)."""
+    from detective.agent.config import DetectiveConfig  # the configuration's own room; read when first needed
+
+    return float(DetectiveConfig.model_fields["download_timeout"].default)
+
+
 def open_media(
-    source: str, *, max_download_bytes: int = 2_000_000_000, download_timeout: float = DOWNLOAD_TIMEOUT
+    source: str, *, max_download_bytes: int = 2_000_000_000, download_timeout: float | None = None
 ) -> MediaInfo:
     """Probe a local path or download an http(s) URL to a temporary file and probe that.
 
     The returned MediaInfo keeps ``source`` as given; ``path`` is the local file (for a URL, a file in a fresh
     temporary directory the caller may delete) and ``content_hash`` is filled. A download that has not finished
-    within ``download_timeout`` seconds fails; its temporary directory is removed whatever ends it (an error, the
-    deadline, Ctrl-C). In async code use :func:`aopen_media`, which a task's cancellation stops at once.
+    within ``download_timeout`` seconds (``None``: :func:`default_download_timeout`) fails; its temporary directory
+    is removed whatever ends it (an error, the deadline, Ctrl-C). In async code use :func:`aopen_media`, which a
+    task's cancellation stops at once.
     """
     source = resolve_source(source) if scheme_of(source) in ("file", None) else source
     return _run_async(aopen_media(source, max_download_bytes=max_download_bytes, download_timeout=download_timeout))
@@ -42,7 +49,7 @@ async def aopen_media(
     source: str,
     *,
     max_download_bytes: int = 2_000_000_000,
-    download_timeout: float = DOWNLOAD_TIMEOUT,
+    download_timeout: float | None = None,
     download: bool = True,
 ) -> MediaInfo:
     """:func:`open_media` for async code: a URL downloads on the event loop, so cancelling the task (Ctrl-C,
@@ -54,6 +61,8 @@ async def aopen_media(
     """
     from detective.threads import run_sync
 
+    if download_timeout is None:
+        download_timeout = default_download_timeout()
     given = source
     source = resolve_source(source)  # one rule for every command: file:// is local, unknown schemes are refused
     if not is_remote(source):

@@ -26,7 +26,7 @@ from detective_testserver import AppServer
 from detective.agent.config import DetectiveConfig
 from detective.agent.detective import Detective
 from detective.agent.events import Observed
-from detective.media import DOWNLOAD_TIMEOUT, MediaError, aopen_media, open_media
+from detective.media import MediaError, aopen_media, default_download_timeout, open_media
 from detective.models import MediaInfo, Observation, Query, TimeSpan
 from detective.threads import ThreadExit, run_sync
 from detective.tools import Tool
@@ -150,7 +150,7 @@ def test_leaving_a_stream_early_cancels_the_run_instead_of_waiting(release: thre
 def test_default_timeouts() -> None:
     config = DetectiveConfig()
     assert config.observer_timeout == 300
-    assert config.download_timeout == DOWNLOAD_TIMEOUT == 600
+    assert config.download_timeout == default_download_timeout() == 600
     env = {"OMNI_DETECTIVE_OBSERVER_TIMEOUT": "12.5", "OMNI_DETECTIVE_DOWNLOAD_TIMEOUT": "30"}
     assert DetectiveConfig.from_env(env).observer_timeout == 12.5
     assert DetectiveConfig.from_env(env, download_timeout=5).download_timeout == 5

@@ -30,12 +30,11 @@ from detective.models import (
 )
 from detective.runtime import current_services
 from detective_captioning.format import format_span, parse_report, render, validate
+from detective_captioning.options import DirectOptions
 from detective_captioning.prompts import AUDIO_PROMPT, AUDIO_VIDEO_PROMPT, prompt_hash
 
 #: Sampling the Qwen3-Omni-Captioner cookbook uses.
 CAPTIONER_SAMPLING: dict[str, Any] = {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "max_tokens": 8192}
-#: Longest audio one captioner-model call gets, in seconds.
-CHUNK_SECONDS = 30.0
 #: The transcript line of a stitched caption whose chunks only describe speech in prose.
 PROSE_ONLY = "The captioner model gives no separate transcript; any speech is described in the storyline."
 
@@ -136,12 +135,13 @@ class DirectCaptioner(Captioner):
 
     name = "direct"
     needs_api = True
+    options_model = DirectOptions
     role: ClassVar[str] = "direct"
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """Caption ``job.media`` directly (see the module docstring for the two modes)."""
         client = current_services().llm(self.role)
-        if job.options.get("no_prompt") or "captioner" in client.model.lower():
+        if self.job_options(job).no_prompt or "captioner" in client.model.lower():
             return await self._captioner(job, client)
         return await self._prompted(job, client)
 
@@ -168,8 +168,8 @@ class DirectCaptioner(Captioner):
         content = [part, {"type": "text", "text": prompt}]
         reply = await client.chat(
             [{"role": "user", "content": content}],
-            temperature=job.options.get("temperature"),
-            max_tokens=job.options.get("max_tokens"),
+            temperature=self.job_options(job).temperature,
+            max_tokens=self.job_options(job).max_tokens,
         )
         text = reply.content or ""
         report = parse_report(text)
@@ -198,7 +198,7 @@ class DirectCaptioner(Captioner):
             raise ValueError(
                 f"{media.source}: the captioner model {client.model} hears audio only, and this clip has none"
             )
-        max_seconds = float(job.options.get("chunk_seconds", CHUNK_SECONDS))
+        max_seconds = self.job_options(job).chunk_seconds
         path = _local_path(media)
         if path is None:
             if media.duration > max_seconds:

@@ -15,8 +15,9 @@ import re
 from typing import Any, ClassVar
 
 from detective.captioning import Captioner, CaptionJob, CaptionOutput
-from detective.evidence import claims, coverage
+from detective.evidence import claims
 from detective.evidence.crosscheck import CrossCheck, cross_check
+from detective.evidence.digest import coverage_digest
 from detective.evidence.grounding import measure
 from detective.llm.capabilities import MAX_REPAIRS, estimate_tokens
 from detective.llm.client import LLMError
@@ -31,6 +32,7 @@ from detective_captioning.format import (
     render,
     validate,
 )
+from detective_captioning.options import LLMOptions
 from detective_captioning.prompts import (
     AUDIO_PROMPT,
     AUDIO_VIDEO_PROMPT,
@@ -91,7 +93,7 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         if details:
             item["details"] = _rounded(details)
         observations.append(item)
-    data: dict[str, Any] = {"coverage": coverage.digest(evidence).splitlines(), "observations": observations}
+    data: dict[str, Any] = {"coverage": coverage_digest(evidence).splitlines(), "observations": observations}
     if len(ordered) > MAX_OBSERVATIONS:
         data["observations_left_out"] = len(ordered) - MAX_OBSERVATIONS
     relation = lambda r: {  # noqa: E731
@@ -158,6 +160,7 @@ class LLMCaptioner(Captioner):
 
     name = "llm"
     needs_api = True
+    options_model = LLMOptions
     role: ClassVar[str] = "captioner"
     max_repairs: ClassVar[int] = MAX_REPAIRS
 
@@ -176,8 +179,8 @@ class LLMCaptioner(Captioner):
         base: list[dict[str, Any]] = [{"role": "system", "content": INTEGRATION_SYSTEM}, user]
         messages = base
         exchange: list[dict[str, Any]] = [user]
-        temperature = job.options.get("temperature", 0.2)
-        max_tokens = job.options.get("max_tokens")
+        options: LLMOptions = self.job_options(job)
+        temperature, max_tokens = options.temperature, options.max_tokens
         problems: list[str] = []
         try:
             context = client.capabilities().context_size
@@ -195,7 +198,7 @@ class LLMCaptioner(Captioner):
                 caption, problems = check_reply(reply.content or "", media)
                 if not problems:
                     notes = []
-                    if job.options.get("strict_grounding"):
+                    if options.strict_grounding:
                         caption, removed = strip_ungrounded(caption, job)
                         if removed:
                             notes.append(f"--strict-grounding removed {removed} ungrounded item(s) from the caption")

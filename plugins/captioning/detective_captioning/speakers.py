@@ -14,6 +14,7 @@ import itertools
 import statistics
 from collections.abc import Sequence
 
+from detective.evidence.words import comparable_words
 from detective.models import Observation, TimeSpan, Word, join_words
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
@@ -108,7 +109,7 @@ def _timed_words(obs: Observation) -> list[Word] | None:
 
 
 def _plain_word(word: Word) -> str:
-    return "".join(ch for ch in word.word.lower() if ch.isalnum())
+    return "".join(comparable_words(word.word, marks="all"))
 
 
 def _heard_twice(word: Word, earlier: list[Word]) -> bool:

@@ -41,6 +41,7 @@ from detective.models import (
     plain_words,
 )
 from detective_captioning.format import clock, render
+from detective_captioning.options import TemplateOptions
 from detective_captioning.scene import (
     GENERIC_EVENTS,
     agreement_notes,
@@ -344,6 +345,7 @@ class TemplateCaptioner(Captioner):
 
     name = "template"
     needs_api = False
+    options_model = TemplateOptions
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """Write the caption for ``job`` from its evidence."""

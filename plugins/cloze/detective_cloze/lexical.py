@@ -1,7 +1,8 @@
 """The lexical matcher behind the offline proxy judge: does the caption state an option's words?
 
-Text is normalised (Unicode, case, punctuation, number words to digits: "forty-two" and "42" agree, ordinals too:
-"first" and "1st") and an option matches when its words appear in the caption as a contiguous run of whole words.
+Text is normalised (Unicode, case and punctuation by the core's word normaliser; number words to digits:
+"forty-two" and "42" agree, ordinals too: "first" and "1st") and an option matches when its words appear in the
+caption as a contiguous run of whole words.
 Accents on Latin letters are dropped ("café" and "cafe", "fährt" and "fahrt" agree), and the number words of the
 other languages the offline speech recognition transcribes (Spanish, German, French, Italian) become digits too,
 one word each ("nueve", "neun", "neuf", "nove" and "9"; a compound such as "dix-sept" stays two numbers). Words
@@ -12,9 +13,8 @@ that are also common English words ("once", "due", "elf", "cent", "null") and th
 from __future__ import annotations
 
 import re
-import unicodedata
 
-from detective.evidence.crosscheck import fold_accents
+from detective.evidence.words import comparable_words
 
 _UNIT_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -101,8 +101,10 @@ def _read_number(tokens: list[str], start: int) -> tuple[int, int] | None:
 
 
 def normalise(text: str) -> list[str]:
-    """``text`` as a list of comparable words: lower case, no punctuation or Latin accents, numbers as digits."""
-    text = fold_accents(unicodedata.normalize("NFKC", text).lower())
+    """``text`` as a list of comparable words: the core's (:func:`detective.evidence.words.comparable_words`: lower
+    case, Unicode forms and Latin accents folded, punctuation off their ends), split into letters and numbers,
+    number words as digits."""
+    text = " ".join(comparable_words(text, fold=True))
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
     raw = _TOKEN.findall(text)
     tokens: list[str] = []
