@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -47,18 +48,25 @@ def fixture_media() -> dict[str, Any]:
 def _built_once(path: Path, prefix: str, build: Callable[[Path], Any]) -> Path:
     """The folder ``<fixture dir>/<prefix><hash of the builder at path>``, made by ``build(folder)`` if missing.
 
-    Built beside, then renamed: parallel sessions never see a half-built directory.
+    Built beside, then renamed, under a lock: parallel sessions never see a half-built directory, and a session
+    that finds another building the same folder waits for it.
     """
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
     root = parent / f"{prefix}{digest}"
-    if not (root / "ground_truth.json").exists():
-        staging = parent / f"{prefix}{digest}.building-{os.getpid()}"
-        build(staging)
-        try:
-            staging.rename(root)
-        except OSError:  # another session finished first: use its copy
-            shutil.rmtree(staging, ignore_errors=True)
+    if (root / "ground_truth.json").exists():
+        return root
+    parent.mkdir(parents=True, exist_ok=True)
+    # one builder at a time (the pytest-xdist workers ask at once): the others wait for its copy, never build twice
+    with (parent / f"{prefix}{digest}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "ground_truth.json").exists():
+            staging = parent / f"{prefix}{digest}.building-{os.getpid()}"
+            build(staging)
+            try:
+                staging.rename(root)
+            except OSError:  # another session finished first: use its copy
+                shutil.rmtree(staging, ignore_errors=True)
     return root
 
 
