@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from detective_captioning.scene import picture_sentences, unnamed_shots_sentence
 from detective_scene import SceneTool
-from detective_scene.engine import MODEL_DIR, PEOPLE_FILE, get_engine
+from detective_scene.engine import MODEL_DIR, PEOPLE_FILE
 from detective_scene.people import descriptor, group
 
 from detective.media import frames_at, probe
@@ -66,7 +66,7 @@ def test_people_are_found_among_the_pedestrians(observed: dict[str, Any], real_f
     assert people.payload.frames == 10 and people.payload.frames_with_people >= 3  # every 2 s of 20 s
     assert people.content.startswith(("a person", f"{people.payload.count} people"))
     # a frame of the pedestrians on its own: the detector sees at least one of them, a figure taller than wide
-    engine = get_engine()
+    engine = SceneTool().engine()
     ((_, frame),) = frames_at(real_footage["clips"]["pedestrians"]["path"], [people.payload.frame_time], max_side=448)
     found = engine.people(frame)
     assert found and all(p.box[3] - p.box[1] > p.box[2] - p.box[0] for p in found)
