@@ -84,18 +84,18 @@ def main() -> None:
         cpu = _cpu() - before
         named: dict[str, float] = {}
         for obs in observations:
-            if obs.payload.get("language"):
-                code = str(obs.payload["language"])
-                named[code] = min(named.get(code, 1.0), float(obs.payload["language_probability"]))
+            if obs.payload.language:
+                code = str(obs.payload.language)
+                named[code] = min(named.get(code, 1.0), float(obs.payload.language_probability))
         covered, written, untold = [], [], 0
         for sentence in clip["speech"]:
             mine = [o for o in observations if o.span.start < sentence["end"] and o.span.end > sentence["start"]]
-            words = [o.content for o in mine if o.payload.get("transcribed")]
+            words = [o.content for o in mine if o.payload.transcribed]
             if words:
                 covered.append(sentence["text"])
             else:
                 untold += 1
-        written = [o.content for o in sorted(observations, key=lambda o: o.span.start) if o.payload.get("transcribed")]
+        written = [o.content for o in sorted(observations, key=lambda o: o.span.start) if o.payload.transcribed]
         reference, hypothesis = " ".join(covered), " ".join(written)
         if clip["script"] == "han":
             rate = _edit_rate([c for c in reference if c.isalnum()], [c for c in hypothesis if c.isalnum()])
