@@ -47,12 +47,18 @@ def loaded(key: Hashable) -> bool:
     return key in _loaded
 
 
+#: In a forked child, the parent's objects: kept, never used and never destroyed. Their destructors may wait on
+#: threads or locks the fork did not copy (an onnxruntime session's did: the child hung in ``_loaded.clear()``).
+_inherited: list[dict[Hashable, Any]] = []
+
+
 def _forget_in_child() -> None:
-    """After a fork, in the child: start empty, with fresh locks (one held at the fork would never be released)."""
-    global _guard
-    _loaded.clear()
-    _building.clear()
-    _guard = threading.Lock()
+    """After a fork, in the child: start empty, with fresh locks (one held at the fork would never be released).
+
+    The parent's objects are set aside, not cleared: destroying them here can deadlock the child."""
+    global _loaded, _building, _guard
+    _inherited.append(_loaded)
+    _loaded, _building, _guard = {}, {}, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

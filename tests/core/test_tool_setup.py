@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import pickle
+import select
+import signal
 import threading
 import time
 import uuid
@@ -139,6 +142,48 @@ def test_a_forked_worker_sets_up_and_loads_its_own() -> None:
     assert mine.recv() == 2  # its copy of the tool had set up once (in the parent), and again in the child
     child.join(10)
     assert tool.is_ready() and loaded(("counting", key))
+
+
+class _Busy:
+    """A loaded object whose destructor waits for a lock another thread holds (an inference session's pool)."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+
+    def __del__(self) -> None:
+        with self.lock:
+            pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_destroys_what_its_parent_loaded() -> None:
+    """The fork copies the held lock but not its holder: a child that destroyed the parent's object would hang in
+    its at-fork hook (an xdist worker with onnxruntime sessions loaded did, in the output-lock test)."""
+    held, release = threading.Lock(), threading.Event()
+    holder = threading.Thread(target=lambda: (held.acquire(), release.wait(30), held.release()), daemon=True)
+    holder.start()
+    while not held.locked():
+        time.sleep(0.01)
+    key = uuid.uuid4().hex
+    load_once(("busy", key), lambda: _Busy(held))
+    ready, tell = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports that its at-fork hooks returned
+        os.write(tell, b"1" if not loaded(("busy", key)) else b"0")
+        os._exit(0)
+    try:
+        readable, _, _ = select.select([ready], [], [], 20)
+        assert readable, "the forked child hung in its at-fork hooks"
+        assert os.read(ready, 1) == b"1"  # and starts empty
+    finally:
+        if not readable:
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(ready)
+        os.close(tell)
+        release.set()
+        holder.join(10)
+    assert loaded(("busy", key))
 
 
 def test_a_pickled_tool_sets_up_again_where_it_lands() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def test_forked_children_do_not_keep_the_lock(tmp_path: Path) -> None:
         time.sleep(3)
         os._exit(0)
     try:
-        assert os.read(ready, 1) == b"x"
+        readable, _, _ = select.select([ready], [], [], 30)  # a child stuck in an at-fork hook fails, never hangs
+        assert readable and os.read(ready, 1) == b"x", "the forked child never got past its at-fork hooks"
         lock.release()
         OutputLock(tmp_path / "o.lock", tmp_path / "o.jsonl").acquire()  # the child's copy was closed at fork
     finally:
