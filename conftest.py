@@ -1,16 +1,19 @@
 """Settings isolation for every test directory: no developer's user config file or ``$OMNI_DETECTIVE_CONFIG``
-reaches a test (``./.env`` and ``./omni-detective.toml`` are read only by tests that create them); and the tests
-that start or join a Ray put in one pytest-xdist group, so they run one after another in one worker process."""
+reaches a test (``./.env`` and ``./omni-detective.toml`` are read only by tests that create them); and how the two
+pytest-xdist workers share the suite: every test that starts, joins or looks for a Ray runs in one worker, one after
+another, and every other module's tests run in one worker each, so a module-scoped fixture is computed once."""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from typing import Any
 
-import pytest
-
-#: Test modules whose every test starts a Ray of its own (or joins one), whatever its fixtures.
-RAY_MODULES = {"test_ray.py"}
+#: Test modules whose every test starts a Ray, joins one or counts Ray's processes on the machine.
+RAY_MODULES = frozenset({"tests/batch/test_ray.py", "tests/batch/test_ray_reaper.py", "tests/jobs/test_ray_join.py"})
+#: A test parametrised with the Ray executor: ``[ray]``, ``[ray-…]``, ``[…-ray]`` in its id.
+_RAY_PARAM = re.compile(r"\[(?:.*-)?ray(?:-.*)?\]$")
 
 
 def pytest_configure() -> None:
@@ -19,22 +22,20 @@ def pytest_configure() -> None:
     os.environ.pop("OMNI_DETECTIVE_CONFIG", None)
 
 
-def uses_ray(item: pytest.Item) -> bool:
-    """Whether ``item`` starts or joins a Ray: the ``ray_session`` fixture, a parameter ``"ray"`` (the executor
-    of the contract, CLI and cloze-predict tests) or a module of :data:`RAY_MODULES`."""
-    callspec = getattr(item, "callspec", None)
-    params = callspec.params.values() if callspec is not None else ()
-    return (
-        "ray_session" in getattr(item, "fixturenames", ())
-        or any(value == "ray" for value in params if isinstance(value, str))
-        or item.path.name in RAY_MODULES
-    )
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work a test belongs to: ``"ray"`` for the tests of a Ray (two Rays started at once would find
+    each other's session, and the reaper tests count every Ray process), else the test's module."""
+    module = nodeid.split("::", 1)[0]
+    return "ray" if module in RAY_MODULES or _RAY_PARAM.search(nodeid) else module
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the Ray tests ``xdist_group("ray")``: with ``--dist loadgroup`` one worker runs them all, in order, so
-    two Rays never start at once (each would find the other's session) and the module-scoped ``ray_session`` is
-    started once per module as without xdist."""
-    for item in items:
-        if uses_ray(item):
-            item.add_marker(pytest.mark.xdist_group("ray"))
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    """pytest-xdist's load-scope scheduling with :func:`xdist_scope` as the scope (its ``xdist_group`` marks do not
+    reach the scheduler under pytest 9: the node ids they rename are read-only there)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndRay(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return ModulesAndRay(config, log)
