@@ -167,6 +167,7 @@ def test_a_forked_child_never_destroys_what_its_parent_loaded() -> None:
     key = uuid.uuid4().hex
     load_once(("busy", key), lambda: _Busy(held))
     ready, tell = os.pipe()
+    readable: list[int] = []
     child = os.fork()
     if child == 0:  # pragma: no cover - the child reports that its at-fork hooks returned
         os.write(tell, b"1" if not loaded(("busy", key)) else b"0")
