@@ -143,6 +143,15 @@ class Claim:
     span: TimeSpan | None
     negated: bool = False
     medium: str = "speech"  # for quotes: "speech" or "text"
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # claims key the memos of :func:`relations` (every board merge): hashed once, not field by field each time
+        fields = (self.source, self.tool, self.aspect, self.value, self.clause, self.span, self.negated, self.medium)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass
@@ -476,7 +485,8 @@ def _witness(ev: Evidence, aspect: str, span: TimeSpan | None) -> Observation | 
 
 
 def _relation(kind: str, claim: Claim, local: Observation, finding: str) -> Relation:
-    return Relation(
+    # every field is of its type already (keys, tool names, the claim's span): built without validating again
+    return Relation.model_construct(
         kind=kind,  # type: ignore[arg-type]
         a=local.key,
         b=claim.source,
