@@ -122,7 +122,7 @@ class LLMPlanner(Planner):
         out = []
         for tool in tools:
             spec = tool.spec()
-            params = _untitled(spec.parameters)
+            params = compact_schema(spec.parameters)
             out.append(
                 {
                     "type": "function",
@@ -144,8 +144,11 @@ class LLMPlanner(Planner):
             return f"None (the observer failed: {failures[-1].error})"
         if not found:
             return "Nothing was observed."
-        if len(found) == 1 and (found[0].span is None or q.span == found[0].span) and found[0].kind == "description":
-            return found[0].content
+        # one answer about just what was asked (its span, or the whole clip when no span was asked): its text alone
+        whole = q.span is None and all(q.arguments.get(k) is None for k in ("start", "end"))
+        if len(found) == 1 and (found[0].span is None or whole or q.span == found[0].span):
+            if found[0].kind == "description":
+                return found[0].content
         lines = []
         for o in sorted(found, key=lambda o: o.span.start if o.span else -1.0):
             when = f"[{o.span.start:.2f}-{o.span.end:.2f}s] " if o.span else ""
@@ -411,10 +414,26 @@ class LLMPlanner(Planner):
         return msgs
 
 
+def compact_schema(schema: Any) -> Any:
+    """A tool's JSON schema as the planner is sent it, the same arguments in fewer prompt bytes: without pydantic's
+    ``title`` keys (the names say it already) and the model's own top-level ``description`` (the function's says
+    it), and an optional argument that may be null (``anyOf`` of a type and ``null``, default ``null``) as just
+    its type: it is not ``required``, so leaving it out is how it is left unset (a null sent still validates)."""
+    if not isinstance(schema, dict):
+        return _untitled(schema)
+    return _untitled({k: v for k, v in schema.items() if k != "description"} if "properties" in schema else schema)
+
+
 def _untitled(schema: Any) -> Any:
-    """A JSON schema without pydantic's ``title`` keys (the names say it already; they cost prompt bytes)."""
     if isinstance(schema, dict):
-        return {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+        out = {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+        options = out.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options and "default" in out:
+            if out["default"] is None:
+                (kept,) = [o for o in options if o != {"type": "null"}]
+                del out["anyOf"], out["default"]
+                out = {**kept, **out}
+        return out
     if isinstance(schema, list):
         return [_untitled(v) for v in schema]
     return schema

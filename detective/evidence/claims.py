@@ -29,7 +29,7 @@ from detective.evidence import coverage
 from detective.evidence.crosscheck import QUOTED as _QUOTED
 from detective.evidence.crosscheck import TIME_STAMP as _TIME
 from detective.evidence.crosscheck import norm, untimed
-from detective.models import Evidence, Observation, Relation, TimeSpan, format_time
+from detective.models import Coverage, Evidence, Observation, Relation, TimeSpan, format_time
 
 #: Voices whose median pitch is at or above this (Hz) are in the usual range of women's (and children's) voices;
 #: below :data:`LOW_VOICE_HZ` in the usual range of men's. Adult speaking pitch: men about 85–155 Hz, women about
@@ -143,6 +143,15 @@ class Claim:
     span: TimeSpan | None
     negated: bool = False
     medium: str = "speech"  # for quotes: "speech" or "text"
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # claims key the memos of :func:`relations` (every board merge): hashed once, not field by field each time
+        fields = (self.source, self.tool, self.aspect, self.value, self.clause, self.span, self.negated, self.medium)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass
@@ -476,7 +485,8 @@ def _witness(ev: Evidence, aspect: str, span: TimeSpan | None) -> Observation | 
 
 
 def _relation(kind: str, claim: Claim, local: Observation, finding: str) -> Relation:
-    return Relation(
+    # every field is of its type already (keys, tool names, the claim's span): built without validating again
+    return Relation.model_construct(
         kind=kind,  # type: ignore[arg-type]
         a=local.key,
         b=claim.source,
@@ -489,19 +499,59 @@ def _relation(kind: str, claim: Claim, local: Observation, finding: str) -> Rela
     )
 
 
-def relations(evidence: Evidence) -> tuple[list[Relation], list[Relation]]:
+#: Bound of the memos of :func:`relations` (entries; cleared whole when full).
+_MEMO_SIZE = 8192
+#: A claim's check against the local evidence: claim -> (the local evidence it was checked against, its relation).
+_checked: dict[Claim, tuple[tuple[tuple[Observation, ...], tuple[Coverage, ...]], Relation | None]] = {}
+#: The agreement of two LLM observers' like claims: (claim, claim) -> relation (it depends on the two claims only).
+_paired: dict[tuple[Claim, Claim], Relation] = {}
+
+
+def _local_evidence(evidence: Evidence) -> tuple[tuple[Observation, ...], tuple[Coverage, ...]]:
+    """What a claim's check reads of the board (the ``_check_*`` functions and :mod:`coverage`): the observations
+    that are not LLM answers, and the runs that vouch for an aspect or skipped damaged data, in board order."""
+    return (
+        tuple(o for o in evidence.observations if o.kind != "description"),
+        tuple(c for c in evidence.coverage if (c.ok and c.aspects) or c.undecoded),
+    )
+
+
+def _check(claim: Claim, evidence: Evidence) -> Relation | None:
+    verdict = _CHECKS[claim.aspect](claim, evidence)
+    if verdict is None:
+        return None
+    kind, local, finding = verdict
+    return _relation(kind, claim, local, finding)
+
+
+def relations(evidence: Evidence, *, memo: bool = True) -> tuple[list[Relation], list[Relation]]:
     """Agreements and contradictions of every LLM claim on the board with the local observers and with the other
-    LLM observers' claims."""
+    LLM observers' claims.
+
+    The board is checked again whenever it grows (every observer answer), mostly by LLM answers that leave the local
+    evidence as it was: with ``memo`` a claim already checked against the same local evidence (equal observations
+    and runs, see :func:`_local_evidence`) keeps its relation, and two claims already paired keep theirs; the result
+    is the same as without (``memo=False``), which ``tests/core/test_claims.py`` checks.
+    """
     agreements: list[Relation] = []
     contradictions: list[Relation] = []
     claims = [c for o in evidence.by_kind("description") for c in extract(o)]
-    by_key = {o.key: o for o in evidence.observations}
+    local = _local_evidence(evidence) if memo else None
+    if len(_checked) > _MEMO_SIZE:
+        _checked.clear()
+    if len(_paired) > _MEMO_SIZE:
+        _paired.clear()
     for claim in claims:
-        verdict = _CHECKS[claim.aspect](claim, evidence)
-        if verdict is None:
-            continue
-        kind, local, finding = verdict
-        (agreements if kind == "agreement" else contradictions).append(_relation(kind, claim, local, finding))
+        known = _checked.get(claim) if local is not None else None
+        if known is not None and known[0] == local:
+            rel = known[1]
+        else:
+            rel = _check(claim, evidence)
+            if local is not None:
+                _checked[claim] = (local, rel)
+        if rel is not None:
+            (agreements if rel.kind == "agreement" else contradictions).append(rel)
+    by_key = {o.key: o for o in evidence.observations}
     seen: set[tuple[str, str, str, str]] = set()
     alike: dict[tuple[str, str, bool], list[Claim]] = {}
     for claim in claims:
@@ -516,7 +566,12 @@ def relations(evidence: Evidence) -> tuple[list[Relation], list[Relation]]:
             if ident in seen:
                 continue
             seen.add(ident)
-            rel = _relation("agreement", b, by_key[a.source], f"{a.tool} also claims {a.clause!r}")
+            rel = _paired.get((a, b)) if memo else None
+            if rel is None:
+                # by_key[a.source] is a's observation: the relation reads its key and tool, which a carries
+                rel = _relation("agreement", b, by_key[a.source], f"{a.tool} also claims {a.clause!r}")
+                if memo:
+                    _paired[(a, b)] = rel
             agreements.append(rel)
     return agreements, contradictions
 

@@ -154,3 +154,56 @@ def test_a_sound_only_touching_the_claimed_moment_does_not_excuse_it() -> None:
     assert [(r.aspect, r.tools) for r in edge.contradictions] == [("sound", ("audio_events", "audio_llm"))]
     inside = marathon(tagged(5.0), answer)
     assert not [r for r in inside.contradictions if r.aspect == "sound"]
+
+
+def test_memoised_relations_are_the_relations_computed_afresh() -> None:
+    """claims.relations keeps a claim's check while the local evidence is the same, and its like-claim pairs: on
+    boards grown step by step (answers first, then the local observers, a folded report with a new pitch, a run
+    that could not decode a span) every step's relations equal the unmemoised function's, as the board holds them."""
+    from detective.evidence import claims as claims_module
+    from detective.evidence.board import EvidenceUpdate
+
+    def same(board: Evidence) -> None:
+        fresh = claims_module.relations(board, memo=False)
+        for memo_run in (claims_module.relations(board), claims_module.relations(board)):
+            assert [[r.model_dump() for r in side] for side in memo_run] == [
+                [r.model_dump() for r in side] for side in fresh
+            ]
+        held = ([r for r in board.agreements if r.aspect], [r for r in board.contradictions if r.aspect])
+        assert [[r.model_dump() for r in side] for side in held] == [[r.model_dump() for r in side] for side in fresh]
+
+    local = marathon()  # the local observers alone
+    steps: list[EvidenceUpdate] = [
+        EvidenceUpdate(observations=[described(FALSE)]),
+        EvidenceUpdate(observations=[described(FALSE, tool="vision_llm")]),
+        EvidenceUpdate(observations=[described(TRUE, tool="audio_llm_detail")]),
+        EvidenceUpdate(observations=[o for o in local.observations if o.kind != "sound_event"]),
+        EvidenceUpdate(coverage=list(local.coverage)),
+        EvidenceUpdate(observations=[o for o in local.observations if o.kind == "sound_event"]),
+        # the same voice reported again, more confidently and pitched high: folded into the first report
+        EvidenceUpdate(
+            observations=[
+                Observation(
+                    tool="speakers",
+                    kind="speaker",
+                    content="speaker S1",
+                    span=sp(0.6, 6.8),
+                    confidence=0.99,
+                    payload={"speaker": "S1", "pitch_hz": 240.0},
+                ),
+            ]
+        ),
+        EvidenceUpdate(
+            coverage=[Coverage(tool="audio_events", query_key="q9", undecoded=(("audio", sp(10.0, 14.0)),))]
+        ),
+    ]
+    board = Evidence()
+    found = []
+    for update in steps:
+        board = merge(board, update)
+        same(board)
+        found.append(len(board.contradictions))
+    # the memo cannot have kept the first checks: the answers' false claims are contradicted once the local
+    # observers are on the board, and the voice's verdict changes when its report is folded with a high pitch
+    assert found[0] == 0 and found[3] > 0
+    assert found[6] != found[5]

@@ -106,11 +106,14 @@ class AudioLLMTool(QuestionTool):
     async def _ask(
         self, media: MediaInfo, question: str, span: TimeSpan, audio: dict[str, str], index: int, count: int
     ) -> Observation:
-        parts = [
-            {"type": "input_audio", "input_audio": audio},
-            {"type": "text", "text": f"This audio is the clip from {clock(span.start)} to {clock(span.end)}."},
-            {"type": "text", "text": f"Question: {question}"},
-        ]
+        parts: list[dict[str, Any]] = [{"type": "input_audio", "input_audio": audio}]
+        if span.start > 0 or span.end < media.duration or count > 1:
+            # a part of the clip: where it lies, so the model's times can be read as clip time (the whole clip's
+            # times are clip time already)
+            parts.append(
+                {"type": "text", "text": f"This audio is the clip from {clock(span.start)} to {clock(span.end)}."}
+            )
+        parts.append({"type": "text", "text": f"Question: {question}"})
         return await self.ask(media, span, parts, {"question": question, "chunk": index, "chunks": count})
 
 

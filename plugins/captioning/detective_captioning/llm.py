@@ -74,9 +74,15 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
     It carries what the observers examined (coverage) and the board as the cross-check engine settled it: speech as
     repaired and marked, set-aside speech left out, the repairs listed, every observation by its key, and the LLM
     observers' answers clause by clause with their verdict (``llm_claims``: contradicted, confirmed or reported,
-    with the keys and findings of the observations that decide it); failed observers by name only.
+    with the keys and findings of the observations that decide it); failed observers by name only. An answer's text
+    is given once, as its clauses in ``llm_claims`` (its observation keeps its key, span and details), unless
+    clauses had to be left out there.
     """
     checks = checks or cross_check(evidence)
+    settled = claims.settle(evidence)
+    # Every clause of every description (an LLM observer's answer) is in "llm_claims" with its answers' keys: when
+    # none is left out there, the answers' text is not sent a second time in "observations".
+    clauses_listed = len(settled) <= MAX_OBSERVATIONS
     ordered = sorted(
         (o for o in evidence.observations if o.key not in checks.rejected),
         key=lambda o: (o.span.start if o.span else -1.0, o.tool),
@@ -86,10 +92,13 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         item: dict[str, Any] = {"id": obs.key, "tool": obs.tool, "kind": obs.kind}
         if obs.span is not None:
             item["start"], item["end"] = round(obs.span.start, 3), round(obs.span.end, 3)
-        item["content"] = checks.said(obs) if obs.kind == "speech" else obs.content
+        if obs.kind != "description" or not clauses_listed:
+            item["content"] = checks.said(obs) if obs.kind == "speech" else obs.content
         if obs.confidence is not None:
             item["confidence"] = round(obs.confidence, 3)
         details = obs.payload.model_dump(mode="json", exclude=_DROP_PAYLOAD)
+        if details.get("chunks") == 1 and details.get("chunk") == 0:  # the answer is about its whole span
+            del details["chunk"], details["chunks"]
         if details:
             item["details"] = _rounded(details)
         observations.append(item)
@@ -113,7 +122,6 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
         data["repairs"] = [f"heard “{r.heard}”, {r.source.tool} gives “{r.chosen}”: {r.reason}" for r in checks.repairs]
     if checks.rejected:
         data["left_out"] = list(checks.rejected.values())
-    settled = claims.settle(evidence)
     if settled:
         data["llm_claims"] = [_claim_item(item) for item in settled[:MAX_OBSERVATIONS]]
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))  # compact: the C encoder, fewer tokens
