@@ -146,9 +146,12 @@ class LLMPlanner(Planner):
             return "Nothing was observed."
         # one answer about just what was asked (its span, or the whole clip when no span was asked): its text alone
         whole = q.span is None and all(q.arguments.get(k) is None for k in ("start", "end"))
-        if len(found) == 1 and (found[0].span is None or whole or q.span == found[0].span):
-            if found[0].kind == "description":
-                return found[0].content
+        if (
+            len(found) == 1
+            and (found[0].span is None or whole or q.span == found[0].span)
+            and found[0].kind == "description"
+        ):
+            return found[0].content
         lines = []
         for o in sorted(found, key=lambda o: o.span.start if o.span else -1.0):
             when = f"[{o.span.start:.2f}-{o.span.end:.2f}s] " if o.span else ""
@@ -428,11 +431,16 @@ def _untitled(schema: Any) -> Any:
     if isinstance(schema, dict):
         out = {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
         options = out.get("anyOf")
-        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options and "default" in out:
-            if out["default"] is None:
-                (kept,) = [o for o in options if o != {"type": "null"}]
-                del out["anyOf"], out["default"]
-                out = {**kept, **out}
+        if (
+            isinstance(options, list)
+            and len(options) == 2
+            and {"type": "null"} in options
+            and "default" in out
+            and out["default"] is None
+        ):
+            (kept,) = [o for o in options if o != {"type": "null"}]
+            del out["anyOf"], out["default"]
+            out = {**kept, **out}
         return out
     if isinstance(schema, list):
         return [_untitled(v) for v in schema]

@@ -105,9 +105,9 @@ reports. When observers disagree, prefer on-screen text for names and numbers sp
 better-supported claim (more sources, higher confidence), and say which you chose in a "## Cross-checks" section.
 - The answers of the audio and vision language models are claims, already checked against the local observers: \
 the evidence's "llm_claims" gives each clause with its status and the "ids" of the answers that say it (an \
-answer's text is given there, clause by clause, not again in its observation). Never state a "contradicted" clause as fact (list \
-it under "## Cross-checks" with the observation that contradicts it); state a "confirmed" clause with the \
-observers that confirm it; word a "reported" clause as the model's report ("the audio model reports …"). Say \
+answer's text is given there, clause by clause, not again in its observation). Never state a "contradicted" \
+clause as fact (list it under "## Cross-checks" with the observation that contradicts it); state a "confirmed" clause \
+with the observers that confirm it; word a "reported" clause as the model's report ("the audio model reports …"). Say \
 each clause once, in the segment of its time, never an answer pasted whole, and never repeat the same text.
 - State that something is absent (no speech, no on-screen text, silence) only for what the evidence's "coverage" \
 lists as examined, and say how it was examined; for anything not examined, say it was not examined or say \
