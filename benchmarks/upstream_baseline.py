@@ -17,10 +17,17 @@ is made (upstream makes none either: it always asks 10). The *ideal* is the same
 takes its critical path (the calls in sequence: for ours each round's planner call, then its questions at once,
 then the caption; for upstream 10 agent and 10 observer calls, then the caption) at ``--latency`` each.
 
+``--processes`` (default ``1 2``) runs ours once per value: 1 is one process, one event loop for the 10 clips in
+flight; 2 is the batch's ``--processes 2`` (the ``processes`` executor: the clips in flight spread over two worker
+processes, the parent writing the output), what a data team runs on a machine of two cores or more. Upstream's
+release has no such option: its threads share one interpreter lock, and it is bound by its calls' latency, not its
+CPU (its clips/min is within a few percent of its ideal).
+
 Columns: ``calls/clip`` counted by the server; ``planner KB/clip`` what our planner (upstream's agent) was sent,
-``prompt KB/clip`` what every call was sent; ``cpu ms`` the CPU time of this process (the pipeline, not the
-server) per clip and per call; for ours, ``clip wall ms`` a clip's run (median) and ``ms outside calls`` the part
-of it with none of its calls in flight (probing, graph, board and caption work, and waiting for the event loop).
+``prompt KB/clip`` what every call was sent; ``cpu ms`` the CPU time of this process and its worker processes (the
+pipeline, not the server) per clip and per call; for ours in one process, ``clip wall ms`` a clip's run (median) and
+``ms outside calls`` the part of it with none of its calls in flight (probing, graph, board and caption work, and
+waiting for the event loop).
 ``--repeat`` runs every row once a repeat, upstream first, so the load of a shared machine weighs on both; each
 ratio is ours against the upstream run of the same repeat. ``--timeline`` prints the calls of one clip.
 
@@ -311,10 +318,12 @@ def write_manifest(path: Path, files: str, n: int) -> Path:
 
 
 def _cpu() -> float:
+    """CPU seconds of this process and of its ended children (the worker processes of a ``--processes`` run)."""
     import resource
 
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_released(upstream: Path, manifest: Path, out: Path, base_url: str, workers: int) -> dict[str, Any]:
@@ -351,8 +360,11 @@ def run_released(upstream: Path, manifest: Path, out: Path, base_url: str, worke
     return {"wall": wall, "cpu": cpu, "done": done}
 
 
-def run_ours(manifest: Path, out: Path, base_url: str, workers: int, planner: str, max_rounds: int) -> dict[str, Any]:
-    """Ours as a batch over ``manifest``: two audio question tools, ``planner``, the default captioner."""
+def run_ours(
+    manifest: Path, out: Path, base_url: str, workers: int, planner: str, max_rounds: int, processes: int = 1
+) -> dict[str, Any]:
+    """Ours as a batch over ``manifest``: two audio question tools, ``planner``, the default captioner; with
+    ``processes`` > 1 the clips are spread over that many worker processes (``workers`` in flight in all)."""
     import asyncio
     import io
 
@@ -377,12 +389,15 @@ def run_ours(manifest: Path, out: Path, base_url: str, workers: int, planner: st
     def factory() -> Detective:
         return Detective(tools=tools, planner=planner, settings=settings, limits=limits, max_rounds=max_rounds)
 
-    config = BatchConfig(manifest, out, workers=workers)
+    config = BatchConfig(manifest, out, workers=workers, processes=processes)
     with Timeline() as timeline:
         started, cpu = time.perf_counter(), _cpu()
         summary = asyncio.run(Job(job_config(config), make_executor(config, factory), io.StringIO()).run())
         wall, cpu = time.perf_counter() - started, _cpu() - cpu
-    return {"wall": wall, "cpu": cpu, "done": summary.done, "failed": summary.failed, "timeline": timeline}
+    result: dict[str, Any] = {"wall": wall, "cpu": cpu, "done": summary.done, "failed": summary.failed}
+    if processes == 1:  # the worker processes' own clocks are not seen here
+        result["timeline"] = timeline
+    return result
 
 
 class Timeline:
@@ -479,6 +494,9 @@ def main() -> None:
     parser.add_argument("--planners", nargs="+", default=["hybrid", "llm"], help="our planners to run")
     parser.add_argument("--answer-bytes", type=int, default=500, help="length of each observer answer")
     parser.add_argument("--repeat", type=int, default=2, help="interleaved runs of every row; medians are kept")
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1, 2], help="our worker processes (the batch's --processes)"
+    )
     parser.add_argument("--timeline", action="store_true", help="print the calls of the last row's median clip")
     args = parser.parse_args()
     from detective import logs
@@ -490,8 +508,10 @@ def main() -> None:
         root = Path(tmp)
         (root / "clips").mkdir()
         make_clips(root / "clips", args.clips)
-        shapes = [("upstream (released)", 1, [1] * ANSWERS)]
-        shapes += [(p, q, schedule(p, q, broad)) for q in args.per_round for p in args.planners]
+        shapes = [("upstream (released)", 1, [1] * ANSWERS, 1)]
+        shapes += [
+            (p, q, schedule(p, q, broad), n) for q in args.per_round for n in args.processes for p in args.planners
+        ]
         # a warm-up clip batch first (lazy imports, first connections), not measured
         with Servers(args.latency, 5, broad, args.answer_bytes, root / "clips") as servers:
             manifest = write_manifest(root / "warm.jsonl", servers.files, min(args.clips, 10))
@@ -499,27 +519,31 @@ def main() -> None:
         # each repeat runs every shape once, upstream first, so that the load of a shared machine weighs on all
         runs: list[list[dict[str, Any]]] = [[] for _ in shapes]
         for i in range(args.repeat):
-            for n, (label, per_round, rounds) in enumerate(shapes):
+            for n, (label, per_round, rounds, processes) in enumerate(shapes):
                 with Servers(args.latency, per_round, broad, args.answer_bytes, root / "clips") as servers:
                     manifest = write_manifest(root / f"in-{n}-{i}.jsonl", servers.files, args.clips)
                     out = root / f"out-{n}-{i}.jsonl"
                     if label.startswith("upstream"):
                         res = run_released(args.upstream, manifest, out, servers.url, args.in_flight)
                     else:
-                        res = run_ours(manifest, out, servers.url, args.in_flight, label, len(rounds))
+                        res = run_ours(manifest, out, servers.url, args.in_flight, label, len(rounds), processes)
                 res["stats"] = servers.stats
                 runs[n].append(res)
                 per_min = 60.0 * args.clips / res["wall"]
-                print(f"run {i + 1}: {label} at {per_round} a round: {per_min:.0f} clips/min", file=sys.stderr)
-        for n, (label, per_round, rounds) in enumerate(shapes):
+                print(
+                    f"run {i + 1}: {label} at {per_round} a round, {processes} process(es): {per_min:.0f} clips/min",
+                    file=sys.stderr,
+                )
+        for n, (label, per_round, rounds, processes) in enumerate(shapes):
             if label.startswith("upstream"):
                 critical = 2 * ANSWERS + 1
             else:  # each round: the planner's call (none in a hybrid round 1), then its questions at once; a caption
                 critical = 2 * len(rounds) + 1 - (1 if label == "hybrid" else 0)
             ratios = [runs[0][i]["wall"] / r["wall"] for i, r in enumerate(runs[n])]
-            rows.append(_row(label, per_round, rounds, runs[n], critical, args, ratios))
-        if args.timeline:
-            last = runs[-1][-1]["timeline"]
+            rows.append(_row(label, per_round, rounds, runs[n], critical, args, ratios, processes))
+        timed = [r[-1] for r in runs if "timeline" in r[-1]]
+        if args.timeline and timed:
+            last = timed[-1]["timeline"]
             walls = sorted((b - a, c) for c, (a, b) in last.clips.items())
             print(last.show(walls[len(walls) // 2][1]), file=sys.stderr)
     _print(rows, args)
@@ -533,6 +557,7 @@ def _row(
     critical: int,
     args: Any,
     ratios: list[float],
+    processes: int = 1,
 ) -> dict[str, Any]:
     import statistics
 
@@ -548,7 +573,9 @@ def _row(
     cpu = statistics.median(r["cpu"] for r in runs)
     clip = [r["timeline"].summary() for r in runs if "timeline" in r]
     return {
-        "pipeline": label if label.startswith("upstream") else f"ours, {label} planner",
+        "pipeline": label
+        if label.startswith("upstream")
+        else f"ours, {label} planner" + (f", {processes} processes" if processes > 1 else ""),
         "questions/round": "1" if label.startswith("upstream") else f"{per_round} ({'+'.join(map(str, rounds))})",
         "clips/min": round(per_min),
         "ideal clips/min": round(ideal),

@@ -553,8 +553,27 @@ def _sync(afunc: Callable[..., Coroutine[Any, Any, dict]]) -> Callable[..., dict
 
 
 def _node(afunc: Callable[..., Coroutine[Any, Any, dict]]) -> RunnableCallable:
-    """An async node LangGraph can also run synchronously (``invoke``, ``stream``)."""
-    return RunnableCallable(_sync(afunc), afunc, name=afunc.__name__)
+    """An async node LangGraph can also run synchronously (``invoke``, ``stream``).
+
+    Untraced, as LangGraph makes every node given as a plain function (``add_node`` coerces with ``trace=False``):
+    the node's task is already the run callbacks and tracers see, and a second run per node cost a callback
+    manager per step (``benchmarks/upstream_baseline.py``)."""
+    return RunnableCallable(_sync(afunc), afunc, name=afunc.__name__, trace=False)
+
+
+def _inline(func: Callable[..., Any], *, trace: bool) -> RunnableCallable:
+    """A quick synchronous step (a router, the review) that LangGraph runs on the event loop under ``astream``.
+
+    Given as a plain function, LangGraph runs a sync step in a thread pool (``run_in_executor``) on every call of
+    an async run: a thread hop and a wake-up of the loop for microseconds of work, several times a round for every
+    clip in flight. ``trace`` is LangGraph's own default for the kind of step: on for a branch, off for a node.
+    """
+
+    @functools.wraps(func)  # the same signature: LangGraph injects ``runtime`` as for ``func``
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return RunnableCallable(func, run, name=func.__name__, trace=trace)
 
 
 def build_graph() -> StateGraph:
@@ -567,15 +586,15 @@ def build_graph() -> StateGraph:
     g.add_node("plan", _node(plan))
     g.add_node("query", _node(query))
     g.add_node("observe", _node(observe), input_schema=ObserveTask)
-    g.add_node("review", review)
+    g.add_node("review", _inline(review, trace=False))
     g.add_node("synthesize", _node(synthesize))
     g.add_node("direct", _node(direct))
     g.add_edge(START, "open")
-    g.add_conditional_edges("open", route, ["direct", "plan", "synthesize"])
+    g.add_conditional_edges("open", _inline(route, trace=True), ["direct", "plan", "synthesize"])
     g.add_edge("plan", "query")
-    g.add_conditional_edges("query", fan_out, ["observe", "review"])
+    g.add_conditional_edges("query", _inline(fan_out, trace=True), ["observe", "review"])
     g.add_edge("observe", "review")
-    g.add_conditional_edges("review", route, ["plan", "synthesize"])
+    g.add_conditional_edges("review", _inline(route, trace=True), ["plan", "synthesize"])
     g.add_edge("synthesize", END)
     g.add_edge("direct", END)
     return g
