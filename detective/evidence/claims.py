@@ -46,19 +46,49 @@ QUOTE_MATCH = 85
 #: A topic is checked only against a transcript of at least this many words.
 TOPIC_WORDS = 6
 
+
+def _top_level(body: str) -> list[str]:
+    """The alternatives of a regex body at its top level (``a|b(?:c|d)`` is ``a`` and ``b(?:c|d)``)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(body[start:i])
+            start = i + 1
+    return [*out, body[start:]]
+
+
+def _keywords(body: str, tail: str = "", *, capture: bool = False) -> re.Pattern[str]:
+    """``\\b(?:body)tail\\b``, case-insensitive, behind a lookahead of the alternatives' first letters.
+
+    Every answer is searched for a dozen lexicons, clause by clause; a pattern that starts with ``\\b`` makes
+    Python's engine try every alternative at every position, while a leading character class lets it skip to a
+    letter that can start one (2 to 3 times faster on a 500-byte answer, the same matches). Each alternative of
+    ``body`` must start with a letter.
+    """
+    firsts = {alt[0].lower() for alt in _top_level(body)}
+    if not all(c.isalpha() for c in firsts):
+        raise ValueError(f"every alternative must start with a letter: {body!r}")
+    letters = "".join(sorted(firsts | {c.upper() for c in firsts}))
+    group = "(" if capture else "(?:"
+    return re.compile(rf"(?=[{letters}])\b{group}{body}){tail}\b", re.IGNORECASE)
+
+
 _CLAUSES = re.compile(
     r"(?<=[.!?;])\s+|;\s*|,?\s+(?:and|while|but|whereas|then)\s+(?=(?:a|an|the|then|later|one|two|another|some|"
     r"there|it|he|she|they|music|no|someone|people)\b)",
     re.IGNORECASE,
 )
-_SPEAKING = re.compile(
-    r"\b(?:speak\w*|say\w*|said|talk\w*|voices?|narrat\w*|comment\w*|announc\w*|discuss\w*|lectur\w*|"
-    r"speaker\w*|tell\w*|explain\w*|describ\w*)\b",
-    re.IGNORECASE,
+_SPEAKING = _keywords(
+    r"speak\w*|say\w*|said|talk\w*|voices?|narrat\w*|comment\w*|announc\w*|discuss\w*|lectur\w*|"
+    r"speaker\w*|tell\w*|explain\w*|describ\w*"
 )
-_FEMALE = re.compile(r"\b(?:woman|women|female|girl|lady|ladies)\b", re.IGNORECASE)
-_MALE = re.compile(r"\b(?:man|men|male|boy|gentleman|guy)\b", re.IGNORECASE)
-_NEGATED = re.compile(r"\b(?:no|not|never|without|none|nothing|neither|nor)\b", re.IGNORECASE)
+_FEMALE = _keywords(r"woman|women|female|girl|lady|ladies")
+_MALE = _keywords(r"man|men|male|boy|gentleman|guy")
+_NEGATED = _keywords(r"no|not|never|without|none|nothing|neither|nor")
 _NUMBERS = {"one": 1, "a single": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _COUNT = re.compile(
     r"\b(one|a single|single|two|three|four|five|six|\d)\s+(?:different\s+|distinct\s+|separate\s+)?"
@@ -70,12 +100,11 @@ _TOPIC = re.compile(
     r"([a-z][a-z' -]{2,60}?)(?=$|[,.;:!?]|\s(?:while|and a|with|as|in a|from|at|until|for)\b)",
     re.IGNORECASE,
 )
-MUSIC = re.compile(
-    r"\b(?:music\w*|piano|guitar|violin|cello|drums?|melod\w*|songs?|singing|orchestra\w*|soundtrack|jingle|"
-    r"chords?|strings|harmon\w*)\b",
-    re.IGNORECASE,
+MUSIC = _keywords(
+    r"music\w*|piano|guitar|violin|cello|drums?|melod\w*|songs?|singing|orchestra\w*|soundtrack|jingle|"
+    r"chords?|strings|harmon\w*"
 )
-_SILENCE = re.compile(r"\b(?:silen(?:t|ce)|no sound|no audio)\b", re.IGNORECASE)
+_SILENCE = _keywords(r"silen(?:t|ce)|no sound|no audio")
 #: Sound words an answer may use, and the words of a sound event's label or a sound class that bear them out.
 #: A generic word ("noise", "beep") is borne out by the signal analysis's own labels; a specific one ("door")
 #: only by a sound class that names it.
@@ -118,8 +147,8 @@ SOUNDS: dict[str, tuple[str, ...]] = {
     "hum": ("hum", "buzz"),
     "click": ("click", "tick"),
 }
-_SOUND = re.compile(r"\b(" + "|".join(sorted(SOUNDS, key=len, reverse=True)) + r")(?:e?s)?\b", re.IGNORECASE)
-_ON_SCREEN = re.compile(r"\b(?:reads?|read out|titles?|captions?|signs?|screen|text|written|banner|labell?ed)\b", re.I)
+_SOUND = _keywords("|".join(sorted(SOUNDS, key=len, reverse=True)), r"(?:e?s)?", capture=True)
+_ON_SCREEN = _keywords(r"reads?|read out|titles?|captions?|signs?|screen|text|written|banner|labell?ed")
 #: Sound event labels that are no sound event of their own (the signal analysis's bed and voice labels).
 _QUIET_LABELS = {"silence", "background", "speech-like"}
 _SPEECH_CLASSES = re.compile(r"\b(?:speech|conversation|narration|silence|male|female|child speech)\b", re.I)

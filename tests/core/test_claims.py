@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
+from detective.evidence import claims
 from detective.evidence.board import merge
 from detective.evidence.claims import clauses, extract, settle
 from detective.evidence.crosscheck import cross_check
@@ -207,3 +212,16 @@ def test_memoised_relations_are_the_relations_computed_afresh() -> None:
     # observers are on the board, and the voice's verdict changes when its report is folded with a high pitch
     assert found[0] == 0 and found[3] > 0
     assert found[6] != found[5]
+
+
+def test_keyword_lexicons_match_as_plain_word_patterns() -> None:
+    """A lexicon behind its first-letter lookahead finds what ``\\b(?:…)\\b`` finds, capture groups included."""
+    body = r"silen(?:t|ce)|no sound|drums?|speak\w*"
+    fast, plain = claims._keywords(body), re.compile(rf"\b(?:{body})\b", re.IGNORECASE)
+    texts = ["Silence, then DRUMS and a drum.", "no sounds; nosound; speakers speak", "xdrum drumx _drum", "é drum"]
+    for text in texts:
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    captured = claims._keywords("door|bell", r"(?:e?s)?", capture=True)
+    assert [m.group(1) for m in captured.finditer("Doors slam, bells ring, a doorbell")] == ["Door", "bell"]
+    with pytest.raises(ValueError, match="start with a letter"):
+        claims._keywords(r"\d+|one")
