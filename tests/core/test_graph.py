@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
@@ -284,3 +285,19 @@ def test_tools_warm_up_while_the_planner_thinks(audio: MediaInfo, mode: str) -> 
     assert tool.started == [audio.source]
     assert result.usage.tool_calls["asr"] >= 1  # a failed or unfinished warm-up never stops the run
     assert tool.cancelled == (mode == "hang")  # one still running when the run ends is cancelled
+
+
+def test_every_step_of_an_async_run_runs_on_the_event_loop() -> None:
+    """Nodes and routers have coroutine functions of their own: a plain sync step would run in LangGraph's thread
+    pool (``run_in_executor``) on every call of an async run, a thread hop per step for every clip in flight."""
+    import inspect
+
+    from detective.agent.graph import build_graph
+
+    g = build_graph()
+    steps = {f"node {name}": spec.runnable for name, spec in g.nodes.items()}
+    steps |= {f"branch {src}->{name}": spec.path for src, br in g.branches.items() for name, spec in br.items()}
+    assert len(steps) == 10
+    for name, step in steps.items():
+        assert inspect.iscoroutinefunction(step.afunc), name
+        assert not isinstance(step.afunc, functools.partial), name
