@@ -66,3 +66,24 @@ def test_the_ray_unit_runs_its_shared_ray_tests_together() -> None:
         "tests/batch/test_ray.py::test_two_nodes",
         "tests/batch/test_ray_reaper.py::test_the_driver_is_spared",
     ]
+
+
+def test_the_shared_ray_is_kept_only_for_tests_that_want_it() -> None:
+    """``tests/conftest.py`` stops its Ray after a test unless the next one names ``ray_session`` or runs on the
+    Ray executor (the reaper tests, which release this process's reaper, and every later test run without it)."""
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("tests_conftest", ROOT / "tests" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def item(nodeid: str, *fixtures: str) -> SimpleNamespace:
+        return SimpleNamespace(nodeid=nodeid, fixturenames=list(fixtures))
+
+    assert module.wants_ray(item("tests/batch/test_ray.py::test_ray_listens_on_loopback_only", "ray_session"))
+    assert module.wants_ray(item("tests/batch/test_executor_contract.py::test_kill_9_then_resume[ray]", "executor"))
+    assert module.wants_ray(item("tests/cloze/test_predict_executors.py::test_predict_on_each_executor[ray-2]"))
+    assert not module.wants_ray(item("tests/batch/test_ray_reaper.py::test_the_driver_is_spared", "tmp_path"))
+    assert not module.wants_ray(item("tests/batch/test_ray.py::test_two_nodes", "tmp_path", "clip_dir"))
+    assert not module.wants_ray(item("tests/core/test_x.py::test_array[stray]"))
