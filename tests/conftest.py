@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,59 +53,23 @@ def _built_once(path: Path, prefix: str, build: Callable[[Path], Any]) -> Path:
     Built beside, then renamed, under a lock: parallel sessions never see a half-built directory, and a session
     that finds another building the same folder waits for it.
     """
-    root = _folder(path, prefix)
-    parent = root.parent
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    parent = Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures"))
+    root = parent / f"{prefix}{digest}"
     if (root / "ground_truth.json").exists():
         return root
     parent.mkdir(parents=True, exist_ok=True)
     # one builder at a time (the pytest-xdist workers ask at once): the others wait for its copy, never build twice
-    with root.with_name(f"{root.name}.lock").open("a") as lock:
+    with (parent / f"{prefix}{digest}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (root / "ground_truth.json").exists():
-            staging = root.with_name(f"{root.name}.building-{os.getpid()}")
+            staging = parent / f"{prefix}{digest}.building-{os.getpid()}"
             build(staging)
             try:
                 staging.rename(root)
             except OSError:  # another session finished first: use its copy
                 shutil.rmtree(staging, ignore_errors=True)
     return root
-
-
-#: The fixture folders of this file: builder, folder prefix, module name and build function.
-_FOLDERS = (
-    (BUILDER, "", "omni_make_fixtures", "build_fixtures"),
-    (LANGUAGE_BUILDER, "language-", "omni_make_language_fixtures", "build"),
-    (SCENE_BUILDER, "scene-", "omni_make_scene_fixtures", "build"),
-    (REAL_BUILDER, "real-", "omni_make_real_corpus", "build"),
-    (FOOTAGE_BUILDER, "footage-", "omni_make_real_footage", "build"),
-)
-
-
-def _folder(path: Path, prefix: str) -> Path:
-    """Where :func:`_built_once` keeps the folder built by the builder at ``path``."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    return Path(os.environ.get("OMNI_DETECTIVE_FIXTURE_DIR", REPO / ".cache" / "fixtures")) / f"{prefix}{digest}"
-
-
-def _prebuild(folders: list[tuple[Path, str, str, str]]) -> None:
-    """Build ``folders`` one after another, each under its lock; a failure is left to the fixture that needs the
-    folder, which builds it again and reports the error."""
-    for path, prefix, name, build in folders:
-        with contextlib.suppress(Exception):
-            _built_once(path, prefix, getattr(_builder(path, name), build))
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """In the controller of a pytest-xdist run of the whole suite (a fresh checkout, a changed builder): build the
-    missing fixture folders in the background while the workers start and collect, rather than in a test's setup,
-    where the other worker, needing the same folder, waits on its lock. A run of chosen tests builds only what
-    they use, as before."""
-    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS
-    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None) or not whole_suite:
-        return
-    missing = [entry for entry in _FOLDERS if not (_folder(entry[0], entry[1]) / "ground_truth.json").exists()]
-    if missing:
-        threading.Thread(target=_prebuild, args=(missing,), name="fixture-media", daemon=True).start()
 
 
 @pytest.fixture(scope="session")
