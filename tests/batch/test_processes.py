@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from detective_testserver import ChatServer
 
-from detective import llm
 from detective.agent.batch import BatchConfig, Item, batch_gc, run_batch
+from detective.llm import client as llm
 
 
 def test_two_processes_caption_every_clip_once_and_sum_usage(tmp_path: Path, manifest: Path, helpers: Any) -> None:
