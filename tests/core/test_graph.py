@@ -301,3 +301,22 @@ def test_every_step_of_an_async_run_runs_on_the_event_loop() -> None:
     for name, step in steps.items():
         assert inspect.iscoroutinefunction(step.afunc), name
         assert not isinstance(step.afunc, functools.partial), name
+
+
+async def test_each_node_step_is_one_run_for_tracers(video: MediaInfo) -> None:
+    """Callbacks and tracers (``astream_events``, LangSmith) see each node step once, as for LangGraph's own
+    plain-function nodes: before, every node was a second, nested run of itself (``open_clip`` inside ``open``)."""
+    from detective.agent.graph import SERVICES_KEY
+    from detective.runtime import RunServices
+
+    det = Detective(tools=[ShotsTool(), OCRTool(), ASRTool()], planner="rule", captioner="evidence", offline=True)
+    services = RunServices(settings=det.settings, cache=det.cache, limits=det.limits, clip="clip", toolbox=det.toolbox)
+    config = det.config.run_config()
+    config["configurable"] = {SERVICES_KEY: services}
+    starts: dict[str, int] = {}
+    async for ev in graph.astream_events({"media": video}, config, context=det.config, version="v2"):
+        if ev["event"] == "on_chain_start":
+            starts[ev["name"]] = starts.get(ev["name"], 0) + 1
+    assert "open_clip" not in starts
+    assert starts["open"] == starts["synthesize"] == 1
+    assert starts["plan"] == starts["query"] == starts["review"] >= 2
