@@ -1,15 +1,18 @@
 """Settings isolation for every test directory: no developer's user config file or ``$OMNI_DETECTIVE_CONFIG``
 reaches a test (``./.env`` and ``./omni-detective.toml`` are read only by tests that create them); and how the two
 pytest-xdist workers share the suite: every test that starts, joins or looks for a Ray runs in one worker, one after
-another (those that share ``tests/conftest.py``'s Ray next to each other), and every other module's tests run in one
+another (those that share :func:`ray_session`'s Ray next to each other), and every other module's tests run in one
 worker each, so a module-scoped fixture is computed once; the longest units are handed out first."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 from typing import Any
+
+import pytest
 
 #: Test modules whose every test starts a Ray, joins one or counts Ray's processes on the machine.
 RAY_MODULES = frozenset({"tests/batch/test_ray.py", "tests/batch/test_ray_reaper.py", "tests/jobs/test_ray_join.py"})
@@ -62,7 +65,7 @@ def unit_order(scopes: list[str]) -> list[str]:
 def ray_unit_order(nodeids: list[str]) -> list[str]:
     """The ray unit's tests in the order its worker runs them: those parametrised with the Ray executor first, then
     the others in collection order (the Ray tests of ``test_ray.py`` that use the shared Ray come first there). So
-    the tests that use the Ray of ``tests/conftest.py``'s ``ray_session`` run one after another on one Ray, started
+    the tests that use the Ray of :func:`ray_session` run one after another on one Ray, started
     once, instead of one Ray per module."""
     return sorted(nodeids, key=lambda nodeid: 0 if _RAY_PARAM.search(nodeid) else 1)
 
@@ -90,3 +93,70 @@ def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
             super()._assign_work_unit(node)
 
     return ModulesAndRay(config, log)
+
+
+class _SharedRay:
+    """The Ray of :func:`ray_session`: started by the first test that asks for it, kept for the tests right after it
+    that want a Ray too, stopped (by :func:`pytest_runtest_teardown`) after the last of them.
+
+    Kept no longer: a Ray driver left running in the test process for the rest of the suite ends the whole process
+    (exit 1, no report) when its raylet goes, which a later, unrelated test was seen to meet; and the reaper tests
+    (``tests/batch/test_ray_reaper.py``) start and release this process's reaper, which would kill a live Ray.
+    """
+
+    def __init__(self) -> None:
+        self._stack: contextlib.ExitStack | None = None
+        self._address = ""
+
+    def address(self) -> str:
+        import ray
+
+        if self._stack is not None and not ray.is_initialized():  # a test shut it down: start a new one
+            self.stop()
+        if self._stack is None:
+            from detective.testing.ray import ray_for_tests
+
+            stack = contextlib.ExitStack()
+            self._address = stack.enter_context(ray_for_tests())
+            self._stack = stack
+        return self._address
+
+    def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+
+_RAY = _SharedRay()
+
+
+def wants_ray(item: pytest.Item) -> bool:
+    """Whether ``item`` may use :func:`ray_session`: it names the fixture, or it runs on the Ray executor (whose
+    fixture asks for a Ray with ``request.getfixturevalue``)."""
+    return "ray_session" in getattr(item, "fixturenames", ()) or bool(_RAY_PARAM.search(item.nodeid))
+
+
+@pytest.fixture
+def ray_session() -> str:
+    """A Ray on this machine bound to 127.0.0.1; yields its address.
+
+    One Ray serves a run of consecutive tests that want one (the root conftest.py runs every Ray test on one worker
+    and these first, one after another): started by the first, stopped after the last (see :class:`_SharedRay`).
+    """
+    pytest.importorskip("ray")
+    return _RAY.address()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After a test's own teardown: stop the shared Ray unless the next test wants it."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or not wants_ray(nextitem):
+            _RAY.stop()
+
+
+def pytest_sessionfinish() -> None:
+    """The shared Ray never outlives the session (an interrupted run skips the teardown above)."""
+    _RAY.stop()

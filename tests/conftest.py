@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import importlib.util
 import json
 import os
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -140,75 +138,6 @@ def language_clips() -> dict[str, Any]:
     for clip in truth.values():
         clip["path"] = str(root / clip["file"])
     return truth
-
-
-class _SharedRay:
-    """The Ray of :func:`ray_session`: started by the first test that asks for it, kept for the tests right after it
-    that want a Ray too, stopped (by :func:`pytest_runtest_teardown`) after the last of them.
-
-    Kept no longer: a Ray driver left running in the test process for the rest of the suite ends the whole process
-    (exit 1, no report) when its raylet goes, which a later, unrelated test was seen to meet; and the reaper tests
-    (``tests/batch/test_ray_reaper.py``) start and release this process's reaper, which would kill a live Ray.
-    """
-
-    def __init__(self) -> None:
-        self._stack: contextlib.ExitStack | None = None
-        self._address = ""
-
-    def address(self) -> str:
-        import ray
-
-        if self._stack is not None and not ray.is_initialized():  # a test shut it down: start a new one
-            self.stop()
-        if self._stack is None:
-            from detective.testing.ray import ray_for_tests
-
-            stack = contextlib.ExitStack()
-            self._address = stack.enter_context(ray_for_tests())
-            self._stack = stack
-        return self._address
-
-    def stop(self) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            stack.close()
-
-
-_RAY = _SharedRay()
-#: A test parametrised with the Ray executor (``[ray]``, ``[ray-2]``; as in the root conftest.py's ``xdist_scope``).
-_RAY_PARAM = re.compile(r"\[(?:.*-)?ray(?:-.*)?\]$")
-
-
-def wants_ray(item: pytest.Item) -> bool:
-    """Whether ``item`` may use :func:`ray_session`: it names the fixture, or it runs on the Ray executor (whose
-    fixture asks for a Ray with ``request.getfixturevalue``)."""
-    return "ray_session" in getattr(item, "fixturenames", ()) or bool(_RAY_PARAM.search(item.nodeid))
-
-
-@pytest.fixture
-def ray_session() -> str:
-    """A Ray on this machine bound to 127.0.0.1; yields its address.
-
-    One Ray serves a run of consecutive tests that want one (the root conftest.py runs every Ray test on one worker
-    and these first, one after another): started by the first, stopped after the last (see :class:`_SharedRay`).
-    """
-    pytest.importorskip("ray")
-    return _RAY.address()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """After a test's own teardown: stop the shared Ray unless the next test wants it."""
-    try:
-        return (yield)
-    finally:
-        if nextitem is None or not wants_ray(nextitem):
-            _RAY.stop()
-
-
-def pytest_sessionfinish() -> None:
-    """The shared Ray never outlives the session (an interrupted run skips the teardown above)."""
-    _RAY.stop()
 
 
 # respx patches httpx.AsyncClient's transport lookup (its "httpx" mocker) rather than httpcore's pool, so a test's

@@ -69,14 +69,11 @@ def test_the_ray_unit_runs_its_shared_ray_tests_together() -> None:
 
 
 def test_the_shared_ray_is_kept_only_for_tests_that_want_it() -> None:
-    """``tests/conftest.py`` stops its Ray after a test unless the next one names ``ray_session`` or runs on the
+    """The root conftest.py stops its shared Ray after a test unless the next one names ``ray_session`` or runs on the
     Ray executor (the reaper tests, which release this process's reaper, and every later test run without it)."""
     from types import SimpleNamespace
 
-    spec = importlib.util.spec_from_file_location("tests_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _root_conftest()
 
     def item(nodeid: str, *fixtures: str) -> SimpleNamespace:
         return SimpleNamespace(nodeid=nodeid, fixturenames=list(fixtures))
