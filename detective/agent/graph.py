@@ -389,7 +389,7 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
         missed = Coverage(
             tool=tool.name, query_key=q.key, modalities=tuple(tool.modalities), span=q.span, ok=False, error=error
         )
-        return {"evidence": EvidenceUpdate(failures=[failure], answered=[q.key], coverage=[missed])}
+        return {"evidence": EvidenceUpdate(failures=[failure], answered=[q.key], coverage=[missed], defer_claims=True)}
     stamped = [
         o.model_copy(update={"query_key": q.key, "round": rnd, "tool": o.tool or tool.name}) for o in observations
     ]
@@ -397,7 +397,9 @@ async def _observe(task: ObserveTask, services: RunServices, config: DetectiveCo
         update={"round": rnd, "query_key": q.key, "undecoded": _undecoded(media, tool)}
     )
     log.info("observed", observations=len(stamped))
-    return {"evidence": EvidenceUpdate(observations=stamped, answered=[q.key], coverage=[examined])}
+    # the LLM claims are checked once the whole round is in (review), not once per answer
+    update = EvidenceUpdate(observations=stamped, answered=[q.key], coverage=[examined], defer_claims=True)
+    return {"evidence": update}
 
 
 def _undecoded(media: MediaInfo, tool: Tool) -> tuple[tuple[str, TimeSpan], ...]:
@@ -423,7 +425,9 @@ async def _observe_within(tool: Tool, media: MediaInfo, q: Query, seconds: float
 
 
 def review(state: DetectiveState) -> dict:
-    """Close the round: its record (planned, ran, what came back), and no queries left pending.
+    """Close the round: the LLM claims checked against the whole round's board (the observers deferred it, see
+    :class:`~detective.evidence.board.EvidenceUpdate`), its record (planned, ran, what came back), and no queries
+    left pending.
 
     A turn in which the planner only closed the case is not a round: it leaves no record.
     """
@@ -439,7 +443,7 @@ def review(state: DetectiveState) -> dict:
         failures=sum(1 for f in evidence.failures if f.round == rnd),
         note=state.get("plan_note", ""),
     )
-    return {"rounds": [record], "queries": []}
+    return {"rounds": [record], "queries": [], "evidence": EvidenceUpdate()}
 
 
 async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dict:

@@ -40,16 +40,24 @@ CONFIRMS = 0.95
 
 
 class EvidenceUpdate(BaseModel):
-    """What one observer run adds to the board (the reducer's right-hand side)."""
+    """What one observer run adds to the board (the reducer's right-hand side).
+
+    ``defer_claims`` leaves the check of the LLM claims against the grown board to a later update: a round's
+    observers each add their answer with it set, and the round's close (the graph's ``review``) sends an empty
+    update, which checks every claim once against the whole round's board instead of once per answer. The other
+    relations (local cross-checks) are noted at once either way.
+    """
 
     observations: list[Observation] = Field(default_factory=list)
     failures: list[ToolFailure] = Field(default_factory=list)
     answered: list[str] = Field(default_factory=list)
     coverage: list[Coverage] = Field(default_factory=list)
+    defer_claims: bool = False
 
 
 def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) -> Evidence:
-    """A new board with ``update`` merged in: duplicates folded, new relations noted. ``evidence`` is unchanged."""
+    """A new board with ``update`` merged in: duplicates folded, new relations noted (the LLM claims' unless the
+    update defers them, :class:`EvidenceUpdate`). ``evidence`` is unchanged."""
     if not isinstance(update, EvidenceUpdate):
         update = EvidenceUpdate(observations=list(update))
     # Observations are immutable and relations are replaced, never edited: a board of copied lists is enough.
@@ -95,9 +103,9 @@ def merge(evidence: Evidence, update: EvidenceUpdate | Iterable[Observation]) ->
                 (board.agreements if rel.kind == "agreement" else board.contradictions).append(rel)
     board.failures.extend(update.failures)
     board.coverage.extend(update.coverage)
-    if any(o.kind == "description" for o in board.observations):
+    if not update.defer_claims and any(o.kind == "description" for o in board.observations):
         # LLM claims are checked against the whole board (an absence counts where an observer examined the
-        # span), so they are checked again whenever the board grows.
+        # span), so they are checked again whenever the board grows (or, deferred, once the round is in).
         agreements, contradictions = claims.relations(board)
         board.agreements = [r for r in board.agreements if not r.aspect] + agreements
         board.contradictions = [r for r in board.contradictions if not r.aspect] + contradictions

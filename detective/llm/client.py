@@ -484,20 +484,46 @@ async def _post_chat(sdk: openai.AsyncOpenAI, data: bytes) -> httpx.Response:
     ``_client`` and ``_make_status_error_from_response`` are the SDK's own (private in name; openai is pinned).
     """
     made = _chat_requests.get(sdk)
+    client = sdk._client  # the SDK's HTTP client
     if made is None:
-        headers = {k: v for k, v in {**sdk.default_headers, **sdk.auth_headers}.items() if isinstance(v, str)}
+        own = {k: v for k, v in {**sdk.default_headers, **sdk.auth_headers}.items() if isinstance(v, str)}
+        merged = httpx.Headers(client.headers)  # what build_request merges: the client's, then the call's
+        merged.update(own)
+        headers = dict(merged.items())
         url = sdk.base_url.copy_with(raw_path=sdk.base_url.raw_path.rstrip(b"/") + b"/chat/completions")
         made = _chat_requests[sdk] = (url, headers)
     url, headers = made
-    request = sdk._client.build_request("POST", url, content=data, headers=headers)  # the SDK's HTTP client
+    request = httpx.Request(
+        "POST", url, content=data, headers=headers, extensions={"timeout": client.timeout.as_dict()}
+    )
     try:
-        response = await sdk._client.send(request)
+        response = await _exchange(client, request)
     except httpx.TimeoutException as exc:
         raise openai.APITimeoutError(request=request) from exc
     except httpx.HTTPError as exc:
         raise openai.APIConnectionError(request=request) from exc
     if response.status_code >= 400:
         raise sdk._make_status_error_from_response(response)
+    return response
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """``request`` sent on the transport ``client`` sends it on (its pool, the proxy the environment gives for the
+    URL, or a test's mock: respx patches ``_transport_for_url``), and the whole reply read.
+
+    ``client.send`` wraps that exchange in its auth and redirect flows and keeps the reply's cookies: for a JSON
+    API with the key in a header none of them applies, and at batch concurrency they cost more CPU than the
+    exchange itself (``benchmarks/upstream_baseline.py``). A redirect, which an API behind a proxy may give, is
+    followed by ``client.send`` as before.
+    """
+    response = await client._transport_for_url(request.url).handle_async_request(request)
+    response.request = request
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+    if response.is_redirect and client.follow_redirects:
+        return await client.send(request)
     return response
 
 

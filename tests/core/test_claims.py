@@ -214,6 +214,25 @@ def test_memoised_relations_are_the_relations_computed_afresh() -> None:
     assert found[6] != found[5]
 
 
+def test_claims_deferred_to_the_round_s_close_are_the_claims_checked_at_every_answer() -> None:
+    """A round's observers defer the claims' check (``defer_claims``); the round's close, an empty update, checks
+    them once: the board then holds the relations it would have had if every answer had been checked at once, and
+    before the close it holds none of the round's new claim relations (the local cross-checks are noted at once)."""
+    from detective.evidence.board import EvidenceUpdate
+
+    local = marathon()
+    answers = [described(FALSE), described(FALSE, tool="vision_llm"), described(TRUE, tool="audio_llm_detail")]
+    every = deferred = local
+    for answer in answers:
+        every = merge(every, EvidenceUpdate(observations=[answer]))
+        deferred = merge(deferred, EvidenceUpdate(observations=[answer], defer_claims=True))
+    assert every.contradictions and not [r for r in deferred.contradictions if r.aspect]
+    closed = merge(deferred, EvidenceUpdate())
+    for side in ("agreements", "contradictions"):
+        assert [r.model_dump() for r in getattr(closed, side)] == [r.model_dump() for r in getattr(every, side)]
+    assert [o.key for o in closed.observations] == [o.key for o in every.observations]
+
+
 def test_keyword_lexicons_match_as_plain_word_patterns() -> None:
     """A lexicon behind its first-letter lookahead finds what ``\\b(?:…)\\b`` finds, capture groups included."""
     body = r"silen(?:t|ce)|no sound|drums?|speak\w*"

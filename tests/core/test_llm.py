@@ -208,3 +208,32 @@ async def test_role_max_tokens_is_sent_unless_the_call_sets_its_own(settings: Se
     await client.chat([{"role": "user", "content": "hi"}], max_tokens=0)
     sent = [json.loads(c.request.content).get("max_tokens") for c in route.calls]
     assert sent == [77, 5, None]
+
+
+@respx.mock
+async def test_a_call_sends_what_the_sdk_client_would_build(settings: Settings) -> None:
+    """The chat POST skips the HTTP client's auth, redirect and cookie flows, not its headers: the key, the
+    SDK's user agent and platform headers, once each, exactly as the SDK's client builds the request."""
+    route = respx.post(URL).mock(return_value=httpx.Response(200, json=completion("ok")))
+    reply = await chat(settings)
+    assert reply.content == "ok"
+    sent = route.calls.last.request
+    services = RunServices(settings=settings)
+    with use_services(services):
+        sdk = llm_module.sdk_client(services.llm("planner").endpoint, None)
+    own = {k: v for k, v in {**sdk.default_headers, **sdk.auth_headers}.items() if isinstance(v, str)}
+    built = sdk._client.build_request("POST", URL, content=sent.content, headers=own)
+    assert sorted(sent.headers.multi_items()) == sorted(built.headers.multi_items())
+    assert sent.headers["authorization"] == f"Bearer {API_KEY}"
+    assert sent.extensions["timeout"] == built.extensions["timeout"]
+
+
+@respx.mock
+async def test_a_redirect_is_followed_as_the_sdk_client_would(settings: Settings) -> None:
+    moved = URL.replace("/chat/completions", "/moved/chat/completions")
+    first = respx.post(URL).mock(return_value=httpx.Response(307, headers={"location": moved}))
+    second = respx.post(moved).mock(return_value=httpx.Response(200, json=completion("moved ok")))
+    reply = await chat(settings)
+    assert reply.content == "moved ok"
+    assert second.call_count == 1 and json.loads(second.calls.last.request.content)["messages"]
+    assert first.call_count == 2  # once on the transport, once more through the client's redirect flow
