@@ -45,7 +45,7 @@ from detective.agent.allocator import limit_arenas
 from detective.agent.config import DetectiveConfig, Toolbox, resolve_toolbox
 from detective.agent.events import Captioned, Observed, RoundPlanned
 from detective.agent.fallback import plan_or_fall_back
-from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask
+from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask, RouteInput
 from detective.agent.windows import window_queries
 from detective.captioning import CaptionJob
 from detective.evidence.board import EvidenceUpdate
@@ -125,7 +125,7 @@ def _in_run(runtime: Runtime[DetectiveConfig]) -> Iterator[tuple[RunServices, De
         yield services, run_config, services.toolbox
 
 
-def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunServices) -> str | None:
+def stop_reason(state: RouteInput, config: DetectiveConfig, services: RunServices) -> str | None:
     """Why the investigation must stop instead of planning another round, or ``None`` to go on.
 
     The whole stop rule: the planner closed the case, the last round asked nothing new, ``max_rounds``, or the
@@ -148,8 +148,10 @@ def stop_reason(state: DetectiveState, config: DetectiveConfig, services: RunSer
     return None
 
 
-def route(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> Literal["direct", "plan", "synthesize"]:
-    """The router of the loop: direct mode's branch, another round, or the caption when :func:`stop_reason` says so."""
+def route(state: RouteInput, runtime: Runtime[DetectiveConfig]) -> Literal["direct", "plan", "synthesize"]:
+    """The router of the loop: direct mode's branch, another round, or the caption when :func:`stop_reason` says so.
+
+    It reads only :class:`RouteInput` of the state (LangGraph reads a branch's input schema), never the board."""
     services = services_of(get_config())
     config = run_config_of(runtime, services)
     if config.mode == "direct":

@@ -17,7 +17,7 @@ from detective.agent.config import Budget
 from detective.evidence.board import reduce_evidence
 from detective.models import Caption, Evidence, Grounding, MediaInfo, Query, RoundRecord, Usage
 
-__all__ = ["Budget", "DetectiveInput", "DetectiveOutput", "DetectiveState", "ObserveTask"]
+__all__ = ["Budget", "DetectiveInput", "DetectiveOutput", "DetectiveState", "ObserveTask", "RouteInput"]
 
 
 class DetectiveInput(TypedDict, total=False):
@@ -70,6 +70,16 @@ class DetectiveState(TypedDict, total=False):
     usage: Usage
     fallback_since: int  # the round the planner fell back to the rule planner at (0 or absent: it has not)
     plan_note: str  # what the round's planning needs the record to say (a fallback)
+
+
+class RouteInput(TypedDict, total=False):
+    """What the loop's router reads of the state (:func:`detective.agent.graph.stop_reason`). LangGraph reads a
+    branch's channels with the step's writes applied: given the whole state, it would merge the step's evidence
+    update into a copy of the board, a second merge of every round's answers before the real one."""
+
+    round: int
+    last_queries: list[Query]
+    planner_done: str | None
 
 
 class ObserveTask(TypedDict):

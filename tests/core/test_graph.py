@@ -320,3 +320,24 @@ async def test_each_node_step_is_one_run_for_tracers(video: MediaInfo) -> None:
     assert "open_clip" not in starts
     assert starts["open"] == starts["synthesize"] == 1
     assert starts["plan"] == starts["query"] == starts["review"] >= 2
+
+
+def test_every_update_to_the_board_is_merged_once(video: MediaInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The board is merged once per observer answer and once per round's close (its claims' check), never again
+    for a router: the loop's router reads only ``RouteInput`` (LangGraph would apply a step's pending evidence update
+    to a copy of the board for a router that reads the whole state)."""
+    from detective.evidence import board
+
+    merges: list[int] = []
+    real = board.merge
+
+    def counted(evidence, update):
+        merges.append(len(getattr(update, "observations", ()) or ()))
+        return real(evidence, update)
+
+    monkeypatch.setattr(board, "merge", counted)
+    tools = [ShotsTool(), OCRTool(), ASRTool()]
+    result = run(Detective(tools=tools, planner="rule", captioner="evidence", offline=True), video)
+    answers = sum(len(r.ran) for r in result.rounds)
+    assert answers >= 4 and len(result.rounds) >= 2
+    assert len(merges) == answers + len(result.rounds)
