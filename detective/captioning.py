@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from detective.evidence.claims import Settled, settle
 from detective.evidence.crosscheck import CrossCheck, cross_check
 from detective.models import Caption, Evidence, MediaInfo
 
@@ -43,6 +44,7 @@ class CaptionJob(BaseModel):
         description="Captioner options from the caller: the captioner's options model once validated, else a dict.",
     )
     _checks: CrossCheck | None = PrivateAttr(default=None)
+    _settled: list[Settled] | None = PrivateAttr(default=None)
 
     @property
     def checks(self) -> CrossCheck:
@@ -50,6 +52,14 @@ class CaptionJob(BaseModel):
         if self._checks is None:
             self._checks = cross_check(self.evidence)
         return self._checks
+
+    @property
+    def settled(self) -> list[Settled]:
+        """The LLM answers' clauses with their verdicts (:func:`detective.evidence.claims.settle`, computed once):
+        what the LLM captioner's prompt lists and what the caption's grounding leaves out when contradicted."""
+        if self._settled is None:
+            self._settled = settle(self.evidence)
+        return self._settled
 
 
 class CaptionOutput(BaseModel):

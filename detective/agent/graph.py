@@ -45,7 +45,7 @@ from detective.agent.allocator import limit_arenas
 from detective.agent.config import DetectiveConfig, Toolbox, resolve_toolbox
 from detective.agent.events import Captioned, Observed, RoundPlanned
 from detective.agent.fallback import plan_or_fall_back
-from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, ObserveTask, RouteInput
+from detective.agent.state import DetectiveInput, DetectiveOutput, DetectiveState, FanOutInput, ObserveTask, RouteInput
 from detective.agent.windows import window_queries
 from detective.captioning import CaptionJob
 from detective.evidence.board import EvidenceUpdate
@@ -333,7 +333,7 @@ async def query(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -> dic
     return {"queries": runnable, "last_queries": known, "notes": notes}
 
 
-def fan_out(state: DetectiveState) -> list[Send] | Literal["review"]:
+def fan_out(state: FanOutInput) -> list[Send] | Literal["review"]:
     """One ``Send`` per query: each runs in its own observer, concurrently. Nothing to run: straight to review."""
     if not state.get("queries"):
         return "review"
@@ -465,12 +465,12 @@ async def synthesize(state: DetectiveState, runtime: Runtime[DetectiveConfig]) -
             closing = _plan_input(state, config, toolbox, services, trajectory)
             trajectory = await conclude(closing.model_copy(update={"round": state.get("round", 0)}))
         assert toolbox.captioner is not None
-        out = await toolbox.captioner.caption(
-            CaptionJob(media=media, evidence=evidence, trajectory=trajectory, options=toolbox.captioner_options)
-        )
+        job = CaptionJob(media=media, evidence=evidence, trajectory=trajectory, options=toolbox.captioner_options)
+        out = await toolbox.captioner.caption(job)
         reason = stop_reason(state, config, services) or "finished"
     notes = list(out.notes) + [f"observer failed: {f.error}" for f in evidence.failures]
-    grounding = measure(caption_texts(out.markdown), evidence, media)
+    # the board's cross-check and clause verdicts, as the captioner had them (each computed once)
+    grounding = measure(caption_texts(out.markdown), evidence, media, checks=job.checks, settled=job.settled)
     if grounding.ungrounded:
         listed = ", ".join(f"“{c}”" for c in grounding.ungrounded[:20])
         notes.append(f"claims no observation reports (grounding {grounding.score:.2f}): {listed}")

@@ -17,7 +17,7 @@ from detective.agent.config import Budget
 from detective.evidence.board import reduce_evidence
 from detective.models import Caption, Evidence, Grounding, MediaInfo, Query, RoundRecord, Usage
 
-__all__ = ["Budget", "DetectiveInput", "DetectiveOutput", "DetectiveState", "ObserveTask", "RouteInput"]
+__all__ = ["Budget", "DetectiveInput", "DetectiveOutput", "DetectiveState", "FanOutInput", "ObserveTask", "RouteInput"]
 
 
 class DetectiveInput(TypedDict, total=False):
@@ -80,6 +80,15 @@ class RouteInput(TypedDict, total=False):
     round: int
     last_queries: list[Query]
     planner_done: str | None
+
+
+class FanOutInput(TypedDict, total=False):
+    """What the round's fan-out reads of the state: the queries to send, with the clip and the round (a branch
+    reads its input schema's channels only; see :class:`RouteInput`)."""
+
+    media: MediaInfo
+    queries: list[Query]
+    round: int
 
 
 class ObserveTask(TypedDict):

@@ -63,10 +63,13 @@ _VERSION = re.compile(r"\bv?\d+(?:\.\d+){2,}\w*\b")
 _CLOCK = re.compile(r"\b(?:(\d{1,2}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)\b")
 
 
-def _supporting(evidence: Evidence, checks: CrossCheck) -> list[tuple[Observation, str]]:
+def _supporting(
+    evidence: Evidence, checks: CrossCheck, settled: list[llm_claims.Settled] | None = None
+) -> list[tuple[Observation, str]]:
     """Every observation with the part of its content that other evidence does not contradict: an LLM answer
     without its contradicted clauses, and nothing of speech set aside over measured silence."""
-    contradicted = {norm(untimed(s.clause)) for s in llm_claims.settle(evidence) if s.status == "contradicted"}
+    settled = llm_claims.settle(evidence) if settled is None else settled
+    contradicted = {norm(untimed(s.clause)) for s in settled if s.status == "contradicted"}
     out = []
     for obs in evidence.observations:
         if obs.key in checks.rejected:
@@ -177,11 +180,18 @@ def _in_silence(span: TimeSpan, supporting: list[tuple[Observation, str]]) -> bo
 
 
 def measure(
-    texts: Iterable[str], evidence: Evidence, media: MediaInfo | None = None, checks: CrossCheck | None = None
+    texts: Iterable[str],
+    evidence: Evidence,
+    media: MediaInfo | None = None,
+    checks: CrossCheck | None = None,
+    settled: list[llm_claims.Settled] | None = None,
 ) -> Grounding:
-    """The grounding figure of a caption's ``texts`` against ``evidence`` (and the clip's probed facts)."""
+    """The grounding figure of a caption's ``texts`` against ``evidence`` (and the clip's probed facts).
+
+    ``checks`` and ``settled`` are the board's cross-check and its LLM clauses' verdicts when the caller has them
+    (a :class:`~detective.captioning.CaptionJob` computes each once); else they are computed here."""
     texts = list(texts)
-    supporting = _supporting(evidence, checks or cross_check(evidence))
+    supporting = _supporting(evidence, checks or cross_check(evidence), settled)
     known = _known_words(supporting, evidence, media)
     distinct = list(dict.fromkeys(c for text in texts for c in claims(text)))
     ungrounded = [c for c in distinct if not _grounded(c, known)]

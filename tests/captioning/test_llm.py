@@ -258,3 +258,37 @@ async def test_the_prompt_carries_the_settled_llm_claims(services: RunServices) 
     assert any("template caption was used" in n for n in out.notes)
     story = " ".join(s.text for s in out.caption.storyline)
     assert "piano" not in story and story.count("Welcome to the lab”, which speech recognition confirms") == 1
+
+
+@respx.mock
+async def test_the_board_is_settled_once_for_the_prompt_the_checks_and_the_grounding(
+    services: RunServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LLM clauses' verdicts (``claims.settle``) and the cross-check are computed once per caption job: the
+    prompt's data, the reply's check and the caption's grounding all read the job's."""
+    import detective.captioning as captioning_module
+    from detective.evidence import claims as claims_module
+    from detective.evidence.grounding import caption_texts, measure
+
+    calls: list[str] = []
+    real_settle, real_cross = claims_module.settle, captioning_module.cross_check
+
+    def settle(evidence):
+        calls.append("settle")
+        return real_settle(evidence)
+
+    def cross(evidence):
+        calls.append("cross_check")
+        return real_cross(evidence)
+
+    for module in (captioning_module, claims_module):
+        monkeypatch.setattr(module, "settle", settle)
+    monkeypatch.setattr(captioning_module, "cross_check", cross)
+    described = Observation(tool="audio_llm", kind="description", content="A man says welcome to the lab.",
+                            span=TimeSpan(start=0, end=10), payload={"model": "m"})  # fmt: skip
+    job = CaptionJob(media=MEDIA, evidence=merge(EVIDENCE, [described]))
+    respx.post(URL).mock(return_value=completion(GOOD))
+    out = await LLMCaptioner().caption(job)
+    grounding = measure(caption_texts(out.markdown), job.evidence, job.media, checks=job.checks, settled=job.settled)
+    assert grounding.score == 1.0
+    assert sorted(calls) == ["cross_check", "settle"]

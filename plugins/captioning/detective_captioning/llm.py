@@ -68,7 +68,9 @@ def clip_summary(media: MediaInfo) -> str:
     return ", ".join(parts)
 
 
-def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
+def evidence_json(
+    evidence: Evidence, checks: CrossCheck | None = None, settled: list[claims.Settled] | None = None
+) -> str:
     """The evidence as JSON data for the prompt. Backticks are escaped so the data can never close its fence.
 
     It carries what the observers examined (coverage) and the board as the cross-check engine settled it: speech as
@@ -79,7 +81,7 @@ def evidence_json(evidence: Evidence, checks: CrossCheck | None = None) -> str:
     clauses had to be left out there.
     """
     checks = checks or cross_check(evidence)
-    settled = claims.settle(evidence)
+    settled = claims.settle(evidence) if settled is None else settled
     # Every clause of every description (an LLM observer's answer) is in "llm_claims" with its answers' keys: when
     # none is left out there, the answers' text is not sent a second time in "observations".
     clauses_listed = len(settled) <= MAX_OBSERVATIONS
@@ -181,7 +183,7 @@ class LLMCaptioner(Captioner):
         user = {
             "role": "user",
             "content": INTEGRATION_USER.format(
-                prompt=prompt, clip=clip_summary(media), evidence=evidence_json(job.evidence, job.checks)
+                prompt=prompt, clip=clip_summary(media), evidence=evidence_json(job.evidence, job.checks, job.settled)
             ),
         }
         base: list[dict[str, Any]] = [{"role": "system", "content": INTEGRATION_SYSTEM}, user]
@@ -249,7 +251,7 @@ def strip_ungrounded(caption: Caption, job: CaptionJob) -> tuple[Caption, int]:
     removed = 0
 
     def grounded(text: str) -> bool:
-        return not measure([text], job.evidence, job.media, job.checks).ungrounded
+        return not measure([text], job.evidence, job.media, job.checks, job.settled).ungrounded
 
     storyline = []
     for seg in caption.storyline:
