@@ -33,6 +33,7 @@ Each source is checked on its own, so an error names the variable, or the file a
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -129,8 +130,9 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         raise SettingsError(f"OMNI_DETECTIVE_HTTP_CLIENT must be httpx or aiohttp, not {client!r}")
 
 
+@functools.lru_cache(maxsize=256)
 def url_host(url: str) -> str:
-    """The host (and port) of ``url``, without a user or password it may carry."""
+    """The host (and port) of ``url``, without a user or password it may carry (read on every call: cached)."""
     return urlparse(url).netloc.rpartition("@")[2] or url
 
 
