@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import structlog
+from langchain_core.runnables import RunnableConfig
 
 from detective.agent.config import DetectiveConfig, Toolbox, object_name, resolve_toolbox
 from detective.agent.events import DetectiveEvent, Finished, events_of
@@ -176,12 +177,15 @@ class Detective:
     async def arun(self, source: str, *, clip: str | None = None, media: MediaInfo | None = None) -> RunResult:
         """Investigate one clip. Raises ``MediaError`` for unusable media, ``NoEvidenceError`` when no observer could
         examine a modality of the clip; a failing planner falls back to the rule planner instead of raising."""
-        result: RunResult | None = None
-        async for event in self.astream(source, clip=clip, media=media):
-            if isinstance(event, Finished):
-                result = event.result
-        assert result is not None, "a run that did not fail always finishes"
-        return result
+        # The result alone: LangGraph's ``values`` only (``ainvoke``), so the nodes' events are not streamed (their
+        # stream writer is a no-op) and no contradiction events are built; the same run as :meth:`astream`'s.
+        media, opened = await self._media(source, media)
+        services, run_config = self._services(source, clip)
+        try:
+            final = await graph.ainvoke({"media": media}, context=self.config, config=run_config)
+            return self._result(media, final, services)
+        finally:
+            await self._end(services, media, opened)
 
     async def astream(
         self, source: str, *, clip: str | None = None, media: MediaInfo | None = None
@@ -189,31 +193,11 @@ class Detective:
         """Investigate one clip and yield what happens as it happens: ``RoundPlanned``, ``Observed``,
         ``ContradictionFound``, ``Captioned``, and last ``Finished`` with the RunResult.
 
-        Built on LangGraph's ``astream`` (``updates`` and ``values`` modes) over the same graph as :meth:`arun`.
+        Built on LangGraph's ``astream`` (``custom`` and ``values`` modes) over the same graph as :meth:`arun`.
         """
-        from detective.media import aopen_media, discard_download
-
-        opened = media is None
-        if media is None:
-            media = await aopen_media(
-                source, download_timeout=self.config.download_timeout, download=needs_local_copy(self.toolbox)
-            )
-        structlog.contextvars.bind_contextvars(clip=clip or source)
-        services = RunServices(
-            settings=self.settings,
-            cache=self.cache,
-            limits=self.limits,
-            clip=clip or source,
-            toolbox=self.toolbox,
-            capabilities=self.capabilities,
-        )
+        media, opened = await self._media(source, media)
+        services, run_config = self._services(source, clip)
         final: dict[str, Any] = {}
-        # The configuration travels as LangGraph's runtime context (what every node reads); the services travel in
-        # the run config, not in a context variable set around this generator: a caller
-        # that breaks out of ``async for`` leaves the generator to be closed later in another context, where
-        # resetting such a variable fails ("Token … was created in a different Context").
-        run_config = self.config.run_config()
-        run_config["configurable"] = {SERVICES_KEY: services}
         try:
             chunks = graph.astream(
                 {"media": media}, context=self.config, config=run_config, stream_mode=["custom", "values"]
@@ -224,10 +208,48 @@ class Detective:
                     yield event
             yield Finished(result=self._result(media, final, services))
         finally:
-            await end_warmups(services)
-            structlog.contextvars.unbind_contextvars("clip", "round", "tool")
-            if opened:
-                discard_download(media)
+            await self._end(services, media, opened)
+
+    async def _media(self, source: str, media: MediaInfo | None) -> tuple[MediaInfo, bool]:
+        """The clip's probed media (opened here unless given) and whether this run opened it."""
+        from detective.media import aopen_media
+
+        if media is not None:
+            return media, False
+        opened = await aopen_media(
+            source, download_timeout=self.config.download_timeout, download=needs_local_copy(self.toolbox)
+        )
+        return opened, True
+
+    def _services(self, source: str, clip: str | None) -> tuple[RunServices, RunnableConfig]:
+        """A run's services and its LangGraph run config, with the clip bound to the log context.
+
+        The configuration travels as LangGraph's runtime context (what every node reads); the services travel in
+        the run config, not in a context variable set around the run: a caller that breaks out of
+        :meth:`astream`'s ``async for`` leaves the generator to be closed later in another context, where resetting
+        such a variable fails ("Token … was created in a different Context").
+        """
+        structlog.contextvars.bind_contextvars(clip=clip or source)
+        services = RunServices(
+            settings=self.settings,
+            cache=self.cache,
+            limits=self.limits,
+            clip=clip or source,
+            toolbox=self.toolbox,
+            capabilities=self.capabilities,
+        )
+        run_config = self.config.run_config()
+        run_config["configurable"] = {SERVICES_KEY: services}
+        return services, run_config
+
+    async def _end(self, services: RunServices, media: MediaInfo, opened: bool) -> None:
+        """End a run: its warm-ups cancelled, the log context unbound, a download this run made removed."""
+        from detective.media import discard_download
+
+        await end_warmups(services)
+        structlog.contextvars.unbind_contextvars("clip", "round", "tool")
+        if opened:
+            discard_download(media)
 
     def stream(self, source: str, **kwargs: Any) -> Iterator[DetectiveEvent]:
         """:meth:`astream` for synchronous code: yields each event as it happens (the run goes on in a thread)."""

@@ -60,3 +60,32 @@ def test_a_stream_abandoned_early_ends_cleanly(video: MediaInfo) -> None:
     for event in detective().stream(video.source, media=video):
         assert isinstance(event, RoundPlanned)
         break
+
+
+def test_arun_streams_only_the_values_it_returns(video: MediaInfo, monkeypatch) -> None:
+    """arun needs the final state alone: it runs the graph with ``ainvoke`` (LangGraph's ``values`` only, the nodes'
+    stream writer a no-op), while astream asks for the ``custom`` events too; both give the same result."""
+    import detective.agent.detective as detective_module
+
+    calls: list[tuple[str, list[str] | None]] = []
+    real = detective_module.graph
+
+    class Recording:
+        def astream(self, *args, **kwargs):
+            calls.append(("astream", list(kwargs["stream_mode"])))
+            return real.astream(*args, **kwargs)
+
+        async def ainvoke(self, *args, **kwargs):
+            calls.append(("ainvoke", kwargs.get("stream_mode")))
+            return await real.ainvoke(*args, **kwargs)
+
+    monkeypatch.setattr(detective_module, "graph", Recording())
+    result = asyncio.run(detective().arun(video.source, media=video))
+
+    async def streamed():
+        return [e async for e in detective().astream(video.source, media=video)][-1].result
+
+    other = asyncio.run(streamed())
+    assert calls == [("ainvoke", None), ("astream", ["custom", "values"])]
+    assert result.caption_markdown == other.caption_markdown and result.rounds == other.rounds
+    assert result.evidence == other.evidence and result.stop_reason == other.stop_reason
