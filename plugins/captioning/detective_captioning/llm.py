@@ -235,7 +235,7 @@ class LLMCaptioner(Captioner):
             )
         except LLMError as exc:
             note = f"captioner model failed ({exc}); the template caption was used instead"
-        caption = build_caption(media, job.evidence, job.checks)
+        caption = build_caption(media, job.evidence, job.checks, job.settled)
         return CaptionOutput(
             caption=caption,
             markdown=render(caption, kind=media.kind),

@@ -349,20 +349,28 @@ class TemplateCaptioner(Captioner):
 
     async def caption(self, job: CaptionJob) -> CaptionOutput:
         """Write the caption for ``job`` from its evidence."""
-        caption = build_caption(job.media, job.evidence, job.checks)
+        caption = build_caption(job.media, job.evidence, job.checks, job.settled)
         return CaptionOutput(caption=caption, markdown=render(caption, kind=job.media.kind))
 
 
-def build_caption(media: MediaInfo, evidence: Evidence, checks: CrossCheck | None = None) -> Caption:
-    """The template caption of ``media`` from ``evidence`` (the work of :class:`TemplateCaptioner`)."""
-    return _Writer(media, evidence, checks or cross_check(evidence)).caption()
+def build_caption(
+    media: MediaInfo,
+    evidence: Evidence,
+    checks: CrossCheck | None = None,
+    settled: list[claims.Settled] | None = None,
+) -> Caption:
+    """The template caption of ``media`` from ``evidence`` (the work of :class:`TemplateCaptioner`); ``checks`` and
+    ``settled`` are the board's cross-check and LLM clause verdicts when the caller has them (a ``CaptionJob``)."""
+    check = checks or cross_check(evidence)
+    return _Writer(media, evidence, check, claims.settle(evidence) if settled is None else settled).caption()
 
 
 class _Writer:
-    def __init__(self, media: MediaInfo, evidence: Evidence, check: CrossCheck) -> None:
+    def __init__(self, media: MediaInfo, evidence: Evidence, check: CrossCheck, settled: list[claims.Settled]) -> None:
         self.media = media
         self.evidence = evidence
         self.check = check
+        self.settled = settled
         spans = [o.span.end for o in evidence.observations if o.span is not None]
         self.duration = media.duration if media.duration > 0 else max(spans, default=0.0)
         by_kind = lambda kind: _distinct(  # noqa: E731
@@ -611,7 +619,7 @@ class _Writer:
         time, else the start of the answer's span); clauses the local evidence contradicts are left out (the
         Cross-checks section lists them)."""
         placed: dict[int, list[claims.Settled]] = {}
-        for item in claims.settle(self.evidence):
+        for item in self.settled:
             if item.status == "contradicted":
                 continue
             t = item.span.start if item.span is not None else 0.0
