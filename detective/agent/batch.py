@@ -11,12 +11,14 @@ The resume key of a record is its ``id``, else its ``uuid``, else the sha1 of it
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from detective.agent.ahead import OpenAhead
 from detective.jobs import (
     EXECUTORS,
     CaptionRecord,
@@ -42,7 +44,7 @@ from detective.jobs.executors import Executor
 from detective.jobs.gc import job_gc as batch_gc
 from detective.jobs.keys import label
 from detective.jobs.record import ADDED_FIELDS
-from detective.media import is_remote
+from detective.media import discard_download, is_remote
 from detective.progress import job_display
 from detective.runtime import report_usage
 
@@ -108,6 +110,9 @@ class BatchConfig(JobBounds):
     ray_address: str | None = None  # a Ray cluster to join (default: RAY_ADDRESS, else a local Ray)
     ray_actors: int = 2  # Ray actors, each with its own Detectives
     ray_actor_options: dict[str, Any] | None = None  # e.g. {"num_cpus": 2} for CPU-heavy offline observers
+    #: Queued clips whose media is opened (probed, downloaded) before their turn, with the ``local`` executor;
+    #: None: as many as ``workers``; 0: none.
+    open_ahead: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -121,6 +126,8 @@ class BatchConfig(JobBounds):
             self.executor = "processes"
         if self.ray_actors < 1:
             raise ValueError(f"ray_actors must be at least 1, got {self.ray_actors}")
+        if self.open_ahead is not None and self.open_ahead < 0:
+            raise ValueError(f"open_ahead must be at least 0, got {self.open_ahead}")
 
 
 # --- keys and manifest ------------------------------------------------------------------------------------
@@ -205,17 +212,48 @@ class CaptionWork:
     factory: Callable[[], DetectiveLike]
     caption_field: str | None = None
     price_table: dict[str, dict[str, float]] | None = None
+    #: Clips whose media is opened before their turn (:class:`~detective.agent.ahead.OpenAhead`; 0: none). Only
+    #: where the job engine hints the clips it queues (the ``local`` executor) and the Detective has ``open_media``.
+    open_ahead: int = 0
+    _ahead: OpenAhead | None = field(default=None, init=False, repr=False, compare=False)
 
     def __call__(self) -> Work:
         """A work bound to a new Detective."""
         detective = self.factory()
+        ahead = self._ahead
+        opener = getattr(detective, "open_media", None)
+        if ahead is not None and opener is not None:
+            ahead.use(opener)
+        else:
+            ahead = None
 
         async def caption(item: Item) -> dict[str, Any]:
-            result = await detective.arun(item.source, clip=item.label)
+            media = await ahead.take(item) if ahead is not None else None
+            try:
+                result = await (
+                    detective.arun(item.source, clip=item.label, media=media)  # type: ignore[call-arg]
+                    if media is not None
+                    else detective.arun(item.source, clip=item.label)
+                )
+            finally:
+                if media is not None:
+                    discard_download(media)
             report_usage(result.usage)
             return build_record(item, result, self.caption_field, self.price_table)
 
         return caption
+
+    def upcoming(self, item: Item) -> None:
+        """The job engine queued ``item``: open its media ahead (with ``open_ahead`` > 0)."""
+        if self.open_ahead > 0:
+            if self._ahead is None:
+                self._ahead = OpenAhead(self.open_ahead)
+            self._ahead.upcoming(item)
+
+    async def close(self) -> None:
+        """Stop the openings ahead; downloads of clips never taken are removed."""
+        if self._ahead is not None:
+            await self._ahead.close()
 
 
 async def caption_item(detective: DetectiveLike, item: Item, config: BatchConfig) -> Outcome:
@@ -241,7 +279,8 @@ def make_executor(config: BatchConfig, factory: Callable[[], DetectiveLike]) -> 
             address=config.ray_address,
             actor_options=config.ray_actor_options,
         )
-    return LocalExecutor(work, config.retries)
+    ahead = config.workers if config.open_ahead is None else config.open_ahead
+    return LocalExecutor(dataclasses.replace(work, open_ahead=ahead), config.retries)
 
 
 # --- the run ----------------------------------------------------------------------------------------------

@@ -210,16 +210,22 @@ class Detective:
         finally:
             await self._end(services, media, opened)
 
-    async def _media(self, source: str, media: MediaInfo | None) -> tuple[MediaInfo, bool]:
-        """The clip's probed media (opened here unless given) and whether this run opened it."""
+    async def open_media(self, source: str) -> MediaInfo:
+        """Open ``source`` as a run of this Detective would: probed, and downloaded when a URL and not every tool
+        reads the URL itself. Raises ``MediaError`` for unusable media. Give the result to :meth:`arun` as
+        ``media`` (a batch opens clips ahead of their turn so); a download it made is then the caller's to remove
+        (:func:`~detective.media.discard_download`)."""
         from detective.media import aopen_media
 
-        if media is not None:
-            return media, False
-        opened = await aopen_media(
+        return await aopen_media(
             source, download_timeout=self.config.download_timeout, download=needs_local_copy(self.toolbox)
         )
-        return opened, True
+
+    async def _media(self, source: str, media: MediaInfo | None) -> tuple[MediaInfo, bool]:
+        """The clip's probed media (opened here unless given) and whether this run opened it."""
+        if media is not None:
+            return media, False
+        return await self.open_media(source), True
 
     def _services(self, source: str, clip: str | None) -> tuple[RunServices, RunnableConfig]:
         """A run's services and its LangGraph run config, with the clip bound to the log context.

@@ -123,6 +123,13 @@ def _load_prices(path: str | None) -> dict[str, dict[str, float]] | None:
     help="Clips in flight at once.",
 )
 @click.option(
+    "--open-ahead",
+    type=click.IntRange(0),
+    default=None,
+    help="Queued clips whose media is opened (probed; downloaded when a URL and a tool needs a local copy) while "
+    "earlier clips are captioned, with the local executor (default: --num_workers; 0: none).",
+)
+@click.option(
     "--processes",
     default=BatchConfig.processes,
     show_default=True,
@@ -238,6 +245,7 @@ def run(
     output_path: str,
     work_dir: Path | None,
     workers: int,
+    open_ahead: int | None,
     processes: int,
     executor: str | None,
     ray_address: str | None,
@@ -345,6 +353,7 @@ def run(
         input_path=input_file,
         output_path=output_file,
         workers=workers,
+        open_ahead=open_ahead,
         processes=processes,
         executor=executor or ("processes" if processes > 1 else "local"),
         ray_address=ray_address,

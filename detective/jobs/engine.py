@@ -310,6 +310,7 @@ class Job:
                 continue
             checkpoint.read(entry.line, entry.end, settled=False)
             await queue.put(entry)
+            self.executor.upcoming(entry)
             queued += 1
         for _ in range(n):
             await queue.put(None)

@@ -24,6 +24,10 @@ class Executor(Protocol):
     async def start(self) -> None:
         """Get ready (fork workers, start actors); called from the running event loop before any submit."""
 
+    def upcoming(self, item: Item) -> None:
+        """``item`` is queued and will be submitted: a hint to get its work ready (the local executor's work may
+        open its media ahead); the others ignore it."""
+
     async def submit(self, item: Item) -> Outcome:
         """Run the work on ``item`` (with the retry policy) and return its outcome; never raises for the item."""
 
@@ -35,15 +39,25 @@ class LocalExecutor:
     """The work runs on this process's event loop, on the works of one :class:`~detective.jobs.pool.WorkPool`."""
 
     def __init__(self, make_work: WorkFactory, retries: int) -> None:
+        self.make_work = make_work
         self.pool = WorkPool(make_work, retries)
 
     async def start(self) -> None:
         """Nothing to start: works are built on first use."""
+
+    def upcoming(self, item: Item) -> None:
+        """Passed to the work factory when it takes hints (an ``upcoming`` method)."""
+        hint = getattr(self.make_work, "upcoming", None)
+        if hint is not None:
+            hint(item)
 
     async def submit(self, item: Item) -> Outcome:
         """Run the work here."""
         return await self.pool.run(item)
 
     async def close(self) -> None:
-        """Drop the idle works."""
+        """Drop the idle works, and close the work factory when it has a ``close`` (its work ahead stopped)."""
         self.pool.clear()
+        close = getattr(self.make_work, "close", None)
+        if close is not None:
+            await close()

@@ -80,6 +80,9 @@ class ProcessExecutor:
             loop.add_reader(parent_end.fileno(), self._on_readable, worker)
             self.workers.append(worker)
 
+    def upcoming(self, item: Item) -> None:
+        """Ignored: which worker takes it is known only when it is submitted."""
+
     async def submit(self, item: Item) -> Outcome:
         """Hand ``item`` to the least busy live worker and wait for its outcome."""
         live = [w for w in self.workers if w.alive]

@@ -336,6 +336,9 @@ class RayExecutor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._came_up.wait(), timeout=1.0)
 
+    def upcoming(self, item: Item) -> None:
+        """Ignored: which actor takes it is known only when it is submitted."""
+
     async def submit(self, item: Item) -> Outcome:
         """Hand ``item`` to the least busy live actor and await its outcome; a lost actor makes it retryable."""
         ray = _ray()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -241,3 +242,27 @@ def test_dry_run_names_a_fifo_by_kind(tmp_path: Path, helpers, listen_by_default
     plan = json.loads(result.stdout)
     assert len(plan["bad_media"]) == 1  # not "file not found": named by kind
     assert plan["bad_media"][0]["error"].startswith(f"{fifo}: is a FIFO")
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], None), (["--open-ahead", "0"], 0), (["--open-ahead", "3"], 3)])
+def test_open_ahead_reaches_the_batch(
+    tmp_path: Path, clip_dir: Path, helpers, monkeypatch: pytest.MonkeyPatch, flag: list[str], expected: int | None
+) -> None:
+    import detective.cli.run as cli_run
+    from detective.agent.batch import BatchConfig, run_batch
+
+    seen: list[BatchConfig] = []
+
+    def spy(config: BatchConfig, factory: Any) -> Any:
+        seen.append(config)
+        return run_batch(config, factory)
+
+    monkeypatch.setattr(cli_run, "run_batch", spy)
+    records = [{"id": i, "path": str(clip_dir / f"clip{i:02d}.wav")} for i in range(3)]
+    manifest = helpers.manifest(tmp_path / "m.jsonl", records)
+    args = ["--input", str(manifest), "--output", str(tmp_path / "out.jsonl"), "--offline", "--tools", "audio_events"]
+    result = CliRunner().invoke(run, [*args, *flag])
+    assert result.exit_code == 0, result.stderr
+    assert "3 done, 0 failed" in result.stderr
+    assert [c.open_ahead for c in seen] == [expected]
+    assert CliRunner().invoke(run, [*args, "--open-ahead", "-1"]).exit_code == 2
