@@ -71,21 +71,52 @@ def _otsu(values: np.ndarray) -> float:
     return float(np.nanargmax(np.nan_to_num(between, nan=-1.0)))
 
 
+def _ring(height: int, width: int, thickness: int = 2) -> np.ndarray:
+    """The outer ``thickness`` pixels of a ``height`` x ``width`` crop (the detector's padding: background)."""
+    ring = np.zeros((height, width), dtype=bool)
+    ring[:thickness] = ring[-thickness:] = True
+    ring[:, :thickness] = ring[:, -thickness:] = True
+    return ring
+
+
+def background_slope(light: np.ndarray) -> np.ndarray:
+    """The lightness a gradient behind the text adds at each pixel of a crop (mean 0): a plane ``a + b·x + c·y``
+    fitted to the crop's border, twice, the second time without the border pixels far off the first fit (glyph
+    strokes that touch the border). Subtracted before the split, it keeps the light end of a gradient from
+    passing for text and the dark end for background."""
+    height, width = light.shape
+    ys, xs = np.mgrid[0:height, 0:width]
+    design = np.stack([np.ones(height * width, np.float32), xs.ravel() / width, ys.ravel() / height], axis=1)
+    ring = _ring(height, width).ravel()
+    values = light.ravel()
+    keep = ring
+    fit = np.zeros_like(values)
+    for _ in range(2):
+        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+        fit = design @ coef
+        off = np.abs(values - fit)
+        keep = ring & (off <= 2.0 * np.median(off[ring]) + 1.0)
+    return (fit - fit.mean()).reshape(height, width)
+
+
 def text_appearance(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[str, str, tuple[int, int, int, int]]:
     """``(text colour, background colour, tight box)`` of the text inside a pixel box ``(x0, y0, x1, y1)``.
 
-    The crop is split by lightness (Otsu): the smaller class is the glyphs, the larger the background (the
-    detector pads its boxes, so glyph strokes are the minority even on a caption plate). The text colour is
-    the median of the glyph pixels farthest from the split, which skips anti-aliased edges; the tight box is
-    the extent of the glyph pixels.
+    The crop is split by lightness (Otsu) once the slope of a background gradient is taken out
+    (:func:`background_slope`): the smaller class is the glyphs, the larger the background (the detector pads its
+    boxes, so glyph strokes are the minority even on a caption plate). The text colour is the median of the glyph
+    pixels farthest from the split, which skips anti-aliased edges; the tight box is the extent of the glyph
+    pixels.
     """
     x0, y0, x1, y1 = (max(0, v) for v in box)
     crop = rgb[y0:y1, x0:x1].astype(np.float32)
     if crop.shape[0] < 3 or crop.shape[1] < 3:
         return "unknown", "unknown", box
     light = crop @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if crop.shape[0] >= 6 and crop.shape[1] >= 6:
+        light = np.clip(light - background_slope(light), 0.0, 255.0)
     threshold = _otsu(light)
-    above = light > threshold
+    above = np.floor(light) > threshold  # Otsu's classes are of whole levels: the split falls between two
     if float(light.max() - light.min()) < 40.0 or above.all() or not above.any():
         name = colour_name(np.median(crop.reshape(-1, 3), axis=0))
         return name, name, box

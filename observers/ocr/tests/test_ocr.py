@@ -255,3 +255,43 @@ class TestOCRToolStandard(ToolTests):
 
     tool_class = OCRTool
     registered_name = "ocr"
+
+
+def _strokes_on_gradient(left: tuple[int, int, int], right: tuple[int, int, int], ink: tuple[int, int, int]) -> Any:
+    """A 40x200 text box: a horizontal gradient from ``left`` to ``right`` with ``ink`` strokes (upright bars and a
+    crossbar, like glyphs, about a fifth of the box) inside a padding of background."""
+    t = np.linspace(0.0, 1.0, 200)[None, :, None]
+    crop = ((1 - t) * np.array(left) + t * np.array(right)) * np.ones((40, 1, 1))
+    for x in range(20, 180, 16):
+        crop[8:32, x : x + 4] = ink
+    crop[18:22, 20:180:2] = ink
+    return crop.astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "ink", "text", "background"),
+    [
+        ((0x6A, 0x04, 0x0F), (0xF4, 0x8C, 0x06), (255, 255, 0), "yellow", "orange"),  # the scene clip's second shot
+        ((0x26, 0x46, 0x53), (0xE7, 0x6F, 0x51), (255, 255, 255), "white", "red"),
+        ((0x3A, 0x0C, 0xA3), (0xF7, 0x25, 0x85), (255, 255, 0), "yellow", "magenta"),
+        ((255, 255, 255), (255, 255, 255), (0, 0, 0), "black", "white"),  # no gradient: as before
+    ],
+)
+def test_a_background_gradient_does_not_pass_for_text(
+    left: tuple[int, int, int], right: tuple[int, int, int], ink: tuple[int, int, int], text: str, background: str
+) -> None:
+    from detective_ocr.appearance import text_appearance
+
+    crop = _strokes_on_gradient(left, right, ink)
+    color, behind, tight = text_appearance(crop, (0, 0, 200, 40))
+    assert color == text
+    assert behind == background  # the median of the background pixels: the gradient's middle
+    assert tight == (20, 8, 179, 32)  # the strokes' extent, not the gradient's light end
+
+
+def test_text_as_light_as_the_middle_of_its_gradient_keeps_its_colour() -> None:
+    from detective_ocr.appearance import text_appearance
+
+    # red strokes across black to white: lighter than the background at the left, darker at the right
+    color, behind, _ = text_appearance(_strokes_on_gradient((0, 0, 0), (255, 255, 255), (200, 0, 0)), (0, 0, 200, 40))
+    assert (color, behind) == ("red", "gray")
