@@ -125,6 +125,26 @@ async def test_template_caption_tells_two_voices_apart() -> None:
     assert "pitch around 100 Hz" in caption.transcript[0].state
 
 
+async def test_a_turn_far_longer_than_a_segment_gives_its_level_to_the_profile_not_to_the_segment() -> None:
+    # one diarised turn under three sentences (a menu read by one voice): its level and pitch were measured over
+    # all three, so they are the speaker's (the profile says them), not each sentence's own state
+    observations = [
+        turn("S1", 0.5, 12.0, 187.0, -19.0),
+        speech("Press one to record.", 0.6, 3.0),
+        speech("Press two to listen.", 4.0, 7.0),
+        speech("Press three to leave.", 8.0, 11.5),
+    ]
+    caption = await _caption(observations)
+    (speaker,) = caption.speakers
+    assert "median pitch about 187 Hz" in speaker.profile and "speaks at about -19 dBFS" in speaker.profile
+    for segment in caption.transcript:
+        assert "dBFS" not in segment.state and "pitch around" not in segment.state, segment.state
+        assert "words/s" in segment.state  # its own words' rate stays
+    # a turn that is the segment keeps its own measurements (as in the two-voice call above)
+    caption = await _caption([turn("S1", 0.5, 3.0, 187.0, -19.0), speech("Press one to record.", 0.6, 3.0)])
+    assert "about -19 dBFS" in caption.transcript[0].state and "pitch around 187 Hz" in caption.transcript[0].state
+
+
 async def test_a_segment_cut_at_a_change_of_voice_keeps_its_repairs_and_cites_its_segment() -> None:
     from detective_captioning.template import TemplateCaptioner
 

@@ -1128,6 +1128,10 @@ def _appearance(obs: Observation) -> str:
     return text[0].upper() + text[1:]
 
 
+#: The share of a measurement's span that must fall within a speech segment for it to describe that segment.
+_LOCAL = 0.5
+
+
 @dataclass
 class _State:
     loudness: float | None = None
@@ -1156,8 +1160,13 @@ def _pace_from_rate(rate: float) -> str:
 
 
 def _speech_state(obs: Observation, events: list[Observation]) -> _State:
+    """How ``obs``'s speech was spoken, from the measurements of ``events`` made mostly within its span: a speaker
+    turn or a sound event that runs far beyond the segment (one diarised turn under six sentences, one speech-like
+    event over the whole clip) measured other speech, so its level, pace and pitch are the speaker's or the clip's
+    (said in the speaker profile and the overview), not this segment's."""
     assert obs.span is not None
     state = _State(confidence=obs.confidence)
+    events = [e for e in events if e.span is not None and e.span.overlap(obs.span) >= _LOCAL * e.span.duration]
     weighted = [
         (e.span.overlap(obs.span), e.payload.loudness_db)
         for e in events
