@@ -145,6 +145,24 @@ async def test_a_turn_far_longer_than_a_segment_gives_its_level_to_the_profile_n
     assert "about -19 dBFS" in caption.transcript[0].state and "pitch around 187 Hz" in caption.transcript[0].state
 
 
+async def test_a_word_measured_only_with_its_neighbours_says_so() -> None:
+    # "Goodbye." right after a sentence, both under one turn: nothing was measured of the word alone, so its state
+    # is the turn's, said as measured over the turn; one word gives no speaking rate
+    observations = [
+        turn("S1", 15.8, 18.1, 102.0, -16.0),
+        speech("Thank you for watching.", 15.9, 17.5),
+        speech("Goodbye.", 17.5, 18.1),
+    ]
+    caption = await _caption(observations)
+    sentence, word = caption.transcript
+    assert "about -16 dBFS" in sentence.state and "measured over" not in sentence.state  # the turn is its own
+    assert (
+        word.state
+        == "Loud (about -16 dBFS), pitch around 102 Hz, measured over 0:15.8–0:18.1 with the speech around it"
+    )
+    assert "words/s" not in word.state
+
+
 async def test_a_segment_cut_at_a_change_of_voice_keeps_its_repairs_and_cites_its_segment() -> None:
     from detective_captioning.template import TemplateCaptioner
 

@@ -1139,6 +1139,9 @@ class _State:
     rate: float | None = None
     pitch: float | None = None
     confidence: float | None = None
+    #: Set when nothing was measured within the segment and its level, pace and pitch are those of a measurement
+    #: over this wider span (the segment with the speech around it): said so, never passed off as its own.
+    over: TimeSpan | None = None
 
     def describe(self) -> str:
         bits = []
@@ -1152,6 +1155,8 @@ class _State:
         if not bits:
             return "Speaking state not measured by the observers"
         text = ", ".join(bits)
+        if self.over is not None:
+            text += f", measured over {clock(self.over.start)}–{clock(self.over.end)} with the speech around it"
         return text[0].upper() + text[1:]
 
 
@@ -1165,8 +1170,27 @@ def _speech_state(obs: Observation, events: list[Observation]) -> _State:
     event over the whole clip) measured other speech, so its level, pace and pitch are the speaker's or the clip's
     (said in the speaker profile and the overview), not this segment's."""
     assert obs.span is not None
+    around = [e for e in events if e.span is not None]
+    local = [e for e in around if e.span.overlap(obs.span) >= _LOCAL * e.span.duration]  # type: ignore[union-attr]
+    state = _measured_state(obs, local)
+    if around and not local and state.rate is None:
+        # nothing of the segment's own: the measurement around it, said as such ("Goodbye." after a sentence)
+        state = _measured_state(obs, around)
+        state.over = TimeSpan(
+            start=min(e.span.start for e in around),  # type: ignore[union-attr]
+            end=max(e.span.end for e in around),  # type: ignore[union-attr]
+        )
+    return state
+
+
+#: Fewer words than this give no speaking rate: one or two words' timing says nothing of a pace.
+_RATE_WORDS = 3
+
+
+def _measured_state(obs: Observation, events: list[Observation]) -> _State:
+    """:func:`_speech_state` from ``events`` as given, and the segment's own words' rate."""
+    assert obs.span is not None
     state = _State(confidence=obs.confidence)
-    events = [e for e in events if e.span is not None and e.span.overlap(obs.span) >= _LOCAL * e.span.duration]
     weighted = [
         (e.span.overlap(obs.span), e.payload.loudness_db)
         for e in events
@@ -1182,12 +1206,11 @@ def _speech_state(obs: Observation, events: list[Observation]) -> _State:
     if pitches:
         state.pitch = statistics.median(pitches)
     words = obs.payload.words
+    count = len(words) if words else len(obs.content.split())
     if not _transcribed(obs):
         pass  # no words were written: no speaking rate either
-    elif words and obs.span.duration > 0:
-        state.rate = len(words) / obs.span.duration
-    elif obs.content.strip() and obs.span.duration > 0:
-        state.rate = len(obs.content.split()) / obs.span.duration
+    elif count >= _RATE_WORDS and obs.span.duration > 0:
+        state.rate = count / obs.span.duration
     if state.pace is None and state.rate is not None:
         state.pace = _pace_from_rate(state.rate)
     return state
