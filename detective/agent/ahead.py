@@ -60,12 +60,11 @@ class OpenAhead:
         """``item``'s media opened ahead, or ``None`` when it was not (the caller opens it); raises what opening it
         raised. The caller owns the media from here (:func:`~detective.media.discard_download` when done)."""
         task = self._opening.pop(item.key, None)
-        if task is None:
+        if task is None:  # never started: its run opens it, not a second opening here
             with contextlib.suppress(ValueError):
                 self._waiting.remove(item)
-        self._fill()
-        if task is None:
             return None
+        self._fill()  # its place is free for the next clip in line
         return await task  # cancelling the caller cancels the opening, which removes its download
 
     def _fill(self) -> None:

@@ -229,12 +229,9 @@ class CaptionWork:
 
         async def caption(item: Item) -> dict[str, Any]:
             media = await ahead.take(item) if ahead is not None else None
+            given = {"media": media} if media is not None else {}  # only a Detective with open_media is given one
             try:
-                result = await (
-                    detective.arun(item.source, clip=item.label, media=media)  # type: ignore[call-arg]
-                    if media is not None
-                    else detective.arun(item.source, clip=item.label)
-                )
+                result = await detective.arun(item.source, clip=item.label, **given)
             finally:
                 if media is not None:
                     discard_download(media)

@@ -90,7 +90,6 @@ def background_slope(light: np.ndarray) -> np.ndarray:
     ring = _ring(height, width).ravel()
     values = light.ravel()
     keep = ring
-    fit = np.zeros_like(values)
     for _ in range(2):
         coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
         fit = design @ coef

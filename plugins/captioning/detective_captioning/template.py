@@ -1170,16 +1170,13 @@ def _speech_state(obs: Observation, events: list[Observation]) -> _State:
     event over the whole clip) measured other speech, so its level, pace and pitch are the speaker's or the clip's
     (said in the speaker profile and the overview), not this segment's."""
     assert obs.span is not None
-    around = [e for e in events if e.span is not None]
-    local = [e for e in around if e.span.overlap(obs.span) >= _LOCAL * e.span.duration]  # type: ignore[union-attr]
+    around = [(e, e.span) for e in events if e.span is not None]
+    local = [e for e, span in around if span.overlap(obs.span) >= _LOCAL * span.duration]
     state = _measured_state(obs, local)
     if around and not local and state.rate is None:
         # nothing of the segment's own: the measurement around it, said as such ("Goodbye." after a sentence)
-        state = _measured_state(obs, around)
-        state.over = TimeSpan(
-            start=min(e.span.start for e in around),  # type: ignore[union-attr]
-            end=max(e.span.end for e in around),  # type: ignore[union-attr]
-        )
+        state = _measured_state(obs, [e for e, _ in around])
+        state.over = TimeSpan(start=min(s.start for _, s in around), end=max(s.end for _, s in around))
     return state
 
 
